@@ -1,0 +1,43 @@
+/**
+ * Typed errors with stable codes (the nats.js habit): logs and metrics use `code`, never the
+ * message text. Every error the orchestra raises on purpose is a MiyabiError.
+ */
+export const ErrorCodes = {
+  ConfigInvalid: 'config_invalid',
+  ConfigUnreadable: 'config_unreadable',
+  ChildStartFailed: 'child_start_failed',
+  ChildStartTimeout: 'child_start_timeout',
+  SupervisorEscalated: 'supervisor_escalated',
+  SupervisorNotRunning: 'supervisor_not_running',
+  DuplicateChild: 'duplicate_child',
+  UnknownChild: 'unknown_child',
+  ProcessExited: 'process_exited',
+  ProcessKilled: 'process_killed',
+  NatsUnreachable: 'nats_unreachable',
+  NatsServerMissing: 'nats_server_missing',
+  NatsServerExited: 'nats_server_exited',
+  MessageInvalid: 'message_invalid',
+  OrchestraNotRunning: 'orchestra_not_running',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class MiyabiError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MiyabiError';
+    this.code = code;
+  }
+}
+
+/** Error text safe for a log line or a status report, whatever was thrown. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error);
+  } catch {
+    return String(error);
+  }
+}

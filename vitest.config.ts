@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['test/support/setup.ts'],
+    // Suites start real nats-server, tmux and child processes; a generous default avoids flakes
+    // on a shared 2-core machine without hiding hangs (each wait in a test has its own deadline).
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Vitest fails the run on any unhandled error or rejection; keep that on deliberately.
+    dangerouslyIgnoreUnhandledErrors: false,
+    pool: 'forks',
+  },
+});
