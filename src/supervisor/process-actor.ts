@@ -1,0 +1,89 @@
+/**
+ * An OS process as a supervised actor, with the same contract as an in-process machine: ready
+ * when its readiness probe passes, `supervisor.shutdown` sends the stop signal and the actor is
+ * done when the process has exited, `stop()` is SIGKILL. An exit the supervisor did not ask for
+ * is normal with code 0, a crash (`process_exited`) otherwise, or `process_killed` on a signal.
+ *
+ * The command is an argv array, never a shell string.
+ */
+import { createInterface } from 'node:readline';
+import { execa, type ResultPromise } from 'execa';
+import { ErrorCodes, MiyabiError } from '../errors.ts';
+import { fromRuntime } from './runtime-logic.ts';
+
+export interface ProcessInput {
+  command: string;
+  args?: readonly string[];
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Resolves when the process serves; rejects (or never resolves) when it won't. Default: ready once spawned. */
+  readiness?: (process: { pid: number }) => Promise<void>;
+  stopSignal?: NodeJS.Signals;
+  /** Each line the process prints. Without it, output is discarded (never left to fill a pipe). */
+  onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface ProcessOutput {
+  exitCode: number | undefined;
+  signal: string | undefined;
+}
+
+export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
+  let stopping = false;
+  const piped = input.onOutput !== undefined;
+  const child: ResultPromise = execa(input.command, [...(input.args ?? [])], {
+    cwd: input.cwd,
+    env: input.env,
+    extendEnv: input.env === undefined,
+    reject: false,
+    stdin: 'ignore',
+    stdout: piped ? 'pipe' : 'ignore',
+    stderr: piped ? 'pipe' : 'ignore',
+    buffer: false,
+    // Killed with the orchestra rather than left behind if the orchestra's own process dies.
+    cleanup: true,
+  });
+  if (input.onOutput) {
+    const onOutput = input.onOutput;
+    for (const [stream, source] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+      if (source) createInterface({ input: source }).on('line', (line) => onOutput(line, stream));
+    }
+  }
+  child.once('spawn', () => {
+    const pid = child.pid!;
+    controls.setState('starting', { detail: { pid } });
+    const probe = input.readiness ? input.readiness({ pid }) : Promise.resolve();
+    probe.then(
+      () => {
+        if (!stopping) controls.setState('running', { ready: true, detail: { pid } });
+      },
+      (error: unknown) => {
+        controls.fail(error);
+        child.kill('SIGKILL');
+      },
+    );
+  });
+  child.then((result) => {
+    const output: ProcessOutput = { exitCode: result.exitCode, signal: result.signal };
+    if (stopping || result.exitCode === 0) {
+      controls.done(output);
+    } else if (result.signal) {
+      controls.fail(new MiyabiError(ErrorCodes.ProcessKilled, `${input.command} was killed by ${result.signal}`));
+    } else if (result.exitCode === undefined) {
+      controls.fail(new MiyabiError(ErrorCodes.ProcessExited, `${input.command} could not start: ${result.shortMessage}`));
+    } else {
+      controls.fail(new MiyabiError(ErrorCodes.ProcessExited, `${input.command} exited with code ${result.exitCode}`));
+    }
+  });
+  return {
+    shutdown: () => {
+      stopping = true;
+      controls.setState('stopping');
+      child.kill(input.stopSignal ?? 'SIGTERM');
+    },
+    kill: () => {
+      stopping = true;
+      child.kill('SIGKILL');
+    },
+  };
+});
