@@ -1,0 +1,64 @@
+/**
+ * Health monitor: every `checkIntervalMs` it runs the injected `check` and reports the result
+ * through the injected `report` action. It decides nothing about what "healthy" means; the check
+ * (see src/actors/health-monitor.ts) does.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import { shutdownTransition, stoppedState } from './shutdown.ts';
+
+export interface HealthReport {
+  ok: boolean;
+  problems: string[];
+  checkedAt: string;
+}
+
+export interface HealthMonitorInput {
+  checkIntervalMs: number;
+}
+
+export const healthMonitorMachine = setup({
+  types: {
+    input: {} as HealthMonitorInput,
+    context: {} as HealthMonitorInput & { last: HealthReport | undefined; checks: number },
+  },
+  actors: {
+    check: fromPromise<HealthReport>(async () => ({ ok: true, problems: [], checkedAt: new Date().toISOString() })),
+  },
+  actions: {
+    report: (_, _report: HealthReport) => {},
+  },
+  delays: {
+    interval: ({ context }) => context.checkIntervalMs,
+  },
+}).createMachine({
+  id: 'health-monitor',
+  context: ({ input }) => ({ ...input, last: undefined, checks: 0 }),
+  initial: 'checking',
+  on: shutdownTransition,
+  states: {
+    checking: {
+      invoke: {
+        src: 'check',
+        onDone: {
+          target: 'waiting',
+          actions: [
+            assign({ last: ({ event }) => event.output, checks: ({ context }) => context.checks + 1 }),
+            { type: 'report', params: ({ event }) => event.output },
+          ],
+        },
+        onError: {
+          target: 'waiting',
+          actions: [
+            assign({
+              last: ({ event }) => ({ ok: false, problems: [`health check failed: ${String(event.error)}`], checkedAt: new Date().toISOString() }),
+              checks: ({ context }) => context.checks + 1,
+            }),
+            { type: 'report', params: ({ context }) => context.last! },
+          ],
+        },
+      },
+    },
+    waiting: { after: { interval: 'checking' }, on: { 'health.check': 'checking' } },
+    ...stoppedState,
+  },
+});

@@ -1,0 +1,119 @@
+/** The core machines decide without I/O: effects are injected, time is simulated. */
+import { describe, expect, it } from 'vitest';
+import { createActor, fromPromise, SimulatedClock, waitFor } from 'xstate';
+import { agentMachine } from '../../src/machines/agent.ts';
+import { dagMachine, readyNodes } from '../../src/machines/dag.ts';
+import { healthMonitorMachine, type HealthReport } from '../../src/machines/health-monitor.ts';
+import { issueWatcherMachine, type WatchedIssue } from '../../src/machines/issue-watcher.ts';
+import { schedulerMachine, type ReadyTask } from '../../src/machines/scheduler.ts';
+
+describe('health monitor', () => {
+  it('checks at once, then every interval, and reports each result', async () => {
+    const clock = new SimulatedClock();
+    const reports: HealthReport[] = [];
+    let healthy = true;
+    const machine = healthMonitorMachine.provide({
+      actors: {
+        check: fromPromise(async () => ({ ok: healthy, problems: healthy ? [] : ['bus down'], checkedAt: 't' })),
+      },
+      actions: { report: (_, report) => reports.push(report) },
+    });
+    const actor = createActor(machine, { input: { checkIntervalMs: 1_000 }, clock }).start();
+    await waitFor(actor, (snapshot) => snapshot.context.checks === 1);
+    healthy = false;
+    clock.increment(999);
+    expect(actor.getSnapshot().value).toBe('waiting');
+    clock.increment(1);
+    await waitFor(actor, (snapshot) => snapshot.context.checks === 2);
+    expect(reports.map((report) => report.ok)).toEqual([true, false]);
+    expect(reports[1]!.problems).toEqual(['bus down']);
+    actor.send({ type: 'supervisor.shutdown' });
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+
+  it('reports a check that throws as unhealthy instead of crashing', async () => {
+    const reports: HealthReport[] = [];
+    const machine = healthMonitorMachine.provide({
+      actors: { check: fromPromise<HealthReport>(async () => Promise.reject(new Error('probe broke'))) },
+      actions: { report: (_, report) => reports.push(report) },
+    });
+    const actor = createActor(machine, { input: { checkIntervalMs: 60_000 } }).start();
+    await waitFor(actor, (snapshot) => snapshot.context.checks === 1);
+    expect(reports[0]).toMatchObject({ ok: false });
+    expect(reports[0]!.problems[0]).toContain('probe broke');
+    actor.stop();
+  });
+});
+
+describe('issue watcher', () => {
+  it('polls on start and on demand, hands issues over, and survives a failing tracker', async () => {
+    const found: WatchedIssue[][] = [];
+    const failures: unknown[] = [];
+    let fail = false;
+    const machine = issueWatcherMachine.provide({
+      actors: {
+        poll: fromPromise(async () => {
+          if (fail) throw new Error('tracker down');
+          return [{ number: 7, title: 'x', labels: [] }];
+        }),
+      },
+      actions: { discovered: (_, issues) => found.push(issues), pollFailed: (_, error) => failures.push(error) },
+    });
+    const actor = createActor(machine, { input: { pollIntervalMs: 60_000 } }).start();
+    await waitFor(actor, (snapshot) => snapshot.context.polls === 1);
+    fail = true;
+    actor.send({ type: 'watcher.poll' });
+    await waitFor(actor, (snapshot) => snapshot.context.lastError !== undefined);
+    expect(found).toEqual([[{ number: 7, title: 'x', labels: [] }]]);
+    expect(failures).toHaveLength(1);
+    expect(actor.getSnapshot().status).toBe('active');
+    actor.stop();
+  });
+});
+
+describe('scheduler', () => {
+  it('dispatches by priority then age, within capacity', () => {
+    const dispatched: string[] = [];
+    const machine = schedulerMachine.provide({ actions: { dispatch: (_, task) => dispatched.push(task.id) } });
+    const actor = createActor(machine, { input: { capacity: 1 } }).start();
+    const task = (id: string, priority: number, readyAt: number): ReadyTask => ({ id, role: 'codegen', priority, readyAt });
+    actor.send({ type: 'task.ready', task: task('first', 2, 1) });
+    expect(dispatched).toEqual(['first']);
+    actor.send({ type: 'task.ready', task: task('old-p2', 2, 2) });
+    actor.send({ type: 'task.ready', task: task('p0', 0, 3) });
+    actor.send({ type: 'task.ready', task: task('new-p2', 2, 4) });
+    expect(dispatched).toEqual(['first']);
+    for (const id of ['first', 'p0', 'old-p2']) actor.send({ type: 'task.finished', id });
+    expect(dispatched).toEqual(['first', 'p0', 'old-p2', 'new-p2']);
+    actor.stop();
+  });
+});
+
+describe('dag', () => {
+  it('reports the ready set as dependencies complete', () => {
+    const readySets: string[][] = [];
+    const actor = createActor(dagMachine.provide({ actions: { readyChanged: (_, ready) => readySets.push(ready) } })).start();
+    actor.send({ type: 'dag.set', node: 'b', dependsOn: ['a'] });
+    actor.send({ type: 'dag.set', node: 'a', dependsOn: [] });
+    actor.send({ type: 'dag.completed', node: 'a' });
+    expect(readySets).toEqual([[], ['a'], ['b']]);
+    expect(readyNodes({ dependsOn: { x: ['y'] }, completed: [] })).toEqual([]);
+    actor.stop();
+  });
+});
+
+describe('agent', () => {
+  it('works one task at a time and returns to idle', async () => {
+    const worked: string[] = [];
+    const machine = agentMachine.provide({
+      actors: { work: fromPromise(async ({ input }: { input: { taskId: string } }) => void worked.push(input.taskId)) },
+    });
+    const actor = createActor(machine, { input: { agentId: 'codegen-1', role: 'codegen', displayName: 'Kaede' } }).start();
+    actor.send({ type: 'agent.assign', taskId: 't1' });
+    expect(actor.getSnapshot().value).toBe('working');
+    await waitFor(actor, (snapshot) => snapshot.context.completed === 1);
+    expect(worked).toEqual(['t1']);
+    expect(actor.getSnapshot().value).toBe('idle');
+    actor.stop();
+  });
+});
