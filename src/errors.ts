@@ -17,7 +17,12 @@ export const ErrorCodes = {
   NatsServerMissing: 'nats_server_missing',
   NatsServerExited: 'nats_server_exited',
   MessageInvalid: 'message_invalid',
+  BusTopologyConflict: 'bus_topology_conflict',
+  BusPublishFailed: 'bus_publish_failed',
+  BusClosed: 'bus_closed',
   OrchestraNotRunning: 'orchestra_not_running',
+  OrchestraAlreadyRunning: 'orchestra_already_running',
+  HttpListenFailed: 'http_listen_failed',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

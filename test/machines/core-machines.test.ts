@@ -52,7 +52,7 @@ describe('issue watcher', () => {
     let fail = false;
     const machine = issueWatcherMachine.provide({
       actors: {
-        poll: fromPromise(async () => {
+        poll: fromPromise<WatchedIssue[]>(async () => {
           if (fail) throw new Error('tracker down');
           return [{ number: 7, title: 'x', labels: [] }];
         }),
@@ -106,7 +106,11 @@ describe('agent', () => {
   it('works one task at a time and returns to idle', async () => {
     const worked: string[] = [];
     const machine = agentMachine.provide({
-      actors: { work: fromPromise(async ({ input }: { input: { taskId: string } }) => void worked.push(input.taskId)) },
+      actors: {
+        work: fromPromise<void, { taskId: string }>(async ({ input }) => {
+          worked.push(input.taskId);
+        }),
+      },
     });
     const actor = createActor(machine, { input: { agentId: 'codegen-1', role: 'codegen', displayName: 'Kaede' } }).start();
     actor.send({ type: 'agent.assign', taskId: 't1' });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
+import { createMachine, setup } from 'xstate';
 import type { SupervisorEvent } from '../../src/supervisor/index.ts';
 import { Journal, startTree, waitForEntry, worker, type RunningTree } from './helpers.ts';
 import { waitFor } from '../support/wait.ts';
@@ -23,7 +23,7 @@ describe('backoff between restarts', () => {
       backoff: { minMs: 40, maxMs: 160, randomFactor: 0.25 },
       random: () => 0.5,
       listener: (event: SupervisorEvent) => {
-        if (event.child !== 'a') return;
+        if (!('child' in event) || event.child !== 'a') return;
         if (event.type === 'child.started') startedAt.push(Date.now());
         if (event.type === 'child.exited') exitedAt.push(Date.now());
       },
@@ -95,6 +95,7 @@ describe('fresh actors on restart', () => {
   it('restarts a machine that registers a systemId without tripping over it', async () => {
     const starts: string[] = [];
     const withSystemChild = setup({
+      actors: { clock: createMachine({}) },
       actions: {
         boom: () => {
           throw new Error('boom');
@@ -102,7 +103,7 @@ describe('fresh actors on restart', () => {
       },
     }).createMachine({
       entry: () => starts.push('start'),
-      invoke: { src: setup({}).createMachine({}), systemId: 'scheduler-clock' },
+      invoke: { src: 'clock', systemId: 'scheduler-clock' },
       on: { crash: { actions: 'boom' }, 'supervisor.shutdown': '.done' },
       initial: 'running',
       states: { running: {}, done: { type: 'final' } },
