@@ -1,0 +1,47 @@
+/**
+ * The one config file of the orchestra, as a zod schema.
+ *
+ * Contract:
+ * - every object is strict: an unknown key is an error naming the key, so a typo never falls
+ *   back silently to a default;
+ * - every field has a default, so an empty file runs the embedded default (embedded NATS, the
+ *   local issue source, the example agents);
+ * - secrets are never in the file: it names environment variables (`*Env` fields), read by
+ *   `resolveSecrets` (./secrets.ts);
+ * - relative paths resolve against the directory of the config file (`resolveConfigPaths`);
+ *   the embedded default, read without a file of the user's, resolves against the cwd.
+ *
+ * A section lives in its own file under ./sections so later features extend one section
+ * without touching the others. `config/miyabi.schema.json` and `docs/CONFIGURATION.md` are
+ * generated from this schema (`writeConfigSchema`); `.describe()` texts become their prose.
+ */
+import { z } from 'zod';
+import { pathField } from './fields.ts';
+import { agentsSection } from './sections/agents.ts';
+import { busSection, httpSection, logSection, natsSection } from './sections/infra.ts';
+import { issuesSection } from './sections/issues.ts';
+import { healthSection, supervisorSection } from './sections/runtime.ts';
+
+export const configSchema = z
+  .object({
+    dataDir: pathField('Directory of the run file, the logs and the embedded NATS store').default('.miyabi'),
+    nats: natsSection,
+    bus: busSection,
+    http: httpSection,
+    log: logSection,
+    supervisor: supervisorSection,
+    issues: issuesSection,
+    agents: agentsSection,
+    health: healthSection,
+  })
+  .strict()
+  .meta({
+    title: 'Miyabi Orchestra configuration',
+    description: 'The one YAML config file of miyabi-orchestra. Every field is optional; an empty file runs the embedded default.',
+  });
+
+/** The config as the orchestra uses it: every default filled in. */
+export type OrchestraConfig = z.output<typeof configSchema>;
+/** The config as written in a file: everything optional. */
+export type OrchestraConfigInput = z.input<typeof configSchema>;
+export type AgentConfig = OrchestraConfig['agents'][string];

@@ -1,0 +1,71 @@
+/**
+ * Config section of the agent roles. Each role is a dynamic pool of agent instances under its
+ * own supervisor; the command is an argv array, never a shell string, so issue text can never
+ * reach a shell.
+ *
+ * Giving `agents` in a file replaces the whole default set of roles: list every role you want.
+ */
+import { z } from 'zod';
+import { millis, pathField } from '../fields.ts';
+
+/** Display names of the default roles; another role is shown under its own name. */
+export const defaultDisplayNames: Readonly<Record<string, string>> = {
+  conductor: 'Conductor',
+  codegen: 'カエデ Kaede',
+  review: 'サクラ Sakura',
+  pr: 'ツバキ Tsubaki',
+  deploy: 'ボタン Botan',
+};
+
+const agent = z
+  .object({
+    displayName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Name shown in panes, logs and status. Default: the role\'s name (カエデ Kaede for codegen …)'),
+    command: z
+      .array(z.string())
+      .min(1)
+      .describe(
+        'Agent command as an argv array (["node", "agent.mjs"]); never run through a shell. {placeholders} are substituted inside single arguments',
+      ),
+    min: z.number().int().min(0).default(0).describe('Instances kept running even when idle'),
+    max: z.number().int().min(1).default(1).describe('Most instances running at once'),
+    taskTimeoutMs: millis('Longest a task may run before its agent is killed', 1_800_000, 1),
+    prompt: pathField('Prompt template file').optional(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.min > value.max) {
+      ctx.addIssue({ code: 'custom', path: ['min'], message: `must be <= max (${value.max})` });
+    }
+  })
+  .describe('One role: a pool of agent instances that run the same command');
+
+const exampleAgent = (name: string) => ({ command: ['node', `examples/agents/${name}.mjs`] });
+
+/** The example roles of the embedded default: agents that need no AI (examples/agents/). */
+export const defaultAgents = {
+  conductor: exampleAgent('conductor'),
+  codegen: exampleAgent('codegen'),
+  review: exampleAgent('review'),
+  pr: exampleAgent('pr'),
+  deploy: exampleAgent('deploy'),
+};
+
+export const agentsSection = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a role name of lowercase letters, digits and dashes'),
+    agent,
+  )
+  .prefault(defaultAgents)
+  .transform((roles) =>
+    Object.fromEntries(
+      Object.entries(roles).map(([role, spec]) => [
+        role,
+        { ...spec, displayName: spec.displayName ?? defaultDisplayNames[role] ?? role },
+      ]),
+    ),
+  )
+  .describe('Agent roles keyed by role name. Giving this replaces the default roles (conductor, codegen, review, pr, deploy)');

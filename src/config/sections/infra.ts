@@ -1,0 +1,133 @@
+/**
+ * Config sections of the infrastructure: the NATS connection (or the embedded server), the
+ * JetStream bus, the HTTP endpoint and logging.
+ */
+import { z } from 'zod';
+import { envName, millis, pathField, port, together } from '../fields.ts';
+
+const natsUrl = z
+  .string()
+  .regex(
+    /^((nats|tls|ws|wss):\/\/\S+|[^\s:/]+:\d+)$/,
+    'expected a NATS URL like nats://host:4222 (schemes nats, tls, ws, wss) or host:port',
+  );
+
+const embedded = z
+  .object({
+    binary: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'nats-server executable: a command looked up on PATH, or a path (with a slash: resolved against the config file\'s directory). Unset: "nats-server" on PATH',
+      ),
+    host: z.string().min(1).default('127.0.0.1').describe('Address the embedded server listens on'),
+    port: port('Client port of the embedded server; 0 picks a free port at start', 0),
+  })
+  .strict()
+  .prefault({})
+  .describe('The nats-server the orchestra starts itself when `urls` is empty (JetStream store under <dataDir>/nats)');
+
+const auth = z
+  .object({
+    userEnv: envName('User name').optional(),
+    passwordEnv: envName('Password').optional(),
+    tokenEnv: envName('Token').optional(),
+    credsFileEnv: envName('Path of a credentials (.creds) file').optional(),
+  })
+  .strict()
+  .superRefine(together('userEnv', 'passwordEnv'))
+  .superRefine((value, ctx) => {
+    const methods = [value.userEnv, value.tokenEnv, value.credsFileEnv].filter((v) => v !== undefined);
+    if (methods.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'choose one of user/password, token or credentials file',
+      });
+    }
+  })
+  .prefault({})
+  .describe('How to authenticate to an external NATS; the secrets come from environment variables');
+
+const tls = z
+  .object({
+    caFile: pathField('CA certificate (PEM) to trust').optional(),
+    certFile: pathField('Client certificate (PEM), for mutual TLS').optional(),
+    keyFile: pathField('Client key (PEM), for mutual TLS').optional(),
+  })
+  .strict()
+  .superRefine(together('certFile', 'keyFile'))
+  .describe('TLS options; TLS is used when present or when a URL has the tls:// scheme');
+
+export const natsSection = z
+  .object({
+    urls: z
+      .array(natsUrl)
+      .default([])
+      .describe('Servers of an external NATS (several for a cluster). Empty: start an embedded nats-server'),
+    embedded,
+    auth,
+    tls: tls.optional(),
+    connectDeadlineMs: millis(
+      'How long to keep retrying the first connection before `up` gives up and exits non-zero',
+      30_000,
+      1,
+    ),
+    name: z.string().min(1).default('miyabi-orchestra').describe('Connection name shown by the NATS server'),
+  })
+  .strict()
+  .prefault({})
+  .describe('The NATS server the bus runs on');
+
+export const busSection = z
+  .object({
+    maxDeliver: z
+      .number()
+      .int()
+      .min(1)
+      .default(5)
+      .describe('Deliveries of a message before it goes to the dead-letter stream'),
+    ackWaitMs: millis('How long a consumer has to ack (or extend) before the message is redelivered', 30_000, 1),
+    storage: z
+      .enum(['file', 'memory'])
+      .default('file')
+      .describe('JetStream storage of the streams: file survives a restart, memory does not'),
+    duplicateWindowMs: millis('Window in which a republished message id is dropped as a duplicate', 120_000, 1),
+  })
+  .strict()
+  .prefault({})
+  .describe('The JetStream message bus: streams for tasks, events and dead letters');
+
+export const httpSection = z
+  .object({
+    enabled: z.boolean().default(true).describe('Serve /metrics, /healthz and /readyz'),
+    host: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe('Address to bind; keep 127.0.0.1 unless something in front guards it'),
+    port: port('Port to listen on; 0 picks a free port (the run file records it)', 9464),
+  })
+  .strict()
+  .prefault({})
+  .describe('HTTP endpoint for Prometheus and health probes');
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const logSection = z
+  .object({
+    level: z.enum(logLevels).default('info').describe('Lowest level written'),
+    file: z
+      .boolean()
+      .default(true)
+      .describe('Also write the JSON lines to <dataDir>/logs/orchestra.log (stdout always gets them)'),
+    redact: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Extra field paths to censor, in pino redact syntax (e.g. "*.apiKey"); usual secret fields and the values of the configured secrets are always censored',
+      ),
+  })
+  .strict()
+  .prefault({})
+  .describe('Structured JSON logging (pino)');

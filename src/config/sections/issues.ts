@@ -1,0 +1,43 @@
+/**
+ * Config section of the issue source: where the orchestra finds its work. `local` (a directory
+ * of Markdown issues) is the embedded default; `github` polls a repository.
+ */
+import { z } from 'zod';
+import { envName, millis, pathField } from '../fields.ts';
+
+const local = z
+  .object({
+    dir: pathField('Directory of Markdown issues with YAML front matter').default('examples/backlog'),
+  })
+  .strict()
+  .prefault({})
+  .describe('The local issue source');
+
+const github = z
+  .object({
+    owner: z.string().min(1).describe('Owner (user or organisation) of the repository'),
+    repo: z.string().min(1).describe('Repository name'),
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      .default('https://api.github.com')
+      .describe('REST API base URL (GitHub Enterprise: https://HOST/api/v3)'),
+    tokenEnv: envName('GitHub token').default('GITHUB_TOKEN'),
+    pollIntervalMs: millis('Interval between polls for open issues', 60_000, 1_000),
+  })
+  .strict()
+  .describe('The GitHub issue source');
+
+export const issuesSection = z
+  .object({
+    source: z.enum(['local', 'github']).default('local').describe('Which issue source to use'),
+    local,
+    github: github.optional(),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.source === 'github' && value.github === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['github'], message: 'required when issues.source is "github"' });
+    }
+  })
+  .prefault({})
+  .describe('Where issues come from');

@@ -1,0 +1,52 @@
+/**
+ * Config sections of the runtime: supervisor defaults and the health monitor.
+ */
+import { z } from 'zod';
+import { millis } from '../fields.ts';
+
+const backoff = z
+  .object({
+    minMs: millis('Delay before the first restart', 100, 0),
+    maxMs: millis('Upper bound of the delay', 30_000, 0),
+    randomFactor: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.2)
+      .describe('Jitter: each delay is stretched by a random fraction up to this factor'),
+  })
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.minMs > value.maxMs) {
+      ctx.addIssue({ code: 'custom', path: ['maxMs'], message: `must be >= minMs (${value.minMs})` });
+    }
+  })
+  .describe(
+    'Exponential backoff between restarts (delay doubles from minMs up to maxMs, with jitter), as Akka\'s restartWithBackoff. Absent: restart at once',
+  );
+
+export const supervisorSection = z
+  .object({
+    restartIntensity: z
+      .number()
+      .int()
+      .min(0)
+      .default(5)
+      .describe(
+        'Restarts a supervisor tolerates within restartPeriodMs; one more and it stops its children and fails to its parent',
+      ),
+    restartPeriodMs: millis('Sliding window of the restart intensity', 10_000, 1),
+    backoff: backoff.optional(),
+    shutdownTimeoutMs: millis('Time a child gets to stop before it is killed', 5_000, 0),
+  })
+  .strict()
+  .prefault({})
+  .describe('Defaults of every supervisor in the tree (OTP semantics)');
+
+export const healthSection = z
+  .object({
+    checkIntervalMs: millis('How often the health monitor checks the actors', 5_000, 1),
+  })
+  .strict()
+  .prefault({})
+  .describe('The health monitor');
