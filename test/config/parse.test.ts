@@ -145,6 +145,12 @@ describe('parseConfigText', () => {
     ]);
   });
 
+  it('refuses a log redact path pino could not compile', () => {
+    expect(lines('log:\n  redact: ["*.apiKey", "a..b"]\n')).toEqual([
+      'log.redact[1]: expected a field path like "*.apiKey" or \'headers["x-api-key"]\' (line 2)',
+    ]);
+  });
+
   it('says what a file that is not a mapping holds', () => {
     expect(lines('- a\n- b\n')).toEqual(['the file must hold a mapping of settings, received array']);
   });

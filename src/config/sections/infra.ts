@@ -112,6 +112,11 @@ export const httpSection = z
   .prefault({})
   .describe('HTTP endpoint for Prometheus and health probes');
 
+// pino redact syntax: dotted names or `*`, with brackets for other keys and indices.
+const segment = String.raw`(?:\*|[A-Za-z_$][\w$-]*)`;
+const bracket = String.raw`\[(?:\*|\d+|"[^"]*"|'[^']*')\]`;
+const redactPath = new RegExp(`^${segment}(?:\\.${segment}|${bracket})*$`);
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const logSection = z
@@ -122,7 +127,7 @@ export const logSection = z
       .default(true)
       .describe('Also write the JSON lines to <dataDir>/logs/orchestra.log (stdout always gets them)'),
     redact: z
-      .array(z.string().min(1))
+      .array(z.string().regex(redactPath, 'expected a field path like "*.apiKey" or \'headers["x-api-key"]\''))
       .default([])
       .describe(
         'Extra field paths to censor, in pino redact syntax (e.g. "*.apiKey"); usual secret fields and the values of the configured secrets are always censored',
