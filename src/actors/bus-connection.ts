@@ -1,0 +1,95 @@
+/**
+ * The bus connection: connects to NATS (retrying until the configured deadline), makes sure the
+ * streams and the KV bucket exist, and publishes the connection and the Bus to the shared
+ * resources. It fails (and is restarted, with everything started after it) if the connection
+ * closes for good; ordinary reconnects are the client's job and do not restart anything.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
+import { Bus } from '../infra/bus.ts';
+import { connectNats } from '../infra/nats-connection.ts';
+import type { OrchestraResources } from '../orchestra/resources.ts';
+import { actorLogger } from '../infra/logger.ts';
+import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+
+export interface BusConnectionInput {
+  resources: OrchestraResources;
+}
+
+export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }, controls) => {
+  const { config, secrets } = resources;
+  const logger = actorLogger(resources.logger, 'bus');
+  let stopping = false;
+  let nc: NatsConnection | undefined;
+  let bus: Bus | undefined;
+
+  const release = async () => {
+    if (resources.bus === bus) resources.bus = undefined;
+    if (resources.nc === nc) resources.nc = undefined;
+    await bus?.close().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'bus close failed'));
+    await nc?.drain().catch(() => nc?.close());
+  };
+
+  void (async () => {
+    nc = await connectNats({
+      servers: resources.natsServers,
+      name: config.nats.name,
+      auth: { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },
+      tls: config.nats.tls,
+      connectDeadlineMs: config.nats.connectDeadlineMs,
+      logger,
+    });
+    if (stopping) {
+      await nc.close();
+      return;
+    }
+    bus = new Bus(nc, {
+      sender: 'orchestra',
+      logger,
+      observer: resources.busObserver,
+      topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs },
+    });
+    await bus.ensureTopology();
+    resources.nc = nc;
+    resources.bus = bus;
+    controls.setState('connected', { ready: true, detail: { server: nc.getServer() } });
+    void watchStatus(nc, controls);
+    const error = await nc.closed();
+    if (!stopping) {
+      resources.bus = undefined;
+      resources.nc = undefined;
+      controls.fail(new MiyabiError(ErrorCodes.NatsUnreachable, `NATS connection closed: ${describeError(error ?? 'closed')}`));
+    }
+  })().catch((error: unknown) => {
+    if (!stopping) controls.fail(error);
+  });
+
+  return {
+    shutdown: () => {
+      stopping = true;
+      void release().then(() => controls.done());
+    },
+    kill: () => {
+      stopping = true;
+      void release();
+    },
+  };
+});
+
+async function watchStatus(nc: NatsConnection, controls: { setState: (state: string) => void }): Promise<void> {
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect') controls.setState('reconnecting');
+    if (status.type === 'reconnect') controls.setState('connected');
+  }
+}
+
+export function busConnectionChild(resources: OrchestraResources): ChildSpec<typeof busConnectionLogic> {
+  return {
+    id: 'bus',
+    logic: busConnectionLogic,
+    input: { resources },
+    restart: 'permanent',
+    shutdown: 10_000,
+    startTimeoutMs: resources.config.nats.connectDeadlineMs + 10_000,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The HTTP endpoint: /metrics, /healthz, /readyz, bound to 127.0.0.1 unless configured
+ * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs.
+ */
+import { describeError } from '../errors.ts';
+import { startHttpServer } from '../infra/http-server.ts';
+import { actorLogger } from '../infra/logger.ts';
+import type { OrchestraResources } from '../orchestra/resources.ts';
+import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+
+export function readiness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
+  const notRunning = flattenTree(resources.inspect())
+    .filter((node) => node.type === 'worker' && node.status !== 'running')
+    .map((node) => `${node.path}: ${node.status}`);
+  const busConnected = resources.bus !== undefined && resources.nc !== undefined && !resources.nc.isClosed();
+  return { ok: busConnected && notRunning.length === 0, detail: { busConnected, notRunning } };
+}
+
+export function liveness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
+  const root = resources.inspect();
+  const ok = root.status === 'running' || root.status === 'starting';
+  return { ok, detail: { root: root.status, uptimeMs: root.uptimeMs } };
+}
+
+export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
+  const logger = actorLogger(resources.logger, 'http');
+  const { host, port } = resources.config.http;
+  let stopping = false;
+  const started = startHttpServer({
+    host,
+    port,
+    metrics: resources.metrics,
+    health: () => liveness(resources),
+    ready: () => readiness(resources),
+    logger,
+  });
+  started.then(
+    (server) => {
+      if (stopping) return void server.close();
+      resources.httpUrl = server.url;
+      logger.info({ url: server.url }, 'http listening');
+      controls.setState('listening', { ready: true, detail: { url: server.url } });
+    },
+    (error: unknown) => controls.fail(error),
+  );
+  const close = () =>
+    started
+      .then((server) => server.close())
+      .catch((error: unknown) => logger.warn({ err: describeError(error) }, 'http close failed'));
+  return {
+    shutdown: () => {
+      stopping = true;
+      void close().then(() => controls.done());
+    },
+    kill: () => {
+      stopping = true;
+      void close();
+    },
+  };
+});
+
+export function httpEndpointChild(resources: OrchestraResources): ChildSpec<typeof httpEndpointLogic> {
+  return { id: 'http', logic: httpEndpointLogic, input: { resources }, restart: 'permanent', shutdown: 5_000 };
+}

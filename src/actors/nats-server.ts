@@ -1,0 +1,41 @@
+/**
+ * The embedded `nats-server -js`: an OS process child of the root supervisor, ready when
+ * JetStream answers. Its store lives under the data directory so state survives restarts; its
+ * port is chosen once per orchestra run so a restarted server comes back at the same URL.
+ */
+import type { Logger } from 'pino';
+import { natsServerArgs, waitForNatsReady } from '../infra/nats-server.ts';
+import { processLogic, type ChildSpec } from '../supervisor/index.ts';
+
+export interface EmbeddedNatsOptions {
+  binary: string;
+  host: string;
+  port: number;
+  url: string;
+  storeDir: string;
+  logger: Logger;
+  readyTimeoutMs?: number;
+}
+
+export function embeddedNatsChild(options: EmbeddedNatsOptions): ChildSpec<typeof processLogic> {
+  const { logger } = options;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  return {
+    id: 'nats-server',
+    logic: processLogic,
+    restart: 'permanent',
+    shutdown: 10_000,
+    startTimeoutMs: readyTimeoutMs + 1_000,
+    input: {
+      command: options.binary,
+      args: natsServerArgs({ host: options.host, port: options.port, storeDir: options.storeDir, serverName: 'miyabi-embedded' }),
+      readiness: () => waitForNatsReady(options.url, readyTimeoutMs),
+      onOutput: (line) => {
+        // nats-server tags its lines [INF] [WRN] [ERR] [FTL]; keep its own verdict on severity.
+        if (line.includes('[ERR]') || line.includes('[FTL]')) logger.error({ line }, 'nats-server');
+        else if (line.includes('[WRN]')) logger.warn({ line }, 'nats-server');
+        else logger.debug({ line }, 'nats-server');
+      },
+    },
+  };
+}

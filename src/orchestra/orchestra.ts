@@ -1,0 +1,216 @@
+/**
+ * One running orchestra: checks what it needs before starting anything (config, secrets, the
+ * nats-server binary, a live run file), starts the tree, writes the run file, and stops it all
+ * in reverse order on request. Signals are the CLI's business: this module only offers `stop()`.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createActor, type Actor } from 'xstate';
+import type { LoadedConfig } from '../config/load.ts';
+import { ConfigInvalidError } from '../config/problems.ts';
+import { resolveSecrets, secretValues } from '../config/secrets.ts';
+import { logFilePath } from '../config/paths.ts';
+import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
+import { createLogger, flushLogger } from '../infra/logger.ts';
+import { OrchestraMetrics } from '../infra/metrics.ts';
+import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats-server.ts';
+import { supervisorLogic, supervisorOf, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
+import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
+import type { OrchestraResources } from './resources.ts';
+import { commandLineOf, processAlive, readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
+import { buildTree } from './tree.ts';
+
+export interface Orchestra {
+  readonly logger: Logger;
+  readonly resources: OrchestraResources;
+  inspect(): TreeNode;
+  /** Graceful stop in reverse start order; resolves when everything has stopped. */
+  stop(reason?: string): Promise<void>;
+  /** Resolves when the orchestra has stopped: cleanly (`error` undefined) or by escalation. */
+  readonly finished: Promise<{ error: unknown }>;
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called when a stop is requested from outside (the control actor), before stopping. */
+  onStopRequested?: (reason: string) => void;
+}
+
+export async function startOrchestra(loaded: LoadedConfig, options: StartOptions = {}): Promise<Orchestra> {
+  const { config } = loaded;
+  const { secrets, problems } = resolveSecrets(config, options.env ?? process.env);
+  if (problems.length > 0) throw new ConfigInvalidError(loaded.path, problems);
+
+  const embedded = config.nats.urls.length === 0;
+  const binary = embedded ? findNatsServerBinary(config.nats.embedded.binary) : undefined;
+
+  await mkdir(config.dataDir, { recursive: true });
+  const logger = createLogger({
+    level: config.log.level,
+    filePath: config.log.file ? logFilePath(config) : undefined,
+    redactPaths: config.log.redact,
+    secrets: secretValues(secrets),
+  });
+
+  const previous = await readRunFile(config.dataDir);
+  if (previous.kind === 'live') {
+    throw new MiyabiError(
+      ErrorCodes.OrchestraAlreadyRunning,
+      `an orchestra is already running with data directory ${config.dataDir} (pid ${previous.runFile.pid}); stop it first: miyabi-orchestra stop`,
+    );
+  }
+  if (previous.kind === 'stale') {
+    logger.warn({ reason: previous.reason }, 'stale run file from an orchestra that did not stop cleanly; cleaning up');
+    stopOrphanedNatsServer(previous.runFile, logger);
+    await removeRunFile(config.dataDir, previous.runFile?.pid);
+  }
+
+  let embeddedNats: EmbeddedNatsOptions | undefined;
+  let servers = config.nats.urls;
+  if (binary) {
+    const { host } = config.nats.embedded;
+    const port = config.nats.embedded.port || (await findFreePort(host));
+    const url = natsUrl(host, port);
+    embeddedNats = { binary, host, port, url, storeDir: join(config.dataDir, 'nats'), logger: logger.child({ actorId: 'nats-server' }) };
+    servers = [url];
+  }
+
+  const metrics = new OrchestraMetrics();
+  let root: Actor<typeof supervisorLogic> | undefined;
+  let stopRequested: ((reason: string) => void) | undefined;
+  const resources: OrchestraResources = {
+    config,
+    secrets,
+    logger,
+    metrics,
+    busObserver: metrics.busObserver(),
+    natsServers: servers,
+    nc: undefined,
+    bus: undefined,
+    httpUrl: undefined,
+    startedAt: new Date(),
+    inspect: () => supervisorOf(root)?.inspect() ?? { id: 'root', type: 'supervisor', status: 'stopped', state: 'stopped', restarts: 0, uptimeMs: 0 },
+    requestStop: (reason) => stopRequested?.(reason),
+  };
+
+  const runFile: RunFile = {
+    pid: process.pid,
+    startedAt: resources.startedAt.toISOString(),
+    natsUrl: servers[0]!,
+    configPath: loaded.path,
+    ...(embeddedNats ? { natsStoreDir: embeddedNats.storeDir } : {}),
+  };
+  let runFileWritten = false;
+  const listener = (event: SupervisorEvent) => {
+    observeSupervisorEvent(event, logger, metrics);
+    if (event.type === 'child.started' && event.child === 'nats-server') {
+      const pid = (supervisorOf(root)?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
+        ?.context?.detail?.pid;
+      if (pid) runFile.natsServerPid = pid;
+      if (runFileWritten) void writeRunFile(config.dataDir, { ...runFile, httpUrl: resources.httpUrl });
+    }
+  };
+
+  logger.info({ configPath: loaded.path, dataDir: config.dataDir, nats: embedded ? 'embedded' : 'external' }, 'orchestra starting');
+  const finished = new Promise<{ error: unknown }>((resolve) => {
+    root = createActor(supervisorLogic, { input: buildTree(resources, { embeddedNats, listener }), id: 'root' });
+    root.subscribe({
+      error: (error) => resolve({ error }),
+      complete: () => resolve({ error: undefined }),
+    });
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    root!.subscribe({
+      next: (snapshot) => snapshot.context.ready && resolve(),
+      error: reject,
+      complete: () => reject(new MiyabiError(ErrorCodes.OrchestraNotRunning, 'orchestra stopped while starting')),
+    });
+  });
+  root!.start();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = 'stop') => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'orchestra stopping');
+      if (root!.getSnapshot().status === 'active') root!.send({ type: 'supervisor.shutdown' });
+      await finished;
+      await removeRunFile(config.dataDir);
+      logger.info('orchestra stopped');
+      await flushLogger(logger);
+    })();
+    return stopping;
+  };
+  stopRequested = (reason) => {
+    options.onStopRequested?.(reason);
+    void stop(reason);
+  };
+
+  try {
+    await started;
+  } catch (error) {
+    logger.error({ err: describeError(error) }, 'orchestra failed to start');
+    await flushLogger(logger);
+    throw error;
+  }
+  await writeRunFile(config.dataDir, { ...runFile, httpUrl: resources.httpUrl });
+  runFileWritten = true;
+  logger.info({ natsUrl: runFile.natsUrl, httpUrl: resources.httpUrl, pid: process.pid }, 'orchestra running');
+  void finished.then(async ({ error }) => {
+    if (error) {
+      logger.fatal({ err: describeError(error) }, 'orchestra root supervisor failed');
+      await removeRunFile(config.dataDir);
+    }
+  });
+
+  return { logger, resources, inspect: resources.inspect, stop, finished };
+}
+
+/** Logs and counts what the supervisors report. */
+function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, metrics: OrchestraMetrics): void {
+  const fields = { actorId: 'child' in event ? event.child : event.supervisor, supervisor: event.supervisor };
+  switch (event.type) {
+    case 'child.started':
+      logger.info({ ...fields, restarts: event.restarts }, 'actor started');
+      return;
+    case 'child.start_failed':
+      logger.error({ ...fields, err: describeError(event.error) }, 'actor failed to start');
+      return;
+    case 'child.exited':
+      if (event.exit.kind === 'crash' || event.exit.kind === 'killed') {
+        logger.error({ ...fields, exit: event.exit.kind, err: describeError(event.exit.error) }, 'actor exited abnormally');
+      } else {
+        logger.info({ ...fields, exit: event.exit.kind }, 'actor stopped');
+      }
+      return;
+    case 'child.restarting':
+      metrics.childRestarted(event.supervisor, event.child);
+      logger.warn({ ...fields, restarts: event.restarts, delayMs: event.delayMs }, 'restarting actor');
+      return;
+    case 'child.killed':
+      logger.warn({ ...fields, afterMs: event.afterMs }, 'actor ignored shutdown; killed');
+      return;
+    case 'child.state':
+      metrics.actorState(event.child, event.state);
+      logger.debug({ ...fields, state: event.state }, 'actor state');
+      return;
+    case 'supervisor.escalated':
+      metrics.supervisorEscalated(event.supervisor);
+      logger.error({ actorId: event.supervisor, reason: event.reason }, 'supervisor gave up; escalating');
+      return;
+  }
+}
+
+/** A nats-server orphaned by a killed orchestra still holds our store; stop it if it is ours. */
+function stopOrphanedNatsServer(runFile: RunFile | undefined, logger: Logger): void {
+  const pid = runFile?.natsServerPid;
+  if (!pid || !processAlive(pid)) return;
+  const argv = commandLineOf(pid);
+  if (!argv.some((arg) => arg.includes('nats-server')) || !runFile?.natsStoreDir || !argv.includes(runFile.natsStoreDir)) return;
+  logger.warn({ pid }, 'stopping orphaned embedded nats-server');
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (error) {
+    logger.warn({ pid, err: describeError(error) }, 'could not stop orphaned nats-server');
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What the actors of one orchestra share: config, logger, metrics, and the live connections that
+ * the infrastructure actors own and publish here while they run. A dependent actor reads the
+ * current value when it starts; rest_for_one guarantees it restarts after the owner does.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { OrchestraConfig } from '../config/schema.ts';
+import type { Secrets } from '../config/secrets.ts';
+import type { Bus } from '../infra/bus.ts';
+import type { BusObserver } from '../infra/bus-observer.ts';
+import type { OrchestraMetrics } from '../infra/metrics.ts';
+import type { TreeNode } from '../supervisor/index.ts';
+
+export interface OrchestraResources {
+  readonly config: OrchestraConfig;
+  readonly secrets: Secrets;
+  readonly logger: Logger;
+  readonly metrics: OrchestraMetrics;
+  readonly busObserver: BusObserver;
+  /** Where to reach NATS: the embedded server's URL, or the configured ones. */
+  readonly natsServers: string[];
+  /** Set by the bus-connection actor while it is connected. */
+  nc: NatsConnection | undefined;
+  bus: Bus | undefined;
+  /** Set by the http actor once listening. */
+  httpUrl: string | undefined;
+  /** The whole tree as plain data (root supervisor's inspect). */
+  inspect(): TreeNode;
+  /** Ask the orchestra to stop gracefully (from `miyabi-orchestra stop`). */
+  requestStop(reason: string): void;
+  readonly startedAt: Date;
+}

@@ -1,0 +1,92 @@
+/**
+ * The run file (`<dataDir>/orchestra.json`) tells the CLI where a running orchestra is. It is
+ * written when the tree is up and removed on a clean stop; one left behind by a killed orchestra
+ * is recognised as stale because its pid is gone (or is no longer an orchestra).
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const runFileSchema = z.object({
+  pid: z.number().int().positive(),
+  startedAt: z.string(),
+  natsUrl: z.string(),
+  /** The embedded nats-server's pid, so a later `up` can stop one orphaned by `kill -9`. */
+  natsServerPid: z.number().int().positive().optional(),
+  natsStoreDir: z.string().optional(),
+  httpUrl: z.string().optional(),
+  configPath: z.string(),
+});
+
+export type RunFile = z.infer<typeof runFileSchema>;
+
+export type RunFileState =
+  | { kind: 'absent' }
+  | { kind: 'live'; runFile: RunFile }
+  | { kind: 'stale'; runFile: RunFile | undefined; reason: string };
+
+export function runFilePath(dataDir: string): string {
+  return join(dataDir, 'orchestra.json');
+}
+
+export async function writeRunFile(dataDir: string, runFile: RunFile): Promise<void> {
+  await mkdir(dataDir, { recursive: true });
+  const path = runFilePath(dataDir);
+  const temporary = `${path}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(runFile, null, 2)}\n`);
+  await rename(temporary, path);
+}
+
+export async function removeRunFile(dataDir: string, pid = process.pid): Promise<void> {
+  // Only our own: a second orchestra refused at start must not delete the first one's file.
+  const state = await readRunFile(dataDir);
+  if (state.kind !== 'absent' && (state.runFile === undefined || state.runFile.pid === pid)) {
+    await rm(runFilePath(dataDir), { force: true });
+  }
+}
+
+export async function readRunFile(dataDir: string): Promise<RunFileState> {
+  let text: string;
+  try {
+    text = await readFile(runFilePath(dataDir), 'utf8');
+  } catch {
+    return { kind: 'absent' };
+  }
+  let parsed: RunFile;
+  try {
+    parsed = runFileSchema.parse(JSON.parse(text));
+  } catch (error) {
+    return { kind: 'stale', runFile: undefined, reason: `unreadable run file: ${String(error)}` };
+  }
+  if (!processAlive(parsed.pid)) return { kind: 'stale', runFile: parsed, reason: `pid ${parsed.pid} is not running` };
+  if (!commandLineOf(parsed.pid).some((arg) => arg.includes('miyabi-orchestra') || arg.includes('src/cli/main.ts'))) {
+    return { kind: 'stale', runFile: parsed, reason: `pid ${parsed.pid} is not a miyabi-orchestra process` };
+  }
+  return { kind: 'live', runFile: parsed };
+}
+
+/** True while `pid` runs. A zombie (dead, not yet reaped by its parent) counts as gone. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..." — the state letter follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/** The argv of a process (Linux /proc); empty when it cannot be read. */
+export function commandLineOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The supervision tree of one orchestra:
+ *
+ *   root (rest_for_one)
+ *   ├─ http            /metrics /healthz /readyz
+ *   ├─ nats-server     embedded mode only
+ *   ├─ bus             NATS connection + JetStream streams + KV
+ *   ├─ control         status / stop over NATS request-reply
+ *   ├─ core (one_for_one)
+ *   │   ├─ issue-watcher, scheduler, dag, health-monitor
+ *   └─ agents (one_for_one)
+ *       └─ pool.<role> (one_for_one) → <role>-1 … <role>-min
+ *
+ * rest_for_one at the root: when something dies, everything started after it (everything that
+ * may hold on to it) restarts too. The embedded server dying restarts the bus and all after it;
+ * the bus dying restarts control, core and agents; one agent dying restarts that agent alone.
+ */
+import type { OrchestraConfig } from '../config/schema.ts';
+import { agentPoolChild } from '../actors/agent-pool.ts';
+import { busConnectionChild } from '../actors/bus-connection.ts';
+import { controlChild } from '../actors/control.ts';
+import { dagChild, healthMonitorChild, issueWatcherChild, schedulerChild } from '../actors/core.ts';
+import { httpEndpointChild } from '../actors/http-endpoint.ts';
+import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
+import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from './resources.ts';
+
+export type SupervisorSettings = Pick<SupervisorSpec, 'restartIntensity' | 'restartPeriodMs' | 'backoff'>;
+
+export function supervisorSettings(config: OrchestraConfig): SupervisorSettings {
+  const { restartIntensity, restartPeriodMs, backoff } = config.supervisor;
+  return { restartIntensity, restartPeriodMs, ...(backoff ? { backoff } : {}) };
+}
+
+export function buildTree(
+  resources: OrchestraResources,
+  options: { embeddedNats?: EmbeddedNatsOptions; listener: SupervisorListener },
+): SupervisorSpec {
+  const { config } = resources;
+  const settings = supervisorSettings(config);
+  const infra: ChildSpec[] = [
+    ...(config.http.enabled ? [httpEndpointChild(resources)] : []),
+    ...(options.embeddedNats ? [embeddedNatsChild(options.embeddedNats)] : []),
+    busConnectionChild(resources),
+    controlChild(resources),
+  ];
+  const withShutdown = (child: ChildSpec): ChildSpec => ({ shutdown: config.supervisor.shutdownTimeoutMs, ...child });
+  return {
+    id: 'root',
+    strategy: 'rest_for_one',
+    ...settings,
+    listener: options.listener,
+    children: [
+      ...infra,
+      supervisorChild({
+        ...settings,
+        id: 'core',
+        strategy: 'one_for_one',
+        children: [issueWatcherChild(resources), schedulerChild(resources), dagChild(resources), healthMonitorChild(resources)].map(
+          withShutdown,
+        ),
+      }),
+      supervisorChild({
+        ...settings,
+        id: 'agents',
+        strategy: 'one_for_one',
+        children: Object.entries(config.agents).map(([role, agent]) => agentPoolChild(role, agent, settings)),
+      }),
+    ],
+  };
+}
