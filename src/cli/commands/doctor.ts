@@ -1,0 +1,92 @@
+/** `doctor`: checks what the host needs and says what to install. */
+import { execa } from 'execa';
+import { access, constants, mkdir } from 'node:fs/promises';
+import { ConfigInvalidError, formatProblem } from '../../config/problems.ts';
+import { loadConfig } from '../../config/load.ts';
+import { resolveSecrets } from '../../config/secrets.ts';
+import { describeError } from '../../errors.ts';
+import { findNatsServerBinary } from '../../infra/nats-server.ts';
+import { connectCli } from '../connect.ts';
+import { ExitCode } from '../output.ts';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** What to do about it, when not ok. */
+  fix?: string;
+}
+
+const MIN_NODE = [20, 6] as const;
+
+async function versionOf(command: string, args: string[]): Promise<string | undefined> {
+  const result = await execa(command, args, { reject: false, timeout: 5_000 });
+  return result.exitCode === 0 ? `${result.stdout}${result.stderr}`.split('\n')[0]!.trim() : undefined;
+}
+
+export async function doctor(flags: { config?: string }): Promise<number> {
+  const checks: Check[] = [];
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  checks.push({
+    name: 'node',
+    ok: major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]),
+    detail: `v${process.versions.node}`,
+    fix: `install Node.js >= ${MIN_NODE.join('.')}`,
+  });
+
+  let config;
+  try {
+    const loaded = await loadConfig(flags.config);
+    config = loaded.config;
+    const { problems } = resolveSecrets(loaded.config);
+    checks.push({
+      name: 'config',
+      ok: problems.length === 0,
+      detail: problems.length === 0 ? loaded.path : problems.map(formatProblem).join('; '),
+      fix: 'export the environment variables the config names',
+    });
+    if (problems.length === 0 && loaded.config.nats.urls.length > 0) {
+      try {
+        const nc = await connectCli(loaded, loaded.config.nats.urls, 3_000);
+        checks.push({ name: 'nats', ok: true, detail: `reachable at ${nc.getServer()}` });
+        await nc.close();
+      } catch (error) {
+        checks.push({ name: 'nats', ok: false, detail: describeError(error), fix: 'check nats.urls, the network and the credentials' });
+      }
+    }
+  } catch (error) {
+    const detail = error instanceof ConfigInvalidError ? error.problems.map(formatProblem).join('; ') : describeError(error);
+    checks.push({ name: 'config', ok: false, detail, fix: 'miyabi-orchestra config check --config FILE' });
+  }
+
+  if (!config || config.nats.urls.length === 0) {
+    try {
+      const binary = findNatsServerBinary(config?.nats.embedded.binary);
+      checks.push({ name: 'nats-server', ok: true, detail: `${binary} (${(await versionOf(binary, ['--version'])) ?? 'version unknown'})` });
+    } catch (error) {
+      checks.push({ name: 'nats-server', ok: false, detail: 'not found (needed for the embedded NATS)', fix: describeError(error) });
+    }
+  }
+  const tmux = await versionOf('tmux', ['-V']);
+  checks.push({ name: 'tmux', ok: tmux !== undefined, detail: tmux ?? 'not found', fix: 'apt-get install tmux (or run agents headless: the process backend)' });
+  const git = await versionOf('git', ['--version']);
+  checks.push({ name: 'git', ok: git !== undefined, detail: git ?? 'not found', fix: 'apt-get install git' });
+
+  if (config) {
+    try {
+      await mkdir(config.dataDir, { recursive: true });
+      await access(config.dataDir, constants.W_OK);
+      checks.push({ name: 'data dir', ok: true, detail: `${config.dataDir} writable` });
+    } catch (error) {
+      checks.push({ name: 'data dir', ok: false, detail: describeError(error), fix: `make ${config.dataDir} writable or set dataDir` });
+    }
+  }
+
+  for (const check of checks) {
+    process.stdout.write(`${check.ok ? '✓' : '✗'} ${check.name.padEnd(12)} ${check.detail}\n`);
+    if (!check.ok && check.fix) process.stdout.write(`  → ${check.fix}\n`);
+  }
+  const failed = checks.filter((check) => !check.ok);
+  process.stdout.write(failed.length === 0 ? '\nall checks passed\n' : `\n${failed.length} check(s) failed\n`);
+  return failed.length === 0 ? ExitCode.ok : ExitCode.failure;
+}

@@ -1,0 +1,64 @@
+/**
+ * How CLI commands reach a running orchestra: the run file in the data directory names its NATS
+ * URL; credentials come from the env vars the config names, as for the orchestra itself.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import { loadConfig, type LoadedConfig } from '../config/load.ts';
+import { ConfigInvalidError } from '../config/problems.ts';
+import { resolveSecrets } from '../config/secrets.ts';
+import { describeError } from '../errors.ts';
+import { connectNats } from '../infra/nats-connection.ts';
+import { readRunFile, type RunFile } from '../orchestra/run-file.ts';
+import { CliExit, ExitCode, printProblems } from './output.ts';
+
+export async function loadConfigOrExit(path: string | undefined): Promise<LoadedConfig> {
+  try {
+    return await loadConfig(path);
+  } catch (error) {
+    if (error instanceof ConfigInvalidError) {
+      printProblems(error.source, error.problems);
+      throw new CliExit(ExitCode.invalid, '');
+    }
+    throw new CliExit(ExitCode.invalid, describeError(error));
+  }
+}
+
+/** The live orchestra's run file, or an exit saying it is not running (or left a stale file). */
+export async function liveRunFile(loaded: LoadedConfig): Promise<RunFile> {
+  const state = await readRunFile(loaded.config.dataDir);
+  if (state.kind === 'absent') {
+    throw new CliExit(ExitCode.failure, `no orchestra is running (no run file in ${loaded.config.dataDir})`);
+  }
+  if (state.kind === 'stale') {
+    throw new CliExit(
+      ExitCode.failure,
+      `no orchestra is running: the run file in ${loaded.config.dataDir} is stale (${state.reason}); the next \`up\` cleans it up`,
+    );
+  }
+  return state.runFile;
+}
+
+export async function connectCli(loaded: LoadedConfig, servers: string[], deadlineMs = 5_000): Promise<NatsConnection> {
+  const { secrets } = resolveSecrets(loaded.config);
+  try {
+    return await connectNats({
+      servers,
+      name: 'miyabi-orchestra-cli',
+      auth: { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },
+      tls: loaded.config.nats.tls,
+      connectDeadlineMs: deadlineMs,
+      logger: pino({ level: 'silent' }),
+    });
+  } catch (error) {
+    throw new CliExit(ExitCode.failure, `cannot reach NATS at ${servers.join(', ')}: ${describeError(error)}`);
+  }
+}
+
+/** NATS servers to inspect: the running orchestra's, else the configured external ones. */
+export async function serversFor(loaded: LoadedConfig): Promise<string[]> {
+  const state = await readRunFile(loaded.config.dataDir);
+  if (state.kind === 'live') return [state.runFile.natsUrl];
+  if (loaded.config.nats.urls.length > 0) return loaded.config.nats.urls;
+  return [(await liveRunFile(loaded)).natsUrl];
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * miyabi-orchestra: the command line. Subcommands parse their own flags with node:util
+ * parseArgs (strict: an unknown flag is an error, exit 2).
+ */
+import { parseArgs } from 'node:util';
+import { describeError } from '../errors.ts';
+import { busStreams, busTail } from './commands/bus.ts';
+import { configCheck, configSchema } from './commands/config.ts';
+import { doctor } from './commands/doctor.ts';
+import { status } from './commands/status.ts';
+import { stop } from './commands/stop.ts';
+import { up } from './commands/up.ts';
+import { CliExit, ExitCode } from './output.ts';
+
+const USAGE = `usage: miyabi-orchestra <command> [options]
+
+  up [--config FILE]               run the orchestra in the foreground (SIGTERM/SIGINT stop it)
+  status [--json] [--config FILE]  the running orchestra's supervisor tree
+  stop [--config FILE]             stop the running orchestra gracefully
+  config check [--config FILE]     validate a config file (exit 2 on problems)
+  config schema [--write]          print (or write to config/) the config's JSON Schema
+  doctor [--config FILE]           check what this host needs
+  bus streams [--json]             streams and consumers with their counts
+  bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
+
+Without --config the embedded default (config/miyabi.yaml of the package) is used.
+`;
+
+const common = { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } as const;
+
+function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliExit(ExitCode.invalid, `${describeError(error)}\n\n${USAGE}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up': {
+      const { values } = parse(rest, {});
+      return up(values);
+    }
+    case 'status': {
+      const { values } = parse(rest, { json: { type: 'boolean' } });
+      return status(values);
+    }
+    case 'stop': {
+      const { values } = parse(rest, { timeout: { type: 'string' } });
+      return stop(values);
+    }
+    case 'config': {
+      const [sub, ...args] = rest;
+      const { values } = parse(args, { write: { type: 'boolean' } });
+      if (sub === 'check') return configCheck(values);
+      if (sub === 'schema') return configSchema(values);
+      throw new CliExit(ExitCode.invalid, `unknown config subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'doctor': {
+      const { values } = parse(rest, {});
+      return doctor(values);
+    }
+    case 'bus': {
+      const [sub, ...args] = rest;
+      const { values, positionals } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' } });
+      if (sub === 'streams') return busStreams(values);
+      if (sub === 'tail') return busTail(positionals[0], values);
+      throw new CliExit(ExitCode.invalid, `unknown bus subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? ExitCode.invalid : ExitCode.ok;
+    default:
+      throw new CliExit(ExitCode.invalid, `unknown command ${command}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof CliExit) {
+      if (error.message) process.stderr.write(`${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    process.stderr.write(`miyabi-orchestra: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(ExitCode.failure);
+  },
+);

@@ -1,0 +1,61 @@
+/** Exit codes and printing for the CLI. */
+import type { ConfigProblem } from '../config/problems.ts';
+import { formatProblem } from '../config/problems.ts';
+import { flattenTree, type TreeNode } from '../supervisor/index.ts';
+
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  /** Invalid usage or config: nothing was started. */
+  invalid: 2,
+} as const;
+
+export class CliExit extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function printProblems(source: string, problems: readonly ConfigProblem[]): void {
+  process.stderr.write(`invalid config ${source}:\n`);
+  for (const problem of problems) process.stderr.write(`${formatProblem(problem)}\n`);
+}
+
+export function formatDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const parts = [
+    [Math.floor(seconds / 86_400), 'd'],
+    [Math.floor((seconds % 86_400) / 3_600), 'h'],
+    [Math.floor((seconds % 3_600) / 60), 'm'],
+    [seconds % 60, 's'],
+  ] as const;
+  const shown = parts.filter(([value], index) => value > 0 || index === parts.length - 1);
+  return shown
+    .slice(0, 2)
+    .map(([value, unit]) => `${value}${unit}`)
+    .join('');
+}
+
+/** The tree as an indented table: actor, status, state, restarts, uptime. */
+export function renderTree(root: TreeNode): string {
+  const rows: string[][] = [['ACTOR', 'STATUS', 'STATE', 'RESTARTS', 'UPTIME']];
+  const walk = (node: TreeNode, prefix: string, childPrefix: string) => {
+    const name = node.type === 'supervisor' && node.strategy ? `${node.id} (${node.strategy})` : node.id;
+    rows.push([`${prefix}${name}`, node.status, node.state, String(node.restarts), formatDuration(node.uptimeMs)]);
+    const children = node.children ?? [];
+    children.forEach((child, index) => {
+      const last = index === children.length - 1;
+      walk(child, `${childPrefix}${last ? '└─ ' : '├─ '}`, `${childPrefix}${last ? '   ' : '│  '}`);
+    });
+  };
+  walk(root, '', '');
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => [...row[column]!].length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function countActors(root: TreeNode): number {
+  return flattenTree(root).length;
+}

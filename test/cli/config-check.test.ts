@@ -1,0 +1,58 @@
+/** `config check` as an operator runs it: exit 0, or exit 2 with one line per problem and its path. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir, type TempDir } from '../support/cli.ts';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir[Symbol.asyncDispose]();
+});
+
+describe('config check', { timeout: 60_000 }, () => {
+  it('accepts the shipped embedded default', async () => {
+    const result = await runCli(['config', 'check']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/config OK: .*config\/miyabi\.yaml \(embedded default\)/);
+  });
+
+  it('accepts a good file', async () => {
+    const path = await dir.file('good.yaml', 'dataDir: /tmp/miyabi-good\nhttp:\n  port: 0\n');
+    const result = await runCli(['config', 'check', '--config', path]);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('names the line of malformed YAML', async () => {
+    const path = await dir.file('broken.yaml', 'http:\n  port: 1\n  host: [unclosed\nlog: {}\n');
+    const result = await runCli(['config', 'check', '--config', path]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/line \d+/);
+  });
+
+  it('prints every wrong type and unknown key with its path, one per line', async () => {
+    const path = await dir.file(
+      'wrong.yaml',
+      ['agents:', '  codegen:', '    displayName: Kaede', '    command: "claude -p do-it"', 'htpp:', '  port: 1', 'bus:', '  maxDeliver: "five"', ''].join('\n'),
+    );
+    const result = await runCli(['config', 'check', '--config', path]);
+    expect(result.exitCode).toBe(2);
+    const lines = result.stderr.split('\n');
+    expect(lines.some((line) => line.startsWith('agents.codegen.command: expected array, received string'))).toBe(true);
+    expect(lines.some((line) => line.includes('htpp'))).toBe(true);
+    expect(lines.some((line) => line.startsWith('bus.maxDeliver:'))).toBe(true);
+  });
+
+  it('exits 2 for a file that does not exist', async () => {
+    const result = await runCli(['config', 'check', '--config', '/nonexistent/miyabi.yaml']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('/nonexistent/miyabi.yaml');
+  });
+
+  it('refuses an unknown flag with exit 2', async () => {
+    const result = await runCli(['config', 'check', '--confg', 'x']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('--confg');
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * `up` as an operator runs it: the real CLI in a child process, a real embedded nats-server, then
+ * `status --json` over NATS request/reply, then SIGTERM. Nothing may be left running.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processAlive } from '../../src/orchestra/run-file.ts';
+import { flattenTree } from '../../src/supervisor/tree.ts';
+import { runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
+
+let dir: TempDir;
+beforeAll(async () => {
+  dir = await tempDir();
+});
+afterAll(async () => {
+  await dir[Symbol.asyncDispose]();
+});
+
+async function readRun(dataDir: string) {
+  return JSON.parse(await readFile(join(dataDir, 'orchestra.json'), 'utf8')) as {
+    pid: number;
+    natsUrl: string;
+    natsServerPid?: number;
+    httpUrl?: string;
+  };
+}
+
+// Each CLI call is a fresh Node process (about a second on a loaded 2-core machine): allow for it.
+describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
+  it('runs the tree, reports it, and stops everything on SIGTERM with exit 0', async () => {
+    const dataDir = join(dir.path, 'data');
+    const config = await dir.file(
+      'up.yaml',
+      [`dataDir: ${dataDir}`, 'http:', '  port: 0', 'log:', '  level: info', 'agents:', '  codegen:', '    displayName: カエデ Kaede', '    command: [node, agent.mjs]', '    min: 2', '    max: 3', ''].join('\n'),
+    );
+    const up = startUp(['--config', config]);
+    try {
+      const run = await waitFor(() => readRun(dataDir), { timeoutMs: 30_000, what: 'run file' });
+      expect(run.pid).toBe(up.pid);
+      expect(run.natsServerPid).toBeGreaterThan(0);
+
+      const status = await runCli(['status', '--json', '--config', config]);
+      expect(status.stderr).toBe('');
+      expect(status.exitCode).toBe(0);
+      const reply = JSON.parse(status.stdout);
+      expect(reply.pid).toBe(up.pid);
+      const nodes = flattenTree(reply.tree);
+      const paths = nodes.map((node) => node.path);
+      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/core/scheduler', 'root/core/dag', 'root/core/issue-watcher', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
+        expect(paths).toContain(path);
+      }
+      for (const node of nodes) {
+        expect(node.status, node.path).toBe('running');
+        expect(node.restarts, node.path).toBe(0);
+        expect(typeof node.uptimeMs).toBe('number');
+      }
+      expect(nodes.find((node) => node.path === 'root/bus')!.state).toBe('connected');
+      expect(nodes.find((node) => node.path === 'root/agents/pool.codegen/codegen-1')!.state).toBe('idle');
+
+      const human = await runCli(['status', '--config', config]);
+      expect(human.exitCode).toBe(0);
+      expect(human.stdout).toMatch(/root \(rest_for_one\)\s+running/);
+      expect(human.stdout).toMatch(/codegen-1\s+running\s+idle\s+0/);
+
+      const metrics = await fetch(`${run.httpUrl}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('miyabi_actor_state');
+      expect(new URL(run.httpUrl!).hostname).toBe('127.0.0.1');
+
+      up.kill('SIGTERM');
+      const result = await up;
+      expect(result.exitCode).toBe(0);
+      expect(processAlive(run.natsServerPid!)).toBe(false);
+      await expect(readFile(join(dataDir, 'orchestra.json'))).rejects.toThrow();
+      // the log says it stopped in order: agents before core before the bus before NATS
+      const log = (await readFile(join(dataDir, 'logs/orchestra.log'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line));
+      const stopped = log.filter((line) => line.msg === 'actor stopped').map((line) => line.actorId);
+      const order = ['codegen-1', 'agents', 'health-monitor', 'core', 'control', 'bus', 'nats-server', 'http'].map((id) => stopped.indexOf(id));
+      expect(order.every((index) => index >= 0)).toBe(true);
+      expect([...order].sort((a, b) => a - b)).toEqual(order);
+      expect(log.every((line) => typeof line.actorId === 'string' || line.msg.startsWith('orchestra'))).toBe(true);
+
+      const after = await runCli(['status', '--config', config]);
+      expect(after.exitCode).toBe(1);
+      expect(after.stderr).toContain('no orchestra is running');
+    } finally {
+      if (up.exitCode === undefined && up.pid) up.kill('SIGKILL');
+      await up;
+    }
+  });
+
+  it('recognises the run file of a killed orchestra as stale, and the next up cleans up its nats-server', async () => {
+    const dataDir = join(dir.path, 'stale');
+    const config = await dir.file('stale.yaml', `dataDir: ${dataDir}\nhttp:\n  enabled: false\n`);
+    const first = startUp(['--config', config]);
+    const run = await waitFor(() => readRun(dataDir), { timeoutMs: 30_000, what: 'run file' });
+    first.kill('SIGKILL');
+    await first;
+    const status = await runCli(['status', '--config', config]);
+    expect(status.exitCode).toBe(1);
+    expect(status.stderr).toContain('stale');
+
+    const second = startUp(['--config', config]);
+    try {
+      const next = await waitFor(async () => {
+        const candidate = await readRun(dataDir);
+        return candidate.pid === second.pid ? candidate : undefined;
+      }, { timeoutMs: 30_000, what: 'second run file' });
+      expect(processAlive(run.natsServerPid!)).toBe(false);
+      const stop = await runCli(['stop', '--config', config]);
+      expect(stop.exitCode).toBe(0);
+      expect((await second).exitCode).toBe(0);
+      expect(processAlive(next.natsServerPid!)).toBe(false);
+    } finally {
+      if (second.exitCode === undefined) second.kill('SIGKILL');
+      await second;
+    }
+  });
+});
+
+describe('up refuses bad input before starting anything', { timeout: 60_000 }, () => {
+  it('exits 2 on an invalid config, one line per problem', async () => {
+    const config = await dir.file('bad.yaml', 'agents:\n  codegen:\n    displayName: x\n    command: "rm -rf /"\nnope: 1\n');
+    const result = await runCli(['up', '--config', config]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain('agents.codegen.command: expected array, received string');
+    expect(result.stderr).toContain('nope');
+  });
+
+  it('names the package to install when nats-server is missing in embedded mode', async () => {
+    const config = await dir.file('nobinary.yaml', `dataDir: ${join(dir.path, 'nobinary')}\nnats:\n  embedded:\n    binary: /nonexistent/nats-server\n`);
+    const result = await runCli(['up', '--config', config]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('apt-get install nats-server');
+  });
+
+  it('retries an unreachable NATS with a log line each time, then exits non-zero at the deadline', async () => {
+    const dataDir = join(dir.path, 'unreachable');
+    const config = await dir.file(
+      'unreachable.yaml',
+      `dataDir: ${dataDir}\nhttp:\n  enabled: false\nnats:\n  urls: [nats://127.0.0.1:1]\n  connectDeadlineMs: 1500\n`,
+    );
+    const result = await runCli(['up', '--config', config]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('NATS unreachable');
+    const retries = result.stdout.split('\n').filter((line) => line.includes('nats connect failed'));
+    expect(retries.length).toBeGreaterThanOrEqual(2);
+  });
+});

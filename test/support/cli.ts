@@ -1,0 +1,38 @@
+/** Runs the real CLI (bin/miyabi-orchestra) as a child process, the way an operator would. */
+import { execa, type ResultPromise } from 'execa';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const cliPath = join(repoRoot, 'bin/miyabi-orchestra');
+
+export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  return execa(cliPath, args, { cwd: options.cwd ?? repoRoot, env: options.env, reject: false, timeout: 60_000 });
+}
+
+/** Starts `up` in the background; the caller must stop it (SIGTERM) and await it. */
+export function startUp(args: string[], options: { cwd?: string } = {}): ResultPromise {
+  return execa(cliPath, ['up', ...args], { cwd: options.cwd ?? repoRoot, reject: false, timeout: 120_000 });
+}
+
+export interface TempDir {
+  path: string;
+  file(name: string, text: string): Promise<string>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function tempDir(prefix = 'miyabi-test-'): Promise<TempDir> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return {
+    path,
+    async file(name, text) {
+      const filePath = join(path, name);
+      await writeFile(filePath, text);
+      return filePath;
+    },
+    async [Symbol.asyncDispose]() {
+      await rm(path, { recursive: true, force: true });
+    },
+  };
+}
