@@ -12,10 +12,10 @@ import { ConfigInvalidError } from '../config/problems.ts';
 import { resolveSecrets, secretValues } from '../config/secrets.ts';
 import { logFilePath } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
-import { createLogger, flushLogger } from '../infra/logger.ts';
+import { createLogger, flushLogger, type LoggerOptions } from '../infra/logger.ts';
 import { OrchestraMetrics } from '../infra/metrics.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats-server.ts';
-import { supervisorLogic, supervisorOf, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
+import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import type { OrchestraResources } from './resources.ts';
 import { commandLineOf, processAlive, readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
@@ -25,6 +25,8 @@ export interface Orchestra {
   readonly logger: Logger;
   readonly resources: OrchestraResources;
   inspect(): TreeNode;
+  /** The root supervisor, to reach into the tree (tests, and the operators' tools to come). */
+  root(): Supervisor | undefined;
   /** Graceful stop in reverse start order; resolves when everything has stopped. */
   stop(reason?: string): Promise<void>;
   /** Resolves when the orchestra has stopped: cleanly (`error` undefined) or by escalation. */
@@ -33,6 +35,8 @@ export interface Orchestra {
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
+  /** Where log lines go besides the file; default stdout. */
+  logStream?: LoggerOptions['stdout'];
   /** Called when a stop is requested from outside (the control actor), before stopping. */
   onStopRequested?: (reason: string) => void;
 }
@@ -51,6 +55,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     filePath: config.log.file ? logFilePath(config) : undefined,
     redactPaths: config.log.redact,
     secrets: secretValues(secrets),
+    ...(options.logStream === undefined ? {} : { stdout: options.logStream }),
   });
 
   const previous = await readRunFile(config.dataDir);
@@ -163,7 +168,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     }
   });
 
-  return { logger, resources, inspect: resources.inspect, stop, finished };
+  return { logger, resources, inspect: resources.inspect, root: () => supervisorOf(root), stop, finished };
 }
 
 /** Logs and counts what the supervisors report. */

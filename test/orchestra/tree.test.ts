@@ -1,0 +1,86 @@
+/**
+ * The whole tree in-process against a real embedded nats-server: a crash of the NATS server
+ * restarts the bus and everything after it (rest_for_one) but not http; a crash of one agent
+ * restarts only that agent.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
+import { processAlive } from '../../src/orchestra/run-file.ts';
+import { flattenTree } from '../../src/supervisor/index.ts';
+import { tempDir, type TempDir } from '../support/cli.ts';
+import { waitFor } from '../support/wait.ts';
+
+let dir: TempDir;
+let orchestra: Orchestra;
+
+const restartsByPath = () => Object.fromEntries(flattenTree(orchestra.inspect()).map((node) => [node.path, node.restarts]));
+const allRunning = () => flattenTree(orchestra.inspect()).every((node) => node.status === 'running');
+
+beforeAll(async () => {
+  dir = await tempDir();
+  const config = await dir.file(
+    'tree.yaml',
+    [
+      `dataDir: ${join(dir.path, 'data')}`,
+      'http:',
+      '  port: 0',
+      'log:',
+      '  file: false',
+      'agents:',
+      '  codegen:',
+      '    command: [node, agent.mjs]',
+      '    min: 2',
+      '    max: 2',
+      '  review:',
+      '    command: [node, agent.mjs]',
+      '    min: 1',
+      '    max: 1',
+      '',
+    ].join('\n'),
+  );
+  orchestra = await startOrchestra(await loadConfig(config), { logStream: false });
+});
+
+afterAll(async () => {
+  await orchestra?.stop();
+  await dir?.[Symbol.asyncDispose]();
+});
+
+describe('the orchestra tree', { timeout: 60_000 }, () => {
+  it('restarts only the agent that crashed', async () => {
+    const before = restartsByPath();
+    const pool = orchestra.root()!.childSupervisor('agents')!.childSupervisor('pool.codegen')!;
+    pool.childActor('codegen-1')!.stop();
+    await waitFor(() => restartsByPath()['root/agents/pool.codegen/codegen-1'] === 1 && allRunning(), {
+      what: 'codegen-1 restarted',
+    });
+    const after = restartsByPath();
+    for (const [path, restarts] of Object.entries(after)) {
+      if (path === 'root/agents/pool.codegen/codegen-1') continue;
+      expect(restarts, path).toBe(before[path]);
+    }
+  });
+
+  it('restarts the bus and everything after it, not http, when the embedded NATS server dies', async () => {
+    const before = restartsByPath();
+    const natsPid = (orchestra.root()!.childActor('nats-server')!.getSnapshot() as { context: { detail: { pid: number } } }).context
+      .detail.pid;
+    const busBefore = orchestra.resources.bus;
+    process.kill(natsPid, 'SIGKILL');
+    await waitFor(() => restartsByPath()['root/nats-server'] === before['root/nats-server']! + 1 && allRunning(), {
+      timeoutMs: 30_000,
+      what: 'tree running again after the NATS crash',
+    });
+    const after = restartsByPath();
+    expect(after['root/http']).toBe(before['root/http']);
+    for (const id of ['bus', 'control', 'core', 'agents']) expect(after[`root/${id}`], id).toBe(before[`root/${id}`]! + 1);
+    // the children inside restarted subtrees are fresh actors (counted by their new supervisor)
+    expect(processAlive(natsPid)).toBe(false);
+    expect(orchestra.resources.bus).toBeDefined();
+    expect(orchestra.resources.bus).not.toBe(busBefore);
+    const published = await orchestra.resources.bus!.publish('miyabi.events.test', 'test.ping', { ok: true });
+    expect(published.seq).toBeGreaterThan(0);
+  });
+});
