@@ -90,7 +90,9 @@ export class Supervisor implements Runtime {
   private readonly listener: SupervisorListener;
   private readonly clock: Clock;
   private readonly random: () => number;
+  /** In start order; `byId` indexes the same records. */
   private readonly children: ChildRecord[] = [];
+  private readonly byId = new Map<string, ChildRecord>();
   private restartTimes: number[] = [];
   private phase: Phase = 'starting';
   private mailbox: Promise<void> = Promise.resolve();
@@ -163,7 +165,7 @@ export class Supervisor implements Runtime {
 
   /** The running actor of a child, to send it events. Undefined while it is down. */
   childActor(id: string): AnyActorRef | undefined {
-    return this.children.find((child) => child.spec.id === id)?.actor;
+    return this.byId.get(id)?.actor;
   }
 
   /** The supervisor running as child `id`, to manage a nested subtree (a pool, say). */
@@ -237,13 +239,13 @@ export class Supervisor implements Runtime {
   }
 
   private record(id: string): ChildRecord {
-    const record = this.children.find((child) => child.spec.id === id);
+    const record = this.byId.get(id);
     if (!record) throw new MiyabiError(ErrorCodes.UnknownChild, `supervisor ${this.id} has no child ${id}`);
     return record;
   }
 
   private addRecord(spec: NormalizedChildSpec): ChildRecord {
-    if (this.children.some((child) => child.spec.id === spec.id)) {
+    if (this.byId.has(spec.id)) {
       throw new MiyabiError(ErrorCodes.DuplicateChild, `supervisor ${this.id} already has a child ${spec.id}`);
     }
     const record: ChildRecord = {
@@ -261,12 +263,14 @@ export class Supervisor implements Runtime {
       backoffTimer: undefined,
     };
     this.children.push(record);
+    this.byId.set(spec.id, record);
     return record;
   }
 
   private removeRecord(record: ChildRecord): void {
-    const index = this.children.indexOf(record);
-    if (index >= 0) this.children.splice(index, 1);
+    if (this.byId.get(record.spec.id) !== record) return;
+    this.byId.delete(record.spec.id);
+    this.children.splice(this.children.indexOf(record), 1);
   }
 
   private setPhase(phase: Phase): void {
@@ -393,7 +397,7 @@ export class Supervisor implements Runtime {
   }
 
   private async handleExit(record: ChildRecord, exit: ExitReason): Promise<void> {
-    if (this.phase !== 'running' || !this.children.includes(record) || record.actor !== undefined) return;
+    if (this.phase !== 'running' || this.byId.get(record.spec.id) !== record || record.actor !== undefined) return;
     if (!shouldRestart(record.spec.restart, exit)) {
       if (record.spec.restart === 'temporary' || this.strategy === 'simple_one_for_one') this.removeRecord(record);
       return;
@@ -404,8 +408,8 @@ export class Supervisor implements Runtime {
       await this.escalate(record, exit);
       return;
     }
-    const groupIds = childrenToRestart(this.strategy, this.childIds(), record.spec.id);
-    const group = this.children.filter((child) => groupIds.includes(child.spec.id));
+    const groupIds = new Set(childrenToRestart(this.strategy, this.childIds(), record.spec.id));
+    const group = this.children.filter((child) => groupIds.has(child.spec.id));
     // Siblings go down newest first before the group comes back up oldest first.
     for (const sibling of [...group].reverse()) {
       if (sibling !== record) await this.stopRecord(sibling);
@@ -430,7 +434,7 @@ export class Supervisor implements Runtime {
     for (const child of group) if (child.backoffTimer === timer) child.backoffTimer = undefined;
     if (this.phase !== 'running') return;
     for (const child of group) {
-      if (!this.children.includes(child) || child.actor !== undefined) continue;
+      if (this.byId.get(child.spec.id) !== child || child.actor !== undefined) continue;
       try {
         await this.startRecord(child);
       } catch (error) {
