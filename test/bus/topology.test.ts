@@ -1,0 +1,83 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCodes } from '../../src/errors.ts';
+import { Bus } from '../../src/infra/bus.ts';
+import { busTestFile, uniqueTopology } from './helpers.ts';
+
+describe('bus topology', () => {
+  const file = busTestFile('topology-test');
+  let nc: NatsConnection;
+  beforeAll(() => {
+    nc = file.nc;
+  });
+
+  it('creates the three streams and the KV bucket, each with the duplicate window', async () => {
+    const topology = { ...uniqueTopology('file'), duplicateWindowMs: 90_000 };
+    const bus = new Bus(nc, { sender: 'topology-test', topology });
+    await bus.ensureTopology();
+    const jsm = await jetstreamManager(nc);
+    for (const [role, name] of Object.entries(topology.streams)) {
+      const info = await jsm.streams.info(name);
+      expect(info.config).toMatchObject({
+        subjects: [`${topology.prefix}.${role}.>`],
+        storage: 'file',
+        retention: 'limits',
+        duplicate_window: 90_000_000_000,
+      });
+    }
+    const kv = await bus.kv();
+    expect((await kv.status()).streamInfo.config.duplicate_window).toBe(90_000_000_000);
+    await kv.put('hello', 'world');
+    expect((await kv.get('hello'))?.string()).toBe('world');
+  });
+
+  it('is idempotent: again, and from another bus, nothing fails and nothing changes', async () => {
+    const topology = uniqueTopology();
+    await new Bus(nc, { sender: 'a', topology }).ensureTopology();
+    const jsm = await jetstreamManager(nc);
+    const before = await jsm.streams.info(topology.streams.tasks);
+    await Promise.all([
+      new Bus(nc, { sender: 'a', topology }).ensureTopology(),
+      new Bus(nc, { sender: 'b', topology }).ensureTopology(),
+    ]);
+    const after = await jsm.streams.info(topology.streams.tasks);
+    expect(after.created).toBe(before.created);
+    expect(after.config).toEqual(before.config);
+  });
+
+  it('creates concurrently without tripping over itself', async () => {
+    const topology = uniqueTopology();
+    await Promise.all([1, 2, 3].map((n) => new Bus(nc, { sender: `c${n}`, topology }).ensureTopology()));
+  });
+
+  it('updates what can change in place (duplicate window, max age)', async () => {
+    const topology = uniqueTopology();
+    await new Bus(nc, { sender: 'a', topology }).ensureTopology();
+    await new Bus(nc, { sender: 'a', topology: { ...topology, duplicateWindowMs: 30_000, maxAgeMs: { events: 3_600_000 } } }).ensureTopology();
+    const jsm = await jetstreamManager(nc);
+    expect((await jsm.streams.info(topology.streams.events)).config).toMatchObject({
+      duplicate_window: 30_000_000_000,
+      max_age: 3_600_000_000_000,
+    });
+  });
+
+  it('refuses to silently recreate what cannot change (storage)', async () => {
+    const topology = uniqueTopology('memory');
+    await new Bus(nc, { sender: 'a', topology }).ensureTopology();
+    const changed = new Bus(nc, { sender: 'a', topology: { ...topology, storage: 'file' } }).ensureTopology();
+    await expect(changed).rejects.toMatchObject({ code: ErrorCodes.BusTopologyConflict });
+    await expect(changed).rejects.toThrow(/storage memory \(wanted file\)/);
+  });
+
+  it('refuses a consumer whose filter changed', async () => {
+    const topology = uniqueTopology();
+    const bus = new Bus(nc, { sender: 'a', topology });
+    await bus.ensureTopology();
+    const sub = await bus.consume({ stream: topology.streams.tasks, durable: 'role', filterSubject: `${topology.prefix}.tasks.a`, handler: () => {} });
+    await sub.stop();
+    await expect(
+      bus.consume({ stream: topology.streams.tasks, durable: 'role', filterSubject: `${topology.prefix}.tasks.b`, handler: () => {} }),
+    ).rejects.toMatchObject({ code: ErrorCodes.BusTopologyConflict });
+  });
+});
