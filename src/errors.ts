@@ -22,7 +22,14 @@ export const ErrorCodes = {
   BusClosed: 'bus_closed',
   OrchestraNotRunning: 'orchestra_not_running',
   OrchestraAlreadyRunning: 'orchestra_already_running',
+  AgentUnhealthy: 'agent_unhealthy',
   HttpListenFailed: 'http_listen_failed',
+  InvalidArgument: 'invalid_argument',
+  TmuxCommandFailed: 'tmux_command_failed',
+  TmuxControlUnavailable: 'tmux_control_unavailable',
+  NotAGitRepository: 'not_a_git_repository',
+  GitCommandFailed: 'git_command_failed',
+  WorktreeConflict: 'worktree_conflict',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

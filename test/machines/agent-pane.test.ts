@@ -1,0 +1,136 @@
+/** The agent watchdog decides from heartbeats and runner exits alone; time is simulated. */
+import { describe, expect, it } from 'vitest';
+import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine, type Heartbeat } from '../../src/machines/agent-pane.ts';
+
+const input = {
+  agentId: 'codegen-1',
+  role: 'codegen',
+  displayName: 'カエデ Kaede',
+  heartbeatIntervalMs: 1_000,
+  missedHeartbeats: 3,
+  taskTimeoutMs: 10_000,
+  taskGraceMs: 2_000,
+  spawnTimeoutMs: 5_000,
+};
+
+function harness() {
+  const clock = new SimulatedClock();
+  const shown: AgentStatusLine[] = [];
+  const log: string[] = [];
+  let sendBack!: (event: AgentPaneEvent) => void;
+  const machine = agentPaneMachine.provide({
+    actors: {
+      runner: fromCallback<AgentPaneEvent, { agentId: string }>(({ sendBack: send, input: { agentId } }) => {
+        sendBack = send;
+        log.push(`spawn ${agentId}`);
+        return () => log.push('runner stopped');
+      }),
+      heartbeats: fromCallback(() => () => {}),
+    },
+    actions: {
+      show: (_, status) => shown.push(status),
+      terminateRunner: () => log.push('terminate'),
+    },
+  });
+  const errors: unknown[] = [];
+  const actor = createActor(machine, { input, clock });
+  actor.subscribe({ error: (error) => errors.push(error) });
+  actor.start();
+  const beat = (heartbeat: Partial<Heartbeat> = {}) =>
+    actor.send({ type: 'agent.heartbeat', heartbeat: { agentId: 'codegen-1', state: 'idle', pid: 42, ...heartbeat } });
+  return { clock, shown, log, errors, actor, beat, exit: (code: number | null) => sendBack({ type: 'runner.exited', code, signal: null }) };
+}
+
+describe('agent pane watchdog', () => {
+  it('goes spawning → idle → busy → idle with the issue shown', () => {
+    const h = harness();
+    expect(h.actor.getSnapshot().value).toEqual({ alive: 'spawning' });
+    expect(h.actor.getSnapshot().hasTag('starting')).toBe(true);
+    h.beat();
+    expect(h.actor.getSnapshot().value).toEqual({ alive: { ready: 'idle' } });
+    h.beat({ state: 'busy', taskId: 't1', issue: 12 });
+    expect(h.actor.getSnapshot().value).toEqual({ alive: { ready: 'busy' } });
+    expect(h.shown.at(-1)).toMatchObject({ state: 'busy', issue: 12, displayName: 'カエデ Kaede' });
+    h.beat();
+    expect(h.shown.at(-1)).toMatchObject({ state: 'idle', issue: undefined });
+    expect(h.errors).toEqual([]);
+    h.actor.stop();
+  });
+
+  it('fails as unresponsive after the missed heartbeats, and stops its runner', () => {
+    const h = harness();
+    h.beat();
+    for (let second = 0; second < 10; second += 1) {
+      h.clock.increment(999);
+      h.beat();
+    }
+    expect(h.errors).toEqual([]);
+    h.clock.increment(2_999);
+    expect(h.errors).toEqual([]);
+    h.clock.increment(1);
+    expect(h.log).toContain('runner stopped');
+    h.clock.increment(0);
+    expect(h.errors).toHaveLength(1);
+    expect(String(h.errors[0])).toContain('unresponsive: no heartbeat for 3 × 1000 ms');
+    expect(h.shown.at(-1)!.state).toBe('unresponsive');
+    expect(h.log).toContain('runner stopped');
+  });
+
+  it('fails a task overdue past timeout + grace even while heartbeats keep coming', () => {
+    const h = harness();
+    h.beat({ state: 'busy', taskId: 't1', issue: 3 });
+    for (let elapsed = 0; elapsed < 11_000; elapsed += 1_000) {
+      h.clock.increment(1_000);
+      h.beat({ state: 'busy', taskId: 't1', issue: 3 });
+    }
+    expect(h.errors).toEqual([]);
+    h.clock.increment(1_000);
+    h.clock.increment(0);
+    expect(String(h.errors[0])).toContain('task t1 still running past its 10000 ms timeout');
+  });
+
+  it('does not count a finished task against the next one', () => {
+    const h = harness();
+    h.beat({ state: 'busy', taskId: 't1' });
+    for (let elapsed = 0; elapsed < 9_000; elapsed += 1_000) {
+      h.clock.increment(1_000);
+      h.beat({ state: 'busy', taskId: 't1' });
+    }
+    h.beat();
+    h.clock.increment(500);
+    h.beat({ state: 'busy', taskId: 't2' });
+    for (let elapsed = 0; elapsed < 11_000; elapsed += 1_000) {
+      h.clock.increment(1_000);
+      h.beat({ state: 'busy', taskId: 't2' });
+    }
+    expect(h.errors).toEqual([]);
+    h.actor.stop();
+  });
+
+  it('fails when the runner exits, and when no first heartbeat comes', () => {
+    const exited = harness();
+    exited.beat();
+    exited.exit(137);
+    exited.clock.increment(0);
+    expect(String(exited.errors[0])).toContain('runner exited (code 137');
+    expect(exited.log).toEqual(['spawn codegen-1', 'runner stopped']);
+    const silent = harness();
+    silent.clock.increment(5_000);
+    silent.clock.increment(0);
+    expect(String(silent.errors[0])).toContain('no heartbeat within 5000 ms');
+  });
+
+  it('on shutdown asks the runner to stop and finishes when it has exited', () => {
+    const h = harness();
+    h.beat();
+    h.actor.send({ type: 'supervisor.shutdown' });
+    expect(h.log).toContain('terminate');
+    expect(h.actor.getSnapshot().status).toBe('active');
+    h.clock.increment(60_000);
+    expect(h.errors).toEqual([]);
+    h.exit(0);
+    expect(h.actor.getSnapshot().status).toBe('done');
+    expect(h.errors).toEqual([]);
+  });
+});
