@@ -87,6 +87,8 @@ export class Bus {
   readonly #observer: BusObserver;
   readonly #publishTimeoutMs: number;
   readonly #now: () => Date;
+  /** Last sequence per subject. Never evicted (a forgotten subject would restart at 1 and look
+   * like duplicates): one small entry per subject this bus has published on. */
   readonly #seqs = new Map<string, number>();
   readonly #byMsgId = new Map<string, Prepared>();
   readonly #trackers = new Map<string, SequenceTracker>();
