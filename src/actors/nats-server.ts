@@ -20,6 +20,11 @@ export interface EmbeddedNatsOptions {
 export function embeddedNatsChild(options: EmbeddedNatsOptions): ChildSpec<typeof processLogic> {
   const { logger } = options;
   const readyTimeoutMs = options.readyTimeoutMs ?? 15_000;
+  // Ready only once this server says so *and* JetStream answers at the URL: a probe alone would
+  // pass against another server that already holds the port.
+  // One announcement per start: `readiness` runs when each new process has spawned, before
+  // it can have printed anything.
+  let announcedReady: () => void = () => {};
   return {
     id: 'nats-server',
     logic: processLogic,
@@ -29,8 +34,14 @@ export function embeddedNatsChild(options: EmbeddedNatsOptions): ChildSpec<typeo
     input: {
       command: options.binary,
       args: natsServerArgs({ host: options.host, port: options.port, storeDir: options.storeDir, serverName: 'miyabi-embedded' }),
-      readiness: () => waitForNatsReady(options.url, readyTimeoutMs),
+      readiness: async () => {
+        await new Promise<void>((resolve) => {
+          announcedReady = resolve;
+        });
+        await waitForNatsReady(options.url, readyTimeoutMs);
+      },
       onOutput: (line) => {
+        if (line.includes('Server is ready')) announcedReady();
         // nats-server tags its lines [INF] [WRN] [ERR] [FTL]; keep its own verdict on severity.
         if (line.includes('[ERR]') || line.includes('[FTL]')) logger.error({ line }, 'nats-server');
         else if (line.includes('[WRN]')) logger.warn({ line }, 'nats-server');
