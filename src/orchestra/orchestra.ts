@@ -182,6 +182,7 @@ function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, metrics:
       logger.error({ ...fields, err: describeError(event.error) }, 'actor failed to start');
       return;
     case 'child.exited':
+      metrics.actorState(event.child, 'stopped');
       if (event.exit.kind === 'crash' || event.exit.kind === 'killed') {
         logger.error({ ...fields, exit: event.exit.kind, err: describeError(event.exit.error) }, 'actor exited abnormally');
       } else {

@@ -33,7 +33,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
     const dataDir = join(dir.path, 'data');
     const config = await dir.file(
       'up.yaml',
-      [`dataDir: ${dataDir}`, 'http:', '  port: 0', 'log:', '  level: info', 'agents:', '  codegen:', '    displayName: カエデ Kaede', '    command: [node, agent.mjs]', '    min: 2', '    max: 3', ''].join('\n'),
+      [`dataDir: ${dataDir}`, 'http:', '  port: 0', 'health:', '  checkIntervalMs: 300', 'log:', '  level: info', 'agents:', '  codegen:', '    displayName: カエデ Kaede', '    command: [node, agent.mjs]', '    min: 2', '    max: 3', ''].join('\n'),
     );
     const up = startUp(['--config', config]);
     try {
@@ -63,6 +63,14 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(human.exitCode).toBe(0);
       expect(human.stdout).toMatch(/root \(rest_for_one\)\s+running/);
       expect(human.stdout).toMatch(/codegen-1\s+running\s+idle\s+0/);
+
+      const streams = await runCli(['bus', 'streams', '--json', '--config', config]);
+      expect(streams.exitCode).toBe(0);
+      const names = (JSON.parse(streams.stdout) as Array<{ name: string }>).map((stream) => stream.name);
+      expect(names).toEqual(expect.arrayContaining(['MIYABI_TASKS', 'MIYABI_EVENTS', 'MIYABI_DLQ', 'KV_miyabi-state']));
+      const tail = await runCli(['bus', 'tail', 'miyabi.events.health', '--count', '1', '--config', config]);
+      expect(tail.exitCode).toBe(0);
+      expect(tail.stdout).toMatch(/miyabi\.events\.health health\.report orchestra#\d+ \{"ok":true/);
 
       const metrics = await fetch(`${run.httpUrl}/metrics`);
       expect(metrics.status).toBe(200);
@@ -117,6 +125,18 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       if (second.exitCode === undefined) second.kill('SIGKILL');
       await second;
     }
+  });
+});
+
+describe('doctor', { timeout: 60_000 }, () => {
+  it('passes on a machine set up by ./bootstrap, and names what to install when something is missing', async () => {
+    const ok = await runCli(['doctor']);
+    expect(ok.stdout).toContain('all checks passed');
+    expect(ok.exitCode).toBe(0);
+    const config = await dir.file('doctor.yaml', `dataDir: ${join(dir.path, 'doctor')}\nnats:\n  embedded:\n    binary: /nonexistent/nats-server\n`);
+    const missing = await runCli(['doctor', '--config', config]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stdout).toMatch(/✗ nats-server[\s\S]*apt-get install nats-server/);
   });
 });
 
