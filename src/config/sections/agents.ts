@@ -6,7 +6,8 @@
  * Giving `agents` in a file replaces the whole default set of roles: list every role you want.
  */
 import { z } from 'zod';
-import { millis, pathField } from '../fields.ts';
+import { PLACEHOLDERS } from '../../agents/command.ts';
+import { envName, millis, pathField } from '../fields.ts';
 
 /** Display names of the default roles; another role is shown under its own name. */
 export const defaultDisplayNames: Readonly<Record<string, string>> = {
@@ -28,12 +29,21 @@ const agent = z
       .array(z.string())
       .min(1)
       .describe(
-        'Agent command as an argv array (["node", "agent.mjs"]); never run through a shell. {placeholders} are substituted inside single arguments',
+        `Agent command as an argv array (["node", "agent.mjs"]); never run through a shell. Placeholders substituted inside single arguments: ${PLACEHOLDERS.map((name) => `{${name}}`).join(' ')}; runs with the task's worktree as its working directory (docs/AGENT_PROTOCOL.md)`,
       ),
     min: z.number().int().min(0).default(0).describe('Instances kept running even when idle'),
     max: z.number().int().min(1).default(1).describe('Most instances running at once'),
-    taskTimeoutMs: millis('Longest a task may run before its agent is killed', 1_800_000, 1),
-    prompt: pathField('Prompt template file').optional(),
+    taskTimeoutMs: millis('Longest a task may run before its agent\'s process group is sent SIGTERM', 1_800_000, 1),
+    graceMs: millis('After the timeout or a cancel, how long SIGTERM has before SIGKILL', 10_000),
+    prompt: pathField(
+      'Prompt template file ({{issue.title}} … rendered strictly). Default: config/prompts/<role>.md of the miyabi-orchestra package',
+    ).optional(),
+    env: z
+      .array(envName('An environment variable passed to the agent (an API key, say)'))
+      .default([])
+      .describe(
+        'Environment variables passed through to the agent, by NAME, besides PATH, HOME, locale and the MIYABI_* task variables; nothing else of the orchestra\'s environment reaches it',
+      ),
   })
   .strict()
   .superRefine((value, ctx) => {
@@ -43,7 +53,7 @@ const agent = z
   })
   .describe('One role: a pool of agent instances that run the same command');
 
-const exampleAgent = (name: string) => ({ command: ['node', `examples/agents/${name}.mjs`] });
+const exampleAgent = (name: string) => ({ command: ['node', `{packageRoot}/examples/agents/${name}.mjs`] });
 
 /** The example roles of the embedded default: agents that need no AI (examples/agents/). */
 export const defaultAgents = {
