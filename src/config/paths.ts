@@ -4,7 +4,7 @@
  * `examples/backlog` are found where the orchestra is started, as in a checkout).
  *
  * Resolved: dataDir, nats.embedded.binary (only when it holds a slash; a bare name is looked
- * up on PATH), nats.tls files, issues.local.dir, agents.*.prompt. Agent commands are argv
+ * up on PATH), nats.tls files, issues.local.dir, workspace.repo, agents.*.prompt. Agent commands are argv
  * arrays and are not touched: the agent runner gives them their working directory.
  */
 import { isAbsolute, join, resolve } from 'node:path';
@@ -30,6 +30,7 @@ export function resolveConfigPaths(config: OrchestraConfig, baseDir: string): Or
           : { caFile: opt(tls.caFile), certFile: opt(tls.certFile), keyFile: opt(tls.keyFile) },
     },
     issues: { ...config.issues, local: { ...config.issues.local, dir: at(config.issues.local.dir) } },
+    workspace: { ...config.workspace, repo: at(config.workspace.repo) },
     agents: Object.fromEntries(
       Object.entries(config.agents).map(([role, agent]) => [role, { ...agent, prompt: opt(agent.prompt) }]),
     ),

@@ -20,6 +20,7 @@ import { pathField } from './fields.ts';
 import { agentsSection } from './sections/agents.ts';
 import { busSection, httpSection, logSection, natsSection } from './sections/infra.ts';
 import { issuesSection } from './sections/issues.ts';
+import { panesSection, workspaceSection } from './sections/panes.ts';
 import { healthSection, supervisorSection } from './sections/runtime.ts';
 
 export const configSchema = z
@@ -32,6 +33,8 @@ export const configSchema = z
     supervisor: supervisorSection,
     issues: issuesSection,
     agents: agentsSection,
+    panes: panesSection,
+    workspace: workspaceSection,
     health: healthSection,
   })
   .strict()
