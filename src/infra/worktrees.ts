@@ -1,0 +1,250 @@
+/**
+ * Git worktrees of one target repository, one per name, all under one root directory:
+ * `<rootDir>/<name>` on its own branch. Plain names, branches and paths; nothing about issues.
+ *
+ * The contract:
+ * - `ensure(name, branch)` returns the worktree of that name, creating it (and the branch, from
+ *   `baseRef`, without upstream tracking) when missing. An existing one is reused as it is, so
+ *   work committed there by an earlier user is still there. A worktree of that name on another
+ *   branch is an error (`worktree_conflict`); so is a branch checked out elsewhere (git's rule:
+ *   two worktrees never share a branch).
+ * - `remove(name)` removes the worktree (`git worktree remove --force --force`: uncommitted
+ *   changes are lost, commits stay on the branch unless `deleteBranch`), and prunes.
+ * - `list()` is only ours: the repository's worktrees directly under `rootDir`.
+ * - `reconcile(keep)` removes each of ours not in `keep` (stale ones of a previous run), the
+ *   directories under `rootDir` git no longer knows (an interrupted add), and prunes; it returns
+ *   the names removed.
+ * - Calls for one name run one at a time (an in-process chain per name), so two callers never
+ *   create or remove the same worktree at once.
+ *
+ * Every git call is an argv array run in the repository with `GIT_TERMINAL_PROMPT=0` (a
+ * credential prompt fails instead of hanging) and without inherited GIT_DIR-style variables.
+ */
+import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { Logger } from 'pino';
+import { ErrorCodes, MiyabiError } from '../errors.ts';
+
+const gitEnv = {
+  GIT_TERMINAL_PROMPT: '0',
+  LC_ALL: 'C',
+  GIT_DIR: undefined,
+  GIT_WORK_TREE: undefined,
+  GIT_INDEX_FILE: undefined,
+  GIT_COMMON_DIR: undefined,
+};
+
+/** Runs git in `cwd`; resolves with stdout, rejects with `git_command_failed` naming the command. */
+export async function git(args: readonly string[], cwd: string): Promise<string> {
+  const result = await execa('git', args, { cwd, env: gitEnv, reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0) {
+    const why = result.stderr.trim() || result.shortMessage;
+    throw new MiyabiError(ErrorCodes.GitCommandFailed, `git ${args.slice(0, 2).join(' ')} in ${cwd}: ${why}`);
+  }
+  return result.stdout;
+}
+
+export interface Repository {
+  /** The working tree's top directory, symlinks resolved. */
+  dir: string;
+}
+
+function notARepository(dir: string, why?: string, cause?: unknown): MiyabiError {
+  return new MiyabiError(ErrorCodes.NotAGitRepository, `${dir} is not a git repository${why ? ` (${why})` : ''}`, {
+    cause,
+  });
+}
+
+/** The repository whose top directory is `dir`; `not_a_git_repository` otherwise. */
+export async function openRepository(dir: string): Promise<Repository> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw notARepository(dir, 'no such directory');
+  let top: string;
+  try {
+    top = (await git(['rev-parse', '--show-toplevel'], dir)).trim();
+  } catch (error) {
+    throw notARepository(dir, undefined, error);
+  }
+  const [realTop, realDir] = await Promise.all([realpath(top), realpath(dir)]);
+  if (realTop !== realDir) throw notARepository(dir, `it is a directory inside ${realTop}`);
+  return { dir: realTop };
+}
+
+export interface WorktreeManagerOptions {
+  /** The target repository (its top directory). */
+  repoDir: string;
+  /** Where the worktrees live, e.g. `<dataDir>/worktrees`; created if missing. */
+  rootDir: string;
+  /** What new branches start from. Default `HEAD` of the repository. */
+  baseRef?: string;
+  logger?: Logger;
+}
+
+export interface Worktree {
+  name: string;
+  path: string;
+  branch: string;
+  /** False when an existing worktree was reused. */
+  created: boolean;
+}
+
+export interface WorktreeEntry {
+  name: string;
+  path: string;
+  /** Short branch name; null on a detached HEAD. */
+  branch: string | null;
+  head: string | null;
+  /** Registered, but its directory is gone. */
+  prunable: boolean;
+}
+
+const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+function invalid(message: string): MiyabiError {
+  return new MiyabiError(ErrorCodes.InvalidArgument, message);
+}
+
+/** `git worktree list --porcelain -z`: records of NUL-terminated fields, an empty field between records. */
+export function parseWorktreeList(output: string): { path: string; branch: string | null; head: string | null; prunable: boolean }[] {
+  const records: { path: string; branch: string | null; head: string | null; prunable: boolean }[] = [];
+  let current: (typeof records)[number] | undefined;
+  for (const field of output.split('\0')) {
+    if (field.startsWith('worktree ')) {
+      current = { path: field.slice('worktree '.length), branch: null, head: null, prunable: false };
+      records.push(current);
+    } else if (current && field.startsWith('HEAD ')) {
+      current.head = field.slice('HEAD '.length);
+    } else if (current && field.startsWith('branch ')) {
+      current.branch = field.slice('branch '.length).replace(/^refs\/heads\//, '');
+    } else if (current && (field === 'prunable' || field.startsWith('prunable '))) {
+      current.prunable = true;
+    }
+  }
+  return records;
+}
+
+export class WorktreeManager {
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private ready: Promise<{ repo: string; root: string }> | undefined;
+
+  constructor(private readonly options: WorktreeManagerOptions) {}
+
+  /** The worktree `name` on `branch`, created if missing. */
+  async ensure(name: string, branch: string): Promise<Worktree> {
+    const { repo, root } = await this.init();
+    checkName(name);
+    await checkBranch(branch, repo);
+    return this.locked(name, async () => {
+      const worktreePath = path.join(root, name);
+      const existing = (await this.list()).find((entry) => entry.name === name);
+      if (existing && !existing.prunable) {
+        if (existing.branch !== branch) {
+          throw new MiyabiError(
+            ErrorCodes.WorktreeConflict,
+            `worktree ${worktreePath} is on ${existing.branch ?? 'a detached HEAD'}, not ${branch}`,
+          );
+        }
+        return { name, path: worktreePath, branch, created: false };
+      }
+      await git(['worktree', 'prune'], repo);
+      await rm(worktreePath, { recursive: true, force: true }); // an interrupted add, never registered
+      const hasBranch = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo).then(
+        () => true,
+        () => false,
+      );
+      const add = hasBranch
+        ? ['worktree', 'add', worktreePath, branch]
+        : ['worktree', 'add', '--no-track', '-b', branch, worktreePath, this.options.baseRef ?? 'HEAD'];
+      await git(add, repo);
+      this.options.logger?.info({ worktree: name, branch, path: worktreePath }, 'worktree created');
+      return { name, path: worktreePath, branch, created: true };
+    });
+  }
+
+  /** Removes the worktree `name` (and its branch with `deleteBranch`); false if there was none. */
+  async remove(name: string, options: { deleteBranch?: boolean } = {}): Promise<boolean> {
+    const { repo, root } = await this.init();
+    checkName(name);
+    return this.locked(name, async () => {
+      const worktreePath = path.join(root, name);
+      const entry = (await this.list()).find((candidate) => candidate.name === name);
+      if (entry && !entry.prunable) await git(['worktree', 'remove', '--force', '--force', worktreePath], repo);
+      const leftover = await stat(worktreePath).then(() => true, () => false);
+      await rm(worktreePath, { recursive: true, force: true });
+      await git(['worktree', 'prune'], repo);
+      if (options.deleteBranch && entry?.branch) await git(['branch', '-D', entry.branch], repo);
+      if (entry || leftover) this.options.logger?.info({ worktree: name, path: worktreePath }, 'worktree removed');
+      return entry !== undefined || leftover;
+    });
+  }
+
+  /** Our worktrees: those of the repository directly under rootDir. */
+  async list(): Promise<WorktreeEntry[]> {
+    const { repo, root } = await this.init();
+    const records = parseWorktreeList(await git(['worktree', 'list', '--porcelain', '-z'], repo));
+    return records
+      .filter((record) => path.dirname(record.path) === root)
+      .map((record) => ({ name: path.basename(record.path), ...record }));
+  }
+
+  /** Removes every worktree (and stray directory) under rootDir whose name is not in `keep`. */
+  async reconcile(keep: ReadonlySet<string>): Promise<string[]> {
+    const { root } = await this.init();
+    const registered = (await this.list()).map((entry) => entry.name);
+    const directories = (await readdir(root, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+    const stale = [...new Set([...registered, ...directories])].filter((name) => !keep.has(name)).sort();
+    const removed: string[] = [];
+    for (const name of stale) {
+      if (!namePattern.test(name)) continue; // not one we could have made
+      // A registered one whose directory vanished may already be pruned by an earlier remove.
+      if ((await this.remove(name)) || registered.includes(name)) removed.push(name);
+    }
+    if (removed.length > 0) this.options.logger?.info({ removed }, 'stale worktrees removed');
+    return removed;
+  }
+
+  private init(): Promise<{ repo: string; root: string }> {
+    this.ready ??= (async () => {
+      const { dir: repo } = await openRepository(this.options.repoDir);
+      const baseRef = this.options.baseRef ?? 'HEAD';
+      if (baseRef.startsWith('-')) throw invalid(`base ref ${JSON.stringify(baseRef)} cannot start with '-'`);
+      await git(['rev-parse', '--verify', '--quiet', `${baseRef}^{commit}`], repo).catch((error: unknown) => {
+        throw new MiyabiError(ErrorCodes.GitCommandFailed, `${baseRef} does not name a commit in ${repo}`, {
+          cause: error,
+        });
+      });
+      await mkdir(this.options.rootDir, { recursive: true });
+      return { repo, root: await realpath(this.options.rootDir) };
+    })();
+    // A failed start is not cached: the next call tries again (the repository may appear).
+    this.ready.catch(() => (this.ready = undefined));
+    return this.ready;
+  }
+
+  private locked<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.locks.get(name) ?? Promise.resolve()).then(task);
+    const tail = run.catch(() => {});
+    this.locks.set(name, tail);
+    void tail.then(() => {
+      if (this.locks.get(name) === tail) this.locks.delete(name);
+    });
+    return run;
+  }
+}
+
+function checkName(name: string): void {
+  if (!namePattern.test(name)) {
+    throw invalid(`worktree name ${JSON.stringify(name)} must be letters, digits, '.', '_' or '-' (not first)`);
+  }
+}
+
+async function checkBranch(branch: string, repo: string): Promise<void> {
+  const valid =
+    !branch.startsWith('-') &&
+    (await git(['check-ref-format', `refs/heads/${branch}`], repo).then(
+      () => true,
+      () => false,
+    ));
+  if (!valid) throw invalid(`${JSON.stringify(branch)} is not a valid branch name`);
+}
