@@ -1,22 +1,29 @@
 /**
- * One pool per role: a one_for_one supervisor that starts the role's `min` agents and grows to
- * `max` through `startChild`. A crashed agent restarts alone.
+ * One pool per role: a one_for_one supervisor that starts the role's `min` agent instances and
+ * grows to `max` through `startChild`. A crashed agent restarts alone, after a backoff, so a role
+ * whose runner cannot come up backs off instead of spinning; the rest of the orchestra goes on.
  */
-import { agentMachine } from '../machines/agent.ts';
 import type { AgentConfig } from '../config/schema.ts';
-import { supervisorChild, type ChildSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from '../orchestra/resources.ts';
+import { supervisorChild, type Backoff, type ChildSpec } from '../supervisor/index.ts';
 import type { SupervisorSettings } from '../orchestra/tree.ts';
+import { agentPaneChild } from './agent-pane.ts';
 
-export function agentChild(role: string, index: number, agent: AgentConfig): ChildSpec {
-  const agentId = `${role}-${index}`;
-  return { id: agentId, logic: agentMachine, input: { agentId, role, displayName: agent.displayName } };
+/** Used for pools when the config sets no backoff: agents fail for outside reasons. */
+export const DEFAULT_POOL_BACKOFF: Backoff = { minMs: 500, maxMs: 30_000, randomFactor: 0.2 };
+
+export function agentInstanceChild(resources: OrchestraResources, role: string, index: number): ChildSpec {
+  // An agent does not hold up the start of the orchestra: it shows `spawning` until its
+  // runner's first heartbeat, and a runner that never comes up is restarted with backoff.
+  return { ...agentPaneChild(resources, role, `${role}-${index}`), isReady: () => true };
 }
 
-export function agentPoolChild(role: string, agent: AgentConfig, settings: SupervisorSettings): ChildSpec {
+export function agentPoolChild(resources: OrchestraResources, role: string, agent: AgentConfig, settings: SupervisorSettings): ChildSpec {
   return supervisorChild({
     ...settings,
+    backoff: settings.backoff ?? DEFAULT_POOL_BACKOFF,
     id: `pool.${role}`,
     strategy: 'one_for_one',
-    children: Array.from({ length: agent.min }, (_, index) => agentChild(role, index + 1, agent)),
+    children: Array.from({ length: agent.min }, (_, index) => agentInstanceChild(resources, role, index + 1)),
   });
 }

@@ -8,6 +8,7 @@ import { describeError } from '../errors.ts';
 import { busStreams, busTail } from './commands/bus.ts';
 import { configCheck, configSchema } from './commands/config.ts';
 import { doctor } from './commands/doctor.ts';
+import { pane } from './commands/pane.ts';
 import { status } from './commands/status.ts';
 import { stop } from './commands/stop.ts';
 import { up } from './commands/up.ts';
@@ -23,6 +24,7 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   doctor [--config FILE]           check what this host needs
   bus streams [--json]             streams and consumers with their counts
   bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
+  pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
 
 Without --config the embedded default (config/miyabi.yaml of the package) is used.
 `;
@@ -62,6 +64,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'doctor': {
       const { values } = parse(rest, {});
       return doctor(values);
+    }
+    case 'pane': {
+      const { values } = parse(rest, { agent: { type: 'string' }, role: { type: 'string' } });
+      return pane(values);
     }
     case 'bus': {
       const [sub, ...args] = rest;

@@ -86,6 +86,8 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   let stopRequested: ((reason: string) => void) | undefined;
   const resources: OrchestraResources = {
     config,
+    configPath: loaded.isDefault ? undefined : loaded.path,
+    paneDriver: undefined,
     secrets,
     logger,
     metrics,

@@ -10,10 +10,13 @@ import type { Secrets } from '../config/secrets.ts';
 import type { Bus } from '../infra/bus.ts';
 import type { BusObserver } from '../infra/bus-observer.ts';
 import type { OrchestraMetrics } from '../infra/metrics.ts';
+import type { PaneDriver } from '../infra/pane-driver.ts';
 import type { TreeNode } from '../supervisor/index.ts';
 
 export interface OrchestraResources {
   readonly config: OrchestraConfig;
+  /** The config file the orchestra runs on, for the runners it starts; undefined for the embedded default. */
+  readonly configPath: string | undefined;
   readonly secrets: Secrets;
   readonly logger: Logger;
   readonly metrics: OrchestraMetrics;
@@ -23,6 +26,8 @@ export interface OrchestraResources {
   /** Set by the bus-connection actor while it is connected. */
   nc: NatsConnection | undefined;
   bus: Bus | undefined;
+  /** Set by the panes actor while it runs: where agent runners are started. */
+  paneDriver: PaneDriver | undefined;
   /** Set by the http actor once listening. */
   httpUrl: string | undefined;
   /** The whole tree as plain data (root supervisor's inspect). */

@@ -6,10 +6,11 @@
  *   ├─ nats-server     embedded mode only
  *   ├─ bus             NATS connection + JetStream streams + KV
  *   ├─ control         status / stop over NATS request-reply
+ *   ├─ panes           the tmux session (or headless process driver) agent runners live in
  *   ├─ core (one_for_one)
  *   │   ├─ issue-watcher, scheduler, dag, health-monitor
  *   └─ agents (one_for_one)
- *       └─ pool.<role> (one_for_one) → <role>-1 … <role>-min
+ *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
  * rest_for_one at the root: when something dies, everything started after it (everything that
  * may hold on to it) restarts too. The embedded server dying restarts the bus and all after it;
@@ -22,6 +23,7 @@ import { controlChild } from '../actors/control.ts';
 import { dagChild, healthMonitorChild, issueWatcherChild, schedulerChild } from '../actors/core.ts';
 import { httpEndpointChild } from '../actors/http-endpoint.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
+import { panesChild } from '../actors/panes.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 
@@ -43,6 +45,7 @@ export function buildTree(
     ...(options.embeddedNats ? [embeddedNatsChild(options.embeddedNats)] : []),
     busConnectionChild(resources),
     controlChild(resources),
+    panesChild(resources),
   ];
   const withShutdown = (child: ChildSpec): ChildSpec => ({ shutdown: config.supervisor.shutdownTimeoutMs, ...child });
   return {
@@ -64,7 +67,7 @@ export function buildTree(
         ...settings,
         id: 'agents',
         strategy: 'one_for_one',
-        children: Object.entries(config.agents).map(([role, agent]) => agentPoolChild(role, agent, settings)),
+        children: Object.entries(config.agents).map(([role, agent]) => agentPoolChild(resources, role, agent, settings)),
       }),
     ],
   };

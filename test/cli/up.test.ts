@@ -2,12 +2,14 @@
  * `up` as an operator runs it: the real CLI in a child process, a real embedded nats-server, then
  * `status --json` over NATS request/reply, then SIGTERM. Nothing may be left running.
  */
-import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../../src/orchestra/run-file.ts';
 import { flattenTree } from '../../src/supervisor/tree.ts';
 import { runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
+import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
 let dir: TempDir;
@@ -31,9 +33,33 @@ async function readRun(dataDir: string) {
 describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
   it('runs the tree, reports it, and stops everything on SIGTERM with exit 0', async () => {
     const dataDir = join(dir.path, 'data');
+    const repo = join(dir.path, 'repo');
+    await mkdir(repo);
+    await gitRepo(repo);
+    const socket = `miyabi-test-up-${process.pid}`;
     const config = await dir.file(
       'up.yaml',
-      [`dataDir: ${dataDir}`, 'http:', '  port: 0', 'health:', '  checkIntervalMs: 300', 'log:', '  level: info', 'agents:', '  codegen:', '    displayName: カエデ Kaede', '    command: [node, agent.mjs]', '    min: 2', '    max: 3', ''].join('\n'),
+      [
+        `dataDir: ${dataDir}`,
+        'http:',
+        '  port: 0',
+        'health:',
+        '  checkIntervalMs: 300',
+        'log:',
+        '  level: info',
+        'panes:',
+        '  backend: tmux',
+        `  socket: ${socket}`,
+        'workspace:',
+        `  repo: ${repo}`,
+        'agents:',
+        '  codegen:',
+        '    displayName: カエデ Kaede',
+        '    command: [node, agent.mjs]',
+        '    min: 2',
+        '    max: 3',
+        '',
+      ].join('\n'),
     );
     const up = startUp(['--config', config]);
     try {
@@ -41,14 +67,19 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(run.pid).toBe(up.pid);
       expect(run.natsServerPid).toBeGreaterThan(0);
 
-      const status = await runCli(['status', '--json', '--config', config]);
-      expect(status.stderr).toBe('');
-      expect(status.exitCode).toBe(0);
-      const reply = JSON.parse(status.stdout);
+      // agents are up once their runners have sent a first heartbeat
+      const reply = await waitFor(async () => {
+        const status = await runCli(['status', '--json', '--config', config]);
+        expect(status.stderr).toBe('');
+        expect(status.exitCode).toBe(0);
+        const parsed = JSON.parse(status.stdout);
+        const agents = flattenTree(parsed.tree).filter((node) => node.path.includes('/pool.codegen/'));
+        return agents.length === 2 && agents.every((node) => node.state.includes('ready.')) ? parsed : undefined;
+      }, { timeoutMs: 60_000, what: 'agents ready' });
       expect(reply.pid).toBe(up.pid);
       const nodes = flattenTree(reply.tree);
       const paths = nodes.map((node) => node.path);
-      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/core/scheduler', 'root/core/dag', 'root/core/issue-watcher', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
+      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/scheduler', 'root/core/dag', 'root/core/issue-watcher', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
         expect(paths).toContain(path);
       }
       for (const node of nodes) {
@@ -57,12 +88,15 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
         expect(typeof node.uptimeMs).toBe('number');
       }
       expect(nodes.find((node) => node.path === 'root/bus')!.state).toBe('connected');
-      expect(nodes.find((node) => node.path === 'root/agents/pool.codegen/codegen-1')!.state).toBe('idle');
+      expect(nodes.find((node) => node.path === 'root/agents/pool.codegen/codegen-1')!.state).toBe('alive.ready.idle');
+      expect(nodes.find((node) => node.path === 'root/panes')!.state).toBe('tmux');
+      const panes = await execa('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_title}']);
+      expect(panes.stdout).toContain('カエデ Kaede · codegen · idle');
 
       const human = await runCli(['status', '--config', config]);
       expect(human.exitCode).toBe(0);
       expect(human.stdout).toMatch(/root \(rest_for_one\)\s+running/);
-      expect(human.stdout).toMatch(/codegen-1\s+running\s+idle\s+0/);
+      expect(human.stdout).toMatch(/codegen-1\s+running\s+alive\.ready\.idle\s+0/);
 
       const streams = await runCli(['bus', 'streams', '--json', '--config', config]);
       expect(streams.exitCode).toBe(0);
@@ -81,11 +115,12 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       const result = await up;
       expect(result.exitCode).toBe(0);
       expect(processAlive(run.natsServerPid!)).toBe(false);
+      expect((await execa('tmux', ['-L', socket, 'list-sessions'], { reject: false })).exitCode).not.toBe(0);
       await expect(readFile(join(dataDir, 'orchestra.json'))).rejects.toThrow();
       // the log says it stopped in order: agents before core before the bus before NATS
       const log = (await readFile(join(dataDir, 'logs/orchestra.log'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line));
       const stopped = log.filter((line) => line.msg === 'actor stopped').map((line) => line.actorId);
-      const order = ['codegen-1', 'agents', 'health-monitor', 'core', 'control', 'bus', 'nats-server', 'http'].map((id) => stopped.indexOf(id));
+      const order = ['codegen-1', 'agents', 'health-monitor', 'core', 'panes', 'control', 'bus', 'nats-server', 'http'].map((id) => stopped.indexOf(id));
       expect(order.every((index) => index >= 0)).toBe(true);
       expect([...order].sort((a, b) => a - b)).toEqual(order);
       expect(log.every((line) => typeof line.actorId === 'string' || line.msg.startsWith('orchestra'))).toBe(true);
@@ -101,7 +136,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
 
   it('recognises the run file of a killed orchestra as stale, and the next up cleans up its nats-server', async () => {
     const dataDir = join(dir.path, 'stale');
-    const config = await dir.file('stale.yaml', `dataDir: ${dataDir}\nhttp:\n  enabled: false\n`);
+    const config = await dir.file('stale.yaml', `dataDir: ${dataDir}\nhttp:\n  enabled: false\npanes:\n  socket: miyabi-test-stale-${process.pid}\n`);
     const first = startUp(['--config', config]);
     const run = await waitFor(() => readRun(dataDir), { timeoutMs: 30_000, what: 'run file' });
     first.kill('SIGKILL');

@@ -1,7 +1,6 @@
 /** The core machines decide without I/O: effects are injected, time is simulated. */
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, SimulatedClock, waitFor } from 'xstate';
-import { agentMachine } from '../../src/machines/agent.ts';
 import { dagMachine, readyNodes } from '../../src/machines/dag.ts';
 import { healthMonitorMachine, type HealthReport } from '../../src/machines/health-monitor.ts';
 import { issueWatcherMachine, type WatchedIssue } from '../../src/machines/issue-watcher.ts';
@@ -98,26 +97,6 @@ describe('dag', () => {
     actor.send({ type: 'dag.completed', node: 'a' });
     expect(readySets).toEqual([[], ['a'], ['b']]);
     expect(readyNodes({ dependsOn: { x: ['y'] }, completed: [] })).toEqual([]);
-    actor.stop();
-  });
-});
-
-describe('agent', () => {
-  it('works one task at a time and returns to idle', async () => {
-    const worked: string[] = [];
-    const machine = agentMachine.provide({
-      actors: {
-        work: fromPromise<void, { taskId: string }>(async ({ input }) => {
-          worked.push(input.taskId);
-        }),
-      },
-    });
-    const actor = createActor(machine, { input: { agentId: 'codegen-1', role: 'codegen', displayName: 'Kaede' } }).start();
-    actor.send({ type: 'agent.assign', taskId: 't1' });
-    expect(actor.getSnapshot().value).toBe('working');
-    await waitFor(actor, (snapshot) => snapshot.context.completed === 1);
-    expect(worked).toEqual(['t1']);
-    expect(actor.getSnapshot().value).toBe('idle');
     actor.stop();
   });
 });

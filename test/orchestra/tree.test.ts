@@ -10,6 +10,7 @@ import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts
 import { processAlive } from '../../src/orchestra/run-file.ts';
 import { flattenTree } from '../../src/supervisor/index.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
+import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
 let dir: TempDir;
@@ -20,6 +21,7 @@ const allRunning = () => flattenTree(orchestra.inspect()).every((node) => node.s
 
 beforeAll(async () => {
   dir = await tempDir();
+  await gitRepo(dir.path);
   const config = await dir.file(
     'tree.yaml',
     [
@@ -28,6 +30,10 @@ beforeAll(async () => {
       '  port: 0',
       'log:',
       '  file: false',
+      'panes:',
+      '  backend: process',
+      `workspace:`,
+      `  repo: ${dir.path}`,
       'agents:',
       '  codegen:',
       '    command: [node, agent.mjs]',

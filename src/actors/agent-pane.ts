@@ -1,0 +1,112 @@
+/**
+ * An agent instance: the agent-pane machine given its effects. The runner is started through the
+ * pane driver (a tmux pane or a headless process) as `miyabi-orchestra pane --agent <id>`; its
+ * exit comes from the driver, its heartbeats from core NATS, and its state is shown in the pane
+ * title. Restarting the actor restarts the runner: a fresh actor starts a fresh runner.
+ */
+import { fromCallback } from 'xstate';
+import { describeError } from '../errors.ts';
+import { actorLogger } from '../infra/logger.ts';
+import type { PaneHandle } from '../infra/pane-driver.ts';
+import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
+import type { OrchestraResources } from '../orchestra/resources.ts';
+import { decodeHeartbeat, heartbeatSubject } from '../runner/heartbeat.ts';
+import type { ChildSpec } from '../supervisor/index.ts';
+import { runnerArgv, runnerEnv } from './runner-command.ts';
+
+export function statusTitle(status: AgentStatusLine): string {
+  return `${status.displayName} · ${status.role} · ${status.state}${status.issue === undefined ? '' : ` · #${status.issue}`}`;
+}
+
+export function agentPaneChild(resources: OrchestraResources, role: string, agentId: string): ChildSpec {
+  const { config } = resources;
+  const agent = config.agents[role]!;
+  const logger = actorLogger(resources.logger, agentId, { role });
+  // The current runner of this agent, for the actions that address it (one actor at a time).
+  let handle: PaneHandle | undefined;
+  let lastTitle: string | undefined;
+  const logic = agentPaneMachine.provide({
+    actors: {
+      runner: fromCallback<AgentPaneEvent, { agentId: string }>(({ sendBack }) => {
+        let cancelled = false;
+        let started: PaneHandle | undefined;
+        const driver = resources.paneDriver;
+        if (!driver) {
+          sendBack({ type: 'runner.exited', code: null, signal: 'no pane driver' });
+          return () => {};
+        }
+        driver
+          .start({
+            id: agentId,
+            title: `${agent.displayName} · ${role} · spawning`,
+            argv: runnerArgv(resources, agentId, role),
+            env: runnerEnv(resources, agentId, role),
+            cwd: process.cwd(),
+          })
+          .then(
+            (pane) => {
+              started = pane;
+              if (cancelled) return pane.kill();
+              handle = pane;
+              lastTitle = undefined;
+              if (pane.pid !== undefined) sendBack({ type: 'runner.started', pid: pane.pid });
+              void pane.exited.then((exit) => {
+                if (!cancelled) sendBack({ type: 'runner.exited', code: exit.code, signal: exit.signal });
+              });
+            },
+            (error: unknown) => {
+              logger.error({ err: describeError(error) }, 'runner could not start');
+              if (!cancelled) sendBack({ type: 'runner.exited', code: null, signal: `start failed: ${describeError(error)}` });
+            },
+          );
+        return () => {
+          cancelled = true;
+          // Leaving `alive` (a failure or the supervisor's kill) ends the runner for good.
+          started?.kill();
+          if (handle === started) handle = undefined;
+        };
+      }),
+      heartbeats: fromCallback<AgentPaneEvent, { agentId: string }>(({ sendBack }) => {
+        const nc = resources.nc;
+        if (!nc) return () => {};
+        const subscription = nc.subscribe(heartbeatSubject(agentId), {
+          callback: (error, message) => {
+            if (error) return logger.warn({ err: describeError(error) }, 'heartbeat subscription error');
+            const heartbeat = decodeHeartbeat(message.data);
+            if (heartbeat) sendBack({ type: 'agent.heartbeat', heartbeat });
+          },
+        });
+        return () => subscription.unsubscribe();
+      }),
+    },
+    actions: {
+      show: (_, status) => {
+        const title = statusTitle(status);
+        if (title === lastTitle) return;
+        lastTitle = title;
+        handle?.setTitle(title);
+        if (status.state === 'unresponsive' || status.state === 'overdue' || status.state === 'dead') {
+          logger.warn({ state: status.state, issue: status.issue }, 'agent unhealthy');
+        }
+      },
+      terminateRunner: () => handle?.terminate(),
+    },
+  });
+  return {
+    id: agentId,
+    logic,
+    input: {
+      agentId,
+      role,
+      displayName: agent.displayName,
+      heartbeatIntervalMs: config.panes.heartbeatIntervalMs,
+      missedHeartbeats: config.panes.missedHeartbeats,
+      taskTimeoutMs: agent.taskTimeoutMs,
+      taskGraceMs: agent.graceMs + config.panes.heartbeatIntervalMs * config.panes.missedHeartbeats,
+      spawnTimeoutMs: config.panes.spawnTimeoutMs,
+    },
+    // Ready once the runner's first heartbeat arrives (the `starting` tag ends).
+    startTimeoutMs: config.panes.spawnTimeoutMs + 5_000,
+    shutdown: agent.graceMs + 5_000,
+  };
+}

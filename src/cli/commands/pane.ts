@@ -1,0 +1,81 @@
+/**
+ * `pane --agent ID --role ROLE`: the process the orchestra starts in each agent's pane (or
+ * headless). Not for people to run by hand, though they may: it is an ordinary NATS client.
+ * The conductor's pane shows the live status of the whole orchestra instead of taking tasks.
+ */
+import { join } from 'node:path';
+import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control.ts';
+import { resolveSecrets, secretValues } from '../../config/secrets.ts';
+import { describeError } from '../../errors.ts';
+import { createLogger, flushLogger } from '../../infra/logger.ts';
+import { startPaneRunner } from '../../runner/pane-runner.ts';
+import { writeRunnerPid } from '../../runner/pid-file.ts';
+import { readRunFile } from '../../orchestra/run-file.ts';
+import { connectCli, loadConfigOrExit } from '../connect.ts';
+import { CliExit, ExitCode, renderTree } from '../output.ts';
+
+export async function pane(flags: { config?: string; agent?: string; role?: string }): Promise<number> {
+  const agentId = flags.agent ?? process.env.MIYABI_AGENT_ID;
+  const role = flags.role ?? process.env.MIYABI_ROLE;
+  if (!agentId || !role) throw new CliExit(ExitCode.invalid, 'pane needs --agent ID and --role ROLE');
+  const loaded = await loadConfigOrExit(flags.config);
+  const { config } = loaded;
+  const logger = createLogger({
+    level: config.log.level,
+    filePath: join(config.dataDir, 'logs', 'runners', `${agentId}.log`),
+    stdout: false,
+    secrets: secretValues(resolveSecrets(config).secrets),
+  }).child({ actorId: agentId, role });
+  const servers = process.env.MIYABI_NATS_URL?.split(',') ?? (await runFileServers(config.dataDir));
+  const nc = await connectCli(loaded, servers, config.nats.connectDeadlineMs);
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+
+  let stop: () => Promise<void>;
+  if (role === 'conductor') {
+    stop = conductor(nc, agentId, config.panes.heartbeatIntervalMs, print);
+  } else {
+    const runner = await startPaneRunner({ agentId, role, config, nc, logger, print });
+    stop = runner.stop;
+  }
+  const removePid = await writeRunnerPid(config.dataDir, agentId);
+  logger.info({ pid: process.pid }, 'runner started');
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const ended = await Promise.race([signalled, nc.closed().then((error) => `connection closed${error ? `: ${describeError(error)}` : ''}`)]);
+  logger.info({ reason: ended }, 'runner stopping');
+  await stop().catch((error: unknown) => logger.error({ err: describeError(error) }, 'runner stop failed'));
+  if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+  await removePid();
+  await flushLogger(logger);
+  return ended.startsWith('SIG') ? ExitCode.ok : ExitCode.failure;
+}
+
+async function runFileServers(dataDir: string): Promise<string[]> {
+  const state = await readRunFile(dataDir);
+  if (state.kind !== 'live') throw new CliExit(ExitCode.failure, 'no orchestra is running and MIYABI_NATS_URL is not set');
+  return [state.runFile.natsUrl];
+}
+
+/** The Conductor: heartbeats like any agent, and redraws the orchestra's tree in its pane. */
+function conductor(
+  nc: Awaited<ReturnType<typeof connectCli>>,
+  agentId: string,
+  intervalMs: number,
+  print: (line: string) => void,
+): () => Promise<void> {
+  const tick = async () => {
+    nc.publish(`miyabi.heartbeat.${agentId}`, JSON.stringify({ agentId, state: 'idle', pid: process.pid, at: new Date().toISOString() }));
+    try {
+      const reply = (await nc.request(CONTROL_SUBJECTS.status, undefined, { timeout: intervalMs })).json<StatusReply>();
+      // Clear the pane and redraw: the Conductor shows the present, not a scrollback.
+      print(`\x1b[2J\x1b[H指揮 Conductor — ${new Date().toLocaleTimeString()}\n\n${renderTree(reply.tree)}`);
+    } catch (error) {
+      print(`status unavailable: ${describeError(error)}`);
+    }
+  };
+  void tick();
+  const timer = setInterval(() => void tick(), intervalMs);
+  return async () => clearInterval(timer);
+}

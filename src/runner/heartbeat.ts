@@ -1,0 +1,32 @@
+/**
+ * Heartbeats: a runner says every few seconds that it is alive, what it is doing and on which
+ * task, over core NATS (`miyabi.heartbeat.<agentId>`): nothing to store, a missed one is simply
+ * missed, and the orchestrator's watchdog counts the silence.
+ */
+import { z } from 'zod';
+
+export const HEARTBEAT_SUBJECT_PREFIX = 'miyabi.heartbeat';
+
+export function heartbeatSubject(agentId: string): string {
+  return `${HEARTBEAT_SUBJECT_PREFIX}.${agentId}`;
+}
+
+export const heartbeatSchema = z.object({
+  agentId: z.string(),
+  state: z.enum(['idle', 'busy']),
+  taskId: z.string().optional(),
+  issue: z.number().int().optional(),
+  pid: z.number().int(),
+  at: z.string(),
+});
+
+export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
+
+export function decodeHeartbeat(data: Uint8Array): HeartbeatMessage | undefined {
+  try {
+    const parsed = heartbeatSchema.safeParse(JSON.parse(new TextDecoder().decode(data)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

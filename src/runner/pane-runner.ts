@@ -1,0 +1,153 @@
+/**
+ * The pane runner: the process inside each agent's pane (or headless process). It pulls one task
+ * at a time from its role's consumer, makes sure the issue's worktree exists, runs the agent
+ * command through the agent protocol, streams the agent's output to the pane and to the agent's
+ * log, keeps the message's ack deadline extended and heartbeats going while the agent works,
+ * publishes the result event, and only then acks. If the runner dies mid-task, the message is not
+ * acked and JetStream redelivers it to another runner, with the attempt counted.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { runAgent } from '../agents/run-agent.ts';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
+import { Bus } from '../infra/bus.ts';
+import type { BusSubscription } from '../infra/bus-consumer.ts';
+import { PaneLog } from '../infra/pane-log.ts';
+import { WorktreeManager } from '../infra/worktrees.ts';
+import { heartbeatSubject, type HeartbeatMessage } from './heartbeat.ts';
+import { resultSubject, TASK_RESULT, taskMessageSchema, taskSubject, type TaskResult } from './task-message.ts';
+
+export interface PaneRunnerOptions {
+  agentId: string;
+  role: string;
+  config: OrchestraConfig;
+  nc: NatsConnection;
+  logger: Logger;
+  /** The pane: what a person attached to tmux reads. */
+  print: (line: string) => void;
+}
+
+export interface PaneRunner {
+  /** Stop pulling, let the running agent finish (its run is cancelled if the consumer stops), close. */
+  stop(): Promise<void>;
+  readonly done: Promise<void>;
+}
+
+export function durableFor(role: string): string {
+  return `agents-${role}`;
+}
+
+export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneRunner> {
+  const { agentId, role, config, nc, logger, print } = options;
+  const agent = config.agents[role];
+  if (!agent) throw new Error(`no agent role ${role} in the config`);
+  const bus = new Bus(nc, {
+    sender: agentId,
+    logger,
+    topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs },
+  });
+  const worktrees = new WorktreeManager({ repoDir: config.workspace.repo, rootDir: join(config.dataDir, 'worktrees') });
+  const paneLog = new PaneLog({
+    dir: join(config.dataDir, 'logs', 'agents'),
+    agentId,
+    maxBytes: config.panes.log.maxBytes,
+    maxFiles: config.panes.log.maxFiles,
+  });
+
+  let current: { taskId: string; issue: number } | undefined;
+  const beat = () => {
+    const heartbeat: HeartbeatMessage = {
+      agentId,
+      state: current ? 'busy' : 'idle',
+      ...(current ?? {}),
+      pid: process.pid,
+      at: new Date().toISOString(),
+    };
+    if (!nc.isClosed()) nc.publish(heartbeatSubject(agentId), JSON.stringify(heartbeat));
+  };
+  const heartbeats = setInterval(beat, config.panes.heartbeatIntervalMs);
+
+  const subscription: BusSubscription = await bus.consume({
+    stream: bus.topology.streams.tasks,
+    durable: durableFor(role),
+    filterSubject: taskSubject(role),
+    maxDeliver: config.bus.maxDeliver,
+    ackWaitMs: config.bus.ackWaitMs,
+    batch: 1,
+    payloadSchema: taskMessageSchema,
+    handler: async (envelope, delivery) => {
+      const task = envelope.payload;
+      const attempt = task.attempt + delivery.deliveryCount - 1;
+      current = { taskId: task.taskId, issue: task.issue.number };
+      beat();
+      // Keep the message ours while the agent works: JetStream would redeliver it after ackWait.
+      const keepAlive = setInterval(() => delivery.working(), Math.max(1_000, Math.floor(config.bus.ackWaitMs / 3)));
+      const started = Date.now();
+      try {
+        const worktree = await worktrees.ensure(`issue-${task.issue.number}`, task.branch);
+        print(`── #${task.issue.number} ${task.stage} (attempt ${attempt}) in ${worktree.path}`);
+        paneLog.taskStart({ taskId: task.taskId, issue: task.issue.number, role, attempt });
+        const run = await runAgent({
+          agent,
+          task: { ...task, attempt, worktree: worktree.path },
+          dataDir: config.dataDir,
+          signal: delivery.signal,
+          onOutput: (line) => {
+            print(line);
+            paneLog.line(line);
+          },
+        });
+        paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
+        print(`── #${task.issue.number} ${task.stage}: ${run.status} (${run.reason})`);
+        if (delivery.signal.aborted) {
+          // The runner is stopping: not a result. The task goes back for another runner.
+          logger.info({ taskId: task.taskId, attempt }, 'task cancelled by stop; returned to the queue');
+          return { retryInMs: 0 };
+        }
+        const result: TaskResult = {
+          taskId: task.taskId,
+          issue: task.issue.number,
+          role,
+          stage: task.stage,
+          attempt,
+          agentId,
+          status: run.status,
+          reason: run.reason,
+          ...(run.summary === undefined ? {} : { summary: run.summary }),
+          ...(run.outputs === undefined ? {} : { outputs: run.outputs }),
+          ...(run.cost === undefined ? {} : { cost: run.cost }),
+          durationMs: Date.now() - started,
+          worktree: worktree.path,
+          branch: task.branch,
+        };
+        // One result per attempt: a republish after a crash between publish and ack is deduplicated.
+        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
+        logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
+        if (run.status === 'retry') return { retryInMs: Math.min(60_000, 1_000 * 2 ** (attempt - 1)) };
+        return undefined;
+      } catch (error) {
+        print(`── #${task.issue.number} ${task.stage}: error (${describeError(error)})`);
+        logger.error({ taskId: task.taskId, err: describeError(error) }, 'task could not run');
+        throw error;
+      } finally {
+        clearInterval(keepAlive);
+        current = undefined;
+        beat();
+      }
+    },
+  });
+  beat();
+  print(`${agent.displayName} (${agentId}) ready for ${role} tasks`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      clearInterval(heartbeats);
+      await subscription.stop();
+      await bus.close();
+      paneLog.close();
+    })());
+  return { stop, done: subscription.done };
+}

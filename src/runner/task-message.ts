@@ -1,0 +1,39 @@
+/**
+ * What travels on `miyabi.tasks.<role>` and `miyabi.events.task.<role>`: a task without its
+ * worktree (the runner makes or reuses the issue's worktree), and the result of one run.
+ */
+import { z } from 'zod';
+import { agentTaskSchema, costSchema } from '../agents/task.ts';
+
+export function taskSubject(role: string): string {
+  return `miyabi.tasks.${role}`;
+}
+
+export function resultSubject(role: string): string {
+  return `miyabi.events.task.${role}`;
+}
+
+export const TASK_DISPATCHED = 'task.dispatched';
+export const TASK_RESULT = 'task.result';
+
+export const taskMessageSchema = agentTaskSchema.omit({ worktree: true });
+export type TaskMessage = z.input<typeof taskMessageSchema>;
+
+export const taskResultSchema = z.object({
+  taskId: z.string(),
+  issue: z.number().int(),
+  role: z.string(),
+  stage: z.string(),
+  attempt: z.number().int(),
+  agentId: z.string(),
+  status: z.enum(['success', 'retry', 'failure', 'changes_requested']),
+  reason: z.string(),
+  summary: z.string().optional(),
+  outputs: z.record(z.string(), z.unknown()).optional(),
+  cost: costSchema.optional(),
+  durationMs: z.number(),
+  worktree: z.string(),
+  branch: z.string(),
+});
+
+export type TaskResult = z.infer<typeof taskResultSchema>;

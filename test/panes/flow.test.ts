@@ -1,0 +1,59 @@
+/**
+ * Agents in panes, end to end: a task published on the bus reaches a runner (in a tmux pane or a
+ * headless process), its agent runs in the issue's worktree, the result comes back on the bus
+ * and the message is acknowledged. The same tests run on both backends.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+
+const codegen = { command: ['node', '{packageRoot}/examples/agents/codegen.mjs'], min: 1, max: 1, taskTimeoutMs: 20_000 };
+
+describe.each(['process', 'tmux'] as const)('a task through a %s runner', { timeout: 120_000 }, (backend) => {
+  let test: TestOrchestra;
+  beforeAll(async () => {
+    test = await startTestOrchestra({ backend, agents: { codegen } });
+    await waitAgentReady(test, 'codegen', 'codegen-1');
+  }, 60_000);
+  afterAll(async () => {
+    await test?.stop();
+  });
+
+  it('runs the agent in the issue worktree, publishes the result, then acks', async () => {
+    const taskId = await test.dispatch('codegen', { issue: issue(7, { title: 'Add a greeting' }) });
+    const result = await test.result(taskId);
+    expect(result).toMatchObject({ status: 'success', issue: 7, attempt: 1, agentId: 'codegen-1', branch: 'miyabi/issue-7' });
+    expect(result.worktree).toBe(join(test.dataDir, 'worktrees', 'issue-7'));
+    const log = await execa('git', ['log', '--format=%s', 'miyabi/issue-7'], { cwd: test.repo });
+    expect(log.stdout.split('\n').length).toBeGreaterThan(1);
+    expect(await readFile(join(result.worktree, 'miyabi/issue-7.md'), 'utf8')).toContain('Add a greeting');
+    // acknowledged: nothing pending or waiting for an ack on the role's consumer
+    const consumers = (await test.orchestra.resources.bus!.streams()).find((stream) => stream.name === 'MIYABI_TASKS')!.consumers;
+    const consumer = consumers.find((candidate) => candidate.name === 'agents-codegen')!;
+    expect(consumer).toMatchObject({ pending: 0, ackPending: 0 });
+  });
+
+  it('keeps hostile issue text as data: nothing but the agent runs', async () => {
+    const hostile = issue(8, {
+      title: '$(touch PWNED) `touch PWNED2`; rm -rf ./x "quoted" \'single\'',
+      body: `line1\n$(touch PWNED3)\n${'long text '.repeat(5_000)}`,
+    });
+    const taskId = await test.dispatch('codegen', { issue: hostile });
+    const result = await test.result(taskId);
+    expect(result.status).toBe('success');
+    for (const where of [process.cwd(), test.repo, result.worktree, test.dataDir]) {
+      for (const name of ['PWNED', 'PWNED2', 'PWNED3']) expect(existsSync(join(where, name)), `${where}/${name}`).toBe(false);
+    }
+    expect(await readFile(join(result.worktree, 'miyabi/issue-8.md'), 'utf8')).toContain('$(touch PWNED)');
+  });
+
+  it('writes the agent output to its log with task markers', async () => {
+    const day = new Date().toISOString().slice(0, 10);
+    const log = await readFile(join(test.dataDir, 'logs', 'agents', 'codegen-1', `${day}.log`), 'utf8');
+    expect(log).toMatch(/=== miyabi task start .*"issue":7/);
+    expect(log).toMatch(/=== miyabi task end .*"issue":7.*"status":"success"/);
+  });
+});
