@@ -25,6 +25,18 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
   // The current runner of this agent, for the actions that address it (one actor at a time).
   let handle: PaneHandle | undefined;
   let lastTitle: string | undefined;
+  /** The agent process group the runner last reported: a runner that dies leaves it orphaned. */
+  let agentGroup: number | undefined;
+  const stopOrphanedAgent = () => {
+    if (agentGroup === undefined) return;
+    try {
+      process.kill(-agentGroup, 'SIGKILL');
+      logger.warn({ agentPid: agentGroup }, 'stopped the agent its dead runner left behind');
+    } catch {
+      // the group is gone: the runner ended it
+    }
+    agentGroup = undefined;
+  };
   const logic = agentPaneMachine.provide({
     actors: {
       runner: fromCallback<AgentPaneEvent, { agentId: string }>(({ sendBack }) => {
@@ -61,8 +73,10 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
           );
         return () => {
           cancelled = true;
-          // Leaving `alive` (a failure or the supervisor's kill) ends the runner for good.
+          // Leaving `alive` (a failure or the supervisor's kill) ends the runner for good, and
+          // the agent it was running with it.
           started?.kill();
+          stopOrphanedAgent();
           if (handle === started) handle = undefined;
         };
       }),
@@ -73,7 +87,9 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
           callback: (error, message) => {
             if (error) return logger.warn({ err: describeError(error) }, 'heartbeat subscription error');
             const heartbeat = decodeHeartbeat(message.data);
-            if (heartbeat) sendBack({ type: 'agent.heartbeat', heartbeat });
+            if (!heartbeat) return;
+            agentGroup = heartbeat.state === 'busy' ? heartbeat.agentPid : undefined;
+            sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });
         return () => subscription.unsubscribe();

@@ -17,6 +17,8 @@ export const heartbeatSchema = z.object({
   taskId: z.string().optional(),
   issue: z.number().int().optional(),
   pid: z.number().int(),
+  /** The running agent's pid, which leads its process group: stopped by the orchestra if the runner dies. */
+  agentPid: z.number().int().optional(),
   at: z.string(),
 });
 

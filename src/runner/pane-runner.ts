@@ -56,7 +56,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     maxFiles: config.panes.log.maxFiles,
   });
 
-  let current: { taskId: string; issue: number } | undefined;
+  let current: { taskId: string; issue: number; agentPid?: number } | undefined;
   const beat = () => {
     const heartbeat: HeartbeatMessage = {
       agentId,
@@ -68,6 +68,11 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     if (!nc.isClosed()) nc.publish(heartbeatSubject(agentId), JSON.stringify(heartbeat));
   };
   const heartbeats = setInterval(beat, config.panes.heartbeatIntervalMs);
+  // Fault injection for the watchdog: `kill -USR2 <runner>` silences this runner's heartbeats, as
+  // if it had wedged, so an operator (or a test) can watch the orchestra replace it. SIGSTOP does
+  // not do for this under tmux, which continues a stopped pane process at once.
+  const silence = () => clearInterval(heartbeats);
+  process.once('SIGUSR2', silence);
 
   const subscription: BusSubscription = await bus.consume({
     stream: bus.topology.streams.tasks,
@@ -94,6 +99,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           task: { ...task, attempt, worktree: worktree.path },
           dataDir: config.dataDir,
           signal: delivery.signal,
+          onSpawn: (pid) => {
+            if (current) current.agentPid = pid;
+            beat();
+          },
           onOutput: (line) => {
             print(line);
             paneLog.line(line);
@@ -145,6 +154,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(heartbeats);
+      process.off('SIGUSR2', silence);
       await subscription.stop();
       await bus.close();
       paneLog.close();

@@ -1,0 +1,123 @@
+/**
+ * Agents that misbehave, and runners that die: every failure is noticed, the runner is replaced,
+ * and no task is lost. The same tests run on the tmux and the process backend.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
+import { processAlive } from '../../src/orchestra/run-file.ts';
+import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
+
+const example = (role: string) => ['node', `{packageRoot}/examples/agents/${role}.mjs`];
+const hangOnce = ['node', resolve(import.meta.dirname, 'fixtures/hang-once.mjs')];
+// Roles of the tests' own have no shipped template: they borrow codegen's.
+const prompt = resolve(import.meta.dirname, '../../config/prompts/codegen.md');
+
+describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { timeout: 120_000 }, (backend) => {
+  let test: TestOrchestra;
+  const agentActor = (role: string, id: string): AnyActorRef =>
+    test.orchestra.root()!.childSupervisor('agents')!.childSupervisor(`pool.${role}`)!.childActor(id)!;
+  const runnerPid = (role: string, id: string): number => (agentActor(role, id).getSnapshot() as { context: { pid: number } }).context.pid;
+  const restarts = (role: string, id: string) => test.node(`root/agents/pool.${role}/${id}`)!.restarts;
+
+  beforeAll(async () => {
+    test = await startTestOrchestra({
+      backend,
+      agents: {
+        codegen: { command: example('codegen'), min: 1, max: 1, taskTimeoutMs: 20_000 },
+        review: { command: example('review'), min: 1, max: 1, taskTimeoutMs: 20_000 },
+        slow: { command: hangOnce, min: 1, max: 1, taskTimeoutMs: 60_000, prompt },
+        hang: { command: example('codegen'), min: 1, max: 1, taskTimeoutMs: 1_500, graceMs: 500, prompt },
+        ghost: { command: ['/nonexistent/agent-cli', '{taskFile}'], min: 1, max: 1, prompt },
+      },
+    });
+    for (const role of ['codegen', 'review', 'slow', 'hang', 'ghost']) await waitAgentReady(test, role, `${role}-1`, 60_000);
+  }, 120_000);
+  afterAll(async () => {
+    await test?.stop();
+  });
+
+  it('redelivers the task of a runner killed mid-task to its replacement, as attempt 2', async () => {
+    const before = restarts('slow', 'slow-1');
+    const firstRunner = runnerPid('slow', 'slow-1');
+    const taskId = await test.dispatch('slow', { issue: issue(30) });
+    const startedFile = join(test.dataDir, 'tasks', taskId, 'started-1');
+    const agentPid = Number(await waitFor(() => readFile(startedFile, 'utf8'), { what: 'agent started' }));
+    process.kill(firstRunner, 'SIGKILL');
+    const result = await test.result(taskId, { attempt: 2 });
+    expect(result).toMatchObject({ status: 'success', attempt: 2, agentId: 'slow-1' });
+    expect(restarts('slow', 'slow-1')).toBe(before + 1);
+    expect(runnerPid('slow', 'slow-1')).not.toBe(firstRunner);
+    // the orphaned agent of the dead runner was stopped, not left running
+    await waitFor(() => !processAlive(agentPid), { what: 'orphaned agent stopped' });
+    expect(test.results.filter((candidate) => candidate.taskId === taskId).map((candidate) => candidate.attempt)).toEqual([2]);
+  });
+
+  it('restarts a runner that stops sending heartbeats', async () => {
+    const before = restarts('slow', 'slow-1');
+    const frozen = runnerPid('slow', 'slow-1');
+    // A frozen process where we can (tmux continues a stopped pane at once): the runner's own
+    // fault-injection signal silences its heartbeats instead.
+    process.kill(frozen, backend === 'process' ? 'SIGSTOP' : 'SIGUSR2');
+    await waitFor(() => restarts('slow', 'slow-1') === before + 1 && !processAlive(frozen), { what: 'frozen runner replaced' });
+    await waitAgentReady(test, 'slow', 'slow-1');
+    expect(runnerPid('slow', 'slow-1')).not.toBe(frozen);
+  });
+
+  it('kills an agent that hangs past its timeout and retries the task', async () => {
+    const taskId = await test.dispatch('hang', { issue: issue(31, { labels: ['demo:hang'] }) });
+    const result = await test.result(taskId, { attempt: 1 });
+    expect(result.status).toBe('retry');
+    expect(result.reason).toContain('timed out after 1500 ms');
+    const second = await test.result(taskId, { attempt: 2 });
+    expect(second.status).toBe('retry');
+  });
+
+  it('retries an agent that exits 75 and succeeds the next time', async () => {
+    const taskId = await test.dispatch('codegen', { issue: issue(32, { labels: ['demo:tempfail-once'] }) });
+    const first = await test.result(taskId, { attempt: 1 });
+    expect(first).toMatchObject({ status: 'retry' });
+    expect(first.reason).toContain('75');
+    expect(await test.result(taskId, { attempt: 2 })).toMatchObject({ status: 'success' });
+  });
+
+  it('reports an agent that exits 1 as failed, once, and does not redeliver it', async () => {
+    const taskId = await test.dispatch('codegen', { issue: issue(33, { labels: ['demo:fail'] }) });
+    expect(await test.result(taskId)).toMatchObject({ status: 'failure', reason: 'exit code 1', attempt: 1 });
+    // a later task on the same runner is served, and the failed one never came back
+    const next = await test.dispatch('codegen', { issue: issue(34) });
+    expect((await test.result(next)).status).toBe('success');
+    expect(test.results.filter((result) => result.taskId === taskId)).toHaveLength(1);
+  });
+
+  it('passes on a review that asks for changes, with its feedback', async () => {
+    const built = await test.dispatch('codegen', { issue: issue(35) });
+    expect((await test.result(built)).status).toBe('success');
+    const review = await test.dispatch('review', { issue: issue(35, { labels: ['demo:changes-requested-once'] }), stage: 'review' });
+    const result = await test.result(review);
+    expect(result.status).toBe('changes_requested');
+    expect(result.summary ?? '').not.toBe('');
+  });
+
+  it('fails the tasks of a role whose command does not exist, and the orchestra keeps working', async () => {
+    const taskId = await test.dispatch('ghost', { issue: issue(36) });
+    const result = await test.result(taskId);
+    expect(result.status).toBe('failure');
+    expect(result.reason).toContain('command not found: /nonexistent/agent-cli');
+    expect(test.node('root')!.status).toBe('running');
+    const next = await test.dispatch('codegen', { issue: issue(37) });
+    expect((await test.result(next)).status).toBe('success');
+  });
+
+  it('leaves no runner behind after stop', async () => {
+    const pids = ['codegen', 'review', 'slow', 'hang', 'ghost'].map((role) => runnerPid(role, `${role}-1`));
+    const dataDir = test.dataDir;
+    await test.stop();
+    test = undefined as never;
+    await waitFor(() => pids.every((pid) => !processAlive(pid)), { what: 'runners gone' });
+    expect(existsSync(join(dataDir, 'orchestra.json'))).toBe(false);
+  });
+});
