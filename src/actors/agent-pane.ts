@@ -25,17 +25,22 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
   // The current runner of this agent, for the actions that address it (one actor at a time).
   let handle: PaneHandle | undefined;
   let lastTitle: string | undefined;
-  /** The agent process group the runner last reported: a runner that dies leaves it orphaned. */
-  let agentGroup: number | undefined;
-  const stopOrphanedAgent = () => {
-    if (agentGroup === undefined) return;
-    try {
-      process.kill(-agentGroup, 'SIGKILL');
-      logger.warn({ agentPid: agentGroup }, 'stopped the agent its dead runner left behind');
-    } catch {
-      // the group is gone: the runner ended it
+  /** What the runner last reported of its task in flight: a runner that dies leaves it behind. */
+  let inFlight: { agentPid?: number; ackSubject?: string } | undefined;
+  const releaseInFlight = () => {
+    const { agentPid, ackSubject } = inFlight ?? {};
+    inFlight = undefined;
+    if (agentPid !== undefined) {
+      try {
+        process.kill(-agentPid, 'SIGKILL');
+        logger.warn({ agentPid }, 'stopped the agent its dead runner left behind');
+      } catch {
+        // the group is gone: the runner ended it
+      }
     }
-    agentGroup = undefined;
+    // Nak the task for the dead runner, so JetStream redelivers it now rather than after the ack
+    // wait. Harmless if the runner had already acked or nak'd it.
+    if (ackSubject !== undefined && resources.nc && !resources.nc.isClosed()) resources.nc.publish(ackSubject, '-NAK');
   };
   const logic = agentPaneMachine.provide({
     actors: {
@@ -76,7 +81,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
           // Leaving `alive` (a failure or the supervisor's kill) ends the runner for good, and
           // the agent it was running with it.
           started?.kill();
-          stopOrphanedAgent();
+          releaseInFlight();
           if (handle === started) handle = undefined;
         };
       }),
@@ -88,7 +93,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             if (error) return logger.warn({ err: describeError(error) }, 'heartbeat subscription error');
             const heartbeat = decodeHeartbeat(message.data);
             if (!heartbeat) return;
-            agentGroup = heartbeat.state === 'busy' ? heartbeat.agentPid : undefined;
+            inFlight = heartbeat.state === 'busy' ? { agentPid: heartbeat.agentPid, ackSubject: heartbeat.ackSubject } : undefined;
             sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });

@@ -11,7 +11,8 @@ const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.
 
 export function runnerArgv(resources: OrchestraResources, agentId: string, role: string): string[] {
   const config = resources.configPath === undefined ? [] : ['--config', resources.configPath];
-  return [process.execPath, '--import', tsxLoader, cliMain, 'pane', '--agent', agentId, '--role', role, ...config];
+  const entry = resources.runnerBundle ? [resources.runnerBundle] : ['--import', tsxLoader, cliMain];
+  return [process.execPath, ...entry, 'pane', '--agent', agentId, '--role', role, ...config];
 }
 
 export function runnerEnv(resources: OrchestraResources, agentId: string, role: string): Record<string, string> {

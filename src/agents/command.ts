@@ -9,7 +9,7 @@
  * Values are file paths and numbers only: issue text is never a placeholder value. An agent
  * reads the issue from the task file (`{taskFile}`, `$MIYABI_TASK_FILE`).
  */
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../package-root.ts';
 import { UnknownPlaceholderError } from './errors.ts';
 
 export interface PlaceholderValues {
@@ -51,7 +51,7 @@ const PLACEHOLDER = /\{([A-Za-z][A-Za-z0-9]*)\}/g;
 
 /** The miyabi-orchestra package directory (where examples/ and config/ are), without a trailing slash. */
 export function packageDir(): string {
-  return fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+  return packageRoot();
 }
 
 const isPlaceholder = (name: string): name is PlaceholderName => (PLACEHOLDERS as readonly string[]).includes(name);

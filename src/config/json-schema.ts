@@ -7,8 +7,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { packageRoot } from '../package-root.ts';
 import { renderConfigReference } from './reference.ts';
 import { configSchema } from './schema.ts';
 
@@ -38,10 +38,7 @@ export function renderConfigSchema(): string {
   return `${JSON.stringify(configJsonSchema(), null, 2)}\n`;
 }
 
-/** The package root (where config/ and docs/ are). */
-export function packageRoot(): string {
-  return fileURLToPath(new URL('../..', import.meta.url));
-}
+export { packageRoot };
 
 export const generatedConfigFiles = {
   schema: 'config/miyabi.schema.json',

@@ -5,10 +5,10 @@
  * path, against that file's directory (see ./paths.ts).
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
+import { packageRoot } from '../package-root.ts';
 import { resolveConfigPaths } from './paths.ts';
 import { ConfigInvalidError, pathToString, problemsFromIssue, type ConfigProblem } from './problems.ts';
 import { configSchema, type OrchestraConfig } from './schema.ts';
@@ -32,7 +32,7 @@ export interface LoadedConfig {
 
 /** The shipped embedded default, `config/miyabi.yaml` of the package. */
 export function defaultConfigPath(): string {
-  return fileURLToPath(new URL('../../config/miyabi.yaml', import.meta.url));
+  return join(packageRoot(), 'config', 'miyabi.yaml');
 }
 
 /** Validates YAML text; relative paths are left as written. `sourceName` only names the text. */

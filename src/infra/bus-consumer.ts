@@ -32,6 +32,12 @@ export interface Delivery {
   working(): void;
   /** Aborts when the consumer is stopping. */
   readonly signal: AbortSignal;
+  /**
+   * Where JetStream takes this delivery's acks. Another process that knows it may nak the
+   * message for the handler (a supervisor whose worker died mid-message), so it is redelivered
+   * at once instead of after the ack wait.
+   */
+  readonly ackSubject: string;
 }
 
 /** Resolve with nothing when done (ack); with `{ retryInMs }` to be redelivered later (nak). */
@@ -230,6 +236,8 @@ export class BusConsumer<P> implements BusSubscription {
       deliveryCount: msg.info.deliveryCount,
       redelivered: msg.redelivered,
       signal: this.#abort.signal,
+      // The JsMsg interface leaves out the reply subject its implementation carries.
+      ackSubject: (msg as unknown as { reply: string }).reply,
       working() {
         try {
           msg.working();

@@ -19,6 +19,7 @@ import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, t
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import type { OrchestraResources } from './resources.ts';
 import { commandLineOf, processAlive, readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
+import { buildRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 
 export interface Orchestra {
@@ -82,12 +83,14 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   }
 
   const metrics = new OrchestraMetrics();
+  const runnerBundle = await buildRunnerBundle(logger);
   let root: Actor<typeof supervisorLogic> | undefined;
   let stopRequested: ((reason: string) => void) | undefined;
   const resources: OrchestraResources = {
     config,
     configPath: loaded.isDefault ? undefined : loaded.path,
     paneDriver: undefined,
+    runnerBundle,
     secrets,
     logger,
     metrics,

@@ -26,6 +26,8 @@ export interface OrchestraResources {
   /** Set by the bus-connection actor while it is connected. */
   nc: NatsConnection | undefined;
   bus: Bus | undefined;
+  /** The runner as bundled JavaScript (faster to start), when it could be built. */
+  runnerBundle: string | undefined;
   /** Set by the panes actor while it runs: where agent runners are started. */
   paneDriver: PaneDriver | undefined;
   /** Set by the http actor once listening. */

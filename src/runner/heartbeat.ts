@@ -19,6 +19,8 @@ export const heartbeatSchema = z.object({
   pid: z.number().int(),
   /** The running agent's pid, which leads its process group: stopped by the orchestra if the runner dies. */
   agentPid: z.number().int().optional(),
+  /** Where the in-flight task's acks go: the orchestra naks it there if the runner dies. */
+  ackSubject: z.string().optional(),
   at: z.string(),
 });
 

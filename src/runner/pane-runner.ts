@@ -56,7 +56,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     maxFiles: config.panes.log.maxFiles,
   });
 
-  let current: { taskId: string; issue: number; agentPid?: number } | undefined;
+  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string } | undefined;
   const beat = () => {
     const heartbeat: HeartbeatMessage = {
       agentId,
@@ -85,7 +85,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     handler: async (envelope, delivery) => {
       const task = envelope.payload;
       const attempt = task.attempt + delivery.deliveryCount - 1;
-      current = { taskId: task.taskId, issue: task.issue.number };
+      current = { taskId: task.taskId, issue: task.issue.number, ackSubject: delivery.ackSubject };
       beat();
       // Keep the message ours while the agent works: JetStream would redeliver it after ackWait.
       const keepAlive = setInterval(() => delivery.working(), Math.max(1_000, Math.floor(config.bus.ackWaitMs / 3)));

@@ -47,7 +47,8 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     const startedFile = join(test.dataDir, 'tasks', taskId, 'started-1');
     const agentPid = Number(await waitFor(() => readFile(startedFile, 'utf8'), { what: 'agent started' }));
     process.kill(firstRunner, 'SIGKILL');
-    const result = await test.result(taskId, { attempt: 2 });
+    // Redelivered because the orchestra nak'd it for the dead runner, not by the 30 s ack wait.
+    const result = await test.result(taskId, { attempt: 2, timeoutMs: 20_000 });
     expect(result).toMatchObject({ status: 'success', attempt: 2, agentId: 'slow-1' });
     expect(restarts('slow', 'slow-1')).toBe(before + 1);
     expect(runnerPid('slow', 'slow-1')).not.toBe(firstRunner);

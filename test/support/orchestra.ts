@@ -56,7 +56,8 @@ export async function startTestOrchestra(options: {
       dataDir,
       http: { enabled: false },
       log: { level: 'debug', file: true },
-      bus: { ackWaitMs: 3_000, maxDeliver: 5 },
+      // Long enough that a redelivery within a test comes from a nak, never from the ack wait.
+      bus: { ackWaitMs: 30_000, maxDeliver: 5 },
       panes: { backend: options.backend, socket, session: 'miyabi-test', heartbeatIntervalMs: 500, missedHeartbeats: 4 },
       workspace: { repo },
       agents: options.agents,

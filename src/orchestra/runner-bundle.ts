@@ -1,0 +1,48 @@
+/**
+ * The pane runner as plain JavaScript: bundled once per start with esbuild (which tsx already
+ * brings) into `<package>/dist/miyabi-orchestra.mjs`. A runner started through the TypeScript
+ * loader spends about half a second more before its first heartbeat, and runner start-up is the
+ * largest part of the time to replace a dead agent. Dependencies stay external (resolved from the
+ * package's node_modules). If the package directory is read-only, the runners use tsx.
+ */
+import { build } from 'esbuild';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { describeError } from '../errors.ts';
+import { packageRoot } from '../package-root.ts';
+
+export function runnerBundlePath(): string {
+  return join(packageRoot(), 'dist', 'miyabi-orchestra.mjs');
+}
+
+/** Builds the bundle; resolves with its path, or undefined (logged) when it cannot be built. */
+export async function buildRunnerBundle(logger: Logger): Promise<string | undefined> {
+  const outfile = runnerBundlePath();
+  const started = performance.now();
+  try {
+    const result = await build({
+      entryPoints: [join(packageRoot(), 'src', 'cli', 'main.ts')],
+      outfile,
+      write: false,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      sourcemap: 'inline',
+      logLevel: 'silent',
+    });
+    // Written aside and renamed into place: several orchestras (tests) may build at once while
+    // runners are starting from the file.
+    await mkdir(dirname(outfile), { recursive: true });
+    const temporary = `${outfile}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(temporary, result.outputFiles[0]!.contents);
+    await rename(temporary, outfile);
+    logger.debug({ outfile, ms: Math.round(performance.now() - started) }, 'runner bundle built');
+    return outfile;
+  } catch (error) {
+    logger.warn({ err: describeError(error) }, 'runner bundle not built; runners start through tsx');
+    return undefined;
+  }
+}
