@@ -14,6 +14,7 @@ import { logFilePath } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/logger.ts';
 import { OrchestraMetrics } from '../infra/metrics.ts';
+import { openRepository, WorktreeManager } from '../infra/worktrees.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
@@ -72,6 +73,20 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     await removeRunFile(config.dataDir, previous.runFile?.pid);
   }
 
+  // The repository the agents work on must be one, before anything starts; worktrees left by
+  // an earlier run are removed (their branches, and so every commit, stay).
+  const worktrees = new WorktreeManager({ repoDir: config.workspace.repo, rootDir: join(config.dataDir, 'worktrees'), logger });
+  try {
+    await openRepository(config.workspace.repo);
+    await worktrees.reconcile(new Set());
+  } catch (error) {
+    await flushLogger(logger);
+    if (error instanceof MiyabiError && error.code === ErrorCodes.NotAGitRepository) {
+      throw new ConfigInvalidError(loaded.path, [{ path: 'workspace.repo', message: error.message }]);
+    }
+    throw error;
+  }
+
   let embeddedNats: EmbeddedNatsOptions | undefined;
   let servers = config.nats.urls;
   if (binary) {
@@ -91,6 +106,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     configPath: loaded.isDefault ? undefined : loaded.path,
     paneDriver: undefined,
     runnerBundle,
+    worktrees,
     secrets,
     logger,
     metrics,

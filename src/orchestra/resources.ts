@@ -11,6 +11,7 @@ import type { Bus } from '../infra/bus.ts';
 import type { BusObserver } from '../infra/bus-observer.ts';
 import type { OrchestraMetrics } from '../infra/metrics.ts';
 import type { PaneDriver } from '../infra/pane-driver.ts';
+import type { WorktreeManager } from '../infra/worktrees.ts';
 import type { TreeNode } from '../supervisor/index.ts';
 
 export interface OrchestraResources {
@@ -26,6 +27,8 @@ export interface OrchestraResources {
   /** Set by the bus-connection actor while it is connected. */
   nc: NatsConnection | undefined;
   bus: Bus | undefined;
+  /** The target repository's worktrees, one per issue. */
+  readonly worktrees: WorktreeManager;
   /** The runner as bundled JavaScript (faster to start), when it could be built. */
   runnerBundle: string | undefined;
   /** Set by the panes actor while it runs: where agent runners are started. */

@@ -8,7 +8,7 @@
  *   ├─ control         status / stop over NATS request-reply
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
  *   ├─ core (one_for_one)
- *   │   ├─ issue-watcher, scheduler, dag, health-monitor
+ *   │   ├─ issue-watcher, scheduler, dag, health-monitor, workspace (worktree clean-up)
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
@@ -22,6 +22,7 @@ import { busConnectionChild } from '../actors/bus-connection.ts';
 import { controlChild } from '../actors/control.ts';
 import { dagChild, healthMonitorChild, issueWatcherChild, schedulerChild } from '../actors/core.ts';
 import { httpEndpointChild } from '../actors/http-endpoint.ts';
+import { workspaceChild } from '../actors/workspace.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSpec } from '../supervisor/index.ts';
@@ -59,9 +60,10 @@ export function buildTree(
         ...settings,
         id: 'core',
         strategy: 'one_for_one',
-        children: [issueWatcherChild(resources), schedulerChild(resources), dagChild(resources), healthMonitorChild(resources)].map(
-          withShutdown,
-        ),
+        children: [
+          ...[issueWatcherChild(resources), schedulerChild(resources), dagChild(resources), healthMonitorChild(resources)].map(withShutdown),
+          workspaceChild(resources),
+        ],
       }),
       supervisorChild({
         ...settings,

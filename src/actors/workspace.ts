@@ -1,0 +1,58 @@
+/**
+ * Workspace: removes an issue's worktree when the issue is finished (`issue.finished` on
+ * `miyabi.events.issue.<n>`). The branch stays, and with it every commit the agents made. The
+ * worktrees of an earlier run are reconciled before the tree starts (orchestra.ts).
+ */
+import { z } from 'zod';
+import { actorLogger } from '../infra/logger.ts';
+import type { BusSubscription } from '../infra/bus-consumer.ts';
+import type { OrchestraResources } from '../orchestra/resources.ts';
+import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+
+export const ISSUE_FINISHED = 'issue.finished';
+export const issueEventsSubject = 'miyabi.events.issue.>';
+const finishedSchema = z.object({ number: z.number().int().positive() }).loose();
+
+export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
+  const logger = actorLogger(resources.logger, 'workspace');
+  const bus = resources.bus;
+  if (!bus) throw new Error('workspace started without the bus');
+  let subscription: BusSubscription | undefined;
+  let stopping = false;
+  bus
+    .consume({
+      stream: bus.topology.streams.events,
+      durable: 'workspace',
+      filterSubject: issueEventsSubject,
+      ackWaitMs: resources.config.bus.ackWaitMs,
+      maxDeliver: resources.config.bus.maxDeliver,
+      handler: async (envelope) => {
+        if (envelope.type !== ISSUE_FINISHED) return;
+        const issue = finishedSchema.parse(envelope.payload);
+        const removed = await resources.worktrees.remove(`issue-${issue.number}`);
+        if (removed) logger.info({ issue: issue.number }, 'issue finished; worktree removed');
+      },
+    })
+    .then(
+      (created) => {
+        subscription = created;
+        if (stopping) return void created.stop();
+        controls.setState('watching', { ready: true });
+      },
+      (error: unknown) => controls.fail(error),
+    );
+  return {
+    shutdown: () => {
+      stopping = true;
+      void (subscription?.stop() ?? Promise.resolve()).then(() => controls.done());
+    },
+    kill: () => {
+      stopping = true;
+      void subscription?.stop();
+    },
+  };
+});
+
+export function workspaceChild(resources: OrchestraResources): ChildSpec<typeof workspaceLogic> {
+  return { id: 'workspace', logic: workspaceLogic, input: { resources }, restart: 'permanent', shutdown: 10_000 };
+}
