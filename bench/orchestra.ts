@@ -15,7 +15,7 @@ async function rssKb(pid: number): Promise<number> {
 export async function benchOrchestra(): Promise<BenchRow[]> {
   const dir = await mkdtemp(join(tmpdir(), 'miyabi-bench-'));
   const config = join(dir, 'bench.yaml');
-  await writeFile(config, `dataDir: ${join(dir, 'data')}\nhttp:\n  port: 0\nlog:\n  level: warn\npanes:\n  socket: miyabi-bench-${process.pid}\n`);
+  await writeFile(config, `dataDir: ${join(dir, 'data')}\nhttp:\n  port: 0\nlog:\n  level: warn\npanes:\n  socket: miyabi-bench-${process.pid}\nworkspace:\n  repo: ${root}\n`);
   const up = execa(join(root, 'bin/miyabi-orchestra'), ['up', '--config', config], { reject: false });
   try {
     const runFile = join(dir, 'data/orchestra.json');

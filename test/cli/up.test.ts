@@ -13,8 +13,13 @@ import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
 let dir: TempDir;
+let repo: string;
 beforeAll(async () => {
   dir = await tempDir();
+  // Every orchestra needs a git repository to work on (workspace.repo).
+  repo = join(dir.path, 'target');
+  await mkdir(repo);
+  await gitRepo(repo);
 });
 afterAll(async () => {
   await dir[Symbol.asyncDispose]();
@@ -33,9 +38,6 @@ async function readRun(dataDir: string) {
 describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
   it('runs the tree, reports it, and stops everything on SIGTERM with exit 0', async () => {
     const dataDir = join(dir.path, 'data');
-    const repo = join(dir.path, 'repo');
-    await mkdir(repo);
-    await gitRepo(repo);
     const socket = `miyabi-test-up-${process.pid}`;
     const config = await dir.file(
       'up.yaml',
@@ -136,7 +138,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
 
   it('recognises the run file of a killed orchestra as stale, and the next up cleans up its nats-server', async () => {
     const dataDir = join(dir.path, 'stale');
-    const config = await dir.file('stale.yaml', `dataDir: ${dataDir}\nhttp:\n  enabled: false\npanes:\n  socket: miyabi-test-stale-${process.pid}\n`);
+    const config = await dir.file('stale.yaml', `dataDir: ${dataDir}\nhttp:\n  enabled: false\npanes:\n  socket: miyabi-test-stale-${process.pid}\nworkspace:\n  repo: ${repo}\n`);
     const first = startUp(['--config', config]);
     const run = await waitFor(() => readRun(dataDir), { timeoutMs: 30_000, what: 'run file' });
     first.kill('SIGKILL');
@@ -195,7 +197,7 @@ describe('up refuses bad input before starting anything', { timeout: 60_000 }, (
     const dataDir = join(dir.path, 'unreachable');
     const config = await dir.file(
       'unreachable.yaml',
-      `dataDir: ${dataDir}\nhttp:\n  enabled: false\nnats:\n  urls: [nats://127.0.0.1:1]\n  connectDeadlineMs: 1500\n`,
+      `dataDir: ${dataDir}\nhttp:\n  enabled: false\nnats:\n  urls: [nats://127.0.0.1:1]\n  connectDeadlineMs: 1500\nworkspace:\n  repo: ${repo}\n`,
     );
     const result = await runCli(['up', '--config', config]);
     expect(result.exitCode).toBe(1);
