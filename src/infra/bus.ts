@@ -161,6 +161,17 @@ export class Bus {
   }
 
   /**
+   * Creates (or checks) a durable consumer as `consume` would, without consuming, and returns
+   * its backlog: messages not yet delivered, and delivered but not yet acknowledged. For whoever
+   * sizes the pool of consumers (the same options as `consume`, so the configs never drift).
+   */
+  async backlog(options: Omit<ConsumeOptions<unknown>, 'handler'>): Promise<{ pending: number; ackPending: number }> {
+    const settings = consumeSettings({ ...options, handler: () => undefined });
+    const info = await ensureConsumer(await this.#manager(), settings.stream, consumerConfig(settings), this.#log);
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
+
+  /**
    * Creates (or checks) the durable consumer and starts consuming. Instances with the same
    * durable share its messages (each message to one of them) and, within this Bus, one sequence
    * tracker.

@@ -116,6 +116,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     bus: undefined,
     httpUrl: undefined,
     startedAt: new Date(),
+    root: () => supervisorOf(root),
     inspect: () => supervisorOf(root)?.inspect() ?? { id: 'root', type: 'supervisor', status: 'stopped', state: 'stopped', restarts: 0, uptimeMs: 0 },
     requestStop: (reason) => stopRequested?.(reason),
   };

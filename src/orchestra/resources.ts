@@ -12,7 +12,7 @@ import type { BusObserver } from '../infra/bus-observer.ts';
 import type { OrchestraMetrics } from '../infra/metrics.ts';
 import type { PaneDriver } from '../infra/pane-driver.ts';
 import type { WorktreeManager } from '../infra/worktrees.ts';
-import type { TreeNode } from '../supervisor/index.ts';
+import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 
 export interface OrchestraResources {
   readonly config: OrchestraConfig;
@@ -35,6 +35,8 @@ export interface OrchestraResources {
   paneDriver: PaneDriver | undefined;
   /** Set by the http actor once listening. */
   httpUrl: string | undefined;
+  /** The root supervisor, to reach a pool (the scaler). */
+  root(): Supervisor | undefined;
   /** The whole tree as plain data (root supervisor's inspect). */
   inspect(): TreeNode;
   /** Ask the orchestra to stop gracefully (from `miyabi-orchestra stop`). */

@@ -8,7 +8,7 @@
  *   ├─ control         status / stop over NATS request-reply
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
  *   ├─ core (one_for_one)
- *   │   ├─ issue-watcher, scheduler, dag, health-monitor, workspace (worktree clean-up)
+ *   │   ├─ issue-watcher, scheduler, dag, health-monitor, workspace (worktree clean-up), pool-scaler
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
@@ -23,6 +23,7 @@ import { controlChild } from '../actors/control.ts';
 import { dagChild, healthMonitorChild, issueWatcherChild, schedulerChild } from '../actors/core.ts';
 import { httpEndpointChild } from '../actors/http-endpoint.ts';
 import { workspaceChild } from '../actors/workspace.ts';
+import { poolScalerChild } from '../actors/pool-scaler.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSpec } from '../supervisor/index.ts';
@@ -63,6 +64,7 @@ export function buildTree(
         children: [
           ...[issueWatcherChild(resources), schedulerChild(resources), dagChild(resources), healthMonitorChild(resources)].map(withShutdown),
           workspaceChild(resources),
+          poolScalerChild(resources),
         ],
       }),
       supervisorChild({

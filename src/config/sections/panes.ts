@@ -31,6 +31,7 @@ export const panesSection = z
       .describe('Heartbeats that may go missing before the agent counts as unresponsive and is restarted'),
     spawnTimeoutMs: millis('How long a new runner may take to send its first heartbeat', 30_000, 100),
     pollIntervalMs: millis('How often tmux is asked which panes have died', 250, 10),
+    scaleIntervalMs: millis('How often each role\'s backlog is read to grow its pool towards max, or shrink it towards min', 2_000, 100),
     log: z
       .object({
         maxBytes: z.number().int().min(1_024).default(10 * 1024 * 1024).describe('Size at which an agent\'s log file is rotated (bytes)'),
