@@ -8,20 +8,9 @@ import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+import { CONTROL_SUBJECTS, type StatusReply } from '../orchestra/control-subjects.ts';
 
-export const CONTROL_SUBJECTS = {
-  status: 'miyabi.control.status',
-  stop: 'miyabi.control.stop',
-} as const;
-
-export interface StatusReply {
-  pid: number;
-  startedAt: string;
-  uptimeMs: number;
-  natsUrl: string;
-  httpUrl: string | undefined;
-  tree: ReturnType<OrchestraResources['inspect']>;
-}
+export { CONTROL_SUBJECTS, type StatusReply } from '../orchestra/control-subjects.ts';
 
 export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
   const logger = actorLogger(resources.logger, 'control');

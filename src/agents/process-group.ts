@@ -1,18 +1,19 @@
 /**
  * One agent process in a process group of its own, so that whatever it starts ends with it.
  *
- * - Started with execa, `shell: false`, stdin ignored, stdout and stderr read line by line.
+ * - Started with node:child_process `spawn` (no shell), stdin ignored, stdout and stderr read
+ *   line by line. Not execa: this runs in the pane runner, whose start-up is most of the time to
+ *   replace a dead agent, and importing execa costs about 190 ms there.
  * - `detached: true` makes the process the leader of a new group (and session): a kill is sent
  *   to the whole group (`kill(-pid)`), reaching the shells, compilers and test runners it started.
  * - At the timeout or on abort: SIGTERM to the group, then SIGKILL after `graceMs`.
  * - When the leader exits, anything it left running in its group is killed (SIGKILL): a run that
  *   is over leaves nothing behind in the worktree. Output is read for at most a second more, in
  *   case a process that left the group on purpose (setsid) still holds the pipes.
- * - Groups still running when the orchestra's own process exits are killed by an `exit` hook
- *   (execa's `cleanup` does not cover detached processes).
+ * - Groups still running when the orchestra's own process exits are killed by an `exit` hook.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -36,7 +37,7 @@ export interface GroupRunEnd {
   signal: string | undefined;
   timedOut: boolean;
   cancelled: boolean;
-  /** Set when the process could not start: the errno code (`ENOENT`, `EACCES`) and execa's message. */
+  /** Set when the process could not start: the errno code (`ENOENT`, `EACCES`) and its message. */
   spawnError?: { code: string | undefined; message: string };
 }
 
@@ -64,7 +65,7 @@ function trackGroup(pgid: number): void {
 }
 
 /** Reads each pipe line by line; `stop()` stops reading (for pipes a stray process still holds). */
-function readLines(child: ResultPromise, onOutput: GroupRunOptions['onOutput']) {
+function readLines(child: ChildProcess, onOutput: GroupRunOptions['onOutput']) {
   const readers = onOutput
     ? ([['stdout', child.stdout], ['stderr', child.stderr]] as const).flatMap(([stream, source]) => {
         if (!source) return [];
@@ -85,32 +86,30 @@ function readLines(child: ResultPromise, onOutput: GroupRunOptions['onOutput']) 
 }
 
 export async function runInProcessGroup(options: GroupRunOptions): Promise<GroupRunEnd> {
-  const child = execa(options.file, [...options.args], {
+  const child = spawn(options.file, [...options.args], {
     cwd: options.cwd,
     env: options.env,
-    extendEnv: false,
     shell: false,
-    stdin: 'ignore',
-    stdout: options.onOutput ? 'pipe' : 'ignore',
-    stderr: options.onOutput ? 'pipe' : 'ignore',
-    buffer: false,
-    reject: false,
+    stdio: ['ignore', options.onOutput ? 'pipe' : 'ignore', options.onOutput ? 'pipe' : 'ignore'],
     detached: true,
     windowsHide: true,
   });
   const pid = child.pid;
   if (pid === undefined) {
-    const result = await child;
-    const code = (result as { code?: unknown }).code;
+    // spawn reports a failed start (ENOENT, EACCES) as an 'error' event, after this tick.
+    const error = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve));
     return {
       pid,
       exitCode: undefined,
       signal: undefined,
       timedOut: false,
       cancelled: false,
-      spawnError: { code: typeof code === 'string' ? code : undefined, message: result.shortMessage ?? 'did not start' },
+      spawnError: { code: error.code, message: error.message },
     };
   }
+  child.on('error', () => {
+    // after a successful spawn, errors (a failed kill) change nothing: the exit is what counts
+  });
   const output = readLines(child, options.onOutput);
   trackGroup(pid);
 

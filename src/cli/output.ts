@@ -1,7 +1,7 @@
 /** Exit codes and printing for the CLI. */
 import type { ConfigProblem } from '../config/problems.ts';
 import { formatProblem } from '../config/problems.ts';
-import { flattenTree, type TreeNode } from '../supervisor/index.ts';
+import { flattenTree, type TreeNode } from '../supervisor/tree.ts';
 
 export const ExitCode = {
   ok: 0,

@@ -1,6 +1,6 @@
 /**
  * The pane runner as plain JavaScript: bundled once per start with esbuild (which tsx already
- * brings) into `<package>/dist/miyabi-orchestra.mjs`. A runner started through the TypeScript
+ * brings) from src/runner/main.ts into `<package>/dist/miyabi-runner.mjs`. A runner started through the TypeScript
  * loader spends about half a second more before its first heartbeat, and runner start-up is the
  * largest part of the time to replace a dead agent. Dependencies stay external (resolved from the
  * package's node_modules). If the package directory is read-only, the runners use tsx.
@@ -13,7 +13,7 @@ import { describeError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
 
 export function runnerBundlePath(): string {
-  return join(packageRoot(), 'dist', 'miyabi-orchestra.mjs');
+  return join(packageRoot(), 'dist', 'miyabi-runner.mjs');
 }
 
 /** Builds the bundle; resolves with its path, or undefined (logged) when it cannot be built. */
@@ -22,7 +22,7 @@ export async function buildRunnerBundle(logger: Logger): Promise<string | undefi
   const started = performance.now();
   try {
     const result = await build({
-      entryPoints: [join(packageRoot(), 'src', 'cli', 'main.ts')],
+      entryPoints: [join(packageRoot(), 'src', 'runner', 'main.ts')],
       outfile,
       write: false,
       bundle: true,

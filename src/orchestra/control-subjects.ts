@@ -1,0 +1,19 @@
+/**
+ * The control subjects: the CLI and the Conductor pane ask a running orchestra over plain NATS
+ * request/reply. Apart from the control actor so that clients import no actor code.
+ */
+import type { TreeNode } from '../supervisor/tree.ts';
+
+export const CONTROL_SUBJECTS = {
+  status: 'miyabi.control.status',
+  stop: 'miyabi.control.stop',
+} as const;
+
+export interface StatusReply {
+  pid: number;
+  startedAt: string;
+  uptimeMs: number;
+  natsUrl: string;
+  httpUrl: string | undefined;
+  tree: TreeNode;
+}
