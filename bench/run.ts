@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { benchBus } from './bus.ts';
 import { benchOrchestra } from './orchestra.ts';
+import { benchPanes } from './panes.ts';
 import { benchSupervisor } from './supervisor.ts';
 import type { BenchRow } from './types.ts';
 
@@ -15,6 +16,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['bus', benchBus],
   ['supervisor', benchSupervisor],
   ['orchestra', benchOrchestra],
+  ['panes', benchPanes],
 ];
 
 function format(value: number): string {
