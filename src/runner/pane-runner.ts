@@ -56,6 +56,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     maxFiles: config.panes.log.maxFiles,
   });
 
+  // Open the repository now, beside connecting and subscribing, rather than when the first task
+  // (often a redelivered one, after a crash) is already waiting. A failure shows at that task.
+  void worktrees.list().catch(() => undefined);
+
   let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string } | undefined;
   const beat = () => {
     const heartbeat: HeartbeatMessage = {
