@@ -8,7 +8,7 @@
  *   ├─ control         status / stop over NATS request-reply
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
  *   ├─ core (one_for_one)
- *   │   ├─ issue-watcher, scheduler, dag, health-monitor, workspace (worktree clean-up), pool-scaler
+ *   │   ├─ issue-watcher, scheduler, dag, workspace (worktree clean-up), pool-scaler, health-monitor
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
@@ -61,10 +61,13 @@ export function buildTree(
         ...settings,
         id: 'core',
         strategy: 'one_for_one',
+        // The health monitor last: its first check runs as it starts, and should find its
+        // siblings already running.
         children: [
-          ...[issueWatcherChild(resources), schedulerChild(resources), dagChild(resources), healthMonitorChild(resources)].map(withShutdown),
+          ...[issueWatcherChild(resources), schedulerChild(resources), dagChild(resources)].map(withShutdown),
           workspaceChild(resources),
           poolScalerChild(resources),
+          withShutdown(healthMonitorChild(resources)),
         ],
       }),
       supervisorChild({

@@ -21,7 +21,7 @@ describe('parseConfigText', () => {
     expect(result.config.http).toEqual({ enabled: true, host: '127.0.0.1', port: 9464 });
     expect(result.config.issues).toEqual({ source: 'local', local: { dir: 'examples/backlog' } });
     expect(Object.keys(result.config.agents)).toEqual(['conductor', 'codegen', 'review', 'pr', 'deploy']);
-    expect(result.config.agents.codegen).toMatchObject({ displayName: 'カエデ Kaede', min: 0, max: 1 });
+    expect(result.config.agents.codegen).toMatchObject({ displayName: 'カエデ Kaede', min: 1, max: 1 });
   });
 
   it('accepts a good file and keeps what it says', () => {

@@ -53,7 +53,8 @@ const agent = z
   })
   .describe('One role: a pool of agent instances that run the same command');
 
-const exampleAgent = (name: string) => ({ command: ['node', `{packageRoot}/examples/agents/${name}.mjs`] });
+// One of each by default: the five-pane orchestra a person can attach to and watch.
+const exampleAgent = (name: string) => ({ command: ['node', `{packageRoot}/examples/agents/${name}.mjs`], min: 1 });
 
 /** The example roles of the embedded default: agents that need no AI (examples/agents/). */
 export const defaultAgents = {
