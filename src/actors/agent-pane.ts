@@ -10,7 +10,7 @@ import { actorLogger } from '../infra/logger.ts';
 import type { PaneHandle } from '../infra/pane-driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import { decodeHeartbeat, heartbeatSubject } from '../runner/heartbeat.ts';
+import { decodeHeartbeat, heartbeatSubject, runnerErrorSubject } from '../runner/heartbeat.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { runnerArgv, runnerEnv } from './runner-command.ts';
 
@@ -97,7 +97,22 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });
-        return () => subscription.unsubscribe();
+        const errors = nc.subscribe(runnerErrorSubject(agentId), {
+          callback: (error, message) => {
+            if (error) return;
+            let reason: unknown;
+            try {
+              reason = (message.json() as { reason?: unknown }).reason;
+            } catch {
+              reason = message.string();
+            }
+            logger.error({ reason }, 'runner cannot serve; its pool restarts it with backoff');
+          },
+        });
+        return () => {
+          subscription.unsubscribe();
+          errors.unsubscribe();
+        };
       }),
     },
     actions: {

@@ -11,6 +11,11 @@ export function heartbeatSubject(agentId: string): string {
   return `${HEARTBEAT_SUBJECT_PREFIX}.${agentId}`;
 }
 
+/** Where a runner says why it cannot serve, just before it exits. */
+export function runnerErrorSubject(agentId: string): string {
+  return `miyabi.agent.${agentId}.error`;
+}
+
 export const heartbeatSchema = z.object({
   agentId: z.string(),
   state: z.enum(['idle', 'busy']),

@@ -16,7 +16,8 @@ import { Bus } from '../infra/bus.ts';
 import type { BusSubscription } from '../infra/bus-consumer.ts';
 import { PaneLog } from '../infra/pane-log.ts';
 import { WorktreeManager } from '../infra/worktrees.ts';
-import { heartbeatSubject, type HeartbeatMessage } from './heartbeat.ts';
+import { checkAgentProgram } from '../agents/command-check.ts';
+import { heartbeatSubject, runnerErrorSubject, type HeartbeatMessage } from './heartbeat.ts';
 import { resultSubject, TASK_RESULT, taskMessageSchema, taskSubject, type TaskResult } from './task-message.ts';
 
 export interface PaneRunnerOptions {
@@ -43,6 +44,15 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const { agentId, role, config, nc, logger, print } = options;
   const agent = config.agents[role];
   if (!agent) throw new Error(`no agent role ${role} in the config`);
+  try {
+    checkAgentProgram(agent.command);
+  } catch (error) {
+    // Say why before exiting, so the orchestra's log names the cause and not only the exit.
+    const reason = `agents.${role}.command: ${describeError(error)}`;
+    nc.publish(runnerErrorSubject(agentId), JSON.stringify({ agentId, reason }));
+    await nc.flush().catch(() => undefined);
+    throw new Error(reason, { cause: error });
+  }
   const bus = new Bus(nc, {
     sender: agentId,
     logger,
