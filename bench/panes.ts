@@ -46,8 +46,8 @@ type Recovery = Record<Step | 'ready', number>;
 const STEP_NAMES: Record<Step, string> = {
   noticed: 'kill → pane death noticed (agent actor failed)',
   restarted: 'noticed → fresh agent actor (pool restart)',
-  spawned: 'restart → runner pid known (tmux respawn-pane, pane title)',
-  heartbeat: 'runner pid → first heartbeat (node start, connect, consume)',
+  spawned: 'restart → runner pid known (the role'"'"'s spare claimed over NATS; else a respawned pane)',
+  heartbeat: 'runner pid → first heartbeat (a claimed spare: start as the agent, consume; else node start too)',
   busy: 'first heartbeat → busy with the task (redelivery)',
   agent: 'busy → agent process spawned (worktree, task files)',
   running: 'agent spawned → its started file written (the agent\'s own start: node)',

@@ -24,6 +24,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
   const logger = actorLogger(resources.logger, agentId, { role });
   // The current runner of this agent, for the actions that address it (one actor at a time).
   let handle: PaneHandle | undefined;
+  let previous: PaneHandle | undefined;
   let lastTitle: string | undefined;
   /** What the runner last reported of its task in flight: a runner that dies leaves it behind. */
   let inFlight: { agentPid?: number; ackSubject?: string } | undefined;
@@ -52,18 +53,16 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
           sendBack({ type: 'runner.exited', code: null, signal: 'no pane driver' });
           return () => {};
         }
-        driver
-          .start({
-            id: agentId,
-            title: `${agent.displayName} · ${role} · spawning`,
-            argv: runnerArgv(resources, agentId, role),
-            env: runnerEnv(resources, agentId, role),
-            cwd: process.cwd(),
-          })
+        const title = `${agent.displayName} · ${role} · spawning`;
+        const spec = { id: agentId, title, argv: runnerArgv(resources, agentId, role), env: runnerEnv(resources, agentId, role), cwd: process.cwd() };
+        (async () => (await resources.spares?.claim(role, agentId, title)) ?? (await driver.start(spec)))()
           .then(
             (pane) => {
               started = pane;
               if (cancelled) return pane.kill();
+              // The last runner's pane, dead, when this one took over a spare's pane elsewhere.
+              if (previous && previous !== pane) previous.dispose();
+              previous = pane;
               handle = pane;
               lastTitle = undefined;
               if (pane.pid !== undefined) sendBack({ type: 'runner.started', pid: pane.pid });

@@ -10,6 +10,7 @@ import { processPaneDriver, type PaneDriver } from '../infra/pane-driver.ts';
 import { tmuxPaneDriver } from '../infra/tmux-pane-driver.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { stopOrphanedRunners } from '../runner/pid-file.ts';
+import { SpareRunners } from './spare-runners.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 
 async function tmuxAvailable(): Promise<boolean> {
@@ -40,12 +41,20 @@ export const panesLogic = fromRuntime<{ resources: OrchestraResources }>(({ reso
     if (stopping) return void (await created.close());
     driver = created;
     resources.paneDriver = created;
+    if (panes.spareRunners) {
+      const roles = Object.entries(resources.config.agents)
+        .filter(([role, agent]) => role !== 'conductor' && agent.max > 0)
+        .map(([role]) => role);
+      resources.spares = new SpareRunners(resources, created, roles, logger);
+    }
     const attach = useTmux ? `tmux -L ${panes.socket} attach -t ${panes.session}` : undefined;
     logger.info({ backend: created.kind, attach }, 'panes ready');
     controls.setState(created.kind, { ready: true, detail: { backend: created.kind, ...(attach ? { attach } : {}) } });
   })();
   opened.catch((error: unknown) => controls.fail(error));
   const close = async () => {
+    resources.spares?.close();
+    resources.spares = undefined;
     if (resources.paneDriver === driver) resources.paneDriver = undefined;
     await driver?.close().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'closing panes failed'));
   };

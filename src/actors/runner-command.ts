@@ -15,6 +15,11 @@ export function runnerArgv(resources: OrchestraResources, agentId: string, role:
   return [process.execPath, ...entry, 'pane', '--agent', agentId, '--role', role, ...config];
 }
 
+/** A spare runner of `role`: started ahead, it becomes an agent when claimed. */
+export function spareArgv(resources: OrchestraResources, spareId: string, role: string): string[] {
+  return runnerArgv(resources, spareId, role).map((arg) => (arg === '--agent' ? '--spare' : arg));
+}
+
 export function runnerEnv(resources: OrchestraResources, agentId: string, role: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env[name] = value;

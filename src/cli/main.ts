@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
       return doctor(values);
     }
     case 'pane': {
-      const { values } = parse(rest, { agent: { type: 'string' }, role: { type: 'string' } });
+      const { values } = parse(rest, { agent: { type: 'string' }, role: { type: 'string' }, spare: { type: 'string' } });
       return pane(values);
     }
     case 'bus': {

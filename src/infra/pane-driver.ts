@@ -33,6 +33,8 @@ export interface PaneHandle {
   kill(): void;
   /** Show a status line (a pane title); a no-op where nothing is shown. */
   setTitle(text: string): void;
+  /** After the process has ended and its place is taken elsewhere: close the pane for good. */
+  dispose(): void;
 }
 
 export interface PaneDriver {
@@ -75,6 +77,7 @@ export function processPaneDriver(options: ProcessDriverOptions = {}): PaneDrive
         terminate: () => void child.kill('SIGTERM'),
         kill: () => void child.kill('SIGKILL'),
         setTitle: () => {},
+        dispose: () => {},
       };
       running.add(handle);
       void exited.then(() => running.delete(handle));

@@ -80,6 +80,14 @@ export async function tmuxPaneDriver(options: TmuxPaneDriverOptions): Promise<Pa
         exited,
         terminate: () => signal(spawned.pid, 'SIGTERM'),
         kill: () => signal(spawned.pid, 'SIGKILL'),
+        dispose: () => {
+          // Still running, or respawned with a new runner since: not ours to close.
+          if (live.has(spawned.paneId)) return;
+          for (const [id, paneId] of panes) if (paneId === spawned.paneId) panes.delete(id);
+          server.killPane(spawned.paneId).catch((error: unknown) =>
+            logger.debug({ err: describeError(error), paneId: spawned.paneId }, 'pane not closed'),
+          );
+        },
         setTitle: (text) => {
           server.setPaneTitle(spawned.paneId, text).catch((error: unknown) =>
             logger.debug({ err: describeError(error), paneId: spawned.paneId }, 'pane title not set'),

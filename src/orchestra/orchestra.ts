@@ -105,6 +105,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     config,
     configPath: loaded.isDefault ? undefined : loaded.path,
     paneDriver: undefined,
+    spares: undefined,
     runnerBundle,
     worktrees,
     secrets,

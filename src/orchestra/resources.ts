@@ -11,6 +11,7 @@ import type { Bus } from '../infra/bus.ts';
 import type { BusObserver } from '../infra/bus-observer.ts';
 import type { OrchestraMetrics } from '../infra/metrics.ts';
 import type { PaneDriver } from '../infra/pane-driver.ts';
+import type { SpareRunners } from '../actors/spare-runners.ts';
 import type { WorktreeManager } from '../infra/worktrees.ts';
 import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 
@@ -31,6 +32,8 @@ export interface OrchestraResources {
   readonly worktrees: WorktreeManager;
   /** The runner as bundled JavaScript (faster to start), when it could be built. */
   runnerBundle: string | undefined;
+  /** Set by the panes actor while it runs: runners started ahead, for agents to take over. */
+  spares: SpareRunners | undefined;
   /** Set by the panes actor while it runs: where agent runners are started. */
   paneDriver: PaneDriver | undefined;
   /** Set by the http actor once listening. */

@@ -16,6 +16,16 @@ export function runnerErrorSubject(agentId: string): string {
   return `miyabi.agent.${agentId}.error`;
 }
 
+/** A spare runner listens here to be claimed as an agent (request/reply). */
+export function spareClaimSubject(spareId: string): string {
+  return `miyabi.spare.${spareId}.claim`;
+}
+
+/** A spare runner says here that it is loaded, connected and waiting. */
+export function spareReadySubject(spareId: string): string {
+  return `miyabi.spare.${spareId}.ready`;
+}
+
 export const heartbeatSchema = z.object({
   agentId: z.string(),
   state: z.enum(['idle', 'busy']),

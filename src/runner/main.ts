@@ -9,7 +9,7 @@ import { CliExit } from '../cli/output.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== 'pane'),
-  options: { agent: { type: 'string' }, role: { type: 'string' }, config: { type: 'string', short: 'c' } },
+  options: { agent: { type: 'string' }, role: { type: 'string' }, spare: { type: 'string' }, config: { type: 'string', short: 'c' } },
   strict: true,
 });
 

@@ -29,7 +29,7 @@ export async function stopOrphanedRunners(dataDir: string): Promise<number[]> {
     const path = join(runnersDir(dataDir), file);
     const pid = Number(await readFile(path, 'utf8').catch(() => ''));
     const argv = pid > 0 && processAlive(pid) ? commandLineOf(pid) : [];
-    if (argv.includes('pane') && argv.includes('--agent')) {
+    if (argv.includes('pane') && (argv.includes('--agent') || argv.includes('--spare'))) {
       try {
         process.kill(pid, 'SIGKILL');
         stopped.push(pid);

@@ -67,8 +67,11 @@ describe('the Conductor pane and a crash of the orchestra', { timeout: 120_000 }
         const screen = (await tmux('capture-pane', '-p', '-t', conductorPane)).stdout;
         return screen.includes('Conductor') && screen.includes('codegen-1') && screen.includes('root (rest_for_one)');
       }, { timeoutMs: 30_000, what: 'tree drawn in the conductor pane' });
-      const orphans = await runnerPids();
-      expect(orphans.length).toBe(2);
+      // the conductor, codegen-1, and codegen's spare runner
+      const orphans = await waitFor(async () => {
+        const pids = await runnerPids();
+        return pids.length === 3 ? pids : undefined;
+      }, { timeoutMs: 30_000, what: 'three runner panes' });
 
       first.kill('SIGKILL');
       await first;
@@ -79,7 +82,7 @@ describe('the Conductor pane and a crash of the orchestra', { timeout: 120_000 }
       await waitFor(async () => (await runFilePid()) === second!.pid, { timeoutMs: 60_000, what: 'second orchestra up' });
       // …until the next orchestra stops them and starts its own.
       await waitFor(() => orphans.every((pid) => !processAlive(pid)), { what: 'orphaned runners stopped' });
-      await waitFor(async () => (await runnerPids()).length === 2, { timeoutMs: 30_000, what: 'new runners' });
+      await waitFor(async () => (await runnerPids()).length === 3, { timeoutMs: 30_000, what: 'new runners' });
       const fresh = await runnerPids();
       expect(fresh.some((pid) => orphans.includes(pid))).toBe(false);
 

@@ -52,6 +52,9 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     expect(result).toMatchObject({ status: 'success', attempt: 2, agentId: 'slow-1' });
     expect(restarts('slow', 'slow-1')).toBe(before + 1);
     expect(runnerPid('slow', 'slow-1')).not.toBe(firstRunner);
+    // the replacement was the role's spare runner, started ahead and taken over
+    const log = await readFile(join(test.dataDir, 'logs', 'orchestra.log'), 'utf8');
+    expect(log).toMatch(/"agentId":"slow-1".*"msg":"agent took over a spare runner"/);
     // the orphaned agent of the dead runner was stopped, not left running
     await waitFor(() => !processAlive(agentPid), { what: 'orphaned agent stopped' });
     expect(test.results.filter((candidate) => candidate.taskId === taskId).map((candidate) => candidate.attempt)).toEqual([2]);

@@ -10,46 +10,89 @@ import { describeError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../infra/logger.ts';
 import { startPaneRunner } from '../../runner/pane-runner.ts';
 import { writeRunnerPid } from '../../runner/pid-file.ts';
+import { spareClaimSubject, spareReadySubject } from '../../runner/heartbeat.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
 import { connectCli, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, renderTree } from '../output.ts';
 
-export async function pane(flags: { config?: string; agent?: string; role?: string }): Promise<number> {
-  const agentId = flags.agent ?? process.env.MIYABI_AGENT_ID;
+export async function pane(flags: { config?: string; agent?: string; role?: string; spare?: string }): Promise<number> {
   const role = flags.role ?? process.env.MIYABI_ROLE;
-  if (!agentId || !role) throw new CliExit(ExitCode.invalid, 'pane needs --agent ID and --role ROLE');
+  const spareId = flags.spare;
+  if (!role || (!spareId && !(flags.agent ?? process.env.MIYABI_AGENT_ID))) {
+    throw new CliExit(ExitCode.invalid, 'pane needs --role ROLE and --agent ID (or --spare ID)');
+  }
   const loaded = await loadConfigOrExit(flags.config);
   const { config } = loaded;
+  const servers = process.env.MIYABI_NATS_URL?.split(',') ?? (await runFileServers(config.dataDir));
+  const nc = await connectCli(loaded, servers, config.nats.connectDeadlineMs);
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  const connectionLost = nc.closed().then((error) => `connection closed${error ? `: ${describeError(error)}` : ''}`);
+
+  let agentId = flags.agent ?? process.env.MIYABI_AGENT_ID;
+  if (spareId) {
+    // A spare has loaded, read the config and connected; it becomes an agent when claimed.
+    const removeSparePid = await writeRunnerPid(config.dataDir, spareId);
+    print(`spare runner for ${role}: waiting to replace an agent`);
+    const claimed = await Promise.race([waitForClaim(nc, spareId), signalled, connectionLost]);
+    await removeSparePid();
+    if (!claimed.startsWith('agent:')) {
+      if (!nc.isClosed()) await nc.close();
+      return claimed.startsWith('SIG') ? ExitCode.ok : ExitCode.failure;
+    }
+    agentId = claimed.slice('agent:'.length);
+  }
   const logger = createLogger({
     level: config.log.level,
     filePath: join(config.dataDir, 'logs', 'runners', `${agentId}.log`),
     stdout: false,
     secrets: secretValues(resolveSecrets(config).secrets),
   }).child({ actorId: agentId, role });
-  const servers = process.env.MIYABI_NATS_URL?.split(',') ?? (await runFileServers(config.dataDir));
-  const nc = await connectCli(loaded, servers, config.nats.connectDeadlineMs);
-  const print = (line: string) => process.stdout.write(`${line}\n`);
 
   let stop: () => Promise<void>;
   if (role === 'conductor') {
-    stop = conductor(nc, agentId, config.panes.heartbeatIntervalMs, print);
+    stop = conductor(nc, agentId!, config.panes.heartbeatIntervalMs, print);
   } else {
-    const runner = await startPaneRunner({ agentId, role, config, nc, logger, print });
+    const runner = await startPaneRunner({ agentId: agentId!, role, config, nc, logger, print });
     stop = runner.stop;
   }
-  const removePid = await writeRunnerPid(config.dataDir, agentId);
-  logger.info({ pid: process.pid }, 'runner started');
-  const signalled = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  const ended = await Promise.race([signalled, nc.closed().then((error) => `connection closed${error ? `: ${describeError(error)}` : ''}`)]);
+  const removePid = await writeRunnerPid(config.dataDir, agentId!);
+  logger.info({ pid: process.pid, fromSpare: spareId }, 'runner started');
+  const ended = await Promise.race([signalled, connectionLost]);
   logger.info({ reason: ended }, 'runner stopping');
   await stop().catch((error: unknown) => logger.error({ err: describeError(error) }, 'runner stop failed'));
   if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
   await removePid();
   await flushLogger(logger);
   return ended.startsWith('SIG') ? ExitCode.ok : ExitCode.failure;
+}
+
+/** Announces the spare and resolves with `agent:<id>` when the orchestra claims it. */
+function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, spareId: string): Promise<string> {
+  return new Promise((resolve) => {
+    const subscription = nc.subscribe(spareClaimSubject(spareId), {
+      callback: (error, message) => {
+        if (error) return;
+        let agentId: unknown;
+        try {
+          agentId = (message.json() as { agentId?: unknown }).agentId;
+        } catch {
+          agentId = undefined;
+        }
+        if (typeof agentId !== 'string' || !/^[A-Za-z0-9._-]+$/.test(agentId)) {
+          message.respond(JSON.stringify({ ok: false }));
+          return;
+        }
+        message.respond(JSON.stringify({ ok: true, pid: process.pid }));
+        subscription.unsubscribe();
+        resolve(`agent:${agentId}`);
+      },
+    });
+    void nc.flush().then(() => nc.publish(spareReadySubject(spareId), JSON.stringify({ pid: process.pid })));
+  });
 }
 
 async function runFileServers(dataDir: string): Promise<string[]> {

@@ -31,6 +31,10 @@ export const panesSection = z
       .describe('Heartbeats that may go missing before the agent counts as unresponsive and is restarted'),
     spawnTimeoutMs: millis('How long a new runner may take to send its first heartbeat', 30_000, 100),
     pollIntervalMs: millis('How often tmux is asked which panes have died', 250, 10),
+    spareRunners: z
+      .boolean()
+      .default(true)
+      .describe('Keep one runner per role started ahead, so a dead agent is replaced by taking it over instead of starting a process from nothing'),
     scaleIntervalMs: millis('How often each role\'s backlog is read to grow its pool towards max, or shrink it towards min', 2_000, 100),
     log: z
       .object({
