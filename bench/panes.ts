@@ -46,7 +46,7 @@ type Recovery = Record<Step | 'ready', number>;
 const STEP_NAMES: Record<Step, string> = {
   noticed: 'kill → pane death noticed (agent actor failed)',
   restarted: 'noticed → fresh agent actor (pool restart)',
-  spawned: 'restart → runner pid known (the role'"'"'s spare claimed over NATS; else a respawned pane)',
+  spawned: 'restart → runner pid known (the role\'s spare claimed over NATS; else a respawned pane)',
   heartbeat: 'runner pid → first heartbeat (a claimed spare: start as the agent, consume; else node start too)',
   busy: 'first heartbeat → busy with the task (redelivery)',
   agent: 'busy → agent process spawned (worktree, task files)',
