@@ -158,10 +158,13 @@ export class WorktreeManager {
   async ensure(name: string, branch: string): Promise<Worktree> {
     const { repo, root } = await this.init();
     checkName(name);
-    await checkBranch(branch, repo);
+    // Both git calls at once: an existing worktree (every stage after the first) costs one round.
+    const [, listed] = await Promise.all([checkBranch(branch, repo), this.list()]);
     return this.locked(name, async () => {
       const worktreePath = path.join(root, name);
-      const existing = (await this.list()).find((entry) => entry.name === name);
+      const seen = listed.find((entry) => entry.name === name && !entry.prunable);
+      // Not there a moment ago: look again under the lock, another caller may have just made it.
+      const existing = seen ?? (await this.list()).find((entry) => entry.name === name);
       if (existing && !existing.prunable) {
         if (existing.branch !== branch) {
           throw new MiyabiError(
