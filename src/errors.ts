@@ -2,7 +2,35 @@
  * Typed errors with stable codes (the nats.js habit): logs and metrics use `code`, never the
  * message text. Every error the orchestra raises on purpose is a MiyabiError.
  */
+/** The agent protocol's part (src/agents): a task's outcome carries one of these. */
+export const AgentErrorCodes = {
+  /** A `{{variable}}` in a prompt template that no task can ever fill (a typo). */
+  PromptUnknownVariable: 'prompt_unknown_variable',
+  /** A `{{variable}}` the template may use, with no value for this task. */
+  PromptMissingValue: 'prompt_missing_value',
+  /** A `{{` that does not open a variable, or one never closed. */
+  PromptSyntax: 'prompt_syntax',
+  /** The template file cannot be read, or renders to nothing. */
+  PromptTemplateUnreadable: 'prompt_template_unreadable',
+  PromptEmpty: 'prompt_empty',
+  /** A `{placeholder}` in the agent command that the runner does not know. */
+  CommandUnknownPlaceholder: 'command_unknown_placeholder',
+  /** The agent command (argv[0]) cannot be found or is not executable. */
+  CommandNotFound: 'command_not_found',
+  /** The task given to the runner does not match the task schema. */
+  TaskInvalid: 'task_invalid',
+  /** The per-task directory cannot be written, or would be inside the worktree. */
+  TaskFilesUnwritable: 'task_files_unwritable',
+  /** The worktree to run in does not exist. */
+  WorktreeMissing: 'worktree_missing',
+  /** The agent wrote a result file that is not valid JSON of the result schema. */
+  ResultInvalid: 'result_invalid',
+} as const;
+
+export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
+
 export const ErrorCodes = {
+  ...AgentErrorCodes,
   ConfigInvalid: 'config_invalid',
   ConfigUnreadable: 'config_unreadable',
   ChildStartFailed: 'child_start_failed',
