@@ -10,7 +10,7 @@ import { actorLogger } from '../infra/logger.ts';
 import type { PaneHandle } from '../infra/pane-driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import { decodeHeartbeat, heartbeatSubject, runnerErrorSubject } from '../runner/heartbeat.ts';
+import { decodeHeartbeat, heartbeatSubject, jsonField, runnerErrorSubject } from '../runner/heartbeat.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { runnerArgv, runnerEnv } from './runner-command.ts';
 
@@ -99,12 +99,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
         const errors = nc.subscribe(runnerErrorSubject(agentId), {
           callback: (error, message) => {
             if (error) return;
-            let reason: unknown;
-            try {
-              reason = (message.json() as { reason?: unknown }).reason;
-            } catch {
-              reason = message.string();
-            }
+            const reason = jsonField(message, 'reason') ?? message.string();
             logger.error({ reason }, 'runner cannot serve; its pool restarts it with backoff');
           },
         });

@@ -14,7 +14,7 @@ import { logFilePath } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/logger.ts';
 import { OrchestraMetrics } from '../infra/metrics.ts';
-import { openRepository, WorktreeManager } from '../infra/worktrees.ts';
+import { WorktreeManager } from '../infra/worktrees.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
@@ -77,7 +77,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   // an earlier run are removed (their branches, and so every commit, stay).
   const worktrees = new WorktreeManager({ repoDir: config.workspace.repo, rootDir: join(config.dataDir, 'worktrees'), logger });
   try {
-    await openRepository(config.workspace.repo);
+    // Opens the repository first: not_a_git_repository when it is none.
     await worktrees.reconcile(new Set());
   } catch (error) {
     await flushLogger(logger);

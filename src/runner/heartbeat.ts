@@ -49,3 +49,13 @@ export function decodeHeartbeat(data: Uint8Array): HeartbeatMessage | undefined 
     return undefined;
   }
 }
+
+/** One field of a small JSON control message; undefined when the message is not JSON. */
+export function jsonField(message: { json(): unknown }, key: string): unknown {
+  try {
+    const value = message.json();
+    return value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  } catch {
+    return undefined;
+  }
+}

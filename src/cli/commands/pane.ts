@@ -10,7 +10,7 @@ import { describeError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../infra/logger.ts';
 import { startPaneRunner } from '../../runner/pane-runner.ts';
 import { writeRunnerPid } from '../../runner/pid-file.ts';
-import { spareClaimSubject, spareReadySubject } from '../../runner/heartbeat.ts';
+import { heartbeatSubject, jsonField, spareClaimSubject, spareReadySubject, type HeartbeatMessage } from '../../runner/heartbeat.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
 import { connectCli, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, renderTree } from '../output.ts';
@@ -76,12 +76,7 @@ function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, spareId: strin
     const subscription = nc.subscribe(spareClaimSubject(spareId), {
       callback: (error, message) => {
         if (error) return;
-        let agentId: unknown;
-        try {
-          agentId = (message.json() as { agentId?: unknown }).agentId;
-        } catch {
-          agentId = undefined;
-        }
+        const agentId = jsonField(message, 'agentId');
         if (typeof agentId !== 'string' || !/^[A-Za-z0-9._-]+$/.test(agentId)) {
           message.respond(JSON.stringify({ ok: false }));
           return;
@@ -109,7 +104,8 @@ function conductor(
   print: (line: string) => void,
 ): () => Promise<void> {
   const tick = async () => {
-    nc.publish(`miyabi.heartbeat.${agentId}`, JSON.stringify({ agentId, state: 'idle', pid: process.pid, at: new Date().toISOString() }));
+    const heartbeat: HeartbeatMessage = { agentId, state: 'idle', pid: process.pid, at: new Date().toISOString() };
+    nc.publish(heartbeatSubject(agentId), JSON.stringify(heartbeat));
     try {
       const reply = (await nc.request(CONTROL_SUBJECTS.status, undefined, { timeout: intervalMs })).json<StatusReply>();
       // Clear the pane and redraw: the Conductor shows the present, not a scrollback.
