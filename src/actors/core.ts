@@ -5,10 +5,8 @@
 import { fromPromise } from 'xstate';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/logger.ts';
-import { dagMachine } from '../machines/dag.ts';
 import { healthMonitorMachine, type HealthReport } from '../machines/health-monitor.ts';
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
-import { schedulerMachine } from '../machines/scheduler.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { readiness } from './http-endpoint.ts';
@@ -66,23 +64,4 @@ export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
   });
   const github = resources.config.issues.github;
   return { id: 'issue-watcher', logic, input: { pollIntervalMs: github?.pollIntervalMs ?? 60_000 } };
-}
-
-export function schedulerChild(resources: OrchestraResources): ChildSpec {
-  const publish = publisher(resources, 'scheduler');
-  const capacity = Object.values(resources.config.agents).reduce((sum, agent) => sum + agent.max, 0);
-  const logic = schedulerMachine.provide({
-    actions: {
-      dispatch: (_, task) => publish(`miyabi.tasks.${task.role}`, 'task.dispatched', task),
-    },
-  });
-  return { id: 'scheduler', logic, input: { capacity } };
-}
-
-export function dagChild(resources: OrchestraResources): ChildSpec {
-  const logger = actorLogger(resources.logger, 'dag');
-  const logic = dagMachine.provide({
-    actions: { readyChanged: (_, ready) => logger.debug({ ready }, 'ready set changed') },
-  });
-  return { id: 'dag', logic };
 }

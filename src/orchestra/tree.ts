@@ -20,7 +20,7 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import { agentPoolChild } from '../actors/agent-pool.ts';
 import { busConnectionChild } from '../actors/bus-connection.ts';
 import { controlChild } from '../actors/control.ts';
-import { dagChild, healthMonitorChild, issueWatcherChild, schedulerChild } from '../actors/core.ts';
+import { healthMonitorChild, issueWatcherChild } from '../actors/core.ts';
 import { httpEndpointChild } from '../actors/http-endpoint.ts';
 import { workspaceChild } from '../actors/workspace.ts';
 import { poolScalerChild } from '../actors/pool-scaler.ts';
@@ -64,7 +64,7 @@ export function buildTree(
         // The health monitor last: its first check runs as it starts, and should find its
         // siblings already running.
         children: [
-          ...[issueWatcherChild(resources), schedulerChild(resources), dagChild(resources)].map(withShutdown),
+          ...[issueWatcherChild(resources)].map(withShutdown),
           workspaceChild(resources),
           poolScalerChild(resources),
           withShutdown(healthMonitorChild(resources)),

@@ -1,10 +1,8 @@
 /** The core machines decide without I/O: effects are injected, time is simulated. */
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, SimulatedClock, waitFor } from 'xstate';
-import { dagMachine, readyNodes } from '../../src/machines/dag.ts';
 import { healthMonitorMachine, type HealthReport } from '../../src/machines/health-monitor.ts';
 import { issueWatcherMachine, type WatchedIssue } from '../../src/machines/issue-watcher.ts';
-import { schedulerMachine, type ReadyTask } from '../../src/machines/scheduler.ts';
 
 describe('health monitor', () => {
   it('checks at once, then every interval, and reports each result', async () => {
@@ -66,37 +64,6 @@ describe('issue watcher', () => {
     expect(found).toEqual([[{ number: 7, title: 'x', labels: [] }]]);
     expect(failures).toHaveLength(1);
     expect(actor.getSnapshot().status).toBe('active');
-    actor.stop();
-  });
-});
-
-describe('scheduler', () => {
-  it('dispatches by priority then age, within capacity', () => {
-    const dispatched: string[] = [];
-    const machine = schedulerMachine.provide({ actions: { dispatch: (_, task) => dispatched.push(task.id) } });
-    const actor = createActor(machine, { input: { capacity: 1 } }).start();
-    const task = (id: string, priority: number, readyAt: number): ReadyTask => ({ id, role: 'codegen', priority, readyAt });
-    actor.send({ type: 'task.ready', task: task('first', 2, 1) });
-    expect(dispatched).toEqual(['first']);
-    actor.send({ type: 'task.ready', task: task('old-p2', 2, 2) });
-    actor.send({ type: 'task.ready', task: task('p0', 0, 3) });
-    actor.send({ type: 'task.ready', task: task('new-p2', 2, 4) });
-    expect(dispatched).toEqual(['first']);
-    for (const id of ['first', 'p0', 'old-p2']) actor.send({ type: 'task.finished', id });
-    expect(dispatched).toEqual(['first', 'p0', 'old-p2', 'new-p2']);
-    actor.stop();
-  });
-});
-
-describe('dag', () => {
-  it('reports the ready set as dependencies complete', () => {
-    const readySets: string[][] = [];
-    const actor = createActor(dagMachine.provide({ actions: { readyChanged: (_, ready) => readySets.push(ready) } })).start();
-    actor.send({ type: 'dag.set', node: 'b', dependsOn: ['a'] });
-    actor.send({ type: 'dag.set', node: 'a', dependsOn: [] });
-    actor.send({ type: 'dag.completed', node: 'a' });
-    expect(readySets).toEqual([[], ['a'], ['b']]);
-    expect(readyNodes({ dependsOn: { x: ['y'] }, completed: [] })).toEqual([]);
     actor.stop();
   });
 });
