@@ -4,7 +4,8 @@
  * `examples/backlog` are found where the orchestra is started, as in a checkout).
  *
  * Resolved: dataDir, nats.embedded.binary (only when it holds a slash; a bare name is looked
- * up on PATH), nats.tls files, issues.local.dir, workspace.repo, agents.*.prompt. Agent commands are argv
+ * up on PATH), nats.tls files, issues.local.dir and trackerDir, workflow.dependenciesFile,
+ * workspace.repo, agents.*.prompt. Agent commands are argv
  * arrays and are not touched: the agent runner gives them their working directory.
  */
 import { isAbsolute, join, resolve } from 'node:path';
@@ -29,8 +30,12 @@ export function resolveConfigPaths(config: OrchestraConfig, baseDir: string): Or
           ? undefined
           : { caFile: opt(tls.caFile), certFile: opt(tls.certFile), keyFile: opt(tls.keyFile) },
     },
-    issues: { ...config.issues, local: { ...config.issues.local, dir: at(config.issues.local.dir) } },
-    workspace: { ...config.workspace, repo: at(config.workspace.repo) },
+    issues: {
+      ...config.issues,
+      local: { ...config.issues.local, dir: at(config.issues.local.dir), trackerDir: opt(config.issues.local.trackerDir) },
+    },
+    workflow: { ...config.workflow, dependenciesFile: opt(config.workflow.dependenciesFile) },
+    workspace: { ...config.workspace, repo: opt(config.workspace.repo) },
     agents: Object.fromEntries(
       Object.entries(config.agents).map(([role, agent]) => [role, { ...agent, prompt: opt(agent.prompt) }]),
     ),
@@ -40,4 +45,14 @@ export function resolveConfigPaths(config: OrchestraConfig, baseDir: string): Or
 /** The orchestra's log file: `<dataDir>/logs/orchestra.log`. */
 export function logFilePath(config: Pick<OrchestraConfig, 'dataDir'>): string {
   return join(config.dataDir, 'logs', 'orchestra.log');
+}
+
+/** Where the local issue source writes back: `issues.local.trackerDir`, or `<dataDir>/tracker`. */
+export function trackerDirOf(config: Pick<OrchestraConfig, 'dataDir' | 'issues'>): string {
+  return config.issues.local.trackerDir ?? join(config.dataDir, 'tracker');
+}
+
+/** The repository the agents work on: `workspace.repo`, or the scratch repository of the embedded demo. */
+export function repoDirOf(config: Pick<OrchestraConfig, 'dataDir' | 'workspace'>): string {
+  return config.workspace.repo ?? join(config.dataDir, 'scratch-repo');
 }

@@ -22,6 +22,7 @@ import { busSection, httpSection, logSection, natsSection } from './sections/inf
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
 import { healthSection, supervisorSection } from './sections/runtime.ts';
+import { workflowSection } from './sections/workflow.ts';
 
 export const configSchema = z
   .object({
@@ -32,6 +33,7 @@ export const configSchema = z
     log: logSection,
     supervisor: supervisorSection,
     issues: issuesSection,
+    workflow: workflowSection,
     agents: agentsSection,
     panes: panesSection,
     workspace: workspaceSection,

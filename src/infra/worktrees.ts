@@ -20,7 +20,7 @@
  * Every git call is an argv array run in the repository with `GIT_TERMINAL_PROMPT=0` (a
  * credential prompt fails instead of hanging) and without inherited GIT_DIR-style variables.
  */
-import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
@@ -93,6 +93,22 @@ export async function openRepository(dir: string): Promise<Repository> {
   const [realTop, realDir] = await Promise.all([realpath(top), realpath(dir)]);
   if (realTop !== realDir) throw notARepository(dir, `it is a directory inside ${realTop}`);
   return { dir: realTop };
+}
+
+/**
+ * A repository of our own at `dir`, made when missing: `git init` on `main` with one commit, so
+ * branches and worktrees have a base. An existing repository is left as it is.
+ */
+export async function ensureScratchRepository(dir: string): Promise<Repository> {
+  const exists = await stat(path.join(dir, '.git')).then(() => true, () => false);
+  if (!exists) {
+    await mkdir(dir, { recursive: true });
+    await git(['init', '--quiet', '--initial-branch=main'], dir);
+    await writeFile(path.join(dir, 'README.md'), '# Scratch repository\n\nThe miyabi-orchestra demo works here: one branch and worktree per issue.\n');
+    await git(['add', 'README.md'], dir);
+    await git(['-c', 'user.name=miyabi-orchestra', '-c', 'user.email=miyabi-orchestra@localhost', 'commit', '--quiet', '-m', 'Initial commit'], dir);
+  }
+  return openRepository(dir);
 }
 
 export interface WorktreeManagerOptions {

@@ -10,11 +10,11 @@ import { createActor, type Actor } from 'xstate';
 import type { LoadedConfig } from '../config/load.ts';
 import { ConfigInvalidError } from '../config/problems.ts';
 import { resolveSecrets, secretValues } from '../config/secrets.ts';
-import { logFilePath } from '../config/paths.ts';
+import { logFilePath, repoDirOf } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/logger.ts';
 import { OrchestraMetrics } from '../infra/metrics.ts';
-import { WorktreeManager } from '../infra/worktrees.ts';
+import { WorktreeManager, ensureScratchRepository } from '../infra/worktrees.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
@@ -75,8 +75,12 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
 
   // The repository the agents work on must be one, before anything starts; worktrees left by
   // an earlier run are removed (their branches, and so every commit, stay).
-  const worktrees = new WorktreeManager({ repoDir: config.workspace.repo, rootDir: join(config.dataDir, 'worktrees'), logger });
+  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees'), logger });
   try {
+    if (config.workspace.repo === undefined) {
+      const scratch = await ensureScratchRepository(repoDirOf(config));
+      logger.info({ repo: scratch.dir }, 'workspace.repo not set: the agents work on a scratch repository');
+    }
     // Opens the repository first: not_a_git_repository when it is none.
     await worktrees.reconcile(new Set());
   } catch (error) {

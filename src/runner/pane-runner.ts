@@ -10,6 +10,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { runAgent } from '../agents/run-agent.ts';
+import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { Bus } from '../infra/bus.ts';
@@ -58,7 +59,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     logger,
     topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs },
   });
-  const worktrees = new WorktreeManager({ repoDir: config.workspace.repo, rootDir: join(config.dataDir, 'worktrees') });
+  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees') });
   const paneLog = new PaneLog({
     dir: join(config.dataDir, 'logs', 'agents'),
     agentId,

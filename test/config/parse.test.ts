@@ -19,7 +19,8 @@ describe('parseConfigText', () => {
     expect(result.config.nats.urls).toEqual([]);
     expect(result.config.nats.embedded).toEqual({ host: '127.0.0.1', port: 0 });
     expect(result.config.http).toEqual({ enabled: true, host: '127.0.0.1', port: 9464 });
-    expect(result.config.issues).toEqual({ source: 'local', local: { dir: 'examples/backlog' } });
+    expect(result.config.issues).toEqual({ source: 'local', local: { dir: 'examples/backlog', pollIntervalMs: 2_000 } });
+    expect(result.config.workflow).toMatchObject({ triggerLabel: 'miyabi', trust: { associations: ['OWNER', 'MEMBER', 'COLLABORATOR'], allow: [], bots: [] } });
     expect(Object.keys(result.config.agents)).toEqual(['conductor', 'codegen', 'review', 'pr', 'deploy']);
     expect(result.config.agents.codegen).toMatchObject({ displayName: 'カエデ Kaede', min: 1, max: 1 });
   });

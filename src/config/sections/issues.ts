@@ -8,10 +8,23 @@ import { envName, millis, pathField } from '../fields.ts';
 const local = z
   .object({
     dir: pathField('Directory of Markdown issues with YAML front matter').default('examples/backlog'),
+    trackerDir: pathField(
+      'Where the orchestra writes back: labels, comments and pull requests, as files. Default: <dataDir>/tracker',
+    ).optional(),
+    pollIntervalMs: millis('Interval between reads of the directory', 2_000, 100),
   })
   .strict()
   .prefault({})
   .describe('The local issue source');
+
+const webhook = z
+  .object({
+    path: z.string().regex(/^\/\S*$/, 'expected a path like /webhooks/github').default('/webhooks/github').describe('Path on the HTTP endpoint (http.host:http.port)'),
+    secretEnv: envName('Webhook secret (X-Hub-Signature-256)').default('GITHUB_WEBHOOK_SECRET'),
+    maxBodyBytes: z.number().int().min(1_024).default(1_048_576).describe('Larger deliveries are refused (413)'),
+  })
+  .strict()
+  .describe('The webhook receiver (issues, issue_comment, label events); polling stays on as the safety net');
 
 const github = z
   .object({
@@ -22,7 +35,8 @@ const github = z
       .default('https://api.github.com')
       .describe('REST API base URL (GitHub Enterprise: https://HOST/api/v3)'),
     tokenEnv: envName('GitHub token').default('GITHUB_TOKEN'),
-    pollIntervalMs: millis('Interval between polls for open issues', 60_000, 1_000),
+    pollIntervalMs: millis('Interval between polls for open issues (conditional requests: an unchanged poll costs no rate limit)', 60_000, 1_000),
+    webhook: webhook.optional(),
   })
   .strict()
   .describe('The GitHub issue source');

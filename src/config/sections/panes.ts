@@ -51,7 +51,9 @@ export const panesSection = z
 
 export const workspaceSection = z
   .object({
-    repo: pathField('The target git repository whose issues the agents work on; each issue gets a worktree of it').default('.'),
+    repo: pathField(
+      'The target git repository whose issues the agents work on; each issue gets a worktree of it. Unset: a scratch repository <dataDir>/scratch-repo, made at start (the embedded demo)',
+    ).optional(),
     branchPrefix: z
       .string()
       .min(1)

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/load.ts';
+import type { OrchestraConfig } from '../../src/config/schema.ts';
+import { judgeIssue, trustsCommenter } from '../../src/issues/trust.ts';
+import { missingRoles, priorityOf, routeIssue, slaMsOf } from '../../src/issues/routing.ts';
+import type { TrackedIssue } from '../../src/issues/source.ts';
+
+function workflow(yaml = ''): OrchestraConfig['workflow'] {
+  const parsed = parseConfigText(yaml, 'test.yaml');
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return parsed.config.workflow;
+}
+
+const issue = (overrides: Partial<TrackedIssue> = {}): TrackedIssue => ({
+  number: 1,
+  title: 't',
+  body: '',
+  labels: ['miyabi'],
+  state: 'open',
+  author: 'alice',
+  authorAssociation: 'MEMBER',
+  authorIsBot: false,
+  updatedAt: '2026-01-01T00:00:00Z',
+  ...overrides,
+});
+const maintainer = { login: 'alice', isBot: false, hasWriteAccess: true };
+
+describe('trust gating (closed by default)', () => {
+  const policy = workflow().trust;
+
+  it('acts on a trusted author\'s issue labelled by someone with write access', () => {
+    expect(judgeIssue(issue(), maintainer, 'miyabi', policy)).toEqual({ trusted: true });
+  });
+
+  it('ignores an issue without the trigger label', () => {
+    expect(judgeIssue(issue({ labels: ['type:bug'] }), maintainer, 'miyabi', policy)).toMatchObject({ trusted: false, reason: 'no_trigger_label' });
+  });
+
+  it('ignores an untrusted author, even when a maintainer applied the label', () => {
+    for (const association of ['NONE', 'CONTRIBUTOR', 'FIRST_TIME_CONTRIBUTOR'] as const) {
+      expect(judgeIssue(issue({ authorAssociation: association }), maintainer, 'miyabi', policy)).toMatchObject({
+        trusted: false,
+        reason: 'untrusted_author',
+      });
+    }
+  });
+
+  it('ignores a label applied by someone without write access, or by nobody known', () => {
+    const drive = { login: 'mallory', isBot: false, hasWriteAccess: false };
+    expect(judgeIssue(issue(), drive, 'miyabi', policy)).toMatchObject({ trusted: false, reason: 'untrusted_labeler' });
+    expect(judgeIssue(issue(), undefined, 'miyabi', policy)).toMatchObject({ trusted: false, reason: 'unknown_labeler' });
+  });
+
+  it('ignores bots unless allow-listed, even with an owner association or write access', () => {
+    const bot = issue({ author: 'renovate[bot]', authorIsBot: true, authorAssociation: 'OWNER' });
+    expect(judgeIssue(bot, maintainer, 'miyabi', policy)).toMatchObject({ trusted: false, reason: 'bot_author' });
+    const botLabeler = { login: 'labeler[bot]', isBot: true, hasWriteAccess: true };
+    expect(judgeIssue(issue(), botLabeler, 'miyabi', policy)).toMatchObject({ trusted: false, reason: 'bot_labeler' });
+    const allowing = workflow('workflow: { trust: { bots: ["renovate[bot]"] } }').trust;
+    expect(judgeIssue(bot, maintainer, 'miyabi', allowing)).toEqual({ trusted: true });
+  });
+
+  it('trusts an allow-listed login whatever its association; comment commands follow the same rule', () => {
+    const allowing = workflow('workflow: { trust: { allow: [carol] } }').trust;
+    expect(judgeIssue(issue({ author: 'carol', authorAssociation: 'NONE' }), maintainer, 'miyabi', allowing)).toEqual({ trusted: true });
+    expect(trustsCommenter({ login: 'dave', isBot: false, association: 'NONE' }, policy)).toBe(false);
+    expect(trustsCommenter({ login: 'erin', isBot: false, association: 'COLLABORATOR' }, policy)).toBe(true);
+    expect(trustsCommenter({ login: 'x[bot]', isBot: true, association: 'OWNER' }, policy)).toBe(false);
+  });
+});
+
+describe('routing', () => {
+  const policy = workflow();
+
+  it('maps labels to a route, the first matching route winning', () => {
+    expect(routeIssue(['type:docs'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'pr']);
+    expect(routeIssue(['type:bug'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr']);
+    expect(routeIssue(['type:docs', 'type:bug'], policy).matched).toBe('type:docs');
+    expect(routeIssue([], policy)).toMatchObject({ matched: undefined, stages: [{ stage: 'codegen' }, { stage: 'review' }, { stage: 'pr' }] });
+  });
+
+  it('appends the deploy stage for the deploy label, and agent:<role> forces the first stage\'s role', () => {
+    expect(routeIssue(['type:bug', 'deploy'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr', 'deploy']);
+    expect(routeIssue(['agent:codegen-claude'], policy).stages[0]).toEqual({ stage: 'codegen', role: 'codegen-claude' });
+    expect(missingRoles(routeIssue(['agent:codegen-claude'], policy), ['codegen', 'review', 'pr'])).toEqual(['codegen-claude']);
+  });
+
+  it('sets priority from P0…P3 and severity labels, the most urgent winning, and the SLA from it', () => {
+    expect(priorityOf(['P3', 'severity:critical'], policy)).toBe(0);
+    expect(priorityOf(['P1'], policy)).toBe(1);
+    expect(priorityOf([], policy)).toBe(2);
+    expect(slaMsOf(0, policy)).toBe(3_600_000);
+    expect(slaMsOf(9, policy)).toBe(259_200_000);
+  });
+
+  it('runs a stage by the role configured for it', () => {
+    const custom = workflow('workflow: { stageRoles: { codegen: kaede } }');
+    expect(routeIssue([], custom).stages[0]).toEqual({ stage: 'codegen', role: 'kaede' });
+  });
+});

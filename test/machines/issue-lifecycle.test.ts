@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import {
+  issueLifecycleMachine,
+  retryDelayMs,
+  type LifecycleEvent,
+  type LifecycleInput,
+} from '../../src/machines/issue-lifecycle.ts';
+
+type Snapshot = SnapshotFrom<typeof issueLifecycleMachine>;
+
+const input = (overrides: Partial<LifecycleInput> = {}): LifecycleInput => ({
+  number: 7,
+  route: [
+    { stage: 'codegen', role: 'codegen' },
+    { stage: 'review', role: 'review' },
+    { stage: 'pr', role: 'pr' },
+  ],
+  priority: 1,
+  discoveredAt: 0,
+  maxAttempts: 3,
+  maxReviewRounds: 1,
+  retryInitialDelayMs: 1_000,
+  retryMaxDelayMs: 10_000,
+  stageStates: { codegen: 'implementing', review: 'reviewing', pr: 'reviewing' },
+  ...overrides,
+});
+
+/** Steps the machine purely and keeps every effect it asked for. */
+function drive(machineInput = input()) {
+  const effects: Array<{ type: string; params: unknown }> = [];
+  const keep = (actions: Array<{ type: string; params?: unknown }>) => {
+    for (const action of actions) if (!action.type.startsWith('xstate.')) effects.push({ type: action.type, params: action.params });
+  };
+  let [snapshot, actions] = initialTransition(issueLifecycleMachine, machineInput);
+  keep(actions);
+  const send = (event: LifecycleEvent): Snapshot => {
+    [snapshot, actions] = transition(issueLifecycleMachine, snapshot, event);
+    keep(actions);
+    return snapshot;
+  };
+  const dispatch = (now: number) => {
+    send({ type: 'stage.dispatch', now });
+    return snapshot.context.taskId!;
+  };
+  const answer = (status: 'success' | 'failure' | 'retry' | 'changes_requested', now: number, extra = {}) =>
+    send({ type: 'stage.result', outcome: { taskId: snapshot.context.taskId!, status, reason: status, attempt: snapshot.context.attempt, ...extra }, now });
+  return { get snapshot() { return snapshot; }, effects, send, dispatch, answer, of: (type: string) => effects.filter((e) => e.type === type).map((e) => e.params) };
+}
+
+describe('issue lifecycle', () => {
+  it('walks its route stage by stage to done, labelling and commenting once each', () => {
+    const run = drive();
+    expect(run.snapshot.value).toBe('discovered');
+    run.send({ type: 'deps.ready' });
+    expect(run.snapshot.value).toBe('queued');
+    for (const stage of ['codegen', 'review', 'pr']) {
+      run.dispatch(10);
+      expect(run.snapshot.value).toBe('running');
+      expect(run.of('dispatchTask').at(-1)).toMatchObject({ stage, role: stage, attempt: 1 });
+      run.answer('success', 20, { summary: `${stage} ok` });
+    }
+    expect(run.snapshot.value).toBe('done');
+    expect(run.of('setStateLabel').map((p) => (p as { label: string }).label)).toEqual([
+      'pending',
+      'implementing',
+      'reviewing',
+      'reviewing',
+      'done',
+    ]);
+    expect(run.of('comment').map((p) => (p as { key: string }).key)).toEqual([
+      'issue-7.g1.started',
+      'issue-7.g1.started',
+      'issue-7.g1.started',
+      'issue-7.g1.done',
+    ]);
+    expect(run.of('finished')).toEqual([{ outcome: 'done' }]);
+    // The next stage sees what the earlier ones produced.
+    expect(run.of('dispatchTask').at(-1)).toMatchObject({ previous: { codegen: { summary: 'codegen ok' }, review: { summary: 'review ok' } } });
+  });
+
+  it('ignores a result that is not for the task it runs (a stale redelivery)', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    run.dispatch(1);
+    run.send({ type: 'stage.result', outcome: { taskId: 'issue-7.g0.codegen.r0.a1', status: 'failure', reason: 'old', attempt: 1 }, now: 2 });
+    expect(run.snapshot.value).toBe('running');
+    expect(run.snapshot.context.history).toEqual([]);
+  });
+
+  it('waits for its dependencies, and is blocked with the reason when they can never complete', () => {
+    const run = drive();
+    run.send({ type: 'deps.waiting', on: [3] });
+    expect(run.snapshot.value).toBe('waiting');
+    expect(run.snapshot.context.waitingOn).toEqual([3]);
+    run.send({ type: 'deps.blocked', reason: 'depends on #3, which failed' });
+    expect(run.snapshot.value).toBe('blocked');
+    expect(run.snapshot.context.reason).toBe('depends on #3, which failed');
+    expect(run.of('comment').at(-1)).toMatchObject({ kind: 'blocked', reason: 'depends on #3, which failed' });
+    expect(run.of('setStateLabel').at(-1)).toEqual({ label: 'blocked' });
+    // The same reason again is not a second comment.
+    run.send({ type: 'deps.blocked', reason: 'depends on #3, which failed' });
+    expect(run.of('comment')).toHaveLength(1);
+    run.send({ type: 'deps.ready' });
+    expect(run.snapshot.value).toBe('queued');
+  });
+
+  it('retries a failed stage with exponential backoff, then fails with the reason', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    run.dispatch(0);
+    run.answer('failure', 100);
+    expect(run.snapshot.value).toBe('retrying');
+    expect(run.snapshot.context.retryAt).toBe(100 + 1_000);
+    run.send({ type: 'retry.due', now: 500 });
+    expect(run.snapshot.value).toBe('retrying');
+    run.send({ type: 'retry.due', now: 1_100 });
+    expect(run.snapshot.value).toBe('queued');
+    run.dispatch(1_200);
+    expect(run.of('dispatchTask').at(-1)).toMatchObject({ attempt: 2 });
+    run.answer('failure', 1_300);
+    expect(run.snapshot.context.retryAt).toBe(1_300 + 2_000);
+    run.send({ type: 'retry.due', now: 3_300 });
+    run.dispatch(3_400);
+    run.answer('failure', 3_500);
+    expect(run.snapshot.value).toBe('failed');
+    expect(run.snapshot.context.reason).toMatch(/^codegen failed after 3 attempt\(s\)/);
+    expect(run.of('comment').at(-1)).toMatchObject({ kind: 'failed', key: 'issue-7.g1.failed' });
+    expect(run.of('finished').at(-1)).toMatchObject({ outcome: 'failed' });
+    expect(retryDelayMs(10, 1_000, 10_000)).toBe(10_000);
+  });
+
+  it('goes back to the first stage on changes_requested, at most maxReviewRounds times', () => {
+    const run = drive(input({ maxReviewRounds: 1 }));
+    run.send({ type: 'deps.ready' });
+    run.dispatch(0);
+    run.answer('success', 1);
+    run.dispatch(2);
+    run.answer('changes_requested', 3, { summary: 'add tests' });
+    expect(run.snapshot.value).toBe('queued');
+    expect(run.snapshot.context).toMatchObject({ stageIndex: 0, reviewRounds: 1 });
+    expect(run.of('comment').at(-1)).toMatchObject({ kind: 'changes_requested', reason: 'add tests' });
+    run.dispatch(4);
+    // The second codegen round sees the review's feedback.
+    expect(run.of('dispatchTask').at(-1)).toMatchObject({ stage: 'codegen', round: 1, previous: { review: { status: 'changes_requested', summary: 'add tests' } } });
+    run.answer('success', 5);
+    run.dispatch(6);
+    run.answer('changes_requested', 7, { summary: 'still no tests' });
+    expect(run.snapshot.value).toBe('failed');
+    expect(run.snapshot.context.reason).toMatch(/changes still requested after 1 review round/);
+  });
+
+  it('counts the runner\'s own retries against the budget and gives up on the task when it is spent', () => {
+    const run = drive(input({ maxAttempts: 2 }));
+    run.send({ type: 'deps.ready' });
+    const taskId = run.dispatch(0);
+    run.send({ type: 'stage.result', outcome: { taskId, status: 'retry', reason: 'timed out', attempt: 1 }, now: 1 });
+    expect(run.snapshot.value).toBe('running');
+    run.send({ type: 'stage.result', outcome: { taskId, status: 'retry', reason: 'timed out', attempt: 2 }, now: 2 });
+    expect(run.snapshot.value).toBe('failed');
+    expect(run.of('cancelTask').at(-1)).toEqual({ taskId });
+  });
+
+  it('is released from any state, cancelling its running task and clearing its state label', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    const taskId = run.dispatch(0);
+    run.send({ type: 'issue.released', reason: 'closed on the tracker', now: 5 });
+    expect(run.snapshot.value).toBe('released');
+    expect(run.snapshot.status).toBe('done');
+    expect(run.of('cancelTask')).toEqual([{ taskId }]);
+    expect(run.of('setStateLabel').at(-1)).toEqual({ label: undefined });
+    expect(run.of('finished').at(-1)).toEqual({ outcome: 'released', reason: 'closed on the tracker' });
+  });
+
+  it('skips a stage whose result is cached, and starts a new generation when reset', () => {
+    const run = drive(input({ route: [{ stage: 'codegen', role: 'codegen' }, { stage: 'pr', role: 'pr' }] }));
+    run.send({ type: 'deps.ready' });
+    run.send({ type: 'stage.cached', result: { status: 'success', summary: 'from cache' }, now: 1 });
+    expect(run.snapshot.value).toBe('queued');
+    expect(run.snapshot.context.stageIndex).toBe(1);
+    run.send({ type: 'stage.cached', result: { status: 'success' }, now: 2 });
+    expect(run.snapshot.value).toBe('done');
+    expect(run.of('dispatchTask')).toEqual([]);
+    run.send({ type: 'issue.reset', reason: 'edited', route: input().route, priority: 0, now: 3 });
+    expect(run.snapshot.value).toBe('discovered');
+    expect(run.snapshot.context).toMatchObject({ generation: 2, stageIndex: 0, priority: 0, results: {} });
+  });
+
+  it('survives a round trip through its persisted snapshot', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    run.dispatch(0);
+    const persisted = JSON.parse(JSON.stringify(issueLifecycleMachine.getPersistedSnapshot(run.snapshot)));
+    const restored = issueLifecycleMachine.resolveState(persisted);
+    const [next] = transition(issueLifecycleMachine, restored, {
+      type: 'stage.result',
+      outcome: { taskId: run.snapshot.context.taskId!, status: 'success', reason: 'ok', attempt: 1 },
+      now: 9,
+    });
+    expect(next.value).toBe('queued');
+    expect(next.context.stageIndex).toBe(1);
+  });
+});
