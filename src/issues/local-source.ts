@@ -137,7 +137,8 @@ export function parseIssueFile(text: string, file: string): ParsedIssueFile {
   if (!fence) return problem('front matter: no closing --- line');
   let data: unknown;
   try {
-    data = parseYaml(text.slice(opening[0].length, fence.index)) ?? {};
+    // `error`: a YAML warning (an unknown tag, say) is not for the daemon's console.
+    data = parseYaml(text.slice(opening[0].length, fence.index), { logLevel: 'error' }) ?? {};
   } catch (error) {
     return problem(`front matter: invalid YAML (${describeError(error).split('\n')[0]})`);
   }
@@ -540,9 +541,10 @@ export class LocalIssueSource implements IssueSource {
 
   /** Read, change and (when it changed) rewrite issue `number`'s record and its rendering, one call at a time. */
   private async changeRecord<T>(number: number, change: (record: TrackerRecord) => T, known?: IssueFile): Promise<T> {
-    const issue = known ?? (await this.requireIssue(number));
     const file = this.recordFile(number);
+    // The issue is read inside the chain: reading it first would let calls overtake each other.
     return this.serialized(file, async () => {
+      const issue = known ?? (await this.requireIssue(number));
       const record = (await this.readRecord(number))?.value ?? {
         number,
         labels: { added: [], removed: [] },
