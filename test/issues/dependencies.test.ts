@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { parseBodyDependencies, parseDependencyFile } from '../../src/issues/dependencies.ts';
+
+describe('parseBodyDependencies', () => {
+  it('reads the stated forms, case-insensitive, unique and sorted', () => {
+    const body = [
+      'Depends on #12',
+      'This depends on #3, #2 and #1.',
+      'BLOCKED BY #7; requires: #4 & #5',
+      'depends-on #41, and #40',
+      'Depends on #12 again',
+    ].join('\n');
+    expect(parseBodyDependencies(body)).toEqual([1, 2, 3, 4, 5, 7, 12, 40, 41]);
+  });
+
+  it('reads task-list items, open or checked, with -, * or +', () => {
+    const body = '## Tasks\n- [ ] #9\n- [x] #10 write the docs\n  * [X] #11\n+ [ ] #12\n- [ ] not an issue\n-[ ] #13\n';
+    expect(parseBodyDependencies(body)).toEqual([9, 10, 11, 12]);
+  });
+
+  it('ignores what only looks like a reference', () => {
+    const body = [
+      'see #5',
+      'depends on owner/repo#6',
+      'depends on #7abc',
+      'it depends on the weather #8',
+      'requires #0',
+      `depends on #${'9'.repeat(40)}`,
+      'independs on #10',
+      'depends\non #11',
+    ].join('\n');
+    expect(parseBodyDependencies(body)).toEqual([]);
+  });
+
+  it('stops a list at the first item that is not a reference', () => {
+    expect(parseBodyDependencies('depends on #1, #2, bar #3 and #4')).toEqual([1, 2]);
+  });
+
+  it('never throws: not a string, odd text', () => {
+    expect(parseBodyDependencies(null as unknown as string)).toEqual([]);
+    expect(parseBodyDependencies('')).toEqual([]);
+    expect(parseBodyDependencies('depends on #\u0000#1 \uD800 - [ ] #\n')).toEqual([]);
+    expect(parseBodyDependencies('déjà: depends on #١٢ (Arabic digits), blocked by #3')).toEqual([3]);
+  });
+
+  it('is linear on bodies of megabytes built to make a regexp backtrack', () => {
+    const size = 5 * 2 ** 20;
+    const bodies = [
+      `depends on${' '.repeat(size)}x`,
+      `depends on #1${' '.repeat(size)}x`,
+      `depends on #1${', #2'.repeat(size / 4)}`,
+      `depends on #1,${' \t'.repeat(size / 2)}x`,
+      `depends on #${'9'.repeat(size)}`,
+      `${'- [ ]'.padEnd(200, ' ')}x\n`.repeat(size / 201),
+      Array.from({ length: size / 64 }, (_, index) => `depends on #${index % 97 + 1} and #${index % 89 + 1}, `).join(''),
+    ];
+    for (const body of bodies) {
+      const begin = performance.now();
+      expect(() => parseBodyDependencies(body)).not.toThrow();
+      expect(performance.now() - begin).toBeLessThan(2_000);
+    }
+    expect(parseBodyDependencies(bodies[2]!)).toEqual([1, 2]);
+  });
+});
+
+describe('parseDependencyFile', () => {
+  it('reads issue → dependencies, numbers or "#12" strings, block or flow lists', () => {
+    const text = '# the plan\n12: [3, 5, 3]\n"#13": ["#12"]\n14:\n  - 12\n  - "13"\n15: []\n';
+    const result = parseDependencyFile(text, 'deps.yaml');
+    expect(result).toEqual({
+      dependencies: new Map([
+        [12, [3, 5]],
+        [13, [12]],
+        [14, [12, 13]],
+        [15, []],
+      ]),
+    });
+  });
+
+  it('an empty file has no dependencies', () => {
+    expect(parseDependencyFile('', 'deps.yaml')).toEqual({ dependencies: new Map() });
+    expect(parseDependencyFile('# nothing yet\n', 'deps.yaml')).toEqual({ dependencies: new Map() });
+  });
+
+  it('reports every problem at once, each at its line and column', () => {
+    const text = ['12: [3, 5]', 'abc: [1]', '14:', '15: 3', '16: [1, x, 16]', '"#12": [4]', '17: {a: 1}'].join('\n');
+    const result = parseDependencyFile(text, 'deps.yaml');
+    expect('problems' in result && result.problems).toEqual([
+      { line: 2, column: 1, message: 'deps.yaml:2:1: "abc" is not an issue number' },
+      {
+        line: 3,
+        column: 4,
+        message: 'deps.yaml:3:4: the dependencies of #14 must be a list of issue numbers, like [3, 5], not nothing (write [] for none)',
+      },
+      { line: 4, column: 5, message: 'deps.yaml:4:5: the dependencies of #15 must be a list of issue numbers, like [3, 5], not 3' },
+      { line: 5, column: 9, message: 'deps.yaml:5:9: "x" in the dependencies of #16 is not an issue number' },
+      { line: 5, column: 12, message: 'deps.yaml:5:12: #16 depends on itself' },
+      { line: 6, column: 1, message: 'deps.yaml:6:1: #12 is listed twice (first at line 1)' },
+      { line: 7, column: 5, message: 'deps.yaml:7:5: the dependencies of #17 must be a list of issue numbers, like [3, 5], not a mapping' },
+    ]);
+  });
+
+  it('malformed YAML, and a file that is not a mapping', () => {
+    const malformed = parseDependencyFile('12: [3, 5]\n13: [4\n', 'deps.yaml');
+    expect('problems' in malformed && malformed.problems[0]!.message).toMatch(/^deps\.yaml:\d+:\d+: malformed YAML: /);
+    const list = parseDependencyFile('\n- 12\n- 13\n', 'deps.yaml');
+    expect('problems' in list && list.problems).toEqual([
+      { line: 2, column: 1, message: 'deps.yaml:2:1: expected a mapping of issue → [dependencies], like `12: [3, 5]`' },
+    ]);
+  });
+
+  it('keys and items that are not positive whole numbers are refused', () => {
+    const result = parseDependencyFile('0: [1]\n2.5: [1]\n-3: [1]\n4: [true, 1.5, "#x", null]\n', 'deps.yaml');
+    expect('problems' in result && result.problems.map((problem) => problem.message.split(': ').slice(1).join(': '))).toEqual([
+      '0 is not an issue number',
+      '2.5 is not an issue number',
+      '-3 is not an issue number',
+      'true in the dependencies of #4 is not an issue number',
+      '1.5 in the dependencies of #4 is not an issue number',
+      '"#x" in the dependencies of #4 is not an issue number',
+      'an empty value in the dependencies of #4 is not an issue number',
+    ]);
+  });
+});
