@@ -7,6 +7,7 @@ import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/logger.ts';
 import { healthMonitorMachine, type HealthReport } from '../machines/health-monitor.ts';
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
+import { IssueWatcher } from '../workflow/watcher.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { readiness } from './http-endpoint.ts';
@@ -53,15 +54,40 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
 
 export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
   const logger = actorLogger(resources.logger, 'issue-watcher');
-  const publish = publisher(resources, 'issue-watcher');
+  const source = resources.issueSource;
+  if (!source) throw new Error('issue watcher started without an issue source');
+  const watcher = new IssueWatcher({
+    config: resources.config,
+    source,
+    logger,
+    publish: async (subject, type, payload, msgId) => {
+      // The bus of the moment: it is replaced when it reconnects.
+      const bus = resources.bus;
+      if (!bus) throw new Error('bus not connected');
+      await bus.publish(subject, type, payload, { msgId });
+    },
+    onIgnored: (reason) => resources.metrics.issueIgnored(reason),
+  });
+  let failing = false;
   const logic = issueWatcherMachine.provide({
+    actors: {
+      poll: fromPromise<unknown>(async () => {
+        resources.watcher = watcher;
+        const outcome = await watcher.poll();
+        if (failing) logger.info('issue source reachable again');
+        failing = false;
+        return outcome;
+      }),
+    },
     actions: {
-      discovered: (_, issues) => {
-        for (const issue of issues) publish(`miyabi.events.issue.${issue.number}`, 'issue.discovered', issue);
+      pollFailed: (_, error) => {
+        // Once per outage: the next interval retries, and the orchestra keeps working meanwhile.
+        if (!failing) logger.warn({ err: describeError(error) }, 'issue poll failed; retrying every interval');
+        failing = true;
       },
-      pollFailed: (_, error) => logger.warn({ err: describeError(error) }, 'issue poll failed; next interval retries'),
     },
   });
-  const github = resources.config.issues.github;
-  return { id: 'issue-watcher', logic, input: { pollIntervalMs: github?.pollIntervalMs ?? 60_000 } };
+  const { issues } = resources.config;
+  const pollIntervalMs = issues.source === 'github' ? (issues.github?.pollIntervalMs ?? 60_000) : issues.local.pollIntervalMs;
+  return { id: 'issue-watcher', logic, input: { pollIntervalMs } };
 }

@@ -16,7 +16,9 @@ import { CliExit, ExitCode } from './output.ts';
 
 const USAGE = `usage: miyabi-orchestra <command> [options]
 
-  up [--config FILE]               run the orchestra in the foreground (SIGTERM/SIGINT stop it)
+  up [--config FILE] [--once]      run the orchestra in the foreground (SIGTERM/SIGINT stop it);
+                                   --once: until the backlog settles, then print a summary
+                                   (exit 0 all done, 1 any failed or blocked)
   status [--json] [--config FILE]  the running orchestra's supervisor tree
   stop [--config FILE]             stop the running orchestra gracefully
   config check [--config FILE]     validate a config file (exit 2 on problems)
@@ -43,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'up': {
-      const { values } = parse(rest, {});
+      const { values } = parse(rest, { once: { type: 'boolean' } });
       return up(values);
     }
     case 'status': {

@@ -2,6 +2,7 @@
 import type { ConfigProblem } from '../config/problems.ts';
 import { formatProblem } from '../config/problems.ts';
 import { flattenTree, type TreeNode } from '../supervisor/tree.ts';
+import type { SummaryRow } from '../workflow/engine.ts';
 
 export const ExitCode = {
   ok: 0,
@@ -58,4 +59,25 @@ export function renderTree(root: TreeNode): string {
 
 export function countActors(root: TreeNode): number {
   return flattenTree(root).length;
+}
+
+/** The batch-mode summary: one row per issue, then the reasons of those not done. */
+export function renderSummary(rows: readonly SummaryRow[]): string {
+  const table: string[][] = [['ISSUE', 'ROUTE', 'STATE', 'ATTEMPTS', 'DURATION', 'TITLE']];
+  for (const row of rows) {
+    table.push([
+      `#${row.issue}`,
+      row.route,
+      row.state,
+      String(row.attempts),
+      row.durationMs === undefined ? '-' : `${(row.durationMs / 1000).toFixed(1)}s`,
+      row.title.length > 50 ? `${row.title.slice(0, 49)}…` : row.title,
+    ]);
+  }
+  const widths = table[0]!.map((_, column) => Math.max(...table.map((cells) => [...cells[column]!].length)));
+  const lines = table.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  const notes = rows.filter((row) => row.state !== 'done' && row.reason).map((row) => `#${row.issue} ${row.state}: ${row.reason}`);
+  const done = rows.filter((row) => row.state === 'done').length;
+  const footer = `${done} of ${rows.length} issue(s) done${notes.length > 0 ? `\n\n${notes.join('\n')}` : ''}`;
+  return `${lines.join('\n')}\n\n${footer}\n`;
 }

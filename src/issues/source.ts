@@ -92,6 +92,8 @@ export interface IssueSource {
   openPullRequest(request: PullRequestRequest): Promise<PullRequestRef & { created: boolean }>;
   /** Creates the labels that are missing; answers the names created. */
   syncLabels(labels: readonly LabelSpec[]): Promise<{ created: string[] }>;
+  /** Checks that the tracker is reachable and the token may do what the orchestra needs (GitHub); throws naming what is missing. */
+  checkAccess?(): Promise<unknown>;
   /** Releases timers and connections. */
   close(): Promise<void>;
 }

@@ -37,6 +37,8 @@ export interface LifecycleInput {
   retryMaxDelayMs: number;
   /** State label of each stage while it runs; `implementing` when absent. */
   stageStates: Readonly<Record<string, 'implementing' | 'reviewing' | 'deploying'>>;
+  /** Generation to start at: a released issue that comes back starts after its last one. Default 1. */
+  generation?: number;
 }
 
 export interface StageRun {
@@ -52,7 +54,7 @@ export interface StageRun {
   agentId?: string;
 }
 
-export interface LifecycleContext extends LifecycleInput {
+export interface LifecycleContext extends Omit<LifecycleInput, 'generation'> {
   /** Bumped by each reset, so the comments of a second run are new comments. */
   generation: number;
   stageIndex: number;
@@ -216,7 +218,7 @@ export const issueLifecycleMachine = setup({
   id: 'issue-lifecycle',
   context: ({ input }) => ({
     ...input,
-    generation: 1,
+    generation: input.generation ?? 1,
     stageIndex: 0,
     attempt: 1,
     reviewRounds: 0,

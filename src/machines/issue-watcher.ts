@@ -1,17 +1,11 @@
 /**
- * Issue watcher: polls the injected `poll` every `pollIntervalMs` (and at once on `watcher.poll`)
- * and hands what it found to the injected `discovered` action. Which tracker it reads, and what
- * "discovered" does with the issues, are effects supplied from outside (issue sources come with
- * the GitHub and local tracker work).
+ * Issue watcher: runs the injected `poll` every `pollIntervalMs` (and at once on `watcher.poll`)
+ * and hands its outcome to the injected `polled` action. Which tracker it reads and what it does
+ * with the issues are effects supplied from outside (src/workflow/watcher.ts, through
+ * src/actors/core.ts); a failed poll is retried next interval, never a crash.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { shutdownTransition, stoppedState } from './shutdown.ts';
-
-export interface WatchedIssue {
-  number: number;
-  title: string;
-  labels: string[];
-}
 
 export interface IssueWatcherInput {
   pollIntervalMs: number;
@@ -23,10 +17,10 @@ export const issueWatcherMachine = setup({
     context: {} as IssueWatcherInput & { polls: number; lastError: string | undefined },
   },
   actors: {
-    poll: fromPromise<WatchedIssue[]>(async () => []),
+    poll: fromPromise<unknown>(async () => undefined),
   },
   actions: {
-    discovered: (_, _issues: WatchedIssue[]) => {},
+    polled: (_, _outcome: unknown) => {},
     pollFailed: (_, _error: unknown) => {},
   },
   delays: {
@@ -45,7 +39,7 @@ export const issueWatcherMachine = setup({
           target: 'idle',
           actions: [
             assign({ polls: ({ context }) => context.polls + 1, lastError: undefined }),
-            { type: 'discovered', params: ({ event }) => event.output },
+            { type: 'polled', params: ({ event }: { event: { output: unknown } }) => event.output },
           ],
         },
         // A failed poll is retried next interval: the tracker being down is not a crash.

@@ -22,6 +22,9 @@ import type { OrchestraResources } from './resources.ts';
 import { commandLineOf, processAlive, readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { buildRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
+import { createIssueSource } from '../issues/create-source.ts';
+import type { IssueSource } from '../issues/source.ts';
+import { loadDependencyFile } from '../workflow/dependency-file.ts';
 
 export interface Orchestra {
   readonly logger: Logger;
@@ -39,6 +42,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go besides the file; default stdout. */
   logStream?: LoggerOptions['stdout'];
+  /** An issue source of the caller's (tests); default: the configured one. */
+  issueSource?: IssueSource;
   /** Called when a stop is requested from outside (the control actor), before stopping. */
   onStopRequested?: (reason: string) => void;
 }
@@ -91,6 +96,22 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     throw error;
   }
 
+  const dependencyFile = await loadDependencyFile(config);
+  if (!dependencyFile.ok) {
+    await flushLogger(logger);
+    throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
+  }
+  const issueSource = options.issueSource ?? createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }));
+  if (issueSource.checkAccess) {
+    try {
+      await issueSource.checkAccess();
+    } catch (error) {
+      await issueSource.close().catch(() => undefined);
+      await flushLogger(logger);
+      throw error;
+    }
+  }
+
   let embeddedNats: EmbeddedNatsOptions | undefined;
   let servers = config.nats.urls;
   if (binary) {
@@ -120,6 +141,11 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     nc: undefined,
     bus: undefined,
     httpUrl: undefined,
+    issueSource,
+    extraDependencies: dependencyFile.dependencies,
+    pushBranch: undefined,
+    workflow: undefined,
+    watcher: undefined,
     startedAt: new Date(),
     root: () => supervisorOf(root),
     inspect: () => supervisorOf(root)?.inspect() ?? { id: 'root', type: 'supervisor', status: 'stopped', state: 'stopped', restarts: 0, uptimeMs: 0 },
@@ -167,6 +193,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
       logger.info({ reason }, 'orchestra stopping');
       if (root!.getSnapshot().status === 'active') root!.send({ type: 'supervisor.shutdown' });
       await finished;
+      await issueSource.close().catch(() => undefined);
       await removeRunFile(config.dataDir);
       logger.info('orchestra stopped');
       await flushLogger(logger);

@@ -14,6 +14,9 @@ import type { PaneDriver } from '../infra/pane-driver.ts';
 import type { SpareRunners } from '../actors/spare-runners.ts';
 import type { WorktreeManager } from '../infra/worktrees.ts';
 import type { Supervisor, TreeNode } from '../supervisor/index.ts';
+import type { IssueSource } from '../issues/source.ts';
+import type { Workflow } from '../workflow/engine.ts';
+import type { IssueWatcher } from '../workflow/watcher.ts';
 
 export interface OrchestraResources {
   readonly config: OrchestraConfig;
@@ -36,6 +39,16 @@ export interface OrchestraResources {
   spares: SpareRunners | undefined;
   /** Set by the panes actor while it runs: where agent runners are started. */
   paneDriver: PaneDriver | undefined;
+  /** Where issues come from and where results are written back (local files or GitHub). */
+  readonly issueSource: IssueSource | undefined;
+  /** Edges of workflow.dependenciesFile, parsed at start. */
+  readonly extraDependencies: ReadonlyMap<number, readonly number[]> | undefined;
+  /** Pushes an issue's branch to the remote before its pull request (GitHub with a remote). */
+  readonly pushBranch: ((branch: string) => Promise<void>) | undefined;
+  /** Set by the workflow actor while it runs. */
+  workflow: Workflow | undefined;
+  /** Set by the issue watcher while it runs. */
+  watcher: IssueWatcher | undefined;
   /** Set by the http actor once listening. */
   httpUrl: string | undefined;
   /** The root supervisor, to reach a pool (the scaler). */

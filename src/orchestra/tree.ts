@@ -8,7 +8,9 @@
  *   ├─ control         status / stop over NATS request-reply
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
  *   ├─ core (one_for_one)
- *   │   ├─ issue-watcher, scheduler, dag, workspace (worktree clean-up), pool-scaler, health-monitor
+ *   │   ├─ issue-watcher   reads the tracker, gates trust, publishes issue events
+ *   │   ├─ workflow        lifecycles, dependency graph and scheduler; dispatches, writes back
+ *   │   ├─ workspace       worktree clean-up; pool-scaler; health-monitor
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
@@ -23,6 +25,7 @@ import { controlChild } from '../actors/control.ts';
 import { healthMonitorChild, issueWatcherChild } from '../actors/core.ts';
 import { httpEndpointChild } from '../actors/http-endpoint.ts';
 import { workspaceChild } from '../actors/workspace.ts';
+import { workflowChild } from '../actors/workflow.ts';
 import { poolScalerChild } from '../actors/pool-scaler.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
@@ -65,6 +68,7 @@ export function buildTree(
         // siblings already running.
         children: [
           ...[issueWatcherChild(resources)].map(withShutdown),
+          workflowChild(resources),
           workspaceChild(resources),
           poolScalerChild(resources),
           withShutdown(healthMonitorChild(resources)),

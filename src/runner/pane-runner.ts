@@ -18,8 +18,17 @@ import type { BusSubscription } from '../infra/bus-consumer.ts';
 import { PaneLog } from '../infra/pane-log.ts';
 import { WorktreeManager } from '../infra/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
-import { heartbeatSubject, runnerErrorSubject, type HeartbeatMessage } from './heartbeat.ts';
-import { resultSubject, TASK_RESULT, taskMessageSchema, taskSubject, type TaskResult } from './task-message.ts';
+import { heartbeatSubject, jsonField, runnerErrorSubject, type HeartbeatMessage } from './heartbeat.ts';
+import {
+  CANCEL_SUBJECT,
+  cancelKey,
+  LOG_TAIL_LINES,
+  resultSubject,
+  TASK_RESULT,
+  taskMessageSchema,
+  taskSubject,
+  type TaskResult,
+} from './task-message.ts';
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -71,12 +80,13 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   // (often a redelivered one, after a crash) is already waiting. A failure shows at that task.
   void worktrees.list().catch(() => undefined);
 
-  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string } | undefined;
+  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string; cancel?: AbortController } | undefined;
   const beat = () => {
+    const { cancel: _cancel, ...task } = current ?? {};
     const heartbeat: HeartbeatMessage = {
       agentId,
       state: current ? 'busy' : 'idle',
-      ...(current ?? {}),
+      ...task,
       pid: process.pid,
       at: new Date().toISOString(),
     };
@@ -89,6 +99,20 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const silence = () => clearInterval(heartbeats);
   process.once('SIGUSR2', silence);
 
+  // A task the workflow gave up on (its issue closed, say) is stopped wherever it is.
+  const kv = await bus.kv();
+  const cancelled = async (taskId: string) => (await kv.get(cancelKey(taskId)).catch(() => null))?.operation === 'PUT';
+  const cancels = nc.subscribe(CANCEL_SUBJECT, {
+    callback: (error, message) => {
+      if (error) return;
+      const taskId = jsonField(message, 'taskId');
+      if (current && taskId === current.taskId) {
+        print(`── #${current.issue}: cancelled by the orchestra`);
+        current.cancel?.abort();
+      }
+    },
+  });
+
   const subscription: BusSubscription = await bus.consume({
     stream: bus.topology.streams.tasks,
     durable: durableFor(role),
@@ -100,7 +124,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     handler: async (envelope, delivery) => {
       const task = envelope.payload;
       const attempt = task.attempt + delivery.deliveryCount - 1;
-      current = { taskId: task.taskId, issue: task.issue.number, ackSubject: delivery.ackSubject };
+      if (await cancelled(task.taskId)) {
+        print(`── #${task.issue.number} ${task.stage}: cancelled before it started`);
+        logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
+        return undefined;
+      }
+      const cancel = new AbortController();
+      current = { taskId: task.taskId, issue: task.issue.number, ackSubject: delivery.ackSubject, cancel };
+      const tail: string[] = [];
       beat();
       // Keep the message ours while the agent works: JetStream would redeliver it after ackWait.
       const keepAlive = setInterval(() => delivery.working(), Math.max(1_000, Math.floor(config.bus.ackWaitMs / 3)));
@@ -113,7 +144,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           agent,
           task: { ...task, attempt, worktree: worktree.path },
           dataDir: config.dataDir,
-          signal: delivery.signal,
+          signal: AbortSignal.any([delivery.signal, cancel.signal]),
           onSpawn: (pid) => {
             if (current) current.agentPid = pid;
             beat();
@@ -121,10 +152,16 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           onOutput: (line) => {
             print(line);
             paneLog.line(line);
+            tail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+            if (tail.length > LOG_TAIL_LINES) tail.shift();
           },
         });
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${run.reason})`);
+        if (cancel.signal.aborted) {
+          logger.info({ taskId: task.taskId, attempt }, 'task cancelled by the workflow');
+          return undefined;
+        }
         if (delivery.signal.aborted) {
           // The runner is stopping: not a result. The task goes back for another runner.
           logger.info({ taskId: task.taskId, attempt }, 'task cancelled by stop; returned to the queue');
@@ -145,6 +182,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           durationMs: Date.now() - started,
           worktree: worktree.path,
           branch: task.branch,
+          ...(tail.length > 0 ? { logTail: tail } : {}),
         };
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
         await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
@@ -170,6 +208,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     (stopping ??= (async () => {
       clearInterval(heartbeats);
       process.off('SIGUSR2', silence);
+      cancels.unsubscribe();
       await subscription.stop();
       await bus.close();
       paneLog.close();

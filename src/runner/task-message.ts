@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { agentTaskSchema, costSchema } from '../agents/task.ts';
+import { kvKey } from '../infra/kv-key.ts';
 
 export function taskSubject(role: string): string {
   return `miyabi.tasks.${role}`;
@@ -14,6 +15,17 @@ export function resultSubject(role: string): string {
 }
 
 export const TASK_DISPATCHED = 'task.dispatched';
+export const LOG_TAIL_LINES = 20;
+
+/**
+ * Cancelling a task: the workflow puts `cancel.<taskId>` in the KV bucket (a runner checks it
+ * before it starts a task, so a task still on the bus never runs) and publishes on this subject
+ * (a runner running it stops its agent).
+ */
+export const CANCEL_SUBJECT = 'miyabi.control.cancel';
+export function cancelKey(taskId: string): string {
+  return `cancel.${kvKey(taskId)}`;
+}
 export const TASK_RESULT = 'task.result';
 
 export const taskMessageSchema = agentTaskSchema.omit({ worktree: true });
@@ -34,6 +46,8 @@ export const taskResultSchema = z.object({
   durationMs: z.number(),
   worktree: z.string(),
   branch: z.string(),
+  /** The last lines the agent printed (for the failure comment's excerpt). */
+  logTail: z.array(z.string()).max(LOG_TAIL_LINES).optional(),
 });
 
 export type TaskResult = z.infer<typeof taskResultSchema>;

@@ -81,7 +81,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(reply.pid).toBe(up.pid);
       const nodes = flattenTree(reply.tree);
       const paths = nodes.map((node) => node.path);
-      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/issue-watcher', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
+      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/issue-watcher', 'root/core/workflow', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
         expect(paths).toContain(path);
       }
       for (const node of nodes) {

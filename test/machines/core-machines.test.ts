@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, SimulatedClock, waitFor } from 'xstate';
 import { healthMonitorMachine, type HealthReport } from '../../src/machines/health-monitor.ts';
-import { issueWatcherMachine, type WatchedIssue } from '../../src/machines/issue-watcher.ts';
+import { issueWatcherMachine } from '../../src/machines/issue-watcher.ts';
 
 describe('health monitor', () => {
   it('checks at once, then every interval, and reports each result', async () => {
@@ -44,24 +44,24 @@ describe('health monitor', () => {
 
 describe('issue watcher', () => {
   it('polls on start and on demand, hands issues over, and survives a failing tracker', async () => {
-    const found: WatchedIssue[][] = [];
+    const found: unknown[] = [];
     const failures: unknown[] = [];
     let fail = false;
     const machine = issueWatcherMachine.provide({
       actors: {
-        poll: fromPromise<WatchedIssue[]>(async () => {
+        poll: fromPromise<unknown>(async () => {
           if (fail) throw new Error('tracker down');
-          return [{ number: 7, title: 'x', labels: [] }];
+          return { observed: 1 };
         }),
       },
-      actions: { discovered: (_, issues) => found.push(issues), pollFailed: (_, error) => failures.push(error) },
+      actions: { polled: (_, outcome) => found.push(outcome), pollFailed: (_, error) => failures.push(error) },
     });
     const actor = createActor(machine, { input: { pollIntervalMs: 60_000 } }).start();
     await waitFor(actor, (snapshot) => snapshot.context.polls === 1);
     fail = true;
     actor.send({ type: 'watcher.poll' });
     await waitFor(actor, (snapshot) => snapshot.context.lastError !== undefined);
-    expect(found).toEqual([[{ number: 7, title: 'x', labels: [] }]]);
+    expect(found).toEqual([{ observed: 1 }]);
     expect(failures).toHaveLength(1);
     expect(actor.getSnapshot().status).toBe('active');
     actor.stop();

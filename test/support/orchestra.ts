@@ -49,6 +49,9 @@ export async function startTestOrchestra(options: {
   await execa('mkdir', ['-p', repo]);
   await gitRepo(repo);
   const dataDir = join(dir.path, 'data');
+  // No backlog: these tests dispatch their own tasks (the workflow's tests bring theirs).
+  const issuesDir = join(dir.path, 'issues');
+  await execa('mkdir', ['-p', issuesDir]);
   const socket = `miyabi-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const configPath = await dir.file(
     'miyabi.yaml',
@@ -60,6 +63,7 @@ export async function startTestOrchestra(options: {
       bus: { ackWaitMs: 30_000, maxDeliver: 5 },
       panes: { backend: options.backend, socket, session: 'miyabi-test', heartbeatIntervalMs: 500, missedHeartbeats: 4 },
       workspace: { repo },
+      issues: { local: { dir: issuesDir, pollIntervalMs: 500 } },
       agents: options.agents,
       ...options.config,
     }),

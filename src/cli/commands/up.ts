@@ -1,11 +1,16 @@
-/** `up`: run the orchestra in the foreground until SIGTERM or SIGINT, then stop it in order. */
+/**
+ * `up`: run the orchestra in the foreground until SIGTERM or SIGINT, then stop it in order.
+ * `up --once`: batch mode: run until no issue can move any more, print the summary, stop, and
+ * exit 0 when every issue is done, 1 when any failed or is blocked.
+ */
 import { ConfigInvalidError } from '../../config/problems.ts';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 import { startOrchestra } from '../../orchestra/orchestra.ts';
 import { loadConfigOrExit } from '../connect.ts';
-import { CliExit, ExitCode, printProblems } from '../output.ts';
+import { waitUntilSettled } from '../../orchestra/settle.ts';
+import { CliExit, ExitCode, printProblems, renderSummary } from '../output.ts';
 
-export async function up(flags: { config?: string }): Promise<number> {
+export async function up(flags: { config?: string; once?: boolean }): Promise<number> {
   const loaded = await loadConfigOrExit(flags.config);
   let orchestra;
   try {
@@ -32,6 +37,20 @@ export async function up(flags: { config?: string }): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  let batch: number | undefined;
+  if (flags.once) {
+    const stopped = new AbortController();
+    void orchestra.finished.then(() => stopped.abort(new Error('the orchestra stopped before the backlog settled')));
+    try {
+      await waitUntilSettled(orchestra.resources, { signal: stopped.signal });
+      const rows = orchestra.resources.workflow?.summary() ?? [];
+      process.stdout.write(renderSummary(rows));
+      batch = rows.every((row) => row.state === 'done' || row.state === 'released') ? ExitCode.ok : ExitCode.failure;
+      void orchestra.stop('backlog settled (--once)');
+    } catch {
+      // Stopped by a signal or a failure: reported below.
+    }
+  }
   const { error } = await orchestra.finished;
   await orchestra.stop(error ? 'root supervisor failed' : 'stopped');
   process.off('SIGTERM', onSignal);
@@ -40,5 +59,5 @@ export async function up(flags: { config?: string }): Promise<number> {
     process.stderr.write(`orchestra stopped after a failure: ${describeError(error)}\n`);
     return ExitCode.failure;
   }
-  return ExitCode.ok;
+  return batch ?? ExitCode.ok;
 }

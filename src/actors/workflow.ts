@@ -1,0 +1,156 @@
+/**
+ * The workflow actor: runs the workflow engine (src/workflow/engine.ts) on the bus. It consumes
+ * the watcher's issue events and the runners' task results, each through its own durable
+ * consumer, and acks a message only after the engine has stepped and written its state; a timer
+ * ticks retries and tracker write-backs that failed. Restarted, it loads its state from the KV
+ * bucket and goes on where it was.
+ */
+import { z } from 'zod';
+import { issueSchema } from '../agents/task.ts';
+import { describeError } from '../errors.ts';
+import type { BusSubscription } from '../infra/bus-consumer.ts';
+import { actorLogger } from '../infra/logger.ts';
+import type { OrchestraResources } from '../orchestra/resources.ts';
+import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskResultSchema } from '../runner/task-message.ts';
+import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+import { Workflow } from '../workflow/engine.ts';
+import { WorkflowStore } from '../workflow/store.ts';
+import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/watcher.ts';
+
+const issueEventSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal(ISSUE_OBSERVED),
+    issue: issueSchema,
+    contentHash: z.string(),
+    dependsOn: z.array(z.number().int().positive()),
+  }),
+  z.object({ kind: z.literal(ISSUE_RELEASED), number: z.number().int().positive(), reason: z.string() }),
+  z.object({ kind: z.literal(ISSUE_COMMAND), number: z.number().int().positive(), command: z.literal('retry'), by: z.string() }),
+  z.object({ kind: z.literal(ISSUE_SCOPE), open: z.array(z.number().int().positive()) }),
+]);
+
+/** How often retries and failed write-backs are looked at. */
+const TICK_MS = 500;
+const ISSUES_DURABLE = 'workflow-issues';
+const ISSUES_FILTER = 'miyabi.events.issue.>';
+const RESULTS_DURABLE = 'workflow-results';
+const RESULTS_FILTER = 'miyabi.events.task.>';
+/** Events are short to handle: pull several ahead. */
+const CONSUMER_BATCH = 16;
+
+export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
+  const logger = actorLogger(resources.logger, 'workflow');
+  const { bus, nc, issueSource: source } = resources;
+  if (!bus || !nc) throw new Error('workflow started without the bus');
+  if (!source) throw new Error('workflow started without an issue source');
+  const subscriptions: BusSubscription[] = [];
+  let ticker: NodeJS.Timeout | undefined;
+  let engine: Workflow | undefined;
+  let stopping = false;
+
+  const stop = async () => {
+    stopping = true;
+    clearInterval(ticker);
+    await Promise.all(subscriptions.map((subscription) => subscription.stop()));
+    await engine?.close();
+    if (resources.workflow === engine) resources.workflow = undefined;
+  };
+
+  void (async () => {
+    const kv = await bus.kv();
+    engine = new Workflow({
+      config: resources.config,
+      source,
+      store: new WorkflowStore(kv),
+      logger,
+      ...(resources.extraDependencies ? { extraDependencies: resources.extraDependencies } : {}),
+      publish: async (subject, type, payload, msgId) => {
+        await bus.publish(subject, type, payload, { msgId });
+      },
+      cancel: async (taskId) => {
+        await kv.put(cancelKey(taskId), JSON.stringify({ at: new Date().toISOString() }));
+        nc.publish(CANCEL_SUBJECT, JSON.stringify({ taskId }));
+      },
+      ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
+    });
+    await engine.start();
+    if (stopping) return;
+    const common = { ackWaitMs: resources.config.bus.ackWaitMs, maxDeliver: resources.config.bus.maxDeliver, batch: CONSUMER_BATCH };
+    subscriptions.push(
+      await bus.consume({
+        ...common,
+        stream: bus.topology.streams.events,
+        durable: ISSUES_DURABLE,
+        filterSubject: ISSUES_FILTER,
+        handler: async (envelope) => {
+          if (envelope.type === 'issue.finished') return;
+          // A malformed event is a bug or an intruder: it goes to dead letters, not into a crash.
+          const event = issueEventSchema.parse({ kind: envelope.type, ...(envelope.payload as object) });
+          switch (event.kind) {
+            case ISSUE_OBSERVED:
+              return engine!.observe({ issue: event.issue, contentHash: event.contentHash, dependsOn: event.dependsOn });
+            case ISSUE_RELEASED:
+              return engine!.release(event.number, event.reason);
+            case ISSUE_COMMAND:
+              return void (await engine!.retry(event.number, event.by));
+            case ISSUE_SCOPE: {
+              const open = new Set(event.open);
+              for (const row of engine!.summary()) {
+                if (!open.has(row.issue)) await engine!.release(row.issue, 'closed on the tracker, or no longer labelled or trusted');
+              }
+              return;
+            }
+          }
+        },
+      }),
+      await bus.consume({
+        ...common,
+        stream: bus.topology.streams.events,
+        durable: RESULTS_DURABLE,
+        filterSubject: RESULTS_FILTER,
+        payloadSchema: taskResultSchema,
+        handler: async (envelope) => {
+          if (envelope.type !== TASK_RESULT) return;
+          resources.metrics.stageRun(envelope.payload.stage, envelope.payload.status);
+          await engine!.result(envelope.payload);
+        },
+      }),
+    );
+    if (stopping) return void (await stop());
+    ticker = setInterval(() => {
+      resources.metrics.issuesByState(countStates(engine!));
+      engine!.tick().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'workflow tick failed'));
+    }, TICK_MS);
+    resources.workflow = engine;
+    controls.setState('running', { ready: true });
+  })().catch((error: unknown) => {
+    void stop().finally(() => controls.fail(error));
+  });
+
+  return {
+    shutdown: () => void stop().then(() => controls.done()),
+    kill: () => void stop(),
+  };
+});
+
+/** Messages the workflow has not consumed yet (both its consumers), for batch mode. */
+export async function workflowBacklog(resources: OrchestraResources): Promise<number> {
+  const bus = resources.bus;
+  if (!bus) return Number.POSITIVE_INFINITY;
+  const common = { ackWaitMs: resources.config.bus.ackWaitMs, maxDeliver: resources.config.bus.maxDeliver, batch: CONSUMER_BATCH };
+  const counts = await Promise.all([
+    bus.backlog({ ...common, stream: bus.topology.streams.events, durable: ISSUES_DURABLE, filterSubject: ISSUES_FILTER }),
+    bus.backlog({ ...common, stream: bus.topology.streams.events, durable: RESULTS_DURABLE, filterSubject: RESULTS_FILTER }),
+  ]);
+  return counts.reduce((sum, { pending, ackPending }) => sum + pending + ackPending, 0);
+}
+
+function countStates(engine: Workflow): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const row of engine.summary()) counts[row.state] = (counts[row.state] ?? 0) + 1;
+  return counts;
+}
+
+export function workflowChild(resources: OrchestraResources): ChildSpec<typeof workflowLogic> {
+  return { id: 'workflow', logic: workflowLogic, input: { resources }, restart: 'permanent', shutdown: 10_000 };
+}

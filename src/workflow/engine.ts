@@ -1,0 +1,609 @@
+/**
+ * The workflow engine: every issue's lifecycle, the dependency graph between them and the queue
+ * of work, in one place, stepped one event at a time. Each step:
+ *
+ *   1. the lifecycle machine answers its next snapshot and the effects it wants (pure);
+ *   2. the snapshot and the effects (the outbox) are written to the KV bucket;
+ *   3. the effects run, each idempotent by key (ledger in KV, and the tracker's own markers);
+ *   4. the graph and the queue follow the new state, and ready work is dispatched.
+ *
+ * A crash anywhere replays from the last written record: tasks in flight are redelivered by
+ * JetStream, effects in the outbox run again and find themselves done. Events come from the
+ * workflow actor (issue observations and task results off the bus, timer ticks); I/O is injected.
+ */
+import type { Logger } from 'pino';
+import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import type { StageResult } from '../agents/task.ts';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
+import { routeIssue, slaMsOf, missingRoles } from '../issues/routing.ts';
+import type { IssueSource } from '../issues/source.ts';
+import { sha256 } from '../issues/text.ts';
+import { DependencyGraph, type NodeState } from '../machines/dag.ts';
+import {
+  issueLifecycleMachine,
+  type CommentParams,
+  type DispatchParams,
+  type LifecycleEvent,
+  type StateLabel,
+} from '../machines/issue-lifecycle.ts';
+import { TaskQueue, type QueuedTask } from '../machines/scheduler.ts';
+import { TASK_DISPATCHED, taskSubject, type TaskMessage, type TaskResult } from '../runner/task-message.ts';
+import { renderComment } from './comments.ts';
+import { toEffects, writesTracker, type WorkflowEffect } from './effects.ts';
+import type { IssueData, IssueRecord, WorkflowStore } from './store.ts';
+
+export type LifecycleSnapshot = SnapshotFrom<typeof issueLifecycleMachine>;
+
+/** An issue as the watcher saw it, trusted and open. */
+export interface ObservedIssue {
+  issue: IssueData;
+  contentHash: string;
+  /** From the body and the tracker (front matter); the dependency file is added here. */
+  dependsOn: number[];
+}
+
+export interface WorkflowOptions {
+  config: OrchestraConfig;
+  source: IssueSource;
+  store: WorkflowStore;
+  publish: (subject: string, type: string, payload: unknown, msgId: string) => Promise<void>;
+  /** Stops a task wherever it is (queued on the bus or running in an agent). */
+  cancel: (taskId: string) => Promise<void>;
+  /** Pushes the issue's branch before its pull request is opened (GitHub); absent for the local tracker. */
+  pushBranch?: (branch: string) => Promise<void>;
+  logger: Logger;
+  /** The dependency file's edges (workflow.dependenciesFile), already parsed. */
+  extraDependencies?: ReadonlyMap<number, readonly number[]>;
+  now?: () => number;
+  /** Told after each step, for whoever waits for the backlog to settle. */
+  onStep?: () => void;
+}
+
+export interface SummaryRow {
+  issue: number;
+  title: string;
+  route: string;
+  state: string;
+  reason: string | undefined;
+  attempts: number;
+  durationMs: number | undefined;
+  pullRequest: string | undefined;
+}
+
+/** Lifecycle states from which nothing more happens by itself. */
+const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
+const PULL_REQUEST_STAGE = 'pr';
+/** External dependencies are looked up on the tracker at most this often. */
+const EXTERNAL_REFRESH_MS = 10_000;
+
+export class Workflow {
+  readonly #options: WorkflowOptions;
+  readonly #config: OrchestraConfig;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #records = new Map<number, IssueRecord>();
+  readonly #snapshots = new Map<number, LifecycleSnapshot>();
+  #graph = new DependencyGraph();
+  readonly #queue: TaskQueue;
+  readonly #externalCheckedAt = new Map<number, number>();
+  /** The last lines an agent printed, by task, for the failure comment (not persisted: best effort). */
+  readonly #logTails = new Map<string, string[]>();
+  #serial: Promise<unknown> = Promise.resolve();
+  #dagDirty = false;
+  #closed = false;
+
+  constructor(options: WorkflowOptions) {
+    this.#options = options;
+    this.#config = options.config;
+    this.#log = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#queue = new TaskQueue({
+      capacity: Object.fromEntries(Object.entries(this.#config.agents).map(([role, agent]) => [role, agent.max])),
+      agingMs: this.#config.workflow.priority.agingMs,
+    });
+  }
+
+  /** Loads the records of an earlier run, replays their outboxes, and schedules. */
+  start(): Promise<void> {
+    return this.#serially(async () => {
+      const dag = await this.#options.store.dag();
+      if (dag) this.#graph = DependencyGraph.fromJSON(dag);
+      for (const record of await this.#options.store.records()) {
+        const snapshot = issueLifecycleMachine.resolveState(record.snapshot as never);
+        this.#records.set(record.number, record);
+        this.#snapshots.set(record.number, snapshot);
+        this.#graph.setNode(record.number, this.#dependenciesOf(record));
+        this.#graph.setState(record.number, nodeStateOf(snapshot));
+        if (snapshot.value === 'queued') this.#queue.enqueue(this.#queuedTask(record, snapshot));
+        if (snapshot.value === 'running') this.#queue.markRunning(this.#queuedTask(record, snapshot));
+      }
+      if (this.#records.size > 0) this.#log.info({ issues: this.#records.size }, 'workflow state restored');
+      for (const record of this.#records.values()) await this.#drain(record);
+      await this.#settle();
+    });
+  }
+
+  /** A trusted open issue, new or seen again. */
+  observe(observed: ObservedIssue): Promise<void> {
+    return this.#serially(async () => {
+      const { number } = observed.issue;
+      const existing = this.#records.get(number);
+      const snapshot = this.#snapshots.get(number);
+      if (!existing || !snapshot || snapshot.value === 'released') {
+        await this.#create(observed, snapshot ? snapshot.context.generation + 1 : 1, existing);
+      } else {
+        const edited = existing.contentHash !== observed.contentHash;
+        existing.issue = observed.issue;
+        existing.closed = false;
+        if (edited) {
+          existing.contentHash = observed.contentHash;
+          existing.dependsOn = observed.dependsOn;
+          this.#graph.setNode(number, this.#dependenciesOf(existing));
+          this.#dagDirty = true;
+          this.#log.info({ issue: number }, 'issue edited');
+        }
+        if (edited && (snapshot.value === 'done' || snapshot.value === 'failed')) {
+          const route = routeIssue(observed.issue.labels, this.#config.workflow);
+          await this.#send(existing, { type: 'issue.reset', reason: 'edited', route: route.stages, priority: route.priority, now: this.#now() });
+        } else {
+          await this.#options.store.putRecord(existing);
+        }
+      }
+      await this.#settle();
+    });
+  }
+
+  /** The issue was closed, lost its trigger label or is no longer trusted. */
+  release(number: number, reason: string): Promise<void> {
+    return this.#serially(async () => {
+      const record = this.#records.get(number);
+      const snapshot = this.#snapshots.get(number);
+      if (!record || !snapshot || snapshot.value === 'released') return;
+      if (snapshot.value === 'done' || snapshot.value === 'failed') {
+        if (!record.closed) {
+          record.closed = true;
+          await this.#options.store.putRecord(record);
+        }
+        return;
+      }
+      this.#log.info({ issue: number, reason }, 'issue released');
+      await this.#send(record, { type: 'issue.released', reason, now: this.#now() });
+      await this.#settle();
+    });
+  }
+
+  /** An agent's result for a task of ours. */
+  result(result: TaskResult): Promise<void> {
+    return this.#serially(async () => {
+      const record = this.#records.get(result.issue);
+      if (!record) {
+        this.#log.warn({ issue: result.issue, taskId: result.taskId }, 'result for an issue the workflow does not know; ignored');
+        return;
+      }
+      await this.#send(record, {
+        type: 'stage.result',
+        outcome: {
+          taskId: result.taskId,
+          status: result.status,
+          reason: result.reason,
+          attempt: result.attempt,
+          agentId: result.agentId,
+          ...(result.summary === undefined ? {} : { summary: result.summary }),
+          ...(result.outputs === undefined ? {} : { outputs: result.outputs }),
+        },
+        now: this.#now(),
+      });
+      if (result.logTail) this.#logTails.set(result.taskId, result.logTail);
+      await this.#settle();
+    });
+  }
+
+  /** `/miyabi retry` from a trusted commenter: a failed or blocked issue starts again. */
+  retry(number: number, by: string): Promise<boolean> {
+    return this.#serially(async () => {
+      const record = this.#records.get(number);
+      const snapshot = this.#snapshots.get(number);
+      if (!record || !snapshot || (snapshot.value !== 'failed' && snapshot.value !== 'done')) return false;
+      const route = routeIssue(record.issue.labels, this.#config.workflow);
+      this.#log.info({ issue: number, by }, 'retry requested');
+      await this.#send(record, { type: 'issue.reset', reason: `retry requested by ${by}`, route: route.stages, priority: route.priority, now: this.#now() });
+      await this.#settle();
+      return true;
+    });
+  }
+
+  /** Timers: retries that are due, effects that failed (a tracker outage), external dependencies. */
+  tick(): Promise<void> {
+    return this.#serially(async () => {
+      const now = this.#now();
+      for (const record of this.#records.values()) {
+        const snapshot = this.#snapshots.get(record.number)!;
+        if (snapshot.value === 'retrying' && now >= (snapshot.context.retryAt ?? 0)) {
+          await this.#send(record, { type: 'retry.due', now });
+        }
+        if (record.outbox.length > 0) await this.#drain(record);
+      }
+      await this.#refreshExternals(now);
+      await this.#settle();
+    });
+  }
+
+  /** Nothing more will happen without something new from outside (every issue settled). */
+  settled(): boolean {
+    for (const record of this.#records.values()) {
+      if (record.outbox.length > 0) return false;
+      const snapshot = this.#snapshots.get(record.number)!;
+      const state = String(snapshot.value);
+      if (SETTLED.has(state)) continue;
+      // Waiting only on issues outside our scope (open on the tracker): nothing we run will free it.
+      if (state === 'waiting' && snapshot.context.waitingOn.every((dependency) => this.#graph.isExternal(dependency))) continue;
+      return false;
+    }
+    return true;
+  }
+
+  summary(): SummaryRow[] {
+    return [...this.#records.values()]
+      .sort((a, b) => a.number - b.number)
+      .map((record) => {
+        const { value, context } = this.#snapshots.get(record.number)!;
+        const waiting = value === 'waiting' ? `waits for ${context.waitingOn.map((n) => `#${n}`).join(', ')}, open on the tracker` : undefined;
+        return {
+          issue: record.number,
+          title: record.issue.title,
+          route: context.route.map((stage) => stage.stage).join(' → '),
+          state: String(value),
+          reason: context.reason ?? waiting,
+          attempts: context.history.filter((run) => run.status !== 'cached').length,
+          durationMs: context.startedAt !== undefined && context.finishedAt !== undefined ? context.finishedAt - context.startedAt : undefined,
+          pullRequest: record.pullRequest?.url,
+        };
+      });
+  }
+
+  /** Lifecycle snapshots by issue, for `dag show` and tests. */
+  snapshot(number: number): LifecycleSnapshot | undefined {
+    return this.#snapshots.get(number);
+  }
+
+  graph(): DependencyGraph {
+    return this.#graph;
+  }
+
+  /** Waits for the steps queued so far; later events are dropped. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#serial.catch(() => undefined);
+  }
+
+  #serially<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.#serial.then(() => {
+      if (this.#closed) throw new Error('workflow closed');
+      return step();
+    });
+    this.#serial = next.catch(() => undefined);
+    return next;
+  }
+
+  async #create(observed: ObservedIssue, generation: number, previous: IssueRecord | undefined): Promise<void> {
+    const { number } = observed.issue;
+    const route = routeIssue(observed.issue.labels, this.#config.workflow);
+    const { workflow } = this.#config;
+    const [snapshot, actions] = initialTransition(issueLifecycleMachine, {
+      number,
+      route: route.stages,
+      priority: route.priority,
+      discoveredAt: this.#now(),
+      maxAttempts: workflow.retry.maxAttempts,
+      maxReviewRounds: workflow.maxReviewRounds,
+      retryInitialDelayMs: workflow.retry.initialDelayMs,
+      retryMaxDelayMs: workflow.retry.maxDelayMs,
+      stageStates: workflow.stageStates,
+      generation,
+    });
+    const record: IssueRecord = {
+      number,
+      issue: observed.issue,
+      contentHash: observed.contentHash,
+      dependsOn: observed.dependsOn,
+      snapshot: issueLifecycleMachine.getPersistedSnapshot(snapshot),
+      outbox: [...(previous?.outbox ?? []), ...toEffects(actions)],
+      discoveredAt: this.#now(),
+    };
+    this.#records.set(number, record);
+    this.#snapshots.set(number, snapshot);
+    this.#graph.setNode(number, this.#dependenciesOf(record));
+    this.#graph.setState(number, 'pending');
+    this.#dagDirty = true;
+    this.#log.info({ issue: number, route: route.stages.map((stage) => stage.stage), priority: route.priority }, 'issue discovered');
+    await this.#options.store.putRecord(record);
+    await this.#drain(record);
+  }
+
+  async #send(record: IssueRecord, event: LifecycleEvent): Promise<void> {
+    const previous = this.#snapshots.get(record.number)!;
+    const [next, actions] = transition(issueLifecycleMachine, previous, event);
+    const effects = toEffects(actions);
+    if (next.value === previous.value && effects.length === 0 && next.context === previous.context) return;
+    this.#snapshots.set(record.number, next);
+    record.snapshot = issueLifecycleMachine.getPersistedSnapshot(next);
+    record.outbox.push(...effects);
+    this.#follow(record, previous, next);
+    await this.#options.store.putRecord(record);
+    await this.#drain(record);
+    this.#options.onStep?.();
+  }
+
+  /** The graph and the queue follow the lifecycle. */
+  #follow(record: IssueRecord, previous: LifecycleSnapshot, next: LifecycleSnapshot): void {
+    const id = queueId(record.number);
+    if (previous.value === 'queued' && next.value !== 'queued' && next.value !== 'running') this.#queue.remove(id);
+    if (previous.value === 'running' && next.value !== 'running') this.#queue.finished(id);
+    if (next.value === 'queued' && (previous.value !== 'queued' || previous.context.stageIndex !== next.context.stageIndex)) {
+      this.#queue.enqueue(this.#queuedTask(record, next));
+    }
+    const state = nodeStateOf(next);
+    if (this.#graph.state(record.number) !== state) {
+      this.#graph.setState(record.number, state);
+      this.#dagDirty = true;
+    }
+  }
+
+  #queuedTask(record: IssueRecord, snapshot: LifecycleSnapshot): QueuedTask {
+    const { context } = snapshot;
+    return {
+      id: queueId(record.number),
+      issue: record.number,
+      role: context.route[context.stageIndex]?.role ?? 'none',
+      priority: context.priority,
+      enqueuedAt: record.discoveredAt,
+      deadline: record.discoveredAt + slaMsOf(context.priority, this.#config.workflow),
+    };
+  }
+
+  #dependenciesOf(record: IssueRecord): number[] {
+    const extra = this.#options.extraDependencies?.get(record.number) ?? [];
+    return [...new Set([...record.dependsOn, ...extra])].sort((a, b) => a - b);
+  }
+
+  /** Dependencies, then the queue, until nothing changes. */
+  async #settle(): Promise<void> {
+    for (let round = 0; round < 100; round += 1) {
+      const changed = await this.#evaluateDependencies();
+      const dispatched = await this.#schedule();
+      if (!changed && !dispatched) break;
+    }
+    if (this.#dagDirty) {
+      this.#dagDirty = false;
+      await this.#options.store.putDag(this.#graph.toJSON());
+    }
+    this.#options.onStep?.();
+  }
+
+  async #evaluateDependencies(): Promise<boolean> {
+    let changed = false;
+    const roles = Object.keys(this.#config.agents);
+    for (const record of this.#records.values()) {
+      const snapshot = this.#snapshots.get(record.number)!;
+      const state = String(snapshot.value);
+      if (state !== 'discovered' && state !== 'waiting' && state !== 'blocked' && state !== 'queued') continue;
+      const missing = missingRoles({ stages: snapshot.context.route, priority: 0, matched: undefined }, roles);
+      const reason =
+        missing.length > 0
+          ? `no agent role ${missing.join(', ')} in the config (agents.${missing[0]})`
+          : this.#graph.blockedReason(record.number);
+      let event: LifecycleEvent | undefined;
+      if (reason !== undefined) {
+        if (state !== 'blocked' || snapshot.context.reason !== reason) event = { type: 'deps.blocked', reason };
+      } else if (this.#graph.isReady(record.number)) {
+        if (state !== 'queued') event = { type: 'deps.ready' };
+      } else {
+        const on = this.#graph.dependencies(record.number).filter((dependency) => this.#graph.state(dependency) !== 'done');
+        if (state !== 'waiting' || on.join() !== snapshot.context.waitingOn.join()) event = { type: 'deps.waiting', on };
+      }
+      if (event) {
+        await this.#send(record, event);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  async #schedule(): Promise<boolean> {
+    const taken = this.#queue.take(this.#now());
+    for (const task of taken) {
+      const record = this.#records.get(task.issue)!;
+      const snapshot = this.#snapshots.get(task.issue)!;
+      const { stage } = snapshot.context.route[snapshot.context.stageIndex]!;
+      const cached = await this.#options.store.cached(this.#stageKey(record, stage));
+      if (cached && cached.status === 'success') {
+        this.#log.info({ issue: task.issue, stage }, 'stage already succeeded with the same content; skipped (cache)');
+        await this.#send(record, { type: 'stage.cached', result: cached, now: this.#now() });
+        this.#queue.finished(task.id);
+        continue;
+      }
+      await this.#send(record, { type: 'stage.dispatch', now: this.#now() });
+    }
+    return taken.length > 0;
+  }
+
+  /**
+   * The idempotency key of a stage run: the issue, the stage, the issue's content, what its
+   * dependencies produced and what the issue's other stages produced (a second codegen round
+   * after a review's feedback is another run). The same key succeeded once → not run again.
+   */
+  #stageKey(record: IssueRecord, stage: string): string {
+    const { results } = this.#snapshots.get(record.number)!.context;
+    const others = Object.entries(results)
+      .filter(([name]) => name !== stage)
+      .sort(([a], [b]) => a.localeCompare(b));
+    const dependencies = this.#graph.dependencies(record.number).map((dependency) => {
+      const snapshot = this.#snapshots.get(dependency);
+      return `${dependency}:${snapshot ? sha256(JSON.stringify(snapshot.context.results)) : 'external'}`;
+    });
+    return `${record.number}.${stage}.${sha256(record.contentHash, JSON.stringify(others), ...dependencies).slice(0, 32)}`;
+  }
+
+  async #refreshExternals(now: number): Promise<void> {
+    for (const id of this.#graph.nodes()) {
+      if (!this.#graph.isExternal(id) || this.#graph.dependents(id).length === 0) continue;
+      if (now - (this.#externalCheckedAt.get(id) ?? 0) < EXTERNAL_REFRESH_MS) continue;
+      this.#externalCheckedAt.set(id, now);
+      try {
+        const issue = await this.#options.source.get(id);
+        const state: NodeState = issue === undefined ? 'missing' : issue.state === 'closed' ? 'done' : 'pending';
+        if (this.#graph.state(id) !== state) {
+          this.#log.info({ issue: id, state }, 'dependency outside the orchestra\'s scope changed');
+          this.#graph.setState(id, state);
+          this.#dagDirty = true;
+        }
+      } catch (error) {
+        this.#log.warn({ issue: id, err: describeError(error) }, 'could not look up a dependency on the tracker; next tick retries');
+      }
+    }
+  }
+
+  /** Runs the record's outbox in order. A tracker write that fails holds back the later tracker writes only. */
+  async #drain(record: IssueRecord): Promise<void> {
+    if (record.outbox.length === 0) return;
+    const kept: WorkflowEffect[] = [];
+    let trackerDown = false;
+    for (const effect of record.outbox) {
+      if (trackerDown && writesTracker(effect)) {
+        kept.push(effect);
+        continue;
+      }
+      try {
+        await this.#run(record, effect);
+      } catch (error) {
+        effect.failures = (effect.failures ?? 0) + 1;
+        this.#log.warn({ issue: record.number, effect: effect.type, failures: effect.failures, err: describeError(error) }, 'side effect failed; retried next tick');
+        if (writesTracker(effect)) trackerDown = true;
+        kept.push(effect);
+      }
+    }
+    record.outbox = kept;
+    await this.#options.store.putRecord(record);
+  }
+
+  async #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
+    const { source, store } = this.#options;
+    const snapshot = this.#snapshots.get(record.number)!;
+    const { context } = snapshot;
+    const labels = this.#config.workflow.stateLabels;
+    switch (effect.type) {
+      case 'setStateLabel': {
+        const label = effect.params.label as StateLabel | undefined;
+        await source.setExclusiveLabel(record.number, Object.values(labels), label === undefined ? undefined : labels[label]);
+        return;
+      }
+      case 'comment': {
+        const params = effect.params as unknown as CommentParams;
+        const ledger = `comment.${params.key}`;
+        if (await store.hasEffect(ledger)) return;
+        const logTail = params.taskId ? this.#logTails.get(params.taskId) : undefined;
+        const body = renderComment(params, {
+          record,
+          route: context.route.map((stage) => stage.stage),
+          priority: context.priority,
+          branch: this.#branchOf(record.number),
+          stages: context.route.map(({ stage }) => ({ stage, ...(context.results[stage]?.summary ? { summary: context.results[stage]!.summary } : {}) })),
+          ...(logTail ? { logTail } : {}),
+        });
+        await source.comment(record.number, params.key, body);
+        await store.markEffect(ledger);
+        return;
+      }
+      case 'dispatchTask': {
+        const params = effect.params as unknown as DispatchParams;
+        const ledger = `dispatch.${params.taskId}`;
+        if (await store.hasEffect(ledger)) return;
+        const task: TaskMessage = {
+          taskId: params.taskId,
+          issue: record.issue,
+          role: params.role,
+          stage: params.stage,
+          attempt: params.attempt,
+          branch: this.#branchOf(record.number),
+          previous: params.previous,
+        };
+        await this.#options.publish(taskSubject(params.role), TASK_DISPATCHED, task, `task:${params.taskId}`);
+        await store.markEffect(ledger);
+        this.#log.info({ issue: record.number, stage: params.stage, role: params.role, attempt: params.attempt, taskId: params.taskId }, 'stage dispatched');
+        return;
+      }
+      case 'cancelTask': {
+        const taskId = effect.params.taskId as string;
+        if (taskId) await this.#options.cancel(taskId);
+        return;
+      }
+      case 'stageSucceeded': {
+        const stage = effect.params.stage as string;
+        const result = effect.params.result as StageResult;
+        await store.putCache(this.#stageKey(record, stage), result);
+        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result);
+        return;
+      }
+      case 'finished': {
+        const outcome = effect.params.outcome as string;
+        await this.#options.publish(
+          `miyabi.events.issue.${record.number}`,
+          'issue.finished',
+          { number: record.number, outcome, reason: effect.params.reason },
+          `finished:${record.number}:g${context.generation}:${outcome}`,
+        );
+        this.#log.info({ issue: record.number, outcome, reason: effect.params.reason }, `issue ${outcome}`);
+        return;
+      }
+    }
+  }
+
+  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult): Promise<void> {
+    const ledger = `pr.${record.number}.g${generation}`;
+    const done = await this.#options.store.effect<{ number: number; url: string }>(ledger);
+    if (done) {
+      record.pullRequest = { number: done.number, url: done.url };
+      return;
+    }
+    const branch = this.#branchOf(record.number);
+    await this.#options.pushBranch?.(branch);
+    const outputs = result.outputs ?? {};
+    const title = typeof outputs.title === 'string' && outputs.title.trim() ? outputs.title : `#${record.number}: ${record.issue.title}`;
+    let body = typeof outputs.body === 'string' ? outputs.body : (result.summary ?? '');
+    if (!new RegExp(`\\bCloses #${record.number}\\b`).test(body)) body = `${body}\n\nCloses #${record.number}`.trim();
+    const { draft, base } = this.#config.workflow.pullRequest;
+    const pullRequest = await this.#options.source.openPullRequest({
+      issue: record.number,
+      head: branch,
+      ...(base === undefined ? {} : { base }),
+      title,
+      body,
+      draft,
+    });
+    record.pullRequest = { number: pullRequest.number, url: pullRequest.url };
+    await this.#options.store.markEffect(ledger, record.pullRequest);
+    this.#log.info({ issue: record.number, pullRequest: pullRequest.url, created: pullRequest.created }, 'pull request opened');
+  }
+
+  #branchOf(number: number): string {
+    return `${this.#config.workspace.branchPrefix}${number}`;
+  }
+}
+
+function queueId(number: number): string {
+  return `issue-${number}`;
+}
+
+function nodeStateOf(snapshot: LifecycleSnapshot): NodeState {
+  switch (snapshot.value) {
+    case 'done':
+      return 'done';
+    case 'failed':
+      return 'failed';
+    case 'released':
+      return 'cancelled';
+    default:
+      return 'pending';
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The workflow's durable state in the NATS KV bucket:
+ *
+ *   issue.<n>            the issue's record: what we know of the issue, its lifecycle snapshot
+ *                        and its outbox (effects decided but not yet known to be done)
+ *   dag                  the dependency graph (plain data)
+ *   effect.<key>         the ledger: a side effect done (a comment, a dispatch, a pull request)
+ *   cache.<key>          a stage that succeeded, by idempotency key (issue, stage, content, dependencies)
+ *
+ */
+import type { KV } from '@nats-io/kv';
+import type { StageResult } from '../agents/task.ts';
+import { kvKey } from '../infra/kv-key.ts';
+import type { DagSnapshot } from '../machines/dag.ts';
+import type { WorkflowEffect } from './effects.ts';
+
+export interface IssueData {
+  number: number;
+  title: string;
+  /** Truncated for prompts (src/issues/text.ts). */
+  body: string;
+  labels: string[];
+  author: string;
+  url?: string;
+}
+
+export interface IssueRecord {
+  number: number;
+  issue: IssueData;
+  /** Of title, full body and dependencies: an edit changes it. */
+  contentHash: string;
+  dependsOn: number[];
+  /** The lifecycle machine's persisted snapshot. */
+  snapshot: unknown;
+  outbox: WorkflowEffect[];
+  discoveredAt: number;
+  /** The issue was closed or unlabelled after it finished: shown, not acted on. */
+  closed?: boolean;
+  pullRequest?: { number: number; url: string };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+
+export class WorkflowStore {
+  constructor(private readonly kv: KV) {}
+
+  async records(): Promise<IssueRecord[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys('issue.*')) keys.push(key);
+    const records = await Promise.all(keys.map((key) => this.#get<IssueRecord>(key)));
+    return records.filter((record): record is IssueRecord => record !== undefined).sort((a, b) => a.number - b.number);
+  }
+
+  putRecord(record: IssueRecord): Promise<unknown> {
+    return this.#put(`issue.${record.number}`, record);
+  }
+
+  dag(): Promise<DagSnapshot | undefined> {
+    return this.#get<DagSnapshot>('dag');
+  }
+
+  putDag(snapshot: DagSnapshot): Promise<unknown> {
+    return this.#put('dag', snapshot);
+  }
+
+  async hasEffect(key: string): Promise<boolean> {
+    return (await this.kv.get(`effect.${kvKey(key)}`)) !== null;
+  }
+
+  async effect<T>(key: string): Promise<T | undefined> {
+    return this.#get<T>(`effect.${kvKey(key)}`);
+  }
+
+  markEffect(key: string, detail: unknown = {}): Promise<unknown> {
+    return this.#put(`effect.${kvKey(key)}`, { ...((detail ?? {}) as object), at: new Date().toISOString() });
+  }
+
+  cached(key: string): Promise<StageResult | undefined> {
+    return this.#get<StageResult>(`cache.${kvKey(key)}`);
+  }
+
+  putCache(key: string, result: StageResult): Promise<unknown> {
+    return this.#put(`cache.${kvKey(key)}`, result);
+  }
+
+  async #get<T>(key: string): Promise<T | undefined> {
+    const entry = await this.kv.get(key);
+    if (entry === null || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+    return JSON.parse(decoder.decode(entry.value)) as T;
+  }
+
+  #put(key: string, value: unknown): Promise<unknown> {
+    return this.kv.put(key, encoder.encode(JSON.stringify(value)));
+  }
+}

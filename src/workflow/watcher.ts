@@ -1,0 +1,184 @@
+/**
+ * The issue watcher's work: read the tracker, keep what may be acted on, and tell the workflow
+ * over the bus. Trust is decided here, before anything reaches the workflow: an untrusted issue
+ * costs one log line and a counter, nothing more.
+ *
+ * On `miyabi.events.issue.<n>` (JetStream, so the workflow gets every one of them, acked):
+ *   issue.observed   a trusted open issue; msgId `observed:<n>:<content>`, so the same issue seen
+ *                    by polling and by a webhook within the duplicate window is handled once
+ *   issue.released   the issue was closed, or lost its trigger label or its trust
+ *   issue.command    `/miyabi retry` from a trusted commenter
+ * On `miyabi.events.issue.scope` after each poll that saw a change: every trusted open issue's
+ * number, so a workflow that restarted (or a watcher that did) releases what left the scope.
+ */
+import type { Logger } from 'pino';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
+import { parseBodyDependencies } from '../issues/dependencies.ts';
+import type { AuthorAssociation, IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
+import { promptBody, sha256 } from '../issues/text.ts';
+import { judgeIssue, trustsCommenter, type TrustVerdict } from '../issues/trust.ts';
+import type { ObservedIssue } from './engine.ts';
+
+export const ISSUE_OBSERVED = 'issue.observed';
+export const ISSUE_RELEASED = 'issue.released';
+export const ISSUE_COMMAND = 'issue.command';
+export const ISSUE_SCOPE = 'issue.scope';
+export const SCOPE_SUBJECT = 'miyabi.events.issue.scope';
+
+export function issueSubject(number: number): string {
+  return `miyabi.events.issue.${number}`;
+}
+
+export interface WatcherOptions {
+  config: OrchestraConfig;
+  source: IssueSource;
+  publish: (subject: string, type: string, payload: unknown, msgId: string) => Promise<void>;
+  logger: Logger;
+  /** Counts an issue ignored by the trust gate, by reason. */
+  onIgnored?: (reason: string) => void;
+}
+
+export interface PollOutcome {
+  unchanged: boolean;
+  observed: number;
+  ignored: number;
+}
+
+/** A comment that asks for something, as the webhook receiver hands it over. */
+export interface IssueComment {
+  issue: number;
+  commentId: number | string;
+  body: string;
+  author: string;
+  authorAssociation: AuthorAssociation;
+  authorIsBot: boolean;
+}
+
+export function observedIssue(issue: TrackedIssue): ObservedIssue {
+  const dependsOn = [...new Set([...parseBodyDependencies(issue.body), ...(issue.dependsOn ?? [])])]
+    .filter((dependency) => dependency !== issue.number)
+    .sort((a, b) => a - b);
+  return {
+    issue: {
+      number: issue.number,
+      title: issue.title,
+      body: promptBody(issue.body),
+      labels: issue.labels,
+      author: issue.author,
+      ...(issue.url === undefined ? {} : { url: issue.url }),
+    },
+    contentHash: sha256(issue.title, issue.body, dependsOn.join(',')).slice(0, 32),
+    dependsOn,
+  };
+}
+
+export class IssueWatcher {
+  readonly #options: WatcherOptions;
+  /** Trusted open issues of the last poll, with their content hash. */
+  #inScope = new Map<number, string>();
+  /** Verdicts by issue and version, so an unchanged issue costs no lookups and one log line at most. */
+  readonly #verdicts = new Map<number, { updatedAt: string; verdict: TrustVerdict }>();
+  #polls = 0;
+
+  constructor(options: WatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Successful polls so far. */
+  get polls(): number {
+    return this.#polls;
+  }
+
+  async poll(): Promise<PollOutcome> {
+    const { issues } = await this.#options.source.listOpen();
+    if (issues === undefined) {
+      this.#polls += 1;
+      return { unchanged: true, observed: 0, ignored: 0 };
+    }
+    const scope = new Map<number, string>();
+    const reasons = new Map<number, string>();
+    let ignored = 0;
+    for (const issue of issues) {
+      const verdict = await this.#judge(issue);
+      if (!verdict.trusted) {
+        ignored += 1;
+        reasons.set(issue.number, verdict.detail);
+        continue;
+      }
+      const observed = observedIssue(issue);
+      scope.set(issue.number, observed.contentHash);
+      if (this.#inScope.get(issue.number) !== observed.contentHash || this.#polls === 0) await this.#observe(observed);
+    }
+    for (const number of this.#inScope.keys()) {
+      if (!scope.has(number)) await this.#release(number, reasons.get(number) ?? 'closed on the tracker');
+    }
+    this.#inScope = scope;
+    const numbers = [...scope.keys()].sort((a, b) => a - b);
+    await this.#options.publish(SCOPE_SUBJECT, ISSUE_SCOPE, { open: numbers }, `scope:${sha256(numbers.join(',')).slice(0, 32)}:${this.#polls === 0 ? Date.now() : ''}`);
+    this.#polls += 1;
+    return { unchanged: false, observed: scope.size, ignored };
+  }
+
+  /** An issue as a webhook delivered it (opened, edited, labeled, unlabeled, closed …). */
+  async issueEvent(issue: TrackedIssue, labeler?: Labeler): Promise<void> {
+    if (issue.state === 'closed') {
+      if (this.#inScope.delete(issue.number)) await this.#release(issue.number, 'closed on the tracker');
+      return;
+    }
+    const verdict = await this.#judge(issue, labeler);
+    if (!verdict.trusted) {
+      if (this.#inScope.delete(issue.number)) await this.#release(issue.number, verdict.detail);
+      return;
+    }
+    const observed = observedIssue(issue);
+    this.#inScope.set(issue.number, observed.contentHash);
+    await this.#observe(observed);
+  }
+
+  /** A comment: `/miyabi retry` from a trusted commenter asks the workflow to run a failed issue again. */
+  async comment(comment: IssueComment): Promise<boolean> {
+    const command = /^\s*\/miyabi\s+(retry)\b/m.exec(comment.body)?.[1];
+    if (command === undefined) return false;
+    const trusted = trustsCommenter({ login: comment.author, isBot: comment.authorIsBot, association: comment.authorAssociation }, this.#options.config.workflow.trust);
+    if (!trusted) {
+      this.#options.logger.warn({ issue: comment.issue, author: comment.author, association: comment.authorAssociation }, `/miyabi ${command} from an untrusted commenter ignored`);
+      this.#options.onIgnored?.('untrusted_commenter');
+      return false;
+    }
+    await this.#options.publish(issueSubject(comment.issue), ISSUE_COMMAND, { number: comment.issue, command, by: comment.author }, `command:${comment.issue}:${comment.commentId}`);
+    return true;
+  }
+
+  async #judge(issue: TrackedIssue, knownLabeler?: Labeler): Promise<TrustVerdict> {
+    const cached = this.#verdicts.get(issue.number);
+    if (cached && cached.updatedAt === issue.updatedAt && knownLabeler === undefined) return cached.verdict;
+    const { triggerLabel, trust } = this.#options.config.workflow;
+    const labeler = issue.labels.includes(triggerLabel) ? (knownLabeler ?? (await this.#options.source.labeler(issue.number, triggerLabel))) : undefined;
+    const verdict = judgeIssue(issue, labeler, triggerLabel, trust);
+    this.#verdicts.set(issue.number, { updatedAt: issue.updatedAt, verdict });
+    // Once per issue version: an untrusted issue is not news on every poll.
+    if (!verdict.trusted && cached?.updatedAt !== issue.updatedAt) {
+      const fields = { issue: issue.number, author: issue.author, reason: verdict.reason };
+      // An issue without the label is the common case, not a warning.
+      if (verdict.reason === 'no_trigger_label') this.#options.logger.debug(fields, `issue ignored: ${verdict.detail}`);
+      else this.#options.logger.warn(fields, `issue ignored: ${verdict.detail}`);
+      this.#options.onIgnored?.(verdict.reason);
+    }
+    return verdict;
+  }
+
+  async #observe(observed: ObservedIssue): Promise<void> {
+    const { number } = observed.issue;
+    await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${observed.contentHash}`);
+  }
+
+  async #release(number: number, reason: string): Promise<void> {
+    try {
+      await this.#options.publish(issueSubject(number), ISSUE_RELEASED, { number, reason }, `released:${number}:${Date.now()}`);
+    } catch (error) {
+      this.#options.logger.warn({ issue: number, err: describeError(error) }, 'could not publish a release; the next poll retries');
+      throw error;
+    }
+  }
+}
