@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { describeError } from '../errors.ts';
 import { busStreams, busTail } from './commands/bus.ts';
 import { configCheck, configSchema } from './commands/config.ts';
+import { dagCheck, dagShow } from './commands/dag.ts';
 import { doctor } from './commands/doctor.ts';
+import { labelsSync } from './commands/labels.ts';
 import { pane } from './commands/pane.ts';
 import { status } from './commands/status.ts';
 import { stop } from './commands/stop.ts';
@@ -24,6 +26,9 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   config check [--config FILE]     validate a config file (exit 2 on problems)
   config schema [--write]          print (or write to config/) the config's JSON Schema
   doctor [--config FILE]           check what this host needs
+  dag check [--config FILE]        validate the backlog's dependencies (exit 2 on a cycle, naming it)
+  dag show [--format F]            the dependency graph with each issue's state (mermaid, dot, json)
+  labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
   bus streams [--json]             streams and consumers with their counts
   bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
   pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
@@ -62,6 +67,19 @@ export async function main(argv: string[]): Promise<number> {
       if (sub === 'check') return configCheck(values);
       if (sub === 'schema') return configSchema(values);
       throw new CliExit(ExitCode.invalid, `unknown config subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'dag': {
+      const [sub, ...args] = rest;
+      const { values } = parse(args, { format: { type: 'string' } });
+      if (sub === 'check') return dagCheck(values);
+      if (sub === 'show') return dagShow(values);
+      throw new CliExit(ExitCode.invalid, `unknown dag subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'labels': {
+      const [sub, ...args] = rest;
+      const { values } = parse(args, {});
+      if (sub === 'sync') return labelsSync(values);
+      throw new CliExit(ExitCode.invalid, `unknown labels subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
     }
     case 'doctor': {
       const { values } = parse(rest, {});
