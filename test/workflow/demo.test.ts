@@ -1,0 +1,147 @@
+/**
+ * The README's demo, as an operator runs it: `up --once` on the shipped example backlog with the
+ * example agents in tmux panes (a private socket), then the cycle example. What must hold is read
+ * back from what the orchestra leaves: its log, the agents' pane logs and the local tracker.
+ */
+import { execa } from 'execa';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliPath, repoRoot, tempDir, type TempDir } from '../support/cli.ts';
+
+interface LogLine {
+  msg: string;
+  time: string;
+  issue?: number;
+  stage?: string;
+  taskId?: string;
+  outcome?: string;
+}
+
+async function runOnce(dir: TempDir, name: string, issuesDir: string) {
+  const socket = `miyabi-demo-${process.pid}-${name}`;
+  const dataDir = join(dir.path, name);
+  const config = await dir.file(
+    `${name}.yaml`,
+    [
+      `dataDir: ${dataDir}`,
+      'http: { enabled: false }',
+      `issues: { local: { dir: ${issuesDir}, pollIntervalMs: 500 } }`,
+      `panes: { backend: tmux, socket: ${socket} }`,
+      'workflow: { retry: { initialDelayMs: 200 } }',
+    ].join('\n'),
+  );
+  try {
+    const run = await execa(cliPath, ['up', '--once', '--config', config], { cwd: repoRoot, reject: false, timeout: 150_000 });
+    return { run, dataDir, socket };
+  } finally {
+    await execa('tmux', ['-L', socket, 'kill-server'], { reject: false });
+  }
+}
+
+async function orchestraLog(dataDir: string): Promise<LogLine[]> {
+  const text = await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8');
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogLine);
+}
+
+/** Task intervals from the pane logs' markers, per agent. */
+async function agentIntervals(dataDir: string): Promise<Array<{ agent: string; start: number; end: number }>> {
+  const root = join(dataDir, 'logs', 'agents');
+  const intervals: Array<{ agent: string; start: number; end: number }> = [];
+  for (const agent of await readdir(root)) {
+    for (const file of await readdir(join(root, agent))) {
+      let start: number | undefined;
+      for (const line of (await readFile(join(root, agent, file), 'utf8')).split('\n')) {
+        const marker = /^=== miyabi task (start|end) (\{.*\}) ===$/.exec(line);
+        if (!marker) continue;
+        const at = Date.parse((JSON.parse(marker[2]!) as { at: string }).at);
+        if (marker[1] === 'start') start = at;
+        else if (start !== undefined) {
+          intervals.push({ agent, start, end: at });
+          start = undefined;
+        }
+      }
+    }
+  }
+  return intervals;
+}
+
+const dir = await tempDir('miyabi-demo-');
+afterAll(() => dir[Symbol.asyncDispose]());
+
+describe('the demo backlog, up --once, example agents in tmux panes', () => {
+  it('ends with every issue done, in dependency order, agents in parallel, each side effect once', async () => {
+    const { run, dataDir } = await runOnce(dir, 'demo', join(repoRoot, 'examples/backlog'));
+    expect(run.exitCode, run.stderr.slice(-2000)).toBe(0);
+    for (let number = 1; number <= 12; number += 1) expect(run.stdout).toMatch(new RegExp(`^#${number}\\s+\\S.*\\sdone\\s`, 'm'));
+    expect(run.stdout).toContain('12 of 12 issue(s) done');
+    // #13 has no trigger label and an untrusted author: never in the summary.
+    expect(run.stdout).not.toMatch(/^#13\s/m);
+
+    const log = await orchestraLog(dataDir);
+    const firstDispatch = new Map<number, number>();
+    const doneAt = new Map<number, number>();
+    const dispatches = new Map<string, number>();
+    for (const line of log) {
+      if (line.msg === 'stage dispatched') {
+        dispatches.set(line.taskId!, (dispatches.get(line.taskId!) ?? 0) + 1);
+        if (!firstDispatch.has(line.issue!)) firstDispatch.set(line.issue!, Date.parse(line.time));
+      }
+      if (line.msg === 'issue done') doneAt.set(line.issue!, Date.parse(line.time));
+    }
+    const dependencies: Record<number, number[]> = { 2: [1], 3: [2], 5: [4], 6: [4], 7: [5, 6] };
+    for (const [issue, on] of Object.entries(dependencies)) {
+      for (const dependency of on) {
+        expect(firstDispatch.get(Number(issue))!, `#${issue} started before #${dependency} was done`).toBeGreaterThanOrEqual(doneAt.get(dependency)!);
+      }
+    }
+    // Every task was dispatched once, never twice.
+    expect([...dispatches.values()].every((count) => count === 1)).toBe(true);
+
+    // At least two agents worked at the same time.
+    const intervals = await agentIntervals(dataDir);
+    const overlapping = intervals.some((a) => intervals.some((b) => a.agent !== b.agent && a.start < b.end && b.start < a.end));
+    expect(overlapping).toBe(true);
+
+    // The local tracker: one start comment, one done comment, one pull request per issue, the done label alone.
+    const pulls = JSON.parse(await readFile(join(dataDir, 'tracker', 'pulls.json'), 'utf8')) as Array<{ issue: number; body: string; draft: boolean }>;
+    for (let number = 1; number <= 12; number += 1) {
+      const record = JSON.parse(await readFile(join(dataDir, 'tracker', `issue-${number}.json`), 'utf8')) as {
+        comments: Array<{ key: string; body: string }>;
+        labels: { added: string[] };
+      };
+      const keys = record.comments.map((comment) => comment.key);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(keys.filter((key) => key.endsWith('.started'))).toHaveLength(1);
+      expect(keys.filter((key) => key.endsWith('.done'))).toHaveLength(1);
+      expect(record.labels.added.filter((label) => label.startsWith('miyabi:'))).toEqual(['miyabi:done']);
+      const prs = pulls.filter((pull) => pull.issue === number);
+      expect(prs).toHaveLength(1);
+      expect(prs[0]!.body).toContain(`Closes #${number}`);
+      expect(prs[0]!.draft).toBe(true);
+    }
+    // The fail-once, crash-once and changes_requested issues took more runs, and got there.
+    const rows = Object.fromEntries(
+      run.stdout.split('\n').flatMap((line) => {
+        const match = /^#(\d+)\s+(.+?)\s{2,}(\w+)\s+(\d+)\s/.exec(line);
+        return match ? [[Number(match[1]), { state: match[3], attempts: Number(match[4]) }]] : [];
+      }),
+    );
+    expect(rows[9]!.attempts).toBeGreaterThan(3);
+    expect(rows[10]!.attempts).toBeGreaterThan(3);
+    expect(rows[11]!.attempts).toBe(5);
+    const review11 = JSON.parse(await readFile(join(dataDir, 'tracker', 'issue-11.json'), 'utf8')) as { comments: Array<{ key: string }> };
+    expect(review11.comments.map((comment) => comment.key)).toContain('issue-11.g1.changes-requested.r1');
+  }, 180_000);
+
+  it('names a dependency cycle, blocks its members, finishes the rest and exits 1', async () => {
+    const { run } = await runOnce(dir, 'cycle', join(repoRoot, 'examples/backlog-cycle'));
+    expect(run.exitCode, run.stderr.slice(-2000)).toBe(1);
+    for (const number of [2, 3, 4]) {
+      expect(run.stdout).toMatch(new RegExp(`^#${number} blocked: on a dependency cycle: #2 → #4 → #3 → #2$`, 'm'));
+    }
+    expect(run.stdout).toMatch(/^#1\s.*\sdone\s/m);
+    expect(run.stdout).toMatch(/^#5\s.*\sdone\s/m);
+    expect(run.stdout).toContain('2 of 5 issue(s) done');
+  }, 120_000);
+});
