@@ -1,0 +1,276 @@
+/**
+ * The workflow engine against a real NATS KV bucket and the local tracker, with the agents played
+ * by the test (it answers each dispatched task). Time is the test's clock.
+ */
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/load.ts';
+import type { OrchestraConfig } from '../../src/config/schema.ts';
+import { connectNats } from '../../src/infra/nats-connection.ts';
+import { LocalIssueSource } from '../../src/issues/local-source.ts';
+import type { TaskMessage, TaskResult } from '../../src/runner/task-message.ts';
+import { Workflow } from '../../src/workflow/engine.ts';
+import { WorkflowStore } from '../../src/workflow/store.ts';
+import { observedIssue } from '../../src/workflow/watcher.ts';
+import { tempDir, type TempDir } from '../support/cli.ts';
+import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
+
+let nats: TestNatsServer;
+let nc: NatsConnection;
+beforeAll(async () => {
+  nats = await startNatsServer();
+  nc = await connectNats({ servers: [nats.url], name: 'engine-test', logger: pino({ level: 'silent' }) });
+});
+afterAll(async () => {
+  await nc.close();
+  await nats.stop();
+});
+
+function config(yaml = ''): OrchestraConfig {
+  const parsed = parseConfigText(
+    [
+      'agents:',
+      '  codegen: { command: [x], max: 1 }',
+      '  review: { command: [x], max: 1 }',
+      '  pr: { command: [x], max: 1 }',
+      yaml,
+    ].join('\n'),
+    'test.yaml',
+  );
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  return parsed.config;
+}
+
+interface Harness {
+  engine: Workflow;
+  source: LocalIssueSource;
+  tasks: TaskMessage[];
+  cancelled: string[];
+  clock: { now: number };
+  /** Writes an issue file and shows it to the engine as the watcher would. */
+  issue(number: number, front: Record<string, unknown>, body?: string): Promise<void>;
+  answer(task: TaskMessage, status: TaskResult['status'], extra?: Partial<TaskResult>): Promise<void>;
+  /** The pending task of an issue (the last dispatched). */
+  task(issue: number): TaskMessage;
+  state(issue: number): string;
+  comments(issue: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+let bucket = 0;
+async function harness(dir: TempDir, yaml = ''): Promise<Harness> {
+  bucket += 1;
+  const issuesDir = join(dir.path, `issues-${bucket}`);
+  await mkdir(issuesDir, { recursive: true });
+  const source = new LocalIssueSource({ dir: issuesDir, trackerDir: join(dir.path, `tracker-${bucket}`) });
+  const kv = await new Kvm(nc).create(`engine-${bucket}`);
+  const tasks: TaskMessage[] = [];
+  const cancelled: string[] = [];
+  const clock = { now: 1_000_000 };
+  const engine = new Workflow({
+    config: config(yaml),
+    source,
+    store: new WorkflowStore(kv),
+    logger: pino({ level: 'silent' }),
+    now: () => clock.now,
+    publish: async (_subject, type, payload) => {
+      if (type === 'task.dispatched') tasks.push(payload as TaskMessage);
+    },
+    cancel: async (taskId) => void cancelled.push(taskId),
+  });
+  await engine.start();
+  return {
+    engine,
+    source,
+    tasks,
+    cancelled,
+    clock,
+    async issue(number, front, body = '') {
+      const lines = Object.entries({ number, title: `Issue ${number}`, labels: ['miyabi'], ...front }).map(([key, value]) => `${key}: ${JSON.stringify(value)}`);
+      await writeFile(join(issuesDir, `${number}.md`), `---\n${lines.join('\n')}\n---\n${body}\n`);
+      const tracked = await source.get(number);
+      await engine.observe(observedIssue(tracked!));
+    },
+    async answer(task, status, extra = {}) {
+      await engine.result({
+        taskId: task.taskId,
+        issue: task.issue.number,
+        role: task.role,
+        stage: task.stage,
+        attempt: task.attempt,
+        agentId: `${task.role}-1`,
+        status,
+        reason: status,
+        durationMs: 1,
+        worktree: '/tmp/w',
+        branch: task.branch,
+        ...extra,
+      });
+    },
+    task: (issue) => tasks.filter((task) => task.issue.number === issue).at(-1)!,
+    state: (issue) => String(engine.snapshot(issue)?.value),
+    async comments(issue) {
+      const { readFile } = await import('node:fs/promises');
+      const record = JSON.parse(await readFile(join(dir.path, `tracker-${bucket}`, `issue-${issue}.json`), 'utf8')) as { comments: Array<{ key: string }> };
+      return record.comments.map((comment) => comment.key);
+    },
+    close: () => engine.close(),
+  };
+}
+
+let dir: TempDir;
+beforeEach(async () => {
+  dir = await tempDir('miyabi-engine-');
+  return () => dir[Symbol.asyncDispose]();
+});
+
+describe('workflow engine', () => {
+  it('runs ready issues by priority when a role is contended, then SLA, then age', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }');
+    await run.issue(9, { labels: ['miyabi', 'P2'] });
+    expect(run.tasks.map((task) => task.issue.number)).toEqual([9]);
+    // The codegen slot is taken: these wait, and go by priority, not by arrival.
+    run.clock.now += 10;
+    await run.issue(1, { labels: ['miyabi', 'P3'] });
+    run.clock.now += 10;
+    await run.issue(2, { labels: ['miyabi', 'P0'] });
+    run.clock.now += 10;
+    await run.issue(3, { labels: ['miyabi', 'P1'] });
+    run.clock.now += 10;
+    await run.issue(4, { labels: ['miyabi', 'P1'] });
+    for (const issue of [9, 2, 3, 4]) await run.answer(run.task(issue), 'success');
+    expect(run.tasks.map((task) => task.issue.number)).toEqual([9, 2, 3, 4, 1]);
+    await run.close();
+  });
+
+  it('marks the dependents of a failed issue blocked with the reason, and reports the deadlock as settled', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen], retry: { maxAttempts: 1 } }');
+    await run.issue(1, {});
+    await run.issue(2, {}, 'Depends on #1.');
+    await run.issue(3, { dependsOn: [2] });
+    expect(run.state(2)).toBe('waiting');
+    await run.answer(run.task(1), 'failure');
+    expect(run.state(1)).toBe('failed');
+    expect(run.state(2)).toBe('blocked');
+    expect(run.engine.snapshot(2)!.context.reason).toBe('depends on #1, which failed');
+    expect(run.state(3)).toBe('blocked');
+    expect(run.engine.snapshot(3)!.context.reason).toMatch(/^depends on #2, which is blocked/);
+    expect(run.engine.settled()).toBe(true);
+    expect(await run.comments(2)).toEqual([expect.stringMatching(/^issue-2\.g1\.blocked\./)]);
+    expect((await run.source.get(2))!.labels).toContain('miyabi:blocked');
+    expect(run.tasks.map((task) => task.issue.number)).toEqual([1]);
+    await run.close();
+  });
+
+  it('retries a failed stage after its backoff, not before', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen], retry: { maxAttempts: 3, initialDelayMs: 5000 } }');
+    await run.issue(1, {});
+    await run.answer(run.task(1), 'failure');
+    expect(run.state(1)).toBe('retrying');
+    run.clock.now += 4_999;
+    await run.engine.tick();
+    expect(run.tasks).toHaveLength(1);
+    run.clock.now += 1;
+    await run.engine.tick();
+    expect(run.tasks).toHaveLength(2);
+    expect(run.task(1).attempt).toBe(2);
+    await run.answer(run.task(1), 'success');
+    expect(run.state(1)).toBe('done');
+    await run.close();
+  });
+
+  it('blocks an issue whose dependency does not exist, and waits on one open outside the scope until it closes', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }');
+    await run.issue(1, {}, 'Depends on #99.');
+    await run.issue(2, {}, 'Depends on #5.');
+    // #5 exists on the tracker but has no trigger label: outside the scope.
+    await writeFile(join(dir.path, `issues-${bucket}`, '5.md'), '---\nnumber: 5\ntitle: Outside\nlabels: []\n---\n');
+    await run.engine.tick();
+    expect(run.state(1)).toBe('blocked');
+    expect(run.engine.snapshot(1)!.context.reason).toBe('depends on #99, which does not exist');
+    expect(run.state(2)).toBe('waiting');
+    expect(run.engine.settled()).toBe(true);
+    expect(run.engine.summary().find((row) => row.issue === 2)!.reason).toBe('waits for #5, open on the tracker');
+    await writeFile(join(dir.path, `issues-${bucket}`, '5.md'), '---\nnumber: 5\ntitle: Outside\nstate: closed\n---\n');
+    run.clock.now += 60_000;
+    await run.engine.tick();
+    expect(run.state(2)).toBe('running');
+    await run.close();
+  });
+
+  it('releases an issue closed while it runs: its task is cancelled and its state label removed', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }');
+    await run.issue(1, {});
+    const task = run.task(1);
+    expect((await run.source.get(1))!.labels).toContain('miyabi:implementing');
+    await run.engine.release(1, 'closed on the tracker');
+    expect(run.state(1)).toBe('released');
+    expect(run.cancelled).toEqual([task.taskId]);
+    expect((await run.source.get(1))!.labels.filter((label) => label.startsWith('miyabi:'))).toEqual([]);
+    // A late result of the cancelled task changes nothing.
+    await run.answer(task, 'success');
+    expect(run.state(1)).toBe('released');
+    await run.close();
+  });
+
+  it('on /miyabi retry of a failed issue, skips the stages that already succeeded with the same content (cache)', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen, review], retry: { maxAttempts: 1 } }');
+    await run.issue(1, {});
+    await run.answer(run.task(1), 'success');
+    await run.answer(run.task(1), 'failure');
+    expect(run.state(1)).toBe('failed');
+    expect(await run.engine.retry(1, 'alice')).toBe(true);
+    // codegen is not run again: straight to review.
+    expect(run.tasks.map((task) => task.stage)).toEqual(['codegen', 'review', 'review']);
+    expect(run.engine.snapshot(1)!.context.history.map((entry) => entry.status)).toEqual(['success', 'failure', 'cached']);
+    await run.answer(run.task(1), 'success');
+    expect(run.state(1)).toBe('done');
+    await run.close();
+  });
+
+  it('re-runs a done issue when it is edited: a new content hash is a new key for every stage', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }');
+    await run.issue(1, {}, 'first');
+    await run.answer(run.task(1), 'success');
+    expect(run.state(1)).toBe('done');
+    await run.issue(1, {}, 'first'); // seen again, unchanged
+    expect(run.tasks).toHaveLength(1);
+    await run.issue(1, {}, 'second');
+    expect(run.state(1)).toBe('running');
+    expect(run.tasks).toHaveLength(2);
+    expect(run.task(1).taskId).toMatch(/\.g2\./);
+    await run.close();
+  });
+
+  it('resumes from the KV bucket: a second engine on the same state goes on where the first was', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen, review] }');
+    await run.issue(1, {});
+    await run.answer(run.task(1), 'success');
+    const reviewTask = run.task(1);
+    await run.close();
+    const kv = await new Kvm(nc).open(`engine-${bucket}`);
+    const dispatched: TaskMessage[] = [];
+    const again = new Workflow({
+      config: config('workflow: { defaultRoute: [codegen, review] }'),
+      source: run.source,
+      store: new WorkflowStore(kv),
+      logger: pino({ level: 'silent' }),
+      publish: async (_subject, type, payload) => void (type === 'task.dispatched' && dispatched.push(payload as TaskMessage)),
+      cancel: async () => {},
+    });
+    await again.start();
+    expect(String(again.snapshot(1)!.value)).toBe('running');
+    // Already dispatched before the restart: not dispatched again (JetStream redelivers it if needed).
+    expect(dispatched).toEqual([]);
+    await again.result({
+      taskId: reviewTask.taskId, issue: 1, role: 'review', stage: 'review', attempt: 1, agentId: 'r', status: 'success', reason: 'ok', durationMs: 1, worktree: '/w', branch: 'b',
+    });
+    expect(String(again.snapshot(1)!.value)).toBe('done');
+    expect((await run.comments(1)).filter((key) => key.endsWith('.started'))).toHaveLength(1);
+    await again.close();
+  });
+});
