@@ -491,7 +491,7 @@ export class LocalIssueSource implements IssueSource {
     await this.changeRecord(request.issue, (record) => {
       if (!record.pullRequests.includes(pull.number)) record.pullRequests.push(pull.number);
     }, issue);
-    if (created) this.options.logger?.info({ issue: request.issue, pull: pull.number, head: pull.head }, 'pull request opened');
+    if (created) this.options.logger?.info({ issue: request.issue, pull: pull.number, head: pull.head }, 'local pull request written');
     return { number: pull.number, url: pull.url, created };
   }
 

@@ -23,7 +23,7 @@ let nats: TestNatsServer;
 let nc: NatsConnection;
 beforeAll(async () => {
   nats = await startNatsServer();
-  nc = await connectNats({ servers: [nats.url], name: 'engine-test', logger: pino({ level: 'silent' }) });
+  nc = await connectNats({ servers: [nats.url], name: 'engine-test', connectDeadlineMs: 5_000, logger: pino({ level: 'silent' }) });
 });
 afterAll(async () => {
   await nc.close();

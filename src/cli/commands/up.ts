@@ -14,7 +14,8 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
   const loaded = await loadConfigOrExit(flags.config);
   let orchestra;
   try {
-    orchestra = await startOrchestra(loaded);
+    // Batch mode shows progress, one line per step of an issue; the full log is in the log file.
+    orchestra = await startOrchestra(loaded, flags.once ? { logStream: progressStream(process.stderr) } : {});
   } catch (error) {
     if (error instanceof ConfigInvalidError) {
       printProblems(error.source, error.problems);
@@ -60,4 +61,30 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
     return ExitCode.failure;
   }
   return batch ?? ExitCode.ok;
+}
+
+const PROGRESS = new Set(['issue discovered', 'stage dispatched', 'issue done', 'issue failed', 'issue released', 'pull request opened', 'orchestra running']);
+
+/** A pino destination that prints the workflow's steps (and every warning) as short lines. */
+function progressStream(out: NodeJS.WritableStream): { write(line: string): void } {
+  return {
+    write(line: string) {
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      const message = String(entry.msg ?? '');
+      const level = String(entry.level ?? '');
+      if (!PROGRESS.has(message) && level !== 'warn' && level !== 'error' && level !== 'fatal') return;
+      const time = String(entry.time ?? '').slice(11, 19);
+      const issue = entry.issue === undefined ? '' : ` #${String(entry.issue)}`;
+      const detail = ['stage', 'role', 'attempt', 'reason', 'pullRequest', 'route']
+        .filter((key) => entry[key] !== undefined)
+        .map((key) => `${key}=${Array.isArray(entry[key]) ? (entry[key] as unknown[]).join('→') : String(entry[key])}`)
+        .join(' ');
+      out.write(`${time}${issue} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}${detail ? ` (${detail})` : ''}\n`);
+    },
+  };
 }
