@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { benchBus } from './bus.ts';
+import { benchDispatch } from './dispatch.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchSupervisor } from './supervisor.ts';
@@ -17,6 +18,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['supervisor', benchSupervisor],
   ['orchestra', benchOrchestra],
   ['panes', benchPanes],
+  ['dispatch', benchDispatch],
 ];
 
 function format(value: number): string {

@@ -74,6 +74,8 @@ export interface SummaryRow {
 /** Lifecycle states from which nothing more happens by itself. */
 const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
 const PULL_REQUEST_STAGE = 'pr';
+/** Issues whose records and effects are written at once: one issue's effects stay in order. */
+const COMMIT_CONCURRENCY = 64;
 /** External dependencies are looked up on the tracker at most this often. */
 const EXTERNAL_REFRESH_MS = 10_000;
 
@@ -119,7 +121,9 @@ export class Workflow {
         if (snapshot.value === 'running') this.#queue.markRunning(this.#queuedTask(record, snapshot));
       }
       if (this.#records.size > 0) this.#log.info({ issues: this.#records.size }, 'workflow state restored');
-      for (const record of this.#records.values()) await this.#drain(record);
+      // What was in an outbox may have been done before the crash: the ledger decides.
+      for (const record of this.#records.values()) for (const effect of record.outbox) effect.replay = true;
+      await forEachConcurrently([...this.#records.values()], COMMIT_CONCURRENCY, (record) => this.#drain(record));
       await this.#settle();
     });
   }
@@ -322,16 +326,31 @@ export class Workflow {
   }
 
   async #send(record: IssueRecord, event: LifecycleEvent): Promise<void> {
+    if (this.#step(record, event)) await this.#commit([record]);
+  }
+
+  /** Steps the lifecycle in memory; true when something changed (then `#commit` it). */
+  #step(record: IssueRecord, event: LifecycleEvent): boolean {
     const previous = this.#snapshots.get(record.number)!;
     const [next, actions] = transition(issueLifecycleMachine, previous, event);
     const effects = toEffects(actions);
-    if (next.value === previous.value && effects.length === 0 && next.context === previous.context) return;
+    if (next.value === previous.value && effects.length === 0 && next.context === previous.context) return false;
     this.#snapshots.set(record.number, next);
     record.snapshot = issueLifecycleMachine.getPersistedSnapshot(next);
     record.outbox.push(...effects);
     this.#follow(record, previous, next);
-    await this.#options.store.putRecord(record);
-    await this.#drain(record);
+    return true;
+  }
+
+  /**
+   * Writes the records (snapshot and outbox) and runs their outboxes. Different issues go
+   * concurrently; one issue's effects keep their order.
+   */
+  async #commit(records: readonly IssueRecord[]): Promise<void> {
+    await forEachConcurrently(records, COMMIT_CONCURRENCY, async (record) => {
+      await this.#options.store.putRecord(record);
+      await this.#drain(record);
+    });
     this.#options.onStep?.();
   }
 
@@ -382,7 +401,7 @@ export class Workflow {
   }
 
   async #evaluateDependencies(): Promise<boolean> {
-    let changed = false;
+    const changed: IssueRecord[] = [];
     const roles = Object.keys(this.#config.agents);
     for (const record of this.#records.values()) {
       const snapshot = this.#snapshots.get(record.number)!;
@@ -402,29 +421,34 @@ export class Workflow {
         const on = this.#graph.dependencies(record.number).filter((dependency) => this.#graph.state(dependency) !== 'done');
         if (state !== 'waiting' || on.join() !== snapshot.context.waitingOn.join()) event = { type: 'deps.waiting', on };
       }
-      if (event) {
-        await this.#send(record, event);
-        changed = true;
-      }
+      if (event && this.#step(record, event)) changed.push(record);
     }
-    return changed;
+    await this.#commit(changed);
+    return changed.length > 0;
   }
 
   async #schedule(): Promise<boolean> {
     const taken = this.#queue.take(this.#now());
+    const cache = new Map<string, StageResult | undefined>();
+    await forEachConcurrently(taken, COMMIT_CONCURRENCY, async (task) => {
+      const record = this.#records.get(task.issue)!;
+      const { context } = this.#snapshots.get(task.issue)!;
+      cache.set(task.id, await this.#options.store.cached(this.#stageKey(record, context.route[context.stageIndex]!.stage)));
+    });
+    const stepped: IssueRecord[] = [];
     for (const task of taken) {
       const record = this.#records.get(task.issue)!;
-      const snapshot = this.#snapshots.get(task.issue)!;
-      const { stage } = snapshot.context.route[snapshot.context.stageIndex]!;
-      const cached = await this.#options.store.cached(this.#stageKey(record, stage));
+      const cached = cache.get(task.id);
       if (cached && cached.status === 'success') {
-        this.#log.info({ issue: task.issue, stage }, 'stage already succeeded with the same content; skipped (cache)');
-        await this.#send(record, { type: 'stage.cached', result: cached, now: this.#now() });
+        const { context } = this.#snapshots.get(task.issue)!;
+        this.#log.info({ issue: task.issue, stage: context.route[context.stageIndex]!.stage }, 'stage already succeeded with the same content; skipped (cache)');
+        if (this.#step(record, { type: 'stage.cached', result: cached, now: this.#now() })) stepped.push(record);
         this.#queue.finished(task.id);
         continue;
       }
-      await this.#send(record, { type: 'stage.dispatch', now: this.#now() });
+      if (this.#step(record, { type: 'stage.dispatch', now: this.#now() })) stepped.push(record);
     }
+    await this.#commit(stepped);
     return taken.length > 0;
   }
 
@@ -501,7 +525,7 @@ export class Workflow {
       case 'comment': {
         const params = effect.params as unknown as CommentParams;
         const ledger = `comment.${params.key}`;
-        if (await store.hasEffect(ledger)) return;
+        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
         const logTail = params.taskId ? this.#logTails.get(params.taskId) : undefined;
         const body = renderComment(params, {
           record,
@@ -518,7 +542,7 @@ export class Workflow {
       case 'dispatchTask': {
         const params = effect.params as unknown as DispatchParams;
         const ledger = `dispatch.${params.taskId}`;
-        if (await store.hasEffect(ledger)) return;
+        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
         const task: TaskMessage = {
           taskId: params.taskId,
           issue: record.issue,
@@ -589,6 +613,23 @@ export class Workflow {
   #branchOf(number: number): string {
     return `${this.#config.workspace.branchPrefix}${number}`;
   }
+}
+
+/**
+ * An effect fresh from a transition has not run before: its state was written before it runs,
+ * and a crash replays it from there. Only a replayed or retried effect may be done already.
+ */
+function mayBeDone(effect: WorkflowEffect): boolean {
+  return effect.replay === true || (effect.failures ?? 0) > 0;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 function queueId(number: number): string {
