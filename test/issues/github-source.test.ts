@@ -1,0 +1,524 @@
+// The github issue source against the fake GitHub, over real HTTP, with the real octokit client
+// (retry and throttling plugins included). Waits are shrunk through the client options, except
+// where the test is about the wait itself.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/infra/logger.ts';
+import { IssueErrorCodes, IssueSourceError } from '../../src/issues/errors.ts';
+import type { GitHubOutage } from '../../src/issues/github-client.ts';
+import { GitHubIssueSource, commentMarker, type GitHubIssueSourceOptions } from '../../src/issues/github-source.ts';
+import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
+
+const token = 'ghp_source_test_token_0123456789';
+const owner = 'acme';
+const repo = 'widgets';
+
+const logLines: string[] = [];
+const logger = createLogger({ level: 'debug', stdout: { write: (line: string) => void logLines.push(line) } });
+
+const fakes: FakeGitHub[] = [];
+const sources: GitHubIssueSource[] = [];
+afterEach(async () => {
+  await Promise.all(sources.splice(0).map((s) => s.close()));
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+  // Whatever happened, the token never reached a log line.
+  expect(logLines.filter((line) => line.includes(token))).toEqual([]);
+  logLines.length = 0;
+});
+
+async function fake(options: { defaultBranch?: string } = {}): Promise<FakeGitHub> {
+  const github = await startFakeGitHub({ owner, repo, token, ...options });
+  fakes.push(github);
+  return github;
+}
+
+function source(github: FakeGitHub, options: Partial<GitHubIssueSourceOptions> = {}): GitHubIssueSource {
+  const created = new GitHubIssueSource({
+    owner,
+    repo,
+    baseUrl: github.url,
+    token,
+    logger,
+    ...options,
+    client: { retryBaseMs: 5, rateLimitUnitMs: 20, writeSpacing: false, ...options.client },
+  });
+  sources.push(created);
+  return created;
+}
+
+const issuesPath = `/repos/${owner}/${repo}/issues`;
+
+async function failure(promise: Promise<unknown>): Promise<IssueSourceError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(IssueSourceError);
+    return error as IssueSourceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('listOpen', () => {
+  it('answers the open issues, then issues: undefined on an unchanged poll (a 304), then the new issue', async () => {
+    const github = await fake();
+    github.addIssue({ title: 'first' });
+    github.addIssue({ title: 'closed', state: 'closed' });
+    const issues = source(github);
+
+    expect((await issues.listOpen()).issues?.map((i) => i.title)).toEqual(['first']);
+    expect(await issues.listOpen()).toEqual({ issues: undefined });
+    const polls = github.requestsTo('GET', issuesPath);
+    expect(polls.map((r) => r.status)).toEqual([200, 304]);
+    expect(polls[0]!.query).toContain('state=open');
+    expect(polls[0]!.query).toContain('per_page=100');
+
+    github.addIssue({ title: 'second' });
+    expect((await issues.listOpen()).issues?.map((i) => i.title).sort()).toEqual(['first', 'second']);
+  });
+
+  it('reads 250 issues over 3 pages, and notices a change on the last page alone', async () => {
+    const github = await fake();
+    for (let i = 1; i <= 250; i += 1) github.addIssue({ title: `issue ${i}` });
+    const issues = source(github);
+
+    const all = (await issues.listOpen()).issues!;
+    expect(all).toHaveLength(250);
+    expect(new Set(all.map((i) => i.number)).size).toBe(250);
+    expect(github.requestsTo('GET', issuesPath)).toHaveLength(3);
+
+    expect((await issues.listOpen()).issues).toBeUndefined();
+    expect(github.requestsTo('GET', issuesPath).slice(3).map((r) => r.status)).toEqual([304, 304, 304]);
+
+    // Issue 1 is on the last page (newest first): closing it leaves pages 1 and 2 as they were.
+    github.closeIssue(1);
+    const after = (await issues.listOpen()).issues!;
+    expect(after).toHaveLength(249);
+    expect(after.some((i) => i.number === 1)).toBe(false);
+    expect(github.requestsTo('GET', issuesPath).slice(6).map((r) => r.status)).toEqual([304, 304, 200]);
+  });
+
+  it('notices an issue that lost its label', async () => {
+    const github = await fake();
+    const issue = github.addIssue({ labels: ['miyabi:ready'] });
+    const issues = source(github);
+    expect((await issues.listOpen()).issues?.[0]?.labels).toEqual(['miyabi:ready']);
+    github.unlabelIssue(issue.number, 'miyabi:ready', owner);
+    expect((await issues.listOpen()).issues?.[0]?.labels).toEqual([]);
+  });
+
+  it('leaves pull requests out', async () => {
+    const github = await fake();
+    github.addIssue({ title: 'an issue' });
+    github.addPull({ head: 'feature' });
+    const issues = source(github);
+    expect((await issues.listOpen()).issues?.map((i) => i.title)).toEqual(['an issue']);
+  });
+
+  it('maps GitHub issue JSON to TrackedIssue', async () => {
+    const github = await fake();
+    github.addIssue({ title: 'by a bot', body: 'beep', author: 'renovate[bot]', authorType: 'Bot', labels: ['deps'] });
+    github.addIssue({ title: 'by an app without [bot]', author: 'some-app', authorType: 'Bot' });
+    const human = github.addIssue({ title: 'by a person', body: null, author: 'alice', authorAssociation: 'FIRST_TIME_CONTRIBUTOR' });
+    const issues = (await source(github).listOpen()).issues!;
+    const byTitle = (title: string) => issues.find((i) => i.title === title)!;
+
+    expect(byTitle('by a bot')).toEqual({
+      number: 1,
+      title: 'by a bot',
+      body: 'beep',
+      labels: ['deps'],
+      state: 'open',
+      author: 'renovate[bot]',
+      authorAssociation: 'NONE',
+      authorIsBot: true,
+      url: `https://github.com/${owner}/${repo}/issues/1`,
+      updatedAt: github.state.issues.get(1)!.updatedAt,
+    });
+    expect(byTitle('by an app without [bot]').authorIsBot).toBe(true);
+    expect(byTitle('by a person')).toMatchObject({
+      number: human.number,
+      body: '',
+      author: 'alice',
+      authorIsBot: false,
+      authorAssociation: 'FIRST_TIME_CONTRIBUTOR',
+    });
+  });
+
+  it('survives a 5 MB body and a body that is not valid UTF-8', async () => {
+    const github = await fake();
+    const huge = `${'x'.repeat(5 * 1024 * 1024)}\n<script>alert(1)</script> \u0000 \u202e`;
+    github.addIssue({ title: 'huge', body: huge });
+    const odd = github.addIssue({ title: 'odd', rawBody: Buffer.from([0x61, 0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0x62]) });
+    const issues = source(github);
+
+    const listed = (await issues.listOpen()).issues!;
+    expect(listed.find((i) => i.title === 'huge')!.body).toBe(huge);
+    const body = listed.find((i) => i.title === 'odd')!.body;
+    expect(body.startsWith('a')).toBe(true);
+    expect(body.endsWith('b')).toBe(true);
+    expect(body).toContain('\ufffd');
+    expect((await issues.get(odd.number))?.body).toBe(body);
+  });
+});
+
+describe('listUpdatedSince', () => {
+  it('answers issues of any state updated since the time given, pull requests excluded', async () => {
+    const github = await fake();
+    github.addIssue({ title: 'old' });
+    const later = github.addIssue({ title: 'later' });
+    const closing = github.addIssue({ title: 'closing' });
+    github.addPull({ head: 'x' });
+    github.closeIssue(closing.number);
+    const updated = await source(github).listUpdatedSince(later.updatedAt);
+    expect(updated.map((i) => [i.title, i.state])).toEqual([
+      ['later', 'open'],
+      ['closing', 'closed'],
+    ]);
+  });
+});
+
+describe('get', () => {
+  it('answers an issue open or closed, and undefined for a missing number or a pull request', async () => {
+    const github = await fake();
+    const closed = github.addIssue({ title: 'done', state: 'closed' });
+    const pull = github.addPull({ head: 'x' });
+    const issues = source(github);
+    expect(await issues.get(closed.number)).toMatchObject({ title: 'done', state: 'closed' });
+    expect(await issues.get(999)).toBeUndefined();
+    expect(await issues.get(pull.number)).toBeUndefined();
+  });
+});
+
+describe('labeler', () => {
+  it('names who applied the label last, with their write access, remembered for a while', async () => {
+    const github = await fake();
+    github.setCollaborator('maya', 'maintain');
+    github.setCollaborator('tri', 'triage');
+    const issue = github.addIssue({ author: 'stranger' });
+    github.labelIssue(issue.number, 'miyabi:ready', 'stranger');
+    const issues = source(github);
+
+    expect(await issues.labeler(issue.number, 'miyabi:ready')).toEqual({ login: 'stranger', isBot: false, hasWriteAccess: false });
+
+    github.unlabelIssue(issue.number, 'miyabi:ready', 'stranger');
+    github.labelIssue(issue.number, 'miyabi:ready', 'maya');
+    expect(await issues.labeler(issue.number, 'MIYABI:READY')).toEqual({ login: 'maya', isBot: false, hasWriteAccess: true });
+
+    github.labelIssue(issue.number, 'other', 'tri');
+    expect(await issues.labeler(issue.number, 'other')).toMatchObject({ login: 'tri', hasWriteAccess: false });
+    expect(await issues.labeler(issue.number, 'never-applied')).toBeUndefined();
+    expect(await issues.labeler(999, 'miyabi:ready')).toBeUndefined();
+
+    const permissionReads = () => github.requestsTo('GET', `/repos/${owner}/${repo}/collaborators/maya/permission`).length;
+    expect(permissionReads()).toBe(1);
+    await issues.labeler(issue.number, 'miyabi:ready');
+    expect(permissionReads()).toBe(1);
+  });
+
+  it('asks again once the cached permission is older than permissionCacheMs', async () => {
+    const github = await fake();
+    github.setCollaborator('maya', 'write');
+    const issue = github.addIssue({});
+    github.labelIssue(issue.number, 'go', 'maya');
+    let now = 0;
+    const issues = source(github, { now: () => now, permissionCacheMs: 1000 });
+    await issues.labeler(issue.number, 'go');
+    github.setCollaborator('maya', 'read');
+    expect((await issues.labeler(issue.number, 'go'))?.hasWriteAccess).toBe(true);
+    now = 1001;
+    expect((await issues.labeler(issue.number, 'go'))?.hasWriteAccess).toBe(false);
+  });
+
+  it('says a bot is a bot, and a login GitHub does not know has no write access (404)', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    github.labelIssue(issue.number, 'go', 'helper[bot]');
+    github.state.users.delete('helper[bot]');
+    expect(await source(github).labeler(issue.number, 'go')).toEqual({ login: 'helper[bot]', isBot: true, hasWriteAccess: false });
+  });
+
+  it('pages through the events of a busy issue', async () => {
+    const github = await fake();
+    github.setCollaborator('maya', 'admin');
+    const issue = github.addIssue({});
+    for (let i = 0; i < 120; i += 1) github.labelIssue(issue.number, `noise-${i}`, 'stranger');
+    github.labelIssue(issue.number, 'go', 'maya');
+    expect(await source(github, { perPage: 50 }).labeler(issue.number, 'go')).toMatchObject({ login: 'maya', hasWriteAccess: true });
+  });
+});
+
+describe('comment', () => {
+  it('posts once per key: called twice, concurrently, and from a fresh source', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    const first = source(github);
+
+    expect(await first.comment(issue.number, 'claimed:1', 'Working on it.')).toEqual({ posted: true });
+    expect(await first.comment(issue.number, 'claimed:1', 'Working on it.')).toEqual({ posted: false });
+    expect(await source(github).comment(issue.number, 'claimed:1', 'Working on it.')).toEqual({ posted: false });
+    expect(github.commentCount(issue.number)).toBe(1);
+
+    const fresh = source(github);
+    const together = await Promise.all([fresh.comment(issue.number, 'done', 'Done.'), fresh.comment(issue.number, 'done', 'Done.')]);
+    expect(together.filter((r) => r.posted)).toHaveLength(1);
+    expect(github.commentCount(issue.number)).toBe(2);
+
+    const posted = github.state.comments.find((c) => c.body.includes('Working on it.'))!;
+    expect(posted.body).toBe(`${commentMarker('claimed:1')}\nWorking on it.`);
+    expect(posted.user.login).toBe('miyabi-bot');
+  });
+
+  it('keeps an odd key inside its HTML comment', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    const key = 'x --> <b>y</b>\n z';
+    await source(github).comment(issue.number, key, 'hi');
+    expect(commentMarker(key)).not.toMatch(/-->.*-->/s);
+    expect(await source(github).comment(issue.number, key, 'hi')).toEqual({ posted: false });
+    expect(github.commentCount(issue.number)).toBe(1);
+  });
+
+  it('finds its marker among many comments (pagination)', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    await source(github).comment(issue.number, 'early', 'first');
+    for (let i = 0; i < 130; i += 1) github.addComment(issue.number, `chatter ${i}`);
+    expect(await source(github).comment(issue.number, 'early', 'first')).toEqual({ posted: false });
+  });
+
+  it('does not post twice when the POST fails with a 5xx: it looks for the marker, then posts again', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    github.fail({ kind: 'server_error', status: 502, method: 'POST', path: `${issuesPath}/${issue.number}/comments` });
+    expect(await source(github).comment(issue.number, 'k', 'body')).toEqual({ posted: true });
+    expect(github.commentCount(issue.number)).toBe(1);
+    expect(github.requestsTo('POST', `${issuesPath}/${issue.number}/comments`).map((r) => r.status)).toEqual([502, 201]);
+  });
+});
+
+describe('setExclusiveLabel', () => {
+  const family = ['state:ready', 'state:working', 'state:done'] as const;
+
+  it('leaves exactly one label of the family, and the other labels as they were', async () => {
+    const github = await fake();
+    const issue = github.addIssue({ labels: ['bug', 'state:ready', 'State:Done'] });
+    const issues = source(github);
+    const familyOf = () => github.state.issues.get(issue.number)!.labels.filter((l) => family.some((f) => f === l.toLowerCase()));
+
+    await issues.setExclusiveLabel(issue.number, family, 'state:working');
+    expect(familyOf()).toEqual(['state:working']);
+    expect(github.state.issues.get(issue.number)!.labels).toContain('bug');
+
+    await issues.setExclusiveLabel(issue.number, family, 'state:working');
+    expect(familyOf()).toEqual(['state:working']);
+
+    await Promise.all([
+      issues.setExclusiveLabel(issue.number, family, 'state:done'),
+      issues.setExclusiveLabel(issue.number, family, 'state:ready'),
+    ]);
+    expect(familyOf()).toEqual(['state:ready']);
+
+    await issues.setExclusiveLabel(issue.number, family, undefined);
+    expect(familyOf()).toEqual([]);
+    expect(github.state.issues.get(issue.number)!.labels).toEqual(['bug']);
+  });
+
+  it('is fine when a label to remove is already gone (404)', async () => {
+    const github = await fake();
+    const issue = github.addIssue({ labels: ['state:ready'] });
+    github.fail({ kind: 'server_error', status: 404, method: 'DELETE' });
+    await source(github).setExclusiveLabel(issue.number, family, 'state:done');
+    expect(github.requestsTo('DELETE', issuesPath).map((r) => r.status)).toEqual([404]);
+  });
+
+  it('fails with github_not_found for a missing issue', async () => {
+    const github = await fake();
+    const error = await failure(source(github).setExclusiveLabel(42, family, 'state:done'));
+    expect(error.code).toBe(IssueErrorCodes.GitHubNotFound);
+  });
+});
+
+describe('openPullRequest', () => {
+  it('opens once per head, against the default branch, with Closes #N, as a draft when asked', async () => {
+    const github = await fake({ defaultBranch: 'trunk' });
+    const issue = github.addIssue({});
+    const request = { issue: issue.number, head: `miyabi/issue-${issue.number}`, title: 'Fix it', body: 'The fix.', draft: true };
+
+    const opened = await source(github).openPullRequest(request);
+    expect(opened).toMatchObject({ created: true, url: `https://github.com/${owner}/${repo}/pull/${opened.number}` });
+    const again = await source(github).openPullRequest(request);
+    expect(again).toEqual({ ...opened, created: false });
+
+    const pulls = github.pullsForHead(request.head);
+    expect(pulls).toHaveLength(1);
+    expect(pulls[0]!.pull).toEqual({ head: request.head, base: 'trunk', draft: true });
+    expect(pulls[0]!.body).toBe(`The fix.\n\nCloses #${issue.number}`);
+  });
+
+  it('keeps a body that already closes the issue, and takes the base given', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    await source(github).openPullRequest({ issue: issue.number, head: 'h', base: 'release', title: 't', body: `closes #${issue.number}.`, draft: false });
+    const [pull] = github.pullsForHead('h');
+    expect(pull!.body).toBe(`closes #${issue.number}.`);
+    expect(pull!.pull).toEqual({ head: 'h', base: 'release', draft: false });
+    expect(github.requestsTo('GET', `/repos/${owner}/${repo}`).filter((r) => r.path === `/repos/${owner}/${repo}`)).toHaveLength(0);
+  });
+
+  it('opens one pull request when two processes race for the same head (a 422 answers the other)', async () => {
+    const github = await fake();
+    const issue = github.addIssue({});
+    const request = { issue: issue.number, head: 'race', title: 't', body: '', draft: false };
+    const results = await Promise.all([source(github).openPullRequest(request), source(github).openPullRequest(request)]);
+    expect(results.map((r) => r.created).sort()).toEqual([false, true]);
+    expect(results[0]!.number).toBe(results[1]!.number);
+    expect(github.pullsForHead('race')).toHaveLength(1);
+  });
+});
+
+describe('syncLabels', () => {
+  it('creates only the labels that are missing', async () => {
+    const github = await fake();
+    github.addIssue({ labels: ['State:Ready'] });
+    const created = await source(github).syncLabels([
+      { name: 'state:ready', color: 'ededed', description: 'ready' },
+      { name: 'state:working', color: '#fbca04', description: 'an agent works on it' },
+    ]);
+    expect(created).toEqual({ created: ['state:working'] });
+    expect(github.state.labels.get('state:working')).toMatchObject({ color: 'fbca04', description: 'an agent works on it' });
+    expect(github.requestsTo('POST', `/repos/${owner}/${repo}/labels`)).toHaveLength(1);
+    expect(await source(github).syncLabels([{ name: 'state:working', color: 'fbca04', description: '' }])).toEqual({ created: [] });
+  });
+});
+
+describe('rate limits and outages', () => {
+  it('waits out a secondary rate limit (retry-after: 1) and succeeds, calling the outage hook', async () => {
+    const github = await fake();
+    github.addIssue({});
+    github.fail({ kind: 'secondary_rate_limit', retryAfter: 1, method: 'GET', path: issuesPath });
+    const outages: GitHubOutage[] = [];
+    const issues = source(github, { onOutage: (o) => outages.push(o), client: { rateLimitUnitMs: 1000 } });
+
+    const started = Date.now();
+    expect((await issues.listOpen()).issues).toHaveLength(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(outages).toEqual([
+      { kind: 'secondary_rate_limit', request: `GET ${issuesPath}`, retryAfterSeconds: 1, attempt: 1, willRetry: true },
+      { kind: 'secondary_rate_limit', request: `GET ${issuesPath}`, attempt: 2, recovered: true },
+    ]);
+    expect(github.requestsTo('GET', issuesPath).map((r) => r.status)).toEqual([403, 200]);
+    expect(logLines.some((line) => line.includes('"outage":"secondary_rate_limit"') && line.includes('"level":"warn"'))).toBe(true);
+  });
+
+  it('waits for the reset of a primary rate limit', async () => {
+    const github = await fake();
+    const outages: GitHubOutage[] = [];
+    github.fail({ kind: 'rate_limit', retryAfter: 0 });
+    const issues = source(github, { onOutage: (o) => outages.push(o) });
+    expect(await issues.listOpen()).toEqual({ issues: [] });
+    expect(outages.map((o) => [o.kind, o.recovered ?? false])).toEqual([
+      ['rate_limit', false],
+      ['rate_limit', true],
+    ]);
+    expect(outages[0]!.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('gives up on a rate limit that outlasts the retries, as github_rate_limited', async () => {
+    const github = await fake();
+    github.fail({ kind: 'secondary_rate_limit', times: 10 });
+    const outages: GitHubOutage[] = [];
+    const issues = source(github, { onOutage: (o) => outages.push(o), client: { maxRateLimitRetries: 2 } });
+    const error = await failure(issues.listOpen());
+    expect(error.code).toBe(IssueErrorCodes.GitHubRateLimited);
+    expect(outages.map((o) => o.willRetry)).toEqual([true, true, false]);
+  });
+
+  it('retries 5xx answers and dropped connections, with one outage call each, then the recovery', async () => {
+    const github = await fake();
+    github.addIssue({});
+    github.fail({ kind: 'server_error', status: 502, path: issuesPath });
+    github.fail({ kind: 'network', path: issuesPath });
+    const outages: GitHubOutage[] = [];
+    const issues = source(github, { onOutage: (o) => outages.push(o) });
+    expect((await issues.listOpen()).issues).toHaveLength(1);
+    expect(outages).toEqual([
+      { kind: 'server_error', request: `GET ${issuesPath}`, status: 502, retryAfterSeconds: 0.005, attempt: 1, willRetry: true },
+      { kind: 'network', request: `GET ${issuesPath}`, retryAfterSeconds: 0.02, attempt: 2, willRetry: true },
+      { kind: 'network', request: `GET ${issuesPath}`, attempt: 3, recovered: true },
+    ]);
+  });
+
+  it('fails with github_unavailable when the 5xx outlast the retries', async () => {
+    const github = await fake();
+    github.fail({ kind: 'server_error', times: 10 });
+    const outages: GitHubOutage[] = [];
+    const error = await failure(source(github, { onOutage: (o) => outages.push(o), client: { retries: 2 } }).get(1));
+    expect(error.code).toBe(IssueErrorCodes.GitHubUnavailable);
+    expect(error.message).toContain(`${owner}/${repo}`);
+    expect(outages.map((o) => o.willRetry)).toEqual([true, true, false]);
+    expect(github.state.requests).toHaveLength(3);
+  });
+
+  it('does not let a throwing outage hook break the call', async () => {
+    const github = await fake();
+    github.fail({ kind: 'server_error' });
+    const issues = source(github, {
+      onOutage: () => {
+        throw new Error('metrics broke');
+      },
+    });
+    expect(await issues.listOpen()).toEqual({ issues: [] });
+  });
+});
+
+describe('checkAccess', () => {
+  it('answers the repository when the token can use it', async () => {
+    const github = await fake({ defaultBranch: 'trunk' });
+    expect(await source(github).checkAccess()).toEqual({ fullName: `${owner}/${repo}`, defaultBranch: 'trunk', private: false });
+  });
+
+  it('names the repository when GitHub answers 404', async () => {
+    const github = await fake();
+    const error = await failure(source(github, { owner: 'acme', repo: 'missing' }).checkAccess());
+    expect(error.code).toBe(IssueErrorCodes.GitHubRepoNotFound);
+    expect(error.message).toContain('repository acme/missing not found, or the token cannot see it');
+  });
+
+  it('says the token is bad on a 401', async () => {
+    const github = await fake();
+    const error = await failure(source(github, { token: 'ghp_wrong' }).checkAccess());
+    expect(error.code).toBe(IssueErrorCodes.GitHubTokenInvalid);
+    expect(error.message).toMatch(/wrong, expired or revoked/);
+    expect(error.message).not.toContain('ghp_wrong');
+  });
+
+  it('names the permission missing on a 403, from x-accepted-github-permissions or the ones the source needs', async () => {
+    const github = await fake();
+    github.fail({ kind: 'forbidden', acceptedPermissions: 'issues=read', path: issuesPath });
+    const named = await failure(source(github).checkAccess());
+    expect(named.code).toBe(IssueErrorCodes.GitHubPermissionDenied);
+    expect(named.message).toContain(`the token needs Issues: read on ${owner}/${repo}`);
+
+    github.fail({ kind: 'forbidden', acceptedPermissions: 'pull_requests=write,contents=read; issues=write', path: `/repos/${owner}/${repo}/pulls` });
+    const alternatives = await failure(source(github).checkAccess());
+    expect(alternatives.message).toContain('Pull requests: read and write and Contents: read, or Issues: read and write');
+
+    github.fail({ kind: 'forbidden' });
+    const unnamed = await failure(source(github).checkAccess());
+    expect(unnamed.message).toContain('the token needs Issues: read and write and Pull requests: read and write');
+  });
+
+  it('refuses an empty token before any request', async () => {
+    const github = await fake();
+    expect(() => source(github, { token: ' ' })).toThrow(expect.objectContaining({ code: IssueErrorCodes.GitHubTokenMissing }));
+    expect(github.state.requests).toHaveLength(0);
+  });
+});
+
+describe('close', () => {
+  it('refuses calls once closed', async () => {
+    const github = await fake();
+    const issues = source(github);
+    await issues.close();
+    expect((await failure(issues.listOpen())).code).toBe(IssueErrorCodes.IssueSourceClosed);
+  });
+});
