@@ -166,6 +166,73 @@ describe('DependencyGraph: dependencies that can never complete', () => {
   });
 });
 
+describe('DependencyGraph: against a naive model, on random graphs', () => {
+  function seeded(seed: number): () => number {
+    let state = seed;
+    return () => (state = (state * 16_807) % 2_147_483_647) / 2_147_483_647;
+  }
+
+  it('cycles, topological order and the incremental ready set agree with brute force', () => {
+    const states = ['pending', 'done', 'failed', 'pending', 'done'] as const;
+    for (let seed = 1; seed <= 60; seed += 1) {
+      const random = seeded(seed);
+      const size = 3 + Math.floor(random() * 12);
+      const edges = new Map<number, number[]>();
+      for (let id = 1; id <= size; id += 1) {
+        const dependsOn = Array.from({ length: Math.floor(random() * 3) }, () => 1 + Math.floor(random() * size));
+        edges.set(id, dependsOn);
+      }
+      const graph = new DependencyGraph();
+      // Reverse order: dependencies appear as placeholders first, then become ours.
+      for (const id of [...edges.keys()].reverse()) graph.setNode(id, edges.get(id)!);
+
+      const reaches = (from: number, to: number) => {
+        const seen = new Set<number>();
+        const stack = [...edges.get(from)!];
+        while (stack.length > 0) {
+          const next = stack.pop()!;
+          if (next === to) return true;
+          if (seen.has(next)) continue;
+          seen.add(next);
+          stack.push(...edges.get(next)!);
+        }
+        return false;
+      };
+      const onSomeCycle = [...edges.keys()].filter((id) => reaches(id, id));
+      const cycles = graph.cycles();
+      for (const cycle of cycles) {
+        cycle.forEach((id, at) => expect(edges.get(id)).toContain(cycle[(at + 1) % cycle.length]));
+        expect(cycle[0]).toBe(Math.min(...cycle));
+      }
+      expect(new Set(cycles.flat()).size).toBe(cycles.flat().length);
+
+      const order = graph.topologicalOrder();
+      expect([...order].sort((a, b) => a - b)).toEqual([...edges.keys()].filter((id) => !onSomeCycle.includes(id)));
+      const placed = new Set<number>();
+      for (const id of order) {
+        for (const dependency of edges.get(id)!) if (!onSomeCycle.includes(dependency)) expect(placed.has(dependency)).toBe(true);
+        placed.add(id);
+      }
+      for (const id of onSomeCycle) expect(graph.blockedReason(id)).toBeDefined();
+
+      for (let step = 0; step < 20; step += 1) {
+        const id = 1 + Math.floor(random() * size);
+        const before = new Set(graph.ready());
+        const became = graph.setState(id, states[Math.floor(random() * states.length)]!);
+        const after = graph.ready();
+        expect(became).toEqual(after.filter((each) => !before.has(each)));
+        const expected = [...edges.keys()].filter(
+          (each) =>
+            graph.state(each) === 'pending' &&
+            !onSomeCycle.includes(each) &&
+            edges.get(each)!.every((dependency) => graph.state(dependency) === 'done'),
+        );
+        expect(after).toEqual(expected);
+      }
+    }
+  });
+});
+
 describe('DependencyGraph: removal and persistence', () => {
   it('removing a node keeps it as a placeholder while something depends on it, and drops unused placeholders', () => {
     const graph = graphOf({ 1: [50], 2: [1] });
@@ -197,6 +264,8 @@ describe('DependencyGraph: removal and persistence', () => {
     expect(restored.blocked()).toEqual(graph.blocked());
     expect(restored.ready()).toEqual(graph.ready());
     expect(() => DependencyGraph.fromJSON({ version: 2 } as unknown as DagSnapshot)).toThrow(/snapshot/);
+    const corrupt = { version: 1, nodes: [{ id: 1, dependsOn: [], state: 'finished', external: false, placeholder: false }] };
+    expect(() => DependencyGraph.fromJSON(corrupt as unknown as DagSnapshot)).toThrow(/snapshot/);
   });
 });
 
