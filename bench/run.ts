@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { benchBus } from './bus.ts';
+import { benchDag } from './dag.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
@@ -18,6 +19,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['supervisor', benchSupervisor],
   ['orchestra', benchOrchestra],
   ['panes', benchPanes],
+  ['dag', benchDag],
   ['dispatch', benchDispatch],
 ];
 
