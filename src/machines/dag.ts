@@ -80,21 +80,22 @@ export class DependencyGraph {
   #blocked: Map<number, Blockage> | undefined;
 
   /** Adds `id`, or replaces its dependencies (its state is kept). Unknown dependencies become external placeholders. */
-  setNode(id: number, dependsOn: readonly number[], options: { external?: boolean } = {}): void {
+  setNode(id: number, dependsOn: readonly number[], options?: { external?: boolean }): void {
     checkIssueNumber(id);
     const dependencies = sortedUnique(dependsOn);
     const existing = this.#nodes.get(id);
     const node = existing ?? this.#placeholder(id);
     if (existing) this.#detach(node, dependencies);
-    node.external = options.external ?? false;
+    node.external = options?.external ?? false;
     node.placeholder = false;
     node.unmet = 0;
-    node.dependsOn = dependencies.map((dependency) => {
+    node.dependsOn = [];
+    for (const dependency of dependencies) {
       const target = this.#nodes.get(dependency) ?? this.#placeholder(dependency);
       target.dependents.push(node);
+      node.dependsOn.push(target);
       if (target.state !== 'done') node.unmet += 1;
-      return target;
-    });
+    }
     this.#edgesChanged();
   }
 
@@ -440,36 +441,45 @@ function checkIssueNumber(id: number): void {
 }
 
 /**
- * Cycles and topological order over a compact copy of the edges: slots numbered in id order,
- * each slot's dependencies a row of one typed array. Allocating little matters as much as
- * the algorithms: 10,000 nodes must load in well under 100 ms.
+ * Cycles and topological order over a compact copy of the edges: each node a slot, each slot's
+ * dependencies a row of one typed array. This runs once per change of edges and is rarely
+ * optimised by the JIT, so it uses indexed loops (an iterator allocates at every step there):
+ * at 10,000 nodes the garbage collector costs as much as the algorithms.
  */
 function analyse(nodes: ReadonlyMap<number, NodeRecord>): Structure {
-  const ids = Float64Array.from(nodes.keys()).sort();
-  const records = Array.from(ids, (id) => nodes.get(id)!);
-  // Slot s depends on targets[rowStart[s]] … targets[rowStart[s + 1] - 1].
-  const rowStart = new Int32Array(ids.length + 1);
-  records.forEach((record, slot) => {
-    record.slot = slot;
-    rowStart[slot + 1] = rowStart[slot]! + record.dependsOn.length;
+  const records: NodeRecord[] = [];
+  nodes.forEach((record) => {
+    record.slot = records.length;
+    records.push(record);
   });
-  const targets = new Int32Array(rowStart[ids.length]!);
-  let edge = 0;
-  for (const record of records) for (const dependency of record.dependsOn) targets[edge++] = dependency.slot;
+  const ids = new Float64Array(records.length);
+  // Slot s depends on targets[rowStart[s]] … targets[rowStart[s + 1] - 1].
+  const rowStart = new Int32Array(records.length + 1);
+  for (let slot = 0; slot < records.length; slot += 1) {
+    ids[slot] = records[slot]!.id;
+    rowStart[slot + 1] = rowStart[slot]! + records[slot]!.dependsOn.length;
+  }
+  const targets = new Int32Array(rowStart[records.length]!);
+  for (let slot = 0, edge = 0; slot < records.length; slot += 1) {
+    const dependsOn = records[slot]!.dependsOn;
+    for (let at = 0; at < dependsOn.length; at += 1) targets[edge++] = dependsOn[at]!.slot;
+  }
 
-  const components = stronglyConnected(rowStart, targets).map((slots) => Array.from(slots, (slot) => ids[slot]!));
+  const components = stronglyConnected(rowStart, targets).map((slots) => Array.from(slots, (slot) => records[slot]!.id));
   const found = components
     .map((component) => ({ component, cycle: shortestCycle(nodes, component) }))
     .sort((a, b) => a.cycle[0]! - b.cycle[0]!);
   const componentOf = new Map<number, number>();
   const onCycle = new Set<number>();
+  const inComponent = new Uint8Array(records.length);
   found.forEach(({ component, cycle }, position) => {
-    for (const member of component) componentOf.set(member, position);
+    for (const member of component) {
+      componentOf.set(member, position);
+      inComponent[nodes.get(member)!.slot] = 1;
+    }
     for (const member of cycle) onCycle.add(member);
   });
-  const inComponent = new Uint8Array(ids.length);
-  for (const id of componentOf.keys()) inComponent[nodes.get(id)!.slot] = 1;
-  const order = Array.from(dependenciesFirst(rowStart, targets, inComponent), (slot) => ids[slot]!);
+  const order = dependenciesFirst(rowStart, targets, inComponent, ids);
   return { cycles: found.map(({ cycle }) => cycle), componentOf, onCycle, texts: [], order };
 }
 
@@ -528,12 +538,12 @@ function dependsOnItself(rowStart: Int32Array, targets: Int32Array, slot: number
   return false;
 }
 
-/** Kahn's algorithm over the slots outside components; the smallest ready slot first. */
-function dependenciesFirst(rowStart: Int32Array, targets: Int32Array, inComponent: Uint8Array): Int32Array {
+/** Kahn's algorithm over the slots outside components, the smallest id first among those ready; answers ids. */
+function dependenciesFirst(rowStart: Int32Array, targets: Int32Array, inComponent: Uint8Array, ids: Float64Array): number[] {
   const count = rowStart.length - 1;
   // Dependents as rows too, reversed from the dependencies.
   const dependentStart = new Int32Array(count + 1);
-  for (const target of targets) dependentStart[target + 1]! += 1;
+  for (let edge = 0; edge < targets.length; edge += 1) dependentStart[targets[edge]! + 1]! += 1;
   for (let slot = 0; slot < count; slot += 1) dependentStart[slot + 1]! += dependentStart[slot]!;
   const dependents = new Int32Array(targets.length);
   const filled = dependentStart.slice(0, count);
@@ -545,19 +555,18 @@ function dependenciesFirst(rowStart: Int32Array, targets: Int32Array, inComponen
       if (!inComponent[target]) unplaced[slot]! += 1;
     }
   }
-  const heap = new SlotHeap(count);
+  const heap = new SlotHeap(ids);
   for (let slot = 0; slot < count; slot += 1) if (!inComponent[slot] && unplaced[slot] === 0) heap.push(slot);
-  const order = new Int32Array(count);
-  let placed = 0;
+  const order: number[] = [];
   while (heap.size > 0) {
     const slot = heap.pop();
-    order[placed++] = slot;
+    order.push(ids[slot]!);
     for (let edge = dependentStart[slot]!; edge < dependentStart[slot + 1]!; edge += 1) {
       const dependent = dependents[edge]!;
       if (!inComponent[dependent] && --unplaced[dependent]! === 0) heap.push(dependent);
     }
   }
-  return order.subarray(0, placed);
+  return order;
 }
 
 /** The shortest cycle through the smallest member of a component (breadth-first along its dependencies). */
@@ -582,41 +591,45 @@ function shortestCycle(nodes: ReadonlyMap<number, NodeRecord>, component: readon
   return [start]; // unreachable for a strongly connected component
 }
 
-/** A binary min-heap of slots. */
+/** A binary min-heap of slots, the slot with the smallest key on top. */
 class SlotHeap {
-  readonly #items: Int32Array;
+  readonly #keys: Float64Array;
+  readonly #slots: Int32Array;
   size = 0;
 
-  constructor(capacity: number) {
-    this.#items = new Int32Array(capacity);
+  constructor(keys: Float64Array) {
+    this.#keys = keys;
+    this.#slots = new Int32Array(keys.length);
   }
 
   push(slot: number): void {
-    const items = this.#items;
+    const slots = this.#slots;
+    const keys = this.#keys;
     let at = this.size++;
     while (at > 0) {
       const up = (at - 1) >> 1;
-      if (items[up]! <= slot) break;
-      items[at] = items[up]!;
+      if (keys[slots[up]!]! <= keys[slot]!) break;
+      slots[at] = slots[up]!;
       at = up;
     }
-    items[at] = slot;
+    slots[at] = slot;
   }
 
   pop(): number {
-    const items = this.#items;
-    const top = items[0]!;
-    const last = items[--this.size]!;
+    const slots = this.#slots;
+    const keys = this.#keys;
+    const top = slots[0]!;
+    const last = slots[--this.size]!;
     let at = 0;
     for (;;) {
       let child = 2 * at + 1;
       if (child >= this.size) break;
-      if (child + 1 < this.size && items[child + 1]! < items[child]!) child += 1;
-      if (items[child]! >= last) break;
-      items[at] = items[child]!;
+      if (child + 1 < this.size && keys[slots[child + 1]!]! < keys[slots[child]!]!) child += 1;
+      if (keys[slots[child]!]! >= keys[last]!) break;
+      slots[at] = slots[child]!;
       at = child;
     }
-    items[at] = last;
+    slots[at] = last;
     return top;
   }
 }
