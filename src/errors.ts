@@ -29,8 +29,47 @@ export const AgentErrorCodes = {
 
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
 
+/** The issue sources' part (src/issues): GitHub, webhooks, the local tracker. */
+export const IssueErrorCodes = {
+  /** No token configured for the github source. */
+  GitHubTokenMissing: 'github_token_missing',
+  /** GitHub answered 401: the token is wrong, expired or revoked. */
+  GitHubTokenInvalid: 'github_token_invalid',
+  /** The repository does not exist, or the token cannot see it (GitHub answers 404 for both). */
+  GitHubRepoNotFound: 'github_repo_not_found',
+  /** GitHub answered 403: the token lacks a permission (the message names it). */
+  GitHubPermissionDenied: 'github_permission_denied',
+  /** A rate limit GitHub would not lift within the wait the client accepts. */
+  GitHubRateLimited: 'github_rate_limited',
+  /** 5xx or network failures that outlasted the retries. */
+  GitHubUnavailable: 'github_unavailable',
+  /** Something the call names (an issue, a label) does not exist: GitHub answered 404 or 410. */
+  GitHubNotFound: 'github_not_found',
+  /** GitHub refused the request as invalid (422, 400). */
+  GitHubRequestInvalid: 'github_request_invalid',
+  /** Any other answer GitHub should not give. */
+  GitHubRequestFailed: 'github_request_failed',
+  /** A call after `close()`. */
+  IssueSourceClosed: 'issue_source_closed',
+  /** A webhook delivery without a valid `X-Hub-Signature-256`. */
+  WebhookSignatureInvalid: 'webhook_signature_invalid',
+  /** A webhook delivery whose body is not the JSON GitHub sends. */
+  WebhookPayloadInvalid: 'webhook_payload_invalid',
+  /** A webhook delivery larger than the receiver accepts. */
+  WebhookPayloadTooLarge: 'webhook_payload_too_large',
+  /** The local issue directory does not exist or is not a directory. */
+  IssueDirMissing: 'issue_dir_missing',
+  /** A write to an issue no valid file of the local directory describes. */
+  IssueNotFound: 'issue_not_found',
+  /** A local tracker file that is not the JSON the source writes (truncated or edited by hand). */
+  TrackerFileCorrupt: 'tracker_file_corrupt',
+} as const;
+
+export type IssueErrorCode = (typeof IssueErrorCodes)[keyof typeof IssueErrorCodes];
+
 export const ErrorCodes = {
   ...AgentErrorCodes,
+  ...IssueErrorCodes,
   ConfigInvalid: 'config_invalid',
   ConfigUnreadable: 'config_unreadable',
   ChildStartFailed: 'child_start_failed',

@@ -2,51 +2,19 @@
  * Typed errors of the issue source and its webhook receiver, with stable codes (logs and metrics
  * carry the code, never the message text). The message names the repository and, for a missing
  * permission, the permission, so `doctor` can print it as it is.
- *
- * `IssueErrorCodes` will join `ErrorCodes` in src/errors.ts (as `AgentErrorCodes` did); until
- * then `IssueSourceError` hands its code to `MiyabiError` through a cast, and its own `code`
- * field is typed with the issue codes.
+ * The codes live with the others in src/errors.ts (`IssueErrorCodes`, part of `ErrorCodes`).
  */
-import { MiyabiError, type ErrorCode } from '../errors.ts';
+import { IssueErrorCodes, MiyabiError, type IssueErrorCode } from '../errors.ts';
 
-export const IssueErrorCodes = {
-  /** No token configured for the github source. */
-  GitHubTokenMissing: 'github_token_missing',
-  /** GitHub answered 401: the token is wrong, expired or revoked. */
-  GitHubTokenInvalid: 'github_token_invalid',
-  /** The repository does not exist, or the token cannot see it (GitHub answers 404 for both). */
-  GitHubRepoNotFound: 'github_repo_not_found',
-  /** GitHub answered 403: the token lacks a permission (the message names it). */
-  GitHubPermissionDenied: 'github_permission_denied',
-  /** A rate limit GitHub would not lift within the wait the client accepts. */
-  GitHubRateLimited: 'github_rate_limited',
-  /** 5xx or network failures that outlasted the retries. */
-  GitHubUnavailable: 'github_unavailable',
-  /** Something the call names (an issue, a label) does not exist: GitHub answered 404 or 410. */
-  GitHubNotFound: 'github_not_found',
-  /** GitHub refused the request as invalid (422, 400). */
-  GitHubRequestInvalid: 'github_request_invalid',
-  /** Any other answer GitHub should not give. */
-  GitHubRequestFailed: 'github_request_failed',
-  /** A call after `close()`. */
-  IssueSourceClosed: 'issue_source_closed',
-  /** A webhook delivery without a valid `X-Hub-Signature-256`. */
-  WebhookSignatureInvalid: 'webhook_signature_invalid',
-  /** A webhook delivery whose body is not the JSON GitHub sends. */
-  WebhookPayloadInvalid: 'webhook_payload_invalid',
-  /** A webhook delivery larger than the receiver accepts. */
-  WebhookPayloadTooLarge: 'webhook_payload_too_large',
-} as const;
-
-export type IssueErrorCode = (typeof IssueErrorCodes)[keyof typeof IssueErrorCodes];
+export { IssueErrorCodes, type IssueErrorCode } from '../errors.ts';
 
 export class IssueSourceError extends MiyabiError {
-  /** The issue code (a superset of ErrorCode once the codes join src/errors.ts). */
+  /** The same as `code`, typed as one of the issue source's codes. */
   readonly issueCode: IssueErrorCode;
   /** The HTTP status GitHub answered, when there was one. */
   readonly status: number | undefined;
   constructor(code: IssueErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
-    super(code as unknown as ErrorCode, message, options);
+    super(code, message, options);
     this.name = 'IssueSourceError';
     this.issueCode = code;
     this.status = options?.status;

@@ -41,7 +41,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { describeError } from '../errors.ts';
+import { describeError, IssueErrorCodes, MiyabiError } from '../errors.ts';
 import type {
   AuthorAssociation,
   IssueSource,
@@ -53,25 +53,17 @@ import type {
   TrackedIssue,
 } from './source.ts';
 
-// Not in ErrorCodes (src/errors.ts) yet: these belong there, and this class should then become a MiyabiError.
 export const LocalSourceErrorCodes = {
-  /** The issue directory does not exist or is not a directory. */
-  IssueDirMissing: 'issue_dir_missing',
-  /** A write to an issue no valid file of the directory describes. */
-  IssueNotFound: 'issue_not_found',
-  /** A tracker file that is not the JSON this source writes (truncated or edited by hand). */
-  TrackerFileCorrupt: 'tracker_file_corrupt',
+  IssueDirMissing: IssueErrorCodes.IssueDirMissing,
+  IssueNotFound: IssueErrorCodes.IssueNotFound,
+  TrackerFileCorrupt: IssueErrorCodes.TrackerFileCorrupt,
 } as const;
 
 export type LocalSourceErrorCode = (typeof LocalSourceErrorCodes)[keyof typeof LocalSourceErrorCodes];
 
-export class LocalIssueSourceError extends Error {
-  constructor(
-    readonly code: LocalSourceErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class LocalIssueSourceError extends MiyabiError {
+  constructor(code: LocalSourceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = 'LocalIssueSourceError';
   }
 }
