@@ -3,7 +3,10 @@
  * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs.
  */
 import { describeError } from '../errors.ts';
-import { startHttpServer } from '../infra/http-server.ts';
+import type { Logger } from 'pino';
+import { startHttpServer, type RouteHandler } from '../infra/http-server.ts';
+import { createGitHubWebhookHandler } from '../issues/webhook.ts';
+import { deliverWebhookEvent } from '../workflow/watcher.ts';
 import { actorLogger } from '../infra/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
@@ -33,6 +36,7 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
     health: () => liveness(resources),
     ready: () => readiness(resources),
     logger,
+    routes: webhookRoutes(resources, logger),
   });
   started.then(
     (server) => {
@@ -58,6 +62,27 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
     },
   };
 });
+
+/** The GitHub webhook receiver, when configured: verified deliveries go to the issue watcher. */
+function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<string, RouteHandler> {
+  const github = resources.config.issues.source === 'github' ? resources.config.issues.github : undefined;
+  const secret = resources.secrets.webhookSecret;
+  if (!github?.webhook || !secret) return {};
+  const handler = createGitHubWebhookHandler({
+    secret,
+    owner: github.owner,
+    repo: github.repo,
+    maxBodyBytes: github.webhook.maxBodyBytes,
+    logger: logger.child({ route: github.webhook.path }),
+    onEvent: async (event) => {
+      const watcher = resources.watcher;
+      // Not running yet (or restarting): a 5xx makes GitHub redeliver, and polling catches up anyway.
+      if (!watcher) throw new Error('the issue watcher is not running');
+      await deliverWebhookEvent(watcher, event);
+    },
+  });
+  return { [github.webhook.path]: handler };
+}
 
 export function httpEndpointChild(resources: OrchestraResources): ChildSpec<typeof httpEndpointLogic> {
   return { id: 'http', logic: httpEndpointLogic, input: { resources }, restart: 'permanent', shutdown: 5_000 };

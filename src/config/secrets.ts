@@ -16,6 +16,8 @@ export interface Secrets {
   };
   /** Only read when issues.source is "github". */
   readonly githubToken?: string;
+  /** Only read when issues.github.webhook is set. */
+  readonly webhookSecret?: string;
 }
 
 export interface SecretsResult {
@@ -54,13 +56,25 @@ export function resolveSecrets(config: OrchestraConfig, env: Env = process.env):
     github?.tokenEnv,
     ' (needed because issues.source is "github")',
   );
-  return { secrets: { nats: dropUndefined(nats), ...(githubToken === undefined ? {} : { githubToken }) }, problems };
+  const webhookSecret = read(
+    'issues.github.webhook.secretEnv',
+    github?.webhook?.secretEnv,
+    ' (needed because issues.github.webhook is set)',
+  );
+  return {
+    secrets: {
+      nats: dropUndefined(nats),
+      ...(githubToken === undefined ? {} : { githubToken }),
+      ...(webhookSecret === undefined ? {} : { webhookSecret }),
+    },
+    problems,
+  };
 }
 
 /** Every secret value, for the logger's redaction by value. */
 export function secretValues(secrets: Secrets): string[] {
   const { user, password, token } = secrets.nats;
-  return [user, password, token, secrets.githubToken].filter(
+  return [user, password, token, secrets.githubToken, secrets.webhookSecret].filter(
     (value): value is string => typeof value === 'string' && value !== '',
   );
 }

@@ -5,13 +5,29 @@ import type { Logger } from 'pino';
 import { trackerDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
+import type { GitHubOutage } from './github-client.ts';
+import { GitHubIssueSource } from './github-source.ts';
 import { LocalIssueSource } from './local-source.ts';
 import type { IssueSource } from './source.ts';
 
-export function createIssueSource(config: OrchestraConfig, secrets: Secrets, logger: Logger): IssueSource {
+export interface SourceHooks {
+  /** A GitHub request waited (rate limit) or failed and is retried; or recovered. */
+  onOutage?: (outage: GitHubOutage) => void;
+}
+
+export function createIssueSource(config: OrchestraConfig, secrets: Secrets, logger: Logger, hooks: SourceHooks = {}): IssueSource {
   const { issues } = config;
-  if (issues.source === 'local') {
-    return new LocalIssueSource({ dir: issues.local.dir, trackerDir: trackerDirOf(config), logger });
+  if (issues.source === 'github' && issues.github) {
+    // resolveSecrets has already refused a config whose token variable is unset.
+    if (!secrets.githubToken) throw new Error(`environment variable ${issues.github.tokenEnv} is not set (issues.github.tokenEnv)`);
+    return new GitHubIssueSource({
+      owner: issues.github.owner,
+      repo: issues.github.repo,
+      baseUrl: issues.github.baseUrl,
+      token: secrets.githubToken,
+      logger,
+      ...(hooks.onOutage ? { onOutage: hooks.onOutage } : {}),
+    });
   }
-  throw new Error(`issue source ${issues.source} not available yet (${secrets.githubToken ? 'token set' : 'no token'})`);
+  return new LocalIssueSource({ dir: issues.local.dir, trackerDir: trackerDirOf(config), logger });
 }

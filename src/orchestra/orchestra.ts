@@ -14,7 +14,7 @@ import { logFilePath, repoDirOf } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/logger.ts';
 import { OrchestraMetrics } from '../infra/metrics.ts';
-import { WorktreeManager, ensureScratchRepository } from '../infra/worktrees.ts';
+import { WorktreeManager, ensureScratchRepository, git } from '../infra/worktrees.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
@@ -101,7 +101,16 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     await flushLogger(logger);
     throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
   }
-  const issueSource = options.issueSource ?? createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }));
+  const metrics = new OrchestraMetrics();
+  const issueSource =
+    options.issueSource ??
+    createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }), {
+      onOutage: (outage) => {
+        if (outage.recovered) return metrics.trackerDegraded(false);
+        metrics.trackerWait(outage.kind);
+        metrics.trackerDegraded(true);
+      },
+    });
   if (issueSource.checkAccess) {
     try {
       await issueSource.checkAccess();
@@ -122,7 +131,6 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     servers = [url];
   }
 
-  const metrics = new OrchestraMetrics();
   const runnerBundle = await buildRunnerBundle(logger);
   let root: Actor<typeof supervisorLogic> | undefined;
   let stopRequested: ((reason: string) => void) | undefined;
@@ -143,7 +151,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     httpUrl: undefined,
     issueSource,
     extraDependencies: dependencyFile.dependencies,
-    pushBranch: undefined,
+    pushBranch: issueSource.kind === 'github' ? (branch) => pushToOrigin(repoDirOf(config), branch, logger) : undefined,
     workflow: undefined,
     watcher: undefined,
     startedAt: new Date(),
@@ -273,4 +281,18 @@ function stopOrphanedNatsServer(runFile: RunFile | undefined, logger: Logger): v
   } catch (error) {
     logger.warn({ pid, err: describeError(error) }, 'could not stop orphaned nats-server');
   }
+}
+
+/**
+ * Pushes an issue's branch to `origin` before its pull request is opened, when the repository
+ * has that remote (a repository without one is a local experiment: nothing to push).
+ */
+async function pushToOrigin(repoDir: string, branch: string, logger: Logger): Promise<void> {
+  const remotes = (await git(['remote'], repoDir)).split('\n').map((line) => line.trim());
+  if (!remotes.includes('origin')) {
+    logger.debug({ branch }, 'no origin remote: branch not pushed');
+    return;
+  }
+  await git(['push', '--quiet', 'origin', `refs/heads/${branch}:refs/heads/${branch}`], repoDir);
+  logger.info({ branch }, 'branch pushed to origin');
 }

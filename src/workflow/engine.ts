@@ -76,6 +76,8 @@ const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
 const PULL_REQUEST_STAGE = 'pr';
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
 const COMMIT_CONCURRENCY = 64;
+/** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
+const CLOSE_WAIT_MS = 5_000;
 /** External dependencies are looked up on the tracker at most this often. */
 const EXTERNAL_REFRESH_MS = 10_000;
 
@@ -89,6 +91,10 @@ export class Workflow {
   #graph = new DependencyGraph();
   readonly #queue: TaskQueue;
   readonly #externalCheckedAt = new Map<number, number>();
+  /** Per issue: its tracker writer's state (see #startWriter). */
+  readonly #writers = new Map<number, { running: boolean; retryAt: number; failures: number }>();
+  /** Background work in flight (tracker writes, dependency lookups), for `flush()` and `close()`. */
+  readonly #background = new Set<Promise<unknown>>();
   /** The last lines an agent printed, by task, for the failure comment (not persisted: best effort). */
   readonly #logTails = new Map<string, string[]>();
   #serial: Promise<unknown> = Promise.resolve();
@@ -228,7 +234,7 @@ export class Workflow {
         }
         if (record.outbox.length > 0) await this.#drain(record);
       }
-      await this.#refreshExternals(now);
+      this.#refreshExternals(now);
       await this.#settle();
     });
   }
@@ -275,10 +281,13 @@ export class Workflow {
     return this.#graph;
   }
 
-  /** Waits for the steps queued so far; later events are dropped. */
+  /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#serial.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all([...this.#background]), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   #serially<T>(step: () => Promise<T>): Promise<T> {
@@ -469,46 +478,95 @@ export class Workflow {
     return `${record.number}.${stage}.${sha256(record.contentHash, JSON.stringify(others), ...dependencies).slice(0, 32)}`;
   }
 
-  async #refreshExternals(now: number): Promise<void> {
+  /** Looks up the dependencies outside the scope on the tracker, in the background. */
+  #refreshExternals(now: number): void {
     for (const id of this.#graph.nodes()) {
       if (!this.#graph.isExternal(id) || this.#graph.dependents(id).length === 0) continue;
       if (now - (this.#externalCheckedAt.get(id) ?? 0) < EXTERNAL_REFRESH_MS) continue;
       this.#externalCheckedAt.set(id, now);
-      try {
-        const issue = await this.#options.source.get(id);
-        const state: NodeState = issue === undefined ? 'missing' : issue.state === 'closed' ? 'done' : 'pending';
-        if (this.#graph.state(id) !== state) {
-          this.#log.info({ issue: id, state }, 'dependency outside the orchestra\'s scope changed');
-          this.#graph.setState(id, state);
-          this.#dagDirty = true;
-        }
-      } catch (error) {
-        this.#log.warn({ issue: id, err: describeError(error) }, 'could not look up a dependency on the tracker; next tick retries');
-      }
+      this.#track(this.#options.source.get(id).then(
+        (issue) =>
+          this.#serially(async () => {
+            const state: NodeState = issue === undefined ? 'missing' : issue.state === 'closed' ? 'done' : 'pending';
+            if (!this.#graph.isExternal(id) || this.#graph.state(id) === state) return;
+            this.#log.info({ issue: id, state }, 'dependency outside the orchestra\'s scope changed');
+            this.#graph.setState(id, state);
+            this.#dagDirty = true;
+            await this.#settle();
+          }).catch(() => undefined),
+        (error: unknown) => this.#log.warn({ issue: id, err: describeError(error) }, 'could not look up a dependency on the tracker; retried later'),
+      ));
     }
   }
 
-  /** Runs the record's outbox in order. A tracker write that fails holds back the later tracker writes only. */
+  /**
+   * Runs the record's outbox. The orchestra's own effects (tasks, cancels, events) run here, in
+   * order; writes to the tracker go to the issue's tracker writer, which runs them in order in
+   * the background, so a slow or unreachable tracker never holds up the work.
+   */
   async #drain(record: IssueRecord): Promise<void> {
     if (record.outbox.length === 0) return;
-    const kept: WorkflowEffect[] = [];
-    let trackerDown = false;
-    for (const effect of record.outbox) {
-      if (trackerDown && writesTracker(effect)) {
-        kept.push(effect);
-        continue;
-      }
+    let changed = false;
+    for (const effect of [...record.outbox]) {
+      if (writesTracker(effect)) continue;
       try {
         await this.#run(record, effect);
+        record.outbox.splice(record.outbox.indexOf(effect), 1);
+        changed = true;
       } catch (error) {
         effect.failures = (effect.failures ?? 0) + 1;
         this.#log.warn({ issue: record.number, effect: effect.type, failures: effect.failures, err: describeError(error) }, 'side effect failed; retried next tick');
-        if (writesTracker(effect)) trackerDown = true;
-        kept.push(effect);
       }
     }
-    record.outbox = kept;
-    await this.#options.store.putRecord(record);
+    if (changed) await this.#options.store.putRecord(record);
+    this.#startWriter(record);
+  }
+
+  /** The tracker writer of one issue: its tracker effects, one at a time, oldest first. */
+  #startWriter(record: IssueRecord): void {
+    const writer = this.#writers.get(record.number) ?? { running: false, retryAt: 0, failures: 0 };
+    this.#writers.set(record.number, writer);
+    if (writer.running || this.#now() < writer.retryAt || this.#closed) return;
+    if (!record.outbox.some(writesTracker)) return;
+    writer.running = true;
+    this.#track((async () => {
+      try {
+        for (let effect = record.outbox.find(writesTracker); effect && !this.#closed; effect = record.outbox.find(writesTracker)) {
+          try {
+            await this.#run(record, effect);
+          } catch (error) {
+            effect.failures = (effect.failures ?? 0) + 1;
+            writer.failures += 1;
+            // The client has already retried what it could: wait before the next round.
+            writer.retryAt = this.#now() + Math.min(60_000, 1_000 * 2 ** Math.min(writer.failures - 1, 6));
+            this.#log.warn(
+              { issue: record.number, effect: effect.type, failures: effect.failures, err: describeError(error) },
+              'tracker write failed; the work goes on and the write is retried',
+            );
+            return;
+          }
+          writer.failures = 0;
+          record.outbox.splice(record.outbox.indexOf(effect), 1);
+          await this.#options.store.putRecord(record);
+          this.#options.onStep?.();
+        }
+      } catch (error) {
+        this.#log.warn({ issue: record.number, err: describeError(error) }, 'could not record a tracker write; it is replayed');
+      } finally {
+        writer.running = false;
+      }
+    })());
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.#background.delete(tracked));
+    this.#background.add(tracked);
+  }
+
+  /** Waits for the background work started so far (and what it starts in turn) to finish. */
+  async flush(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all([...this.#background]);
+    await this.#serial.catch(() => undefined);
   }
 
   async #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {

@@ -18,6 +18,7 @@ import { parseBodyDependencies } from '../issues/dependencies.ts';
 import type { AuthorAssociation, IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
 import { promptBody, sha256 } from '../issues/text.ts';
 import { judgeIssue, trustsCommenter, type TrustVerdict } from '../issues/trust.ts';
+import type { GitHubWebhookEvent } from '../issues/webhook.ts';
 import type { ObservedIssue } from './engine.ts';
 
 export const ISSUE_OBSERVED = 'issue.observed';
@@ -156,7 +157,8 @@ export class IssueWatcher {
     const { triggerLabel, trust } = this.#options.config.workflow;
     const labeler = issue.labels.includes(triggerLabel) ? (knownLabeler ?? (await this.#options.source.labeler(issue.number, triggerLabel))) : undefined;
     const verdict = judgeIssue(issue, labeler, triggerLabel, trust);
-    this.#verdicts.set(issue.number, { updatedAt: issue.updatedAt, verdict });
+    // Who applied a label can lag behind the label on the tracker: ask again next time.
+    if (verdict.trusted || verdict.reason !== 'unknown_labeler') this.#verdicts.set(issue.number, { updatedAt: issue.updatedAt, verdict });
     // Once per issue version: an untrusted issue is not news on every poll.
     if (!verdict.trusted && cached?.updatedAt !== issue.updatedAt) {
       const fields = { issue: issue.number, author: issue.author, reason: verdict.reason };
@@ -181,4 +183,21 @@ export class IssueWatcher {
       throw error;
     }
   }
+}
+
+/** A verified webhook delivery, handed to the watcher: issue changes and comment commands. */
+export async function deliverWebhookEvent(watcher: IssueWatcher, event: GitHubWebhookEvent): Promise<void> {
+  if (event.isPullRequest) return;
+  if (event.name === 'issue_comment' && event.comment && event.issue && event.action === 'created') {
+    await watcher.comment({
+      issue: event.issue.number,
+      commentId: event.comment.id,
+      body: event.comment.body,
+      author: event.comment.author,
+      authorAssociation: event.comment.authorAssociation,
+      authorIsBot: event.comment.authorIsBot,
+    });
+    return;
+  }
+  if (event.name === 'issues' && event.issue) await watcher.issueEvent(event.issue);
 }

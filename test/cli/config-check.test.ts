@@ -18,10 +18,22 @@ describe('config check', { timeout: 60_000 }, () => {
   });
 
   it('accepts a good file', async () => {
-    const path = await dir.file('good.yaml', 'dataDir: /tmp/miyabi-good\nhttp:\n  port: 0\n');
+    const path = await dir.file('good.yaml', `dataDir: /tmp/miyabi-good\nhttp:\n  port: 0\nissues:\n  local:\n    dir: ${dir.path}\n`);
     const result = await runCli(['config', 'check', '--config', path]);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
+  });
+
+  it('warns about an issue directory that does not exist, and a dependency file names its bad line', async () => {
+    const deps = await dir.file('deps.yaml', '12: [3]\n13: [x]\n');
+    const path = await dir.file('deps-config.yaml', `issues:\n  local:\n    dir: nowhere\nworkflow:\n  dependenciesFile: ${deps}\n`);
+    const result = await runCli(['config', 'check', '--config', path]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/deps\.yaml:2:\d+: .*#13/);
+    const noDir = await dir.file('nodir.yaml', 'issues:\n  local:\n    dir: nowhere\n');
+    const warned = await runCli(['config', 'check', '--config', noDir]);
+    expect(warned.exitCode).toBe(0);
+    expect(warned.stderr).toMatch(/warning: .*nowhere.*does not exist/);
   });
 
   it('names the line of malformed YAML', async () => {

@@ -54,6 +54,8 @@ interface Harness {
   /** Writes an issue file and shows it to the engine as the watcher would. */
   issue(number: number, front: Record<string, unknown>, body?: string): Promise<void>;
   answer(task: TaskMessage, status: TaskResult['status'], extra?: Partial<TaskResult>): Promise<void>;
+  /** A timer tick, and what it started in the background (tracker writes, lookups). */
+  tick(): Promise<void>;
   /** The pending task of an issue (the last dispatched). */
   task(issue: number): TaskMessage;
   state(issue: number): string;
@@ -94,6 +96,7 @@ async function harness(dir: TempDir, yaml = ''): Promise<Harness> {
       await writeFile(join(issuesDir, `${number}.md`), `---\n${lines.join('\n')}\n---\n${body}\n`);
       const tracked = await source.get(number);
       await engine.observe(observedIssue(tracked!));
+      await engine.flush();
     },
     async answer(task, status, extra = {}) {
       await engine.result({
@@ -110,6 +113,11 @@ async function harness(dir: TempDir, yaml = ''): Promise<Harness> {
         branch: task.branch,
         ...extra,
       });
+      await engine.flush();
+    },
+    async tick() {
+      await engine.tick();
+      await engine.flush();
     },
     task: (issue) => tasks.filter((task) => task.issue.number === issue).at(-1)!,
     state: (issue) => String(engine.snapshot(issue)?.value),
@@ -172,10 +180,10 @@ describe('workflow engine', () => {
     await run.answer(run.task(1), 'failure');
     expect(run.state(1)).toBe('retrying');
     run.clock.now += 4_999;
-    await run.engine.tick();
+    await run.tick();
     expect(run.tasks).toHaveLength(1);
     run.clock.now += 1;
-    await run.engine.tick();
+    await run.tick();
     expect(run.tasks).toHaveLength(2);
     expect(run.task(1).attempt).toBe(2);
     await run.answer(run.task(1), 'success');
@@ -189,7 +197,7 @@ describe('workflow engine', () => {
     await run.issue(2, {}, 'Depends on #5.');
     // #5 exists on the tracker but has no trigger label: outside the scope.
     await writeFile(join(dir.path, `issues-${bucket}`, '5.md'), '---\nnumber: 5\ntitle: Outside\nlabels: []\n---\n');
-    await run.engine.tick();
+    await run.tick();
     expect(run.state(1)).toBe('blocked');
     expect(run.engine.snapshot(1)!.context.reason).toBe('depends on #99, which does not exist');
     expect(run.state(2)).toBe('waiting');
@@ -197,7 +205,7 @@ describe('workflow engine', () => {
     expect(run.engine.summary().find((row) => row.issue === 2)!.reason).toBe('waits for #5, open on the tracker');
     await writeFile(join(dir.path, `issues-${bucket}`, '5.md'), '---\nnumber: 5\ntitle: Outside\nstate: closed\n---\n');
     run.clock.now += 60_000;
-    await run.engine.tick();
+    await run.tick();
     expect(run.state(2)).toBe('running');
     await run.close();
   });
@@ -208,6 +216,7 @@ describe('workflow engine', () => {
     const task = run.task(1);
     expect((await run.source.get(1))!.labels).toContain('miyabi:implementing');
     await run.engine.release(1, 'closed on the tracker');
+    await run.engine.flush();
     expect(run.state(1)).toBe('released');
     expect(run.cancelled).toEqual([task.taskId]);
     expect((await run.source.get(1))!.labels.filter((label) => label.startsWith('miyabi:'))).toEqual([]);
@@ -224,6 +233,7 @@ describe('workflow engine', () => {
     await run.answer(run.task(1), 'failure');
     expect(run.state(1)).toBe('failed');
     expect(await run.engine.retry(1, 'alice')).toBe(true);
+    await run.engine.flush();
     // codegen is not run again: straight to review.
     expect(run.tasks.map((task) => task.stage)).toEqual(['codegen', 'review', 'review']);
     expect(run.engine.snapshot(1)!.context.history.map((entry) => entry.status)).toEqual(['success', 'failure', 'cached']);
