@@ -1,8 +1,11 @@
 /**
  * Dependency graph benchmarks on a backlog of 10,000 issues and 50,000 edges: loading it (build,
- * cycles, blocked reasons, topological order, ready set) and the incremental update when one
- * issue completes. The graph is random but seeded, so every run measures the same one.
+ * cycles, blocked reasons, topological order, ready set) warm and in a fresh process, and the
+ * incremental update when one issue completes. The graph is random but seeded, so every run
+ * measures the same one.
  */
+import { execa } from 'execa';
+import { resolve } from 'node:path';
 import { DependencyGraph } from '../src/machines/dag.ts';
 import type { BenchRow } from './types.ts';
 
@@ -10,6 +13,7 @@ const issueCount = 10_000;
 const edgeCount = 50_000;
 const warmups = 5;
 const runs = 200;
+const freshProcesses = 5;
 
 /** Mulberry32: a small seeded PRNG, enough to make the same graph every run. */
 function seededRandom(seed: number): () => number {
@@ -27,7 +31,7 @@ function seededRandom(seed: number): () => number {
  * Issue → dependencies. Every edge goes from a higher to a lower id, so the graph is acyclic;
  * each back edge then makes a lower issue depend on a higher one that depends on it.
  */
-function randomBacklog(seed: number, backEdges: number): Map<number, number[]> {
+export function randomBacklog(seed: number, backEdges: number): Map<number, number[]> {
   const random = seededRandom(seed);
   const pick = () => 1 + Math.floor(random() * issueCount);
   const dependsOn = new Map<number, Set<number>>();
@@ -52,7 +56,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function load(backlog: ReadonlyMap<number, number[]>): DependencyGraph {
+export function load(backlog: ReadonlyMap<number, number[]>): DependencyGraph {
   const graph = new DependencyGraph();
   backlog.forEach((dependencies, id) => graph.setNode(id, dependencies));
   graph.cycles();
@@ -90,6 +94,29 @@ function completionTimes(backlog: ReadonlyMap<number, number[]>, rounds: number)
   return { median: percentile(timings, 50), p99: percentile(timings, 99), max: timings[timings.length - 1]! };
 }
 
+/**
+ * The first load in a fresh process, as a daemon restarting loads its backlog: nothing is
+ * compiled yet, so this is mostly the interpreter. Each process builds the same backlog.
+ */
+async function freshLoadTimes(): Promise<{ median: number; max: number }> {
+  const script = [
+    `const { randomBacklog, load } = await import(${JSON.stringify(import.meta.url)});`,
+    'const backlog = randomBacklog(1, 0);',
+    'const begin = performance.now();',
+    'load(backlog);',
+    'process.stdout.write(String(performance.now() - begin));',
+  ].join('\n');
+  const timings: number[] = [];
+  for (let run = 0; run < freshProcesses; run += 1) {
+    const child = await execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: resolve(import.meta.dirname, '..'),
+    });
+    timings.push(Number(child.stdout));
+  }
+  timings.sort((a, b) => a - b);
+  return { median: percentile(timings, 50), max: timings[timings.length - 1]! };
+}
+
 export async function benchDag(): Promise<BenchRow[]> {
   const acyclic = randomBacklog(1, 0);
   const backEdges = 5;
@@ -100,12 +127,19 @@ export async function benchDag(): Promise<BenchRow[]> {
   const loadedCyclic = loadTimes(cyclic);
   completionTimes(acyclic, 1); // warm-up
   const completion = completionTimes(acyclic, 3);
+  const fresh = await freshLoadTimes();
   const shape = `${issueCount.toLocaleString('en')} issues, ${edgeCount.toLocaleString('en')} edges`;
   const method = `${runs} runs after ${warmups} warm-up; build + cycles + blocked reasons + topological order + ready set`;
   const microseconds = (ms: number) => ms * 1_000;
   return [
     { name: `dag: load and validate ${shape}, median`, value: loaded.median, unit: 'ms', note: `goal < 100 ms; ${method}; seeded random DAG` },
     { name: `dag: load and validate ${shape}, p99`, value: loaded.p99, unit: 'ms', note: `goal < 100 ms; of ${runs} runs` },
+    {
+      name: `dag: load and validate ${shape} in a fresh process (nothing compiled yet), median`,
+      value: fresh.median,
+      unit: 'ms',
+      note: `goal < 100 ms; ${freshProcesses} processes, one load each: a daemon restarting; slowest ${fresh.max.toFixed(0)} ms`,
+    },
     {
       name: `dag: load and validate ${shape} + ${backEdges} back edges, median`,
       value: loadedCyclic.median,
