@@ -97,14 +97,16 @@ export function parseDependencyFile(text: string, file: string): DependencyFile 
     if (!isSeq(value)) {
       const empty = value === null || (isScalar(value) && value.value === null);
       const detail = empty ? 'nothing (write [] for none)' : describeNode(value);
-      report(offsetOf(value) ?? offsetOf(key), `the dependencies of #${issue} must be a list of issue numbers, like [3, 5], not ${detail}`);
+      const message = `the dependencies of #${issue} must be a list of issue numbers, like [3, 5], not ${detail}`;
+      report(offsetOf(value) ?? offsetOf(key), message);
       continue;
     }
     const list = new Set<number>();
     for (const item of value.items) {
       const dependency = issueNumberOf(item);
       if (dependency === undefined) {
-        report(offsetOf(item) ?? offsetOf(value), `${describeNode(item)} in the dependencies of #${issue} is not an issue number`);
+        const message = `${describeNode(item)} in the dependencies of #${issue} is not an issue number`;
+        report(offsetOf(item) ?? offsetOf(value), message);
       } else if (dependency === issue) {
         report(offsetOf(item), `#${issue} depends on itself`);
       } else {
@@ -119,7 +121,9 @@ export function parseDependencyFile(text: string, file: string): DependencyFile 
 function issueNumberOf(node: unknown): number | undefined {
   if (!isScalar(node)) return undefined;
   const { value } = node;
-  const issue = typeof value === 'number' ? value : typeof value === 'string' && /^#?\d{1,15}$/.test(value) ? Number(value.replace('#', '')) : NaN;
+  let issue = NaN;
+  if (typeof value === 'number') issue = value;
+  else if (typeof value === 'string' && /^#?\d{1,15}$/.test(value)) issue = Number(value.replace('#', ''));
   return Number.isSafeInteger(issue) && issue > 0 ? issue : undefined;
 }
 

@@ -122,9 +122,10 @@ export class DependencyGraph {
     const previous = node.state;
     if (previous === state) return [];
     const wasReady = this.#isReady(node);
-    if (this.#blocked && (unrunnable.has(previous) || unrunnable.has(state) || state === 'pending' || this.#blocked.has(id))) {
-      this.#blocked = undefined;
-    }
+    // Reasons change when a failure comes or goes, when an issue is reopened or when a blocked
+    // one is closed anyway; an ordinary completion keeps them, and setState stays O(dependents).
+    const reasonsChange = unrunnable.has(previous) || unrunnable.has(state) || state === 'pending' || this.#blocked?.has(id);
+    if (reasonsChange) this.#blocked = undefined;
     node.state = state;
     const becameReady: number[] = [];
     if (!wasReady && this.#isReady(node)) becameReady.push(id);
@@ -160,7 +161,7 @@ export class DependencyGraph {
     return ready.sort(byId);
   }
 
-  /** One cycle per strongly connected component (and per self-loop): `[3, 5]` is #3 → #5 → #3. Sorted by first member. */
+  /** One cycle per strongly connected component and per self-loop, by first member: `[3, 5]` is #3 → #5 → #3. */
   cycles(): number[][] {
     return this.#ensureStructure().cycles.map((cycle) => [...cycle]);
   }
@@ -526,7 +527,8 @@ function stronglyConnected(rowStart: Int32Array, targets: Int32Array): Int32Arra
       while (stack[bottom] !== slot) bottom -= 1;
       for (let member = bottom; member < stackSize; member += 1) onStack[stack[member]!] = 0;
       // Most components are single slots without a loop: they cost no allocation.
-      if (stackSize - bottom > 1 || dependsOnItself(rowStart, targets, slot)) components.push(stack.slice(bottom, stackSize));
+      const cyclic = stackSize - bottom > 1 || dependsOnItself(rowStart, targets, slot);
+      if (cyclic) components.push(stack.slice(bottom, stackSize));
       stackSize = bottom;
     }
   }
