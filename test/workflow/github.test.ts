@@ -129,26 +129,44 @@ describe('the orchestra on GitHub', { timeout: 90_000 }, () => {
       repository: { full_name: 'acme/widgets', name: 'widgets', owner: { login: 'acme' } },
       sender: { login: 'acme', type: 'User' },
     };
-    const body = JSON.stringify(payload);
-    const deliver = (signature: string) =>
+    const deliver = (event: string, body: string, signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`) =>
       fetch(`${test!.orchestra.resources.httpUrl}/webhooks/github`, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'x-github-event': 'issues',
-          'x-github-delivery': randomUUID(),
-          'x-hub-signature-256': signature,
-        },
+        headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
         body,
       });
-    expect((await deliver('sha256=0000')).status).toBe(401);
+    const body = JSON.stringify(payload);
+    expect((await deliver('issues', body, 'sha256=0000')).status).toBe(401);
     const sentAt = Date.now();
-    expect((await deliver(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`)).status).toBeLessThan(300);
+    expect((await deliver('issues', body)).status).toBeLessThan(300);
     await waitFor(() => stateOf(test!, issue.number) !== undefined && stateOf(test!, issue.number) !== 'discovered', { timeoutMs: 10_000, what: 'dispatched' });
     console.log(`webhook → dispatched in ${Date.now() - sentAt} ms`);
     await waitFor(() => stateOf(test!, issue.number) === 'done', { timeoutMs: 60_000, what: 'done' });
     // One poll only: the issue came by webhook.
     expect(fake.requestsTo('GET', '/repos/acme/widgets/issues').filter((request) => request.query.includes('state=open'))).toHaveLength(1);
+
+    // Seen again by polling: the same issue, handled once.
+    await test.orchestra.resources.watcher!.poll();
+    await test.orchestra.resources.workflow!.flush();
+    const generation = () => test!.orchestra.resources.workflow!.snapshot(issue.number)!.context.generation;
+    expect(generation()).toBe(1);
+
+    // `/miyabi retry` in a comment: from a stranger, ignored; from the owner, obeyed.
+    const command = (login: string, association: string) =>
+      JSON.stringify({
+        action: 'created',
+        issue: payload.issue,
+        comment: { id: Math.floor(Math.random() * 1e9), body: '/miyabi retry', user: { login, type: 'User' }, author_association: association },
+        repository: payload.repository,
+        sender: { login, type: 'User' },
+      });
+    expect((await deliver('issue_comment', command('eve', 'NONE'))).status).toBeLessThan(300);
+    await waitFor(async () => /miyabi_issues_ignored_total\{reason="untrusted_commenter"\} 1/.test(await test!.orchestra.resources.metrics.render()), {
+      what: 'the stranger\'s command ignored',
+    });
+    expect(generation()).toBe(1);
+    expect((await deliver('issue_comment', command('acme', 'OWNER'))).status).toBeLessThan(300);
+    await waitFor(() => generation() === 2 && stateOf(test!, issue.number) === 'done', { timeoutMs: 60_000, what: 'the retry done' });
   });
 
   it('refuses to start on a repository that does not exist, naming it', async () => {
