@@ -60,6 +60,7 @@ interface Harness {
   task(issue: number): TaskMessage;
   state(issue: number): string;
   comments(issue: number): Promise<string[]>;
+  commentBodies(issue: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -126,6 +127,11 @@ async function harness(dir: TempDir, yaml = ''): Promise<Harness> {
       const record = JSON.parse(await readFile(join(dir.path, `tracker-${bucket}`, `issue-${issue}.json`), 'utf8')) as { comments: Array<{ key: string }> };
       return record.comments.map((comment) => comment.key);
     },
+    async commentBodies(issue) {
+      const { readFile } = await import('node:fs/promises');
+      const record = JSON.parse(await readFile(join(dir.path, `tracker-${bucket}`, `issue-${issue}.json`), 'utf8')) as { comments: Array<{ body: string }> };
+      return record.comments.map((comment) => comment.body);
+    },
     close: () => engine.close(),
   };
 }
@@ -161,8 +167,12 @@ describe('workflow engine', () => {
     await run.issue(2, {}, 'Depends on #1.');
     await run.issue(3, { dependsOn: [2] });
     expect(run.state(2)).toBe('waiting');
-    await run.answer(run.task(1), 'failure');
+    await run.answer(run.task(1), 'failure', { reason: 'exit code 1', logTail: ['compiling…', 'error: no such file'] });
     expect(run.state(1)).toBe('failed');
+    const failure = (await run.commentBodies(1)).find((body) => body.includes('failed'))!;
+    expect(failure).toContain('codegen failed after 1 attempt(s): exit code 1');
+    expect(failure).toContain('error: no such file');
+    expect(failure).toContain('/miyabi retry');
     expect(run.state(2)).toBe('blocked');
     expect(run.engine.snapshot(2)!.context.reason).toBe('depends on #1, which failed');
     expect(run.state(3)).toBe('blocked');
