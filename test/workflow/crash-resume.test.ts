@@ -1,7 +1,7 @@
 /**
  * `kill -9` of the orchestrator at random points of a backlog run, then `up` again, several
  * times: the run still completes with every issue done and no side effect twice. The kill
- * points are random counts of dispatched stages (the seed is printed, to replay a failure).
+ * points are random counts of dispatched stages (printed, to replay a failure).
  */
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
@@ -17,18 +17,6 @@ afterAll(async () => {
   await dir[Symbol.asyncDispose]();
 });
 
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 async function dispatchedSoFar(dataDir: string): Promise<number> {
   const text = await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8').catch(() => '');
   return text.split('\n').filter((line) => line.includes('"msg":"stage dispatched"')).length;
@@ -36,9 +24,9 @@ async function dispatchedSoFar(dataDir: string): Promise<number> {
 
 describe('kill -9 of the orchestrator mid-backlog', () => {
   it('resumes each time and completes with the same final states and no duplicate side effects', async () => {
-    const seed = Number(process.env.MIYABI_CRASH_SEED ?? Date.now() % 100_000);
-    console.log(`crash-resume seed ${seed} (MIYABI_CRASH_SEED to replay)`);
-    const next = random(seed);
+    // How many more stages to let through before each kill: random, printed, replayable.
+    const gaps = process.env.MIYABI_CRASH_GAPS?.split(',').map(Number) ?? [0, 1, 2].map(() => 2 + Math.floor(Math.random() * 10));
+    console.log(`crash-resume gaps ${gaps.join(',')} (MIYABI_CRASH_GAPS=${gaps.join(',')} to replay)`);
     const dataDir = join(dir.path, 'data');
     const config = await dir.file(
       'crash.yaml',
@@ -55,7 +43,7 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
     // The backlog dispatches about 40 stages in all: kill after a random number more, three times.
     for (let round = 0; round < 3; round += 1) {
       const before = await dispatchedSoFar(dataDir);
-      const killAt = before + 2 + Math.floor(next() * 10);
+      const killAt = before + gaps[round]!;
       const run = up();
       await waitFor(async () => (await dispatchedSoFar(dataDir)) >= killAt || run.exitCode !== undefined, {
         timeoutMs: 120_000,

@@ -4,18 +4,15 @@
  * graph with each issue's state (the running orchestra's state when one runs, else ready,
  * waiting or blocked as the graph says).
  */
-import { createIssueSource } from '../../issues/create-source.ts';
-import { resolveSecrets } from '../../config/secrets.ts';
 import { formatCycle, renderGraph } from '../../machines/dag.ts';
 import { loadDependencyFile } from '../../workflow/dependency-file.ts';
 import { planBacklog, staticState, type BacklogPlan } from '../../workflow/plan.ts';
 import type { LoadedConfig } from '../../config/load.ts';
-import { pino } from 'pino';
 import { Kvm } from '@nats-io/kv';
 import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus-topology.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
 import { WorkflowStore } from '../../workflow/store.ts';
-import { connectCli, loadConfigOrExit } from '../connect.ts';
+import { connectCli, loadConfigOrExit, withIssueSource } from '../connect.ts';
 import { CliExit, ExitCode, printProblems } from '../output.ts';
 
 async function plan(loaded: LoadedConfig): Promise<BacklogPlan> {
@@ -24,17 +21,7 @@ async function plan(loaded: LoadedConfig): Promise<BacklogPlan> {
     printProblems(loaded.path, dependencyFile.problems);
     throw new CliExit(ExitCode.invalid, '');
   }
-  const { secrets, problems } = resolveSecrets(loaded.config);
-  if (problems.length > 0) {
-    printProblems(loaded.path, problems);
-    throw new CliExit(ExitCode.invalid, '');
-  }
-  const source = createIssueSource(loaded.config, secrets, pino({ level: 'silent' }));
-  try {
-    return await planBacklog(loaded.config, source, dependencyFile.dependencies);
-  } finally {
-    await source.close();
-  }
+  return withIssueSource(loaded, (source) => planBacklog(loaded.config, source, dependencyFile.dependencies));
 }
 
 export async function dagCheck(flags: { config?: string }): Promise<number> {

@@ -2,13 +2,10 @@
  * `labels sync`: creates on the tracker the label families the orchestra uses (trigger, state,
  * priority, routes) when they are missing; existing labels are left as they are.
  */
-import { pino } from 'pino';
 import type { OrchestraConfig } from '../../config/schema.ts';
-import { resolveSecrets } from '../../config/secrets.ts';
-import { createIssueSource } from '../../issues/create-source.ts';
 import type { LabelSpec } from '../../issues/source.ts';
-import { loadConfigOrExit } from '../connect.ts';
-import { CliExit, ExitCode, printProblems } from '../output.ts';
+import { loadConfigOrExit, withIssueSource } from '../connect.ts';
+import { ExitCode } from '../output.ts';
 
 export function orchestraLabels(config: OrchestraConfig): LabelSpec[] {
   const { workflow } = config;
@@ -41,19 +38,11 @@ export function orchestraLabels(config: OrchestraConfig): LabelSpec[] {
 
 export async function labelsSync(flags: { config?: string }): Promise<number> {
   const loaded = await loadConfigOrExit(flags.config);
-  const { secrets, problems } = resolveSecrets(loaded.config);
-  if (problems.length > 0) {
-    printProblems(loaded.path, problems);
-    throw new CliExit(ExitCode.invalid, '');
-  }
-  const source = createIssueSource(loaded.config, secrets, pino({ level: 'silent' }));
-  try {
+  return withIssueSource(loaded, async (source) => {
     const labels = orchestraLabels(loaded.config);
     const { created } = await source.syncLabels(labels);
     for (const name of created) process.stdout.write(`created ${name}\n`);
     process.stdout.write(`${labels.length} label(s) checked, ${created.length} created\n`);
     return ExitCode.ok;
-  } finally {
-    await source.close();
-  }
+  });
 }
