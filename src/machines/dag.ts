@@ -14,9 +14,11 @@
  *              our own pending issues) on one that failed, was cancelled or does not exist
  *
  * Costs: `setState` is O(dependents) — it keeps a count of unmet dependencies per node — so a
- * completion updates the ready set without a scan. Cycles (Tarjan's SCC, iterative: a chain of
- * 10,000 must not overflow the stack) are cached until the edges change; blocked reasons are
- * cached until a state change can alter them. Everything else is O(nodes + edges) per call.
+ * completion updates the ready set without a scan. A node keeps only its dependencies; one pass
+ * over the edges (Tarjan's SCC, iterative: a chain of 10,000 must not overflow the stack, then
+ * Kahn's order) yields the cycles, the order and every node's dependents, cached until the edges
+ * change. Blocked reasons are cached until a state change can alter them. Everything else is
+ * O(nodes + edges) per call.
  *
  * A strongly connected component is reported as one cycle: the shortest one through its smallest
  * member. Its other members (when the component is more than a single loop) cannot run either;
@@ -41,11 +43,14 @@ interface NodeRecord {
   placeholder: boolean;
   /** By id, unique. */
   dependsOn: NodeRecord[];
-  /** In no order. */
-  dependents: NodeRecord[];
+  /**
+   * How many nodes depend on this one. The dependents themselves are in the structure: a list
+   * per node here would be 10,000 more arrays for the garbage collector to copy at every load.
+   */
+  dependentCount: number;
   /** Dependencies not done: the node may run when this is 0. */
   unmet: number;
-  /** Scratch for `analyse`: the node's position in id order during its pass. */
+  /** The node's place in the structure's rows; valid while the structure is. */
   slot: number;
 }
 
@@ -61,6 +66,11 @@ interface Structure {
   texts: Array<string | undefined>;
   /** Nodes in no component, dependencies first, ties by id. */
   order: number[];
+  /** Slot → node. */
+  records: NodeRecord[];
+  /** The dependents of slot s: records[dependentSlots[dependentStart[s]]] … up to dependentStart[s + 1]. */
+  dependentStart: Int32Array;
+  dependentSlots: Int32Array;
 }
 
 /** Why a node can never run: the root cause, and the dependency through which it reaches it. */
@@ -89,11 +99,12 @@ export class DependencyGraph {
     node.external = options?.external ?? false;
     node.placeholder = false;
     node.unmet = 0;
-    node.dependsOn = [];
-    for (const dependency of dependencies) {
-      const target = this.#nodes.get(dependency) ?? this.#placeholder(dependency);
-      target.dependents.push(node);
-      node.dependsOn.push(target);
+    // Sized up front: an array grown by push keeps room for 17, three times what a node needs.
+    node.dependsOn = new Array<NodeRecord>(dependencies.length);
+    for (let at = 0; at < dependencies.length; at += 1) {
+      const target = this.#nodes.get(dependencies[at]!) ?? this.#placeholder(dependencies[at]!);
+      target.dependentCount += 1;
+      node.dependsOn[at] = target;
       if (target.state !== 'done') node.unmet += 1;
     }
     this.#edgesChanged();
@@ -106,7 +117,7 @@ export class DependencyGraph {
     this.#detach(node, []);
     node.dependsOn = [];
     node.unmet = 0;
-    if (node.dependents.length > 0) {
+    if (node.dependentCount > 0) {
       node.external = true;
       node.placeholder = true;
     } else {
@@ -131,7 +142,10 @@ export class DependencyGraph {
     if (!wasReady && this.#isReady(node)) becameReady.push(id);
     if ((previous === 'done') !== (state === 'done')) {
       const change = state === 'done' ? -1 : 1;
-      for (const dependent of node.dependents) {
+      // The loop of #dependentsOf without its generator: this is the path a completion takes.
+      const { records, dependentStart, dependentSlots } = this.#ensureStructure();
+      for (let edge = dependentStart[node.slot]!; edge < dependentStart[node.slot + 1]!; edge += 1) {
+        const dependent = records[dependentSlots[edge]!]!;
         dependent.unmet += change;
         if (change < 0 && dependent.unmet === 0 && this.#isReady(dependent)) becameReady.push(dependent.id);
       }
@@ -189,7 +203,8 @@ export class DependencyGraph {
   }
 
   dependents(id: number): number[] {
-    return (this.#nodes.get(id)?.dependents ?? []).map((dependent) => dependent.id).sort(byId);
+    const node = this.#nodes.get(id);
+    return node ? Array.from(this.#dependentsOf(node), (dependent) => dependent.id).sort(byId) : [];
   }
 
   nodes(): number[] {
@@ -236,7 +251,7 @@ export class DependencyGraph {
       external: true,
       placeholder: true,
       dependsOn: [],
-      dependents: [],
+      dependentCount: 0,
       unmet: 0,
       slot: -1,
     };
@@ -247,10 +262,8 @@ export class DependencyGraph {
   /** Unlinks `node` from its dependencies, dropping placeholders nothing depends on any more (except those still wanted). */
   #detach(node: NodeRecord, keep: readonly number[]): void {
     for (const target of node.dependsOn) {
-      const at = target.dependents.indexOf(node);
-      target.dependents[at] = target.dependents[target.dependents.length - 1]!;
-      target.dependents.pop();
-      if (target.placeholder && target.dependents.length === 0 && !keep.includes(target.id)) this.#nodes.delete(target.id);
+      target.dependentCount -= 1;
+      if (target.placeholder && target.dependentCount === 0 && !keep.includes(target.id)) this.#nodes.delete(target.id);
     }
   }
 
@@ -262,6 +275,13 @@ export class DependencyGraph {
   #ensureStructure(): Structure {
     this.#structure ??= analyse(this.#nodes);
     return this.#structure;
+  }
+
+  *#dependentsOf(node: NodeRecord): Generator<NodeRecord> {
+    const { records, dependentStart, dependentSlots } = this.#ensureStructure();
+    for (let edge = dependentStart[node.slot]!; edge < dependentStart[node.slot + 1]!; edge += 1) {
+      yield records[dependentSlots[edge]!]!;
+    }
   }
 
   /**
@@ -279,7 +299,7 @@ export class DependencyGraph {
         const next: NodeRecord[] = [];
         for (const from of level) {
           const { root, cause } = blocked.get(from.id)!;
-          for (const dependent of from.dependents) {
+          for (const dependent of this.#dependentsOf(from)) {
             if (!mayBlock(dependent)) continue;
             blocked.set(dependent.id, { root, cause, via: from.id });
             next.push(dependent);
@@ -298,7 +318,7 @@ export class DependencyGraph {
     const unrunnableNodes: NodeRecord[] = [];
     for (const node of this.#nodes.values()) if (unrunnable.has(node.state)) unrunnableNodes.push(node);
     for (const dependency of unrunnableNodes.sort(byRecordId)) {
-      for (const node of dependency.dependents) {
+      for (const node of this.#dependentsOf(dependency)) {
         if (!mayBlock(node)) continue;
         blocked.set(node.id, { root: node.id, cause: { kind: 'dependency', dependency: dependency.id }, via: undefined });
         roots.push(node);
@@ -480,8 +500,18 @@ function analyse(nodes: ReadonlyMap<number, NodeRecord>): Structure {
     }
     for (const member of cycle) onCycle.add(member);
   });
-  const order = dependenciesFirst(rowStart, targets, inComponent, ids);
-  return { cycles: found.map(({ cycle }) => cycle), componentOf, onCycle, texts: [], order };
+  // The same edges reversed: slot s is a dependency of dependentSlots[dependentStart[s]] ….
+  const dependentStart = new Int32Array(records.length + 1);
+  for (let edge = 0; edge < targets.length; edge += 1) dependentStart[targets[edge]! + 1]! += 1;
+  for (let slot = 0; slot < records.length; slot += 1) dependentStart[slot + 1]! += dependentStart[slot]!;
+  const dependentSlots = new Int32Array(targets.length);
+  const filled = dependentStart.slice(0, records.length);
+  for (let slot = 0; slot < records.length; slot += 1) {
+    for (let edge = rowStart[slot]!; edge < rowStart[slot + 1]!; edge += 1) dependentSlots[filled[targets[edge]!]!++] = slot;
+  }
+  const order = dependenciesFirst({ rowStart, targets, dependentStart, dependentSlots }, inComponent, ids);
+  const cycles = found.map(({ cycle }) => cycle);
+  return { cycles, componentOf, onCycle, texts: [], order, records, dependentStart, dependentSlots };
 }
 
 /**
@@ -540,22 +570,20 @@ function dependsOnItself(rowStart: Int32Array, targets: Int32Array, slot: number
   return false;
 }
 
+interface Rows {
+  rowStart: Int32Array;
+  targets: Int32Array;
+  dependentStart: Int32Array;
+  dependentSlots: Int32Array;
+}
+
 /** Kahn's algorithm over the slots outside components, the smallest id first among those ready; answers ids. */
-function dependenciesFirst(rowStart: Int32Array, targets: Int32Array, inComponent: Uint8Array, ids: Float64Array): number[] {
+function dependenciesFirst(rows: Rows, inComponent: Uint8Array, ids: Float64Array): number[] {
+  const { rowStart, targets, dependentStart, dependentSlots } = rows;
   const count = rowStart.length - 1;
-  // Dependents as rows too, reversed from the dependencies.
-  const dependentStart = new Int32Array(count + 1);
-  for (let edge = 0; edge < targets.length; edge += 1) dependentStart[targets[edge]! + 1]! += 1;
-  for (let slot = 0; slot < count; slot += 1) dependentStart[slot + 1]! += dependentStart[slot]!;
-  const dependents = new Int32Array(targets.length);
-  const filled = dependentStart.slice(0, count);
   const unplaced = new Int32Array(count);
   for (let slot = 0; slot < count; slot += 1) {
-    for (let edge = rowStart[slot]!; edge < rowStart[slot + 1]!; edge += 1) {
-      const target = targets[edge]!;
-      dependents[filled[target]!++] = slot;
-      if (!inComponent[target]) unplaced[slot]! += 1;
-    }
+    for (let edge = rowStart[slot]!; edge < rowStart[slot + 1]!; edge += 1) if (!inComponent[targets[edge]!]) unplaced[slot]! += 1;
   }
   const heap = new SlotHeap(ids);
   for (let slot = 0; slot < count; slot += 1) if (!inComponent[slot] && unplaced[slot] === 0) heap.push(slot);
@@ -564,7 +592,7 @@ function dependenciesFirst(rowStart: Int32Array, targets: Int32Array, inComponen
     const slot = heap.pop();
     order.push(ids[slot]!);
     for (let edge = dependentStart[slot]!; edge < dependentStart[slot + 1]!; edge += 1) {
-      const dependent = dependents[edge]!;
+      const dependent = dependentSlots[edge]!;
       if (!inComponent[dependent] && --unplaced[dependent]! === 0) heap.push(dependent);
     }
   }

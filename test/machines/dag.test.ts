@@ -172,16 +172,14 @@ describe('DependencyGraph: against a naive model, on random graphs', () => {
     return () => (state = (state * 16_807) % 2_147_483_647) / 2_147_483_647;
   }
 
-  it('cycles, topological order and the incremental ready set agree with brute force', () => {
+  it('cycles, topological order, dependents and the incremental ready set agree with brute force', () => {
     const states = ['pending', 'done', 'failed', 'pending', 'done'] as const;
     for (let seed = 1; seed <= 60; seed += 1) {
       const random = seeded(seed);
       const size = 3 + Math.floor(random() * 12);
+      const randomDependencies = () => Array.from({ length: Math.floor(random() * 3) }, () => 1 + Math.floor(random() * size));
       const edges = new Map<number, number[]>();
-      for (let id = 1; id <= size; id += 1) {
-        const dependsOn = Array.from({ length: Math.floor(random() * 3) }, () => 1 + Math.floor(random() * size));
-        edges.set(id, dependsOn);
-      }
+      for (let id = 1; id <= size; id += 1) edges.set(id, randomDependencies());
       const graph = new DependencyGraph();
       // Reverse order: dependencies appear as placeholders first, then become ours.
       for (const id of [...edges.keys()].reverse()) graph.setNode(id, edges.get(id)!);
@@ -198,25 +196,37 @@ describe('DependencyGraph: against a naive model, on random graphs', () => {
         }
         return false;
       };
-      const onSomeCycle = [...edges.keys()].filter((id) => reaches(id, id));
-      const cycles = graph.cycles();
-      for (const cycle of cycles) {
-        cycle.forEach((id, at) => expect(edges.get(id)).toContain(cycle[(at + 1) % cycle.length]));
-        expect(cycle[0]).toBe(Math.min(...cycle));
-      }
-      expect(new Set(cycles.flat()).size).toBe(cycles.flat().length);
+      const checkStructure = () => {
+        const onSomeCycle = [...edges.keys()].filter((id) => reaches(id, id));
+        const cycles = graph.cycles();
+        for (const cycle of cycles) {
+          cycle.forEach((id, at) => expect(edges.get(id)).toContain(cycle[(at + 1) % cycle.length]));
+          expect(cycle[0]).toBe(Math.min(...cycle));
+        }
+        expect(new Set(cycles.flat()).size).toBe(cycles.flat().length);
+        const order = graph.topologicalOrder();
+        expect([...order].sort((a, b) => a - b)).toEqual([...edges.keys()].filter((id) => !onSomeCycle.includes(id)));
+        const placed = new Set<number>();
+        for (const id of order) {
+          for (const dependency of edges.get(id)!) if (!onSomeCycle.includes(dependency)) expect(placed.has(dependency)).toBe(true);
+          placed.add(id);
+        }
+        for (const id of edges.keys()) {
+          expect(graph.dependents(id)).toEqual([...edges.keys()].filter((each) => edges.get(each)!.includes(id)));
+          if (onSomeCycle.includes(id) && graph.state(id) === 'pending') expect(graph.blockedReason(id)).toBeDefined();
+        }
+        return onSomeCycle;
+      };
+      let onSomeCycle = checkStructure();
 
-      const order = graph.topologicalOrder();
-      expect([...order].sort((a, b) => a - b)).toEqual([...edges.keys()].filter((id) => !onSomeCycle.includes(id)));
-      const placed = new Set<number>();
-      for (const id of order) {
-        for (const dependency of edges.get(id)!) if (!onSomeCycle.includes(dependency)) expect(placed.has(dependency)).toBe(true);
-        placed.add(id);
-      }
-      for (const id of onSomeCycle) expect(graph.blockedReason(id)).toBeDefined();
-
-      for (let step = 0; step < 20; step += 1) {
+      for (let step = 0; step < 30; step += 1) {
         const id = 1 + Math.floor(random() * size);
+        if (random() < 0.2) {
+          edges.set(id, randomDependencies());
+          graph.setNode(id, edges.get(id)!);
+          onSomeCycle = checkStructure();
+          continue;
+        }
         const before = new Set(graph.ready());
         const became = graph.setState(id, states[Math.floor(random() * states.length)]!);
         const after = graph.ready();
