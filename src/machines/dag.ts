@@ -142,7 +142,7 @@ export class DependencyGraph {
     if (!wasReady && this.#isReady(node)) becameReady.push(id);
     if ((previous === 'done') !== (state === 'done')) {
       const change = state === 'done' ? -1 : 1;
-      // The loop of #dependentsOf without its generator: this is the path a completion takes.
+      // The loop of #dependentsOf without its array: this is the path every completion takes.
       const { records, dependentStart, dependentSlots } = this.#ensureStructure();
       for (let edge = dependentStart[node.slot]!; edge < dependentStart[node.slot + 1]!; edge += 1) {
         const dependent = records[dependentSlots[edge]!]!;
@@ -204,7 +204,7 @@ export class DependencyGraph {
 
   dependents(id: number): number[] {
     const node = this.#nodes.get(id);
-    return node ? Array.from(this.#dependentsOf(node), (dependent) => dependent.id).sort(byId) : [];
+    return node ? this.#dependentsOf(node).map((dependent) => dependent.id).sort(byId) : [];
   }
 
   nodes(): number[] {
@@ -277,11 +277,13 @@ export class DependencyGraph {
     return this.#structure;
   }
 
-  *#dependentsOf(node: NodeRecord): Generator<NodeRecord> {
+  #dependentsOf(node: NodeRecord): NodeRecord[] {
     const { records, dependentStart, dependentSlots } = this.#ensureStructure();
+    const dependents: NodeRecord[] = [];
     for (let edge = dependentStart[node.slot]!; edge < dependentStart[node.slot + 1]!; edge += 1) {
-      yield records[dependentSlots[edge]!]!;
+      dependents.push(records[dependentSlots[edge]!]!);
     }
+    return dependents;
   }
 
   /**
