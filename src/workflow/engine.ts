@@ -533,7 +533,8 @@ export class Workflow {
       try {
         for (let effect = record.outbox.find(writesTracker); effect && !this.#closed; effect = record.outbox.find(writesTracker)) {
           try {
-            await this.#run(record, effect);
+            // Only the last state label counts: after an outage, catch up without the ones in between.
+            if (!supersededLabel(record.outbox, effect)) await this.#run(record, effect);
           } catch (error) {
             effect.failures = (effect.failures ?? 0) + 1;
             writer.failures += 1;
@@ -679,6 +680,11 @@ export class Workflow {
  */
 function mayBeDone(effect: WorkflowEffect): boolean {
   return effect.replay === true || (effect.failures ?? 0) > 0;
+}
+
+/** A state label that a later one in the outbox replaces. */
+function supersededLabel(outbox: readonly WorkflowEffect[], effect: WorkflowEffect): boolean {
+  return effect.type === 'setStateLabel' && outbox.slice(outbox.indexOf(effect) + 1).some((later) => later.type === 'setStateLabel');
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */
