@@ -11,5 +11,8 @@ export default defineConfig({
     // Vitest fails the run on any unhandled error or rejection; keep that on deliberately.
     dangerouslyIgnoreUnhandledErrors: false,
     pool: 'forks',
+    // Suites mostly wait on processes they started (nats-server, tmux, agents, the CLI), so they
+    // overlap well: more files at once than cores (vitest's default on 2 cores is one at a time).
+    maxWorkers: 2,
   },
 });

@@ -11,7 +11,8 @@ import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus-consumer.ts';
 import { actorLogger } from '../infra/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskResultSchema } from '../runner/task-message.ts';
+import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/dead-letter.ts';
+import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { WorkflowStore } from '../workflow/store.ts';
@@ -35,6 +36,7 @@ const ISSUES_DURABLE = 'workflow-issues';
 const ISSUES_FILTER = 'miyabi.events.issue.>';
 const RESULTS_DURABLE = 'workflow-results';
 const RESULTS_FILTER = 'miyabi.events.task.>';
+const DEAD_TASKS_DURABLE = 'workflow-dead-tasks';
 /** Events are short to handle: pull several ahead. */
 const CONSUMER_BATCH = 16;
 
@@ -115,6 +117,28 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
           await engine!.result(envelope.payload);
         },
       }),
+      // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a
+      // result: its dead letter stands in for one, a failure the lifecycle retries or fails on.
+      await bus.consume({
+        ...common,
+        stream: bus.topology.streams.dlq,
+        durable: DEAD_TASKS_DURABLE,
+        filterSubject: bus.deadLetterSubject('miyabi.tasks.>'),
+        payloadSchema: deadLetterSchema,
+        handler: async (envelope) => {
+          const task = deadTask(envelope.payload);
+          if (!task) return logger.warn({ subject: envelope.payload.originalSubject }, 'dead letter of a task that cannot be read; left in MIYABI_DLQ');
+          resources.metrics.stageRun(task.stage, 'dead_letter');
+          await engine!.result({
+            ...task,
+            agentId: 'bus',
+            status: 'failure',
+            reason: `the bus gave up on the task after ${envelope.payload.deliveryCount} deliveries (${envelope.payload.reason}: ${envelope.payload.error})`,
+            durationMs: 0,
+            worktree: '',
+          });
+        },
+      }),
     );
     if (stopping) return void (await stop());
     ticker = setInterval(() => {
@@ -133,7 +157,25 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
   };
 });
 
-/** Messages the workflow has not consumed yet (both its consumers), for batch mode. */
+/** The task inside a dead letter, with the attempt it had reached. */
+function deadTask(letter: DeadLetter): Pick<TaskResult, 'taskId' | 'issue' | 'role' | 'stage' | 'attempt' | 'branch'> | undefined {
+  try {
+    const envelope = JSON.parse(new TextDecoder().decode(originalBody(letter))) as { payload?: unknown };
+    const task = taskMessageSchema.parse(envelope.payload);
+    return {
+      taskId: task.taskId,
+      issue: task.issue.number,
+      role: task.role,
+      stage: task.stage,
+      attempt: task.attempt + letter.deliveryCount - 1,
+      branch: task.branch,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Messages the workflow has not consumed yet (all its consumers), for batch mode. */
 export async function workflowBacklog(resources: OrchestraResources): Promise<number> {
   const bus = resources.bus;
   if (!bus) return Number.POSITIVE_INFINITY;
@@ -141,6 +183,7 @@ export async function workflowBacklog(resources: OrchestraResources): Promise<nu
   const counts = await Promise.all([
     bus.backlog({ ...common, stream: bus.topology.streams.events, durable: ISSUES_DURABLE, filterSubject: ISSUES_FILTER }),
     bus.backlog({ ...common, stream: bus.topology.streams.events, durable: RESULTS_DURABLE, filterSubject: RESULTS_FILTER }),
+    bus.backlog({ ...common, stream: bus.topology.streams.dlq, durable: DEAD_TASKS_DURABLE, filterSubject: bus.deadLetterSubject('miyabi.tasks.>') }),
   ]);
   return counts.reduce((sum, { pending, ackPending }) => sum + pending + ackPending, 0);
 }

@@ -566,8 +566,13 @@ export class Workflow {
 
   /** Waits for the background work started so far (and what it starts in turn) to finish. */
   async flush(): Promise<void> {
-    while (this.#background.size > 0) await Promise.all([...this.#background]);
-    await this.#serial.catch(() => undefined);
+    // A step in progress may start background work, and background work may queue a step.
+    for (;;) {
+      const step = this.#serial;
+      await step.catch(() => undefined);
+      if (this.#background.size === 0 && step === this.#serial) return;
+      await Promise.all([...this.#background]);
+    }
   }
 
   async #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
