@@ -77,6 +77,11 @@ export interface IssueSource {
   readonly kind: 'local' | 'github';
   /** Open issues. A source that supports conditional requests answers `issues: undefined` when unchanged. */
   listOpen(): Promise<ListResult>;
+  /**
+   * Issues of any state updated at or after `since` (an `updatedAt` the tracker gave): one cheap
+   * request between full polls. Optional: a source without it is always read in full.
+   */
+  listUpdatedSince?(since: string): Promise<TrackedIssue[]>;
   /** One issue, open or closed; undefined when it does not exist. */
   get(number: number): Promise<TrackedIssue | undefined>;
   /** Who applied `label` most recently; undefined when unknown. */

@@ -81,6 +81,8 @@ export class IssueWatcher {
   /** Verdicts by issue and version, so an unchanged issue costs no lookups and one log line at most. */
   readonly #verdicts = new Map<number, { updatedAt: string; verdict: TrustVerdict }>();
   #polls = 0;
+  /** The newest `updatedAt` seen: where the next incremental poll starts (the tracker's clock, not ours). */
+  #newestUpdate: string | undefined;
 
   constructor(options: WatcherOptions) {
     this.#options = options;
@@ -92,7 +94,12 @@ export class IssueWatcher {
   }
 
   async poll(): Promise<PollOutcome> {
-    const { issues } = await this.#options.source.listOpen();
+    const { source } = this.#options;
+    const every = this.#options.config.issues.github?.fullPollEvery ?? 1;
+    if (source.listUpdatedSince && this.#newestUpdate !== undefined && this.#polls % every !== 0) {
+      return this.#pollChanges(await source.listUpdatedSince(this.#newestUpdate));
+    }
+    const { issues } = await source.listOpen();
     if (issues === undefined) {
       this.#polls += 1;
       return { unchanged: true, observed: 0, ignored: 0 };
@@ -101,6 +108,7 @@ export class IssueWatcher {
     const reasons = new Map<number, string>();
     let ignored = 0;
     for (const issue of issues) {
+      this.#seen(issue);
       const verdict = await this.#judge(issue);
       if (!verdict.trusted) {
         ignored += 1;
@@ -119,6 +127,31 @@ export class IssueWatcher {
     await this.#options.publish(SCOPE_SUBJECT, ISSUE_SCOPE, { open: numbers }, `scope:${sha256(numbers.join(',')).slice(0, 32)}:${this.#polls === 0 ? Date.now() : ''}`);
     this.#polls += 1;
     return { unchanged: false, observed: scope.size, ignored };
+  }
+
+  /** Between full polls: only what changed since the newest change seen; no scope (a partial view). */
+  async #pollChanges(changed: readonly TrackedIssue[]): Promise<PollOutcome> {
+    let ignored = 0;
+    for (const issue of changed) {
+      this.#seen(issue);
+      if (issue.state === 'open' && (await this.#judge(issue)).trusted) {
+        const observed = observedIssue(issue);
+        if (this.#inScope.get(issue.number) !== observed.contentHash) await this.#observe(observed);
+        this.#inScope.set(issue.number, observed.contentHash);
+        continue;
+      }
+      if (issue.state === 'open') ignored += 1;
+      if (this.#inScope.delete(issue.number)) {
+        const verdict = this.#verdicts.get(issue.number)?.verdict;
+        await this.#release(issue.number, issue.state === 'closed' ? 'closed on the tracker' : verdict && !verdict.trusted ? verdict.detail : 'left the scope');
+      }
+    }
+    this.#polls += 1;
+    return { unchanged: changed.length === 0, observed: changed.length - ignored, ignored };
+  }
+
+  #seen(issue: TrackedIssue): void {
+    if (this.#newestUpdate === undefined || issue.updatedAt > this.#newestUpdate) this.#newestUpdate = issue.updatedAt;
   }
 
   /** An issue as a webhook delivered it (opened, edited, labeled, unlabeled, closed …). */

@@ -36,6 +36,14 @@ const github = z
       .describe('REST API base URL (GitHub Enterprise: https://HOST/api/v3)'),
     tokenEnv: envName('GitHub token').default('GITHUB_TOKEN'),
     pollIntervalMs: millis('Interval between polls for open issues (conditional requests: an unchanged poll costs no rate limit)', 60_000, 1_000),
+    fullPollEvery: z
+      .number()
+      .int()
+      .min(1)
+      .default(10)
+      .describe(
+        'Every Nth poll reads every open issue (so nothing is missed); the polls between ask only for the issues updated since the newest change seen (`since`). 1: always in full',
+      ),
     webhook: webhook.optional(),
   })
   .strict()

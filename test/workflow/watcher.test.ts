@@ -1,0 +1,87 @@
+/**
+ * The issue watcher on GitHub (the fake server, the real client): full polls with ETags, the
+ * polls between with `since`, what it publishes, and what it refuses to.
+ */
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../src/config/load.ts';
+import { GitHubIssueSource } from '../../src/issues/github-source.ts';
+import { IssueWatcher } from '../../src/workflow/watcher.ts';
+import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
+
+let fake: FakeGitHub | undefined;
+let source: GitHubIssueSource | undefined;
+afterEach(async () => {
+  await source?.close();
+  await fake?.close();
+});
+
+async function setup(fullPollEvery: number) {
+  fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token: 't' });
+  const parsed = parseConfigText(`issues: { source: github, github: { owner: acme, repo: widgets, fullPollEvery: ${fullPollEvery} } }`, 'test.yaml');
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
+  source = new GitHubIssueSource({ owner: 'acme', repo: 'widgets', baseUrl: fake.url, token: 't', logger: pino({ level: 'silent' }), client: { writeSpacing: false } });
+  const published: Array<{ type: string; payload: { number?: number; issue?: { number: number }; reason?: string; open?: number[] } }> = [];
+  const ignored: string[] = [];
+  const watcher = new IssueWatcher({
+    config: parsed.config,
+    source,
+    logger: pino({ level: 'silent' }),
+    publish: async (_subject, type, payload) => void published.push({ type, payload: payload as never }),
+    onIgnored: (reason) => ignored.push(reason),
+  });
+  return { fake, watcher, published, ignored };
+}
+
+describe('the issue watcher on GitHub', () => {
+  it('reads in full first, then only what changed since the newest change, and in full again every Nth poll', async () => {
+    const { fake, watcher, published } = await setup(3);
+    const first = fake.addIssue({ title: 'First', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(first.number, 'miyabi', 'acme');
+    await watcher.poll();
+    expect(published.map((message) => message.type)).toEqual(['issue.observed', 'issue.scope']);
+    expect(fake.state.requests.at(-3)?.query ?? '').not.toContain('since=');
+
+    const second = fake.addIssue({ title: 'Second', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(second.number, 'miyabi', 'acme');
+    await watcher.poll();
+    const sinceRequests = fake.requestsTo('GET', '/repos/acme/widgets/issues').filter((request) => request.query.includes('since='));
+    expect(sinceRequests).toHaveLength(1);
+    expect(published.filter((message) => message.type === 'issue.observed').map((message) => message.payload.issue!.number)).toEqual([1, 2]);
+
+    fake.closeIssue(first.number);
+    await watcher.poll();
+    expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: 1, reason: 'closed on the tracker' } });
+    expect(fake.requestsTo('GET', '/repos/acme/widgets/issues').filter((request) => request.query.includes('since='))).toHaveLength(2);
+
+    // The third poll after the first full one is full again: the scope is published.
+    await watcher.poll();
+    expect(published.at(-1)).toMatchObject({ type: 'issue.scope', payload: { open: [2] } });
+  });
+
+  it('an unchanged backlog costs 304s only, and an issue seen again is not published again', async () => {
+    const { fake, watcher, published } = await setup(1);
+    const issue = fake.addIssue({ title: 'Only', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(issue.number, 'miyabi', 'acme');
+    await watcher.poll();
+    const before = published.length;
+    await watcher.poll();
+    expect(published).toHaveLength(before);
+    expect(fake.state.requests.at(-1)).toMatchObject({ method: 'GET', status: 304 });
+  });
+
+  it('never publishes an issue the trust gate keeps out, and releases one that loses its label', async () => {
+    const { fake, watcher, published, ignored } = await setup(1);
+    fake.setCollaborator('alice', 'write');
+    const stranger = fake.addIssue({ title: 'Stranger', author: 'eve', authorAssociation: 'NONE' });
+    fake.labelIssue(stranger.number, 'miyabi', 'alice');
+    const member = fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
+    fake.labelIssue(member.number, 'miyabi', 'alice');
+    await watcher.poll();
+    expect(published.filter((message) => message.type === 'issue.observed').map((message) => message.payload.issue!.number)).toEqual([member.number]);
+    expect(ignored).toEqual(['untrusted_author']);
+    fake.unlabelIssue(member.number, 'miyabi', 'alice');
+    await watcher.poll();
+    expect(published.find((message) => message.type === 'issue.released')).toMatchObject({ payload: { number: member.number, reason: 'no "miyabi" label' } });
+  });
+});
