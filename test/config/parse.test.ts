@@ -55,6 +55,7 @@ describe('parseConfigText', () => {
       baseUrl: 'https://api.github.com',
       tokenEnv: 'GITHUB_TOKEN',
       pollIntervalMs: 60_000,
+      fullPollEvery: 10,
     });
     // Giving agents replaces the default set of roles.
     expect(Object.keys(config.agents)).toEqual(['codegen', 'triage']);
