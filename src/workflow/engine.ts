@@ -76,6 +76,8 @@ const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
 const PULL_REQUEST_STAGE = 'pr';
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
 const COMMIT_CONCURRENCY = 64;
+/** Log tails kept for failure comments. */
+const LOG_TAILS_KEPT = 256;
 /** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
 const CLOSE_WAIT_MS = 5_000;
 /** External dependencies are looked up on the tracker at most this often. */
@@ -191,6 +193,12 @@ export class Workflow {
         this.#log.warn({ issue: result.issue, taskId: result.taskId }, 'result for an issue the workflow does not know; ignored');
         return;
       }
+      // Before the step: the failure comment it may ask for quotes them.
+      if (result.logTail) {
+        this.#logTails.set(result.taskId, result.logTail);
+        // Only a failure comment soon after reads them: keep the latest few, not every task ever.
+        if (this.#logTails.size > LOG_TAILS_KEPT) this.#logTails.delete(this.#logTails.keys().next().value!);
+      }
       await this.#send(record, {
         type: 'stage.result',
         outcome: {
@@ -204,7 +212,6 @@ export class Workflow {
         },
         now: this.#now(),
       });
-      if (result.logTail) this.#logTails.set(result.taskId, result.logTail);
       await this.#settle();
     });
   }
