@@ -9,6 +9,7 @@ import { busStreams, busTail } from './commands/bus.ts';
 import { configCheck, configSchema } from './commands/config.ts';
 import { dagCheck, dagShow } from './commands/dag.ts';
 import { doctor } from './commands/doctor.ts';
+import { issues } from './commands/issues.ts';
 import { labelsSync } from './commands/labels.ts';
 import { pane } from './commands/pane.ts';
 import { status } from './commands/status.ts';
@@ -26,6 +27,7 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   config check [--config FILE]     validate a config file (exit 2 on problems)
   config schema [--write]          print (or write to config/) the config's JSON Schema
   doctor [--config FILE]           check what this host needs
+  issues [--json]                  what the running orchestra does with each issue (state, attempts, why)
   dag check [--config FILE]        validate the backlog's dependencies (exit 2 on a cycle, naming it)
   dag show [--format F]            the dependency graph with each issue's state (mermaid, dot, json)
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
@@ -67,6 +69,10 @@ export async function main(argv: string[]): Promise<number> {
       if (sub === 'check') return configCheck(values);
       if (sub === 'schema') return configSchema(values);
       throw new CliExit(ExitCode.invalid, `unknown config subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'issues': {
+      const { values } = parse(rest, { json: { type: 'boolean' } });
+      return issues(values);
     }
     case 'dag': {
       const [sub, ...args] = rest;

@@ -263,20 +263,7 @@ export class Workflow {
   summary(): SummaryRow[] {
     return [...this.#records.values()]
       .sort((a, b) => a.number - b.number)
-      .map((record) => {
-        const { value, context } = this.#snapshots.get(record.number)!;
-        const waiting = value === 'waiting' ? `waits for ${context.waitingOn.map((n) => `#${n}`).join(', ')}, open on the tracker` : undefined;
-        return {
-          issue: record.number,
-          title: record.issue.title,
-          route: context.route.map((stage) => stage.stage).join(' → '),
-          state: String(value),
-          reason: context.reason ?? waiting,
-          attempts: context.history.filter((run) => run.status !== 'cached').length,
-          durationMs: context.startedAt !== undefined && context.finishedAt !== undefined ? context.finishedAt - context.startedAt : undefined,
-          pullRequest: record.pullRequest?.url,
-        };
-      });
+      .map((record) => summaryRow(record, this.#snapshots.get(record.number)!, (id) => this.#graph.isExternal(id)));
   }
 
   /** Lifecycle snapshots by issue, for `dag show` and tests. */
@@ -684,6 +671,26 @@ export class Workflow {
   #branchOf(number: number): string {
     return `${this.#config.workspace.branchPrefix}${number}`;
   }
+}
+
+/** One issue's row of the summary, from its record and lifecycle snapshot (live or as persisted). */
+export function summaryRow(
+  record: Pick<IssueRecord, 'number' | 'issue' | 'pullRequest'>,
+  snapshot: { value: unknown; context: Pick<LifecycleSnapshot['context'], 'route' | 'reason' | 'waitingOn' | 'history' | 'startedAt' | 'finishedAt'> },
+  isExternal: (issue: number) => boolean = () => false,
+): SummaryRow {
+  const { value, context } = snapshot;
+  const waitingOn = context.waitingOn.map((id) => `#${id}${isExternal(id) ? ' (open on the tracker, outside the scope)' : ''}`);
+  return {
+    issue: record.number,
+    title: record.issue.title,
+    route: context.route.map((stage) => stage.stage).join(' → '),
+    state: String(value),
+    reason: context.reason ?? (value === 'waiting' ? `waits for ${waitingOn.join(', ')}` : undefined),
+    attempts: context.history.filter((run) => run.status !== 'cached').length,
+    durationMs: context.startedAt !== undefined && context.finishedAt !== undefined ? context.finishedAt - context.startedAt : undefined,
+    pullRequest: record.pullRequest?.url,
+  };
 }
 
 /**

@@ -212,7 +212,7 @@ describe('workflow engine', () => {
     expect(run.engine.snapshot(1)!.context.reason).toBe('depends on #99, which does not exist');
     expect(run.state(2)).toBe('waiting');
     expect(run.engine.settled()).toBe(true);
-    expect(run.engine.summary().find((row) => row.issue === 2)!.reason).toBe('waits for #5, open on the tracker');
+    expect(run.engine.summary().find((row) => row.issue === 2)!.reason).toBe('waits for #5 (open on the tracker, outside the scope)');
     await writeFile(join(dir.path, `issues-${bucket}`, '5.md'), '---\nnumber: 5\ntitle: Outside\nstate: closed\n---\n');
     run.clock.now += 60_000;
     await run.tick();

@@ -11,7 +11,7 @@ import type { LoadedConfig } from '../../config/load.ts';
 import { Kvm } from '@nats-io/kv';
 import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus-topology.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
-import { WorkflowStore } from '../../workflow/store.ts';
+import { WorkflowStore, type IssueRecord } from '../../workflow/store.ts';
 import { connectCli, loadConfigOrExit, withIssueSource } from '../connect.ts';
 import { CliExit, ExitCode, printProblems } from '../output.ts';
 
@@ -57,13 +57,18 @@ export async function dagShow(flags: { config?: string; format?: string }): Prom
 
 /** The running orchestra's lifecycle states, from its KV bucket; undefined when none runs. */
 async function orchestraStates(loaded: LoadedConfig): Promise<Map<number, string> | undefined> {
+  const records = await orchestraRecords(loaded);
+  return records && new Map(records.map((record) => [record.number, String((record.snapshot as { value?: unknown }).value ?? 'unknown')]));
+}
+
+/** The running orchestra's issue records, from its KV bucket; undefined when none runs. */
+export async function orchestraRecords(loaded: LoadedConfig): Promise<IssueRecord[] | undefined> {
   const run = await readRunFile(loaded.config.dataDir);
   if (run.kind !== 'live') return undefined;
   const nc = await connectCli(loaded, [run.runFile.natsUrl]);
   try {
     const kv = await new Kvm(nc).open(DEFAULT_BUS_TOPOLOGY.kvBucket);
-    const records = await new WorkflowStore(kv).records();
-    return new Map(records.map((record) => [record.number, String((record.snapshot as { value?: unknown }).value ?? 'unknown')]));
+    return await new WorkflowStore(kv).records();
   } finally {
     await nc.close();
   }
