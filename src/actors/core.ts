@@ -66,7 +66,7 @@ export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
       if (!bus) throw new Error('bus not connected');
       await bus.publish(subject, type, payload, { msgId });
     },
-    onIgnored: (reason) => resources.metrics.issueIgnored(reason),
+    onIgnored: (reason) => resources.workflowMetrics.issueIgnored(reason),
   });
   let failing = false;
   const logic = issueWatcherMachine.provide({

@@ -113,7 +113,7 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
         payloadSchema: taskResultSchema,
         handler: async (envelope) => {
           if (envelope.type !== TASK_RESULT) return;
-          resources.metrics.stageRun(envelope.payload.stage, envelope.payload.status);
+          resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
           await engine!.result(envelope.payload);
         },
       }),
@@ -128,7 +128,7 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
         handler: async (envelope) => {
           const task = deadTask(envelope.payload);
           if (!task) return logger.warn({ subject: envelope.payload.originalSubject }, 'dead letter of a task that cannot be read; left in MIYABI_DLQ');
-          resources.metrics.stageRun(task.stage, 'dead_letter');
+          resources.workflowMetrics.stageRun(task.stage, 'dead_letter');
           await engine!.result({
             ...task,
             agentId: 'bus',
@@ -142,7 +142,7 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
     );
     if (stopping) return void (await stop());
     ticker = setInterval(() => {
-      resources.metrics.issuesByState(countStates(engine!));
+      resources.workflowMetrics.issuesByState(countStates(engine!));
       engine!.tick().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'workflow tick failed'));
     }, TICK_MS);
     resources.workflow = engine;

@@ -13,7 +13,7 @@ import type { BusObserver } from './bus-observer.ts';
 export const OTHER_LABEL = 'other';
 
 /** A label's values, at most `max` distinct ones; beyond that, OTHER_LABEL. */
-class BoundedLabel {
+export class BoundedLabel {
   readonly #seen = new Set<string>();
   constructor(readonly max: number) {}
   value(raw: string): string {
@@ -51,11 +51,6 @@ export class OrchestraMetrics {
   readonly #deadLettered: Counter<'subject' | 'reason'>;
   readonly #gaps: Counter<'sender'>;
   readonly #duplicates: Counter<'sender'>;
-  readonly #issuesIgnored: Counter<'reason'>;
-  readonly #issuesByState: Gauge<'state'>;
-  readonly #stageRuns: Counter<'stage' | 'status'>;
-  readonly #trackerOutages: Counter<'kind'>;
-  readonly #trackerDown: Gauge;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? 200;
@@ -99,15 +94,6 @@ export class OrchestraMetrics {
       'subject',
       'reason',
     ]);
-    this.#issuesIgnored = counter('miyabi_issues_ignored_total', 'Issues (and comment commands) ignored by the trust gate, by reason', ['reason']);
-    this.#issuesByState = new Gauge({ name: 'miyabi_issues', help: 'Issues the workflow knows, by lifecycle state', labelNames: ['state'], registers });
-    this.#stageRuns = counter('miyabi_stage_runs_total', 'Stage runs that ended, by stage and outcome', ['stage', 'status']);
-    this.#trackerOutages = counter(
-      'miyabi_tracker_waits_total',
-      'Times a tracker request waited: rate limits (primary, secondary), server errors, network errors',
-      ['kind'],
-    );
-    this.#trackerDown = new Gauge({ name: 'miyabi_tracker_degraded', help: '1 while tracker requests are failing or waiting on a rate limit', registers });
     this.#gaps = counter('miyabi_bus_sequence_gaps_total', 'Gaps seen in a sender\'s sequence numbers', ['sender']);
     this.#duplicates = counter(
       'miyabi_bus_duplicates_total',
@@ -167,28 +153,6 @@ export class OrchestraMetrics {
 
   busDuplicate(sender: string): void {
     this.#duplicates.inc({ sender: this.#labels.sender.value(sender) });
-  }
-
-  issueIgnored(reason: string): void {
-    this.#issuesIgnored.inc({ reason: this.#labels.reason.value(reason) });
-  }
-
-  /** Replaces the issue counts by state. */
-  issuesByState(counts: Readonly<Record<string, number>>): void {
-    this.#issuesByState.reset();
-    for (const [state, count] of Object.entries(counts)) this.#issuesByState.set({ state }, count);
-  }
-
-  stageRun(stage: string, status: string): void {
-    this.#stageRuns.inc({ stage: this.#labels.reason.value(stage), status });
-  }
-
-  trackerWait(kind: string): void {
-    this.#trackerOutages.inc({ kind: this.#labels.reason.value(kind) });
-  }
-
-  trackerDegraded(degraded: boolean): void {
-    this.#trackerDown.set(degraded ? 1 : 0);
   }
 
   /** These metrics as the bus's observer. */

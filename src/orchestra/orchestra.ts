@@ -25,6 +25,7 @@ import { buildTree } from './tree.ts';
 import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { loadDependencyFile } from '../workflow/dependency-file.ts';
+import { WorkflowMetrics } from '../workflow/metrics.ts';
 
 export interface Orchestra {
   readonly logger: Logger;
@@ -102,13 +103,14 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
   }
   const metrics = new OrchestraMetrics();
+  const workflowMetrics = new WorkflowMetrics(metrics.registry);
   const issueSource =
     options.issueSource ??
     createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }), {
       onOutage: (outage) => {
-        if (outage.recovered) return metrics.trackerDegraded(false);
-        metrics.trackerWait(outage.kind);
-        metrics.trackerDegraded(true);
+        if (outage.recovered) return workflowMetrics.trackerDegraded(false);
+        workflowMetrics.trackerWait(outage.kind);
+        workflowMetrics.trackerDegraded(true);
       },
     });
   if (issueSource.checkAccess) {
@@ -144,6 +146,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     secrets,
     logger,
     metrics,
+    workflowMetrics,
     busObserver: metrics.busObserver(),
     natsServers: servers,
     nc: undefined,

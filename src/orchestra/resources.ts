@@ -17,6 +17,7 @@ import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 import type { IssueSource } from '../issues/source.ts';
 import type { Workflow } from '../workflow/engine.ts';
 import type { IssueWatcher } from '../workflow/watcher.ts';
+import type { WorkflowMetrics } from '../workflow/metrics.ts';
 
 export interface OrchestraResources {
   readonly config: OrchestraConfig;
@@ -25,6 +26,8 @@ export interface OrchestraResources {
   readonly secrets: Secrets;
   readonly logger: Logger;
   readonly metrics: OrchestraMetrics;
+  /** The workflow's metrics, on the same registry. */
+  readonly workflowMetrics: WorkflowMetrics;
   readonly busObserver: BusObserver;
   /** Where to reach NATS: the embedded server's URL, or the configured ones. */
   readonly natsServers: string[];

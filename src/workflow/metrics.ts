@@ -1,0 +1,57 @@
+/**
+ * The workflow's metrics, on the orchestra's registry (src/infra/metrics.ts knows nothing of
+ * issues): issues by state, stage runs, what the trust gate ignored, and the tracker's health.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { BoundedLabel } from '../infra/metrics.ts';
+
+export class WorkflowMetrics {
+  readonly #issuesIgnored: Counter<'reason'>;
+  readonly #issuesByState: Gauge<'state'>;
+  readonly #stageRuns: Counter<'stage' | 'status'>;
+  readonly #trackerWaits: Counter<'kind'>;
+  readonly #trackerDegraded: Gauge;
+  /** Stage names and ignore reasons come from config and code, but a bound costs nothing. */
+  readonly #names = new BoundedLabel(200);
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.#issuesIgnored = new Counter({
+      name: 'miyabi_issues_ignored_total',
+      help: 'Issues (and comment commands) ignored by the trust gate, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#issuesByState = new Gauge({ name: 'miyabi_issues', help: 'Issues the workflow knows, by lifecycle state', labelNames: ['state'], registers });
+    this.#stageRuns = new Counter({ name: 'miyabi_stage_runs_total', help: 'Stage runs that ended, by stage and outcome', labelNames: ['stage', 'status'], registers });
+    this.#trackerWaits = new Counter({
+      name: 'miyabi_tracker_waits_total',
+      help: 'Times a tracker request waited: rate limits (primary, secondary), server errors, network errors',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#trackerDegraded = new Gauge({ name: 'miyabi_tracker_degraded', help: '1 while tracker requests are failing or waiting on a rate limit', registers });
+  }
+
+  issueIgnored(reason: string): void {
+    this.#issuesIgnored.inc({ reason: this.#names.value(reason) });
+  }
+
+  /** Replaces the issue counts by state. */
+  issuesByState(counts: Readonly<Record<string, number>>): void {
+    this.#issuesByState.reset();
+    for (const [state, count] of Object.entries(counts)) this.#issuesByState.set({ state }, count);
+  }
+
+  stageRun(stage: string, status: string): void {
+    this.#stageRuns.inc({ stage: this.#names.value(stage), status });
+  }
+
+  trackerWait(kind: string): void {
+    this.#trackerWaits.inc({ kind });
+  }
+
+  trackerDegraded(degraded: boolean): void {
+    this.#trackerDegraded.set(degraded ? 1 : 0);
+  }
+}
