@@ -76,6 +76,8 @@ const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
 const PULL_REQUEST_STAGE = 'pr';
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
 const COMMIT_CONCURRENCY = 64;
+/** After this many failures in a row a tracker write counts as stuck for batch mode (it is still retried). */
+const WRITE_FAILURES_REPORTED = 3;
 /** Log tails kept for failure comments. */
 const LOG_TAILS_KEPT = 256;
 /** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
@@ -249,7 +251,10 @@ export class Workflow {
   /** Nothing more will happen without something new from outside (every issue settled). */
   settled(): boolean {
     for (const record of this.#records.values()) {
-      if (record.outbox.length > 0) return false;
+      // A tracker write that keeps failing (a revoked token, a missing permission) will not go
+      // through by waiting: batch mode reports it (`failedWrites`) rather than wait for ever.
+      const writesStuck = (record.outbox.find(writesTracker)?.failures ?? 0) >= WRITE_FAILURES_REPORTED;
+      if (record.outbox.some((effect) => !(writesStuck && writesTracker(effect)))) return false;
       const snapshot = this.#snapshots.get(record.number)!;
       const state = String(snapshot.value);
       if (SETTLED.has(state)) continue;
@@ -258,6 +263,15 @@ export class Workflow {
       return false;
     }
     return true;
+  }
+
+  /** Tracker writes that have failed again and again, still waiting in their issue's outbox. */
+  failedWrites(): Array<{ issue: number; effect: string; failures: number }> {
+    return [...this.#records.values()].flatMap((record) => {
+      // The writes of an issue go in order: its first one holds back the rest.
+      const first = record.outbox.find(writesTracker);
+      return first && (first.failures ?? 0) >= WRITE_FAILURES_REPORTED ? [{ issue: record.number, effect: first.type, failures: first.failures ?? 0 }] : [];
+    });
   }
 
   summary(): SummaryRow[] {

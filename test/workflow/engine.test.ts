@@ -65,11 +65,17 @@ interface Harness {
 }
 
 let bucket = 0;
-async function harness(dir: TempDir, yaml = ''): Promise<Harness> {
+async function harness(dir: TempDir, yaml = '', options: { refuseComments?: boolean } = {}): Promise<Harness> {
   bucket += 1;
   const issuesDir = join(dir.path, `issues-${bucket}`);
   await mkdir(issuesDir, { recursive: true });
   const source = new LocalIssueSource({ dir: issuesDir, trackerDir: join(dir.path, `tracker-${bucket}`) });
+  if (options.refuseComments) {
+    // A tracker that refuses every comment, as GitHub does for a token without the permission.
+    source.comment = async () => {
+      throw new Error('Resource not accessible by personal access token (needs Issues: read and write)');
+    };
+  }
   const kv = await new Kvm(nc).create(`engine-${bucket}`);
   const tasks: TaskMessage[] = [];
   const cancelled: string[] = [];
@@ -292,5 +298,21 @@ describe('workflow engine', () => {
     expect(String(again.snapshot(1)!.value)).toBe('done');
     expect((await run.comments(1)).filter((key) => key.endsWith('.started'))).toHaveLength(1);
     await again.close();
+  });
+
+  it('goes on working when the tracker refuses its writes, and reports them stuck after a few failures instead of waiting for ever', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }', { refuseComments: true });
+    await run.issue(1, {});
+    await run.answer(run.task(1), 'success');
+    expect(run.state(1)).toBe('done');
+    expect(run.engine.settled()).toBe(false);
+    for (let round = 0; round < 4; round += 1) {
+      run.clock.now += 120_000;
+      await run.tick();
+    }
+    expect(run.engine.settled()).toBe(true);
+    expect(run.engine.failedWrites()).toEqual([{ issue: 1, effect: 'comment', failures: expect.any(Number) }]);
+    expect(run.engine.failedWrites()[0]!.failures).toBeGreaterThanOrEqual(3);
+    await run.close();
   });
 });

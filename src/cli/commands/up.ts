@@ -45,8 +45,13 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
     try {
       await waitUntilSettled(orchestra.resources, { signal: stopped.signal });
       const rows = orchestra.resources.workflow?.summary() ?? [];
+      const failedWrites = orchestra.resources.workflow?.failedWrites() ?? [];
       process.stdout.write(renderSummary(rows));
-      batch = rows.every((row) => row.state === 'done' || row.state === 'released') ? ExitCode.ok : ExitCode.failure;
+      for (const write of failedWrites) {
+        process.stdout.write(`#${write.issue}: a write-back to the tracker (${write.effect}) failed ${write.failures} times; see the log\n`);
+      }
+      const allDone = rows.every((row) => row.state === 'done' || row.state === 'released');
+      batch = allDone && failedWrites.length === 0 ? ExitCode.ok : ExitCode.failure;
       void orchestra.stop('backlog settled (--once)');
     } catch {
       // Stopped by a signal or a failure: reported below.
