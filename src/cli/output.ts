@@ -2,7 +2,7 @@
 import type { ConfigProblem } from '../config/problems.ts';
 import { formatProblem } from '../config/problems.ts';
 import { flattenTree, type TreeNode } from '../supervisor/tree.ts';
-import type { SummaryRow } from '../workflow/engine.ts';
+import type { SummaryRow } from '../workflow/summary.ts';
 
 export const ExitCode = {
   ok: 0,

@@ -2,8 +2,17 @@
  * The side effects a lifecycle asks for, as plain data: an action of the lifecycle machine, with
  * the issue it belongs to. They wait in the issue's outbox (persisted with its snapshot) until
  * done, so a crash between deciding and doing replays them; each is idempotent by key, so a
- * replay never does anything twice.
+ * replay never does anything twice. `EffectRunner` does them: the tracker (labels, comments, the
+ * pull request), the bus (tasks, `issue.finished`), the KV ledger and cache.
  */
+import type { Logger } from 'pino';
+import type { StageResult } from '../agents/task.ts';
+import type { OrchestraConfig } from '../config/schema.ts';
+import type { IssueSource } from '../issues/source.ts';
+import type { CommentParams, DispatchParams, LifecycleContext, StateLabel } from '../machines/issue-lifecycle.ts';
+import { TASK_DISPATCHED, taskSubject, type TaskMessage } from '../runner/task-message.ts';
+import { renderComment } from './comments.ts';
+import type { IssueRecord, WorkflowStore } from './store.ts';
 export interface WorkflowEffect {
   type: 'setStateLabel' | 'comment' | 'dispatchTask' | 'cancelTask' | 'stageSucceeded' | 'finished';
   params: Record<string, unknown>;
@@ -24,4 +33,144 @@ export function toEffects(actions: ReadonlyArray<{ type: string; params?: unknow
 /** Effects that write to the tracker: they keep their order among themselves through an outage. */
 export function writesTracker(effect: WorkflowEffect): boolean {
   return effect.type === 'setStateLabel' || effect.type === 'comment' || (effect.type === 'stageSucceeded' && effect.params.stage === 'pr');
+}
+
+/** The stage whose success opens the pull request. */
+const PULL_REQUEST_STAGE = 'pr';
+
+export interface EffectRunnerOptions {
+  config: OrchestraConfig;
+  source: IssueSource;
+  store: WorkflowStore;
+  publish: (subject: string, type: string, payload: unknown, msgId: string) => Promise<void>;
+  cancel: (taskId: string) => Promise<void>;
+  pushBranch?: (branch: string) => Promise<void>;
+  logger: Logger;
+}
+
+/** What an effect needs of its issue at the moment it runs. */
+export interface EffectContext {
+  lifecycle: LifecycleContext;
+  /** The idempotency key of a stage of this issue (its cache entry). */
+  stageKey(stage: string): string;
+  /** The last lines the agent of a task printed, when known. */
+  logTail(taskId: string): string[] | undefined;
+}
+
+export class EffectRunner {
+  readonly #options: EffectRunnerOptions;
+
+  constructor(options: EffectRunnerOptions) {
+    this.#options = options;
+  }
+
+  async run(record: IssueRecord, effect: WorkflowEffect, at: EffectContext): Promise<void> {
+    const { source, store } = this.#options;
+    const context = at.lifecycle;
+    const labels = this.#options.config.workflow.stateLabels;
+    switch (effect.type) {
+      case 'setStateLabel': {
+        const label = effect.params.label as StateLabel | undefined;
+        await source.setExclusiveLabel(record.number, Object.values(labels), label === undefined ? undefined : labels[label]);
+        return;
+      }
+      case 'comment': {
+        const params = effect.params as unknown as CommentParams;
+        const ledger = `comment.${params.key}`;
+        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
+        const logTail = params.taskId ? at.logTail(params.taskId) : undefined;
+        const body = renderComment(params, {
+          record,
+          route: context.route.map((stage) => stage.stage),
+          priority: context.priority,
+          branch: this.#branchOf(record.number),
+          stages: context.route.map(({ stage }) => ({ stage, ...(context.results[stage]?.summary ? { summary: context.results[stage]!.summary } : {}) })),
+          ...(logTail ? { logTail } : {}),
+        });
+        await source.comment(record.number, params.key, body);
+        await store.markEffect(ledger);
+        return;
+      }
+      case 'dispatchTask': {
+        const params = effect.params as unknown as DispatchParams;
+        const ledger = `dispatch.${params.taskId}`;
+        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
+        const task: TaskMessage = {
+          taskId: params.taskId,
+          issue: record.issue,
+          role: params.role,
+          stage: params.stage,
+          attempt: params.attempt,
+          branch: this.#branchOf(record.number),
+          previous: params.previous,
+        };
+        await this.#options.publish(taskSubject(params.role), TASK_DISPATCHED, task, `task:${params.taskId}`);
+        await store.markEffect(ledger);
+        this.#options.logger.info({ issue: record.number, stage: params.stage, role: params.role, attempt: params.attempt, taskId: params.taskId }, 'stage dispatched');
+        return;
+      }
+      case 'cancelTask': {
+        const taskId = effect.params.taskId as string;
+        if (taskId) await this.#options.cancel(taskId);
+        return;
+      }
+      case 'stageSucceeded': {
+        const stage = effect.params.stage as string;
+        const result = effect.params.result as StageResult;
+        await store.putCache(at.stageKey(stage), result);
+        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result);
+        return;
+      }
+      case 'finished': {
+        const outcome = effect.params.outcome as string;
+        await this.#options.publish(
+          `miyabi.events.issue.${record.number}`,
+          'issue.finished',
+          { number: record.number, outcome, reason: effect.params.reason },
+          `finished:${record.number}:g${context.generation}:${outcome}`,
+        );
+        this.#options.logger.info({ issue: record.number, outcome, reason: effect.params.reason }, `issue ${outcome}`);
+        return;
+      }
+    }
+  }
+
+  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult): Promise<void> {
+    const ledger = `pr.${record.number}.g${generation}`;
+    const done = await this.#options.store.effect<{ number: number; url: string }>(ledger);
+    if (done) {
+      record.pullRequest = { number: done.number, url: done.url };
+      return;
+    }
+    const branch = this.#branchOf(record.number);
+    await this.#options.pushBranch?.(branch);
+    const outputs = result.outputs ?? {};
+    const title = typeof outputs.title === 'string' && outputs.title.trim() ? outputs.title : `#${record.number}: ${record.issue.title}`;
+    let body = typeof outputs.body === 'string' ? outputs.body : (result.summary ?? '');
+    if (!new RegExp(`\\bCloses #${record.number}\\b`).test(body)) body = `${body}\n\nCloses #${record.number}`.trim();
+    const { draft, base } = this.#options.config.workflow.pullRequest;
+    const pullRequest = await this.#options.source.openPullRequest({
+      issue: record.number,
+      head: branch,
+      ...(base === undefined ? {} : { base }),
+      title,
+      body,
+      draft,
+    });
+    record.pullRequest = { number: pullRequest.number, url: pullRequest.url };
+    await this.#options.store.markEffect(ledger, record.pullRequest);
+    this.#options.logger.info({ issue: record.number, pullRequest: pullRequest.url, created: pullRequest.created }, 'pull request opened');
+  }
+
+  #branchOf(number: number): string {
+    return `${this.#options.config.workspace.branchPrefix}${number}`;
+  }
+}
+
+/**
+ * An effect fresh from a transition has not run before: its state was written before it runs,
+ * and a crash replays it from there. Only a replayed or retried effect may be done already.
+ */
+export function mayBeDone(effect: WorkflowEffect): boolean {
+  return effect.replay === true || (effect.failures ?? 0) > 0;
 }

@@ -22,15 +22,12 @@ import { sha256 } from '../issues/text.ts';
 import { DependencyGraph, type NodeState } from '../machines/dag.ts';
 import {
   issueLifecycleMachine,
-  type CommentParams,
-  type DispatchParams,
   type LifecycleEvent,
-  type StateLabel,
 } from '../machines/issue-lifecycle.ts';
 import { TaskQueue, type QueuedTask } from '../machines/scheduler.ts';
-import { TASK_DISPATCHED, taskSubject, type TaskMessage, type TaskResult } from '../runner/task-message.ts';
-import { renderComment } from './comments.ts';
-import { toEffects, writesTracker, type WorkflowEffect } from './effects.ts';
+import type { TaskResult } from '../runner/task-message.ts';
+import { EffectRunner, toEffects, writesTracker, type WorkflowEffect } from './effects.ts';
+import { summaryRow, type SummaryRow } from './summary.ts';
 import type { IssueData, IssueRecord, WorkflowStore } from './store.ts';
 
 export type LifecycleSnapshot = SnapshotFrom<typeof issueLifecycleMachine>;
@@ -60,20 +57,8 @@ export interface WorkflowOptions {
   onStep?: () => void;
 }
 
-export interface SummaryRow {
-  issue: number;
-  title: string;
-  route: string;
-  state: string;
-  reason: string | undefined;
-  attempts: number;
-  durationMs: number | undefined;
-  pullRequest: string | undefined;
-}
-
 /** Lifecycle states from which nothing more happens by itself. */
 const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
-const PULL_REQUEST_STAGE = 'pr';
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
 const COMMIT_CONCURRENCY = 64;
 /** After this many failures in a row a tracker write counts as stuck for batch mode (it is still retried). */
@@ -94,6 +79,7 @@ export class Workflow {
   readonly #snapshots = new Map<number, LifecycleSnapshot>();
   #graph = new DependencyGraph();
   readonly #queue: TaskQueue;
+  readonly #effects: EffectRunner;
   readonly #externalCheckedAt = new Map<number, number>();
   /** Per issue: its tracker writer's state (see #startWriter). */
   readonly #writers = new Map<number, { running: boolean; retryAt: number; failures: number }>();
@@ -110,6 +96,7 @@ export class Workflow {
     this.#config = options.config;
     this.#log = options.logger;
     this.#now = options.now ?? Date.now;
+    this.#effects = new EffectRunner(options);
     this.#queue = new TaskQueue({
       capacity: Object.fromEntries(Object.entries(this.#config.agents).map(([role, agent]) => [role, agent.max])),
       agingMs: this.#config.workflow.priority.agingMs,
@@ -583,136 +570,13 @@ export class Workflow {
     }
   }
 
-  async #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
-    const { source, store } = this.#options;
-    const snapshot = this.#snapshots.get(record.number)!;
-    const { context } = snapshot;
-    const labels = this.#config.workflow.stateLabels;
-    switch (effect.type) {
-      case 'setStateLabel': {
-        const label = effect.params.label as StateLabel | undefined;
-        await source.setExclusiveLabel(record.number, Object.values(labels), label === undefined ? undefined : labels[label]);
-        return;
-      }
-      case 'comment': {
-        const params = effect.params as unknown as CommentParams;
-        const ledger = `comment.${params.key}`;
-        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
-        const logTail = params.taskId ? this.#logTails.get(params.taskId) : undefined;
-        const body = renderComment(params, {
-          record,
-          route: context.route.map((stage) => stage.stage),
-          priority: context.priority,
-          branch: this.#branchOf(record.number),
-          stages: context.route.map(({ stage }) => ({ stage, ...(context.results[stage]?.summary ? { summary: context.results[stage]!.summary } : {}) })),
-          ...(logTail ? { logTail } : {}),
-        });
-        await source.comment(record.number, params.key, body);
-        await store.markEffect(ledger);
-        return;
-      }
-      case 'dispatchTask': {
-        const params = effect.params as unknown as DispatchParams;
-        const ledger = `dispatch.${params.taskId}`;
-        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
-        const task: TaskMessage = {
-          taskId: params.taskId,
-          issue: record.issue,
-          role: params.role,
-          stage: params.stage,
-          attempt: params.attempt,
-          branch: this.#branchOf(record.number),
-          previous: params.previous,
-        };
-        await this.#options.publish(taskSubject(params.role), TASK_DISPATCHED, task, `task:${params.taskId}`);
-        await store.markEffect(ledger);
-        this.#log.info({ issue: record.number, stage: params.stage, role: params.role, attempt: params.attempt, taskId: params.taskId }, 'stage dispatched');
-        return;
-      }
-      case 'cancelTask': {
-        const taskId = effect.params.taskId as string;
-        if (taskId) await this.#options.cancel(taskId);
-        return;
-      }
-      case 'stageSucceeded': {
-        const stage = effect.params.stage as string;
-        const result = effect.params.result as StageResult;
-        await store.putCache(this.#stageKey(record, stage), result);
-        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result);
-        return;
-      }
-      case 'finished': {
-        const outcome = effect.params.outcome as string;
-        await this.#options.publish(
-          `miyabi.events.issue.${record.number}`,
-          'issue.finished',
-          { number: record.number, outcome, reason: effect.params.reason },
-          `finished:${record.number}:g${context.generation}:${outcome}`,
-        );
-        this.#log.info({ issue: record.number, outcome, reason: effect.params.reason }, `issue ${outcome}`);
-        return;
-      }
-    }
-  }
-
-  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult): Promise<void> {
-    const ledger = `pr.${record.number}.g${generation}`;
-    const done = await this.#options.store.effect<{ number: number; url: string }>(ledger);
-    if (done) {
-      record.pullRequest = { number: done.number, url: done.url };
-      return;
-    }
-    const branch = this.#branchOf(record.number);
-    await this.#options.pushBranch?.(branch);
-    const outputs = result.outputs ?? {};
-    const title = typeof outputs.title === 'string' && outputs.title.trim() ? outputs.title : `#${record.number}: ${record.issue.title}`;
-    let body = typeof outputs.body === 'string' ? outputs.body : (result.summary ?? '');
-    if (!new RegExp(`\\bCloses #${record.number}\\b`).test(body)) body = `${body}\n\nCloses #${record.number}`.trim();
-    const { draft, base } = this.#config.workflow.pullRequest;
-    const pullRequest = await this.#options.source.openPullRequest({
-      issue: record.number,
-      head: branch,
-      ...(base === undefined ? {} : { base }),
-      title,
-      body,
-      draft,
+  #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
+    return this.#effects.run(record, effect, {
+      lifecycle: this.#snapshots.get(record.number)!.context,
+      stageKey: (stage) => this.#stageKey(record, stage),
+      logTail: (taskId) => this.#logTails.get(taskId),
     });
-    record.pullRequest = { number: pullRequest.number, url: pullRequest.url };
-    await this.#options.store.markEffect(ledger, record.pullRequest);
-    this.#log.info({ issue: record.number, pullRequest: pullRequest.url, created: pullRequest.created }, 'pull request opened');
   }
-
-  #branchOf(number: number): string {
-    return `${this.#config.workspace.branchPrefix}${number}`;
-  }
-}
-
-/** One issue's row of the summary, from its record and lifecycle snapshot (live or as persisted). */
-export function summaryRow(
-  record: Pick<IssueRecord, 'number' | 'issue' | 'pullRequest'>,
-  snapshot: { value: unknown; context: Pick<LifecycleSnapshot['context'], 'route' | 'reason' | 'waitingOn' | 'history' | 'startedAt' | 'finishedAt'> },
-  isExternal: (issue: number) => boolean = () => false,
-): SummaryRow {
-  const { value, context } = snapshot;
-  const waitingOn = context.waitingOn.map((id) => `#${id}${isExternal(id) ? ' (open on the tracker, outside the scope)' : ''}`);
-  return {
-    issue: record.number,
-    title: record.issue.title,
-    route: context.route.map((stage) => stage.stage).join(' → '),
-    state: String(value),
-    reason: context.reason ?? (value === 'waiting' ? `waits for ${waitingOn.join(', ')}` : undefined),
-    attempts: context.history.filter((run) => run.status !== 'cached').length,
-    durationMs: context.startedAt !== undefined && context.finishedAt !== undefined ? context.finishedAt - context.startedAt : undefined,
-    pullRequest: record.pullRequest?.url,
-  };
-}
-
-/**
- * An effect fresh from a transition has not run before: its state was written before it runs,
- * and a crash replays it from there. Only a replayed or retried effect may be done already.
- */
-function mayBeDone(effect: WorkflowEffect): boolean {
-  return effect.replay === true || (effect.failures ?? 0) > 0;
 }
 
 /** A state label that a later one in the outbox replaces. */

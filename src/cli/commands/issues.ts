@@ -2,7 +2,7 @@
  * `issues`: what the running orchestra is doing with each issue — route, state, attempts,
  * duration, why it is blocked or failed — read from its KV bucket, as `up --once` prints it.
  */
-import { summaryRow } from '../../workflow/engine.ts';
+import { summaryRow } from '../../workflow/summary.ts';
 import { loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, renderSummary } from '../output.ts';
 import { orchestraRecords } from './dag.ts';
