@@ -43,7 +43,9 @@ export interface EffectRunnerOptions {
   source: IssueSource;
   store: WorkflowStore;
   publish: (subject: string, type: string, payload: unknown, msgId: string) => Promise<void>;
+  /** Stops a task wherever it is (queued on the bus or running in an agent). */
   cancel: (taskId: string) => Promise<void>;
+  /** Pushes the issue's branch before its pull request is opened (GitHub); absent for the local tracker. */
   pushBranch?: (branch: string) => Promise<void>;
   logger: Logger;
 }

@@ -17,7 +17,6 @@ import type { StageResult } from '../agents/task.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { routeIssue, slaMsOf, missingRoles } from '../issues/routing.ts';
-import type { IssueSource } from '../issues/source.ts';
 import { sha256 } from '../issues/text.ts';
 import { DependencyGraph, type NodeState } from '../machines/dag.ts';
 import {
@@ -26,9 +25,9 @@ import {
 } from '../machines/issue-lifecycle.ts';
 import { TaskQueue, type QueuedTask } from '../machines/scheduler.ts';
 import type { TaskResult } from '../runner/task-message.ts';
-import { EffectRunner, toEffects, writesTracker, type WorkflowEffect } from './effects.ts';
+import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions, type WorkflowEffect } from './effects.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
-import type { IssueData, IssueRecord, WorkflowStore } from './store.ts';
+import type { IssueData, IssueRecord } from './store.ts';
 
 export type LifecycleSnapshot = SnapshotFrom<typeof issueLifecycleMachine>;
 
@@ -40,16 +39,8 @@ export interface ObservedIssue {
   dependsOn: number[];
 }
 
-export interface WorkflowOptions {
-  config: OrchestraConfig;
-  source: IssueSource;
-  store: WorkflowStore;
-  publish: (subject: string, type: string, payload: unknown, msgId: string) => Promise<void>;
-  /** Stops a task wherever it is (queued on the bus or running in an agent). */
-  cancel: (taskId: string) => Promise<void>;
-  /** Pushes the issue's branch before its pull request is opened (GitHub); absent for the local tracker. */
-  pushBranch?: (branch: string) => Promise<void>;
-  logger: Logger;
+/** What the effects need (effects.ts), and the engine's own options. */
+export interface WorkflowOptions extends EffectRunnerOptions {
   /** The dependency file's edges (workflow.dependenciesFile), already parsed. */
   extraDependencies?: ReadonlyMap<number, readonly number[]>;
   now?: () => number;
