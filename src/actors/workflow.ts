@@ -11,7 +11,9 @@ import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus-consumer.ts';
 import { actorLogger } from '../infra/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
+import type { Bus } from '../infra/bus.ts';
 import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/dead-letter.ts';
+import { decodeEnvelope } from '../infra/envelope.ts';
 import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { Workflow } from '../workflow/engine.ts';
@@ -32,13 +34,17 @@ const issueEventSchema = z.discriminatedUnion('kind', [
 
 /** How often retries and failed write-backs are looked at. */
 const TICK_MS = 500;
-const ISSUES_DURABLE = 'workflow-issues';
-const ISSUES_FILTER = 'miyabi.events.issue.>';
-const RESULTS_DURABLE = 'workflow-results';
-const RESULTS_FILTER = 'miyabi.events.task.>';
-const DEAD_TASKS_DURABLE = 'workflow-dead-tasks';
-/** Events are short to handle: pull several ahead. */
-const CONSUMER_BATCH = 16;
+
+/** The workflow's three durable consumers, the same for consuming and for `workflowBacklog`. */
+function consumers(bus: Bus, config: OrchestraResources['config']) {
+  // Events are short to handle: pull several ahead.
+  const common = { ackWaitMs: config.bus.ackWaitMs, maxDeliver: config.bus.maxDeliver, batch: 16 };
+  return {
+    issues: { ...common, stream: bus.topology.streams.events, durable: 'workflow-issues', filterSubject: 'miyabi.events.issue.>' },
+    results: { ...common, stream: bus.topology.streams.events, durable: 'workflow-results', filterSubject: 'miyabi.events.task.>' },
+    deadTasks: { ...common, stream: bus.topology.streams.dlq, durable: 'workflow-dead-tasks', filterSubject: bus.deadLetterSubject('miyabi.tasks.>') },
+  };
+}
 
 export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
   const logger = actorLogger(resources.logger, 'workflow');
@@ -77,13 +83,10 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
     });
     await engine.start();
     if (stopping) return;
-    const common = { ackWaitMs: resources.config.bus.ackWaitMs, maxDeliver: resources.config.bus.maxDeliver, batch: CONSUMER_BATCH };
+    const options = consumers(bus, resources.config);
     subscriptions.push(
       await bus.consume({
-        ...common,
-        stream: bus.topology.streams.events,
-        durable: ISSUES_DURABLE,
-        filterSubject: ISSUES_FILTER,
+        ...options.issues,
         handler: async (envelope) => {
           if (envelope.type === 'issue.finished') return;
           // A malformed event is a bug or an intruder: it goes to dead letters, not into a crash.
@@ -97,8 +100,8 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
               return void (await engine!.retry(event.number, event.by));
             case ISSUE_SCOPE: {
               const open = new Set(event.open);
-              for (const row of engine!.summary()) {
-                if (!open.has(row.issue)) await engine!.release(row.issue, 'closed on the tracker, or no longer labelled or trusted');
+              for (const issue of engine!.states().keys()) {
+                if (!open.has(issue)) await engine!.release(issue, 'closed on the tracker, or no longer labelled or trusted');
               }
               return;
             }
@@ -106,10 +109,7 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
         },
       }),
       await bus.consume({
-        ...common,
-        stream: bus.topology.streams.events,
-        durable: RESULTS_DURABLE,
-        filterSubject: RESULTS_FILTER,
+        ...options.results,
         payloadSchema: taskResultSchema,
         handler: async (envelope) => {
           if (envelope.type !== TASK_RESULT) return;
@@ -120,10 +120,7 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
       // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a
       // result: its dead letter stands in for one, a failure the lifecycle retries or fails on.
       await bus.consume({
-        ...common,
-        stream: bus.topology.streams.dlq,
-        durable: DEAD_TASKS_DURABLE,
-        filterSubject: bus.deadLetterSubject('miyabi.tasks.>'),
+        ...options.deadTasks,
         payloadSchema: deadLetterSchema,
         handler: async (envelope) => {
           const task = deadTask(envelope.payload);
@@ -159,38 +156,30 @@ export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
 
 /** The task inside a dead letter, with the attempt it had reached. */
 function deadTask(letter: DeadLetter): Pick<TaskResult, 'taskId' | 'issue' | 'role' | 'stage' | 'attempt' | 'branch'> | undefined {
-  try {
-    const envelope = JSON.parse(new TextDecoder().decode(originalBody(letter))) as { payload?: unknown };
-    const task = taskMessageSchema.parse(envelope.payload);
-    return {
-      taskId: task.taskId,
-      issue: task.issue.number,
-      role: task.role,
-      stage: task.stage,
-      attempt: task.attempt + letter.deliveryCount - 1,
-      branch: task.branch,
-    };
-  } catch {
-    return undefined;
-  }
+  const decoded = decodeEnvelope(originalBody(letter), taskMessageSchema);
+  if (!decoded.ok) return undefined;
+  const task = decoded.envelope.payload;
+  return {
+    taskId: task.taskId,
+    issue: task.issue.number,
+    role: task.role,
+    stage: task.stage,
+    attempt: task.attempt + letter.deliveryCount - 1,
+    branch: task.branch,
+  };
 }
 
 /** Messages the workflow has not consumed yet (all its consumers), for batch mode. */
 export async function workflowBacklog(resources: OrchestraResources): Promise<number> {
   const bus = resources.bus;
   if (!bus) return Number.POSITIVE_INFINITY;
-  const common = { ackWaitMs: resources.config.bus.ackWaitMs, maxDeliver: resources.config.bus.maxDeliver, batch: CONSUMER_BATCH };
-  const counts = await Promise.all([
-    bus.backlog({ ...common, stream: bus.topology.streams.events, durable: ISSUES_DURABLE, filterSubject: ISSUES_FILTER }),
-    bus.backlog({ ...common, stream: bus.topology.streams.events, durable: RESULTS_DURABLE, filterSubject: RESULTS_FILTER }),
-    bus.backlog({ ...common, stream: bus.topology.streams.dlq, durable: DEAD_TASKS_DURABLE, filterSubject: bus.deadLetterSubject('miyabi.tasks.>') }),
-  ]);
+  const counts = await Promise.all(Object.values(consumers(bus, resources.config)).map((options) => bus.backlog(options)));
   return counts.reduce((sum, { pending, ackPending }) => sum + pending + ackPending, 0);
 }
 
 function countStates(engine: Workflow): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const row of engine.summary()) counts[row.state] = (counts[row.state] ?? 0) + 1;
+  for (const state of engine.states().values()) counts[state] = (counts[state] ?? 0) + 1;
   return counts;
 }
 

@@ -42,7 +42,7 @@ export function slaMsOf(priority: number, policy: WorkflowPolicy): number {
   return slaMs[Math.min(priority, slaMs.length - 1)] ?? Number.POSITIVE_INFINITY;
 }
 
-/** The roles a route needs that the config does not define: an issue routed there cannot run. */
-export function missingRoles(route: IssueRoute, roles: readonly string[]): string[] {
-  return route.stages.map((stage) => stage.role).filter((role) => !roles.includes(role));
+/** The roles a route's stages need that the config does not define: an issue routed there cannot run. */
+export function missingRoles(stages: readonly RouteStage[], roles: readonly string[]): string[] {
+  return stages.map((stage) => stage.role).filter((role) => !roles.includes(role));
 }

@@ -80,13 +80,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   // (often a redelivered one, after a crash) is already waiting. A failure shows at that task.
   void worktrees.list().catch(() => undefined);
 
-  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string; cancel?: AbortController } | undefined;
+  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string } | undefined;
+  /** Stops the current task's agent when the workflow cancels the task. */
+  let cancelCurrent: AbortController | undefined;
   const beat = () => {
-    const { cancel: _cancel, ...task } = current ?? {};
     const heartbeat: HeartbeatMessage = {
       agentId,
       state: current ? 'busy' : 'idle',
-      ...task,
+      ...(current ?? {}),
       pid: process.pid,
       at: new Date().toISOString(),
     };
@@ -108,7 +109,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       const taskId = jsonField(message, 'taskId');
       if (current && taskId === current.taskId) {
         print(`── #${current.issue}: cancelled by the orchestra`);
-        current.cancel?.abort();
+        cancelCurrent?.abort();
       }
     },
   });
@@ -130,7 +131,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         return undefined;
       }
       const cancel = new AbortController();
-      current = { taskId: task.taskId, issue: task.issue.number, ackSubject: delivery.ackSubject, cancel };
+      cancelCurrent = cancel;
+      current = { taskId: task.taskId, issue: task.issue.number, ackSubject: delivery.ackSubject };
       const tail: string[] = [];
       beat();
       // Keep the message ours while the agent works: JetStream would redeliver it after ackWait.
@@ -196,6 +198,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       } finally {
         clearInterval(keepAlive);
         current = undefined;
+        cancelCurrent = undefined;
         beat();
       }
     },

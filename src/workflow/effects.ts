@@ -18,7 +18,7 @@ export interface WorkflowEffect {
   params: Record<string, unknown>;
   /** Attempts that failed so far (a tracker outage): retried on the next tick. */
   failures?: number;
-  /** Loaded from an earlier run's outbox: it may have been done before the crash. Not persisted. */
+  /** Loaded from an earlier run's outbox: it may have been done before the crash. */
   replay?: boolean;
 }
 

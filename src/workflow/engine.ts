@@ -44,8 +44,6 @@ export interface WorkflowOptions extends EffectRunnerOptions {
   /** The dependency file's edges (workflow.dependenciesFile), already parsed. */
   extraDependencies?: ReadonlyMap<number, readonly number[]>;
   now?: () => number;
-  /** Told after each step, for whoever waits for the backlog to settle. */
-  onStep?: () => void;
 }
 
 /** Lifecycle states from which nothing more happens by itself. */
@@ -126,6 +124,8 @@ export class Workflow {
         await this.#create(observed, snapshot ? snapshot.context.generation + 1 : 1, existing);
       } else {
         const edited = existing.contentHash !== observed.contentHash;
+        // Seen again as it was (after a restart, the watcher shows every issue once more): nothing to write.
+        const changed = edited || existing.closed === true || JSON.stringify(existing.issue) !== JSON.stringify(observed.issue);
         existing.issue = observed.issue;
         existing.closed = false;
         if (edited) {
@@ -138,7 +138,7 @@ export class Workflow {
         if (edited && (snapshot.value === 'done' || snapshot.value === 'failed')) {
           const route = routeIssue(observed.issue.labels, this.#config.workflow);
           await this.#send(existing, { type: 'issue.reset', reason: 'edited', route: route.stages, priority: route.priority, now: this.#now() });
-        } else {
+        } else if (changed) {
           await this.#options.store.putRecord(existing);
         }
       }
@@ -196,7 +196,7 @@ export class Workflow {
     });
   }
 
-  /** `/miyabi retry` from a trusted commenter: a failed or blocked issue starts again. */
+  /** `/miyabi retry` from a trusted commenter: a failed (or done) issue starts again, as a new generation. */
   retry(number: number, by: string): Promise<boolean> {
     return this.#serially(async () => {
       const record = this.#records.get(number);
@@ -231,7 +231,7 @@ export class Workflow {
     for (const record of this.#records.values()) {
       // A tracker write that keeps failing (a revoked token, a missing permission) will not go
       // through by waiting: batch mode reports it (`failedWrites`) rather than wait for ever.
-      const writesStuck = (record.outbox.find(writesTracker)?.failures ?? 0) >= WRITE_FAILURES_REPORTED;
+      const writesStuck = stuckWrite(record) !== undefined;
       if (record.outbox.some((effect) => !(writesStuck && writesTracker(effect)))) return false;
       const snapshot = this.#snapshots.get(record.number)!;
       const state = String(snapshot.value);
@@ -246,10 +246,14 @@ export class Workflow {
   /** Tracker writes that have failed again and again, still waiting in their issue's outbox. */
   failedWrites(): Array<{ issue: number; effect: string; failures: number }> {
     return [...this.#records.values()].flatMap((record) => {
-      // The writes of an issue go in order: its first one holds back the rest.
-      const first = record.outbox.find(writesTracker);
-      return first && (first.failures ?? 0) >= WRITE_FAILURES_REPORTED ? [{ issue: record.number, effect: first.type, failures: first.failures ?? 0 }] : [];
+      const stuck = stuckWrite(record);
+      return stuck ? [{ issue: record.number, effect: stuck.type, failures: stuck.failures ?? 0 }] : [];
     });
+  }
+
+  /** Each issue's lifecycle state, for the metrics and the scope check (cheaper than `summary()`). */
+  states(): Map<number, string> {
+    return new Map([...this.#snapshots].map(([number, snapshot]) => [number, String(snapshot.value)]));
   }
 
   summary(): SummaryRow[] {
@@ -261,10 +265,6 @@ export class Workflow {
   /** Lifecycle snapshots by issue, for `dag show` and tests. */
   snapshot(number: number): LifecycleSnapshot | undefined {
     return this.#snapshots.get(number);
-  }
-
-  graph(): DependencyGraph {
-    return this.#graph;
   }
 
   /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
@@ -316,8 +316,7 @@ export class Workflow {
     this.#graph.setState(number, 'pending');
     this.#dagDirty = true;
     this.#log.info({ issue: number, route: route.stages.map((stage) => stage.stage), priority: route.priority }, 'issue discovered');
-    await this.#options.store.putRecord(record);
-    await this.#drain(record);
+    await this.#commit([record]);
   }
 
   async #send(record: IssueRecord, event: LifecycleEvent): Promise<void> {
@@ -346,7 +345,6 @@ export class Workflow {
       await this.#options.store.putRecord(record);
       await this.#drain(record);
     });
-    this.#options.onStep?.();
   }
 
   /** The graph and the queue follow the lifecycle. */
@@ -392,7 +390,6 @@ export class Workflow {
       this.#dagDirty = false;
       await this.#options.store.putDag(this.#graph.toJSON());
     }
-    this.#options.onStep?.();
   }
 
   async #evaluateDependencies(): Promise<boolean> {
@@ -402,7 +399,7 @@ export class Workflow {
       const snapshot = this.#snapshots.get(record.number)!;
       const state = String(snapshot.value);
       if (state !== 'discovered' && state !== 'waiting' && state !== 'blocked' && state !== 'queued') continue;
-      const missing = missingRoles({ stages: snapshot.context.route, priority: 0, matched: undefined }, roles);
+      const missing = missingRoles(snapshot.context.route, roles);
       const reason =
         missing.length > 0
           ? `no agent role ${missing.join(', ')} in the config (agents.${missing[0]})`
@@ -535,7 +532,6 @@ export class Workflow {
           writer.failures = 0;
           record.outbox.splice(record.outbox.indexOf(effect), 1);
           await this.#options.store.putRecord(record);
-          this.#options.onStep?.();
         }
       } catch (error) {
         this.#log.warn({ issue: record.number, err: describeError(error) }, 'could not record a tracker write; it is replayed');
@@ -568,6 +564,12 @@ export class Workflow {
       logTail: (taskId) => this.#logTails.get(taskId),
     });
   }
+}
+
+/** The issue's first pending tracker write, when it has failed too often: the writes go in order, so it holds back the rest. */
+function stuckWrite(record: IssueRecord): WorkflowEffect | undefined {
+  const first = record.outbox.find(writesTracker);
+  return first && (first.failures ?? 0) >= WRITE_FAILURES_REPORTED ? first : undefined;
 }
 
 /** A state label that a later one in the outbox replaces. */

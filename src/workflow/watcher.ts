@@ -13,7 +13,6 @@
  */
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
-import { describeError } from '../errors.ts';
 import { parseBodyDependencies } from '../issues/dependencies.ts';
 import type { AuthorAssociation, IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
 import { promptBody, sha256 } from '../issues/text.ts';
@@ -117,7 +116,7 @@ export class IssueWatcher {
       }
       const observed = observedIssue(issue);
       scope.set(issue.number, observed.contentHash);
-      if (this.#inScope.get(issue.number) !== observed.contentHash || this.#polls === 0) await this.#observe(observed);
+      if (this.#inScope.get(issue.number) !== observed.contentHash) await this.#observe(observed);
     }
     for (const number of this.#inScope.keys()) {
       if (!scope.has(number)) await this.#release(number, reasons.get(number) ?? 'closed on the tracker');
@@ -208,13 +207,9 @@ export class IssueWatcher {
     await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${observed.contentHash}`);
   }
 
+  /** A failed publish fails the poll (logged by the actor): the next full poll releases it again. */
   async #release(number: number, reason: string): Promise<void> {
-    try {
-      await this.#options.publish(issueSubject(number), ISSUE_RELEASED, { number, reason }, `released:${number}:${Date.now()}`);
-    } catch (error) {
-      this.#options.logger.warn({ issue: number, err: describeError(error) }, 'could not publish a release; the next poll retries');
-      throw error;
-    }
+    await this.#options.publish(issueSubject(number), ISSUE_RELEASED, { number, reason }, `released:${number}:${Date.now()}`);
   }
 }
 

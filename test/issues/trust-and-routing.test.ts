@@ -82,7 +82,7 @@ describe('routing', () => {
   it('appends the deploy stage for the deploy label, and agent:<role> forces the first stage\'s role', () => {
     expect(routeIssue(['type:bug', 'deploy'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr', 'deploy']);
     expect(routeIssue(['agent:codegen-claude'], policy).stages[0]).toEqual({ stage: 'codegen', role: 'codegen-claude' });
-    expect(missingRoles(routeIssue(['agent:codegen-claude'], policy), ['codegen', 'review', 'pr'])).toEqual(['codegen-claude']);
+    expect(missingRoles(routeIssue(['agent:codegen-claude'], policy).stages, ['codegen', 'review', 'pr'])).toEqual(['codegen-claude']);
   });
 
   it('sets priority from P0…P3 and severity labels, the most urgent winning, and the SLA from it', () => {
