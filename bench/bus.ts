@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, nuid, type NatsConnection } from '@nats-io/transport-node';
-import { Bus } from '../src/infra/bus.ts';
-import { spawnNatsServer } from '../src/infra/nats-server.ts';
+import { Bus } from '../src/infra/bus/bus.ts';
+import { spawnNatsServer } from '../src/infra/nats/embedded-server.ts';
 import type { BenchRow } from './types.ts';
 
 const MESSAGES = 20_000;

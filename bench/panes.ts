@@ -17,7 +17,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AnyActorRef } from 'xstate';
-import { TmuxServer } from '../src/infra/tmux.ts';
+import { TmuxServer } from '../src/infra/tmux/client.ts';
 import type { AgentPaneContext } from '../src/machines/agent-pane.ts';
 import { processAlive } from '../src/orchestra/run-file.ts';
 import { decodeHeartbeat, heartbeatSubject, type HeartbeatMessage } from '../src/runner/heartbeat.ts';

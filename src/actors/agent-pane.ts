@@ -6,8 +6,8 @@
  */
 import { fromCallback } from 'xstate';
 import { describeError } from '../errors.ts';
-import { actorLogger } from '../infra/logger.ts';
-import type { PaneHandle } from '../infra/pane-driver.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
+import type { PaneHandle } from '../infra/panes/driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { decodeHeartbeat, heartbeatSubject, jsonField, runnerErrorSubject } from '../runner/heartbeat.ts';

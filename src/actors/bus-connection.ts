@@ -6,10 +6,10 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
-import { Bus } from '../infra/bus.ts';
-import { connectNats } from '../infra/nats-connection.ts';
+import { Bus } from '../infra/bus/bus.ts';
+import { connectNats } from '../infra/nats/connection.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import { actorLogger } from '../infra/logger.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 
 export interface BusConnectionInput {

@@ -5,7 +5,7 @@
  */
 import type { Subscription } from '@nats-io/transport-node';
 import { describeError } from '../errors.ts';
-import { actorLogger } from '../infra/logger.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { CONTROL_SUBJECTS, type StatusReply } from '../orchestra/control-subjects.ts';

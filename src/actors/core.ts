@@ -4,7 +4,7 @@
  */
 import { fromPromise } from 'xstate';
 import { describeError } from '../errors.ts';
-import { actorLogger } from '../infra/logger.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
 import { healthMonitorMachine, type HealthReport } from '../machines/health-monitor.ts';
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';

@@ -4,10 +4,10 @@
  */
 import { describeError } from '../errors.ts';
 import type { Logger } from 'pino';
-import { startHttpServer, type RouteHandler } from '../infra/http-server.ts';
+import { startHttpServer, type RouteHandler } from '../infra/observe/http-server.ts';
 import { createGitHubWebhookHandler } from '../issues/webhook.ts';
 import { deliverWebhookEvent } from '../workflow/watcher.ts';
-import { actorLogger } from '../infra/logger.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 

@@ -4,7 +4,7 @@
  * port is chosen once per orchestra run so a restarted server comes back at the same URL.
  */
 import type { Logger } from 'pino';
-import { natsServerArgs, waitForNatsReady } from '../infra/nats-server.ts';
+import { natsServerArgs, waitForNatsReady } from '../infra/nats/embedded-server.ts';
 import { processLogic, type ChildSpec } from '../supervisor/index.ts';
 
 export interface EmbeddedNatsOptions {

@@ -5,9 +5,9 @@
  */
 import { execa } from 'execa';
 import { describeError } from '../errors.ts';
-import { actorLogger } from '../infra/logger.ts';
-import { processPaneDriver, type PaneDriver } from '../infra/pane-driver.ts';
-import { tmuxPaneDriver } from '../infra/tmux-pane-driver.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
+import { processPaneDriver, type PaneDriver } from '../infra/panes/driver.ts';
+import { tmuxPaneDriver } from '../infra/tmux/pane-driver.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { stopOrphanedRunners } from '../runner/pid-file.ts';
 import { SpareRunners } from './spare-runners.ts';

@@ -4,7 +4,7 @@
  * sit idle (`scaleStep`). Starting an agent is `startChild` on the role's pool supervisor.
  */
 import { describeError } from '../errors.ts';
-import { actorLogger } from '../infra/logger.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
 import { scaleStep } from '../machines/pool-scaler.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { durableFor } from '../runner/pane-runner.ts';

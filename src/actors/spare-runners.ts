@@ -8,7 +8,7 @@
 import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
-import type { PaneDriver, PaneHandle } from '../infra/pane-driver.ts';
+import type { PaneDriver, PaneHandle } from '../infra/panes/driver.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
 import { runnerEnv, spareArgv } from './runner-command.ts';

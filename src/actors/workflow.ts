@@ -8,12 +8,12 @@
 import { z } from 'zod';
 import { issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
-import type { BusSubscription } from '../infra/bus-consumer.ts';
-import { actorLogger } from '../infra/logger.ts';
+import type { BusSubscription } from '../infra/bus/consumer.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import type { Bus } from '../infra/bus.ts';
-import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/dead-letter.ts';
-import { decodeEnvelope } from '../infra/envelope.ts';
+import type { Bus } from '../infra/bus/bus.ts';
+import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
+import { decodeEnvelope } from '../infra/bus/envelope.ts';
 import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { Workflow } from '../workflow/engine.ts';

@@ -4,8 +4,8 @@
  * worktrees of an earlier run are reconciled before the tree starts (orchestra.ts).
  */
 import { z } from 'zod';
-import { actorLogger } from '../infra/logger.ts';
-import type { BusSubscription } from '../infra/bus-consumer.ts';
+import { actorLogger } from '../infra/observe/logger.ts';
+import type { BusSubscription } from '../infra/bus/consumer.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 

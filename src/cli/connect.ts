@@ -8,7 +8,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { ConfigInvalidError } from '../config/problems.ts';
 import { resolveSecrets } from '../config/secrets.ts';
 import { describeError } from '../errors.ts';
-import { connectNats } from '../infra/nats-connection.ts';
+import { connectNats } from '../infra/nats/connection.ts';
 import { readRunFile, type RunFile } from '../orchestra/run-file.ts';
 import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';

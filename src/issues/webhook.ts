@@ -1,6 +1,6 @@
 /**
  * The GitHub webhook receiver: a request handler for the `routes` option of
- * src/infra/http-server.ts (mounted by exact path; it sees every method).
+ * src/infra/observe/http-server.ts (mounted by exact path; it sees every method).
  *
  *   not POST                                405 (`Allow: POST`)
  *   body over `maxBodyBytes` (1 MiB)        413: refused on `Content-Length` before reading, or as

@@ -13,10 +13,10 @@ import { runAgent } from '../agents/run-agent.ts';
 import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
-import { Bus } from '../infra/bus.ts';
-import type { BusSubscription } from '../infra/bus-consumer.ts';
-import { PaneLog } from '../infra/pane-log.ts';
-import { WorktreeManager } from '../infra/worktrees.ts';
+import { Bus } from '../infra/bus/bus.ts';
+import type { BusSubscription } from '../infra/bus/consumer.ts';
+import { PaneLog } from '../infra/panes/log.ts';
+import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, runnerErrorSubject, type HeartbeatMessage } from './heartbeat.ts';
 import {

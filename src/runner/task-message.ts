@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { agentTaskSchema, costSchema } from '../agents/task.ts';
-import { kvKey } from '../infra/kv-key.ts';
+import { kvKey } from '../infra/bus/kv-key.ts';
 
 export function taskSubject(role: string): string {
   return `miyabi.tasks.${role}`;

@@ -1,9 +1,9 @@
 /**
- * The workflow's metrics, on the orchestra's registry (src/infra/metrics.ts knows nothing of
+ * The workflow's metrics, on the orchestra's registry (src/infra/observe/metrics.ts knows nothing of
  * issues): issues by state, stage runs, what the trust gate ignored, and the tracker's health.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { BoundedLabel } from '../infra/metrics.ts';
+import { BoundedLabel } from '../infra/observe/metrics.ts';
 
 export class WorkflowMetrics {
   readonly #issuesIgnored: Counter<'reason'>;

@@ -10,7 +10,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import type { StageResult } from '../agents/task.ts';
-import { kvKey } from '../infra/kv-key.ts';
+import { kvKey } from '../infra/bus/kv-key.ts';
 import type { DagSnapshot } from '../machines/dag.ts';
 import type { WorkflowEffect } from './effects.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
-import { connectNats, natsConnectionOptions, redactUrl } from '../../src/infra/nats-connection.ts';
-import { findFreePort } from '../../src/infra/nats-server.ts';
+import { connectNats, natsConnectionOptions, redactUrl } from '../../src/infra/nats/connection.ts';
+import { findFreePort } from '../../src/infra/nats/embedded-server.ts';
 import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
 import { waitFor } from '../support/wait.ts';
 import { captureLogger } from './helpers.ts';

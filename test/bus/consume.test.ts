@@ -1,9 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
-import { Bus } from '../../src/infra/bus.ts';
-import type { Delivery } from '../../src/infra/bus-consumer.ts';
-import type { TailMessage } from '../../src/infra/bus-inspect.ts';
-import { createEnvelope, encodeEnvelope, type Envelope } from '../../src/infra/envelope.ts';
+import { Bus } from '../../src/infra/bus/bus.ts';
+import type { Delivery } from '../../src/infra/bus/consumer.ts';
+import type { TailMessage } from '../../src/infra/bus/inspect.ts';
+import { createEnvelope, encodeEnvelope, type Envelope } from '../../src/infra/bus/envelope.ts';
 import { deferred, waitFor } from '../support/wait.ts';
 import { busTestFile, connectTest, recordingObserver } from './helpers.ts';
 

@@ -1,8 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { deadLetterSchema, originalBody, type DeadLetter } from '../../src/infra/dead-letter.ts';
-import type { Envelope } from '../../src/infra/envelope.ts';
+import { deadLetterSchema, originalBody, type DeadLetter } from '../../src/infra/bus/dead-letter.ts';
+import type { Envelope } from '../../src/infra/bus/envelope.ts';
 import { waitFor } from '../support/wait.ts';
 import { busTestFile } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryDelayMs } from '../../src/infra/backoff.ts';
-import { afterHandling, beforeHandling, outcomeOf } from '../../src/infra/delivery-policy.ts';
+import { afterHandling, beforeHandling, outcomeOf } from '../../src/infra/bus/delivery-policy.ts';
 
 const limits = { maxDeliver: 3, backoff: { initialMs: 100, maxMs: 1_000, jitter: 0 } };
 

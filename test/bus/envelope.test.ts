@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../src/infra/envelope.ts';
+import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../src/infra/bus/envelope.ts';
 
 const base = { sender: 'scheduler', incarnation: 'inc-1', seq: 1, type: 'task.assigned' };
 

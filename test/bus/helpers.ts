@@ -5,10 +5,10 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { Bus } from '../../src/infra/bus.ts';
-import type { BusObserver } from '../../src/infra/bus-observer.ts';
-import type { BusTopologyOptions } from '../../src/infra/bus-topology.ts';
-import { connectNats } from '../../src/infra/nats-connection.ts';
+import { Bus } from '../../src/infra/bus/bus.ts';
+import type { BusObserver } from '../../src/infra/bus/observer.ts';
+import type { BusTopologyOptions } from '../../src/infra/bus/topology.ts';
+import { connectNats } from '../../src/infra/nats/connection.ts';
 import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
 
 export interface LogLine {

@@ -9,7 +9,7 @@ import {
   natsServerArgs,
   spawnNatsServer,
   waitForNatsReady,
-} from '../../src/infra/nats-server.ts';
+} from '../../src/infra/nats/embedded-server.ts';
 import { runningNatsServers, startNatsServer } from '../support/nats.ts';
 
 describe('nats-server', () => {

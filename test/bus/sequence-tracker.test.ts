@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SequenceTracker } from '../../src/infra/sequence-tracker.ts';
+import { SequenceTracker } from '../../src/infra/bus/sequence-tracker.ts';
 
 const a = { sender: 'a', incarnation: '1', subject: 'x' };
 

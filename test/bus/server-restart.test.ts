@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bus, type PublishResult } from '../../src/infra/bus.ts';
+import { Bus, type PublishResult } from '../../src/infra/bus/bus.ts';
 import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
 import { deferred, waitFor } from '../support/wait.ts';
 import { captureLogger, connectTest, explainFailures, uniqueTopology } from './helpers.ts';

@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
-import { Bus } from '../../src/infra/bus.ts';
+import { Bus } from '../../src/infra/bus/bus.ts';
 import { busTestFile, uniqueTopology } from './helpers.ts';
 
 describe('bus topology', () => {

@@ -3,9 +3,9 @@ import { Agent, request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, MiyabiError } from '../../src/errors.ts';
-import { startHttpServer, type HttpServer, type Probe } from '../../src/infra/http-server.ts';
-import { createLogger } from '../../src/infra/logger.ts';
-import { OrchestraMetrics } from '../../src/infra/metrics.ts';
+import { startHttpServer, type HttpServer, type Probe } from '../../src/infra/observe/http-server.ts';
+import { createLogger } from '../../src/infra/observe/logger.ts';
+import { OrchestraMetrics } from '../../src/infra/observe/metrics.ts';
 
 const logger = createLogger({ level: 'silent', stdout: false });
 const servers: HttpServer[] = [];

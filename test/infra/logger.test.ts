@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { actorLogger, createLogger, flushLogger, REDACTED } from '../../src/infra/logger.ts';
+import { actorLogger, createLogger, flushLogger, REDACTED } from '../../src/infra/observe/logger.ts';
 
 let dir: string;
 beforeEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrchestraMetrics, OTHER_LABEL, subjectLabel } from '../../src/infra/metrics.ts';
+import { OrchestraMetrics, OTHER_LABEL, subjectLabel } from '../../src/infra/observe/metrics.ts';
 
 async function series(metrics: OrchestraMetrics, name: string): Promise<string[]> {
   const text = await metrics.render();

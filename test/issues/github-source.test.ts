@@ -2,7 +2,7 @@
 // (retry and throttling plugins included). Waits are shrunk through the client options, except
 // where the test is about the wait itself.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/infra/logger.ts';
+import { createLogger } from '../../src/infra/observe/logger.ts';
 import { IssueErrorCodes, IssueSourceError } from '../../src/issues/errors.ts';
 import type { GitHubOutage } from '../../src/issues/github-client.ts';
 import { GitHubIssueSource, commentMarker, type GitHubIssueSourceOptions } from '../../src/issues/github-source.ts';

@@ -3,9 +3,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHttpServer, type HttpServer } from '../../src/infra/http-server.ts';
-import { createLogger } from '../../src/infra/logger.ts';
-import { OrchestraMetrics } from '../../src/infra/metrics.ts';
+import { startHttpServer, type HttpServer } from '../../src/infra/observe/http-server.ts';
+import { createLogger } from '../../src/infra/observe/logger.ts';
+import { OrchestraMetrics } from '../../src/infra/observe/metrics.ts';
 import { createGitHubWebhookHandler, type GitHubWebhookEvent, type GitHubWebhookOptions } from '../../src/issues/webhook.ts';
 
 const secret = 'whsec_test_secret_5f3c';

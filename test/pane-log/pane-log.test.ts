@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PaneLog, parseMarker, type PaneLogOptions } from '../../src/infra/pane-log.ts';
+import { PaneLog, parseMarker, type PaneLogOptions } from '../../src/infra/panes/log.ts';
 
 let dir: string;
 beforeEach(async () => {

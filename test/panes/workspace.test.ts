@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { ConfigInvalidError } from '../../src/config/problems.ts';
-import { WorktreeManager } from '../../src/infra/worktrees.ts';
+import { WorktreeManager } from '../../src/infra/git/worktrees.ts';
 import { startOrchestra } from '../../src/orchestra/orchestra.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';

@@ -11,7 +11,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawnNatsServer, type NatsServerExit, type NatsServerProcess } from '../../src/infra/nats-server.ts';
+import { spawnNatsServer, type NatsServerExit, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
 
 export interface TestNatsServer {
   readonly url: string;

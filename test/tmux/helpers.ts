@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { TmuxServer } from '../../src/infra/tmux.ts';
+import { TmuxServer } from '../../src/infra/tmux/client.ts';
 import { waitFor } from '../support/wait.ts';
 
 export interface Recorded {

@@ -5,8 +5,8 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { paneTitleText } from '../../src/infra/tmux-args.ts';
-import { TmuxServer } from '../../src/infra/tmux.ts';
+import { paneTitleText } from '../../src/infra/tmux/args.ts';
+import { TmuxServer } from '../../src/infra/tmux/client.ts';
 import { waitFor } from '../support/wait.ts';
 import { tmuxFixture, uniqueSocketName, type TmuxFixture } from './helpers.ts';
 

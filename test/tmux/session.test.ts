@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TmuxServer } from '../../src/infra/tmux.ts';
+import { TmuxServer } from '../../src/infra/tmux/client.ts';
 import { waitFor } from '../support/wait.ts';
 import { processesOnSocket, tmuxFixture, uniqueSocketName, type TmuxFixture } from './helpers.ts';
 

@@ -8,9 +8,9 @@ import {
   escapeFormat,
   paneCommand,
   paneTitleText,
-} from '../../src/infra/tmux-args.ts';
-import { parsePaneLine } from '../../src/infra/tmux-format.ts';
-import { decodeWaitStatus } from '../../src/infra/proc-stat.ts';
+} from '../../src/infra/tmux/args.ts';
+import { parsePaneLine } from '../../src/infra/tmux/format.ts';
+import { decodeWaitStatus } from '../../src/infra/tmux/proc-stat.ts';
 
 describe('tmux arguments', () => {
   it('escapes only a trailing semicolon for the CLI', () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PaneWatcher, type PaneDeath } from '../../src/infra/pane-watcher.ts';
+import { PaneWatcher, type PaneDeath } from '../../src/infra/tmux/pane-watcher.ts';
 import { deferred, waitFor } from '../support/wait.ts';
 import { processesOnSocket, tmuxFixture, type TmuxFixture } from './helpers.ts';
 
@@ -112,7 +112,7 @@ describe('PaneWatcher', () => {
   });
 
   it('falls back to the CLI when no control client can attach', async () => {
-    const { TmuxServer } = await import('../../src/infra/tmux.ts');
+    const { TmuxServer } = await import('../../src/infra/tmux/client.ts');
     const cli = new TmuxServer({ socketName: t.socketName, control: false });
     const { pid } = await cli.spawnPane(session, sleeper());
     const panes = await cli.listPanes(session);

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { OrchestraConfig } from '../../src/config/schema.ts';
-import { connectNats } from '../../src/infra/nats-connection.ts';
+import { connectNats } from '../../src/infra/nats/connection.ts';
 import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { TaskMessage, TaskResult } from '../../src/runner/task-message.ts';
 import { Workflow } from '../../src/workflow/engine.ts';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { git, openRepository, WorktreeManager } from '../../src/infra/worktrees.ts';
+import { git, openRepository, WorktreeManager } from '../../src/infra/git/worktrees.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

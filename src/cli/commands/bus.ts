@@ -1,6 +1,6 @@
 /** `bus streams` and `bus tail [SUBJECT]`: the bus seen from the CLI, for hosts without `nats`. */
 import { pino } from 'pino';
-import { Bus } from '../../infra/bus.ts';
+import { Bus } from '../../infra/bus/bus.ts';
 import { connectCli, loadConfigOrExit, serversFor } from '../connect.ts';
 import { ExitCode } from '../output.ts';
 

@@ -9,7 +9,7 @@ import { loadDependencyFile } from '../../workflow/dependency-file.ts';
 import { planBacklog, staticState, type BacklogPlan } from '../../workflow/plan.ts';
 import type { LoadedConfig } from '../../config/load.ts';
 import { Kvm } from '@nats-io/kv';
-import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus-topology.ts';
+import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus/topology.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
 import { WorkflowStore, type IssueRecord } from '../../workflow/store.ts';
 import { connectCli, loadConfigOrExit, withIssueSource } from '../connect.ts';

@@ -5,7 +5,7 @@ import { ConfigInvalidError, formatProblem } from '../../config/problems.ts';
 import { loadConfig } from '../../config/load.ts';
 import { resolveSecrets } from '../../config/secrets.ts';
 import { describeError } from '../../errors.ts';
-import { findNatsServerBinary } from '../../infra/nats-server.ts';
+import { findNatsServerBinary } from '../../infra/nats/embedded-server.ts';
 import { connectCli } from '../connect.ts';
 import { ExitCode } from '../output.ts';
 

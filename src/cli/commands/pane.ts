@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../orchestra/control-subjects.ts';
 import { resolveSecrets, secretValues } from '../../config/secrets.ts';
 import { describeError } from '../../errors.ts';
-import { createLogger, flushLogger } from '../../infra/logger.ts';
+import { createLogger, flushLogger } from '../../infra/observe/logger.ts';
 import { startPaneRunner } from '../../runner/pane-runner.ts';
 import { writeRunnerPid } from '../../runner/pid-file.ts';
 import { heartbeatSubject, jsonField, spareClaimSubject, spareReadySubject, type HeartbeatMessage } from '../../runner/heartbeat.ts';

@@ -3,7 +3,7 @@
  * asks for; these are fixed strings (no data in them), and the title, the only free text, comes
  * last on its line.
  */
-import { ErrorCodes, MiyabiError } from '../errors.ts';
+import { ErrorCodes, MiyabiError } from '../../errors.ts';
 
 export interface PaneInfo {
   paneId: string;

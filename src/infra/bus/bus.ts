@@ -14,7 +14,7 @@
  * deliberate republish) re-sends the first envelope, so within the stream's duplicate window it
  * is stored once and receivers never see a sequence gap for it (the last 1024 msgIds are kept).
  *
- * Consumers: see bus-consumer.ts (contract) and delivery-policy.ts (ack / nak / dead letter).
+ * Consumers: see consumer.ts (contract) and delivery-policy.ts (ack / nak / dead letter).
  * The bus knows subjects and streams, never what the payloads mean. It does not own the
  * connection: close() stops its consumers and tails, the caller closes the connection.
  */
@@ -22,10 +22,10 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
-import { describeError, ErrorCodes, MiyabiError } from '../errors.ts';
-import { BusConsumer, consumeSettings, type BusSubscription, type ConsumeOptions } from './bus-consumer.ts';
-import { summarizeStreams, tailSubjects, type StreamSummary, type TailHandle, type TailMessage } from './bus-inspect.ts';
-import { guardObserver, noopBusObserver, type BusObserver } from './bus-observer.ts';
+import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
+import { BusConsumer, consumeSettings, type BusSubscription, type ConsumeOptions } from './consumer.ts';
+import { summarizeStreams, tailSubjects, type StreamSummary, type TailHandle, type TailMessage } from './inspect.ts';
+import { guardObserver, noopBusObserver, type BusObserver } from './observer.ts';
 import {
   consumerConfig,
   deadLetterSubject,
@@ -36,7 +36,7 @@ import {
   streamConfigs,
   type BusTopology,
   type BusTopologyOptions,
-} from './bus-topology.ts';
+} from './topology.ts';
 import { DEAD_LETTER_TYPE, type DeadLetter } from './dead-letter.ts';
 import { createEnvelope, encodeEnvelope, type Envelope } from './envelope.ts';
 import { SequenceTracker } from './sequence-tracker.ts';

@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
+import { ErrorCodes, MiyabiError, describeError } from '../../errors.ts';
 import type { OrchestraMetrics } from './metrics.ts';
 
 export interface Probe {

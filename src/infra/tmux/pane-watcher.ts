@@ -16,7 +16,7 @@
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
 import { decodeWaitStatus, readProcStat } from './proc-stat.ts';
-import type { PaneInfo, TmuxServer } from './tmux.ts';
+import type { PaneInfo, TmuxServer } from './client.ts';
 
 export interface PaneDeath {
   paneId: string;

@@ -19,7 +19,7 @@
  *   `~`, `#` comments, `;`), and a newline ends the command. `controlQuote` single-quotes every
  *   argument and refuses line breaks.
  */
-import { ErrorCodes, MiyabiError } from '../errors.ts';
+import { ErrorCodes, MiyabiError } from '../../errors.ts';
 
 const sessionNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
 const paneIdPattern = /^%\d+$/;

@@ -27,8 +27,8 @@
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
-import { ErrorCodes, MiyabiError } from '../errors.ts';
-import { controlQuote } from './tmux-args.ts';
+import { ErrorCodes, MiyabiError } from '../../errors.ts';
+import { controlQuote } from './args.ts';
 
 export interface TmuxControlOptions {
   /** The tmux binary. Default `tmux`. */

@@ -12,8 +12,8 @@
  * its process died or it hung past the ack wait) is dead-lettered without calling the handler;
  * a malformed message is dead-lettered at once, whatever its delivery count.
  */
-import { describeError } from '../errors.ts';
-import { retryDelayMs, type RetryBackoff } from './backoff.ts';
+import { describeError } from '../../errors.ts';
+import { retryDelayMs, type RetryBackoff } from '../backoff.ts';
 import { DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
 
 export type HandlerOutcome =

@@ -5,10 +5,10 @@
  * alone, which misses some.
  */
 import type { Logger } from 'pino';
-import { describeError } from '../errors.ts';
-import type { PaneDriver, PaneExit, PaneHandle, PaneSpec } from './pane-driver.ts';
+import { describeError } from '../../errors.ts';
+import type { PaneDriver, PaneExit, PaneHandle, PaneSpec } from '../panes/driver.ts';
 import { PaneWatcher, type PaneDeath } from './pane-watcher.ts';
-import { TmuxServer } from './tmux.ts';
+import { TmuxServer } from './client.ts';
 
 export interface TmuxPaneDriverOptions {
   socketName: string;

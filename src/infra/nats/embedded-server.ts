@@ -16,8 +16,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { describeError, ErrorCodes, MiyabiError } from '../errors.ts';
-import { abortableDelay } from './backoff.ts';
+import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
+import { abortableDelay } from '../backoff.ts';
 
 const INSTALL_HINT =
   "install the Debian package `nats-server` (`apt-get install nats-server`) or set `nats.urls` in the config to use an existing NATS server";

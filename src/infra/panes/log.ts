@@ -22,7 +22,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSy
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
-import { ErrorCodes, MiyabiError } from '../errors.ts';
+import { ErrorCodes, MiyabiError } from '../../errors.ts';
 
 export interface PaneLogOptions {
   /** Root of the pane logs, e.g. `<dataDir>/logs/panes`. */

@@ -24,7 +24,7 @@ import { mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
-import { ErrorCodes, MiyabiError } from '../errors.ts';
+import { ErrorCodes, MiyabiError } from '../../errors.ts';
 
 // Not execa: this runs in the pane runner too, where importing execa costs about 190 ms of the
 // time to replace a dead agent.

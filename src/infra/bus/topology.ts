@@ -31,7 +31,7 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { describeError, ErrorCodes, MiyabiError } from '../errors.ts';
+import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 
 export interface BusTopology {
   /** First token of every bus subject. */
@@ -149,7 +149,7 @@ export function consumerConfig(options: {
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(options.ackWaitMs),
     // The bus, not the server, enforces the delivery limit: a message is dead-lettered, never
-    // silently abandoned by the server (see bus-consumer.ts).
+    // silently abandoned by the server (see consumer.ts).
     max_deliver: -1,
     max_ack_pending: options.maxAckPending,
     description: `miyabi bus consumer; dead letter after ${options.maxDeliver} deliveries`,

@@ -11,18 +11,18 @@
  *   of a dead pane); the status line is on, its right side a clock (the default shows the title
  *   unescaped). The one window is named `agents`.
  * - Programs run as argv, never through a shell string built from data; titles and directories
- *   are stored exactly as given (see tmux-args.ts for the tmux 3.3a details).
+ *   are stored exactly as given (see args.ts for the tmux 3.3a details).
  * - `spawnPane` splits the window and re-tiles it (`select-layout tiled`), so five panes fit.
  *   `killPane` on the last pane of the window brings the placeholder back instead of ending the
  *   session. Spawning and killing are serialised, so two callers never take the same placeholder.
  * - Queries (`listPanes`, `paneInfo`) go through a long-lived control-mode client when one can
- *   attach (tmux-control.ts), else through the CLI. Commands go through the CLI.
+ *   attach (control-mode.ts), else through the CLI. Commands go through the CLI.
  * - `killServer` returns once the server process is gone.
  */
 import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { ErrorCodes, MiyabiError } from '../errors.ts';
+import { ErrorCodes, MiyabiError } from '../../errors.ts';
 import { waitForProcessExit } from './proc-stat.ts';
 import {
   checkPaneId,
@@ -32,11 +32,11 @@ import {
   escapeFormat,
   paneCommand,
   paneTitleText,
-} from './tmux-args.ts';
-import { TmuxControlClient } from './tmux-control.ts';
-import { isMissingTarget, PANE_BORDER_FORMAT, PANE_FORMAT, parsePaneLine, PLACEHOLDER, type PaneInfo } from './tmux-format.ts';
+} from './args.ts';
+import { TmuxControlClient } from './control-mode.ts';
+import { isMissingTarget, PANE_BORDER_FORMAT, PANE_FORMAT, parsePaneLine, PLACEHOLDER, type PaneInfo } from './format.ts';
 
-export type { PaneInfo } from './tmux-format.ts';
+export type { PaneInfo } from './format.ts';
 
 export interface TmuxServerOptions {
   /** The socket name (`tmux -L`): the server is private to whoever knows it. */

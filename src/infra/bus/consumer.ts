@@ -14,9 +14,9 @@ import type { ConsumerMessages, ConsumerNotification, JetStreamClient, JsMsg } f
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { describeError } from '../errors.ts';
-import { abortableDelay, retryDelayMs, type RetryBackoff } from './backoff.ts';
-import type { BusObserver } from './bus-observer.ts';
+import { describeError } from '../../errors.ts';
+import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
+import type { BusObserver } from './observer.ts';
 import { deadLetterMsgId, encodeBody, DeadLetterReasons, type DeadLetter } from './dead-letter.ts';
 import { afterHandling, beforeHandling, outcomeOf, type DeliveryAction, type HandlerOutcome } from './delivery-policy.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';

@@ -4,7 +4,7 @@
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { describeError } from '../errors.ts';
+import { describeError } from '../../errors.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 
 export interface ConsumerSummary {

@@ -12,8 +12,8 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions, type Status } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { describeError, ErrorCodes, MiyabiError } from '../errors.ts';
-import { abortableDelay, retryDelayMs, type RetryBackoff } from './backoff.ts';
+import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
+import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
 
 export interface NatsAuth {
   user?: string;

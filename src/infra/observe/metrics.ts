@@ -8,7 +8,7 @@
  * Other modules may register their own metrics on `registry`.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BusObserver } from './bus-observer.ts';
+import type { BusObserver } from '../bus/observer.ts';
 
 export const OTHER_LABEL = 'other';
 
