@@ -21,6 +21,7 @@ import { spawnNatsServer } from '../src/infra/nats/embedded-server.ts';
 import type { IssueSource } from '../src/issues/source.ts';
 import { TASK_DISPATCHED, taskSubject, type TaskMessage } from '../src/runner/task-message.ts';
 import { Workflow } from '../src/workflow/engine.ts';
+import { workflowParts } from '../test/support/workflow-parts.ts';
 import { WorkflowStore } from '../src/workflow/store.ts';
 import type { BenchRow } from './types.ts';
 
@@ -72,6 +73,7 @@ async function ourPath(nc: NatsConnection): Promise<{ perSecond: number; latenci
   });
   const engine = new Workflow({
     config: parsed.config,
+    ...workflowParts(parsed.config),
     source: noopTracker,
     store: new WorkflowStore(await bus.kv()),
     logger,

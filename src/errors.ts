@@ -97,6 +97,7 @@ export const ErrorCodes = {
   NotAGitRepository: 'not_a_git_repository',
   GitCommandFailed: 'git_command_failed',
   WorktreeConflict: 'worktree_conflict',
+  ActorDown: 'actor_down',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -2,6 +2,11 @@
  * Control: answers the CLI over NATS request/reply. `status` returns the supervisor tree,
  * `stop` asks the orchestra to stop gracefully. Core NATS (not JetStream): a request to a
  * stopped orchestra should fail fast with "no responders", not wait in a stream.
+ *
+ * Fault injection, for chaos and crash tests only: when the orchestra was started with
+ * `MIYABI_FAULT_INJECTION=1` in its environment, `miyabi.control.fault` with
+ * `{ "kill": "core/workflow/dag" }` kills that actor (`stop()`, which its supervisor sees as an
+ * abnormal exit and handles by its strategy). Without the variable nobody answers the subject.
  */
 import type { Subscription } from '@nats-io/transport-node';
 import { describeError } from '../errors.ts';
@@ -41,6 +46,20 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
       },
     }),
   ];
+  if (process.env.MIYABI_FAULT_INJECTION === '1') {
+    logger.warn('fault injection is on (MIYABI_FAULT_INJECTION=1): actors can be killed over NATS');
+    subscriptions.push(
+      nc.subscribe(CONTROL_SUBJECTS.fault, {
+        callback: (error, message) => {
+          if (error) return;
+          const path = String((message.json() as { kill?: unknown }).kill ?? '');
+          const killed = killActor(resources, path);
+          logger.warn({ path, killed }, 'fault injected: actor killed');
+          message.respond(encode({ ok: killed, path }));
+        },
+      }),
+    );
+  }
   void nc.flush().then(
     () => controls.setState('listening', { ready: true }),
     (error: unknown) => controls.fail(error),
@@ -56,6 +75,18 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
     kill: unsubscribe,
   };
 });
+
+/** Kills the actor at `path` (`core/workflow/dag`, from under the root); false when there is none. */
+function killActor(resources: OrchestraResources, path: string): boolean {
+  const ids = path.split('/').filter(Boolean);
+  const last = ids.pop();
+  let supervisor = resources.root();
+  for (const id of ids) supervisor = supervisor?.childSupervisor(id);
+  const actor = last === undefined ? undefined : supervisor?.childActor(last);
+  if (!actor) return false;
+  actor.stop();
+  return true;
+}
 
 export function controlChild(resources: OrchestraResources): ChildSpec<typeof controlLogic> {
   return { id: 'control', logic: controlLogic, input: { resources }, restart: 'permanent', shutdown: 2_000 };

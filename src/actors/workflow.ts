@@ -1,188 +1,44 @@
 /**
- * The workflow actor: runs the workflow engine (src/workflow/engine.ts) on the bus. It consumes
- * the watcher's issue events and the runners' task results, each through its own durable
- * consumer, and acks a message only after the engine has stepped and written its state; a timer
- * ticks retries and tracker write-backs that failed. Restarted, it loads its state from the KV
- * bucket and goes on where it was.
+ * The `workflow` supervisor: `one_for_all` over the three actors that decide what happens to the
+ * issues, started in this order —
+ *
+ *   dag         the dependency graph (src/actors/dag.ts)
+ *   scheduler   the ready queue (src/actors/scheduler.ts)
+ *   lifecycles  the coordinator: every issue's lifecycle, the KV commit, the bus (src/actors/lifecycles.ts)
+ *
+ * A decision (this issue is ready, that one goes next) and its durable record must be one step,
+ * so the coordinator drives the other two synchronously and owns the write to KV; none of the
+ * three can go on without the others' state, so a crash of any one restarts all three, and the
+ * coordinator rebuilds the graph and the queue from the KV bucket.
  */
-import { z } from 'zod';
-import { issueSchema } from '../agents/task.ts';
-import { describeError } from '../errors.ts';
-import type { BusSubscription } from '../infra/bus/consumer.ts';
-import { actorLogger } from '../infra/observe/logger.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import type { Bus } from '../infra/bus/bus.ts';
-import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
-import { decodeEnvelope } from '../infra/bus/envelope.ts';
-import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
-import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
-import { Workflow } from '../workflow/engine.ts';
-import { WorkflowStore } from '../workflow/store.ts';
-import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/watcher.ts';
+import { supervisorChild, type ChildSpec, type SupervisorSpec } from '../supervisor/index.ts';
+import { dagLogic, type DagActor } from './dag.ts';
+import { lifecyclesChild, type WorkflowSiblings } from './lifecycles.ts';
+import { schedulerLogic, schedulerPolicyOf, type SchedulerActor } from './scheduler.ts';
 
-const issueEventSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal(ISSUE_OBSERVED),
-    issue: issueSchema,
-    contentHash: z.string(),
-    dependsOn: z.array(z.number().int().positive()),
-  }),
-  z.object({ kind: z.literal(ISSUE_RELEASED), number: z.number().int().positive(), reason: z.string() }),
-  z.object({ kind: z.literal(ISSUE_COMMAND), number: z.number().int().positive(), command: z.literal('retry'), by: z.string() }),
-  z.object({ kind: z.literal(ISSUE_SCOPE), open: z.array(z.number().int().positive()) }),
-]);
+export { workflowBacklog } from './lifecycles.ts';
 
-/** How often retries and failed write-backs are looked at. */
-const TICK_MS = 500;
-
-/** The workflow's three durable consumers, the same for consuming and for `workflowBacklog`. */
-function consumers(bus: Bus, config: OrchestraResources['config']) {
-  // Events are short to handle: pull several ahead.
-  const common = { ackWaitMs: config.bus.ackWaitMs, maxDeliver: config.bus.maxDeliver, batch: 16 };
-  return {
-    issues: { ...common, stream: bus.topology.streams.events, durable: 'workflow-issues', filterSubject: 'miyabi.events.issue.>' },
-    results: { ...common, stream: bus.topology.streams.events, durable: 'workflow-results', filterSubject: 'miyabi.events.task.>' },
-    deadTasks: { ...common, stream: bus.topology.streams.dlq, durable: 'workflow-dead-tasks', filterSubject: bus.deadLetterSubject('miyabi.tasks.>') },
-  };
-}
-
-export const workflowLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
-  const logger = actorLogger(resources.logger, 'workflow');
-  const { bus, nc, issueSource: source } = resources;
-  if (!bus || !nc) throw new Error('workflow started without the bus');
-  if (!source) throw new Error('workflow started without an issue source');
-  const subscriptions: BusSubscription[] = [];
-  let ticker: NodeJS.Timeout | undefined;
-  let engine: Workflow | undefined;
-  let stopping = false;
-
-  const stop = async () => {
-    stopping = true;
-    clearInterval(ticker);
-    await Promise.all(subscriptions.map((subscription) => subscription.stop()));
-    await engine?.close();
-    if (resources.workflow === engine) resources.workflow = undefined;
-  };
-
-  void (async () => {
-    const kv = await bus.kv();
-    engine = new Workflow({
-      config: resources.config,
-      source,
-      store: new WorkflowStore(kv),
-      logger,
-      ...(resources.extraDependencies ? { extraDependencies: resources.extraDependencies } : {}),
-      publish: async (subject, type, payload, msgId) => {
-        await bus.publish(subject, type, payload, { msgId });
+export function workflowChild(
+  resources: OrchestraResources,
+  settings: Pick<SupervisorSpec, 'restartIntensity' | 'restartPeriodMs' | 'backoff'>,
+): ChildSpec {
+  // Each incarnation of `dag` and `scheduler` announces itself here as it starts; `lifecycles`,
+  // started after them, reads the current ones.
+  const siblings: WorkflowSiblings = {};
+  return supervisorChild({
+    ...settings,
+    id: 'workflow',
+    strategy: 'one_for_all',
+    children: [
+      { id: 'dag', logic: dagLogic.provide({ actions: { announce: ({ self }) => void (siblings.dag = self as DagActor) } }), restart: 'permanent' },
+      {
+        id: 'scheduler',
+        logic: schedulerLogic.provide({ actions: { announce: ({ self }) => void (siblings.scheduler = self as SchedulerActor) } }),
+        input: schedulerPolicyOf(resources.config),
+        restart: 'permanent',
       },
-      cancel: async (taskId) => {
-        await kv.put(cancelKey(taskId), JSON.stringify({ at: new Date().toISOString() }));
-        nc.publish(CANCEL_SUBJECT, JSON.stringify({ taskId }));
-      },
-      ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
-    });
-    await engine.start();
-    if (stopping) return;
-    const options = consumers(bus, resources.config);
-    subscriptions.push(
-      await bus.consume({
-        ...options.issues,
-        handler: async (envelope) => {
-          if (envelope.type === 'issue.finished') return;
-          // A malformed event is a bug or an intruder: it goes to dead letters, not into a crash.
-          const event = issueEventSchema.parse({ kind: envelope.type, ...(envelope.payload as object) });
-          switch (event.kind) {
-            case ISSUE_OBSERVED:
-              return engine!.observe({ issue: event.issue, contentHash: event.contentHash, dependsOn: event.dependsOn });
-            case ISSUE_RELEASED:
-              return engine!.release(event.number, event.reason);
-            case ISSUE_COMMAND:
-              return void (await engine!.retry(event.number, event.by));
-            case ISSUE_SCOPE: {
-              const open = new Set(event.open);
-              for (const issue of engine!.states().keys()) {
-                if (!open.has(issue)) await engine!.release(issue, 'closed on the tracker, or no longer labelled or trusted');
-              }
-              return;
-            }
-          }
-        },
-      }),
-      await bus.consume({
-        ...options.results,
-        payloadSchema: taskResultSchema,
-        handler: async (envelope) => {
-          if (envelope.type !== TASK_RESULT) return;
-          resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
-          await engine!.result(envelope.payload);
-        },
-      }),
-      // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a
-      // result: its dead letter stands in for one, a failure the lifecycle retries or fails on.
-      await bus.consume({
-        ...options.deadTasks,
-        payloadSchema: deadLetterSchema,
-        handler: async (envelope) => {
-          const task = deadTask(envelope.payload);
-          if (!task) return logger.warn({ subject: envelope.payload.originalSubject }, 'dead letter of a task that cannot be read; left in MIYABI_DLQ');
-          resources.workflowMetrics.stageRun(task.stage, 'dead_letter');
-          await engine!.result({
-            ...task,
-            agentId: 'bus',
-            status: 'failure',
-            reason: `the bus gave up on the task after ${envelope.payload.deliveryCount} deliveries (${envelope.payload.reason}: ${envelope.payload.error})`,
-            durationMs: 0,
-            worktree: '',
-          });
-        },
-      }),
-    );
-    if (stopping) return void (await stop());
-    ticker = setInterval(() => {
-      resources.workflowMetrics.issuesByState(countStates(engine!));
-      engine!.tick().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'workflow tick failed'));
-    }, TICK_MS);
-    resources.workflow = engine;
-    controls.setState('running', { ready: true });
-  })().catch((error: unknown) => {
-    void stop().finally(() => controls.fail(error));
+      lifecyclesChild(resources, siblings),
+    ],
   });
-
-  return {
-    shutdown: () => void stop().then(() => controls.done()),
-    kill: () => void stop(),
-  };
-});
-
-/** The task inside a dead letter, with the attempt it had reached. */
-function deadTask(letter: DeadLetter): Pick<TaskResult, 'taskId' | 'issue' | 'role' | 'stage' | 'attempt' | 'branch'> | undefined {
-  const decoded = decodeEnvelope(originalBody(letter), taskMessageSchema);
-  if (!decoded.ok) return undefined;
-  const task = decoded.envelope.payload;
-  return {
-    taskId: task.taskId,
-    issue: task.issue.number,
-    role: task.role,
-    stage: task.stage,
-    attempt: task.attempt + letter.deliveryCount - 1,
-    branch: task.branch,
-  };
-}
-
-/** Messages the workflow has not consumed yet (all its consumers), for batch mode. */
-export async function workflowBacklog(resources: OrchestraResources): Promise<number> {
-  const bus = resources.bus;
-  if (!bus) return Number.POSITIVE_INFINITY;
-  const counts = await Promise.all(Object.values(consumers(bus, resources.config)).map((options) => bus.backlog(options)));
-  return counts.reduce((sum, { pending, ackPending }) => sum + pending + ackPending, 0);
-}
-
-function countStates(engine: Workflow): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const state of engine.states().values()) counts[state] = (counts[state] ?? 0) + 1;
-  return counts;
-}
-
-export function workflowChild(resources: OrchestraResources): ChildSpec<typeof workflowLogic> {
-  return { id: 'workflow', logic: workflowLogic, input: { resources }, restart: 'permanent', shutdown: 10_000 };
 }

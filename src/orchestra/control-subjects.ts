@@ -7,6 +7,8 @@ import type { TreeNode } from '../supervisor/tree.ts';
 export const CONTROL_SUBJECTS = {
   status: 'miyabi.control.status',
   stop: 'miyabi.control.stop',
+  /** Only answered with MIYABI_FAULT_INJECTION=1 (src/actors/control.ts). */
+  fault: 'miyabi.control.fault',
 } as const;
 
 export interface StatusReply {

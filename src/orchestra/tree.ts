@@ -68,7 +68,7 @@ export function buildTree(
         // siblings already running.
         children: [
           ...[issueWatcherChild(resources)].map(withShutdown),
-          workflowChild(resources),
+          workflowChild(resources, settings),
           workspaceChild(resources),
           poolScalerChild(resources),
           withShutdown(healthMonitorChild(resources)),

@@ -18,15 +18,16 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { routeIssue, slaMsOf, missingRoles } from '../issues/routing.ts';
 import { sha256 } from '../issues/text.ts';
-import { DependencyGraph, type NodeState } from '../machines/dag.ts';
+import type { NodeState } from '../machines/dag.ts';
 import {
   issueLifecycleMachine,
   type LifecycleEvent,
 } from '../machines/issue-lifecycle.ts';
-import { TaskQueue, type QueuedTask } from '../machines/scheduler.ts';
+import type { QueuedTask } from '../machines/scheduler.ts';
 import type { TaskResult } from '../runner/task-message.ts';
 import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions, type WorkflowEffect } from './effects.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
+import type { GraphPort, QueuePort } from './ports.ts';
 import type { IssueData, IssueRecord } from './store.ts';
 
 export type LifecycleSnapshot = SnapshotFrom<typeof issueLifecycleMachine>;
@@ -43,6 +44,9 @@ export interface ObservedIssue {
 export interface WorkflowOptions extends EffectRunnerOptions {
   /** The dependency file's edges (workflow.dependenciesFile), already parsed. */
   extraDependencies?: ReadonlyMap<number, readonly number[]>;
+  /** The dependency graph and the ready queue: the `dag` and `scheduler` actors (src/workflow/ports.ts). */
+  dag: GraphPort;
+  scheduler: QueuePort;
   now?: () => number;
 }
 
@@ -66,8 +70,8 @@ export class Workflow {
   readonly #now: () => number;
   readonly #records = new Map<number, IssueRecord>();
   readonly #snapshots = new Map<number, LifecycleSnapshot>();
-  #graph = new DependencyGraph();
-  readonly #queue: TaskQueue;
+  readonly #dag: GraphPort;
+  readonly #queue: QueuePort;
   readonly #effects: EffectRunner;
   readonly #externalCheckedAt = new Map<number, number>();
   /** Per issue: its tracker writer's state (see #startWriter). */
@@ -86,23 +90,21 @@ export class Workflow {
     this.#log = options.logger;
     this.#now = options.now ?? Date.now;
     this.#effects = new EffectRunner(options);
-    this.#queue = new TaskQueue({
-      capacity: Object.fromEntries(Object.entries(this.#config.agents).map(([role, agent]) => [role, agent.max])),
-      agingMs: this.#config.workflow.priority.agingMs,
-    });
+    this.#dag = options.dag;
+    this.#queue = options.scheduler;
   }
 
   /** Loads the records of an earlier run, replays their outboxes, and schedules. */
   start(): Promise<void> {
     return this.#serially(async () => {
       const dag = await this.#options.store.dag();
-      if (dag) this.#graph = DependencyGraph.fromJSON(dag);
+      this.#dag.load(dag);
       for (const record of await this.#options.store.records()) {
         const snapshot = issueLifecycleMachine.resolveState(record.snapshot as never);
         this.#records.set(record.number, record);
         this.#snapshots.set(record.number, snapshot);
-        this.#graph.setNode(record.number, this.#dependenciesOf(record));
-        this.#graph.setState(record.number, nodeStateOf(snapshot));
+        this.#dag.setNode(record.number, this.#dependenciesOf(record));
+        this.#dag.setState(record.number, nodeStateOf(snapshot));
         if (snapshot.value === 'queued') this.#queue.enqueue(this.#queuedTask(record, snapshot));
         if (snapshot.value === 'running') this.#queue.markRunning(this.#queuedTask(record, snapshot));
       }
@@ -131,7 +133,7 @@ export class Workflow {
         if (edited) {
           existing.contentHash = observed.contentHash;
           existing.dependsOn = observed.dependsOn;
-          this.#graph.setNode(number, this.#dependenciesOf(existing));
+          this.#dag.setNode(number, this.#dependenciesOf(existing));
           this.#dagDirty = true;
           this.#log.info({ issue: number }, 'issue edited');
         }
@@ -237,7 +239,7 @@ export class Workflow {
       const state = String(snapshot.value);
       if (SETTLED.has(state)) continue;
       // Waiting only on issues outside our scope (open on the tracker): nothing we run will free it.
-      if (state === 'waiting' && snapshot.context.waitingOn.every((dependency) => this.#graph.isExternal(dependency))) continue;
+      if (state === 'waiting' && snapshot.context.waitingOn.every((dependency) => this.#dag.graph.isExternal(dependency))) continue;
       return false;
     }
     return true;
@@ -259,7 +261,7 @@ export class Workflow {
   summary(): SummaryRow[] {
     return [...this.#records.values()]
       .sort((a, b) => a.number - b.number)
-      .map((record) => summaryRow(record, this.#snapshots.get(record.number)!, (id) => this.#graph.isExternal(id)));
+      .map((record) => summaryRow(record, this.#snapshots.get(record.number)!, (id) => this.#dag.graph.isExternal(id)));
   }
 
   /** Lifecycle snapshots by issue, for `dag show` and tests. */
@@ -312,8 +314,8 @@ export class Workflow {
     };
     this.#records.set(number, record);
     this.#snapshots.set(number, snapshot);
-    this.#graph.setNode(number, this.#dependenciesOf(record));
-    this.#graph.setState(number, 'pending');
+    this.#dag.setNode(number, this.#dependenciesOf(record));
+    this.#dag.setState(number, 'pending');
     this.#dagDirty = true;
     this.#log.info({ issue: number, route: route.stages.map((stage) => stage.stage), priority: route.priority }, 'issue discovered');
     await this.#commit([record]);
@@ -356,8 +358,8 @@ export class Workflow {
       this.#queue.enqueue(this.#queuedTask(record, next));
     }
     const state = nodeStateOf(next);
-    if (this.#graph.state(record.number) !== state) {
-      this.#graph.setState(record.number, state);
+    if (this.#dag.graph.state(record.number) !== state) {
+      this.#dag.setState(record.number, state);
       this.#dagDirty = true;
     }
   }
@@ -388,7 +390,7 @@ export class Workflow {
     }
     if (this.#dagDirty) {
       this.#dagDirty = false;
-      await this.#options.store.putDag(this.#graph.toJSON());
+      await this.#options.store.putDag(this.#dag.graph.toJSON());
     }
   }
 
@@ -403,14 +405,14 @@ export class Workflow {
       const reason =
         missing.length > 0
           ? `no agent role ${missing.join(', ')} in the config (agents.${missing[0]})`
-          : this.#graph.blockedReason(record.number);
+          : this.#dag.graph.blockedReason(record.number);
       let event: LifecycleEvent | undefined;
       if (reason !== undefined) {
         if (state !== 'blocked' || snapshot.context.reason !== reason) event = { type: 'deps.blocked', reason };
-      } else if (this.#graph.isReady(record.number)) {
+      } else if (this.#dag.graph.isReady(record.number)) {
         if (state !== 'queued') event = { type: 'deps.ready' };
       } else {
-        const on = this.#graph.dependencies(record.number).filter((dependency) => this.#graph.state(dependency) !== 'done');
+        const on = this.#dag.graph.dependencies(record.number).filter((dependency) => this.#dag.graph.state(dependency) !== 'done');
         if (state !== 'waiting' || on.join() !== snapshot.context.waitingOn.join()) event = { type: 'deps.waiting', on };
       }
       if (event && this.#step(record, event)) changed.push(record);
@@ -454,7 +456,7 @@ export class Workflow {
     const others = Object.entries(results)
       .filter(([name]) => name !== stage)
       .sort(([a], [b]) => a.localeCompare(b));
-    const dependencies = this.#graph.dependencies(record.number).map((dependency) => {
+    const dependencies = this.#dag.graph.dependencies(record.number).map((dependency) => {
       const snapshot = this.#snapshots.get(dependency);
       return `${dependency}:${snapshot ? sha256(JSON.stringify(snapshot.context.results)) : 'external'}`;
     });
@@ -463,17 +465,17 @@ export class Workflow {
 
   /** Looks up the dependencies outside the scope on the tracker, in the background. */
   #refreshExternals(now: number): void {
-    for (const id of this.#graph.nodes()) {
-      if (!this.#graph.isExternal(id) || this.#graph.dependents(id).length === 0) continue;
+    for (const id of this.#dag.graph.nodes()) {
+      if (!this.#dag.graph.isExternal(id) || this.#dag.graph.dependents(id).length === 0) continue;
       if (now - (this.#externalCheckedAt.get(id) ?? 0) < EXTERNAL_REFRESH_MS) continue;
       this.#externalCheckedAt.set(id, now);
       this.#track(this.#options.source.get(id).then(
         (issue) =>
           this.#serially(async () => {
             const state: NodeState = issue === undefined ? 'missing' : issue.state === 'closed' ? 'done' : 'pending';
-            if (!this.#graph.isExternal(id) || this.#graph.state(id) === state) return;
+            if (!this.#dag.graph.isExternal(id) || this.#dag.graph.state(id) === state) return;
             this.#log.info({ issue: id, state }, 'dependency outside the orchestra\'s scope changed');
-            this.#graph.setState(id, state);
+            this.#dag.setState(id, state);
             this.#dagDirty = true;
             await this.#settle();
           }).catch(() => undefined),

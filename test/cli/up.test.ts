@@ -81,7 +81,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(reply.pid).toBe(up.pid);
       const nodes = flattenTree(reply.tree);
       const paths = nodes.map((node) => node.path);
-      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/issue-watcher', 'root/core/workflow', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
+      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/issue-watcher', 'root/core/workflow', 'root/core/workflow/dag', 'root/core/workflow/scheduler', 'root/core/workflow/lifecycles', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
         expect(paths).toContain(path);
       }
       for (const node of nodes) {
@@ -90,6 +90,8 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
         expect(typeof node.uptimeMs).toBe('number');
       }
       expect(nodes.find((node) => node.path === 'root/bus')!.state).toBe('connected');
+      // The workflow is a supervisor over the graph, the queue and their coordinator.
+      expect(nodes.find((node) => node.path === 'root/core/workflow')).toMatchObject({ type: 'supervisor', strategy: 'one_for_all' });
       expect(nodes.find((node) => node.path === 'root/agents/pool.codegen/codegen-1')!.state).toBe('alive.ready.idle');
       expect(nodes.find((node) => node.path === 'root/panes')!.state).toBe('tmux');
       const panes = await execa('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_title}']);
@@ -98,6 +100,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       const human = await runCli(['status', '--config', config]);
       expect(human.exitCode).toBe(0);
       expect(human.stdout).toMatch(/root \(rest_for_one\)\s+running/);
+      expect(human.stdout).toMatch(/workflow \(one_for_all\)\s+running/);
       expect(human.stdout).toMatch(/codegen-1\s+running\s+alive\.ready\.idle\s+0/);
 
       const streams = await runCli(['bus', 'streams', '--json', '--config', config]);

@@ -14,6 +14,7 @@ import { connectNats } from '../../src/infra/nats/connection.ts';
 import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { TaskMessage, TaskResult } from '../../src/runner/task-message.ts';
 import { Workflow } from '../../src/workflow/engine.ts';
+import { workflowParts } from '../support/workflow-parts.ts';
 import { WorkflowStore } from '../../src/workflow/store.ts';
 import { observedIssue } from '../../src/workflow/watcher.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
@@ -82,6 +83,7 @@ async function harness(dir: TempDir, yaml = '', options: { refuseComments?: bool
   const clock = { now: 1_000_000 };
   const engine = new Workflow({
     config: config(yaml),
+    ...workflowParts(config(yaml)),
     source,
     store: new WorkflowStore(kv),
     logger: pino({ level: 'silent' }),
@@ -282,6 +284,7 @@ describe('workflow engine', () => {
     const dispatched: TaskMessage[] = [];
     const again = new Workflow({
       config: config('workflow: { defaultRoute: [codegen, review] }'),
+      ...workflowParts(config('workflow: { defaultRoute: [codegen, review] }')),
       source: run.source,
       store: new WorkflowStore(kv),
       logger: pino({ level: 'silent' }),
