@@ -5,8 +5,7 @@
  */
 import type { AgentConfig } from '../config/schema.ts';
 import type { OrchestraResources } from '../orchestra/resources.ts';
-import { supervisorChild, type Backoff, type ChildSpec } from '../supervisor/index.ts';
-import type { SupervisorSettings } from '../orchestra/tree.ts';
+import { supervisorChild, type Backoff, type ChildSpec, type SupervisorSettings } from '../supervisor/index.ts';
 import { agentPaneChild } from './agent-pane.ts';
 
 /** Used for pools when the config sets no backoff: agents fail for outside reasons. */
