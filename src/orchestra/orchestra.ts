@@ -19,7 +19,8 @@ import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats/embed
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import type { OrchestraResources } from './resources.ts';
-import { commandLineOf, processAlive, readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
+import { commandLineOf, processAlive } from '../infra/os/process.ts';
+import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { buildRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { createIssueSource } from '../issues/create-source.ts';
