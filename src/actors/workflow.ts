@@ -10,7 +10,6 @@ import { issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
 import { decodeEnvelope } from '../infra/bus/envelope.ts';
@@ -19,6 +18,7 @@ import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { WorkflowStore } from '../workflow/store.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/watcher.ts';
+import type { OrchestraResources } from './resources.ts';
 
 const issueEventSchema = z.discriminatedUnion('kind', [
   z.object({

@@ -30,7 +30,7 @@ import { poolScalerChild } from '../actors/pool-scaler.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSettings, type SupervisorSpec } from '../supervisor/index.ts';
-import type { OrchestraResources } from './resources.ts';
+import type { OrchestraResources } from '../actors/resources.ts';
 
 export function supervisorSettings(config: OrchestraConfig): SupervisorSettings {
   const { restartIntensity, restartPeriodMs, backoff } = config.supervisor;
