@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import type { AnyActorRef } from 'xstate';
 import { TmuxServer } from '../src/infra/tmux/client.ts';
 import type { AgentPaneContext } from '../src/machines/agent-pane.ts';
-import { processAlive } from '../src/orchestra/run-file.ts';
+import { processAlive } from '../src/infra/os/process.ts';
 import { decodeHeartbeat, heartbeatSubject, type HeartbeatMessage } from '../src/runner/heartbeat.ts';
 import { issue, startTestOrchestra, type TestOrchestra } from '../test/support/orchestra.ts';
 import { waitFor } from '../test/support/wait.ts';

@@ -9,9 +9,9 @@ import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import type { PaneHandle } from '../infra/panes/driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { decodeHeartbeat, heartbeatSubject, jsonField, runnerErrorSubject } from '../runner/heartbeat.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from './resources.ts';
 import { runnerArgv, runnerEnv } from './runner-command.ts';
 
 export function statusTitle(status: AgentStatusLine): string {

@@ -4,10 +4,9 @@
  * whose runner cannot come up backs off instead of spinning; the rest of the orchestra goes on.
  */
 import type { AgentConfig } from '../config/schema.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
-import { supervisorChild, type Backoff, type ChildSpec } from '../supervisor/index.ts';
-import type { SupervisorSettings } from '../orchestra/tree.ts';
+import { supervisorChild, type Backoff, type ChildSpec, type SupervisorSettings } from '../supervisor/index.ts';
 import { agentPaneChild } from './agent-pane.ts';
+import type { OrchestraResources } from './resources.ts';
 
 /** Used for pools when the config sets no backoff: agents fail for outside reasons. */
 export const DEFAULT_POOL_BACKOFF: Backoff = { minMs: 500, maxMs: 30_000, randomFactor: 0.2 };

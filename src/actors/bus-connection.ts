@@ -8,9 +8,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
 import { connectNats } from '../infra/nats/connection.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from './resources.ts';
 
 export interface BusConnectionInput {
   resources: OrchestraResources;

@@ -11,11 +11,11 @@
 import type { Subscription } from '@nats-io/transport-node';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
-import { CONTROL_SUBJECTS, type StatusReply } from '../orchestra/control-subjects.ts';
+import { CONTROL_SUBJECTS, type StatusReply } from './control-subjects.ts';
+import type { OrchestraResources } from './resources.ts';
 
-export { CONTROL_SUBJECTS, type StatusReply } from '../orchestra/control-subjects.ts';
+export { CONTROL_SUBJECTS, type StatusReply } from './control-subjects.ts';
 
 export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
   const logger = actorLogger(resources.logger, 'control');

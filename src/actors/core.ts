@@ -8,9 +8,9 @@ import { actorLogger } from '../infra/observe/logger.ts';
 import { healthMonitorMachine, type HealthReport } from '../machines/health-monitor.ts';
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { readiness } from './http-endpoint.ts';
+import type { OrchestraResources } from './resources.ts';
 
 function publisher(resources: OrchestraResources, actorId: string) {
   const logger = actorLogger(resources.logger, actorId);

@@ -8,8 +8,8 @@ import { startHttpServer, type RouteHandler } from '../infra/observe/http-server
 import { createGitHubWebhookHandler } from '../issues/webhook.ts';
 import { deliverWebhookEvent } from '../workflow/watcher.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from './resources.ts';
 
 export function readiness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
   const notRunning = flattenTree(resources.inspect())

@@ -13,7 +13,7 @@ import { issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
+import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
 import { decodeEnvelope } from '../infra/bus/envelope.ts';

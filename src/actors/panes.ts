@@ -8,10 +8,10 @@ import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { processPaneDriver, type PaneDriver } from '../infra/panes/driver.ts';
 import { tmuxPaneDriver } from '../infra/tmux/pane-driver.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { stopOrphanedRunners } from '../runner/pid-file.ts';
 import { SpareRunners } from './spare-runners.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from './resources.ts';
 
 async function tmuxAvailable(): Promise<boolean> {
   const result = await execa('tmux', ['-V'], { reject: false });

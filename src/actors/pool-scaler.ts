@@ -6,11 +6,11 @@
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { scaleStep } from '../machines/pool-scaler.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { durableFor } from '../runner/pane-runner.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { agentInstanceChild } from './agent-pool.ts';
+import type { OrchestraResources } from './resources.ts';
 
 export const poolScalerLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
   const logger = actorLogger(resources.logger, 'pool-scaler');

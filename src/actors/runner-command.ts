@@ -4,7 +4,7 @@
  * and ids go on this command line; nothing from an issue ever does.
  */
 import { fileURLToPath } from 'node:url';
-import type { OrchestraResources } from '../orchestra/resources.ts';
+import type { OrchestraResources } from './resources.ts';
 
 const cliMain = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;

@@ -9,8 +9,8 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { PaneDriver, PaneHandle } from '../infra/panes/driver.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
+import type { OrchestraResources, Spares } from './resources.ts';
 import { runnerEnv, spareArgv } from './runner-command.ts';
 
 interface Spare {
@@ -19,7 +19,7 @@ interface Spare {
   ready: boolean;
 }
 
-export class SpareRunners {
+export class SpareRunners implements Spares {
   private readonly spares = new Map<string, Spare>();
   private readonly starting = new Set<string>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();

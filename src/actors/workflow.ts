@@ -11,7 +11,7 @@
  * three can go on without the others' state, so a crash of any one restarts all three, and the
  * coordinator rebuilds the graph and the queue from the KV bucket.
  */
-import type { OrchestraResources } from '../orchestra/resources.ts';
+import type { OrchestraResources } from './resources.ts';
 import { supervisorChild, type ChildSpec, type SupervisorSpec } from '../supervisor/index.ts';
 import { dagLogic, type DagActor } from './dag.ts';
 import { lifecyclesChild, type WorkflowSiblings } from './lifecycles.ts';

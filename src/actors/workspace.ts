@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { actorLogger } from '../infra/observe/logger.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
-import type { OrchestraResources } from '../orchestra/resources.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from './resources.ts';
 
 export const ISSUE_FINISHED = 'issue.finished';
 export const issueEventsSubject = 'miyabi.events.issue.>';

@@ -9,26 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { packageRoot } from '../package-root.ts';
-import { renderConfigReference } from './reference.ts';
+import { renderConfigReference, type JsonSchemaNode } from './reference.ts';
 import { configSchema } from './schema.ts';
-
-/** A JSON Schema node, as far as the generated reference reads it. */
-export interface JsonSchemaNode {
-  type?: string;
-  description?: string;
-  default?: unknown;
-  enum?: unknown[];
-  pattern?: string;
-  format?: string;
-  minimum?: number;
-  maximum?: number;
-  minItems?: number;
-  properties?: Record<string, JsonSchemaNode>;
-  required?: string[];
-  additionalProperties?: boolean | JsonSchemaNode;
-  items?: JsonSchemaNode;
-  title?: string;
-}
 
 export function configJsonSchema(): JsonSchemaNode {
   return z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7' }) as JsonSchemaNode;

@@ -2,7 +2,24 @@
  * The configuration reference (docs/CONFIGURATION.md), rendered from the JSON Schema so that
  * every field's type, default and meaning come from the one place they are defined.
  */
-import type { JsonSchemaNode } from './json-schema.ts';
+
+/** A JSON Schema node, as far as the reference reads it (./json-schema.ts renders the schema). */
+export interface JsonSchemaNode {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  pattern?: string;
+  format?: string;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  properties?: Record<string, JsonSchemaNode>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchemaNode;
+  items?: JsonSchemaNode;
+  title?: string;
+}
 
 const intro = `# Configuration reference
 

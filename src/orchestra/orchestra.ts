@@ -18,8 +18,9 @@ import { WorktreeManager, ensureScratchRepository, git } from '../infra/git/work
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats/embedded-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
-import type { OrchestraResources } from './resources.ts';
-import { commandLineOf, processAlive, readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
+import type { OrchestraResources } from '../actors/resources.ts';
+import { commandLineOf, processAlive } from '../infra/os/process.ts';
+import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { buildRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { createIssueSource } from '../issues/create-source.ts';

@@ -4,9 +4,9 @@
  * is recognised as stale because its pid is gone (or is no longer an orchestra).
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { commandLineOf, processAlive } from '../infra/os/process.ts';
 
 export const runFileSchema = z.object({
   pid: z.number().int().positive(),
@@ -64,29 +64,4 @@ export async function readRunFile(dataDir: string): Promise<RunFileState> {
     return { kind: 'stale', runFile: parsed, reason: `pid ${parsed.pid} is not a miyabi-orchestra process` };
   }
   return { kind: 'live', runFile: parsed };
-}
-
-/** True while `pid` runs. A zombie (dead, not yet reaped by its parent) counts as gone. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..." — the state letter follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-/** The argv of a process (Linux /proc); empty when it cannot be read. */
-export function commandLineOf(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
 }

@@ -4,7 +4,7 @@
  * (each is done, failed, blocked, released, or waits on an issue outside the orchestra's scope).
  * Checked twice in a row, so an event in flight between the checks is not missed.
  */
-import type { OrchestraResources } from './resources.ts';
+import type { OrchestraResources } from '../actors/resources.ts';
 import { workflowBacklog } from '../actors/workflow.ts';
 
 export async function isSettled(resources: OrchestraResources): Promise<boolean> {

@@ -29,10 +29,8 @@ import { workflowChild } from '../actors/workflow.ts';
 import { poolScalerChild } from '../actors/pool-scaler.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
-import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSpec } from '../supervisor/index.ts';
-import type { OrchestraResources } from './resources.ts';
-
-export type SupervisorSettings = Pick<SupervisorSpec, 'restartIntensity' | 'restartPeriodMs' | 'backoff'>;
+import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSettings, type SupervisorSpec } from '../supervisor/index.ts';
+import type { OrchestraResources } from '../actors/resources.ts';
 
 export function supervisorSettings(config: OrchestraConfig): SupervisorSettings {
   const { restartIntensity, restartPeriodMs, backoff } = config.supervisor;

@@ -5,7 +5,7 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commandLineOf, processAlive } from '../orchestra/run-file.ts';
+import { commandLineOf, processAlive } from '../infra/os/process.ts';
 
 function runnersDir(dataDir: string): string {
   return join(dataDir, 'runners');

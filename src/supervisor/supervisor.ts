@@ -61,6 +61,9 @@ export interface SupervisorSpec {
   random?: () => number;
 }
 
+/** The restart budget and backoff a tree gives all its supervisors (from the config's `supervisor`). */
+export type SupervisorSettings = Pick<SupervisorSpec, 'restartIntensity' | 'restartPeriodMs' | 'backoff'>;
+
 type ChildStatus = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
 
 interface ChildRecord {

@@ -3,7 +3,7 @@
  * that could close a fence, and log excerpts are bounded.
  */
 import type { CommentParams } from '../machines/issue-lifecycle.ts';
-import type { IssueRecord } from './store.ts';
+import type { IssueRecord } from './record.ts';
 
 export interface CommentContext {
   record: IssueRecord;

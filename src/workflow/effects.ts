@@ -12,15 +12,8 @@ import type { IssueSource } from '../issues/source.ts';
 import type { CommentParams, DispatchParams, LifecycleContext, StateLabel } from '../machines/issue-lifecycle.ts';
 import { TASK_DISPATCHED, taskSubject, type TaskMessage } from '../runner/task-message.ts';
 import { renderComment } from './comments.ts';
-import type { IssueRecord, WorkflowStore } from './store.ts';
-export interface WorkflowEffect {
-  type: 'setStateLabel' | 'comment' | 'dispatchTask' | 'cancelTask' | 'stageSucceeded' | 'finished';
-  params: Record<string, unknown>;
-  /** Attempts that failed so far (a tracker outage): retried on the next tick. */
-  failures?: number;
-  /** Loaded from an earlier run's outbox: it may have been done before the crash. */
-  replay?: boolean;
-}
+import type { IssueRecord, WorkflowEffect } from './record.ts';
+import type { WorkflowStore } from './store.ts';
 
 const EFFECT_TYPES = new Set<string>(['setStateLabel', 'comment', 'dispatchTask', 'cancelTask', 'stageSucceeded', 'finished']);
 

@@ -25,10 +25,10 @@ import {
 } from '../machines/issue-lifecycle.ts';
 import type { QueuedTask } from '../machines/scheduler.ts';
 import type { TaskResult } from '../runner/task-message.ts';
-import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions, type WorkflowEffect } from './effects.ts';
+import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions } from './effects.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
 import type { GraphPort, QueuePort } from './ports.ts';
-import type { IssueData, IssueRecord } from './store.ts';
+import type { IssueData, IssueRecord, WorkflowEffect } from './record.ts';
 
 export type LifecycleSnapshot = SnapshotFrom<typeof issueLifecycleMachine>;
 

@@ -12,32 +12,7 @@ import type { KV } from '@nats-io/kv';
 import type { StageResult } from '../agents/task.ts';
 import { kvKey } from '../infra/bus/kv-key.ts';
 import type { DagSnapshot } from '../machines/dag.ts';
-import type { WorkflowEffect } from './effects.ts';
-
-export interface IssueData {
-  number: number;
-  title: string;
-  /** Truncated for prompts (src/issues/text.ts). */
-  body: string;
-  labels: string[];
-  author: string;
-  url?: string;
-}
-
-export interface IssueRecord {
-  number: number;
-  issue: IssueData;
-  /** Of title, full body and dependencies: an edit changes it. */
-  contentHash: string;
-  dependsOn: number[];
-  /** The lifecycle machine's persisted snapshot. */
-  snapshot: unknown;
-  outbox: WorkflowEffect[];
-  discoveredAt: number;
-  /** The issue was closed or unlabelled after it finished: shown, not acted on. */
-  closed?: boolean;
-  pullRequest?: { number: number; url: string };
-}
+import type { IssueRecord } from './record.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -3,7 +3,7 @@
  * `issues` shows, from a live lifecycle or one persisted in the KV bucket.
  */
 import type { LifecycleContext } from '../machines/issue-lifecycle.ts';
-import type { IssueRecord } from './store.ts';
+import type { IssueRecord } from './record.ts';
 
 export interface SummaryRow {
   issue: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
-import { processAlive } from '../../src/orchestra/run-file.ts';
+import { processAlive } from '../../src/infra/os/process.ts';
 import { flattenTree } from '../../src/supervisor/index.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';

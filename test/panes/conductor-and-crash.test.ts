@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processAlive } from '../../src/orchestra/run-file.ts';
+import { processAlive } from '../../src/infra/os/process.ts';
 import { runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
-import { processAlive } from '../../src/orchestra/run-file.ts';
+import { processAlive } from '../../src/infra/os/process.ts';
 import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -10,7 +10,7 @@ import {
   paneTitleText,
 } from '../../src/infra/tmux/args.ts';
 import { parsePaneLine } from '../../src/infra/tmux/format.ts';
-import { decodeWaitStatus } from '../../src/infra/tmux/proc-stat.ts';
+import { decodeWaitStatus } from '../../src/infra/os/process.ts';
 
 describe('tmux arguments', () => {
   it('escapes only a trailing semicolon for the CLI', () => {

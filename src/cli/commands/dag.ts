@@ -11,7 +11,8 @@ import type { LoadedConfig } from '../../config/load.ts';
 import { Kvm } from '@nats-io/kv';
 import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus/topology.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
-import { WorkflowStore, type IssueRecord } from '../../workflow/store.ts';
+import type { IssueRecord } from '../../workflow/record.ts';
+import { WorkflowStore } from '../../workflow/store.ts';
 import { connectCli, loadConfigOrExit, withIssueSource } from '../connect.ts';
 import { CliExit, ExitCode, printProblems } from '../output.ts';
 

@@ -4,7 +4,7 @@
  * The conductor's pane shows the live status of the whole orchestra instead of taking tasks.
  */
 import { join } from 'node:path';
-import { CONTROL_SUBJECTS, type StatusReply } from '../../orchestra/control-subjects.ts';
+import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { resolveSecrets, secretValues } from '../../config/secrets.ts';
 import { describeError } from '../../errors.ts';
 import { createLogger, flushLogger } from '../../infra/observe/logger.ts';

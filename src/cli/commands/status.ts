@@ -1,6 +1,6 @@
 /** `status [--json]`: ask the running orchestra for its supervisor tree. */
 import { describeError } from '../../errors.ts';
-import { CONTROL_SUBJECTS, type StatusReply } from '../../orchestra/control-subjects.ts';
+import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { connectCli, liveRunFile, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, countActors, formatDuration, renderTree } from '../output.ts';
 

@@ -1,6 +1,6 @@
 /** `stop`: ask the running orchestra to stop gracefully, and wait until its process is gone. */
-import { CONTROL_SUBJECTS } from '../../orchestra/control-subjects.ts';
-import { processAlive } from '../../orchestra/run-file.ts';
+import { CONTROL_SUBJECTS } from '../../actors/control-subjects.ts';
+import { processAlive } from '../../infra/os/process.ts';
 import { liveRunFile, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode } from '../output.ts';
 import { requestControl } from './status.ts';

@@ -23,7 +23,7 @@ import { rm } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
-import { waitForProcessExit } from './proc-stat.ts';
+import { waitForProcessExit } from '../os/process.ts';
 import {
   checkPaneId,
   checkSessionName,

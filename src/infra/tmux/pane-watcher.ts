@@ -15,7 +15,7 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
-import { decodeWaitStatus, readProcStat } from './proc-stat.ts';
+import { decodeWaitStatus, readProcStat } from '../os/process.ts';
 import type { PaneInfo, TmuxServer } from './client.ts';
 
 export interface PaneDeath {

@@ -2,6 +2,8 @@
  * What the actors of one orchestra share: config, logger, metrics, and the live connections that
  * the infrastructure actors own and publish here while they run. A dependent actor reads the
  * current value when it starts; rest_for_one guarantees it restarts after the owner does.
+ * Built by the assembly (src/orchestra/orchestra.ts); here, below it, so that the actors that
+ * publish into it and read from it never import the assembly.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -10,14 +12,21 @@ import type { Secrets } from '../config/secrets.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import type { BusObserver } from '../infra/bus/observer.ts';
 import type { OrchestraMetrics } from '../infra/observe/metrics.ts';
-import type { PaneDriver } from '../infra/panes/driver.ts';
-import type { SpareRunners } from '../actors/spare-runners.ts';
+import type { PaneDriver, PaneHandle } from '../infra/panes/driver.ts';
 import type { WorktreeManager } from '../infra/git/worktrees.ts';
 import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 import type { IssueSource } from '../issues/source.ts';
 import type { Workflow } from '../workflow/engine.ts';
 import type { IssueWatcher } from '../workflow/watcher.ts';
 import type { WorkflowMetrics } from '../workflow/metrics.ts';
+
+/** Runners started ahead, one per role, for a fresh agent to take over (./spare-runners.ts). */
+export interface Spares {
+  /** The spare of `role`, claimed as `agentId`; undefined when none is ready (start one's own). */
+  claim(role: string, agentId: string, title: string): Promise<PaneHandle | undefined>;
+  /** Stops the spares. */
+  close(): void;
+}
 
 export interface OrchestraResources {
   readonly config: OrchestraConfig;
@@ -39,7 +48,7 @@ export interface OrchestraResources {
   /** The runner as bundled JavaScript (faster to start), when it could be built. */
   runnerBundle: string | undefined;
   /** Set by the panes actor while it runs: runners started ahead, for agents to take over. */
-  spares: SpareRunners | undefined;
+  spares: Spares | undefined;
   /** Set by the panes actor while it runs: where agent runners are started. */
   paneDriver: PaneDriver | undefined;
   /** Where issues come from and where results are written back (local files or GitHub). */

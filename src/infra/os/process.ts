@@ -1,9 +1,12 @@
 /**
- * What Linux's /proc says about a process we did not start: whether it still runs, and the exit
- * status of a zombie. tmux reaps its panes' processes; when it misses a SIGCHLD (seen with tmux
- * 3.3a about once in ten `kill -9`s) the pane is dead, tmux knows no status, and the process
- * stays a zombie whose `/proc/<pid>/stat` still holds the wait status (field 52, `exit_code`).
- * Without procfs every reader here answers undefined and callers fall back to what they know.
+ * What the operating system says about a process we did not start (Linux /proc): whether it
+ * still runs, its argv, and the exit status of a zombie. A run file's or pid file's pid may now
+ * belong to another program, so callers check the argv before they act on it.
+ *
+ * tmux reaps its panes' processes; when it misses a SIGCHLD (seen with tmux 3.3a about once in
+ * ten `kill -9`s) the pane is dead, tmux knows no status, and the process stays a zombie whose
+ * `/proc/<pid>/stat` still holds the wait status (field 52, `exit_code`). Without procfs every
+ * reader here answers undefined (or empty) and callers fall back to what they know.
  */
 import { readFileSync } from 'node:fs';
 
@@ -42,6 +45,15 @@ export function processAlive(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
   return readProcStat(pid)?.state !== 'Z';
+}
+
+/** The argv of a process; empty when it cannot be read. */
+export function commandLineOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 /**

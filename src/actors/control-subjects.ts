@@ -1,6 +1,7 @@
 /**
  * The control subjects: the CLI and the Conductor pane ask a running orchestra over plain NATS
- * request/reply. Apart from the control actor so that clients import no actor code.
+ * request/reply. Apart from the control actor (./control.ts) so that clients import none of its
+ * code.
  */
 import type { TreeNode } from '../supervisor/tree.ts';
 
