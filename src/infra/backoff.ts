@@ -1,10 +1,14 @@
 /**
- * Retry delays for the bus: the initial NATS connect and the nak of a failed handler.
+ * Retry delays for the bus: the initial NATS connect and the nak of a failed handler, and the
+ * abortable wait between tries.
  *
  * Attempt 1 waits `initialMs`, each later attempt doubles it up to `maxMs`; then up to `jitter`
  * (a fraction, 0.2 = 20 %) of the delay is taken off at random so that many clients retrying the
- * same server don't retry in step. Pure: the random source is injected.
+ * same server don't retry in step. The formula is the shared one (src/backoff.ts); this is the
+ * bus's way of asking for it. Pure: the random source is injected.
  */
+import { backoffDelayMs } from '../backoff.ts';
+
 export interface RetryBackoff {
   initialMs: number;
   maxMs: number;
@@ -12,10 +16,10 @@ export interface RetryBackoff {
 }
 
 export function retryDelayMs(attempt: number, policy: RetryBackoff, random: () => number = Math.random): number {
-  const steps = Math.max(0, Math.floor(attempt) - 1);
-  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(steps, 30));
+  // Attempts count from 1; past 30 doublings the delay is the cap anyway (and 0 × 2^1024 is NaN).
+  const retry = Math.min(Math.max(0, Math.floor(attempt) - 1), 30);
   const jitter = Math.min(1, Math.max(0, policy.jitter));
-  return Math.max(0, Math.round(ceiling * (1 - jitter * random())));
+  return backoffDelayMs(retry, { baseMs: policy.initialMs, maxMs: policy.maxMs, jitter: -jitter }, random);
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts; never rejects. */

@@ -33,15 +33,14 @@
  * half of one), and the read-modify-write of one file runs one at a time in this process (a
  * promise chain per file). Two processes writing one tracker directory at once are not
  * supported: the orchestra runs one issue source.
+ *
+ * The code: local/issue-files.ts (parsing, reading the directory), local/tracker.ts (the tracker
+ * files: schemas, atomic writes, the rendered views), local/errors.ts; this file is the source.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import { describeError, IssueErrorCodes, MiyabiError } from '../errors.ts';
 import type {
   AuthorAssociation,
   IssueSource,
@@ -52,298 +51,37 @@ import type {
   PullRequestRequest,
   TrackedIssue,
 } from './source.ts';
+import { LocalIssueSourceError, LocalSourceErrorCodes } from './local/errors.ts';
+import { readIssueDirectory, type IssueFile } from './local/issue-files.ts';
+import {
+  corrupt,
+  effectiveLabels,
+  jsonFile,
+  labelsSchema,
+  pullsSchema,
+  readTrackerFile,
+  renderIssue,
+  renderPull,
+  trackerRecordSchema,
+  writeAtomically,
+  type LocalPullRequest,
+  type TrackerRecord,
+} from './local/tracker.ts';
 
-export const LocalSourceErrorCodes = {
-  IssueDirMissing: IssueErrorCodes.IssueDirMissing,
-  IssueNotFound: IssueErrorCodes.IssueNotFound,
-  TrackerFileCorrupt: IssueErrorCodes.TrackerFileCorrupt,
-} as const;
+export { LocalIssueSourceError, LocalSourceErrorCodes, type LocalSourceErrorCode } from './local/errors.ts';
+export {
+  parseIssueFile,
+  readIssueDirectory,
+  type IssueFile,
+  type IssueFileFields,
+  type IssueFileProblem,
+  type ParsedIssueFile,
+} from './local/issue-files.ts';
+export type { LocalPullRequest, TrackerRecord } from './local/tracker.ts';
 
-export type LocalSourceErrorCode = (typeof LocalSourceErrorCodes)[keyof typeof LocalSourceErrorCodes];
-
-export class LocalIssueSourceError extends MiyabiError {
-  constructor(code: LocalSourceErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options);
-    this.name = 'LocalIssueSourceError';
-  }
-}
-
-/** What one issue file says, front matter and body. */
-export interface IssueFileFields {
-  number: number;
-  title: string;
-  body: string;
-  labels: string[];
-  author: string;
-  association: AuthorAssociation;
-  state: 'open' | 'closed';
-  dependsOn: number[];
-  /** Label → login of whoever applied it. */
-  labeledBy: Record<string, string>;
-}
-
-export interface IssueFile extends IssueFileFields {
-  /** The path, as `dir` joined with the file name. */
-  file: string;
-  mtimeMs: number;
-}
-
-export interface IssueFileProblem {
-  file: string;
-  /** `<field>: <what is wrong>`, e.g. `number: expected a positive integer`. */
-  message: string;
-  /** The version of the file the problem is about (warnings are once per version). */
-  mtimeMs?: number;
-}
-
-export type ParsedIssueFile = { ok: true; issue: IssueFileFields } | { ok: false; problem: IssueFileProblem };
-
-const ASSOCIATIONS: readonly AuthorAssociation[] = [
-  'OWNER',
-  'MEMBER',
-  'COLLABORATOR',
-  'CONTRIBUTOR',
-  'FIRST_TIME_CONTRIBUTOR',
-  'FIRST_TIMER',
-  'MANNEQUIN',
-  'NONE',
-];
 const WRITE_ACCESS: ReadonlySet<AuthorAssociation> = new Set(['OWNER', 'MEMBER', 'COLLABORATOR']);
 
-// Not fatal: invalid bytes become U+FFFD, so a stray Latin-1 file is served rather than refused.
-const utf8 = new TextDecoder('utf-8');
-
-const OPENING_FENCE = /^---[ \t]*\r?\n/;
-const CLOSING_FENCE = /^---[ \t]*\r?$/gm;
-
-class FieldProblem extends Error {}
-
-/** Parses one issue file's text; `file` only names it in the problem. */
-export function parseIssueFile(text: string, file: string): ParsedIssueFile {
-  const problem = (message: string): ParsedIssueFile => ({ ok: false, problem: { file, message } });
-  const opening = OPENING_FENCE.exec(text);
-  if (!opening) return problem('front matter: missing (the file must start with a --- line)');
-  const closing = new RegExp(CLOSING_FENCE.source, 'gm');
-  closing.lastIndex = opening[0].length;
-  const fence = closing.exec(text);
-  if (!fence) return problem('front matter: no closing --- line');
-  let data: unknown;
-  try {
-    // `error`: a YAML warning (an unknown tag, say) is not for the daemon's console.
-    data = parseYaml(text.slice(opening[0].length, fence.index), { logLevel: 'error' }) ?? {};
-  } catch (error) {
-    return problem(`front matter: invalid YAML (${describeError(error).split('\n')[0]})`);
-  }
-  if (typeof data !== 'object' || Array.isArray(data)) return problem('front matter: expected a mapping of fields');
-  const body = text
-    .slice(fence.index + fence[0].length)
-    .replace(/^(?:[ \t]*\r?\n)+/, '')
-    .trimEnd();
-  try {
-    return { ok: true, issue: { ...issueFields(data as Record<string, unknown>), body } };
-  } catch (error) {
-    if (error instanceof FieldProblem) return problem(error.message);
-    throw error;
-  }
-}
-
-function fail(field: string, what: string): never {
-  throw new FieldProblem(`${field}: ${what}`);
-}
-
-const isIssueNumber = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
-const isName = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';
-
-function issueFields(data: Record<string, unknown>): Omit<IssueFileFields, 'body'> {
-  // An empty YAML value (`labels:`) is null: the field's default, as if it were not there.
-  const given = (field: string): unknown => data[field] ?? undefined;
-  const text = (field: string, fallback?: string): string => {
-    const value = given(field) ?? fallback;
-    if (value === undefined) fail(field, 'required, a string');
-    return isName(value) ? value : fail(field, 'expected a non-empty string');
-  };
-
-  const number = given('number');
-  if (number === undefined) fail('number', 'required, a positive integer');
-  if (!isIssueNumber(number)) fail('number', 'expected a positive integer');
-
-  const labels = given('labels') ?? [];
-  if (!Array.isArray(labels) || !labels.every(isName)) fail('labels', 'expected a list of label names');
-
-  const associationGiven = given('association') ?? 'OWNER';
-  const association = ASSOCIATIONS.find((known) => typeof associationGiven === 'string' && known === associationGiven.toUpperCase());
-  if (association === undefined) fail('association', `expected one of ${ASSOCIATIONS.join(', ')}`);
-
-  const state = given('state') ?? 'open';
-  if (state !== 'open' && state !== 'closed') fail('state', 'expected open or closed');
-
-  const dependsOn = given('dependsOn') ?? [];
-  if (!Array.isArray(dependsOn)) fail('dependsOn', 'expected a list of issue numbers');
-  const dependencies = dependsOn.map((entry: unknown) => {
-    const value = typeof entry === 'string' && /^\s*#?\d+\s*$/.test(entry) ? Number(entry.replace('#', '')) : entry;
-    return isIssueNumber(value) ? value : fail('dependsOn', `${JSON.stringify(entry)} is not an issue number`);
-  });
-
-  const labeledBy = given('labeledBy') ?? {};
-  if (typeof labeledBy !== 'object' || Array.isArray(labeledBy)) fail('labeledBy', 'expected a mapping of label to login');
-  // No prototype: a label named `__proto__` or `constructor` is a label like any other.
-  const labelers: Record<string, string> = Object.create(null);
-  for (const [label, login] of Object.entries(labeledBy)) labelers[label] = isName(login) ? login : fail(`labeledBy.${label}`, 'expected a login');
-
-  return {
-    number,
-    title: text('title'),
-    labels: [...new Set(labels)],
-    author: text('author', 'local'),
-    association,
-    state,
-    dependsOn: [...new Set(dependencies)],
-    labeledBy: labelers,
-  };
-}
-
-/**
- * The issues of `dir`, sorted by number, and the files skipped with why. Only `*.md` files
- * directly in `dir`; dot files are editors' locks and backups, not issues.
- */
-export async function readIssueDirectory(dir: string): Promise<{ issues: IssueFile[]; problems: IssueFileProblem[] }> {
-  let names: string[];
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    names = entries
-      .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && !entry.name.startsWith('.') && /\.md$/i.test(entry.name))
-      .map((entry) => entry.name)
-      .sort();
-  } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'is not a directory' : 'cannot be read';
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new LocalIssueSourceError(
-      LocalSourceErrorCodes.IssueDirMissing,
-      missing ? `issue directory ${dir} does not exist` : `issue directory ${dir} ${why}: ${describeError(error)}`,
-      { cause: error },
-    );
-  }
-  const read = await Promise.all(names.map((name) => readIssueFile(path.join(dir, name))));
-  const problems: IssueFileProblem[] = [];
-  const byNumber = new Map<number, IssueFile[]>();
-  for (const entry of read) {
-    if (entry === undefined) continue;
-    if ('message' in entry) {
-      problems.push(entry);
-      continue;
-    }
-    byNumber.set(entry.number, [...(byNumber.get(entry.number) ?? []), entry]);
-  }
-  const issues: IssueFile[] = [];
-  for (const [number, files] of byNumber) {
-    if (files.length === 1) {
-      issues.push(files[0]!);
-      continue;
-    }
-    for (const issue of files) {
-      const others = files.filter((other) => other !== issue).map((other) => other.file);
-      const skipped = files.length === 2 ? 'both' : 'all';
-      problems.push({ file: issue.file, message: `number: ${number} is also the number of ${others.join(', ')}; ${skipped} skipped`, mtimeMs: issue.mtimeMs });
-    }
-  }
-  issues.sort((a, b) => a.number - b.number);
-  return { issues, problems };
-}
-
-async function readIssueFile(file: string): Promise<IssueFile | IssueFileProblem | undefined> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) return undefined;
-    const parsed = parseIssueFile(utf8.decode(await readFile(file)), file);
-    return parsed.ok ? { ...parsed.issue, file, mtimeMs: info.mtimeMs } : { ...parsed.problem, mtimeMs: info.mtimeMs };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed since listed, or a dangling link
-    return { file, message: `file: cannot be read (${describeError(error)})` };
-  }
-}
-
-const trackerRecordSchema = z.object({
-  number: z.number().int().positive(),
-  labels: z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
-  state: z.enum(['open', 'closed']).optional(),
-  comments: z.array(z.object({ key: z.string(), body: z.string(), at: z.string() })),
-  pullRequests: z.array(z.number().int().positive()),
-});
-
-export type TrackerRecord = z.infer<typeof trackerRecordSchema>;
-
-const pullsSchema = z.array(
-  z.object({
-    number: z.number().int().positive(),
-    issue: z.number().int().positive(),
-    head: z.string(),
-    base: z.string(),
-    title: z.string(),
-    body: z.string(),
-    draft: z.boolean(),
-    url: z.string(),
-    createdAt: z.string(),
-  }),
-);
-
-export type LocalPullRequest = z.infer<typeof pullsSchema>[number];
-
-const labelsSchema = z.array(z.object({ name: z.string(), color: z.string(), description: z.string() }));
-
-function corrupt(file: string, why: string, cause?: unknown): LocalIssueSourceError {
-  return new LocalIssueSourceError(
-    LocalSourceErrorCodes.TrackerFileCorrupt,
-    `tracker file ${file} is corrupt (${why}); repair it or remove it`,
-    { cause },
-  );
-}
-
-/** A tracker file and its mtime; undefined when it does not exist yet. */
-async function readTrackerFile<T>(file: string, schema: z.ZodType<T>): Promise<{ value: T; mtimeMs: number } | undefined> {
-  let bytes: Buffer;
-  let mtimeMs: number;
-  try {
-    mtimeMs = (await stat(file)).mtimeMs;
-    bytes = await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8.decode(bytes));
-  } catch (error) {
-    throw corrupt(file, `not valid JSON: ${describeError(error)}`, error);
-  }
-  const result = schema.safeParse(json);
-  if (!result.success) {
-    const first = result.error.issues[0];
-    throw corrupt(file, `${first?.path.join('.') || 'top level'}: ${first?.message ?? 'unexpected shape'}`);
-  }
-  return { value: result.data, mtimeMs };
-}
-
-/** Replaces `file` by a rename, so a reader or a crash sees the old text or the new, never half. */
-async function writeAtomically(file: string, text: string): Promise<void> {
-  // No fsync: the contract is surviving kill -9 (the page cache survives it), not a power cut.
-  const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID().slice(0, 8)}.tmp`);
-  try {
-    await writeFile(temporary, text);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
-}
-
-const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 const isBotLogin = (login: string): boolean => login.endsWith('[bot]');
-
-function effectiveLabels(issue: IssueFile, record: TrackerRecord | undefined): string[] {
-  if (!record) return issue.labels;
-  const removed = new Set(record.labels.removed);
-  return [...new Set([...issue.labels, ...record.labels.added])].filter((label) => !removed.has(label));
-}
 
 function trackedIssue(issue: IssueFile, tracked: { value: TrackerRecord; mtimeMs: number } | undefined): TrackedIssue {
   return {
@@ -359,38 +97,6 @@ function trackedIssue(issue: IssueFile, tracked: { value: TrackerRecord; mtimeMs
     updatedAt: new Date(Math.max(issue.mtimeMs, tracked?.mtimeMs ?? 0)).toISOString(),
     dependsOn: issue.dependsOn,
   };
-}
-
-function renderIssue(issue: IssueFile, record: TrackerRecord): string {
-  const labels = effectiveLabels(issue, record);
-  const lines = [
-    `# #${issue.number}: ${issue.title}`,
-    '',
-    `- State: ${record.state ?? issue.state}`,
-    `- Labels: ${labels.length > 0 ? labels.map((label) => `\`${label}\``).join(', ') : 'none'}`,
-    `- Issue file: ${pathToFileURL(path.resolve(issue.file)).href}`,
-  ];
-  if (record.pullRequests.length > 0) {
-    lines.push(`- Pull requests: ${record.pullRequests.map((number) => `[#${number}](pull-${number}.md)`).join(', ')}`);
-  }
-  lines.push('', '## Comments', '');
-  if (record.comments.length === 0) lines.push('None yet.', '');
-  for (const comment of record.comments) lines.push(`### ${comment.at}`, `<!-- key: ${comment.key} -->`, '', comment.body, '');
-  return lines.join('\n');
-}
-
-function renderPull(pull: LocalPullRequest): string {
-  return [
-    `# Pull request #${pull.number}: ${pull.title}`,
-    '',
-    `- Issue: #${pull.issue} ([conversation](issue-${pull.issue}.md))`,
-    `- Branch: ${pull.head} → ${pull.base}`,
-    `- Draft: ${pull.draft ? 'yes' : 'no'}`,
-    `- Opened: ${pull.createdAt}`,
-    '',
-    pull.body,
-    '',
-  ].join('\n');
 }
 
 export interface LocalIssueSourceOptions {
@@ -475,7 +181,7 @@ export class LocalIssueSource implements IssueSource {
         createdAt: new Date().toISOString(),
       };
       await mkdir(this.options.trackerDir, { recursive: true });
-      await writeAtomically(pullsFile, json([...pulls, opened]));
+      await writeAtomically(pullsFile, jsonFile([...pulls, opened]));
       await writeAtomically(rendered, renderPull(opened));
       return { pull: opened, created: true };
     });
@@ -501,7 +207,7 @@ export class LocalIssueSource implements IssueSource {
       }
       if (missing.length > 0) {
         await mkdir(this.options.trackerDir, { recursive: true });
-        await writeAtomically(file, json([...existing, ...missing]));
+        await writeAtomically(file, jsonFile([...existing, ...missing]));
       }
       return { created: missing.map((label) => label.name) };
     });
@@ -547,7 +253,7 @@ export class LocalIssueSource implements IssueSource {
       const result = change(record);
       if (JSON.stringify(record) !== before) {
         await mkdir(this.options.trackerDir, { recursive: true });
-        await writeAtomically(file, json(record));
+        await writeAtomically(file, jsonFile(record));
         await writeAtomically(path.join(this.options.trackerDir, `issue-${number}.md`), renderIssue(issue, record));
       }
       return result;

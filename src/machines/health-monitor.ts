@@ -1,7 +1,7 @@
 /**
  * Health monitor: every `checkIntervalMs` it runs the injected `check` and reports the result
  * through the injected `report` action. It decides nothing about what "healthy" means; the check
- * (see src/actors/health-monitor.ts) does.
+ * (`healthMonitorChild` in src/actors/core.ts) does.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { shutdownTransition, stoppedState } from './shutdown.ts';

@@ -18,6 +18,7 @@
  */
 import { assign, setup } from 'xstate';
 import type { StageResult } from '../agents/task.ts';
+import { backoffDelayMs } from '../backoff.ts';
 
 export interface RouteStage {
   stage: string;
@@ -121,7 +122,7 @@ export interface CommentParams {
 
 /** Delay before attempt `attempt + 1`: doubles from the initial delay, capped. */
 export function retryDelayMs(attempt: number, initialMs: number, maxMs: number): number {
-  return Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
+  return backoffDelayMs(attempt - 1, { baseMs: initialMs, maxMs });
 }
 
 export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'reviewRounds' | 'attempt'>): string {

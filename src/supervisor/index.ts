@@ -15,6 +15,7 @@
 export * from './child-spec.ts';
 export * from './restart-policy.ts';
 export * from './runtime-logic.ts';
+export * from './clock.ts';
 export * from './supervisor.ts';
 export * from './process-actor.ts';
 export * from './tree.ts';

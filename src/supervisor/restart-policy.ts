@@ -2,8 +2,10 @@
  * The restart decision in three small pure pieces, after OTP's supervisor.erl:
  * `shouldRestart` (do_restart: restart type × exit reason), `withinIntensity` (add_restart: a
  * sliding window of restart times) and `childrenToRestart` (one clause per strategy), plus the
- * backoff delay (Akka's restartWithBackoff). No timers, no actors: each is tested on its own.
+ * backoff delay (Akka's restartWithBackoff, through the shared src/backoff.ts). No timers, no
+ * actors: each is tested on its own.
  */
+import { backoffDelayMs } from '../backoff.ts';
 
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one' | 'simple_one_for_one';
@@ -84,6 +86,5 @@ export interface Backoff {
  * min × 2^attempt, capped at max, then stretched by up to `randomFactor` (Akka's formula).
  */
 export function backoffDelay(attempt: number, backoff: Backoff, random: () => number = Math.random): number {
-  const exponential = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.max(0, attempt));
-  return Math.round(exponential * (1 + random() * backoff.randomFactor));
+  return backoffDelayMs(attempt, { baseMs: backoff.minMs, maxMs: backoff.maxMs, jitter: backoff.randomFactor }, random);
 }

@@ -1,0 +1,205 @@
+/**
+ * The operator's issue files: parsing one (YAML front matter and a Markdown body, format in
+ * ../local-source.ts) into fields or a problem that names the field, and reading a directory of
+ * them, skipping what does not parse and every file of a number two files claim. Read only:
+ * nothing here writes.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { describeError } from '../../errors.ts';
+import type { AuthorAssociation } from '../source.ts';
+import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
+
+/** What one issue file says, front matter and body. */
+export interface IssueFileFields {
+  number: number;
+  title: string;
+  body: string;
+  labels: string[];
+  author: string;
+  association: AuthorAssociation;
+  state: 'open' | 'closed';
+  dependsOn: number[];
+  /** Label → login of whoever applied it. */
+  labeledBy: Record<string, string>;
+}
+
+export interface IssueFile extends IssueFileFields {
+  /** The path, as `dir` joined with the file name. */
+  file: string;
+  mtimeMs: number;
+}
+
+export interface IssueFileProblem {
+  file: string;
+  /** `<field>: <what is wrong>`, e.g. `number: expected a positive integer`. */
+  message: string;
+  /** The version of the file the problem is about (warnings are once per version). */
+  mtimeMs?: number;
+}
+
+export type ParsedIssueFile = { ok: true; issue: IssueFileFields } | { ok: false; problem: IssueFileProblem };
+
+const ASSOCIATIONS: readonly AuthorAssociation[] = [
+  'OWNER',
+  'MEMBER',
+  'COLLABORATOR',
+  'CONTRIBUTOR',
+  'FIRST_TIME_CONTRIBUTOR',
+  'FIRST_TIMER',
+  'MANNEQUIN',
+  'NONE',
+];
+
+// Not fatal: invalid bytes become U+FFFD, so a stray Latin-1 file is served rather than refused.
+export const utf8 = new TextDecoder('utf-8');
+
+const OPENING_FENCE = /^---[ \t]*\r?\n/;
+const CLOSING_FENCE = /^---[ \t]*\r?$/gm;
+
+class FieldProblem extends Error {}
+
+/** Parses one issue file's text; `file` only names it in the problem. */
+export function parseIssueFile(text: string, file: string): ParsedIssueFile {
+  const problem = (message: string): ParsedIssueFile => ({ ok: false, problem: { file, message } });
+  const opening = OPENING_FENCE.exec(text);
+  if (!opening) return problem('front matter: missing (the file must start with a --- line)');
+  const closing = new RegExp(CLOSING_FENCE.source, 'gm');
+  closing.lastIndex = opening[0].length;
+  const fence = closing.exec(text);
+  if (!fence) return problem('front matter: no closing --- line');
+  let data: unknown;
+  try {
+    // `error`: a YAML warning (an unknown tag, say) is not for the daemon's console.
+    data = parseYaml(text.slice(opening[0].length, fence.index), { logLevel: 'error' }) ?? {};
+  } catch (error) {
+    return problem(`front matter: invalid YAML (${describeError(error).split('\n')[0]})`);
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) return problem('front matter: expected a mapping of fields');
+  const body = text
+    .slice(fence.index + fence[0].length)
+    .replace(/^(?:[ \t]*\r?\n)+/, '')
+    .trimEnd();
+  try {
+    return { ok: true, issue: { ...issueFields(data as Record<string, unknown>), body } };
+  } catch (error) {
+    if (error instanceof FieldProblem) return problem(error.message);
+    throw error;
+  }
+}
+
+function fail(field: string, what: string): never {
+  throw new FieldProblem(`${field}: ${what}`);
+}
+
+const isIssueNumber = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
+const isName = (value: unknown): value is string => typeof value === 'string' && value.trim() !== '';
+
+function issueFields(data: Record<string, unknown>): Omit<IssueFileFields, 'body'> {
+  // An empty YAML value (`labels:`) is null: the field's default, as if it were not there.
+  const given = (field: string): unknown => data[field] ?? undefined;
+  const text = (field: string, fallback?: string): string => {
+    const value = given(field) ?? fallback;
+    if (value === undefined) fail(field, 'required, a string');
+    return isName(value) ? value : fail(field, 'expected a non-empty string');
+  };
+
+  const number = given('number');
+  if (number === undefined) fail('number', 'required, a positive integer');
+  if (!isIssueNumber(number)) fail('number', 'expected a positive integer');
+
+  const labels = given('labels') ?? [];
+  if (!Array.isArray(labels) || !labels.every(isName)) fail('labels', 'expected a list of label names');
+
+  const associationGiven = given('association') ?? 'OWNER';
+  const association = ASSOCIATIONS.find((known) => typeof associationGiven === 'string' && known === associationGiven.toUpperCase());
+  if (association === undefined) fail('association', `expected one of ${ASSOCIATIONS.join(', ')}`);
+
+  const state = given('state') ?? 'open';
+  if (state !== 'open' && state !== 'closed') fail('state', 'expected open or closed');
+
+  const dependsOn = given('dependsOn') ?? [];
+  if (!Array.isArray(dependsOn)) fail('dependsOn', 'expected a list of issue numbers');
+  const dependencies = dependsOn.map((entry: unknown) => {
+    const value = typeof entry === 'string' && /^\s*#?\d+\s*$/.test(entry) ? Number(entry.replace('#', '')) : entry;
+    return isIssueNumber(value) ? value : fail('dependsOn', `${JSON.stringify(entry)} is not an issue number`);
+  });
+
+  const labeledBy = given('labeledBy') ?? {};
+  if (typeof labeledBy !== 'object' || Array.isArray(labeledBy)) fail('labeledBy', 'expected a mapping of label to login');
+  // No prototype: a label named `__proto__` or `constructor` is a label like any other.
+  const labelers: Record<string, string> = Object.create(null);
+  for (const [label, login] of Object.entries(labeledBy)) labelers[label] = isName(login) ? login : fail(`labeledBy.${label}`, 'expected a login');
+
+  return {
+    number,
+    title: text('title'),
+    labels: [...new Set(labels)],
+    author: text('author', 'local'),
+    association,
+    state,
+    dependsOn: [...new Set(dependencies)],
+    labeledBy: labelers,
+  };
+}
+
+/**
+ * The issues of `dir`, sorted by number, and the files skipped with why. Only `*.md` files
+ * directly in `dir`; dot files are editors' locks and backups, not issues.
+ */
+export async function readIssueDirectory(dir: string): Promise<{ issues: IssueFile[]; problems: IssueFileProblem[] }> {
+  let names: string[];
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    names = entries
+      .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && !entry.name.startsWith('.') && /\.md$/i.test(entry.name))
+      .map((entry) => entry.name)
+      .sort();
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'is not a directory' : 'cannot be read';
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new LocalIssueSourceError(
+      LocalSourceErrorCodes.IssueDirMissing,
+      missing ? `issue directory ${dir} does not exist` : `issue directory ${dir} ${why}: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+  const read = await Promise.all(names.map((name) => readIssueFile(path.join(dir, name))));
+  const problems: IssueFileProblem[] = [];
+  const byNumber = new Map<number, IssueFile[]>();
+  for (const entry of read) {
+    if (entry === undefined) continue;
+    if ('message' in entry) {
+      problems.push(entry);
+      continue;
+    }
+    byNumber.set(entry.number, [...(byNumber.get(entry.number) ?? []), entry]);
+  }
+  const issues: IssueFile[] = [];
+  for (const [number, files] of byNumber) {
+    if (files.length === 1) {
+      issues.push(files[0]!);
+      continue;
+    }
+    for (const issue of files) {
+      const others = files.filter((other) => other !== issue).map((other) => other.file);
+      const skipped = files.length === 2 ? 'both' : 'all';
+      problems.push({ file: issue.file, message: `number: ${number} is also the number of ${others.join(', ')}; ${skipped} skipped`, mtimeMs: issue.mtimeMs });
+    }
+  }
+  issues.sort((a, b) => a.number - b.number);
+  return { issues, problems };
+}
+
+async function readIssueFile(file: string): Promise<IssueFile | IssueFileProblem | undefined> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) return undefined;
+    const parsed = parseIssueFile(utf8.decode(await readFile(file)), file);
+    return parsed.ok ? { ...parsed.issue, file, mtimeMs: info.mtimeMs } : { ...parsed.problem, mtimeMs: info.mtimeMs };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed since listed, or a dangling link
+    return { file, message: `file: cannot be read (${describeError(error)})` };
+  }
+}

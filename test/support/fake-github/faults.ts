@@ -1,0 +1,71 @@
+/**
+ * Faults and rate limits: the next N requests (optionally only those matching a method and a
+ * path) answer 5xx, a secondary rate limit (403 + `retry-after`), a primary rate limit (403 +
+ * `x-ratelimit-remaining: 0` + `x-ratelimit-reset`), a 403 naming the permissions it wants, or
+ * drop the connection; and the `x-ratelimit-*` headers every answer carries.
+ */
+import { docs, type Answer } from './http.ts';
+import type { FakeGitHubState, Fault } from './types.ts';
+
+export const addFault = (state: FakeGitHubState, fault: Fault): void => void state.faults.push({ ...fault, times: fault.times ?? 1 });
+
+export const rateHeaders = (state: FakeGitHubState) => ({
+  'x-ratelimit-limit': state.rateLimit.limit,
+  'x-ratelimit-remaining': state.rateLimit.remaining,
+  'x-ratelimit-reset': Math.floor(Date.now() / 1000) + 3600,
+  'x-ratelimit-used': state.rateLimit.limit - state.rateLimit.remaining,
+  'x-ratelimit-resource': 'core',
+});
+
+/** The first fault that matches the request, counted down (and dropped when used up). */
+export const takeFault = (state: FakeGitHubState, method: string, path: string): Fault | undefined => {
+  const index = state.faults.findIndex(
+    (f) =>
+      (f.method === undefined || f.method.toUpperCase() === method) &&
+      (f.path === undefined || (typeof f.path === 'string' ? path.startsWith(f.path) : f.path.test(path))),
+  );
+  if (index < 0) return undefined;
+  const fault = state.faults[index]!;
+  fault.times -= 1;
+  if (fault.times <= 0) state.faults.splice(index, 1);
+  return fault;
+};
+
+export const faultAnswer = (state: FakeGitHubState, fault: Fault): Answer => {
+  switch (fault.kind) {
+    case 'server_error':
+      return { status: fault.status ?? 500, body: { message: 'Server Error' } };
+    case 'secondary_rate_limit':
+      return {
+        status: 403,
+        headers: { 'retry-after': fault.retryAfter ?? 1 },
+        body: {
+          message:
+            'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.',
+          documentation_url: `${docs}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+          status: '403',
+        },
+      };
+    case 'rate_limit':
+      return {
+        status: 403,
+        headers: {
+          'x-ratelimit-remaining': 0,
+          'x-ratelimit-reset': Math.floor((Date.now() + (fault.retryAfter ?? 0) * 1000) / 1000),
+        },
+        body: {
+          message: `API rate limit exceeded for user ID ${state.viewer.id}. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.`,
+          documentation_url: `${docs}/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit`,
+          status: '403',
+        },
+      };
+    case 'forbidden':
+      return {
+        status: 403,
+        headers: fault.acceptedPermissions ? { 'x-accepted-github-permissions': fault.acceptedPermissions } : {},
+        body: { message: 'Resource not accessible by personal access token', documentation_url: docs, status: '403' },
+      };
+    case 'network':
+      return { status: 0 };
+  }
+};
