@@ -17,57 +17,17 @@
  * - Calls for one name run one at a time (an in-process chain per name), so two callers never
  *   create or remove the same worktree at once.
  *
- * Every git call is an argv array run in the repository with `GIT_TERMINAL_PROMPT=0` (a
- * credential prompt fails instead of hanging) and without inherited GIT_DIR-style variables.
+ * Every git call goes through `git()` of ./git.ts: an argv array run in the repository with
+ * `GIT_TERMINAL_PROMPT=0` (a credential prompt fails instead of hanging) and without inherited
+ * GIT_DIR-style variables; lock files held by another git are retried.
  */
 import { mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
+import { git } from './git.ts';
 
-// Not execa: this runs in the pane runner too, where importing execa costs about 190 ms of the
-// time to replace a dead agent.
-const INHERITED_GIT_VARIABLES = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR'];
-
-function gitEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
-  for (const name of INHERITED_GIT_VARIABLES) delete env[name];
-  return env;
-}
-
-/** Runs git in `cwd`; resolves with stdout, rejects with `git_command_failed` naming the command. */
-export async function git(args: readonly string[], cwd: string): Promise<string> {
-  // Runners of different issues change one repository's worktree list from several processes at
-  // once, and git refuses to wait for its lock files: a lock held by another git is retried.
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await gitOnce(args, cwd);
-    } catch (error) {
-      const locked = /\.lock'?: File exists|could not lock|Unable to create .*\.lock/i.test((error as Error).message);
-      if (!locked || attempt >= LOCK_RETRIES) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 30));
-    }
-  }
-}
-
-const LOCK_RETRIES = 8;
-
-function gitOnce(args: readonly string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      'git',
-      [...args],
-      { cwd, env: gitEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (!error) return resolve(stdout);
-        const why = stderr.trim() || error.message;
-        reject(new MiyabiError(ErrorCodes.GitCommandFailed, `git ${args.slice(0, 2).join(' ')} in ${cwd}: ${why}`, { cause: error }));
-      },
-    );
-    child.stdin?.end();
-  });
-}
+export { git } from './git.ts';
 
 export interface Repository {
   /** The working tree's top directory, symlinks resolved. */
