@@ -37,6 +37,10 @@ const noopTracker: IssueSource = {
   comment: async () => ({ posted: true }),
   setExclusiveLabel: async () => {},
   openPullRequest: async (request) => ({ number: request.issue, url: '', created: true }),
+  listComments: async () => [],
+  pullRequest: async () => undefined,
+  mergePullRequest: async () => ({ kind: 'refused', reason: 'the bench tracker merges nothing' }),
+  retargetPullRequest: async () => {},
   syncLabels: async () => ({ created: [] }),
   close: async () => {},
 };

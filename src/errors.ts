@@ -63,6 +63,12 @@ export const IssueErrorCodes = {
   IssueNotFound: 'issue_not_found',
   /** A local tracker file that is not the JSON the source writes (truncated or edited by hand). */
   TrackerFileCorrupt: 'tracker_file_corrupt',
+  /** A pull request the local tracker does not have. */
+  PullNotFound: 'pull_not_found',
+  /** A change the local tracker refuses on a closed pull request (its base, once merged). */
+  PullClosed: 'pull_closed',
+  /** A merge asked of the local source, which was given no repository to merge in. */
+  MergeUnavailable: 'merge_unavailable',
 } as const;
 
 export type IssueErrorCode = (typeof IssueErrorCodes)[keyof typeof IssueErrorCodes];

@@ -17,6 +17,10 @@
  *   openPullRequest      an open pull request from the same head branch means "already opened"
  *   setExclusiveLabel    adds, then removes the family's other labels (a 404 on removal is fine)
  *   syncLabels           creates only the labels missing (a 422 "already exists" is fine)
+ *   mergePullRequest     a merged pull request answers `merged` with `already`, without a PUT;
+ *                        the PUT carries the head sha checked, and an unclear answer is settled
+ *                        by reading the pull request again (github/merge.ts)
+ *   retargetPullRequest  a PATCH only when the base differs
  * A create that fails with a 5xx or a network error may still have happened on GitHub, so it is
  * not retried blindly: the source looks for the marker (or the pull request) first, and only
  * creates again when it is not there. Calls for the same key in one process run one at a time.
@@ -25,19 +29,41 @@
  * undefined for them. Text is passed through as GitHub sends it (huge bodies, replacement
  * characters where the bytes were not UTF-8); nothing here throws on content.
  *
+ * Reads for the merge stage: `listComments` (every page, the orchestra's own with their key),
+ * `pullRequest`, `checks` (check runs and commit statuses of a commit) and `blockedBy` (GitHub's
+ * issue dependencies; a server without them answers 404 or 410 once, then is not asked again).
+ *
  * The code, one module per resource under github/: issues.ts (listing, one issue, the JSON),
- * comments.ts, labels.ts, pulls.ts, access.ts (the preflight, write access, the default branch),
- * and repo.ts (the client and the habits they share). This file puts them behind IssueSource.
+ * comments.ts, labels.ts, pulls.ts, merge.ts, checks.ts, dependencies.ts, access.ts (the
+ * preflight, write access, the default branch), and repo.ts (the client and the habits they
+ * share). This file puts them behind IssueSource.
  */
-import type { IssueSource, LabelSpec, Labeler, ListResult, PullRequestRef, PullRequestRequest, TrackedIssue } from './source.ts';
+import type {
+  CheckState,
+  IssueSource,
+  LabelSpec,
+  Labeler,
+  ListResult,
+  MergeOutcome,
+  MergeRequest,
+  PullRequestRef,
+  PullRequestRequest,
+  PullRequestState,
+  TrackedComment,
+  TrackedIssue,
+} from './source.ts';
 import { GitHubAccess } from './github/access.ts';
+import { GitHubChecks } from './github/checks.ts';
 import { GitHubComments } from './github/comments.ts';
+import { GitHubDependencies, type BlockedBy } from './github/dependencies.ts';
 import { GitHubIssues } from './github/issues.ts';
 import { GitHubLabels } from './github/labels.ts';
+import { GitHubMerges } from './github/merge.ts';
 import { GitHubPulls } from './github/pulls.ts';
 import { GitHubRepo, type GitHubRepoOptions } from './github/repo.ts';
 
-export { commentMarker } from './github/comments.ts';
+export { checkRunState, statusStates } from './github/checks.ts';
+export { commentMarker, parseCommentMarker } from './github/comments.ts';
 export { isBotUser, nextLink, toTrackedIssue, type GitHubIssueJson } from './github/issues.ts';
 export { withClosingKeyword } from './github/pulls.ts';
 
@@ -57,6 +83,9 @@ export class GitHubIssueSource implements IssueSource {
   private readonly labels: GitHubLabels;
   private readonly pulls: GitHubPulls;
   private readonly access: GitHubAccess;
+  private readonly merges: GitHubMerges;
+  private readonly checkRuns: GitHubChecks;
+  private readonly dependencies: GitHubDependencies;
 
   constructor(options: GitHubIssueSourceOptions) {
     this.owner = options.owner;
@@ -70,6 +99,9 @@ export class GitHubIssueSource implements IssueSource {
     this.comments = new GitHubComments(this.github);
     this.labels = new GitHubLabels(this.github, this.issues, this.access);
     this.pulls = new GitHubPulls(this.github, this.access);
+    this.merges = new GitHubMerges(this.github, this.pulls);
+    this.checkRuns = new GitHubChecks(this.github);
+    this.dependencies = new GitHubDependencies(this.github, this.issues);
   }
 
   /** `owner/repo` */
@@ -104,6 +136,31 @@ export class GitHubIssueSource implements IssueSource {
 
   openPullRequest(request: PullRequestRequest): Promise<PullRequestRef & { created: boolean }> {
     return this.pulls.openPullRequest(request);
+  }
+
+  /** Every comment of the issue, oldest first; the orchestra's own carry their key, the marker left out of the body. */
+  listComments(number: number): Promise<TrackedComment[]> {
+    return this.comments.listComments(number);
+  }
+
+  pullRequest(number: number): Promise<PullRequestState | undefined> {
+    return this.pulls.pullRequest(number);
+  }
+
+  mergePullRequest(request: MergeRequest): Promise<MergeOutcome> {
+    return this.merges.mergePullRequest(request);
+  }
+
+  retargetPullRequest(number: number, base: string): Promise<void> {
+    return this.pulls.retargetPullRequest(number, base);
+  }
+
+  checks(sha: string): Promise<CheckState[]> {
+    return this.checkRuns.checks(sha);
+  }
+
+  blockedBy(number: number): Promise<BlockedBy | undefined> {
+    return this.dependencies.blockedBy(number);
   }
 
   syncLabels(labels: readonly LabelSpec[]): Promise<{ created: string[] }> {

@@ -14,19 +14,31 @@
  *   state: open                     # open | closed, default open
  *   dependsOn: [3, "#4"]            # default []
  *   labeledBy: { miyabi: alice }    # who applied a label; default the author
+ *   comments:                       # people's comments, oldest first; default []
+ *     - author: bob                 # required
+ *       association: CONTRIBUTOR    # default OWNER, as for the issue
+ *       bot: false                  # default: the login ends with [bot]
+ *       body: Please also cover --yaml.   # required
  *   ---
  *   The body, Markdown.
  *
  * A file that does not parse is skipped with one warning per version of the file (so does every
- * file of a number two files claim); the other issues are still served.
+ * file of a number two files claim); the other issues are still served. A malformed comment is
+ * such a problem, named `comments[<i>].<field>`.
  *
  * The tracker directory, created on the first write:
- * - `issue-<n>.json`: `{ number, labels: { added, removed }, state?, comments: [{ key, body, at }],
- *   pullRequests: [n] }`. Effective labels: the front matter's, plus `added`, minus `removed`;
- *   the effective state is `state`, else the front matter's.
+ * - `issue-<n>.json`: `{ number, labels: { added, removed }, state?, comments: [{ key, body, at,
+ *   afterFileComments }], pullRequests: [n], merged?: { pull, sha, method, at } }`. Effective
+ *   labels: the front matter's, plus `added`, minus `removed`; the effective state is `state`,
+ *   else the front matter's. `afterFileComments` is how many comments the issue file had when the
+ *   orchestra posted: `listComments` answers both kinds in one order by it (the file's first when
+ *   equal), the file's as `f<i>`, the tracker's as `t<i>` by `miyabi-orchestra[bot]` with their key.
  * - `issue-<n>.md`: the conversation rendered for a person, rewritten on each change.
- * - `pulls.json`: `[{ number, issue, head, base, title, body, draft, url, createdAt }]`, one per
- *   head branch, numbered from 1; `pull-<n>.md` renders each.
+ * - `pulls.json`: `[{ number, issue, head, base, title, body, draft, url, createdAt, state,
+ *   merged, mergedAt?, mergeCommit?, method?, headSha?, updatedAt? }]`, one open one per head
+ *   branch, numbered from 1 (older entries without the merge fields are open and unmerged);
+ *   `pull-<n>.md` renders each, "Merged as <sha> (<method>) at <time>" once merged. Merging goes
+ *   through the `repository` port the source is given (local/pulls.ts).
  * - `labels.json`: `[{ name, color, description }]`, the labels `syncLabels` created.
  *
  * Every write replaces its file by a rename (a `kill -9` leaves the old file or the new one, never
@@ -35,7 +47,8 @@
  * supported: the orchestra runs one issue source.
  *
  * The code: local/issue-files.ts (parsing, reading the directory), local/tracker.ts (the tracker
- * files: schemas, atomic writes, the rendered views), local/errors.ts; this file is the source.
+ * files: schemas, atomic writes, the rendered views, the conversation's order), local/pulls.ts
+ * (pull requests and merges), local/errors.ts; this file is the source.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -47,24 +60,27 @@ import type {
   LabelSpec,
   Labeler,
   ListResult,
+  MergeOutcome,
+  MergeRequest,
   PullRequestRef,
   PullRequestRequest,
+  PullRequestState,
+  TrackedComment,
   TrackedIssue,
 } from './source.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './local/errors.ts';
 import { readIssueDirectory, type IssueFile } from './local/issue-files.ts';
+import { LocalPulls, type LocalRepository } from './local/pulls.ts';
 import {
   corrupt,
   effectiveLabels,
   jsonFile,
   labelsSchema,
-  pullsSchema,
   readTrackerFile,
   renderIssue,
-  renderPull,
+  trackedComments,
   trackerRecordSchema,
   writeAtomically,
-  type LocalPullRequest,
   type TrackerRecord,
 } from './local/tracker.ts';
 
@@ -73,11 +89,13 @@ export {
   parseIssueFile,
   readIssueDirectory,
   type IssueFile,
+  type IssueFileComment,
   type IssueFileFields,
   type IssueFileProblem,
   type ParsedIssueFile,
 } from './local/issue-files.ts';
-export type { LocalPullRequest, TrackerRecord } from './local/tracker.ts';
+export type { LocalMergeRequest, LocalRepository } from './local/pulls.ts';
+export { LOCAL_ORCHESTRA_LOGIN, type LocalPullRequest, type TrackerRecord } from './local/tracker.ts';
 
 const WRITE_ACCESS: ReadonlySet<AuthorAssociation> = new Set(['OWNER', 'MEMBER', 'COLLABORATOR']);
 
@@ -105,6 +123,8 @@ export interface LocalIssueSourceOptions {
   /** Where comments, labels, states and pull requests are written. */
   trackerDir: string;
   logger?: Logger;
+  /** The repository pull requests are merged in (git, given by the orchestra); without it a merge throws. */
+  repository?: LocalRepository;
 }
 
 export class LocalIssueSource implements IssueSource {
@@ -112,8 +132,18 @@ export class LocalIssueSource implements IssueSource {
   private readonly chains = new Map<string, Promise<void>>();
   /** File → the version and problem last warned about, so each is logged once. */
   private warned = new Map<string, string>();
+  private readonly pulls: LocalPulls;
 
-  constructor(private readonly options: LocalIssueSourceOptions) {}
+  constructor(private readonly options: LocalIssueSourceOptions) {
+    this.pulls = new LocalPulls({
+      trackerDir: options.trackerDir,
+      repository: options.repository,
+      logger: options.logger,
+      serialized: (key, work) => this.serialized(key, work),
+      requireIssue: (number) => this.requireIssue(number),
+      changeRecord: (number, change, known) => this.changeRecord(number, change, known),
+    });
+  }
 
   async listOpen(): Promise<ListResult> {
     const issues = await this.scan();
@@ -140,9 +170,9 @@ export class LocalIssueSource implements IssueSource {
   }
 
   async comment(number: number, key: string, body: string): Promise<{ posted: boolean }> {
-    return this.changeRecord(number, (record) => {
+    return this.changeRecord(number, (record, issue) => {
       if (record.comments.some((comment) => comment.key === key)) return { posted: false };
-      record.comments.push({ key, body, at: new Date().toISOString() });
+      record.comments.push({ key, body, at: new Date().toISOString(), afterFileComments: issue.comments.length });
       return { posted: true };
     });
   }
@@ -160,37 +190,26 @@ export class LocalIssueSource implements IssueSource {
     });
   }
 
-  async openPullRequest(request: PullRequestRequest): Promise<PullRequestRef & { created: boolean }> {
-    const issue = await this.requireIssue(request.issue);
-    const pullsFile = path.join(this.options.trackerDir, 'pulls.json');
-    const { pull, created } = await this.serialized(pullsFile, async () => {
-      const pulls = (await readTrackerFile(pullsFile, pullsSchema))?.value ?? [];
-      const existing = pulls.find((candidate) => candidate.head === request.head);
-      if (existing) return { pull: existing, created: false };
-      const number = pulls.reduce((highest, candidate) => Math.max(highest, candidate.number), 0) + 1;
-      const rendered = path.resolve(this.options.trackerDir, `pull-${number}.md`);
-      const opened: LocalPullRequest = {
-        number,
-        issue: request.issue,
-        head: request.head,
-        base: request.base ?? 'main',
-        title: request.title,
-        body: request.body,
-        draft: request.draft,
-        url: pathToFileURL(rendered).href,
-        createdAt: new Date().toISOString(),
-      };
-      await mkdir(this.options.trackerDir, { recursive: true });
-      await writeAtomically(pullsFile, jsonFile([...pulls, opened]));
-      await writeAtomically(rendered, renderPull(opened));
-      return { pull: opened, created: true };
-    });
-    // Also for an existing one: a crash may have come between pulls.json and the issue's record.
-    await this.changeRecord(request.issue, (record) => {
-      if (!record.pullRequests.includes(pull.number)) record.pullRequests.push(pull.number);
-    }, issue);
-    if (created) this.options.logger?.info({ issue: request.issue, pull: pull.number, head: pull.head }, 'local pull request written');
-    return { number: pull.number, url: pull.url, created };
+  openPullRequest(request: PullRequestRequest): Promise<PullRequestRef & { created: boolean }> {
+    return this.pulls.open(request);
+  }
+
+  /** The issue file's comments and the orchestra's, in the order they were written. */
+  async listComments(number: number): Promise<TrackedComment[]> {
+    const issue = await this.requireIssue(number);
+    return trackedComments(issue, (await this.readRecord(number))?.value);
+  }
+
+  pullRequest(number: number): Promise<PullRequestState | undefined> {
+    return this.pulls.get(number);
+  }
+
+  mergePullRequest(request: MergeRequest): Promise<MergeOutcome> {
+    return this.pulls.merge(request);
+  }
+
+  retargetPullRequest(number: number, base: string): Promise<void> {
+    return this.pulls.retarget(number, base);
   }
 
   async syncLabels(labels: readonly LabelSpec[]): Promise<{ created: string[] }> {
@@ -238,7 +257,7 @@ export class LocalIssueSource implements IssueSource {
   }
 
   /** Read, change and (when it changed) rewrite issue `number`'s record and its rendering, one call at a time. */
-  private async changeRecord<T>(number: number, change: (record: TrackerRecord) => T, known?: IssueFile): Promise<T> {
+  private async changeRecord<T>(number: number, change: (record: TrackerRecord, issue: IssueFile) => T, known?: IssueFile): Promise<T> {
     const file = this.recordFile(number);
     // The issue is read inside the chain: reading it first would let calls overtake each other.
     return this.serialized(file, async () => {
@@ -250,7 +269,7 @@ export class LocalIssueSource implements IssueSource {
         pullRequests: [],
       };
       const before = JSON.stringify(record);
-      const result = change(record);
+      const result = change(record, issue);
       if (JSON.stringify(record) !== before) {
         await mkdir(this.options.trackerDir, { recursive: true });
         await writeAtomically(file, jsonFile(record));

@@ -67,6 +67,67 @@ export interface PullRequestRef {
   url: string;
 }
 
+/** A comment on an issue, the orchestra's own included. Its body is untrusted text. */
+export interface TrackedComment {
+  /** The tracker's id: GitHub's comment id; locally `t<n>` (the tracker's) or `f<n>` (the issue file's). */
+  id: string;
+  author: string;
+  authorAssociation: AuthorAssociation;
+  authorIsBot: boolean;
+  body: string;
+  /** Set on the orchestra's own comments: the key it posted them with. */
+  key?: string;
+}
+
+/** A pull request as the merge stage sees it. */
+export interface PullRequestState {
+  number: number;
+  url: string;
+  state: 'open' | 'closed';
+  merged: boolean;
+  /** The commit the merge made on the base branch, once merged. */
+  mergeCommitSha?: string;
+  headRef: string;
+  headSha: string;
+  baseRef: string;
+  /** GitHub's `mergeable`: null while GitHub computes it. The local tracker says true. */
+  mergeable: boolean | null;
+  /** GitHub's `mergeable_state`: clean, dirty (conflicts), blocked, behind, unstable, unknown … */
+  mergeableState?: string;
+  updatedAt: string;
+}
+
+/** One CI verdict on a commit: a check run or a commit status (GitHub). */
+export interface CheckState {
+  name: string;
+  kind: 'check_run' | 'status';
+  /** pending: queued or running; failure: any conclusion but success, neutral or skipped. */
+  state: 'pending' | 'success' | 'failure';
+  detailsUrl?: string;
+  /** What the check says of itself (a check run's output summary and text, a status's description), bounded. */
+  summary?: string;
+}
+
+export interface MergeRequest {
+  number: number;
+  /** The head the orchestra checked: the tracker refuses the merge when the branch has moved since. */
+  headSha: string;
+  method: 'merge' | 'squash' | 'rebase';
+  /** Commit title and message for the merge or squash commit. */
+  title: string;
+  message: string;
+}
+
+export type MergeOutcome =
+  /** `already`: it had been merged before (a replay after a crash, or a person merged it). */
+  | { kind: 'merged'; sha: string; already: boolean }
+  /** The tracker will not merge it as it is (a protected branch, reviews required …): GitHub's 405. */
+  | { kind: 'refused'; reason: string }
+  /** The head moved since it was checked: GitHub's 409. */
+  | { kind: 'head_changed'; reason: string }
+  /** The change conflicts with the base branch. */
+  | { kind: 'conflict'; files: string[]; theirs: { ref: string; sha: string }; ours: { ref: string; sha: string } };
+
 export interface LabelSpec {
   name: string;
   color: string;
@@ -95,6 +156,22 @@ export interface IssueSource {
   setExclusiveLabel(number: number, family: readonly string[], label: string | undefined): Promise<void>;
   /** Opens the pull request once per head branch: an open one for the same head is returned instead. */
   openPullRequest(request: PullRequestRequest): Promise<PullRequestRef & { created: boolean }>;
+  /** The issue's comments, oldest first. */
+  listComments(number: number): Promise<TrackedComment[]>;
+  /** A pull request by number; undefined when there is none. */
+  pullRequest(number: number): Promise<PullRequestState | undefined>;
+  /** Merges a pull request, exactly once: a pull request already merged answers `merged` with `already`. */
+  mergePullRequest(request: MergeRequest): Promise<MergeOutcome>;
+  /** Points an open pull request at another base branch (a stacked one, when the branch it targeted merged). */
+  retargetPullRequest(number: number, base: string): Promise<void>;
+  /** CI verdicts on a commit (GitHub: check runs and commit statuses). Absent: the source has no CI of its own. */
+  checks?(sha: string): Promise<CheckState[]>;
+  /**
+   * The tracker's own "blocked by" relationships (GitHub's issue dependencies): the numbers of
+   * this repository's blockers, and the others named as `owner/repo#n`. Undefined when the
+   * tracker does not have the feature (asked once: a 404 or 410 is remembered).
+   */
+  blockedBy?(number: number): Promise<{ numbers: number[]; elsewhere: string[] } | undefined>;
   /** Creates the labels that are missing; answers the names created. */
   syncLabels(labels: readonly LabelSpec[]): Promise<{ created: string[] }>;
   /** Checks that the tracker is reachable and the token may do what the orchestra needs (GitHub); throws naming what is missing. */

@@ -198,3 +198,58 @@ describe('errors', () => {
     expect(github.requestsTo('GET', '/repos/octocat/Hello-World/issues/')).toHaveLength(1);
   });
 });
+
+describe('merges, checks and dependencies', () => {
+  const send = (method: string, path: string, body: unknown) =>
+    fetch(`${github.url}${path}`, { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const pulls = '/repos/octocat/Hello-World/pulls';
+
+  it('merges as GitHub does: 409 on another head, 200 once (adopting the head sha), then 405; the issues the body fixes close', async () => {
+    const issue = github.addIssue({});
+    const pull = github.addPull({ head: 'topic', body: `Fixes #${issue.number}` });
+    const sha = '1'.repeat(40);
+    expect((await send('PUT', `${pulls}/${pull.number}/merge`, { sha, merge_method: 'rebase' })).status).toBe(200);
+    expect(await (await get(`${pulls}/${pull.number}`)).json()).toMatchObject({ merged: true, state: 'closed', head: { sha }, mergeable: null });
+    expect((await get(`${pulls}/${pull.number}/merge`)).status).toBe(204);
+    expect(github.state.issues.get(issue.number)!.state).toBe('closed');
+    const again = await send('PUT', `${pulls}/${pull.number}/merge`, { sha });
+    expect(again.status).toBe(405);
+    expect(await again.json()).toMatchObject({ message: 'Pull Request is not mergeable' });
+
+    const other = github.addPull({ head: 'other' });
+    github.setPullHead(other.number, '2'.repeat(40));
+    const moved = await send('PUT', `${pulls}/${other.number}/merge`, { sha });
+    expect(moved.status).toBe(409);
+    expect(await moved.json()).toMatchObject({ message: 'Head branch was modified. Review and try the merge again.' });
+    expect((await send('PUT', `${pulls}/${other.number}/merge`, { merge_method: 'octopus' })).status).toBe(422);
+  });
+
+  it('answers check runs wrapped with total_count and the combined status with its state', async () => {
+    github.setCheckRun('abc', { name: 'build', status: 'in_progress' });
+    github.setStatus('abc', { context: 'ci', state: 'failure' });
+    github.setStatus('abc', { context: 'ci', state: 'success' });
+    expect(await (await get('/repos/octocat/Hello-World/commits/abc/check-runs')).json()).toMatchObject({
+      total_count: 1,
+      check_runs: [{ name: 'build', status: 'in_progress', conclusion: null, head_sha: 'abc' }],
+    });
+    expect(await (await get('/repos/octocat/Hello-World/commits/abc/status')).json()).toMatchObject({
+      state: 'success',
+      total_count: 1,
+      statuses: [{ context: 'ci', state: 'success' }],
+    });
+  });
+
+  it('applies a write whose answer it then loses (answer_lost), and records what the route answered', async () => {
+    const issue = github.addIssue({});
+    const path = `/repos/octocat/Hello-World/issues/${issue.number}/comments`;
+    github.fail({ kind: 'answer_lost', method: 'POST', path });
+    await expect(send('POST', path, { body: 'hello' })).rejects.toThrow();
+    github.fail({ kind: 'answer_lost', status: 502, method: 'POST', path });
+    expect((await send('POST', path, { body: 'again' })).status).toBe(502);
+    expect(github.commentCount(issue.number)).toBe(2);
+    expect(github.requestsTo('POST', path).map((r) => [r.status, r.appliedStatus])).toEqual([
+      [0, 201],
+      [502, 201],
+    ]);
+  });
+});

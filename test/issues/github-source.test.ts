@@ -1,61 +1,15 @@
 // The github issue source against the fake GitHub, over real HTTP, with the real octokit client
 // (retry and throttling plugins included). Waits are shrunk through the client options, except
 // where the test is about the wait itself.
-import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/infra/observe/logger.ts';
-import { IssueErrorCodes, IssueSourceError } from '../../src/issues/errors.ts';
+import { describe, expect, it } from 'vitest';
+import { IssueErrorCodes } from '../../src/issues/errors.ts';
 import type { GitHubOutage } from '../../src/issues/github-client.ts';
-import { GitHubIssueSource, commentMarker, type GitHubIssueSourceOptions } from '../../src/issues/github-source.ts';
-import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
+import { commentMarker } from '../../src/issues/github-source.ts';
+import { failure, githubSourceHarness, owner, repo } from '../support/github-source.ts';
 
-const token = 'ghp_source_test_token_0123456789';
-const owner = 'acme';
-const repo = 'widgets';
-
-const logLines: string[] = [];
-const logger = createLogger({ level: 'debug', stdout: { write: (line: string) => void logLines.push(line) } });
-
-const fakes: FakeGitHub[] = [];
-const sources: GitHubIssueSource[] = [];
-afterEach(async () => {
-  await Promise.all(sources.splice(0).map((s) => s.close()));
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-  // Whatever happened, the token never reached a log line.
-  expect(logLines.filter((line) => line.includes(token))).toEqual([]);
-  logLines.length = 0;
-});
-
-async function fake(options: { defaultBranch?: string } = {}): Promise<FakeGitHub> {
-  const github = await startFakeGitHub({ owner, repo, token, ...options });
-  fakes.push(github);
-  return github;
-}
-
-function source(github: FakeGitHub, options: Partial<GitHubIssueSourceOptions> = {}): GitHubIssueSource {
-  const created = new GitHubIssueSource({
-    owner,
-    repo,
-    baseUrl: github.url,
-    token,
-    logger,
-    ...options,
-    client: { retryBaseMs: 5, rateLimitUnitMs: 20, writeSpacing: false, ...options.client },
-  });
-  sources.push(created);
-  return created;
-}
+const { fake, source, logLines } = githubSourceHarness();
 
 const issuesPath = `/repos/${owner}/${repo}/issues`;
-
-async function failure(promise: Promise<unknown>): Promise<IssueSourceError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(IssueSourceError);
-    return error as IssueSourceError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('listOpen', () => {
   it('answers the open issues, then issues: undefined on an unchanged poll (a 304), then the new issue', async () => {

@@ -13,8 +13,16 @@
  *   POST /repos/{o}/{r}/issues/{n}/labels                     add labels (unknown ones are created)
  *   DELETE /repos/{o}/{r}/issues/{n}/labels/{name}            404 when the issue does not have it
  *   GET  /repos/{o}/{r}/labels                POST …          repository labels (422 on a duplicate)
+ *   GET  /repos/{o}/{r}/issues/{n}/dependencies/blocked_by    the issues that block it (404 when
+ *                                                             started with `dependencies: false`)
  *   GET  /repos/{o}/{r}/pulls                 POST …          state, head (`owner:branch`), base;
  *                                                             422 on a second open PR for a head
+ *   GET  /repos/{o}/{r}/pulls/{n}             PATCH …         one pull request (merged, mergeable,
+ *                                                             mergeable_state); PATCH base/title/body
+ *   PUT  /repos/{o}/{r}/pulls/{n}/merge       GET …           405 not mergeable or refused, 409 head
+ *                                                             moved; merged closes what `Closes #N`
+ *   GET  /repos/{o}/{r}/commits/{ref}/check-runs              check runs (one per name)
+ *   GET  /repos/{o}/{r}/commits/{ref}/status                  the combined status
  *   GET  /repos/{o}/{r}/collaborators/{login}/permission      404 for a login it has never seen
  *
  * Every list paginates (`per_page` default 30, max 100, `page`; `Link` with next/last/first/prev
@@ -26,24 +34,32 @@
  * Fault injection (`fail`): the next N requests (optionally only those matching a method and a
  * path) answer 5xx, a secondary rate limit (403 + `retry-after`), a primary rate limit (403 +
  * `x-ratelimit-remaining: 0` + `x-ratelimit-reset`), a 403 naming the permissions it wants
- * (`x-accepted-github-permissions`), or drop the connection. Every request is recorded (method,
- * path, query, status) so a test can count what the client did.
+ * (`x-accepted-github-permissions`), or drop the connection; or apply the request and lose the
+ * answer (`answer_lost`: dropped, or a 5xx, after the write happened — what makes "the outcome
+ * is unclear" testable). Every request is recorded (method, path, query, status, and the status
+ * the route gave when its answer was lost) so a test can count what the client did.
  *
  * Bodies can be raw bytes (`rawBody`), spliced into the JSON as is, to send text that is not
  * valid UTF-8. The bytes must not contain `"`, `\` or control characters.
  *
+ * Test controls beyond the data: a pull request's head (`setPullHead`), what GitHub says of
+ * merging it (`setPullMergeable`: mergeable, mergeable_state, a 405 message), check runs and
+ * statuses per sha (`setCheckRun`, `setStatus`), and what blocks an issue (`setBlockedBy`).
+ *
  * One module per resource under fake-github/: repository.ts, issues.ts, comments.ts, labels.ts
- * (with the label events), pulls.ts, collaborators.ts; faults.ts (faults and rate limits),
+ * (with the label events), pulls.ts, merges.ts, checks.ts, dependencies.ts, collaborators.ts; faults.ts (faults and rate limits),
  * server.ts (recording, auth, ETags), http.ts (answers, pagination), repo.ts (the shared state,
  * ids, clock and users), types.ts. This file assembles them.
  */
+import { checksRoute, setCheckRun, setStatus } from './fake-github/checks.ts';
 import { addComment } from './fake-github/comments.ts';
 import { collaboratorsRoute, setCollaborator } from './fake-github/collaborators.ts';
+import { setBlockedBy } from './fake-github/dependencies.ts';
 import { addFault } from './fake-github/faults.ts';
 import { notFound, readBody, type Answer, type FakeRequest, type Route } from './fake-github/http.ts';
 import { addIssue, closeIssue, issuesRoute } from './fake-github/issues.ts';
 import { addLabel, labelsRoute, removeLabel } from './fake-github/labels.ts';
-import { addPull, pullsForHead, pullsRoute } from './fake-github/pulls.ts';
+import { addPull, pullsForHead, pullsRoute, setPullHead, setPullMergeable } from './fake-github/pulls.ts';
 import { FakeRepo } from './fake-github/repo.ts';
 import { repositoryRoute } from './fake-github/repository.ts';
 import { serve } from './fake-github/server.ts';
@@ -52,9 +68,16 @@ import type { FakeGitHub } from './fake-github/types.ts';
 export type * from './fake-github/types.ts';
 
 /** In the order the real API is matched: the first that knows the request answers it. */
-const routes: Route[] = [repositoryRoute, issuesRoute, labelsRoute, pullsRoute, collaboratorsRoute];
+const routes: Route[] = [repositoryRoute, issuesRoute, labelsRoute, pullsRoute, checksRoute, collaboratorsRoute];
 
-export async function startFakeGitHub(options: { owner: string; repo: string; token?: string; defaultBranch?: string }): Promise<FakeGitHub> {
+export async function startFakeGitHub(options: {
+  owner: string;
+  repo: string;
+  token?: string;
+  defaultBranch?: string;
+  /** false: no issue dependencies (`…/dependencies/blocked_by` answers 404), as an older GitHub Enterprise Server. */
+  dependencies?: boolean;
+}): Promise<FakeGitHub> {
   const fake = new FakeRepo(options);
   const { state } = fake;
   const prefix = `/repos/${fake.owner}/${fake.repo}`;
@@ -93,6 +116,11 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
       ),
     commentCount: (issue) => state.comments.filter((c) => c.issue === issue).length,
     pullsForHead: (branch) => pullsForHead(fake, branch),
+    setPullHead: (number, sha) => setPullHead(fake, number, sha),
+    setPullMergeable: (number, merge) => setPullMergeable(fake, number, merge),
+    setCheckRun: (sha, run) => setCheckRun(fake, sha, run),
+    setStatus: (sha, status) => setStatus(fake, sha, status),
+    setBlockedBy: (number, blockers) => setBlockedBy(fake, number, blockers),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -33,6 +33,12 @@ const associations: ReadonlySet<string> = new Set<AuthorAssociation>([
   'NONE',
 ]);
 
+/** GitHub's `author_association`; anything it does not know is NONE. */
+export function toAssociation(value: string | null | undefined): AuthorAssociation {
+  const association = value ?? 'NONE';
+  return associations.has(association) ? (association as AuthorAssociation) : 'NONE';
+}
+
 /** GitHub's `user.type === 'Bot'`, or a login ending in `[bot]`. */
 export function isBotUser(user: { login?: string | null; type?: string | null } | null | undefined): boolean {
   return user?.type === 'Bot' || (user?.login ?? '').endsWith('[bot]');
@@ -40,7 +46,6 @@ export function isBotUser(user: { login?: string | null; type?: string | null } 
 
 /** GitHub's issue JSON as a TrackedIssue. Never throws on odd content: missing text becomes ''. */
 export function toTrackedIssue(json: GitHubIssueJson): TrackedIssue {
-  const association = json.author_association ?? 'NONE';
   return {
     number: json.number,
     title: typeof json.title === 'string' ? json.title : '',
@@ -51,7 +56,7 @@ export function toTrackedIssue(json: GitHubIssueJson): TrackedIssue {
     state: json.state === 'closed' ? 'closed' : 'open',
     // A deleted account shows as `null` (GitHub's web UI says "ghost").
     author: json.user?.login ?? 'ghost',
-    authorAssociation: associations.has(association) ? (association as AuthorAssociation) : 'NONE',
+    authorAssociation: toAssociation(json.author_association),
     authorIsBot: isBotUser(json.user),
     ...(typeof json.html_url === 'string' ? { url: json.html_url } : {}),
     updatedAt: json.updated_at ?? new Date(0).toISOString(),

@@ -8,6 +8,9 @@ export const LocalSourceErrorCodes = {
   IssueDirMissing: IssueErrorCodes.IssueDirMissing,
   IssueNotFound: IssueErrorCodes.IssueNotFound,
   TrackerFileCorrupt: IssueErrorCodes.TrackerFileCorrupt,
+  PullNotFound: IssueErrorCodes.PullNotFound,
+  PullClosed: IssueErrorCodes.PullClosed,
+  MergeUnavailable: IssueErrorCodes.MergeUnavailable,
 } as const;
 
 export type LocalSourceErrorCode = (typeof LocalSourceErrorCodes)[keyof typeof LocalSourceErrorCodes];

@@ -11,6 +11,16 @@ import { describeError } from '../../errors.ts';
 import type { AuthorAssociation } from '../source.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
 
+/** A person's comment written in the issue file's front matter. */
+export interface IssueFileComment {
+  author: string;
+  /** Default OWNER, as for the issue: the directory is the operator's own. */
+  association: AuthorAssociation;
+  /** Default: the login ends with `[bot]`. */
+  bot: boolean;
+  body: string;
+}
+
 /** What one issue file says, front matter and body. */
 export interface IssueFileFields {
   number: number;
@@ -23,6 +33,8 @@ export interface IssueFileFields {
   dependsOn: number[];
   /** Label → login of whoever applied it. */
   labeledBy: Record<string, string>;
+  /** People's comments, in the order of the file. */
+  comments: IssueFileComment[];
 }
 
 export interface IssueFile extends IssueFileFields {
@@ -112,9 +124,7 @@ function issueFields(data: Record<string, unknown>): Omit<IssueFileFields, 'body
   const labels = given('labels') ?? [];
   if (!Array.isArray(labels) || !labels.every(isName)) fail('labels', 'expected a list of label names');
 
-  const associationGiven = given('association') ?? 'OWNER';
-  const association = ASSOCIATIONS.find((known) => typeof associationGiven === 'string' && known === associationGiven.toUpperCase());
-  if (association === undefined) fail('association', `expected one of ${ASSOCIATIONS.join(', ')}`);
+  const association = associationOf('association', given('association'));
 
   const state = given('state') ?? 'open';
   if (state !== 'open' && state !== 'closed') fail('state', 'expected open or closed');
@@ -132,6 +142,9 @@ function issueFields(data: Record<string, unknown>): Omit<IssueFileFields, 'body
   const labelers: Record<string, string> = Object.create(null);
   for (const [label, login] of Object.entries(labeledBy)) labelers[label] = isName(login) ? login : fail(`labeledBy.${label}`, 'expected a login');
 
+  const comments = given('comments') ?? [];
+  if (!Array.isArray(comments)) fail('comments', 'expected a list of { author, body } mappings');
+
   return {
     number,
     title: text('title'),
@@ -141,7 +154,27 @@ function issueFields(data: Record<string, unknown>): Omit<IssueFileFields, 'body
     state,
     dependsOn: [...new Set(dependencies)],
     labeledBy: labelers,
+    comments: comments.map((entry: unknown, index) => commentFields(`comments[${index}]`, entry)),
   };
+}
+
+function associationOf(field: string, value: unknown): AuthorAssociation {
+  const given = value ?? 'OWNER';
+  const association = ASSOCIATIONS.find((known) => typeof given === 'string' && known === given.toUpperCase());
+  return association ?? fail(field, `expected one of ${ASSOCIATIONS.join(', ')}`);
+}
+
+function commentFields(field: string, entry: unknown): IssueFileComment {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(field, 'expected a mapping with author and body');
+  const fields = entry as Record<string, unknown>;
+  const author = fields.author ?? undefined;
+  if (author === undefined) fail(`${field}.author`, 'required, a login');
+  if (!isName(author)) fail(`${field}.author`, 'expected a non-empty string');
+  const body = fields.body ?? undefined;
+  if (typeof body !== 'string') fail(`${field}.body`, body === undefined ? 'required, a string' : 'expected a string');
+  const bot = fields.bot ?? author.endsWith('[bot]');
+  if (typeof bot !== 'boolean') fail(`${field}.bot`, 'expected true or false');
+  return { author, association: associationOf(`${field}.association`, fields.association ?? undefined), bot, body: body.trimEnd() };
 }
 
 /**

@@ -2,7 +2,9 @@
  * Faults and rate limits: the next N requests (optionally only those matching a method and a
  * path) answer 5xx, a secondary rate limit (403 + `retry-after`), a primary rate limit (403 +
  * `x-ratelimit-remaining: 0` + `x-ratelimit-reset`), a 403 naming the permissions it wants, or
- * drop the connection; and the `x-ratelimit-*` headers every answer carries.
+ * drop the connection; or are applied and then lose their answer (`answer_lost`: the connection
+ * dropped, or a 5xx, after the write happened; server.ts runs the route first). And the
+ * `x-ratelimit-*` headers every answer carries.
  */
 import { docs, type Answer } from './http.ts';
 import type { FakeGitHubState, Fault } from './types.ts';
@@ -66,6 +68,7 @@ export const faultAnswer = (state: FakeGitHubState, fault: Fault): Answer => {
         body: { message: 'Resource not accessible by personal access token', documentation_url: docs, status: '403' },
       };
     case 'network':
+    case 'answer_lost':
       return { status: 0 };
   }
 };

@@ -1,11 +1,12 @@
 /**
  * Issues: `GET /repos/{o}/{r}/issues` (state, since, sort, direction, labels; pull requests
  * included, as GitHub lists them) and `GET …/issues/{n}` (a pull request too, as an issue), the
- * sub-resources of an issue handed to comments.ts and labels.ts, and a test's issues: added with
+ * sub-resources of an issue handed to comments.ts, labels.ts and dependencies.ts, and a test's issues: added with
  * their labels (and a `labeled` event each), closed. A raw body travels as a placeholder the
  * server splices the bytes into.
  */
 import { issueCommentsRoute } from './comments.ts';
+import { issueDependenciesRoute } from './dependencies.ts';
 import { notFound, paginate, type Route } from './http.ts';
 import { ensureLabel, issueLabelsRoute, labelsJson } from './labels.ts';
 import type { FakeRepo } from './repo.ts';
@@ -18,7 +19,7 @@ const bodyValue = (fake: FakeRepo, issue: FakeIssue): string | null => {
   return token;
 };
 
-const issueJson = (fake: FakeRepo, i: FakeIssue) => {
+export const issueJson = (fake: FakeRepo, i: FakeIssue) => {
   const api = (path: string) => fake.api(path);
   const html = (path: string) => fake.html(path);
   return {
@@ -53,7 +54,7 @@ const issueJson = (fake: FakeRepo, i: FakeIssue) => {
             html_url: html(`/pull/${i.number}`),
             diff_url: html(`/pull/${i.number}.diff`),
             patch_url: html(`/pull/${i.number}.patch`),
-            merged_at: null,
+            merged_at: i.pull.merged?.at ?? null,
           },
         }
       : {}),
@@ -123,7 +124,12 @@ export const issuesRoute: Route = async (fake, request) => {
     const issue = state.issues.get(Number(b));
     if (issue === undefined || !/^\d+$/.test(b)) return notFound();
     if (c === undefined && method === 'GET') return { status: 200, body: issueJson(fake, issue) };
-    return (await issueCommentsRoute(fake, issue, request)) ?? (await issueLabelsRoute(fake, issue, request)) ?? notFound();
+    return (
+      (await issueCommentsRoute(fake, issue, request)) ??
+      (await issueLabelsRoute(fake, issue, request)) ??
+      issueDependenciesRoute(fake, issue, request, issueJson) ??
+      notFound()
+    );
   }
 
   return undefined;

@@ -1,14 +1,22 @@
 /**
  * Pull requests: `GET /repos/{o}/{r}/pulls` (state, head as `owner:branch`, base; newest first)
  * and `POST` (422 on a second open pull request for a head and base), kept among the issues as
- * GitHub numbers them.
+ * GitHub numbers them; `GET /pulls/{n}` (with what only the single pull request says: merged,
+ * mergeable, mergeable_state, merged_by), `PATCH /pulls/{n}` (base, title, body; 422 for the base
+ * of a closed one), and a test's controls of the head commit and of what GitHub says of merging
+ * it. The merge itself is merges.ts.
  */
-import { invalid, paginate, type Route } from './http.ts';
+import { docs, invalid, notFound, paginate, type Route } from './http.ts';
 import { labelsJson } from './labels.ts';
+import { mergeRoute } from './merges.ts';
 import type { FakeRepo } from './repo.ts';
 import { refJson } from './repository.ts';
 import type { FakeGitHub, FakeIssue } from './types.ts';
 
+/** The head commit GitHub shows: the one set, else a hash of the branch name. */
+export const headShaOf = (fake: FakeRepo, i: FakeIssue): string => i.pull!.headSha ?? refJson(fake, i.pull!.head).sha;
+
+/** A pull request as GitHub lists it. */
 const pullJson = (fake: FakeRepo, i: FakeIssue) => ({
   url: fake.api(`/pulls/${i.number}`),
   id: i.number * 104729,
@@ -28,17 +36,39 @@ const pullJson = (fake: FakeRepo, i: FakeIssue) => ({
   created_at: i.createdAt,
   updated_at: i.updatedAt,
   closed_at: i.closedAt,
-  merged_at: null,
-  merge_commit_sha: null,
+  merged_at: i.pull!.merged?.at ?? null,
+  merge_commit_sha: i.pull!.merged?.sha ?? null,
   assignee: null,
   assignees: [],
   requested_reviewers: [],
-  head: refJson(fake, i.pull!.head),
+  head: { ...refJson(fake, i.pull!.head), sha: headShaOf(fake, i) },
   base: refJson(fake, i.pull!.base),
   author_association: i.authorAssociation,
   auto_merge: null,
   draft: i.pull!.draft,
 });
+
+/** One pull request, as `GET /pulls/{n}` answers it: the list's fields and the merge's. */
+export const pullDetailJson = (fake: FakeRepo, i: FakeIssue) => {
+  const { merged } = i.pull!;
+  const open = i.state === 'open';
+  return {
+    ...pullJson(fake, i),
+    merged: merged !== undefined,
+    // GitHub stops computing mergeability once a pull request is closed.
+    mergeable: open ? (i.pull!.mergeable === undefined ? true : i.pull!.mergeable) : null,
+    rebaseable: open ? i.pull!.mergeable !== false : null,
+    mergeable_state: open ? (i.pull!.mergeableState ?? 'clean') : 'unknown',
+    merged_by: merged ? fake.userJson(merged.by) : null,
+    comments: fake.state.comments.filter((c) => c.issue === i.number).length,
+    review_comments: 0,
+    maintainer_can_modify: false,
+    commits: 1,
+    additions: 1,
+    deletions: 0,
+    changed_files: 1,
+  };
+};
 
 export function addPull(fake: FakeRepo, input: Parameters<FakeGitHub['addPull']>[0]): FakeIssue {
   const { state } = fake;
@@ -64,10 +94,53 @@ export function addPull(fake: FakeRepo, input: Parameters<FakeGitHub['addPull']>
 /** Pull requests (open or not) whose head is `branch`. */
 export const pullsForHead = (fake: FakeRepo, branch: string): FakeIssue[] => [...fake.state.issues.values()].filter((i) => i.pull?.head === branch);
 
-export const pullsRoute: Route = async (fake, { method, url, parts, body }) => {
+export function pullOrThrow(fake: FakeRepo, number: number): FakeIssue {
+  const pull = fake.issueOrThrow(number);
+  if (pull.pull === undefined) throw new Error(`fake GitHub: #${number} is not a pull request`);
+  return pull;
+}
+
+export function setPullHead(fake: FakeRepo, number: number, sha: string): void {
+  const pull = pullOrThrow(fake, number);
+  pull.pull!.headSha = sha;
+  pull.updatedAt = fake.now();
+}
+
+export function setPullMergeable(fake: FakeRepo, number: number, state: Parameters<FakeGitHub['setPullMergeable']>[1]): void {
+  const { pull } = pullOrThrow(fake, number);
+  if (state.mergeable !== undefined) pull!.mergeable = state.mergeable;
+  if (state.mergeableState !== undefined) pull!.mergeableState = state.mergeableState;
+  if (state.refuse === null) delete pull!.refuseMerge;
+  else if (state.refuse !== undefined) pull!.refuseMerge = state.refuse;
+}
+
+export const pullsRoute: Route = async (fake, request) => {
   const { owner, state } = fake;
-  const [a, b] = parts;
-  if (a !== 'pulls' || b !== undefined) return undefined;
+  const { method, url, parts, body } = request;
+  const [a, b, c] = parts;
+  if (a !== 'pulls') return undefined;
+  if (b !== undefined) {
+    const pull = /^\d+$/.test(b) ? state.issues.get(Number(b)) : undefined;
+    if (pull?.pull === undefined) return notFound();
+    if (c === 'merge') return mergeRoute(fake, pull, request);
+    if (c !== undefined) return undefined;
+    if (method === 'GET') return { status: 200, body: pullDetailJson(fake, pull) };
+    if (method === 'PATCH') {
+      const change = await body();
+      if (change.base !== undefined) {
+        if (typeof change.base !== 'string' || change.base === '') return invalid([{ resource: 'PullRequest', code: 'invalid', field: 'base' }]);
+        if (pull.state === 'closed') {
+          return { status: 422, body: { message: 'Cannot change the base branch of a closed pull request.', documentation_url: docs, status: '422' } };
+        }
+        pull.pull.base = change.base;
+      }
+      if (typeof change.title === 'string') pull.title = change.title;
+      if (typeof change.body === 'string') pull.body = change.body;
+      pull.updatedAt = fake.now();
+      return { status: 200, body: pullDetailJson(fake, pull) };
+    }
+    return undefined;
+  }
   const pulls = [...state.issues.values()].filter((i) => i.pull !== undefined);
   if (method === 'GET') {
     const wanted = url.searchParams.get('state') ?? 'open';

@@ -3,6 +3,7 @@
  * GitHub-style timestamps (each one second after the last, so every change is visible), the
  * users and their association, and the URLs and user JSON every answer embeds.
  */
+import { createHash } from 'node:crypto';
 import type { AuthorAssociation } from '../../../src/issues/source.ts';
 import type { FakeGitHubState, FakeIssue, FakeUser, FakeUserType } from './types.ts';
 
@@ -20,7 +21,7 @@ export class FakeRepo {
   #clock = 0;
   #nextNumber = 1;
 
-  constructor(options: { owner: string; repo: string; defaultBranch?: string }) {
+  constructor(options: { owner: string; repo: string; defaultBranch?: string; dependencies?: boolean }) {
     const { owner, repo } = options;
     this.owner = owner;
     this.repo = repo;
@@ -38,6 +39,10 @@ export class FakeRepo {
       users: new Map(),
       requests: [],
       faults: [],
+      checkRuns: new Map(),
+      statuses: new Map(),
+      blockedBy: new Map(),
+      dependencies: options.dependencies ?? true,
       rateLimit: { limit: 5000, remaining: 5000 },
     };
     const { state } = this;
@@ -76,6 +81,11 @@ export class FakeRepo {
 
   associationOf(login: string): AuthorAssociation {
     return login === this.owner ? 'OWNER' : this.state.collaborators.has(login) ? 'COLLABORATOR' : 'NONE';
+  }
+
+  /** A fake commit sha: 40 hex digits derived from `seed`. */
+  sha(seed: string): string {
+    return createHash('sha1').update(seed).digest('hex');
   }
 
   issueOrThrow(number: number): FakeIssue {

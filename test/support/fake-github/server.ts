@@ -1,6 +1,7 @@
 /**
  * The HTTP side of the fake: every request recorded, the token checked (401 "Bad credentials"
- * without it), a fault answered when one matches, else the route; then the weak `ETag` of every
+ * without it), a fault answered when one matches (an `answer_lost` one after the route has
+ * applied the request), else the route; then the weak `ETag` of every
  * GET 200 (a matching `If-None-Match` answers 304, which does not count against the rate limit),
  * the rate-limit headers, and raw bodies spliced in as bytes.
  */
@@ -34,6 +35,15 @@ export async function serve(
     } else if (fault?.kind === 'network') {
       req.socket.destroy();
       return;
+    } else if (fault?.kind === 'answer_lost') {
+      // Applied, then the answer is lost: the write happened, the client cannot know it.
+      const applied = await route(req, url);
+      record.appliedStatus = applied.status;
+      if (fault.status === undefined) {
+        req.socket.destroy();
+        return;
+      }
+      answer = faultAnswer(state, { ...fault, kind: 'server_error' });
     } else if (fault !== undefined) {
       answer = faultAnswer(state, fault);
     } else {

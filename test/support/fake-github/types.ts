@@ -1,6 +1,7 @@
 /**
- * The fake GitHub's data and its API: the users, issues, comments, events, labels and faults it
- * holds (`FakeGitHubState`, mutable by tests) and the `FakeGitHub` handle a test drives.
+ * The fake GitHub's data and its API: the users, issues, comments, events, labels, pull requests'
+ * merge state, check runs, statuses, issue dependencies and faults it holds (`FakeGitHubState`,
+ * mutable by tests) and the `FakeGitHub` handle a test drives.
  */
 import type { AuthorAssociation } from '../../../src/issues/source.ts';
 
@@ -28,7 +29,50 @@ export interface FakeIssue {
   updatedAt: string;
   closedAt: string | null;
   /** Set on pull requests (which GitHub also lists as issues). */
-  pull?: { head: string; base: string; draft: boolean };
+  pull?: FakePull;
+}
+
+/** A pull request's own fields; those left unset answer GitHub's defaults. */
+export interface FakePull {
+  head: string;
+  base: string;
+  draft: boolean;
+  /** The head commit; unset: the first merge request's `sha` is adopted (GET shows a hash of the branch name until then). */
+  headSha?: string;
+  /** Default true (null: GitHub is still computing it). */
+  mergeable?: boolean | null;
+  /** Default `clean`; `dirty` means conflicts. */
+  mergeableState?: string;
+  /** Set: a merge answers 405 with this message (a protected branch, reviews required …). */
+  refuseMerge?: string;
+  /** Set by a merge: what the request asked (method, commit title and message) and the commit it made. */
+  merged?: { at: string; sha: string; method: string; title?: string; message?: string; by: FakeUser };
+}
+
+export interface FakeCheckRun {
+  id: number;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed' | 'waiting' | 'requested' | 'pending';
+  conclusion: string | null;
+  output: { title: string | null; summary: string | null; text: string | null };
+  detailsUrl?: string;
+  startedAt: string;
+  completedAt: string | null;
+}
+
+export interface FakeStatus {
+  id: number;
+  context: string;
+  state: 'pending' | 'success' | 'failure' | 'error';
+  description: string | null;
+  targetUrl: string | null;
+  createdAt: string;
+}
+
+/** An issue blocking another: of this repository, or of `repo` (`owner/name`). */
+export interface FakeBlocker {
+  number: number;
+  repo?: string;
 }
 
 export interface FakeComment {
@@ -62,9 +106,15 @@ export interface RecordedRequest {
   query: string;
   /** 0 when the connection was dropped. */
   status: number;
+  /** An `answer_lost` fault: what the route answered before the answer was lost. */
+  appliedStatus?: number;
 }
 
-export type FaultKind = 'server_error' | 'secondary_rate_limit' | 'rate_limit' | 'forbidden' | 'network';
+/**
+ * `answer_lost`: the request is applied (the comment posted, the pull request merged …), then its
+ * answer is lost: the connection dropped, or `status` (a 5xx) answered instead.
+ */
+export type FaultKind = 'server_error' | 'secondary_rate_limit' | 'rate_limit' | 'forbidden' | 'network' | 'answer_lost';
 
 export interface Fault {
   kind: FaultKind;
@@ -73,7 +123,7 @@ export interface Fault {
   method?: string;
   /** Matches the path (no query): a string is a prefix. */
   path?: string | RegExp;
-  /** server_error: default 500. */
+  /** server_error: default 500. answer_lost: answered instead of the route's answer; unset, the connection drops. */
   status?: number;
   /** secondary_rate_limit: `retry-after` seconds (default 1). rate_limit: seconds to the reset (default 0). */
   retryAfter?: number;
@@ -97,6 +147,14 @@ export interface FakeGitHubState {
   users: Map<string, FakeUser>;
   requests: RecordedRequest[];
   faults: Array<Fault & { times: number }>;
+  /** Check runs by commit sha, one per name (the latest). */
+  checkRuns: Map<string, FakeCheckRun[]>;
+  /** Commit statuses by sha, oldest first, several per context. */
+  statuses: Map<string, FakeStatus[]>;
+  /** Issue number → what blocks it. */
+  blockedBy: Map<number, FakeBlocker[]>;
+  /** false: `…/dependencies/blocked_by` answers 404, as a server without issue dependencies. */
+  dependencies: boolean;
   rateLimit: { limit: number; remaining: number };
 }
 
@@ -128,5 +186,27 @@ export interface FakeGitHub {
   commentCount(issue: number): number;
   /** Pull requests (open or not) whose head is `branch`. */
   pullsForHead(branch: string): FakeIssue[];
+  /** The pull request's head commit (a push to its branch). */
+  setPullHead(number: number, sha: string): void;
+  /**
+   * What GitHub says of merging it: `mergeable` (null while computing), `mergeableState`
+   * (`dirty`: conflicts); `refuse` a message makes a merge answer 405 with it, null allows again.
+   */
+  setPullMergeable(number: number, state: { mergeable?: boolean | null; mergeableState?: string; refuse?: string | null }): void;
+  /** Adds or replaces (by name) a check run on `sha`. */
+  setCheckRun(
+    sha: string,
+    run: {
+      name: string;
+      status?: FakeCheckRun['status'];
+      conclusion?: string | null;
+      output?: { title?: string; summary?: string; text?: string };
+      detailsUrl?: string;
+    },
+  ): FakeCheckRun;
+  /** Adds a commit status on `sha` (a newer one of the same context wins, as on GitHub). */
+  setStatus(sha: string, status: { context: string; state: FakeStatus['state']; description?: string; targetUrl?: string }): FakeStatus;
+  /** What blocks issue `number` (GitHub's issue dependencies). */
+  setBlockedBy(number: number, blockers: FakeBlocker[]): void;
   close(): Promise<void>;
 }
