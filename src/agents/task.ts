@@ -44,7 +44,7 @@ export const issueSchema = z
   })
   .strict();
 
-export const resultStatusSchema = z.enum(['success', 'failure', 'changes_requested']);
+export const resultStatusSchema = z.enum(['success', 'failure', 'changes_requested', 'needs_input']);
 
 export const costSchema = z
   .object({
@@ -60,10 +60,16 @@ export const resultFileSchema = z
     schema: z.literal(TASK_SCHEMA_VERSION).optional(),
     status: resultStatusSchema,
     summary: z.string().optional(),
+    /** With `needs_input`: the question for a person (else the summary is the question). */
+    question: z.string().optional(),
     outputs: z.record(z.string(), z.unknown()).optional(),
     cost: costSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((result) => result.status !== 'needs_input' || Boolean(result.question?.trim() || result.summary?.trim()), {
+    message: 'needs_input needs a question (or a summary)',
+    path: ['question'],
+  });
 
 /** What one earlier stage produced, as the next stages see it. */
 export const stageResultSchema = z
@@ -73,6 +79,47 @@ export const stageResultSchema = z
     outputs: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
+
+const gitRefSchema = z
+  .object({ ref: z.string().describe('A branch name, or a description such as "merge of #3 and #4"'), sha: z.string().describe('The commit') })
+  .strict();
+
+const commitSchema = z.object({ sha: z.string(), subject: z.string() }).strict();
+
+/** What an issue's branch was made from, and where its pull request goes (docs/AGENT_PROTOCOL.md). */
+export const gitPlanSchema = z
+  .object({
+    mode: z.enum(['merged', 'stacked']).describe('workflow.dependencies.mode'),
+    baseBranch: z.string().describe('The repository\'s base branch: merges go there'),
+    startedFrom: gitRefSchema.describe('What the branch was made from, or last restacked onto'),
+    dependencies: z.array(
+      z
+        .object({
+          number: z.number().int().positive(),
+          branch: z.string(),
+          head: z.string().nullable().describe('Its branch head when this branch was made or restacked'),
+          merged: z.boolean(),
+          mergeCommit: z.string().optional().describe('The commit that merged it into the base branch'),
+        })
+        .strict(),
+    ),
+    pullRequestBase: z.string().describe('The branch the pull request targets'),
+  })
+  .strict();
+
+/** A merge conflict the agent is to resolve on its branch. */
+export const conflictReportSchema = z
+  .object({
+    during: z.enum(['branch', 'restack', 'merge']).describe('Making the branch from several dependencies, restacking it, or merging it'),
+    theirs: gitRefSchema.describe('What to merge into the branch'),
+    ours: gitRefSchema.describe('The branch as it was'),
+    files: z.array(z.string()).describe('The files in conflict'),
+    commits: z.object({ theirs: z.array(commitSchema), ours: z.array(commitSchema) }).strict(),
+  })
+  .strict();
+
+/** A question an agent asked (`needs_input`) and a trusted person's answer. */
+export const answerRecordSchema = z.object({ stage: z.string(), question: z.string(), answer: z.string(), by: z.string() }).strict();
 
 /** A task as the orchestra hands it to the runner: no file paths, no prompt yet. */
 export const agentTaskSchema = z
@@ -84,9 +131,13 @@ export const agentTaskSchema = z
     role: roleName,
     stage: roleName,
     attempt: z.number().int().positive(),
+    round: z.number().int().nonnegative().default(0),
     worktree: z.string().refine(isAbsolute, 'expected an absolute path'),
     branch: z.string().min(1),
     previous: z.record(roleName, stageResultSchema).default({}),
+    git: gitPlanSchema.optional(),
+    conflict: conflictReportSchema.optional(),
+    answers: z.array(answerRecordSchema).default([]),
   })
   .strict();
 
@@ -107,8 +158,11 @@ export type StageResult = z.infer<typeof stageResultSchema>;
 export type AgentTask = z.output<typeof agentTaskSchema>;
 export type AgentTaskInput = z.input<typeof agentTaskSchema>;
 export type TaskFile = z.infer<typeof taskFileSchema>;
+export type GitPlan = z.infer<typeof gitPlanSchema>;
+export type ConflictReport = z.infer<typeof conflictReportSchema>;
+export type AnswerRecord = z.infer<typeof answerRecordSchema>;
 
-export type OutcomeStatus = 'success' | 'retry' | 'failure' | 'changes_requested';
+export type OutcomeStatus = 'success' | 'retry' | 'failure' | 'changes_requested' | 'needs_input';
 
 export interface AgentOutcome {
   status: OutcomeStatus;
@@ -117,6 +171,8 @@ export interface AgentOutcome {
   /** Set when the protocol, not the agent, decided (`command_not_found`, `result_invalid` …). */
   code?: AgentErrorCode;
   summary?: string;
+  /** With `needs_input`: the question for a person. */
+  question?: string;
   outputs?: Record<string, unknown>;
   cost?: AgentCost;
 }
@@ -171,7 +227,8 @@ export function outcomeOf(end: RunEnd): AgentOutcome {
     }
     const { status, summary, outputs, cost } = parsed.result;
     const reason = `result file says ${status}${summary ? `: ${firstLine(summary)}` : ''}`;
-    return withOptional({ status, reason }, { summary, outputs, cost });
+    const question = status === 'needs_input' ? (parsed.result.question ?? summary) : undefined;
+    return withOptional({ status, reason }, { summary, question, outputs, cost });
   }
   if (end.exitCode === 0) return { status: 'success', reason: 'exit code 0' };
   if (end.exitCode === EXIT_TEMPFAIL) return { status: 'retry', reason: `exit code ${EXIT_TEMPFAIL} (EX_TEMPFAIL): try again later` };
@@ -184,7 +241,7 @@ function firstLine(text: string, max = 200): string {
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
-function withOptional(outcome: AgentOutcome, extra: Pick<AgentOutcome, 'summary' | 'outputs' | 'cost'>): AgentOutcome {
+function withOptional(outcome: AgentOutcome, extra: Pick<AgentOutcome, 'summary' | 'question' | 'outputs' | 'cost'>): AgentOutcome {
   for (const [key, value] of Object.entries(extra)) {
     if (value !== undefined) Object.assign(outcome, { [key]: value });
   }

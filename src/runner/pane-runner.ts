@@ -179,6 +179,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           status: run.status,
           reason: run.reason,
           ...(run.summary === undefined ? {} : { summary: run.summary }),
+          ...(run.question === undefined ? {} : { question: run.question }),
           ...(run.outputs === undefined ? {} : { outputs: run.outputs }),
           ...(run.cost === undefined ? {} : { cost: run.cost }),
           durationMs: Date.now() - started,

@@ -38,9 +38,11 @@ export const taskResultSchema = z.object({
   stage: z.string(),
   attempt: z.number().int(),
   agentId: z.string(),
-  status: z.enum(['success', 'retry', 'failure', 'changes_requested']),
+  status: z.enum(['success', 'retry', 'failure', 'changes_requested', 'needs_input']),
   reason: z.string(),
   summary: z.string().optional(),
+  /** With `needs_input`: the agent's question for a person. */
+  question: z.string().optional(),
   outputs: z.record(z.string(), z.unknown()).optional(),
   cost: costSchema.optional(),
   durationMs: z.number(),

@@ -1,0 +1,119 @@
+/**
+ * The lifecycle machine's vocabulary: its effects (named actions with plain-data params, run by
+ * the workflow engine, never here), its guards, and the assignments shared by several states.
+ * The states themselves are in issue-lifecycle.ts (the agents' stages) and
+ * issue-lifecycle-merge.ts (the merge stage and the wait for a person).
+ */
+import { assign, setup } from 'xstate';
+import type { StageResult } from '../agents/task.ts';
+import {
+  commentKey,
+  isOrchestraStage,
+  runOf,
+  stageOf,
+  taskIdOf,
+  type CommentParams,
+  type DispatchParams,
+  type LifecycleContext,
+  type LifecycleEvent,
+  type LifecycleInput,
+  type StateLabel,
+} from './issue-lifecycle-types.ts';
+
+type ResultEvent = Extract<LifecycleEvent, { type: 'stage.result' }>;
+
+export const lifecycleSetup = setup({
+  types: {
+    input: {} as LifecycleInput,
+    context: {} as LifecycleContext,
+    events: {} as LifecycleEvent,
+  },
+  actions: {
+    setStateLabel: (_, _params: { label: StateLabel | undefined }) => {},
+    comment: (_, _params: CommentParams) => {},
+    dispatchTask: (_, _params: DispatchParams) => {},
+    cancelTask: (_, _params: { taskId: string }) => {},
+    /** Records the stage's success (the idempotency cache); the pull-request stage opens its pull request here. */
+    stageSucceeded: (_, _params: { stage: string; generation: number; result: StageResult }) => {},
+    finished: (_, _params: { outcome: 'done' | 'failed' | 'released'; reason?: string }) => {},
+    recordCached: assign(({ context, event }) => {
+      const { result, now } = event as Extract<LifecycleEvent, { type: 'stage.cached' }>;
+      return {
+        results: { ...context.results, [stageOf(context).stage]: result },
+        history: [...context.history, runOf(context, 'cached', 'already succeeded with the same content and dependencies (cache)', now)],
+      };
+    }),
+    recordMerge: assign(({ context, event }) => {
+      const { sha, method, now } = event as Extract<LifecycleEvent, { type: 'merge.done' }>;
+      return {
+        merged: { sha, method, at: now },
+        results: { ...context.results, [stageOf(context).stage]: { status: 'success' as const, summary: `merged as ${sha.slice(0, 12)} (${method})` } },
+        history: [...context.history, runOf({ ...context, dispatchedAt: context.mergingSince }, 'success', `merged as ${sha}`, now)],
+        conflict: undefined,
+        reason: undefined,
+      };
+    }),
+    /** Back to the first stage for another round (review feedback, a red CI, a conflict). */
+    toFirstStage: assign(({ context }) => ({ round: context.round + 1, stageIndex: 0, attempt: 1, taskId: undefined, retryAt: undefined })),
+    reset: assign(({ context, event }) => {
+      const { route, priority } = event as Extract<LifecycleEvent, { type: 'issue.reset' }>;
+      return {
+        route,
+        priority,
+        generation: context.generation + 1,
+        stageIndex: 0,
+        attempt: 1,
+        round: 0,
+        reviewRounds: 0,
+        ciRounds: 0,
+        conflictRounds: 0,
+        taskId: undefined,
+        retryAt: undefined,
+        reason: undefined,
+        finishedAt: undefined,
+        results: {},
+        conflict: undefined,
+        question: undefined,
+        answers: [],
+        merged: undefined,
+        mergingSince: undefined,
+      };
+    }),
+  },
+  guards: {
+    isCurrentTask: ({ context, event }) => (event as ResultEvent).outcome.taskId === context.taskId,
+    succeeded: ({ event }) => (event as ResultEvent).outcome.status === 'success',
+    changesRequested: ({ event }) => (event as ResultEvent).outcome.status === 'changes_requested',
+    needsInput: ({ event }) => (event as ResultEvent).outcome.status === 'needs_input',
+    reviewRoundsLeft: ({ context }) => context.reviewRounds < context.maxReviewRounds,
+    ciRoundsLeft: ({ context }) => context.ciRounds < context.maxCiRounds,
+    conflictRoundsLeft: ({ context }) => context.conflictRounds < context.maxConflictRounds,
+    attemptsLeft: ({ context, event }) => Math.max(context.attempt, (event as ResultEvent).outcome.attempt) < context.maxAttempts,
+    retryDue: ({ context, event }) => (event as { now: number }).now >= (context.retryAt ?? 0),
+    isLastStage: ({ context }) => context.stageIndex === context.route.length - 1,
+    nextIsOrchestraStage: ({ context }) => isOrchestraStage(context.route[context.stageIndex + 1]?.stage ?? ''),
+    atOrchestraStage: ({ context }) => isOrchestraStage(stageOf(context).stage),
+  },
+});
+
+/** The dispatch of the current stage, with what the agent needs to know besides the issue. */
+export function dispatchParams(context: LifecycleContext): DispatchParams {
+  return {
+    taskId: context.taskId ?? taskIdOf(context),
+    stage: stageOf(context).stage,
+    role: stageOf(context).role,
+    attempt: context.attempt,
+    round: context.round,
+    generation: context.generation,
+    previous: context.results,
+    ...(context.git ? { git: context.git } : {}),
+    ...(context.conflict ? { conflict: context.conflict } : {}),
+    ...(context.answers.length > 0 ? { answers: context.answers } : {}),
+  };
+}
+
+/** The comment that says why the issue goes back to its first stage. */
+export function roundComment(context: LifecycleContext, kind: CommentParams['kind'], counter: number): CommentParams {
+  const names: Partial<Record<CommentParams['kind'], string>> = { changes_requested: 'changes-requested', ci_failed: 'ci-failed', conflict: 'conflict' };
+  return { kind, key: commentKey(context, `${names[kind] ?? kind}.r${counter}`), reason: context.reason ?? '', stage: stageOf(context).stage };
+}

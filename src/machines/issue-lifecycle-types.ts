@@ -1,0 +1,224 @@
+/**
+ * The data of one issue's lifecycle (src/machines/issue-lifecycle.ts): its input and context,
+ * the events it takes, the effects it asks for (plain-data params), and the pure helpers that
+ * name things (task ids, comment keys). Everything here is serialisable: the context is the
+ * issue's durable state in the KV bucket.
+ */
+import type { AnswerRecord, ConflictReport, GitPlan, StageResult } from '../agents/task.ts';
+import { backoffDelayMs } from '../backoff.ts';
+import { ORCHESTRA_STAGES } from '../config/sections/workflow.ts';
+
+export interface RouteStage {
+  stage: string;
+  role: string;
+}
+
+export { ORCHESTRA_ROLE, ORCHESTRA_STAGES } from '../config/sections/workflow.ts';
+
+export function isOrchestraStage(stage: string): boolean {
+  return ORCHESTRA_STAGES.has(stage);
+}
+
+export type StateLabel =
+  | 'pending'
+  | 'implementing'
+  | 'reviewing'
+  | 'deploying'
+  | 'merging'
+  | 'merge_blocked'
+  | 'waiting_for_human'
+  | 'done'
+  | 'failed'
+  | 'blocked';
+
+export interface LifecycleInput {
+  number: number;
+  route: RouteStage[];
+  priority: number;
+  discoveredAt: number;
+  maxAttempts: number;
+  maxReviewRounds: number;
+  /** Red CI verdicts that send the issue back to its first stage before it fails (default 3). */
+  maxCiRounds?: number;
+  /** Merge conflicts that send the issue back to its first stage before it fails (default 2). */
+  maxConflictRounds?: number;
+  retryInitialDelayMs: number;
+  retryMaxDelayMs: number;
+  /** State label of each stage while it runs; `implementing` when absent. */
+  stageStates: Readonly<Record<string, 'implementing' | 'reviewing' | 'deploying'>>;
+  /** Generation to start at: a released issue that comes back starts after its last one. Default 1. */
+  generation?: number;
+}
+
+export interface StageRun {
+  stage: string;
+  role: string;
+  taskId: string;
+  attempt: number;
+  round: number;
+  status: 'success' | 'retry' | 'failure' | 'changes_requested' | 'needs_input' | 'cached';
+  reason: string;
+  startedAt: number;
+  finishedAt: number;
+  agentId?: string;
+}
+
+export interface LifecycleContext extends Omit<LifecycleInput, 'generation' | 'maxCiRounds' | 'maxConflictRounds'> {
+  maxCiRounds: number;
+  maxConflictRounds: number;
+  /** Bumped by each reset, so the comments of a second run are new comments. */
+  generation: number;
+  stageIndex: number;
+  /** Attempt of the current stage run, from 1. */
+  attempt: number;
+  /** Returns to the first stage so far, for any reason (review, CI, conflict): the `r` of a task id. */
+  round: number;
+  /** changes_requested answers so far. */
+  reviewRounds: number;
+  /** Red CI verdicts so far. */
+  ciRounds: number;
+  /** Merge conflicts so far. */
+  conflictRounds: number;
+  taskId: string | undefined;
+  dispatchedAt: number | undefined;
+  retryAt: number | undefined;
+  /** Latest result of each stage, handed to the next runs as `previous`. */
+  results: Record<string, StageResult>;
+  history: StageRun[];
+  /** Why the issue is blocked, failed, released, or why its merge waits. */
+  reason: string | undefined;
+  startedAt: number | undefined;
+  finishedAt: number | undefined;
+  /** Issues this one still waits for (shown in `dag show` and the summary). */
+  waitingOn: number[];
+  /** What the issue's branch was made from and what its pull request targets, as last dispatched. */
+  git: GitPlan | undefined;
+  /** A merge conflict the first stage must resolve; cleared when the issue merges. */
+  conflict: ConflictReport | undefined;
+  /** The agent's question while the issue waits for a person. */
+  question: string | undefined;
+  /** Every question answered in this generation, handed to the next runs. */
+  answers: AnswerRecord[];
+  /** The merge, once done. */
+  merged: { sha: string; method: string; at: number } | undefined;
+  /** When the merge stage began (for the time a merge took). */
+  mergingSince: number | undefined;
+}
+
+export interface TaskOutcome {
+  taskId: string;
+  status: 'success' | 'retry' | 'failure' | 'changes_requested' | 'needs_input';
+  reason: string;
+  attempt: number;
+  summary?: string;
+  /** With `needs_input`: what the agent asks. */
+  question?: string;
+  outputs?: Record<string, unknown>;
+  agentId?: string;
+}
+
+export type LifecycleEvent =
+  | { type: 'deps.waiting'; on: number[] }
+  | { type: 'deps.blocked'; reason: string }
+  | { type: 'deps.ready' }
+  /** `git`: the branch as the orchestra prepared it for this run (absent: as before); `conflict`: one met making it. */
+  | { type: 'stage.dispatch'; now: number; git?: GitPlan; conflict?: ConflictReport }
+  /** The stage already succeeded with the same idempotency key: skip it. */
+  | { type: 'stage.cached'; result: StageResult; now: number }
+  | { type: 'stage.result'; outcome: TaskOutcome; now: number }
+  | { type: 'retry.due'; now: number }
+  /** The merge stage looked and must wait (CI running, a dependency not merged, no auto-merge). */
+  | { type: 'merge.waiting'; reason: string; now: number }
+  | { type: 'merge.done'; sha: string; method: string; now: number }
+  | { type: 'merge.ci_failed'; check: string; excerpt: string[]; now: number }
+  | { type: 'merge.conflict'; conflict: ConflictReport; now: number }
+  /** The tracker refuses the merge (a protected branch, the head changed): wait for the pull request to change. */
+  | { type: 'merge.blocked'; reason: string; now: number }
+  /** The pull request changed since the merge was refused: try again. */
+  | { type: 'merge.retry'; now: number }
+  | { type: 'merge.failed'; reason: string; now: number }
+  /** A trusted person answered the agent's question. */
+  | { type: 'issue.answer'; answer: string; by: string; now: number }
+  | { type: 'issue.released'; reason: string; now: number }
+  | { type: 'issue.reset'; reason: string; route: RouteStage[]; priority: number; now: number };
+
+export interface DispatchParams {
+  taskId: string;
+  stage: string;
+  role: string;
+  attempt: number;
+  round: number;
+  generation: number;
+  previous: Record<string, StageResult>;
+  git?: GitPlan;
+  conflict?: ConflictReport;
+  answers?: AnswerRecord[];
+}
+
+export type CommentKind =
+  | 'started'
+  | 'changes_requested'
+  | 'ci_failed'
+  | 'conflict'
+  | 'merge_blocked'
+  | 'needs_input'
+  | 'done'
+  | 'failed'
+  | 'blocked';
+
+export interface CommentParams {
+  kind: CommentKind;
+  /** Idempotency key of the comment: the same event never comments twice. */
+  key: string;
+  reason?: string;
+  stage?: string;
+  taskId?: string;
+}
+
+/** Delay before attempt `attempt + 1`: doubles from the initial delay, capped. */
+export function retryDelayMs(attempt: number, initialMs: number, maxMs: number): number {
+  return backoffDelayMs(attempt - 1, { baseMs: initialMs, maxMs });
+}
+
+export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt'>): string {
+  const stage = context.route[context.stageIndex]?.stage ?? 'none';
+  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}.a${context.attempt}`;
+}
+
+export const stageOf = (context: LifecycleContext): RouteStage => context.route[context.stageIndex]!;
+export const commentKey = (context: LifecycleContext, kind: string): string => `issue-${context.number}.g${context.generation}.${kind}`;
+
+export function runOf(context: LifecycleContext, status: StageRun['status'], reason: string, now: number, agentId?: string): StageRun {
+  const { stage, role } = stageOf(context);
+  return {
+    stage,
+    role,
+    taskId: context.taskId ?? taskIdOf(context),
+    attempt: context.attempt,
+    round: context.round,
+    status,
+    reason,
+    startedAt: context.dispatchedAt ?? now,
+    finishedAt: now,
+    ...(agentId === undefined ? {} : { agentId }),
+  };
+}
+
+export function stageResultOf(outcome: TaskOutcome): StageResult {
+  const status = outcome.status === 'retry' ? 'failure' : outcome.status;
+  return {
+    status,
+    ...(outcome.summary === undefined ? {} : { summary: outcome.summary }),
+    ...(outcome.outputs === undefined ? {} : { outputs: outcome.outputs }),
+  };
+}
+
+/** A short stable hash of a reason, so a new blocking reason is a new comment and the same one is not. */
+export function hashReason(reason: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < reason.length; index += 1) {
+    hash ^= reason.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(36);
+}
