@@ -27,8 +27,10 @@ export interface PlaceholderValues {
   issue: number;
   /** The role name (from the config, never from an issue). */
   role: string;
-  /** 1 for the first run of this task, 2 for its first retry … */
+  /** 1 for the first run of this task, 2 for its first retry …; it starts at 1 again in every round. */
   attempt: number;
+  /** 0 for the first pass through the route, 1 after the first return to the first stage (review feedback, a red CI, a conflict) … */
+  round: number;
   /** The miyabi-orchestra package directory, so `{packageRoot}/examples/agents/codegen.mjs` works from any worktree. */
   packageRoot: string;
 }
@@ -44,6 +46,7 @@ export const PLACEHOLDERS: readonly PlaceholderName[] = [
   'issue',
   'role',
   'attempt',
+  'round',
   'packageRoot',
 ];
 
@@ -72,5 +75,17 @@ export function checkCommand(command: readonly string[]): void {
 /** The argv with placeholders substituted, one argument out for each argument in. */
 export function substituteCommand(command: readonly string[], values: PlaceholderValues): string[] {
   checkCommand(command);
-  return command.map((arg) => arg.replace(PLACEHOLDER, (_, name: PlaceholderName) => String(values[name])));
+  return substitute(command, { ...values });
+}
+
+/** Substitutes `{name}` from `values` (every name used must be there: callers check first). */
+export function substitute(command: readonly string[], values: Readonly<Record<string, string | number>>): string[] {
+  return command.map((arg) => arg.replace(PLACEHOLDER, (_, name: string) => String(values[name])));
+}
+
+/** The `{name}`s of a command that are not in `known`. */
+export function placeholdersOutside(command: readonly string[], known: readonly string[]): { name: string; argIndex: number }[] {
+  return command.flatMap((arg, argIndex) =>
+    [...arg.matchAll(PLACEHOLDER)].map(([, name]) => ({ name: name!, argIndex })).filter(({ name }) => !known.includes(name)),
+  );
 }

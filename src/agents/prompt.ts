@@ -33,10 +33,14 @@ export const PROMPT_VARIABLES = [
   'role',
   'stage',
   'attempt',
+  'round',
   'worktree',
   'branch',
   'resultFile',
   'history',
+  'branchStart',
+  'conflict',
+  'answers',
   'previous.<stage>.status',
   'previous.<stage>.summary',
   'previous.<stage>.outputs.<key>',
@@ -44,7 +48,7 @@ export const PROMPT_VARIABLES = [
 
 const known: RegExp[] = [
   /^issue\.(number|title|body|labels|author|url)$/,
-  /^(taskId|role|stage|attempt|worktree|branch|resultFile|history)$/,
+  /^(taskId|role|stage|attempt|round|worktree|branch|resultFile|history|branchStart|conflict|answers)$/,
   /^previous\.[a-z][a-z0-9-]*\.(status|summary)$/,
   /^previous\.[a-z][a-z0-9-]*\.outputs(\.[^.]+)+$/,
 ];
@@ -119,8 +123,59 @@ export type PromptTask = AgentTask & { resultFile?: string };
 
 /** The values templates see for one task. */
 export function promptVariables(task: PromptTask): Record<string, unknown> {
-  const { issue, taskId, role, stage, attempt, worktree, branch, resultFile, previous } = task;
-  return { issue, taskId, role, stage, attempt, worktree, branch, resultFile, previous, history: renderHistory(previous) };
+  const { issue, taskId, role, stage, attempt, round, worktree, branch, resultFile, previous } = task;
+  return {
+    issue,
+    taskId,
+    role,
+    stage,
+    attempt,
+    round,
+    worktree,
+    branch,
+    resultFile,
+    previous,
+    history: renderHistory(previous),
+    branchStart: renderBranchStart(task),
+    conflict: renderConflict(task),
+    answers: renderAnswers(task),
+  };
+}
+
+/** `{{branchStart}}`: what the branch was made from, and where its dependencies' work stands. */
+export function renderBranchStart(task: Pick<AgentTask, 'git' | 'branch'>): string {
+  const { git } = task;
+  if (!git) return `The branch \`${task.branch}\` was made by the orchestra; nothing more is known of where it started.`;
+  const lines = [
+    `The branch \`${task.branch}\` started from ${git.startedFrom.ref} (${git.startedFrom.sha.slice(0, 12)}); its pull request targets \`${git.pullRequestBase}\` (dependencies mode: ${git.mode}).`,
+  ];
+  for (const dependency of git.dependencies) {
+    const state = dependency.merged ? `merged into ${git.baseBranch}` : `not merged yet, its branch \`${dependency.branch}\` is at ${dependency.head?.slice(0, 12) ?? '(gone)'}`;
+    lines.push(`- #${dependency.number}: ${state}. Its work is already in this branch.`);
+  }
+  return lines.join('\n');
+}
+
+/** `{{conflict}}`: a merge conflict to resolve first, with both sides' commits; "(none)" otherwise. */
+export function renderConflict(task: Pick<AgentTask, 'conflict' | 'branch'>): string {
+  const { conflict } = task;
+  if (!conflict) return '(none)';
+  const commits = (list: ReadonlyArray<{ sha: string; subject: string }>) =>
+    list.length === 0 ? '  (none listed)' : list.map((commit) => `  - ${commit.sha.slice(0, 12)} ${commit.subject}`).join('\n');
+  return [
+    `Before anything else, merge ${conflict.theirs.ref} (commit ${conflict.theirs.sha}) into \`${task.branch}\` — \`git merge ${conflict.theirs.sha}\` — and resolve the conflicts, keeping the intent of both sides; then commit the merge.`,
+    `Files in conflict: ${conflict.files.length > 0 ? conflict.files.join(', ') : '(the tracker did not say; git will)'}.`,
+    `Their commits (${conflict.theirs.ref}):`,
+    commits(conflict.commits.theirs),
+    `Your branch's commits:`,
+    commits(conflict.commits.ours),
+  ].join('\n');
+}
+
+/** `{{answers}}`: the questions agents asked for this issue and the answers people gave; "(none)" otherwise. */
+export function renderAnswers(task: Pick<AgentTask, 'answers'>): string {
+  if (task.answers.length === 0) return '(none)';
+  return task.answers.map((entry) => `- ${entry.stage} asked: ${entry.question}\n  ${entry.by} answered: ${entry.answer}`).join('\n');
 }
 
 /** `{{history}}`: what earlier stages of the issue produced, as Markdown. */

@@ -129,6 +129,7 @@ export function agentEnv(task: AgentTask, files: TaskFiles, names: readonly stri
     MIYABI_STAGE: task.stage,
     MIYABI_ISSUE: String(task.issue.number),
     MIYABI_ATTEMPT: String(task.attempt),
+    MIYABI_ROUND: String(task.round),
     MIYABI_WORKTREE: task.worktree,
   });
 }
@@ -156,6 +157,7 @@ async function prepare(options: RunAgentOptions, task: AgentTask, files: TaskFil
       issue: task.issue.number,
       role: task.role,
       attempt: task.attempt,
+      round: task.round,
       packageRoot: packageDir(),
     });
   } catch (error) {

@@ -14,6 +14,7 @@ const values: PlaceholderValues = {
   issue: 7,
   role: 'codegen',
   attempt: 2,
+  round: 1,
   packageRoot: '/opt/miyabi',
 };
 

@@ -30,7 +30,7 @@ describe('the example agents, one stage after another', () => {
     expect(await box.git('status', '--porcelain')).toBe('');
     const text = await readFile(join(box.worktree, 'miyabi/issue-21.md'), 'utf8');
     expect(text).toBe('# Greet the user\n\nIssue #21 by octocat (https://example.invalid/21).\n\n## Summary\n\nPrint a greeting on start.\n');
-    expect(codegen.output.some((line) => line.includes('codegen: issue #21, attempt 1'))).toBe(true);
+    expect(codegen.output.some((line) => line.includes('codegen: issue #21, round 0, attempt 1'))).toBe(true);
 
     const review = await runExample(box, 'review', { issue, previous: { codegen: asPrevious(codegen) } });
     expect(review).toMatchObject({ status: 'success', outputs: { commit: commit!.split(' ')[0] } });

@@ -73,6 +73,7 @@ describe('runAgent: the task files, the environment and the working directory', 
       MIYABI_STAGE: 'codegen',
       MIYABI_ISSUE: '7',
       MIYABI_ATTEMPT: '1',
+      MIYABI_ROUND: '0',
       MIYABI_WORKTREE: box.worktree,
     });
     expect(report.task).toMatchObject({
