@@ -7,12 +7,14 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import type { GitHubOutage } from './github-client.ts';
 import { GitHubIssueSource } from './github-source.ts';
-import { LocalIssueSource } from './local-source.ts';
+import { LocalIssueSource, type LocalRepository } from './local-source.ts';
 import type { IssueSource } from './source.ts';
 
 export interface SourceHooks {
   /** A GitHub request waited (rate limit) or failed and is retried; or recovered. */
   onOutage?: (outage: GitHubOutage) => void;
+  /** The local source's merges into the workspace repository (src/workflow/workspace-git.ts). */
+  localRepository?: LocalRepository;
 }
 
 export function createIssueSource(config: OrchestraConfig, secrets: Secrets, logger: Logger, hooks: SourceHooks = {}): IssueSource {
@@ -29,5 +31,10 @@ export function createIssueSource(config: OrchestraConfig, secrets: Secrets, log
       ...(hooks.onOutage ? { onOutage: hooks.onOutage } : {}),
     });
   }
-  return new LocalIssueSource({ dir: issues.local.dir, trackerDir: trackerDirOf(config), logger });
+  return new LocalIssueSource({
+    dir: issues.local.dir,
+    trackerDir: trackerDirOf(config),
+    logger,
+    ...(hooks.localRepository ? { repository: hooks.localRepository } : {}),
+  });
 }

@@ -3,6 +3,7 @@
  * runs each) and its priority. Pure.
  */
 import type { OrchestraConfig } from '../config/schema.ts';
+import { ORCHESTRA_ROLE, ORCHESTRA_STAGES } from '../config/sections/workflow.ts';
 
 export type WorkflowPolicy = OrchestraConfig['workflow'];
 
@@ -25,7 +26,7 @@ export function routeIssue(labels: readonly string[], policy: WorkflowPolicy): I
   for (const extra of policy.extraStages) {
     if (labels.includes(extra.label) && !names.includes(extra.stage)) names.push(extra.stage);
   }
-  const stages = names.map((stage) => ({ stage, role: policy.stageRoles[stage] ?? stage }));
+  const stages = names.map((stage) => ({ stage, role: ORCHESTRA_STAGES.has(stage) ? ORCHESTRA_ROLE : (policy.stageRoles[stage] ?? stage) }));
   const forced = labels.find((label) => label.startsWith(policy.forceRolePrefix));
   if (forced !== undefined && stages[0]) stages[0] = { ...stages[0], role: forced.slice(policy.forceRolePrefix.length) };
   return { stages, priority: priorityOf(labels, policy), matched: route?.label };
@@ -44,5 +45,5 @@ export function slaMsOf(priority: number, policy: WorkflowPolicy): number {
 
 /** The roles a route's stages need that the config does not define: an issue routed there cannot run. */
 export function missingRoles(stages: readonly RouteStage[], roles: readonly string[]): string[] {
-  return stages.map((stage) => stage.role).filter((role) => !roles.includes(role));
+  return stages.map((stage) => stage.role).filter((role) => role !== ORCHESTRA_ROLE && !roles.includes(role));
 }

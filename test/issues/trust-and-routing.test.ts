@@ -73,14 +73,16 @@ describe('routing', () => {
   const policy = workflow();
 
   it('maps labels to a route, the first matching route winning', () => {
-    expect(routeIssue(['type:docs'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'pr']);
-    expect(routeIssue(['type:bug'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr']);
+    expect(routeIssue(['type:docs'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'pr', 'merge']);
+    expect(routeIssue(['type:bug'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr', 'merge']);
     expect(routeIssue(['type:docs', 'type:bug'], policy).matched).toBe('type:docs');
-    expect(routeIssue([], policy)).toMatchObject({ matched: undefined, stages: [{ stage: 'codegen' }, { stage: 'review' }, { stage: 'pr' }] });
+    expect(routeIssue([], policy)).toMatchObject({ matched: undefined, stages: [{ stage: 'codegen' }, { stage: 'review' }, { stage: 'pr' }, { stage: 'merge' }] });
+    // merge is the orchestra's own stage: no agent role runs it, and none is missing for it.
+    expect(routeIssue([], policy).stages.at(-1)).toEqual({ stage: 'merge', role: 'orchestra' });
   });
 
   it('appends the deploy stage for the deploy label, and agent:<role> forces the first stage\'s role', () => {
-    expect(routeIssue(['type:bug', 'deploy'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr', 'deploy']);
+    expect(routeIssue(['type:bug', 'deploy'], policy).stages.map((s) => s.stage)).toEqual(['codegen', 'review', 'pr', 'merge', 'deploy']);
     expect(routeIssue(['agent:codegen-claude'], policy).stages[0]).toEqual({ stage: 'codegen', role: 'codegen-claude' });
     expect(missingRoles(routeIssue(['agent:codegen-claude'], policy).stages, ['codegen', 'review', 'pr'])).toEqual(['codegen-claude']);
   });

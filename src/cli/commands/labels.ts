@@ -20,6 +20,9 @@ export function orchestraLabels(config: OrchestraConfig): LabelSpec[] {
     done: '0e8a16',
     failed: 'b60205',
     blocked: 'd93f0b',
+    merging: '1d76db',
+    merge_blocked: 'd93f0b',
+    waiting_for_human: 'fbca04',
   };
   for (const [state, name] of Object.entries(workflow.stateLabels)) {
     labels.push({ name, color: states[state as keyof typeof states], description: `Miyabi Orchestra state: ${state}` });

@@ -59,6 +59,13 @@ export const workspaceSection = z
       .min(1)
       .default('miyabi/issue-')
       .describe('Branch of an issue: this prefix and the issue number (miyabi/issue-12)'),
+    baseBranch: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'The base branch: issue branches start from it, pull requests target it, the merge stage merges into it. Default: the branch checked out in the repository (local source), the repository\'s default branch (GitHub). One that does not exist stops `up`, naming it',
+      ),
   })
   .strict()
   .prefault({})

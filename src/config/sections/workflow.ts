@@ -9,6 +9,13 @@
 import { z } from 'zod';
 import { millis, pathField } from '../fields.ts';
 
+/**
+ * Stages the orchestra runs itself, not an agent: `merge` (docs/WORKFLOW.md). Their role is
+ * `ORCHESTRA_ROLE`, which no agent pool has.
+ */
+export const ORCHESTRA_STAGES: ReadonlySet<string> = new Set(['merge']);
+export const ORCHESTRA_ROLE = 'orchestra';
+
 const stageName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a stage name of lowercase letters, digits and dashes');
 const stages = z.array(stageName).min(1);
 
@@ -83,6 +90,53 @@ const retry = z
   .prefault({})
   .describe('Retries of a failed stage, with exponential backoff');
 
+const dependencies = z
+  .object({
+    mode: z
+      .enum(['merged', 'stacked'])
+      .default('merged')
+      .describe(
+        '`merged`: a dependency is satisfied when its change is merged into the base branch, and a dependent\'s branch starts from the base branch after that merge. `stacked`: a dependent starts once its dependencies\' stages through `pr` succeeded, on a branch made from theirs, its pull request targeting the dependency\'s branch (docs/WORKFLOW.md)',
+      ),
+  })
+  .strict()
+  .prefault({})
+  .describe('When a dependency counts as satisfied, and what a dependent\'s branch starts from');
+
+const merge = z
+  .object({
+    method: z.enum(['merge', 'squash', 'rebase']).default('merge').describe('How the merge stage merges a pull request'),
+    auto: z
+      .boolean()
+      .optional()
+      .describe(
+        'The orchestra merges when the review approved, CI is green and the pull request is mergeable; false: it waits for a person to merge. Default: true for the local source (the demo), false on GitHub',
+      ),
+  })
+  .strict()
+  .prefault({})
+  .describe('The `merge` stage a route can end with: the orchestra, not an agent, merges the pull request');
+
+const ci = z
+  .object({
+    command: z
+      .array(z.string())
+      .default(['node', '{packageRoot}/examples/ci/check.mjs'])
+      .describe(
+        'Local source: the CI command, an argv array run in the issue\'s worktree (never a shell); its exit code is the verdict. Placeholders {worktree} {issue} {branch} {baseBranch} {headSha} {packageRoot}. [] for no CI. Default: the example check of the demo',
+      ),
+    checks: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('GitHub: the check runs and commit statuses that must pass on the head commit; empty: every one reported on it'),
+    timeoutMs: millis('A CI command running longer is killed and counts as failed; a GitHub check pending longer fails too', 1_800_000, 1),
+    pollIntervalMs: millis('How often a pending verdict is looked at again (GitHub checks, a pull request waiting to be merged)', 15_000, 1),
+    settleMs: millis('GitHub: with no check reported on the head yet, how long to wait for one before calling it green', 60_000),
+  })
+  .strict()
+  .prefault({})
+  .describe('CI as a judge before the merge: a red verdict sends the issue back to its first stage with the failing check and its log');
+
 const stateLabels = z
   .object({
     pending: z.string().min(1).default('miyabi:pending').describe('Label while waiting for its dependencies or a free agent'),
@@ -92,6 +146,17 @@ const stateLabels = z
     done: z.string().min(1).default('miyabi:done').describe('Label while every stage succeeded'),
     failed: z.string().min(1).default('miyabi:failed').describe('Label while a stage failed for good'),
     blocked: z.string().min(1).default('miyabi:blocked').describe('Label while it can never run as things are (a cycle, a failed or missing dependency)'),
+    merging: z.string().min(1).default('miyabi:merging').describe('Label while the merge stage waits for CI, a dependency or the merge'),
+    merge_blocked: z
+      .string()
+      .min(1)
+      .default('miyabi:merge-blocked')
+      .describe('Label while the tracker refuses the merge (a protected branch …); retried when the pull request changes'),
+    waiting_for_human: z
+      .string()
+      .min(1)
+      .default('miyabi:waiting-for-human')
+      .describe('Label while an agent\'s question waits for a trusted person\'s answer'),
   })
   .strict()
   .prefault({})
@@ -104,12 +169,12 @@ export const workflowSection = z
     routes: z
       .array(route)
       .default([
-        { label: 'type:docs', stages: ['codegen', 'pr'] },
-        { label: 'type:bug', stages: ['codegen', 'review', 'pr'] },
-        { label: 'type:feature', stages: ['codegen', 'review', 'pr'] },
+        { label: 'type:docs', stages: ['codegen', 'pr', 'merge'] },
+        { label: 'type:bug', stages: ['codegen', 'review', 'pr', 'merge'] },
+        { label: 'type:feature', stages: ['codegen', 'review', 'pr', 'merge'] },
       ])
       .describe('Label → stages; the first route whose label the issue has wins'),
-    defaultRoute: stages.default(['codegen', 'review', 'pr']).describe('Stages of an issue no route matches'),
+    defaultRoute: stages.default(['codegen', 'review', 'pr', 'merge']).describe('Stages of an issue no route matches; `merge` is the orchestra\'s own stage'),
     extraStages: z
       .array(extraStage)
       .default([{ label: 'deploy', stage: 'deploy' }])
@@ -135,11 +200,20 @@ export const workflowSection = z
       .min(0)
       .default(2)
       .describe('changes_requested answers a review may give before the issue fails; each sends it back to the first stage with the feedback'),
+    maxCiRounds: z.number().int().min(0).default(3).describe('Red CI verdicts before the issue fails; each sends it back to the first stage with the failing check'),
+    maxConflictRounds: z
+      .number()
+      .int()
+      .min(0)
+      .default(2)
+      .describe('Merge conflicts before the issue fails; each sends it back to the first stage with the conflicting files and both sides\' commits'),
+    dependencies,
+    merge,
+    ci,
     dependenciesFile: pathField('YAML file of extra dependencies, `issue: [dependencies]` (12: [3, 5])').optional(),
     pullRequest: z
       .object({
         draft: z.boolean().default(true).describe('Open pull requests as drafts'),
-        base: z.string().min(1).optional().describe('Base branch; default: the repository\'s default branch'),
       })
       .strict()
       .prefault({})
@@ -147,5 +221,16 @@ export const workflowSection = z
     stateLabels,
   })
   .strict()
+  .superRefine((workflow, ctx) => {
+    // The merge stage merges the pull request the pr stage opened: a route must open one first.
+    const check = (stages: readonly string[], path: (string | number)[]) => {
+      const merge = stages.indexOf('merge');
+      if (merge !== -1 && !stages.slice(0, merge).includes('pr')) {
+        ctx.addIssue({ code: 'custom', path: [...path, merge], message: 'the merge stage needs a pr stage before it (it merges the pull request pr opens)' });
+      }
+    };
+    check(workflow.defaultRoute, ['defaultRoute']);
+    workflow.routes.forEach((route, index) => check(route.stages, ['routes', index, 'stages']));
+  })
   .prefault({})
   .describe('How issues are chosen, routed, prioritised, retried and reported');
