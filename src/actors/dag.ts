@@ -45,7 +45,10 @@ export const dagLogic = setup({
     running: {
       on: {
         'dag.load': {
-          actions: assign(({ event }) => ({ graph: event.snapshot ? DependencyGraph.fromJSON(event.snapshot) : new DependencyGraph(), changes: 0 })),
+          actions: assign(({ context, event }) => ({
+            graph: event.snapshot ? DependencyGraph.fromJSON(event.snapshot) : new DependencyGraph(),
+            changes: context.changes + 1,
+          })),
         },
         'dag.node': {
           actions: assign(({ context, event }) => {
@@ -72,6 +75,9 @@ export function graphPort(actor: DagActor): GraphPort {
   return {
     get graph() {
       return actor.getSnapshot().context.graph;
+    },
+    get changes() {
+      return actor.getSnapshot().context.changes;
     },
     load: (snapshot) => sendNow(actor, { type: 'dag.load', snapshot }),
     setNode: (id, dependsOn) => sendNow(actor, { type: 'dag.node', id, dependsOn }),

@@ -34,7 +34,14 @@ const issueEventSchema = z.discriminatedUnion('kind', [
     dependsOn: z.array(z.number().int().positive()),
   }),
   z.object({ kind: z.literal(ISSUE_RELEASED), number: z.number().int().positive(), reason: z.string() }),
-  z.object({ kind: z.literal(ISSUE_COMMAND), number: z.number().int().positive(), command: z.literal('retry'), by: z.string() }),
+  z.object({
+    kind: z.literal(ISSUE_COMMAND),
+    number: z.number().int().positive(),
+    command: z.enum(['retry', 'answer']),
+    by: z.string(),
+    /** With `answer`: the answer, untrusted text from a trusted person. */
+    text: z.string().max(65_536).optional(),
+  }),
   z.object({ kind: z.literal(ISSUE_SCOPE), open: z.array(z.number().int().positive()) }),
 ]);
 
@@ -85,6 +92,9 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       source,
       store: new WorkflowStore(kv),
       logger,
+      workspace: resources.workspace,
+      baseBranch: resources.workspace.baseBranch,
+      metrics: resources.workflowMetrics,
       dag: graphPort(dag),
       scheduler: queuePort(scheduler),
       ...(resources.extraDependencies ? { extraDependencies: resources.extraDependencies } : {}),
@@ -113,6 +123,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
             case ISSUE_RELEASED:
               return engine!.release(event.number, event.reason);
             case ISSUE_COMMAND:
+              if (event.command === 'answer') return void (await engine!.answer(event.number, event.text ?? '', event.by));
               return void (await engine!.retry(event.number, event.by));
             case ISSUE_SCOPE: {
               const open = new Set(event.open);

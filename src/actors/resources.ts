@@ -18,6 +18,7 @@ import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 import type { IssueSource } from '../issues/source.ts';
 import type { Workflow } from '../workflow/engine.ts';
 import type { IssueWatcher } from '../workflow/watcher.ts';
+import type { WorkspacePort } from '../workflow/ports.ts';
 import type { WorkflowMetrics } from '../workflow/metrics.ts';
 
 /** Runners started ahead, one per role, for a fresh agent to take over (./spare-runners.ts). */
@@ -45,6 +46,8 @@ export interface OrchestraResources {
   bus: Bus | undefined;
   /** The target repository's worktrees, one per issue. */
   readonly worktrees: WorktreeManager;
+  /** The target repository's branches, as the workflow makes, restacks and merges them. */
+  readonly workspace: WorkspacePort;
   /** The runner as bundled JavaScript (faster to start), when it could be built. */
   runnerBundle: string | undefined;
   /** Set by the panes actor while it runs: runners started ahead, for agents to take over. */

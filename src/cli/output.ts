@@ -63,7 +63,7 @@ export function countActors(root: TreeNode): number {
 
 /** The batch-mode summary: one row per issue, then the reasons of those not done. */
 export function renderSummary(rows: readonly SummaryRow[]): string {
-  const table: string[][] = [['ISSUE', 'ROUTE', 'STATE', 'ATTEMPTS', 'DURATION', 'TITLE']];
+  const table: string[][] = [['ISSUE', 'ROUTE', 'STATE', 'ATTEMPTS', 'DURATION', 'MERGED', 'TITLE']];
   for (const row of rows) {
     table.push([
       `#${row.issue}`,
@@ -71,6 +71,7 @@ export function renderSummary(rows: readonly SummaryRow[]): string {
       row.state,
       String(row.attempts),
       row.durationMs === undefined ? '-' : `${(row.durationMs / 1000).toFixed(1)}s`,
+      row.merged ? row.merged.slice(0, 10) : '-',
       row.title.length > 50 ? `${row.title.slice(0, 49)}…` : row.title,
     ]);
   }

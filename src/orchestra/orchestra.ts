@@ -14,7 +14,8 @@ import { logFilePath, repoDirOf } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/observe/logger.ts';
 import { OrchestraMetrics } from '../infra/observe/metrics.ts';
-import { WorktreeManager, ensureScratchRepository, git } from '../infra/git/worktrees.ts';
+import { WorktreeManager, ensureScratchRepository } from '../infra/git/worktrees.ts';
+import { defaultBranch, fetchBranch, hasRemote, resolveCommit } from '../infra/git/branches.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats/embedded-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
@@ -27,6 +28,7 @@ import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { loadDependencyFile } from '../workflow/dependency-file.ts';
 import { WorkflowMetrics } from '../workflow/metrics.ts';
+import { localMergePort, WorkspaceGit } from '../workflow/workspace-git.ts';
 
 export interface Orchestra {
   readonly logger: Logger;
@@ -98,6 +100,21 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     throw error;
   }
 
+  let baseBranch: string;
+  try {
+    baseBranch = await checkBaseBranch(repoDirOf(config), config.workspace.baseBranch);
+  } catch (error) {
+    await flushLogger(logger);
+    throw new ConfigInvalidError(loaded.path, [{ path: 'workspace.baseBranch', message: describeError(error) }]);
+  }
+  const workspace = new WorkspaceGit({
+    repoDir: repoDirOf(config),
+    baseBranch,
+    worktrees,
+    tempDir: join(config.dataDir, 'restack'),
+    logger: logger.child({ actorId: 'workspace' }),
+  });
+
   const dependencyFile = await loadDependencyFile(config);
   if (!dependencyFile.ok) {
     await flushLogger(logger);
@@ -108,6 +125,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const issueSource =
     options.issueSource ??
     createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }), {
+      localRepository: localMergePort(repoDirOf(config)),
       onOutage: (outage) => {
         if (outage.recovered) return workflowMetrics.trackerDegraded(false);
         workflowMetrics.trackerWait(outage.kind);
@@ -144,6 +162,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     spares: undefined,
     runnerBundle,
     worktrees,
+    workspace,
     secrets,
     logger,
     metrics,
@@ -155,7 +174,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     httpUrl: undefined,
     issueSource,
     extraDependencies: dependencyFile.dependencies,
-    pushBranch: issueSource.kind === 'github' ? (branch) => pushToOrigin(repoDirOf(config), branch, logger) : undefined,
+    pushBranch: issueSource.kind === 'github' ? (branch) => workspace.publish(branch) : undefined,
     workflow: undefined,
     watcher: undefined,
     startedAt: new Date(),
@@ -288,15 +307,12 @@ function stopOrphanedNatsServer(runFile: RunFile | undefined, logger: Logger): v
 }
 
 /**
- * Pushes an issue's branch to `origin` before its pull request is opened, when the repository
- * has that remote (a repository without one is a local experiment: nothing to push).
+ * The base branch: the configured one, else the one checked out in the repository. It must exist
+ * (locally, or on `origin` for a clone): `up` refuses to start, naming it, when it does not.
  */
-async function pushToOrigin(repoDir: string, branch: string, logger: Logger): Promise<void> {
-  const remotes = (await git(['remote'], repoDir)).split('\n').map((line) => line.trim());
-  if (!remotes.includes('origin')) {
-    logger.debug({ branch }, 'no origin remote: branch not pushed');
-    return;
-  }
-  await git(['push', '--quiet', 'origin', `refs/heads/${branch}:refs/heads/${branch}`], repoDir);
-  logger.info({ branch }, 'branch pushed to origin');
+async function checkBaseBranch(repoDir: string, configured: string | undefined): Promise<string> {
+  const branch = configured ?? (await defaultBranch(repoDir)) ?? 'main';
+  if (await resolveCommit(repoDir, `refs/heads/${branch}`)) return branch;
+  if ((await hasRemote(repoDir, 'origin')) && (await fetchBranch(repoDir, 'origin', branch).catch(() => undefined))) return branch;
+  throw new Error(`the base branch ${branch} does not exist in ${repoDir}${configured ? '' : ' (set workspace.baseBranch)'}`);
 }

@@ -2,7 +2,7 @@
  * What the orchestra says on an issue. Plain Markdown; issue text never goes in unescaped code
  * that could close a fence, and log excerpts are bounded.
  */
-import type { CommentParams } from '../machines/issue-lifecycle.ts';
+import type { CommentParams, LifecycleContext } from '../machines/issue-lifecycle.ts';
 import type { IssueRecord } from './record.ts';
 
 export interface CommentContext {
@@ -13,6 +13,8 @@ export interface CommentContext {
   /** Summaries of the stages that ran, in order. */
   stages: Array<{ stage: string; summary?: string }>;
   logTail?: string[];
+  /** The lifecycle at the time of the comment: the CI log, the conflict, the merge. */
+  lifecycle?: Pick<LifecycleContext, 'results' | 'conflict' | 'merged' | 'maxCiRounds' | 'ciRounds' | 'maxConflictRounds' | 'conflictRounds'>;
 }
 
 const fence = (lines: readonly string[]) => {
@@ -28,10 +30,33 @@ export function renderComment(params: CommentParams, context: CommentContext): s
       return `${header} started work on #${record.number}.\n\n- Route: ${route.join(' → ')}\n- Priority: P${priority}\n- Branch: \`${branch}\``;
     case 'changes_requested':
       return `${header}: review asked for changes; back to ${route[0]}.\n\n> ${oneLine(params.reason ?? '')}`;
+    case 'ci_failed': {
+      const ci = context.lifecycle?.results.ci?.outputs as { check?: string; log?: string[] } | undefined;
+      const excerpt = ci?.log && ci.log.length > 0 ? `\n\n${fence(ci.log)}` : '';
+      const rounds = context.lifecycle ? ` (CI round ${context.lifecycle.ciRounds} of ${context.lifecycle.maxCiRounds})` : '';
+      return `${header}: CI check \`${oneLine(ci?.check ?? 'ci', 100)}\` failed; back to ${route[0]}${rounds}.${excerpt}`;
+    }
+    case 'conflict': {
+      const conflict = context.lifecycle?.conflict;
+      const files = conflict ? conflict.files.map((file) => `- \`${oneLine(file, 200)}\``).join('\n') : '';
+      const sides = conflict ? `\n\n\`${conflict.ours.ref}\` (${conflict.ours.sha.slice(0, 12)}) conflicts with \`${conflict.theirs.ref}\` (${conflict.theirs.sha.slice(0, 12)}) in:\n\n${files}` : '';
+      return `${header}: merge conflict; back to ${route[0]} to resolve it.${sides}`;
+    }
+    case 'merge_blocked':
+      return `${header}: the merge of #${record.number} is refused; it is tried again when the pull request changes.\n\n> ${oneLine(params.reason ?? '')}`;
+    case 'needs_input':
+      return [
+        `${header}: the ${params.stage ?? 'agent'} agent needs an answer to go on with #${record.number}.`,
+        '',
+        quote(params.reason ?? ''),
+        '',
+        'Answer in a comment (someone the orchestra trusts): the first such comment after this one is the answer; `/miyabi answer …` says so explicitly.',
+      ].join('\n');
     case 'done': {
       const lines = context.stages.map(({ stage, summary }) => `- **${stage}**: ${oneLine(summary ?? 'done')}`);
       const pr = record.pullRequest ? `\n- Pull request: ${record.pullRequest.url}` : '';
-      return `${header}: #${record.number} is done.\n\n${lines.join('\n')}\n\n- Branch: \`${branch}\`${pr}`;
+      const merged = context.lifecycle?.merged ? `\n- Merged: ${context.lifecycle.merged.sha.slice(0, 12)} (${context.lifecycle.merged.method})` : '';
+      return `${header}: #${record.number} is done.\n\n${lines.join('\n')}\n\n- Branch: \`${branch}\`${pr}${merged}`;
     }
     case 'failed': {
       const excerpt = context.logTail && context.logTail.length > 0 ? `\n\nLast lines of the agent's output:\n\n${fence(context.logTail)}` : '';
@@ -40,6 +65,12 @@ export function renderComment(params: CommentParams, context: CommentContext): s
     case 'blocked':
       return `${header}: #${record.number} is blocked.\n\n> ${oneLine(params.reason ?? '')}`;
   }
+}
+
+/** A block quote of at most `max` characters and 40 lines: an agent's text, shown as data. */
+function quote(text: string, max = 4_000): string {
+  const lines = (text.length > max ? `${text.slice(0, max)}…` : text).split('\n').slice(0, 40);
+  return lines.map((line) => `> ${line.replace(/<!--/g, '<\u200b!--')}`).join('\n');
 }
 
 function oneLine(text: string, max = 500): string {

@@ -38,6 +38,8 @@ export interface EffectRunnerOptions {
   publish: (subject: string, type: string, payload: unknown, msgId: string) => Promise<void>;
   /** Stops a task wherever it is (queued on the bus or running in an agent). */
   cancel: (taskId: string) => Promise<void>;
+  /** The base branch pull requests target (the workspace's); absent: the tracker's default branch. */
+  baseBranch?: string;
   /** Pushes the issue's branch before its pull request is opened (GitHub); absent for the local tracker. */
   pushBranch?: (branch: string) => Promise<void>;
   logger: Logger;
@@ -81,6 +83,7 @@ export class EffectRunner {
           branch: this.#branchOf(record.number),
           stages: context.route.map(({ stage }) => ({ stage, ...(context.results[stage]?.summary ? { summary: context.results[stage]!.summary } : {}) })),
           ...(logTail ? { logTail } : {}),
+          lifecycle: context,
         });
         await source.comment(record.number, params.key, body);
         await store.markEffect(ledger);
@@ -96,8 +99,12 @@ export class EffectRunner {
           role: params.role,
           stage: params.stage,
           attempt: params.attempt,
+          round: params.round,
           branch: this.#branchOf(record.number),
           previous: params.previous,
+          ...(params.git ? { git: params.git } : {}),
+          ...(params.conflict ? { conflict: params.conflict } : {}),
+          ...(params.answers && params.answers.length > 0 ? { answers: params.answers } : {}),
         };
         await this.#options.publish(taskSubject(params.role), TASK_DISPATCHED, task, `task:${params.taskId}`);
         await store.markEffect(ledger);
@@ -113,7 +120,7 @@ export class EffectRunner {
         const stage = effect.params.stage as string;
         const result = effect.params.result as StageResult;
         await store.putCache(at.stageKey(stage), result);
-        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result);
+        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result, context.git?.pullRequestBase);
         return;
       }
       case 'finished': {
@@ -130,7 +137,7 @@ export class EffectRunner {
     }
   }
 
-  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult): Promise<void> {
+  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult, planned: string | undefined): Promise<void> {
     const ledger = `pr.${record.number}.g${generation}`;
     const done = await this.#options.store.effect<{ number: number; url: string }>(ledger);
     if (done) {
@@ -143,7 +150,9 @@ export class EffectRunner {
     const title = typeof outputs.title === 'string' && outputs.title.trim() ? outputs.title : `#${record.number}: ${record.issue.title}`;
     let body = typeof outputs.body === 'string' ? outputs.body : (result.summary ?? '');
     if (!new RegExp(`\\bCloses #${record.number}\\b`).test(body)) body = `${body}\n\nCloses #${record.number}`.trim();
-    const { draft, base } = this.#options.config.workflow.pullRequest;
+    const { draft } = this.#options.config.workflow.pullRequest;
+    // A stacked pull request targets its dependency's branch; else the base branch (default: the tracker's).
+    const base = planned ?? this.#options.baseBranch ?? this.#options.config.workspace.baseBranch;
     const pullRequest = await this.#options.source.openPullRequest({
       issue: record.number,
       head: branch,

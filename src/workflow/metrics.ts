@@ -11,6 +11,8 @@ export class WorkflowMetrics {
   readonly #stageRuns: Counter<'stage' | 'status'>;
   readonly #trackerWaits: Counter<'kind'>;
   readonly #trackerDegraded: Gauge;
+  readonly #humanInterventions: Counter<'kind'>;
+  readonly #merges: Counter<'outcome'>;
   /** Stage names and ignore reasons come from config and code, but a bound costs nothing. */
   readonly #names = new BoundedLabel(200);
 
@@ -31,6 +33,29 @@ export class WorkflowMetrics {
       registers,
     });
     this.#trackerDegraded = new Gauge({ name: 'miyabi_tracker_degraded', help: '1 while tracker requests are failing or waiting on a rate limit', registers });
+    this.#humanInterventions = new Counter({
+      name: 'miyabi_human_interventions_total',
+      help: 'Times the orchestra needed a person: an agent asked a question (needs_input), a person answered one (answer)',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#merges = new Counter({
+      name: 'miyabi_merge_stage_total',
+      help: 'What the merge stage ended with each time it did more than wait: merged, blocked, conflict, ci_failed, failed',
+      labelNames: ['outcome'],
+      registers,
+    });
+    // Known from the start, so the first one is a change `rate()` can see.
+    for (const kind of ['needs_input', 'answer']) this.#humanInterventions.inc({ kind }, 0);
+    for (const outcome of ['merged', 'blocked', 'conflict', 'ci_failed', 'failed']) this.#merges.inc({ outcome }, 0);
+  }
+
+  humanIntervention(kind: 'needs_input' | 'answer'): void {
+    this.#humanInterventions.inc({ kind });
+  }
+
+  mergeStage(outcome: 'merged' | 'blocked' | 'conflict' | 'ci_failed' | 'failed'): void {
+    this.#merges.inc({ outcome });
   }
 
   issueIgnored(reason: string): void {

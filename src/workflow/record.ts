@@ -39,4 +39,16 @@ export interface IssueRecord {
   /** The issue was closed or unlabelled after it finished: shown, not acted on. */
   closed?: boolean;
   pullRequest?: { number: number; url: string };
+  /** Its pull request was merged outside the merge stage (a route without one, a person): the merge commit. */
+  mergedOutside?: string;
+  /** The pull request as it was when the tracker refused the merge: a change to it is the cue to try again. */
+  mergeRefusedAt?: { updatedAt: string; headSha: string };
+}
+
+/** An issue as the watcher saw it, trusted and open. */
+export interface ObservedIssue {
+  issue: IssueData;
+  contentHash: string;
+  /** From the body and the tracker (front matter, GitHub's "blocked by"); the dependency file is added here. */
+  dependsOn: number[];
 }

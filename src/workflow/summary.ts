@@ -14,12 +14,14 @@ export interface SummaryRow {
   attempts: number;
   durationMs: number | undefined;
   pullRequest: string | undefined;
+  /** The merge commit on the base branch, once merged. */
+  merged: string | undefined;
 }
 
 /** One issue's row of the summary, from its record and lifecycle snapshot (live or as persisted). */
 export function summaryRow(
-  record: Pick<IssueRecord, 'number' | 'issue' | 'pullRequest'>,
-  snapshot: { value: unknown; context: Pick<LifecycleContext, 'route' | 'reason' | 'waitingOn' | 'history' | 'startedAt' | 'finishedAt'> },
+  record: Pick<IssueRecord, 'number' | 'issue' | 'pullRequest' | 'mergedOutside'>,
+  snapshot: { value: unknown; context: Pick<LifecycleContext, 'route' | 'reason' | 'waitingOn' | 'history' | 'startedAt' | 'finishedAt'> & { merged?: LifecycleContext['merged'] } },
   isExternal: (issue: number) => boolean = () => false,
 ): SummaryRow {
   const { value, context } = snapshot;
@@ -33,5 +35,6 @@ export function summaryRow(
     attempts: context.history.filter((run) => run.status !== 'cached').length,
     durationMs: context.startedAt !== undefined && context.finishedAt !== undefined ? context.finishedAt - context.startedAt : undefined,
     pullRequest: record.pullRequest?.url,
+    merged: context.merged?.sha ?? record.mergedOutside,
   };
 }

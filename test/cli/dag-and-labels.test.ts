@@ -16,7 +16,7 @@ describe('dag and labels commands', { timeout: 60_000 }, () => {
     expect(cycle.stdout).toMatch(/^#3 blocked: on a dependency cycle/m);
     const demo = await runCli(['dag', 'check']);
     expect(demo.exitCode).toBe(0);
-    expect(demo.stdout).toContain('12 issue(s) in scope; 12 in dependency order: #1 #2 #3 #4');
+    expect(demo.stdout).toContain('15 issue(s) in scope; 15 in dependency order: #1 #2 #3 #4');
   });
 
   it('dag check exits 1 when an issue depends on one that does not exist', async () => {

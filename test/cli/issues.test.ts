@@ -43,10 +43,10 @@ describe('issues and dag show on a running orchestra', { timeout: 90_000 }, () =
       };
       await waitFor(async () => (await rows()).find((row) => row.issue === 1)?.state === 'done', { timeoutMs: 60_000, what: '#1 done' });
       const [first, second] = await rows();
-      expect(first).toMatchObject({ issue: 1, route: 'codegen → pr', state: 'done' });
+      expect(first).toMatchObject({ issue: 1, route: 'codegen → pr → merge', state: 'done' });
       expect(second).toMatchObject({ issue: 2, state: 'blocked', reason: 'depends on #40, which does not exist' });
       const table = await runCli(['issues', '--config', config]);
-      expect(table.stdout).toMatch(/^#2\s+codegen → review → pr\s+blocked/m);
+      expect(table.stdout).toMatch(/^#2\s+codegen → review → pr → merge\s+blocked/m);
       const graph = await runCli(['dag', 'show', '--format', 'mermaid', '--config', config]);
       expect(graph.stdout).toContain('n1["#1 Docs (done)"]');
       expect(graph.stdout).toContain('n2["#2 Needs a ghost (blocked)"]');

@@ -43,7 +43,9 @@ function githubConfig(github: FakeGitHub, extra: Record<string, unknown> = {}) {
       source: 'github',
       github: { owner: 'acme', repo: 'widgets', baseUrl: github.url, tokenEnv: TOKEN_ENV, pollIntervalMs: 1_000, ...extra },
     },
-    workflow: { retry: { initialDelayMs: 200 } },
+    // The merge stage merges on its own here (GitHub's default is to wait for a person), and a
+    // repository with no CI check counts as green at once (the fake reports none).
+    workflow: { retry: { initialDelayMs: 200 }, merge: { auto: true }, ci: { settleMs: 0 } },
   };
 }
 
@@ -222,6 +224,8 @@ describe('exactly once across kill -9', { timeout: 180_000 }, () => {
         workspace: { repo },
         agents,
         ...githubConfig(fake),
+        // No merge stage: it would wait for the pull request, which waits behind the refused comments.
+        workflow: { retry: { initialDelayMs: 200 }, routes: [{ label: 'type:docs', stages: ['codegen', 'pr'] }] },
       }),
     );
     const env = { [TOKEN_ENV]: token };

@@ -1,0 +1,150 @@
+/**
+ * From the ready queue to `miyabi.tasks.<role>`: each task the scheduler hands out is either
+ * skipped (its stage already succeeded with the same idempotency key: the cache) or dispatched,
+ * after the orchestra prepared the issue's branch (branches.ts: made from the base branch or its
+ * dependencies' branches, restacked when they moved on).
+ *
+ * A branch that cannot be prepared (git failed: a locked repository, a remote down) holds back
+ * only its issue: it leaves the queue and comes back after a backoff, the others go on.
+ */
+import { describeError } from '../errors.ts';
+import { slaMsOf } from '../issues/routing.ts';
+import { sha256 } from '../issues/text.ts';
+import type { OrchestraConfig } from '../config/schema.ts';
+import type { QueuedTask } from '../machines/scheduler.ts';
+import type { StageResult } from '../agents/task.ts';
+import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
+import { BranchPlanner, type DependencyBranch, type PreparedBranch } from './branches.ts';
+import type { WorkspacePort } from './ports.ts';
+import type { IssueRecord } from './record.ts';
+import type { WorkflowStore } from './store.ts';
+
+const PREPARE_CONCURRENCY = 8;
+const PREPARE_RETRY_MS = [1_000, 5_000, 30_000];
+
+export class Dispatcher {
+  readonly #branches: BranchPlanner | undefined;
+  /** Issues whose branch could not be prepared: out of the queue until then. */
+  readonly #heldBack = new Map<number, { at: number; failures: number }>();
+
+  constructor(
+    private readonly store: WorkflowStore,
+    workspace: WorkspacePort | undefined,
+  ) {
+    this.#branches = workspace ? new BranchPlanner(workspace) : undefined;
+  }
+
+  /** Dispatches what may start now; true when anything was taken. */
+  async schedule(book: Book): Promise<boolean> {
+    const taken = book.queue.take(book.now());
+    if (taken.length === 0) return false;
+    const cache = new Map<string, StageResult | undefined>();
+    const prepared = new Map<string, PreparedBranch | Error>();
+    await forEachConcurrently(taken, PREPARE_CONCURRENCY, async (task) => {
+      const record = book.records.get(task.issue)!;
+      const { context } = book.snapshot(task.issue);
+      const cached = await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage));
+      cache.set(task.id, cached);
+      if (cached?.status !== 'success' && this.#branches) {
+        prepared.set(task.id, await this.#prepare(book, record).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+      }
+    });
+    const stepped: IssueRecord[] = [];
+    for (const task of taken) {
+      const record = book.records.get(task.issue)!;
+      const cached = cache.get(task.id);
+      const { context } = book.snapshot(task.issue);
+      if (cached && cached.status === 'success') {
+        book.log.info({ issue: task.issue, stage: context.route[context.stageIndex]!.stage }, 'stage already succeeded with the same content; skipped (cache)');
+        if (book.step(record, { type: 'stage.cached', result: cached, now: book.now() })) stepped.push(record);
+        book.queue.finished(task.id);
+        continue;
+      }
+      const branch = prepared.get(task.id);
+      if (branch instanceof Error) {
+        this.#holdBack(book, task, branch);
+        continue;
+      }
+      this.#heldBack.delete(task.issue);
+      if (branch?.conflict) book.log.info({ issue: task.issue, files: branch.conflict.files, during: branch.conflict.during }, 'conflict for the agent to resolve');
+      const event = { type: 'stage.dispatch' as const, now: book.now(), ...(branch ? { git: branch.git } : {}), ...(branch?.conflict ? { conflict: branch.conflict } : {}) };
+      if (book.step(record, event)) stepped.push(record);
+    }
+    await book.commit(stepped);
+    return true;
+  }
+
+  /** Issues held back whose time has come go back in the queue. */
+  release(book: Book, enqueue: (record: IssueRecord) => void): void {
+    const now = book.now();
+    for (const [issue, held] of this.#heldBack) {
+      if (now < held.at) continue;
+      const record = book.records.get(issue);
+      if (record && book.snapshot(issue).value === 'queued') enqueue(record);
+      held.at = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  #holdBack(book: Book, task: QueuedTask, error: Error): void {
+    const held = this.#heldBack.get(task.issue) ?? { at: 0, failures: 0 };
+    held.failures += 1;
+    held.at = book.now() + PREPARE_RETRY_MS[Math.min(held.failures, PREPARE_RETRY_MS.length) - 1]!;
+    this.#heldBack.set(task.issue, held);
+    book.queue.finished(task.id);
+    book.queue.remove(task.id);
+    book.log.warn({ issue: task.issue, failures: held.failures, err: describeError(error) }, 'could not prepare the issue\'s branch; tried again later');
+  }
+
+  #prepare(book: Book, record: IssueRecord): Promise<PreparedBranch> {
+    const { context } = book.snapshot(record.number);
+    const { workflow, workspace } = book.config;
+    const dependencies: DependencyBranch[] = book.dag.graph
+      .dependencies(record.number)
+      .filter((dependency) => book.records.has(dependency))
+      .map((dependency) => {
+        const other = book.records.get(dependency)!;
+        const merged = book.snapshot(dependency).context.merged?.sha ?? other.mergedOutside;
+        return { number: dependency, branch: `${workspace.branchPrefix}${dependency}`, merged: merged !== undefined, ...(merged ? { mergeCommit: merged } : {}) };
+      });
+    return this.#branches!.prepare({
+      branch: `${workspace.branchPrefix}${record.number}`,
+      mode: workflow.dependencies.mode,
+      previous: context.git,
+      dependencies,
+    });
+  }
+}
+
+/**
+ * The idempotency key of a stage run: the issue, the stage, the issue's content, what its
+ * dependencies produced and what the issue's other stages produced (a second codegen round
+ * after a review's feedback is another run). The same key succeeded once → not run again.
+ */
+export function stageKey(book: Book, record: IssueRecord, stage: string): string {
+  const { results } = book.snapshot(record.number).context;
+  const others = Object.entries(results)
+    .filter(([name]) => name !== stage)
+    .sort(([a], [b]) => a.localeCompare(b));
+  const dependencies = book.dag.graph.dependencies(record.number).map((dependency) => {
+    const known = book.records.has(dependency);
+    return `${dependency}:${known ? sha256(JSON.stringify(book.snapshot(dependency).context.results)) : 'external'}`;
+  });
+  return `${record.number}.${stage}.${sha256(record.contentHash, JSON.stringify(others), ...dependencies).slice(0, 32)}`;
+}
+
+export function queueIdOf(issue: number): string {
+  return `issue-${issue}`;
+}
+
+/** The queue's entry for an issue's current stage: its role, priority and SLA deadline. */
+export function queuedTaskOf(config: OrchestraConfig, record: IssueRecord, snapshot: LifecycleSnapshot): QueuedTask {
+  const { context } = snapshot;
+  return {
+    id: queueIdOf(record.number),
+    issue: record.number,
+    role: context.route[context.stageIndex]?.role ?? 'none',
+    priority: context.priority,
+    enqueuedAt: record.discoveredAt,
+    deadline: record.discoveredAt + slaMsOf(context.priority, config.workflow),
+  };
+}

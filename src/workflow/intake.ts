@@ -1,0 +1,78 @@
+/**
+ * An issue's way in and the batch's way out: the record and lifecycle of an issue seen for the
+ * first time (or again after a release, as a new generation), and whether the whole backlog has
+ * settled — nothing more will happen without something new from outside, so `up --once` stops.
+ */
+import { initialTransition } from 'xstate';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { routeIssue, type IssueRoute } from '../issues/routing.ts';
+import { issueLifecycleMachine } from '../machines/issue-lifecycle.ts';
+import type { Book, LifecycleSnapshot } from './book.ts';
+import { toEffects, writesTracker } from './effects.ts';
+import type { IssueRecord, ObservedIssue } from './record.ts';
+import { stuckWrite } from './tracker-writer.ts';
+
+/** Lifecycle states from which nothing more happens by itself. */
+const SETTLED = new Set(['done', 'failed', 'blocked', 'released', 'waiting_for_human', 'merge_blocked']);
+
+/** A new record and lifecycle; effects an earlier generation left in its outbox are kept. */
+export function newRecord(
+  config: OrchestraConfig,
+  observed: ObservedIssue,
+  generation: number,
+  previous: IssueRecord | undefined,
+  now: number,
+): { record: IssueRecord; snapshot: LifecycleSnapshot; route: IssueRoute } {
+  const { number } = observed.issue;
+  const route = routeIssue(observed.issue.labels, config.workflow);
+  const { workflow } = config;
+  const [snapshot, actions] = initialTransition(issueLifecycleMachine, {
+    number,
+    route: route.stages,
+    priority: route.priority,
+    discoveredAt: now,
+    maxAttempts: workflow.retry.maxAttempts,
+    maxReviewRounds: workflow.maxReviewRounds,
+    maxCiRounds: workflow.maxCiRounds,
+    maxConflictRounds: workflow.maxConflictRounds,
+    retryInitialDelayMs: workflow.retry.initialDelayMs,
+    retryMaxDelayMs: workflow.retry.maxDelayMs,
+    stageStates: workflow.stageStates,
+    generation,
+  });
+  const record: IssueRecord = {
+    number,
+    issue: observed.issue,
+    contentHash: observed.contentHash,
+    dependsOn: observed.dependsOn,
+    snapshot: issueLifecycleMachine.getPersistedSnapshot(snapshot),
+    outbox: [...(previous?.outbox ?? []), ...toEffects(actions)],
+    discoveredAt: now,
+  };
+  return { record, snapshot, route };
+}
+
+export function isSettled(book: Book): boolean {
+  for (const record of book.records.values()) {
+    // A tracker write that keeps failing (a revoked token, a missing permission) will not go
+    // through by waiting: batch mode reports it (`failedWrites`) rather than wait for ever.
+    const writesStuck = stuckWrite(record) !== undefined;
+    if (record.outbox.some((effect) => !(writesStuck && writesTracker(effect)))) return false;
+    const snapshot = book.snapshot(record.number);
+    const state = String(snapshot.value);
+    if (SETTLED.has(state)) continue;
+    // Waiting only on issues outside our scope (open on the tracker): nothing we run will free it.
+    if (state === 'waiting' && snapshot.context.waitingOn.every((dependency) => book.dag.graph.isExternal(dependency))) continue;
+    // Waiting for a person to merge (auto-merge off): nothing we do will merge it.
+    if (state === 'merging' && snapshot.context.reason?.includes('workflow.merge.auto is off')) continue;
+    return false;
+  }
+  return true;
+}
+
+export function failedWrites(book: Book): Array<{ issue: number; effect: string; failures: number }> {
+  return [...book.records.values()].flatMap((record) => {
+    const stuck = stuckWrite(record);
+    return stuck ? [{ issue: record.number, effect: stuck.type, failures: stuck.failures ?? 0 }] : [];
+  });
+}

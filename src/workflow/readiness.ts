@@ -1,0 +1,122 @@
+/**
+ * Which issues may run: each issue's node in the dependency graph follows its lifecycle, and
+ * each waiting, queued or blocked issue follows the graph.
+ *
+ * When a dependency counts as satisfied (a `done` node) depends on `workflow.dependencies.mode`:
+ *   merged   its change is in the base branch: merged by the merge stage, or its pull request
+ *            merged some other way (a route without a merge stage: looked up on the tracker);
+ *            one with no pull request at all has nothing to merge and counts once done;
+ *   stacked  its stages through `pr` succeeded (it is merging, or done): the dependent builds on
+ *            its branch.
+ * Dependencies outside the orchestra's scope count once closed on the tracker, looked up every
+ * few seconds while something depends on them.
+ */
+import { describeError } from '../errors.ts';
+import type { IssueSource } from '../issues/source.ts';
+import { missingRoles } from '../issues/routing.ts';
+import type { NodeState } from '../machines/dag.ts';
+import type { LifecycleEvent } from '../machines/issue-lifecycle.ts';
+import type { Book, LifecycleSnapshot } from './book.ts';
+import type { IssueRecord } from './record.ts';
+
+/** External dependencies are looked up on the tracker at most this often. */
+const EXTERNAL_REFRESH_MS = 10_000;
+const PAST_PR = new Set(['merging', 'merge_blocked', 'done']);
+
+export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mode: 'merged' | 'stacked'): NodeState {
+  const { context } = snapshot;
+  switch (snapshot.value) {
+    case 'failed':
+      return 'failed';
+    case 'released':
+      return 'cancelled';
+  }
+  if (context.merged || record.mergedOutside) return 'done';
+  if (mode === 'stacked') return PAST_PR.has(String(snapshot.value)) || context.results.pr?.status === 'success' ? 'done' : 'pending';
+  // merged: done without a merge stage; satisfied once its pull request is merged, or when it has none.
+  return snapshot.value === 'done' && record.pullRequest === undefined ? 'done' : 'pending';
+}
+
+export class Readiness {
+  readonly #checkedAt = new Map<number, number>();
+
+  constructor(private readonly source: IssueSource) {}
+
+  /** Steps every issue whose dependencies changed; true when any did. */
+  async evaluate(book: Book): Promise<boolean> {
+    const changed: IssueRecord[] = [];
+    const roles = Object.keys(book.config.agents);
+    const graph = book.dag.graph;
+    for (const record of book.records.values()) {
+      const snapshot = book.snapshot(record.number);
+      const state = String(snapshot.value);
+      if (state !== 'discovered' && state !== 'waiting' && state !== 'blocked' && state !== 'queued') continue;
+      const missing = missingRoles(snapshot.context.route, roles);
+      const reason = missing.length > 0 ? `no agent role ${missing.join(', ')} in the config (agents.${missing[0]})` : graph.blockedReason(record.number);
+      let event: LifecycleEvent | undefined;
+      // Not `graph.isReady`: an issue past its merge stage (deploying, say) is a satisfied node
+      // for its dependents, and still has stages of its own to run.
+      const on = reason === undefined ? graph.dependencies(record.number).filter((dependency) => graph.state(dependency) !== 'done') : [];
+      if (reason !== undefined) {
+        if (state !== 'blocked' || snapshot.context.reason !== reason) event = { type: 'deps.blocked', reason };
+      } else if (on.length === 0) {
+        if (state !== 'queued') event = { type: 'deps.ready' };
+      } else if (state !== 'waiting' || on.join() !== snapshot.context.waitingOn.join()) {
+        event = { type: 'deps.waiting', on };
+      }
+      if (event && book.step(record, event)) changed.push(record);
+    }
+    await book.commit(changed);
+    return changed.length > 0;
+  }
+
+  /**
+   * In the background: dependencies outside the scope (closed on the tracker yet?) and, in
+   * `merged` mode, done issues whose pull request someone else may have merged.
+   */
+  refresh(book: Book, now: number): void {
+    const graph = book.dag.graph;
+    for (const id of graph.nodes()) {
+      if (!graph.isExternal(id) || graph.dependents(id).length === 0 || !this.#due(id, now)) continue;
+      book.background.track(
+        this.source.get(id).then(
+          (issue) =>
+            book.serially(async () => {
+              const state: NodeState = issue === undefined ? 'missing' : issue.state === 'closed' ? 'done' : 'pending';
+              if (!book.dag.graph.isExternal(id) || book.dag.graph.state(id) === state) return;
+              book.log.info({ issue: id, state }, 'dependency outside the orchestra\'s scope changed');
+              book.dag.setState(id, state);
+              await book.settle();
+            }),
+          (error: unknown) => book.log.warn({ issue: id, err: describeError(error) }, 'could not look up a dependency on the tracker; retried later'),
+        ),
+      );
+    }
+    if (book.config.workflow.dependencies.mode !== 'merged') return;
+    for (const record of book.records.values()) {
+      const pull = record.pullRequest;
+      if (!pull || record.mergedOutside || book.snapshot(record.number).value !== 'done') continue;
+      if (graph.dependents(record.number).length === 0 || !this.#due(record.number, now)) continue;
+      book.background.track(
+        this.source.pullRequest(pull.number).then(
+          (state) =>
+            book.serially(async () => {
+              if (!state?.merged || record.mergedOutside) return;
+              record.mergedOutside = state.mergeCommitSha ?? state.headSha;
+              book.log.info({ issue: record.number, pullRequest: pull.number, sha: record.mergedOutside }, 'pull request merged on the tracker');
+              await book.commit([record]);
+              book.dag.setState(record.number, 'done');
+              await book.settle();
+            }),
+          (error: unknown) => book.log.warn({ issue: record.number, err: describeError(error) }, 'could not look up a pull request; retried later'),
+        ),
+      );
+    }
+  }
+
+  #due(id: number, now: number): boolean {
+    if (now - (this.#checkedAt.get(id) ?? 0) < EXTERNAL_REFRESH_MS) return false;
+    this.#checkedAt.set(id, now);
+    return true;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The tracker writers: each issue's writes to the tracker (state labels, comments, the pull
+ * request), run in the background one at a time, oldest first, so a slow or unreachable tracker
+ * never holds up the work and one issue's comments keep their order. A write that fails waits
+ * (backing off up to a minute) and is tried again on a later tick; only the last state label of
+ * a backlog counts, the ones in between are skipped. A write that keeps failing is reported as
+ * stuck (`stuckWrite`), so batch mode can name it rather than wait for ever.
+ */
+import type { Logger } from 'pino';
+import { describeError } from '../errors.ts';
+import type { Background } from './background.ts';
+import { writesTracker } from './effects.ts';
+import type { IssueRecord, WorkflowEffect } from './record.ts';
+
+/** After this many failures in a row a tracker write counts as stuck for batch mode (it is still retried). */
+const WRITE_FAILURES_REPORTED = 3;
+
+export interface TrackerWriterOptions {
+  run(record: IssueRecord, effect: WorkflowEffect): Promise<void>;
+  persist(record: IssueRecord): Promise<unknown>;
+  background: Background;
+  logger: Logger;
+  now(): number;
+  closed(): boolean;
+  /** The issue's tracker writes are all done (the merge stage waits for its pull request). */
+  drained(record: IssueRecord): void;
+}
+
+export class TrackerWriters {
+  readonly #options: TrackerWriterOptions;
+  readonly #writers = new Map<number, { running: boolean; retryAt: number; failures: number }>();
+
+  constructor(options: TrackerWriterOptions) {
+    this.#options = options;
+  }
+
+  /** Starts the issue's writer when it has tracker writes waiting and is neither running nor backing off. */
+  start(record: IssueRecord): void {
+    const { now, closed, background } = this.#options;
+    const writer = this.#writers.get(record.number) ?? { running: false, retryAt: 0, failures: 0 };
+    this.#writers.set(record.number, writer);
+    if (writer.running || now() < writer.retryAt || closed()) return;
+    if (!record.outbox.some(writesTracker)) return;
+    writer.running = true;
+    background.track(
+      this.#write(record, writer).finally(() => {
+        writer.running = false;
+      }),
+    );
+  }
+
+  async #write(record: IssueRecord, writer: { retryAt: number; failures: number }): Promise<void> {
+    const { run, persist, logger, now, closed } = this.#options;
+    try {
+      for (let effect = record.outbox.find(writesTracker); effect && !closed(); effect = record.outbox.find(writesTracker)) {
+        try {
+          // Only the last state label counts: after an outage, catch up without the ones in between.
+          if (!supersededLabel(record.outbox, effect)) await run(record, effect);
+        } catch (error) {
+          effect.failures = (effect.failures ?? 0) + 1;
+          writer.failures += 1;
+          // The client has already retried what it could: wait before the next round.
+          writer.retryAt = now() + Math.min(60_000, 1_000 * 2 ** Math.min(writer.failures - 1, 6));
+          logger.warn(
+            { issue: record.number, effect: effect.type, failures: effect.failures, err: describeError(error) },
+            'tracker write failed; the work goes on and the write is retried',
+          );
+          return;
+        }
+        writer.failures = 0;
+        record.outbox.splice(record.outbox.indexOf(effect), 1);
+        await persist(record);
+      }
+      if (!record.outbox.some(writesTracker)) this.#options.drained(record);
+    } catch (error) {
+      logger.warn({ issue: record.number, err: describeError(error) }, 'could not record a tracker write; it is replayed');
+    }
+  }
+}
+
+/** The issue's first pending tracker write, when it has failed too often: the writes go in order, so it holds back the rest. */
+export function stuckWrite(record: IssueRecord): WorkflowEffect | undefined {
+  const first = record.outbox.find(writesTracker);
+  return first && (first.failures ?? 0) >= WRITE_FAILURES_REPORTED ? first : undefined;
+}
+
+/** A state label that a later one in the outbox replaces. */
+function supersededLabel(outbox: readonly WorkflowEffect[], effect: WorkflowEffect): boolean {
+  return effect.type === 'setStateLabel' && outbox.slice(outbox.indexOf(effect) + 1).some((later) => later.type === 'setStateLabel');
+}
