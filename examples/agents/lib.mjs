@@ -5,7 +5,7 @@
 // directory is the issue's git worktree. Issue text is data: it is written to files and passed to
 // git as single argv elements (execFileSync, no shell), never put in a command line.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export const EXIT_TEMPFAIL = 75;
@@ -98,11 +98,52 @@ function misbehave(task, role) {
   return undefined;
 }
 
+/**
+ * The work of each dependency must be in this branch (the orchestra made it from the base branch
+ * after they merged, or from their branches): the file their code generator wrote is there. If
+ * not, the orchestra has the dependency graph wrong, and the demo says so loudly.
+ */
+export function checkDependencies(task, role) {
+  for (const dependency of task.git?.dependencies ?? []) {
+    const file = `miyabi/issue-${dependency.number}.md`;
+    if (!existsSync(file)) {
+      throw new Error(`${role}: the work of #${dependency.number} (${file}) is not in ${task.branch}, which depends on it: the orchestra started this branch from the wrong place`);
+    }
+  }
+}
+
+/**
+ * A merge conflict the orchestra asks this run to resolve: merge what it names into the branch
+ * and, where both sides changed the same lines, keep both (the demo's files are lists, so both
+ * sides' lines stand). Commits the merge.
+ */
+export function resolveConflict(task, author) {
+  const { conflict } = task;
+  if (!conflict) return undefined;
+  const email = `${author.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@agents.miyabi.invalid`;
+  const identity = ['-c', `user.name=${author}`, '-c', `user.email=${email}`, '-c', 'commit.gpgsign=false'];
+  try {
+    git(...identity, 'merge', '--no-edit', '--quiet', conflict.theirs.sha);
+    return `merged ${conflict.theirs.ref} cleanly`;
+  } catch {
+    const files = git('diff', '--name-only', '--diff-filter=U').split('\n').filter(Boolean);
+    for (const file of files) {
+      const kept = readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => !/^(<<<<<<<|=======|>>>>>>>)( |$)/.test(line));
+      writeFileSync(file, `${[...new Set(kept)].join('\n').trim()}\n`);
+      git('add', '--', file);
+    }
+    git(...identity, 'commit', '--quiet', '--no-edit');
+    return `resolved the conflict with ${conflict.theirs.ref} in ${files.join(', ')}`;
+  }
+}
+
 /** Runs an example agent: reads the task, obeys demo labels, does `work`, writes its result. */
 export async function runExample(role, work) {
   try {
     const task = readTask();
-    console.log(`${role}: issue #${task.issue.number}, attempt ${task.attempt}, in ${process.cwd()}`);
+    console.log(`${role}: issue #${task.issue.number}, round ${task.round ?? 0}, attempt ${task.attempt}, in ${process.cwd()}`);
     await misbehave(task, role);
     const result = await work(task);
     writeResult(result);

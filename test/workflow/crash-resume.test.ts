@@ -28,7 +28,8 @@ async function dispatchedSoFar(dataDir: string): Promise<number> {
 /** One done comment, the done label alone and one pull request per issue of the demo backlog. */
 async function expectEachSideEffectOnce(dataDir: string): Promise<void> {
     const pulls = JSON.parse(await readFile(join(dataDir, 'tracker', 'pulls.json'), 'utf8')) as Array<{ issue: number }>;
-  for (let number = 1; number <= 12; number += 1) {
+  // The demo backlog's issues the orchestra works (#13 has no trigger label).
+  for (const number of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16]) {
     const record = JSON.parse(await readFile(join(dataDir, 'tracker', `issue-${number}.json`), 'utf8')) as {
       comments: Array<{ key: string }>;
       labels: { added: string[] };
@@ -77,7 +78,7 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
     }
     const last = await up();
     expect(last.exitCode, last.stderr.slice(-2000)).toBe(0);
-    expect(last.stdout).toContain('12 of 12 issue(s) done');
+    expect(last.stdout).toContain('15 of 15 issue(s) done');
 
     await expectEachSideEffectOnce(dataDir);
   }, 400_000);
@@ -109,7 +110,7 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
     }
     const done = await run;
     expect(done.exitCode, done.stderr.slice(-2000)).toBe(0);
-    expect(done.stdout).toContain('12 of 12 issue(s) done');
+    expect(done.stdout).toContain('15 of 15 issue(s) done');
     await expectEachSideEffectOnce(dataDir);
     // Each kill restarted all three, in start order (one_for_all).
     const log = (await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; actorId?: string; supervisor?: string });

@@ -66,33 +66,40 @@ async function agentIntervals(dataDir: string): Promise<Array<{ agent: string; s
   return intervals;
 }
 
+/** The demo backlog's issues the orchestra works (#13 is ignored: no trigger label, an untrusted author). */
+const WORKED = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16];
+const git = async (repo: string, ...args: string[]) => (await execa('git', args, { cwd: repo })).stdout.trim();
+const isAncestor = async (repo: string, ancestor: string, descendant: string) =>
+  (await execa('git', ['merge-base', '--is-ancestor', ancestor, descendant], { cwd: repo, reject: false })).exitCode === 0;
+
 const dir = await tempDir('miyabi-demo-');
 afterAll(() => dir[Symbol.asyncDispose]());
 
 describe('the demo backlog, up --once, example agents in tmux panes', () => {
-  it('ends with every issue done, in dependency order, agents in parallel, each side effect once', async () => {
+  it('ends with every issue done and merged, in dependency order, agents in parallel, each side effect once', async () => {
     const { run, dataDir } = await runOnce(dir, 'demo', join(repoRoot, 'examples/backlog'));
     expect(run.exitCode, run.stderr.slice(-2000)).toBe(0);
-    for (let number = 1; number <= 12; number += 1) expect(run.stdout).toMatch(new RegExp(`^#${number}\\s+\\S.*\\sdone\\s`, 'm'));
-    expect(run.stdout).toContain('12 of 12 issue(s) done');
+    for (const number of WORKED) expect(run.stdout).toMatch(new RegExp(`^#${number}\\s+\\S.*\\sdone\\s+\\d+\\s+\\S+\\s+[0-9a-f]{10}\\s`, 'm'));
+    expect(run.stdout).toMatch(/^ISSUE\s+ROUTE\s+STATE\s+ATTEMPTS\s+DURATION\s+MERGED\s+TITLE$/m);
+    expect(run.stdout).toContain('15 of 15 issue(s) done');
     // #13 has no trigger label and an untrusted author: never in the summary.
     expect(run.stdout).not.toMatch(/^#13\s/m);
 
     const log = await orchestraLog(dataDir);
     const firstDispatch = new Map<number, number>();
-    const doneAt = new Map<number, number>();
+    const mergedAt = new Map<number, number>();
     const dispatches = new Map<string, number>();
     for (const line of log) {
       if (line.msg === 'stage dispatched') {
         dispatches.set(line.taskId!, (dispatches.get(line.taskId!) ?? 0) + 1);
         if (!firstDispatch.has(line.issue!)) firstDispatch.set(line.issue!, Date.parse(line.time));
       }
-      if (line.msg === 'issue done') doneAt.set(line.issue!, Date.parse(line.time));
+      if (line.msg === 'merge recorded') mergedAt.set(line.issue!, Date.parse(line.time));
     }
     const dependencies: Record<number, number[]> = { 2: [1], 3: [2], 5: [4], 6: [4], 7: [5, 6] };
     for (const [issue, on] of Object.entries(dependencies)) {
       for (const dependency of on) {
-        expect(firstDispatch.get(Number(issue))!, `#${issue} started before #${dependency} was done`).toBeGreaterThanOrEqual(doneAt.get(dependency)!);
+        expect(firstDispatch.get(Number(issue))!, `#${issue} started before #${dependency} was merged`).toBeGreaterThanOrEqual(mergedAt.get(dependency)!);
       }
     }
     // Every task was dispatched once, never twice.
@@ -104,8 +111,8 @@ describe('the demo backlog, up --once, example agents in tmux panes', () => {
     expect(overlapping).toBe(true);
 
     // The local tracker: one start comment, one done comment, one pull request per issue, the done label alone.
-    const pulls = JSON.parse(await readFile(join(dataDir, 'tracker', 'pulls.json'), 'utf8')) as Array<{ issue: number; body: string; draft: boolean }>;
-    for (let number = 1; number <= 12; number += 1) {
+    const pulls = JSON.parse(await readFile(join(dataDir, 'tracker', 'pulls.json'), 'utf8')) as Array<{ number: number; issue: number; body: string; draft: boolean; merged: boolean }>;
+    for (const number of WORKED) {
       const record = JSON.parse(await readFile(join(dataDir, 'tracker', `issue-${number}.json`), 'utf8')) as {
         comments: Array<{ key: string; body: string }>;
         labels: { added: string[] };
@@ -119,7 +126,32 @@ describe('the demo backlog, up --once, example agents in tmux panes', () => {
       expect(prs).toHaveLength(1);
       expect(prs[0]!.body).toContain(`Closes #${number}`);
       expect(prs[0]!.draft).toBe(true);
+      expect(prs[0]!.merged, `#${number} pull request merged`).toBe(true);
+      expect(await readFile(join(dataDir, 'tracker', `pull-${prs[0]!.number}.md`), 'utf8')).toMatch(/Merged as [0-9a-f]{7,}/);
     }
+
+    // main of the scratch repository holds every issue's work, each dependent's after its
+    // dependencies' (their merge commits are in its branch), and each merged once.
+    const repo = join(dataDir, 'scratch-repo');
+    const files = (await git(repo, 'ls-tree', '-r', '--name-only', 'main')).split('\n');
+    for (const number of WORKED) expect(files, `#${number}'s work on main`).toContain(`miyabi/issue-${number}.md`);
+    const merges = (await git(repo, 'log', '--first-parent', '--format=%H %s', 'main')).split('\n').filter((line) => / \(pull request #\d+\)$/.test(line));
+    expect(merges).toHaveLength(WORKED.length);
+    const mergeOf = (issue: number) => merges.find((line) => line.includes(` #${issue}: `))!.split(' ')[0]!;
+    for (const [issue, on] of Object.entries(dependencies)) {
+      for (const dependency of on) {
+        expect(await isAncestor(repo, mergeOf(dependency), `miyabi/issue-${issue}`), `#${issue}'s branch contains #${dependency}'s merge`).toBe(true);
+      }
+    }
+    // The example agents checked every dependency's work in their worktree (they fail loudly when it is missing).
+    expect(await git(repo, 'show', 'main:miyabi/SHARED.md')).toMatch(/#14: .*\n- #15: |#15: .*\n- #14: /);
+    // #15 conflicted with #14 at its merge, went back with the conflict, resolved it and merged;
+    // #16 failed CI once, went back with the check's output, and merged.
+    const comments = async (number: number) =>
+      (JSON.parse(await readFile(join(dataDir, 'tracker', `issue-${number}.json`), 'utf8')) as { comments: Array<{ key: string; body: string }> }).comments;
+    expect((await comments(15)).map((comment) => comment.key)).toContain('issue-15.g1.conflict.r1');
+    const ci = (await comments(16)).find((comment) => comment.key === 'issue-16.g1.ci-failed.r1');
+    expect(ci?.body).toContain('still says "ci: red"');
     // The fail-once, crash-once and changes_requested issues took more runs, and got there.
     const rows = Object.fromEntries(
       run.stdout.split('\n').flatMap((line) => {
@@ -127,9 +159,12 @@ describe('the demo backlog, up --once, example agents in tmux panes', () => {
         return match ? [[Number(match[1]), { state: match[3], attempts: Number(match[4]) }]] : [];
       }),
     );
-    expect(rows[9]!.attempts).toBeGreaterThan(3);
-    expect(rows[10]!.attempts).toBeGreaterThan(3);
-    expect(rows[11]!.attempts).toBe(5);
+    // The route's stages are codegen, review, pr and merge: four runs when nothing goes wrong.
+    expect(rows[9]!.attempts).toBeGreaterThan(4);
+    expect(rows[10]!.attempts).toBeGreaterThan(4);
+    expect(rows[11]!.attempts).toBe(6);
+    expect(rows[15]!.attempts).toBe(8);
+    expect(rows[16]!.attempts).toBe(8);
     const review11 = JSON.parse(await readFile(join(dataDir, 'tracker', 'issue-11.json'), 'utf8')) as { comments: Array<{ key: string }> };
     expect(review11.comments.map((comment) => comment.key)).toContain('issue-11.g1.changes-requested.r1');
   }, 180_000);
