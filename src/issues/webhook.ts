@@ -28,6 +28,7 @@ import { verify } from '@octokit/webhooks-methods';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import { isBotUser, toTrackedIssue, type GitHubIssueJson } from './github-source.ts';
+import { parseCommentMarker } from './github/comments.ts';
 import { IssueErrorCodes } from './errors.ts';
 import type { AuthorAssociation, TrackedIssue } from './source.ts';
 
@@ -50,10 +51,13 @@ export interface GitHubWebhookEvent {
   previousLabel?: string;
   comment?: {
     id: number;
+    /** Without the orchestra's hidden marker, when it has one. */
     body: string;
     author: string;
     authorAssociation: AuthorAssociation;
     authorIsBot: boolean;
+    /** The orchestra's own comment: the key of its hidden marker (src/issues/github/comments.ts). */
+    key?: string;
   };
 }
 
@@ -162,12 +166,14 @@ export function normalizeWebhookEvent(name: GitHubWebhookEventName, deliveryId: 
     const comment = payload.comment;
     if (typeof comment !== 'object' || comment === null) return undefined;
     const association = typeof comment.author_association === 'string' ? comment.author_association : 'NONE';
+    const { key, body } = parseCommentMarker(typeof comment.body === 'string' ? comment.body : '');
     event.comment = {
       id: typeof comment.id === 'number' ? comment.id : 0,
-      body: typeof comment.body === 'string' ? comment.body : '',
+      body,
       author: comment.user?.login ?? 'ghost',
       authorAssociation: toTrackedIssue({ number: 0, author_association: association }).authorAssociation,
       authorIsBot: isBotUser(comment.user),
+      ...(key === undefined ? {} : { key }),
     };
   }
   return event;

@@ -120,6 +120,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     await flushLogger(logger);
     throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
   }
+  for (const message of dependencyFile.ignored) logger.info({ file: config.workflow.dependenciesFile }, message);
   const metrics = new OrchestraMetrics();
   const workflowMetrics = new WorkflowMetrics(metrics.registry);
   const issueSource =

@@ -1,14 +1,14 @@
 /**
  * The backlog as the tracker has it, without running anything: which issues are in scope (the
- * trust gate), their dependencies (bodies, the tracker, the dependency file) and the graph, with
- * each issue's state as far as it can be known statically. `dag check` and `dag show` use it;
- * the running orchestra's own states (from the KV bucket) can be laid over it.
+ * trust gate), their dependencies (bodies, the tracker and its "blocked by", the dependency file)
+ * and the graph, with each issue's state as far as it can be known statically. `dag check` and
+ * `dag show` use it; the running orchestra's own states (from the KV bucket) can be laid over it.
  */
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { judgeIssue } from '../issues/trust.ts';
 import { DependencyGraph } from '../machines/dag.ts';
-import { observedIssue } from './watcher.ts';
+import { dependenciesOf, trackerRepository } from './issue-dependencies.ts';
 
 export interface PlannedIssue {
   number: number;
@@ -40,7 +40,9 @@ export async function planBacklog(
       ignored.push({ number: issue.number, reason: verdict.detail });
       continue;
     }
-    const { dependsOn } = observedIssue(issue);
+    // As the watcher reads them: the body, the tracker's field and its "blocked by" relationships.
+    const blockedBy = source.blockedBy ? await source.blockedBy(issue.number) : undefined;
+    const { dependsOn } = dependenciesOf(issue, { repository: trackerRepository(config), blockedBy });
     const all = [...new Set([...dependsOn, ...(extraDependencies?.get(issue.number) ?? [])])].sort((a, b) => a - b);
     issues.set(issue.number, { number: issue.number, title: issue.title, dependsOn: all });
   }

@@ -7,18 +7,27 @@
  *   issue.observed   a trusted open issue; msgId `observed:<n>:<content>`, so the same issue seen
  *                    by polling and by a webhook within the duplicate window is handled once
  *   issue.released   the issue was closed, or lost its trigger label or its trust
- *   issue.command    `/miyabi retry` from a trusted commenter
+ *   issue.command    `/miyabi retry` from a trusted commenter (msgId `command:<n>:<comment id>`),
+ *                    or the answer to an agent's question (./answers.ts)
  * On `miyabi.events.issue.scope` after each poll that saw a change: every trusted open issue's
  * number, so a workflow that restarted (or a watcher that did) releases what left the scope.
+ *
+ * An issue's dependencies (its body, the tracker's `dependsOn` and "blocked by") are read by
+ * ./issue-dependencies.ts; they count in the content hash. Answers are looked for, at each poll
+ * that saw a change, on the issues in scope that carry the waiting-for-human label.
  */
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
-import { parseBodyDependencies } from '../issues/dependencies.ts';
-import type { AuthorAssociation, IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
+import { describeError } from '../errors.ts';
+import type { IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
 import { promptBody, sha256 } from '../issues/text.ts';
 import { judgeIssue, trustsCommenter, type TrustVerdict } from '../issues/trust.ts';
 import type { GitHubWebhookEvent } from '../issues/webhook.ts';
+import { AnswerWatch, DEFAULT_WAITING_LABEL, type IssueComment } from './answers.ts';
 import type { ObservedIssue } from './engine.ts';
+import { DependencyReader, dependenciesOf, trackerRepository } from './issue-dependencies.ts';
+
+export type { IssueComment } from './answers.ts';
 
 export const ISSUE_OBSERVED = 'issue.observed';
 export const ISSUE_RELEASED = 'issue.released';
@@ -45,20 +54,8 @@ export interface PollOutcome {
   ignored: number;
 }
 
-/** A comment that asks for something, as the webhook receiver hands it over. */
-export interface IssueComment {
-  issue: number;
-  commentId: number | string;
-  body: string;
-  author: string;
-  authorAssociation: AuthorAssociation;
-  authorIsBot: boolean;
-}
-
-export function observedIssue(issue: TrackedIssue): ObservedIssue {
-  const dependsOn = [...new Set([...parseBodyDependencies(issue.body), ...(issue.dependsOn ?? [])])]
-    .filter((dependency) => dependency !== issue.number)
-    .sort((a, b) => a - b);
+/** The issue as the workflow gets it; `dependsOn` defaults to what its body and the tracker's field say. */
+export function observedIssue(issue: TrackedIssue, dependsOn: number[] = dependenciesOf(issue).dependsOn): ObservedIssue {
   return {
     issue: {
       number: issue.number,
@@ -82,9 +79,25 @@ export class IssueWatcher {
   #polls = 0;
   /** The newest `updatedAt` seen: where the next incremental poll starts (the tracker's clock, not ours). */
   #newestUpdate: string | undefined;
+  readonly #dependencies: DependencyReader;
+  readonly #answers: AnswerWatch;
+  readonly #waitingLabel: string;
+  /** Waiting issues whose comments could not be read: looked at again at the next poll. */
+  readonly #unread = new Set<number>();
 
   constructor(options: WatcherOptions) {
     this.#options = options;
+    const { config, source, logger } = options;
+    this.#dependencies = new DependencyReader({ source, logger, repository: trackerRepository(config) });
+    this.#answers = new AnswerWatch({
+      policy: config.workflow.trust,
+      logger,
+      onIgnored: (reason) => options.onIgnored?.(reason),
+      publish: (number, payload, msgId) => options.publish(issueSubject(number), ISSUE_COMMAND, payload, msgId),
+    });
+    // workflow.stateLabels.waiting_for_human, once the config has it.
+    const stateLabels: Readonly<Record<string, string | undefined>> = config.workflow.stateLabels;
+    this.#waitingLabel = stateLabels.waiting_for_human ?? DEFAULT_WAITING_LABEL;
   }
 
   /** Successful polls so far. */
@@ -100,11 +113,13 @@ export class IssueWatcher {
     }
     const { issues } = await source.listOpen();
     if (issues === undefined) {
+      await this.#lookForAnswers([]);
       this.#polls += 1;
       return { unchanged: true, observed: 0, ignored: 0 };
     }
     const scope = new Map<number, string>();
     const reasons = new Map<number, string>();
+    const waiting: number[] = [];
     let ignored = 0;
     for (const issue of issues) {
       this.#seen(issue);
@@ -114,9 +129,10 @@ export class IssueWatcher {
         reasons.set(issue.number, verdict.detail);
         continue;
       }
-      const observed = observedIssue(issue);
+      const observed = observedIssue(issue, await this.#dependencies.dependsOn(issue));
       scope.set(issue.number, observed.contentHash);
       if (this.#inScope.get(issue.number) !== observed.contentHash) await this.#observe(observed);
+      if (issue.labels.includes(this.#waitingLabel)) waiting.push(issue.number);
     }
     for (const number of this.#inScope.keys()) {
       if (!scope.has(number)) await this.#release(number, reasons.get(number) ?? 'closed on the tracker');
@@ -124,6 +140,7 @@ export class IssueWatcher {
     this.#inScope = scope;
     const numbers = [...scope.keys()].sort((a, b) => a - b);
     await this.#options.publish(SCOPE_SUBJECT, ISSUE_SCOPE, { open: numbers }, `scope:${sha256(numbers.join(',')).slice(0, 32)}:${this.#polls === 0 ? Date.now() : ''}`);
+    await this.#lookForAnswers(waiting);
     this.#polls += 1;
     return { unchanged: false, observed: scope.size, ignored };
   }
@@ -131,12 +148,14 @@ export class IssueWatcher {
   /** Between full polls: only what changed since the newest change seen; no scope (a partial view). */
   async #pollChanges(changed: readonly TrackedIssue[]): Promise<PollOutcome> {
     let ignored = 0;
+    const waiting: number[] = [];
     for (const issue of changed) {
       this.#seen(issue);
       if (issue.state === 'open' && (await this.#judge(issue)).trusted) {
-        const observed = observedIssue(issue);
+        const observed = observedIssue(issue, await this.#dependencies.dependsOn(issue));
         if (this.#inScope.get(issue.number) !== observed.contentHash) await this.#observe(observed);
         this.#inScope.set(issue.number, observed.contentHash);
+        if (issue.labels.includes(this.#waitingLabel)) waiting.push(issue.number);
         continue;
       }
       if (issue.state === 'open') ignored += 1;
@@ -145,6 +164,7 @@ export class IssueWatcher {
         await this.#release(issue.number, issue.state === 'closed' ? 'closed on the tracker' : verdict && !verdict.trusted ? verdict.detail : 'left the scope');
       }
     }
+    await this.#lookForAnswers(waiting);
     this.#polls += 1;
     return { unchanged: changed.length === 0, observed: changed.length - ignored, ignored };
   }
@@ -164,15 +184,20 @@ export class IssueWatcher {
       if (this.#inScope.delete(issue.number)) await this.#release(issue.number, verdict.detail);
       return;
     }
-    const observed = observedIssue(issue);
+    const observed = observedIssue(issue, await this.#dependencies.dependsOn(issue));
     this.#inScope.set(issue.number, observed.contentHash);
     await this.#observe(observed);
   }
 
-  /** A comment: `/miyabi retry` from a trusted commenter asks the workflow to run a failed issue again. */
-  async comment(comment: IssueComment): Promise<boolean> {
+  /**
+   * A new comment, as a webhook delivered it, on an issue with these labels: `/miyabi retry` from
+   * a trusted commenter asks the workflow to run a failed issue again; another may answer the
+   * question an agent asked (./answers.ts). The orchestra's own comments (a key) are neither.
+   */
+  async comment(comment: IssueComment, labels: readonly string[] = []): Promise<boolean> {
+    if (comment.key !== undefined) return false;
     const command = /^\s*\/miyabi\s+(retry)\b/m.exec(comment.body)?.[1];
-    if (command === undefined) return false;
+    if (command === undefined) return this.#answers.fromComment(comment, labels.includes(this.#waitingLabel));
     const trusted = trustsCommenter({ login: comment.author, isBot: comment.authorIsBot, association: comment.authorAssociation }, this.#options.config.workflow.trust);
     if (!trusted) {
       this.#options.logger.warn({ issue: comment.issue, author: comment.author, association: comment.authorAssociation }, `/miyabi ${command} from an untrusted commenter ignored`);
@@ -202,6 +227,24 @@ export class IssueWatcher {
     return verdict;
   }
 
+  /**
+   * Reads the conversation of each waiting issue (and of those that could not be read last time,
+   * still in scope) and publishes its answer. A failure is logged and looked at again next poll:
+   * the poll itself goes on, and the `since` of the next incremental poll does not skip it.
+   */
+  async #lookForAnswers(waiting: readonly number[]): Promise<void> {
+    for (const number of this.#unread) if (!this.#inScope.has(number)) this.#unread.delete(number);
+    for (const number of new Set([...waiting, ...this.#unread])) {
+      try {
+        await this.#answers.fromConversation(number, await this.#options.source.listComments(number));
+        this.#unread.delete(number);
+      } catch (error) {
+        if (!this.#unread.has(number)) this.#options.logger.warn({ issue: number, err: describeError(error) }, 'comments not read; looking for the answer again next poll');
+        this.#unread.add(number);
+      }
+    }
+  }
+
   async #observe(observed: ObservedIssue): Promise<void> {
     const { number } = observed.issue;
     await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${observed.contentHash}`);
@@ -209,22 +252,21 @@ export class IssueWatcher {
 
   /** A failed publish fails the poll (logged by the actor): the next full poll releases it again. */
   async #release(number: number, reason: string): Promise<void> {
+    this.#answers.forget(number);
+    this.#dependencies.forget(number);
     await this.#options.publish(issueSubject(number), ISSUE_RELEASED, { number, reason }, `released:${number}:${Date.now()}`);
   }
 }
 
-/** A verified webhook delivery, handed to the watcher: issue changes and comment commands. */
+/** A verified webhook delivery, handed to the watcher: issue changes, comment commands and answers. */
 export async function deliverWebhookEvent(watcher: IssueWatcher, event: GitHubWebhookEvent): Promise<void> {
   if (event.isPullRequest) return;
   if (event.name === 'issue_comment' && event.comment && event.issue && event.action === 'created') {
-    await watcher.comment({
-      issue: event.issue.number,
-      commentId: event.comment.id,
-      body: event.comment.body,
-      author: event.comment.author,
-      authorAssociation: event.comment.authorAssociation,
-      authorIsBot: event.comment.authorIsBot,
-    });
+    const { id, body, author, authorAssociation, authorIsBot, key } = event.comment;
+    await watcher.comment(
+      { issue: event.issue.number, commentId: id, body, author, authorAssociation, authorIsBot, ...(key === undefined ? {} : { key }) },
+      event.issue.labels,
+    );
     return;
   }
   if (event.name === 'issues' && event.issue) await watcher.issueEvent(event.issue);

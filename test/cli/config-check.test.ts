@@ -36,6 +36,14 @@ describe('config check', { timeout: 60_000 }, () => {
     expect(warned.stderr).toMatch(/warning: .*nowhere.*does not exist/);
   });
 
+  it('passes a dependency file naming an issue of another repository, with a warning naming the line', async () => {
+    const deps = await dir.file('foreign-deps.yaml', '12: [3, other/repo#5]\n');
+    const path = await dir.file('foreign-config.yaml', `issues:\n  local:\n    dir: ${dir.path}\nworkflow:\n  dependenciesFile: ${deps}\n`);
+    const result = await runCli(['config', 'check', '--config', path]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toMatch(/^warning: .*foreign-deps\.yaml:1:9: other\/repo#5 in the dependencies of #12 is an issue of another repository: ignored$/m);
+  });
+
   it('names the line of malformed YAML', async () => {
     const path = await dir.file('broken.yaml', 'http:\n  port: 1\n  host: [unclosed\nlog: {}\n');
     const result = await runCli(['config', 'check', '--config', path]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBodyDependencies, parseDependencyFile } from '../../src/issues/dependencies.ts';
+import { parseBodyDependencies, parseBodyReferences, parseDependencyFile } from '../../src/issues/dependencies.ts';
 
 describe('parseBodyDependencies', () => {
   it('reads the stated forms, case-insensitive, unique and sorted', () => {
@@ -32,6 +32,26 @@ describe('parseBodyDependencies', () => {
     expect(parseBodyDependencies(body)).toEqual([]);
   });
 
+  it('answers references to another repository apart, by name or by link, and ours named in full as ours', () => {
+    const body = [
+      'Depends on other/repo#12 and #3',
+      'blocked by https://github.com/Other/Repo/issues/13, acme/widgets#4',
+      'it depends on https://github.com/acme/widgets/issues/8#issuecomment-1',
+      'requires https://github.com/ACME/widgets/issues/5',
+      '- [ ] third-party/lib.js#6',
+      '- [x] https://ghe.example.com/acme/widgets/issues/7',
+      'depends on https://github.com/other/repo/pull/14',
+      'depends on other/repo#12',
+    ].join('\n');
+    expect(parseBodyReferences(body, 'acme/widgets')).toEqual({
+      numbers: [3, 4, 5, 7, 8],
+      elsewhere: ['other/repo#12', 'Other/Repo#13', 'third-party/lib.js#6'],
+    });
+    // Without a repository of its own (the local source), every named repository is another one.
+    expect(parseBodyReferences('depends on acme/widgets#4, #2', undefined)).toEqual({ numbers: [2], elsewhere: ['acme/widgets#4'] });
+    expect(parseBodyDependencies(body, 'acme/widgets')).toEqual([3, 4, 5, 7, 8]);
+  });
+
   it('stops a list at the first item that is not a reference', () => {
     expect(parseBodyDependencies('depends on #1, #2, bar #3 and #4')).toEqual([1, 2]);
   });
@@ -53,6 +73,11 @@ describe('parseBodyDependencies', () => {
       `depends on #${'9'.repeat(size)}`,
       `${'- [ ]'.padEnd(200, ' ')}x\n`.repeat(size / 201),
       Array.from({ length: size / 64 }, (_, index) => `depends on #${index % 97 + 1} and #${index % 89 + 1}, `).join(''),
+      `depends on ${'a'.repeat(size)}`,
+      `depends on a/${'b'.repeat(size)}`,
+      `depends on https://${'h'.repeat(size)}`,
+      `depends on https://github.com/a/${'b'.repeat(size)}/issues/x`,
+      `- [ ] ${'a-'.repeat(size / 2)}/b#1`,
     ];
     for (const body of bodies) {
       const begin = performance.now();
@@ -74,12 +99,13 @@ describe('parseDependencyFile', () => {
         [14, [12, 13]],
         [15, []],
       ]),
+      ignored: [],
     });
   });
 
   it('an empty file has no dependencies', () => {
-    expect(parseDependencyFile('', 'deps.yaml')).toEqual({ dependencies: new Map() });
-    expect(parseDependencyFile('# nothing yet\n', 'deps.yaml')).toEqual({ dependencies: new Map() });
+    expect(parseDependencyFile('', 'deps.yaml')).toEqual({ dependencies: new Map(), ignored: [] });
+    expect(parseDependencyFile('# nothing yet\n', 'deps.yaml')).toEqual({ dependencies: new Map(), ignored: [] });
   });
 
   it('reports every problem at once, each at its line and column', () => {
@@ -97,6 +123,27 @@ describe('parseDependencyFile', () => {
       { line: 5, column: 12, message: 'deps.yaml:5:12: #16 depends on itself' },
       { line: 6, column: 1, message: 'deps.yaml:6:1: #12 is listed twice (first at line 1)' },
       { line: 7, column: 5, message: 'deps.yaml:7:5: the dependencies of #17 must be a list of issue numbers, like [3, 5], not a mapping' },
+    ]);
+  });
+
+  it('ignores, and names, what is on another repository; our own named in full is ours', () => {
+    const text = ['12: [3, other/repo#5, "acme/widgets#6"]', 'other/repo#7: [12]', '13: ["https://github.com/other/repo/issues/8", 12]', ''].join('\n');
+    expect(parseDependencyFile(text, 'deps.yaml', 'acme/widgets')).toEqual({
+      dependencies: new Map([
+        [12, [3, 6]],
+        [13, [12]],
+      ]),
+      ignored: [
+        { line: 1, column: 9, message: 'deps.yaml:1:9: other/repo#5 in the dependencies of #12 is an issue of another repository: ignored' },
+        { line: 2, column: 1, message: 'deps.yaml:2:1: other/repo#7 is an issue of another repository: its dependencies are ignored' },
+        { line: 3, column: 6, message: 'deps.yaml:3:6: other/repo#8 in the dependencies of #13 is an issue of another repository: ignored' },
+      ],
+    });
+    // Not an issue at all is still a problem.
+    const bad = parseDependencyFile('12: [other/repo#x, other#5]\n', 'deps.yaml', 'acme/widgets');
+    expect('problems' in bad && bad.problems.map((problem) => problem.message)).toEqual([
+      'deps.yaml:1:6: "other/repo#x" in the dependencies of #12 is not an issue number',
+      'deps.yaml:1:20: "other#5" in the dependencies of #12 is not an issue number',
     ]);
   });
 

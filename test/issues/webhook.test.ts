@@ -138,6 +138,19 @@ describe('GitHub webhook receiver', () => {
     expect(events[2]!.issue).toBeUndefined();
   });
 
+  it("names the orchestra's own comment by the key of its hidden marker, and hands the body without it", async () => {
+    const { url, events } = await receiver();
+    const body = '<!-- miyabi-orchestra:key=issue-12.g1.needs-input.codegen.r0.q1 -->\nWhich output format?';
+    const comment = { id: 7, body, user: user('miyabi-bot'), author_association: 'COLLABORATOR' };
+    await deliver(url, { event: 'issue_comment', payload: { action: 'created', issue: issue(), comment, repository: repository(), sender: user('miyabi-bot') } });
+    const person = { ...comment, id: 8, body: 'JSON. <!-- miyabi-orchestra:key=x -->', user: user('alice') };
+    await deliver(url, { event: 'issue_comment', payload: { action: 'created', issue: issue(), comment: person, repository: repository(), sender: user('alice') } });
+    expect(events.map((event) => event.comment)).toEqual([
+      { id: 7, body: 'Which output format?', author: 'miyabi-bot', authorAssociation: 'COLLABORATOR', authorIsBot: false, key: 'issue-12.g1.needs-input.codegen.r0.q1' },
+      { id: 8, body: 'JSON. <!-- miyabi-orchestra:key=x -->', author: 'alice', authorAssociation: 'COLLABORATOR', authorIsBot: false },
+    ]);
+  });
+
   it('refuses a missing or bad signature with 401 and one warn line each', async () => {
     const { url, events } = await receiver();
     const payload = { action: 'opened', issue: issue(), repository: repository(), sender: user('alice') };

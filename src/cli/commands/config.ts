@@ -22,6 +22,8 @@ export async function configCheck(flags: { config?: string }): Promise<number> {
     for (const problem of dependencyFile.problems) process.stderr.write(`${formatProblem(problem)}\n`);
     return ExitCode.invalid;
   }
+  // An issue of another repository is ignored by the orchestra (one log line at `up`): a warning here.
+  for (const message of dependencyFile.ignored) process.stderr.write(`warning: ${message}\n`);
   if (loaded.config.issues.source === 'local') {
     // Issue files are data, not config: a bad one is skipped by the orchestra, and named here.
     const { issues, problems: fileProblems } = await readIssueDirectory(loaded.config.issues.local.dir).catch((error: unknown) => ({

@@ -22,6 +22,7 @@ async function plan(loaded: LoadedConfig): Promise<BacklogPlan> {
     printProblems(loaded.path, dependencyFile.problems);
     throw new CliExit(ExitCode.invalid, '');
   }
+  for (const message of dependencyFile.ignored) process.stderr.write(`warning: ${message}\n`);
   return withIssueSource(loaded, (source) => planBacklog(loaded.config, source, dependencyFile.dependencies));
 }
 
