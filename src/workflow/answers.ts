@@ -29,8 +29,6 @@ import type { AuthorAssociation, TrackedComment } from '../issues/source.ts';
 import { promptBody } from '../issues/text.ts';
 import { trustsCommenter, type TrustPolicy } from '../issues/trust.ts';
 
-/** The label's default while the config does not name it (`workflow.stateLabels.waiting_for_human`). */
-export const DEFAULT_WAITING_LABEL = 'miyabi:waiting-for-human';
 
 /** A comment as the watcher sees it: from `listComments`, or from a webhook delivery. */
 export interface IssueComment {

@@ -23,7 +23,7 @@ import type { IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
 import { promptBody, sha256 } from '../issues/text.ts';
 import { judgeIssue, trustsCommenter, type TrustVerdict } from '../issues/trust.ts';
 import type { GitHubWebhookEvent } from '../issues/webhook.ts';
-import { AnswerWatch, DEFAULT_WAITING_LABEL, type IssueComment } from './answers.ts';
+import { AnswerWatch, type IssueComment } from './answers.ts';
 import type { ObservedIssue } from './engine.ts';
 import { DependencyReader, dependenciesOf, trackerRepository } from './issue-dependencies.ts';
 
@@ -95,9 +95,7 @@ export class IssueWatcher {
       onIgnored: (reason) => options.onIgnored?.(reason),
       publish: (number, payload, msgId) => options.publish(issueSubject(number), ISSUE_COMMAND, payload, msgId),
     });
-    // workflow.stateLabels.waiting_for_human, once the config has it.
-    const stateLabels: Readonly<Record<string, string | undefined>> = config.workflow.stateLabels;
-    this.#waitingLabel = stateLabels.waiting_for_human ?? DEFAULT_WAITING_LABEL;
+    this.#waitingLabel = config.workflow.stateLabels.waiting_for_human;
   }
 
   /** Successful polls so far. */
