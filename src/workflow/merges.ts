@@ -74,15 +74,21 @@ export class MergeRunner {
       }
       if (event.type === 'merge.waiting' || event.type === 'merge.blocked') this.#due.set(record.number, poll);
       else this.#due.delete(record.number);
-      if (book.step(record, event) || event.type === 'merge.blocked') await book.commit([record]);
-      this.#count(event);
+      const stepped = book.step(record, event);
       if (event.type === 'merge.done') {
         record.mergeRefusedAt = undefined;
+        // Said before the commit below, whose effects (the done comment, `issue done`) follow it.
         book.log.info({ issue: record.number, sha: event.sha, method: event.method }, 'merge recorded');
+      }
+      if (stepped || event.type === 'merge.blocked') await book.commit([record]);
+      this.#count(event);
+      if (event.type === 'merge.done') {
         // Whoever waited for this one to merge first may go on now.
         for (const other of book.records.values()) if (LOOKED_AT.has(String(book.snapshot(other.number).value))) this.#due.set(other.number, 0);
       }
       if (event.type === 'merge.blocked') book.log.warn({ issue: record.number, reason: event.reason }, 'merge refused by the tracker; tried again when the pull request changes');
+      if (event.type === 'merge.ci_failed') book.log.info({ issue: record.number, check: event.check }, 'CI failed; back to the first stage');
+      if (event.type === 'merge.conflict') book.log.info({ issue: record.number, files: event.conflict.files }, 'merge conflict; back to the first stage');
       await book.settle();
     });
   }

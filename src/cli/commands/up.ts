@@ -68,7 +68,21 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
   return batch ?? ExitCode.ok;
 }
 
-const PROGRESS = new Set(['issue discovered', 'stage dispatched', 'issue done', 'issue failed', 'issue released', 'pull request opened', 'orchestra running']);
+const PROGRESS = new Set([
+  'issue discovered',
+  'stage dispatched',
+  'stage redelivered',
+  'issue done',
+  'issue failed',
+  'issue released',
+  'pull request opened',
+  'merge recorded',
+  'conflict for the agent to resolve',
+  'CI failed; back to the first stage',
+  'merge conflict; back to the first stage',
+  'question answered',
+  'orchestra running',
+]);
 
 /** A pino destination that prints the workflow's steps (and every warning) as short lines. */
 function progressStream(out: NodeJS.WritableStream): { write(line: string): void } {
@@ -85,7 +99,7 @@ function progressStream(out: NodeJS.WritableStream): { write(line: string): void
       if (!PROGRESS.has(message) && level !== 'warn' && level !== 'error' && level !== 'fatal') return;
       const time = String(entry.time ?? '').slice(11, 19);
       const issue = entry.issue === undefined ? '' : ` #${String(entry.issue)}`;
-      const detail = ['stage', 'role', 'attempt', 'reason', 'pullRequest', 'route']
+      const detail = ['stage', 'role', 'attempt', 'reason', 'pullRequest', 'sha', 'check', 'files', 'route']
         .filter((key) => entry[key] !== undefined)
         .map((key) => `${key}=${Array.isArray(entry[key]) ? (entry[key] as unknown[]).join('→') : String(entry[key])}`)
         .join(' ');
