@@ -3,12 +3,13 @@
  * with the machine it ran on. Compare ratios within one run; absolute times drift on shared machines.
  */
 import { execa } from 'execa';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { benchBus } from './bus.ts';
 import { benchDag } from './dag.ts';
 import { benchDispatch } from './dispatch.ts';
+import { benchHandoff } from './handoff.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchSupervisor } from './supervisor.ts';
@@ -21,6 +22,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['panes', benchPanes],
   ['dag', benchDag],
   ['dispatch', benchDispatch],
+  ['handoff', benchHandoff],
 ];
 
 function format(value: number): string {
@@ -40,32 +42,51 @@ async function machine(): Promise<string[]> {
 }
 
 const only = process.argv.slice(2);
-const rows: BenchRow[] = [];
+const unknown = only.filter((name) => !suites.some(([suite]) => suite === name));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown suite(s) ${unknown.join(', ')}; known: ${suites.map(([name]) => name).join(', ')}\n`);
+  process.exit(2);
+}
+const target = resolve(import.meta.dirname, '../docs/BENCHMARKS.md');
+// A run of some suites replaces their sections and keeps the others' (each says when it ran).
+const sections = await previousSections(target);
 for (const [name, run] of suites) {
   if (only.length > 0 && !only.includes(name)) continue;
   process.stderr.write(`running ${name} benchmarks…\n`);
-  rows.push(...(await run()));
+  const rows = await run();
+  const table = [
+    '| benchmark | value | unit | note |',
+    '| --- | ---: | --- | --- |',
+    ...rows.map((row) => `| ${row.name} | ${format(row.value)} | ${row.unit} | ${row.note ?? ''} |`),
+  ];
+  process.stdout.write(`${table.join('\n')}\n`);
+  sections.set(name, [`### ${name}`, '', `Run ${new Date().toISOString()} on the machine below.`, '', ...table].join('\n'));
 }
-const table = [
-  '| benchmark | value | unit | note |',
-  '| --- | ---: | --- | --- |',
-  ...rows.map((row) => `| ${row.name} | ${format(row.value)} | ${row.unit} | ${row.note ?? ''} |`),
-];
-process.stdout.write(`${table.join('\n')}\n`);
 const document = [
   '# Benchmarks',
   '',
-  'Written by `npm run bench`. The machines are shared and noisy: compare the ratios measured in one',
-  'run (our path against raw JetStream on the same server), not absolute times across runs.',
+  'Written by `npm run bench` (`npm run bench -- <suite> …` runs some suites and keeps the other',
+  'sections). The machines are shared and noisy: compare the ratios measured in one run (our path',
+  'against raw JetStream or a floor on the same server), not absolute times across runs.',
   '',
-  '## Machine',
+  '## Machine (of the last run)',
   '',
   ...(await machine()),
   '',
   '## Results',
   '',
-  ...table,
-  '',
+  ...suites.flatMap(([name]) => (sections.has(name) ? [sections.get(name)!, ''] : [])),
 ];
-await writeFile(resolve(import.meta.dirname, '../docs/BENCHMARKS.md'), document.join('\n'));
+await writeFile(target, document.join('\n'));
 process.stderr.write('wrote docs/BENCHMARKS.md\n');
+
+/** The sections of the existing file, by suite (`### <suite>`); none when it has the older one-table form. */
+async function previousSections(file: string): Promise<Map<string, string>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const sections = new Map<string, string>();
+  for (const part of text.split(/^(?=### )/m).slice(1)) {
+    const name = /^### (\S+)/.exec(part)?.[1];
+    if (name) sections.set(name, part.trimEnd());
+  }
+  return sections;
+}
