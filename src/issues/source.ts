@@ -10,15 +10,18 @@
  */
 
 /** GitHub's author associations; the local source says OWNER unless the file says otherwise. */
-export type AuthorAssociation =
-  | 'OWNER'
-  | 'MEMBER'
-  | 'COLLABORATOR'
-  | 'CONTRIBUTOR'
-  | 'FIRST_TIME_CONTRIBUTOR'
-  | 'FIRST_TIMER'
-  | 'MANNEQUIN'
-  | 'NONE';
+export const AUTHOR_ASSOCIATIONS = [
+  'OWNER',
+  'MEMBER',
+  'COLLABORATOR',
+  'CONTRIBUTOR',
+  'FIRST_TIME_CONTRIBUTOR',
+  'FIRST_TIMER',
+  'MANNEQUIN',
+  'NONE',
+] as const;
+
+export type AuthorAssociation = (typeof AUTHOR_ASSOCIATIONS)[number];
 
 export interface TrackedIssue {
   number: number;

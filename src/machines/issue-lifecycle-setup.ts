@@ -8,6 +8,7 @@ import { assign, setup } from 'xstate';
 import type { StageResult } from '../agents/task.ts';
 import {
   commentKey,
+  FRESH_GENERATION,
   isOrchestraStage,
   runOf,
   stageOf,
@@ -57,27 +58,7 @@ export const lifecycleSetup = setup({
     toFirstStage: assign(({ context }) => ({ round: context.round + 1, stageIndex: 0, attempt: 1, taskId: undefined, retryAt: undefined })),
     reset: assign(({ context, event }) => {
       const { route, priority } = event as Extract<LifecycleEvent, { type: 'issue.reset' }>;
-      return {
-        route,
-        priority,
-        generation: context.generation + 1,
-        stageIndex: 0,
-        attempt: 1,
-        round: 0,
-        reviewRounds: 0,
-        ciRounds: 0,
-        conflictRounds: 0,
-        taskId: undefined,
-        retryAt: undefined,
-        reason: undefined,
-        finishedAt: undefined,
-        results: {},
-        conflict: undefined,
-        question: undefined,
-        answers: [],
-        merged: undefined,
-        mergingSince: undefined,
-      };
+      return { ...FRESH_GENERATION, route, priority, generation: context.generation + 1, finishedAt: undefined };
     }),
   },
   guards: {

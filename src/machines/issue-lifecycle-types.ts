@@ -105,6 +105,25 @@ export interface LifecycleContext extends Omit<LifecycleInput, 'generation' | 'm
   mergingSince: number | undefined;
 }
 
+/** What a new generation starts with: no stage run, no round, nothing asked, nothing merged. */
+export const FRESH_GENERATION = {
+  stageIndex: 0,
+  attempt: 1,
+  round: 0,
+  reviewRounds: 0,
+  ciRounds: 0,
+  conflictRounds: 0,
+  taskId: undefined,
+  retryAt: undefined,
+  reason: undefined,
+  results: {},
+  conflict: undefined,
+  question: undefined,
+  answers: [],
+  merged: undefined,
+  mergingSince: undefined,
+} satisfies Partial<LifecycleContext>;
+
 export interface TaskOutcome {
   taskId: string;
   status: 'success' | 'retry' | 'failure' | 'changes_requested' | 'needs_input';

@@ -24,7 +24,7 @@
 import { assign } from 'xstate';
 import { dispatchParams, lifecycleSetup, roundComment } from './issue-lifecycle-setup.ts';
 import { mergeStates } from './issue-lifecycle-merge.ts';
-import { commentKey, hashReason, retryDelayMs, runOf, stageOf, stageResultOf, taskIdOf, type LifecycleContext } from './issue-lifecycle-types.ts';
+import { commentKey, FRESH_GENERATION, hashReason, retryDelayMs, runOf, stageOf, stageResultOf, taskIdOf, type LifecycleContext } from './issue-lifecycle-types.ts';
 
 export * from './issue-lifecycle-types.ts';
 
@@ -36,28 +36,14 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
     ...input,
     maxCiRounds: input.maxCiRounds ?? 3,
     maxConflictRounds: input.maxConflictRounds ?? 2,
+    ...FRESH_GENERATION,
     generation: input.generation ?? 1,
-    stageIndex: 0,
-    attempt: 1,
-    round: 0,
-    reviewRounds: 0,
-    ciRounds: 0,
-    conflictRounds: 0,
-    taskId: undefined,
     dispatchedAt: undefined,
-    retryAt: undefined,
-    results: {},
     history: [],
-    reason: undefined,
     startedAt: undefined,
     finishedAt: undefined,
     waitingOn: [],
     git: undefined,
-    conflict: undefined,
-    question: undefined,
-    answers: [],
-    merged: undefined,
-    mergingSince: undefined,
   }),
   initial: 'discovered',
   on: {

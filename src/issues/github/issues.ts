@@ -5,7 +5,7 @@
  * lists as issues, are left out everywhere.
  */
 import { gitHubStatus } from '../errors.ts';
-import type { AuthorAssociation, ListResult, TrackedIssue } from '../source.ts';
+import { AUTHOR_ASSOCIATIONS, type AuthorAssociation, type ListResult, type TrackedIssue } from '../source.ts';
 import type { GitHubRepo } from './repo.ts';
 
 /** The subset of GitHub's issue JSON (REST and webhook payloads) the source reads. */
@@ -22,16 +22,7 @@ export interface GitHubIssueJson {
   pull_request?: unknown;
 }
 
-const associations: ReadonlySet<string> = new Set<AuthorAssociation>([
-  'OWNER',
-  'MEMBER',
-  'COLLABORATOR',
-  'CONTRIBUTOR',
-  'FIRST_TIME_CONTRIBUTOR',
-  'FIRST_TIMER',
-  'MANNEQUIN',
-  'NONE',
-]);
+const associations: ReadonlySet<string> = new Set<string>(AUTHOR_ASSOCIATIONS);
 
 /** GitHub's `author_association`; anything it does not know is NONE. */
 export function toAssociation(value: string | null | undefined): AuthorAssociation {

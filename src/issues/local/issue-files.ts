@@ -8,7 +8,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeError } from '../../errors.ts';
-import type { AuthorAssociation } from '../source.ts';
+import { AUTHOR_ASSOCIATIONS, type AuthorAssociation } from '../source.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
 
 /** A person's comment written in the issue file's front matter. */
@@ -53,16 +53,7 @@ export interface IssueFileProblem {
 
 export type ParsedIssueFile = { ok: true; issue: IssueFileFields } | { ok: false; problem: IssueFileProblem };
 
-const ASSOCIATIONS: readonly AuthorAssociation[] = [
-  'OWNER',
-  'MEMBER',
-  'COLLABORATOR',
-  'CONTRIBUTOR',
-  'FIRST_TIME_CONTRIBUTOR',
-  'FIRST_TIMER',
-  'MANNEQUIN',
-  'NONE',
-];
+const ASSOCIATIONS: readonly AuthorAssociation[] = AUTHOR_ASSOCIATIONS;
 
 // Not fatal: invalid bytes become U+FFFD, so a stray Latin-1 file is served rather than refused.
 export const utf8 = new TextDecoder('utf-8');
