@@ -166,6 +166,7 @@ export class Workflow implements Book {
         }
         return;
       }
+      if ((snapshot.value === 'merging' || snapshot.value === 'merge_blocked') && (await this.#merges.mergedMeanwhile(this, record))) return this.settle();
       this.log.info({ issue: number, reason }, 'issue released');
       await this.#send(record, { type: 'issue.released', reason, now: this.now() });
       await this.settle();

@@ -93,6 +93,19 @@ export class MergeRunner {
     });
   }
 
+  /**
+   * GitHub closes the issues a merged pull request names: when that close reaches the workflow
+   * before the merge stage's own look does, it is the merge, not a release. Called serially.
+   */
+  async mergedMeanwhile(book: Book, record: IssueRecord): Promise<boolean> {
+    const pull = record.pullRequest ? await this.source.pullRequest(record.pullRequest.number).catch(() => undefined) : undefined;
+    if (!pull?.merged) return false;
+    const sha = pull.mergeCommitSha ?? pull.headSha;
+    book.log.info({ issue: record.number, sha }, 'merge recorded');
+    if (book.step(record, { type: 'merge.done', sha, method: book.config.workflow.merge.method, now: book.now() })) await book.commit([record]);
+    return true;
+  }
+
   /** An issue in merge_blocked: merged by hand, or its pull request changed (try again), or nothing yet. */
   async #blocked(book: Book, record: IssueRecord): Promise<LifecycleEvent | undefined> {
     const pull = record.pullRequest ? await this.source.pullRequest(record.pullRequest.number) : undefined;
