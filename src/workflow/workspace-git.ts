@@ -92,6 +92,8 @@ export class WorkspaceGit implements WorkspacePort {
   async publish(branch: string): Promise<void> {
     if (!(await this.#hasRemote())) return;
     const lease = await resolveCommit(this.#repo, `refs/remotes/${REMOTE}/${branch}`);
+    // Already there as far as we know (the merge stage looks again and again while CI runs).
+    if (lease !== undefined && lease === (await branchHead(this.#repo, branch))) return;
     const pushed = await pushBranch(this.#repo, REMOTE, branch, lease ? { forceWithLease: lease } : {});
     if ('rejected' in pushed) throw new Error(`git push of ${branch} to ${REMOTE} refused: ${pushed.rejected}`);
     this.#options.logger.info({ branch, sha: pushed.sha }, 'branch pushed to origin');
