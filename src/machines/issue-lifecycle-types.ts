@@ -180,9 +180,17 @@ export function retryDelayMs(attempt: number, initialMs: number, maxMs: number):
   return backoffDelayMs(attempt - 1, { baseMs: initialMs, maxMs });
 }
 
-export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt'>): string {
+/**
+ * `issue-<n>.g<generation>.<stage>.r<round>.a<attempt>`, and `.q<k>` before the attempt once k
+ * questions were answered in this generation: the run an answer resumes is a new dispatch of the
+ * same stage, round and attempt, and must not take the id (the bus's message id, the dispatch
+ * ledger, the task directory) of the run that asked.
+ */
+export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt' | 'answers'>): string {
   const stage = context.route[context.stageIndex]?.stage ?? 'none';
-  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}.a${context.attempt}`;
+  // `?.`: a record written before answers existed has none.
+  const answered = context.answers?.length ? `.q${context.answers.length}` : '';
+  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}${answered}.a${context.attempt}`;
 }
 
 export const stageOf = (context: LifecycleContext): RouteStage => context.route[context.stageIndex]!;

@@ -180,6 +180,9 @@ describe('needs_input', () => {
       attempt: 1,
       answers: [{ stage: 'review', question: 'Postgres or SQLite?', answer: 'SQLite', by: 'aiko' }],
     });
+    // A new dispatch, not the one that asked: the bus drops a task id it has seen already.
+    const ids = drive1.of('dispatchTask').map((task) => task.taskId);
+    expect(ids.slice(-2)).toEqual(['issue-5.g1.review.r0.a1', 'issue-5.g1.review.r0.q1.a1']);
   });
 
   it('ignores an answer when no question is waiting', () => {
