@@ -123,6 +123,8 @@ export type LifecycleEvent =
   | { type: 'deps.ready' }
   /** `git`: the branch as the orchestra prepared it for this run (absent: as before); `conflict`: one met making it. */
   | { type: 'stage.dispatch'; now: number; git?: GitPlan; conflict?: ConflictReport }
+  /** Restacking the branch before a later stage conflicted: back to the first stage to resolve it. */
+  | { type: 'branch.conflict'; conflict: ConflictReport; now: number }
   /** The stage already succeeded with the same idempotency key: skip it. */
   | { type: 'stage.cached'; result: StageResult; now: number }
   | { type: 'stage.result'; outcome: TaskOutcome; now: number }

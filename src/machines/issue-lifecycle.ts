@@ -11,6 +11,7 @@
  *   running (the stage before `merge`) ─► merging ─► done (or the stages after it)
  *       merging ─ red CI ─► queued at the first stage (≤ maxCiRounds, then failed)
  *       merging ─ conflict ─► queued at the first stage (≤ maxConflictRounds, then failed)
+ *   queued at a later stage ─ its branch's restack conflicts ─► queued at the first stage (the same count)
  *       merging ─ refused by the tracker ─► merge_blocked ─ the pull request changed ─► merging
  *   any state ─ issue.released (closed, unlabelled) ─► released
  *   done / failed ─ issue.reset (edited, /miyabi retry) ─► discovered, a new generation
@@ -23,7 +24,7 @@
  */
 import { assign } from 'xstate';
 import { dispatchParams, lifecycleSetup, roundComment } from './issue-lifecycle-setup.ts';
-import { mergeStates } from './issue-lifecycle-merge.ts';
+import { conflictRound, mergeStates } from './issue-lifecycle-merge.ts';
 import { commentKey, hashReason, retryDelayMs, runOf, stageOf, stageResultOf, taskIdOf, type LifecycleContext } from './issue-lifecycle-types.ts';
 
 export * from './issue-lifecycle-types.ts';
@@ -130,6 +131,7 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
           ],
         },
         'stage.cached': { target: 'advancing', actions: 'recordCached' },
+        'branch.conflict': conflictRound,
         'deps.blocked': { target: 'blocked', actions: assign({ reason: ({ event }) => event.reason }) },
         'deps.waiting': { target: 'waiting', actions: assign({ waitingOn: ({ event }) => event.on }) },
       },

@@ -126,6 +126,26 @@ describe('the merge stage', () => {
     expect(drive1.snapshot.context.reason).toContain('SHARED.md');
   });
 
+  it('sends a restack conflict met before a later stage back to the first stage, counted with the merge conflicts', () => {
+    const drive1 = drive();
+    drive1.send({ type: 'deps.ready' });
+    drive1.run();
+    const restack: ConflictReport = { ...conflict, during: 'restack', theirs: { ref: 'miyabi/issue-4', sha: 'c'.repeat(40) } };
+    drive1.send({ type: 'branch.conflict', conflict: restack, now: 3 });
+    expect(drive1.snapshot.value).toBe('queued');
+    expect(drive1.snapshot.context).toMatchObject({ stageIndex: 0, round: 1, conflictRounds: 1, conflict: restack });
+    expect(drive1.snapshot.context.history.at(-1)).toMatchObject({ stage: 'review', status: 'failure', reason: 'merge conflict in SHARED.md' });
+    expect(drive1.of('comment').at(-1)).toMatchObject({ kind: 'conflict', key: 'issue-5.g1.conflict.r1' });
+    drive1.send({ type: 'stage.dispatch', now: 4 });
+    expect(drive1.of('dispatchTask').at(-1)).toMatchObject({ stage: 'codegen', conflict: restack });
+    drive1.send({ type: 'stage.result', outcome: { taskId: drive1.snapshot.context.taskId!, status: 'success', reason: 'ok', attempt: 1 }, now: 5 });
+    drive1.send({ type: 'branch.conflict', conflict: restack, now: 6 });
+    expect(drive1.snapshot.value).toBe('failed');
+    expect(drive1.snapshot.context.reason).toBe(
+      'merge conflict with miyabi/issue-4 in SHARED.md still there after 1 round(s) (workflow.maxConflictRounds 1)',
+    );
+  });
+
   it('waits in merge_blocked with the tracker\'s reason, labelled and commented once, and tries again when told', () => {
     const drive1 = drive();
     drive1.toMerging();
