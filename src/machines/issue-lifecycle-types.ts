@@ -93,7 +93,7 @@ export interface LifecycleContext extends Omit<LifecycleInput, 'generation' | 'm
   waitingOn: number[];
   /** What the issue's branch was made from and what its pull request targets, as last dispatched. */
   git: GitPlan | undefined;
-  /** A merge conflict the first stage must resolve; cleared when the issue merges. */
+  /** A merge conflict the first stage must resolve; cleared when a run of it succeeded (it is resolved) or the issue merges. */
   conflict: ConflictReport | undefined;
   /** The agent's question while the issue waits for a person. */
   question: string | undefined;

@@ -145,6 +145,8 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
             target: 'advancing',
             actions: [
               assign({
+                // A conflict it was handed is resolved: the next runs are not told to resolve it again.
+                conflict: undefined,
                 results: ({ context, event }) => ({ ...context.results, [stageOf(context).stage]: stageResultOf(event.outcome) }),
                 history: ({ context, event }) => [...context.history, runOf(context, 'success', event.outcome.reason, event.now, event.outcome.agentId)],
               }),

@@ -120,6 +120,9 @@ describe('the merge stage', () => {
     expect(drive1.of('dispatchTask').at(-1)).toMatchObject({ stage: 'codegen', conflict });
     drive1.send({ type: 'stage.result', outcome: { taskId: drive1.snapshot.context.taskId!, status: 'success', reason: 'ok', attempt: 1 }, now: 5 });
     drive1.run();
+    // Resolved by the first stage: the later stages are not told to resolve it again.
+    expect(drive1.of('dispatchTask').at(-1)).toMatchObject({ stage: 'review' });
+    expect(drive1.of('dispatchTask').at(-1)).not.toHaveProperty('conflict');
     drive1.run();
     drive1.send({ type: 'merge.conflict', conflict, now: 6 });
     expect(drive1.snapshot.value).toBe('failed');
