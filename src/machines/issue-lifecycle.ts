@@ -11,8 +11,8 @@
  *   running (the stage before `merge`) ─► merging ─► done (or the stages after it)
  *       merging ─ red CI ─► queued at the first stage (≤ maxCiRounds, then failed)
  *       merging ─ conflict ─► queued at the first stage (≤ maxConflictRounds, then failed)
- *   queued at a later stage ─ its branch's restack conflicts ─► queued at the first stage (the same count)
  *       merging ─ refused by the tracker ─► merge_blocked ─ the pull request changed ─► merging
+ *   queued at a later stage ─ its branch's restack conflicts ─► queued at the first stage (the same count)
  *   any state ─ issue.released (closed, unlabelled) ─► released
  *   done / failed ─ issue.reset (edited, /miyabi retry) ─► discovered, a new generation
  *
