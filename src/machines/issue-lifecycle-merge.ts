@@ -15,6 +15,25 @@ import { commentKey, hashReason, runOf, stageOf, type LifecycleContext } from '.
 
 const mergeDone = { target: 'advancing' as const, actions: 'recordMerge' as const };
 
+/**
+ * A conflict the first stage must resolve — met merging into the base branch (`merge.conflict`),
+ * or restacking the branch before a later stage (`branch.conflict`, taken in `queued`): back to
+ * the first stage with it, at most `maxConflictRounds` times, then failed with the reason.
+ */
+export const conflictRound = [
+  {
+    guard: 'conflictRoundsLeft' as const,
+    target: 'queued' as const,
+    actions: [
+      'recordConflict' as const,
+      { type: 'comment' as const, params: ({ context }: { context: LifecycleContext }) => roundComment(context, 'conflict', context.conflictRounds) },
+      'toFirstStage' as const,
+      { type: 'setStateLabel' as const, params: { label: 'pending' as const } },
+    ],
+  },
+  { target: 'failed' as const, actions: 'failConflict' as const },
+];
+
 const merging = lifecycleSetup.createStateConfig({
   entry: { type: 'setStateLabel', params: { label: 'merging' } },
   on: {
@@ -50,34 +69,7 @@ const merging = lifecycleSetup.createStateConfig({
         }),
       },
     ],
-    'merge.conflict': [
-      {
-        guard: 'conflictRoundsLeft',
-        target: 'queued',
-        actions: [
-          assign({
-            reason: ({ event }) =>
-              `merge conflict with ${event.conflict.theirs.ref} in ${event.conflict.files.join(', ') || 'the branch'}`,
-            conflict: ({ event }) => event.conflict,
-            conflictRounds: ({ context }) => context.conflictRounds + 1,
-            history: ({ context, event }) => [
-              ...context.history,
-              runOf({ ...context, dispatchedAt: context.mergingSince }, 'failure', `merge conflict in ${event.conflict.files.join(', ')}`, event.now),
-            ],
-          }),
-          { type: 'comment', params: ({ context }) => roundComment(context, 'conflict', context.conflictRounds) },
-          'toFirstStage',
-          { type: 'setStateLabel', params: { label: 'pending' } },
-        ],
-      },
-      {
-        target: 'failed',
-        actions: assign({
-          reason: ({ context, event }) =>
-            `merge conflict with ${event.conflict.theirs.ref} in ${event.conflict.files.join(', ')} still there after ${context.conflictRounds} round(s) (workflow.maxConflictRounds ${context.maxConflictRounds})`,
-        }),
-      },
-    ],
+    'merge.conflict': conflictRound,
     'merge.blocked': { target: 'merge_blocked', actions: assign({ reason: ({ event }) => event.reason }) },
     'merge.failed': { target: 'failed', actions: assign({ reason: ({ event }) => event.reason }) },
   },

@@ -54,6 +54,23 @@ export const lifecycleSetup = setup({
         reason: undefined,
       };
     }),
+    /** A conflict for the first stage to resolve, met merging (merge.conflict) or restacking (branch.conflict): kept for its task, counted. */
+    recordConflict: assign(({ context, event }) => {
+      const { type, conflict, now } = event as Extract<LifecycleEvent, { type: 'merge.conflict' | 'branch.conflict' }>;
+      const dispatchedAt = type === 'merge.conflict' ? context.mergingSince : now;
+      return {
+        reason: `merge conflict with ${conflict.theirs.ref} in ${conflict.files.join(', ') || 'the branch'}`,
+        conflict,
+        conflictRounds: context.conflictRounds + 1,
+        history: [...context.history, runOf({ ...context, dispatchedAt }, 'failure', `merge conflict in ${conflict.files.join(', ')}`, now)],
+      };
+    }),
+    failConflict: assign(({ context, event }) => {
+      const { conflict } = event as Extract<LifecycleEvent, { type: 'merge.conflict' | 'branch.conflict' }>;
+      return {
+        reason: `merge conflict with ${conflict.theirs.ref} in ${conflict.files.join(', ')} still there after ${context.conflictRounds} round(s) (workflow.maxConflictRounds ${context.maxConflictRounds})`,
+      };
+    }),
     /** Back to the first stage for another round (review feedback, a red CI, a conflict). */
     toFirstStage: assign(({ context }) => ({ round: context.round + 1, stageIndex: 0, attempt: 1, taskId: undefined, retryAt: undefined })),
     reset: assign(({ context, event }) => {

@@ -93,7 +93,7 @@ export interface LifecycleContext extends Omit<LifecycleInput, 'generation' | 'm
   waitingOn: number[];
   /** What the issue's branch was made from and what its pull request targets, as last dispatched. */
   git: GitPlan | undefined;
-  /** A merge conflict the first stage must resolve; cleared when the issue merges. */
+  /** A merge conflict the first stage must resolve; cleared when a run of it succeeded (it is resolved) or the issue merges. */
   conflict: ConflictReport | undefined;
   /** The agent's question while the issue waits for a person. */
   question: string | undefined;
@@ -142,6 +142,8 @@ export type LifecycleEvent =
   | { type: 'deps.ready' }
   /** `git`: the branch as the orchestra prepared it for this run (absent: as before); `conflict`: one met making it. */
   | { type: 'stage.dispatch'; now: number; git?: GitPlan; conflict?: ConflictReport }
+  /** Restacking the branch before a later stage conflicted: back to the first stage to resolve it. */
+  | { type: 'branch.conflict'; conflict: ConflictReport; now: number }
   /** The stage already succeeded with the same idempotency key: skip it. */
   | { type: 'stage.cached'; result: StageResult; now: number }
   | { type: 'stage.result'; outcome: TaskOutcome; now: number }
@@ -199,9 +201,17 @@ export function retryDelayMs(attempt: number, initialMs: number, maxMs: number):
   return backoffDelayMs(attempt - 1, { baseMs: initialMs, maxMs });
 }
 
-export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt'>): string {
+/**
+ * `issue-<n>.g<generation>.<stage>.r<round>.a<attempt>`, and `.q<k>` before the attempt once k
+ * questions were answered in this generation: the run an answer resumes is a new dispatch of the
+ * same stage, round and attempt, and must not take the id (the bus's message id, the dispatch
+ * ledger, the task directory) of the run that asked.
+ */
+export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt' | 'answers'>): string {
   const stage = context.route[context.stageIndex]?.stage ?? 'none';
-  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}.a${context.attempt}`;
+  // `?.`: a record written before answers existed has none.
+  const answered = context.answers?.length ? `.q${context.answers.length}` : '';
+  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}${answered}.a${context.attempt}`;
 }
 
 export const stageOf = (context: LifecycleContext): RouteStage => context.route[context.stageIndex]!;

@@ -12,6 +12,7 @@
  *       merging ─ red CI ─► queued at the first stage (≤ maxCiRounds, then failed)
  *       merging ─ conflict ─► queued at the first stage (≤ maxConflictRounds, then failed)
  *       merging ─ refused by the tracker ─► merge_blocked ─ the pull request changed ─► merging
+ *   queued at a later stage ─ its branch's restack conflicts ─► queued at the first stage (the same count)
  *   any state ─ issue.released (closed, unlabelled) ─► released
  *   done / failed ─ issue.reset (edited, /miyabi retry) ─► discovered, a new generation
  *
@@ -23,7 +24,7 @@
  */
 import { assign } from 'xstate';
 import { dispatchParams, lifecycleSetup, roundComment } from './issue-lifecycle-setup.ts';
-import { mergeStates } from './issue-lifecycle-merge.ts';
+import { conflictRound, mergeStates } from './issue-lifecycle-merge.ts';
 import { commentKey, FRESH_GENERATION, hashReason, retryDelayMs, runOf, stageOf, stageResultOf, taskIdOf, type LifecycleContext } from './issue-lifecycle-types.ts';
 
 export * from './issue-lifecycle-types.ts';
@@ -116,6 +117,7 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
           ],
         },
         'stage.cached': { target: 'advancing', actions: 'recordCached' },
+        'branch.conflict': conflictRound,
         'deps.blocked': { target: 'blocked', actions: assign({ reason: ({ event }) => event.reason }) },
         'deps.waiting': { target: 'waiting', actions: assign({ waitingOn: ({ event }) => event.on }) },
       },
@@ -129,6 +131,8 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
             target: 'advancing',
             actions: [
               assign({
+                // A conflict it was handed is resolved: the next runs are not told to resolve it again.
+                conflict: undefined,
                 results: ({ context, event }) => ({ ...context.results, [stageOf(context).stage]: stageResultOf(event.outcome) }),
                 history: ({ context, event }) => [...context.history, runOf(context, 'success', event.outcome.reason, event.now, event.outcome.agentId)],
               }),

@@ -43,7 +43,8 @@ export class Dispatcher {
     await forEachConcurrently(taken, PREPARE_CONCURRENCY, async (task) => {
       const record = book.records.get(task.issue)!;
       const { context } = book.snapshot(task.issue);
-      const cached = await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage));
+      // A conflict to resolve is work the cached run did not do.
+      const cached = context.conflict ? undefined : await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage));
       cache.set(task.id, cached);
       if (cached?.status !== 'success' && this.#branches) {
         prepared.set(task.id, await this.#prepare(book, record).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
@@ -67,6 +68,12 @@ export class Dispatcher {
       }
       this.#heldBack.delete(task.issue);
       if (branch?.conflict) book.log.info({ issue: task.issue, files: branch.conflict.files, during: branch.conflict.during }, 'conflict for the agent to resolve');
+      if (branch?.conflict && context.stageIndex > 0) {
+        // Only the first stage resolves a conflict: back there, as after a merge conflict.
+        if (book.step(record, { type: 'branch.conflict', conflict: branch.conflict, now: book.now() })) stepped.push(record);
+        book.queue.finished(task.id);
+        continue;
+      }
       const event = { type: 'stage.dispatch' as const, now: book.now(), ...(branch ? { git: branch.git } : {}), ...(branch?.conflict ? { conflict: branch.conflict } : {}) };
       if (book.step(record, event)) stepped.push(record);
     }

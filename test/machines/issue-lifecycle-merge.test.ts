@@ -120,10 +120,33 @@ describe('the merge stage', () => {
     expect(drive1.of('dispatchTask').at(-1)).toMatchObject({ stage: 'codegen', conflict });
     drive1.send({ type: 'stage.result', outcome: { taskId: drive1.snapshot.context.taskId!, status: 'success', reason: 'ok', attempt: 1 }, now: 5 });
     drive1.run();
+    // Resolved by the first stage: the later stages are not told to resolve it again.
+    expect(drive1.of('dispatchTask').at(-1)).toMatchObject({ stage: 'review' });
+    expect(drive1.of('dispatchTask').at(-1)).not.toHaveProperty('conflict');
     drive1.run();
     drive1.send({ type: 'merge.conflict', conflict, now: 6 });
     expect(drive1.snapshot.value).toBe('failed');
     expect(drive1.snapshot.context.reason).toContain('SHARED.md');
+  });
+
+  it('sends a restack conflict met before a later stage back to the first stage, counted with the merge conflicts', () => {
+    const drive1 = drive();
+    drive1.send({ type: 'deps.ready' });
+    drive1.run();
+    const restack: ConflictReport = { ...conflict, during: 'restack', theirs: { ref: 'miyabi/issue-4', sha: 'c'.repeat(40) } };
+    drive1.send({ type: 'branch.conflict', conflict: restack, now: 3 });
+    expect(drive1.snapshot.value).toBe('queued');
+    expect(drive1.snapshot.context).toMatchObject({ stageIndex: 0, round: 1, conflictRounds: 1, conflict: restack });
+    expect(drive1.snapshot.context.history.at(-1)).toMatchObject({ stage: 'review', status: 'failure', reason: 'merge conflict in SHARED.md' });
+    expect(drive1.of('comment').at(-1)).toMatchObject({ kind: 'conflict', key: 'issue-5.g1.conflict.r1' });
+    drive1.send({ type: 'stage.dispatch', now: 4 });
+    expect(drive1.of('dispatchTask').at(-1)).toMatchObject({ stage: 'codegen', conflict: restack });
+    drive1.send({ type: 'stage.result', outcome: { taskId: drive1.snapshot.context.taskId!, status: 'success', reason: 'ok', attempt: 1 }, now: 5 });
+    drive1.send({ type: 'branch.conflict', conflict: restack, now: 6 });
+    expect(drive1.snapshot.value).toBe('failed');
+    expect(drive1.snapshot.context.reason).toBe(
+      'merge conflict with miyabi/issue-4 in SHARED.md still there after 1 round(s) (workflow.maxConflictRounds 1)',
+    );
   });
 
   it('waits in merge_blocked with the tracker\'s reason, labelled and commented once, and tries again when told', () => {
@@ -180,6 +203,9 @@ describe('needs_input', () => {
       attempt: 1,
       answers: [{ stage: 'review', question: 'Postgres or SQLite?', answer: 'SQLite', by: 'aiko' }],
     });
+    // A new dispatch, not the one that asked: the bus drops a task id it has seen already.
+    const ids = drive1.of('dispatchTask').map((task) => task.taskId);
+    expect(ids.slice(-2)).toEqual(['issue-5.g1.review.r0.a1', 'issue-5.g1.review.r0.q1.a1']);
   });
 
   it('ignores an answer when no question is waiting', () => {

@@ -5,6 +5,7 @@
  */
 import { execa } from 'execa';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
@@ -43,6 +44,8 @@ export async function startTestOrchestra(options: {
   backend: 'tmux' | 'process';
   agents: Record<string, Record<string, unknown>>;
   config?: Record<string, unknown>;
+  /** Issue files (name → text) in the issue directory before the orchestra starts, so the first poll sees them all. */
+  issues?: Record<string, string>;
 }): Promise<TestOrchestra> {
   const dir = await tempDir('miyabi-orchestra-');
   const repo = join(dir.path, 'repo');
@@ -52,6 +55,7 @@ export async function startTestOrchestra(options: {
   // No backlog: these tests dispatch their own tasks (the workflow's tests bring theirs).
   const issuesDir = join(dir.path, 'issues');
   await execa('mkdir', ['-p', issuesDir]);
+  for (const [name, text] of Object.entries(options.issues ?? {})) await writeFile(join(issuesDir, name), text);
   const socket = `miyabi-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const configPath = await dir.file(
     'miyabi.yaml',

@@ -69,7 +69,7 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
       const before = await dispatchedSoFar(dataDir);
       const killAt = before + gaps[round]!;
       const run = up();
-      await waitFor(async () => (await dispatchedSoFar(dataDir)) >= killAt || run.exitCode !== undefined, {
+      await waitFor(async () => (await dispatchedSoFar(dataDir)) >= killAt || run.exitCode !== null, {
         timeoutMs: 120_000,
         what: `${killAt} stages dispatched`,
       });
