@@ -74,17 +74,41 @@ export class MergeRunner {
       }
       if (event.type === 'merge.waiting' || event.type === 'merge.blocked') this.#due.set(record.number, poll);
       else this.#due.delete(record.number);
-      if (book.step(record, event) || event.type === 'merge.blocked') await book.commit([record]);
-      this.#count(event);
-      if (event.type === 'merge.done') {
-        record.mergeRefusedAt = undefined;
-        book.log.info({ issue: record.number, sha: event.sha, method: event.method }, 'merge recorded');
-        // Whoever waited for this one to merge first may go on now.
-        for (const other of book.records.values()) if (LOOKED_AT.has(String(book.snapshot(other.number).value))) this.#due.set(other.number, 0);
-      }
-      if (event.type === 'merge.blocked') book.log.warn({ issue: record.number, reason: event.reason }, 'merge refused by the tracker; tried again when the pull request changes');
-      await book.settle();
+      await this.#apply(book, record, event);
     });
+  }
+
+  /**
+   * The issue was closed on the tracker while in the merge stage. Closed by the merge of its own
+   * pull request (`Closes #N`: a person merged it, or our merge whose answer a crash lost) it is
+   * merged, not released: recorded as such, and true. Run serially, as a step.
+   */
+  async closedByMerge(book: Book, record: IssueRecord): Promise<boolean> {
+    if (!LOOKED_AT.has(String(book.snapshot(record.number).value)) || !record.pullRequest) return false;
+    let pull;
+    try {
+      pull = await this.source.pullRequest(record.pullRequest.number);
+    } catch (error) {
+      book.log.warn({ issue: record.number, err: describeError(error) }, 'merge stage could not read the pull request of a closed issue; released');
+      return false;
+    }
+    if (!pull?.merged) return false;
+    this.#due.delete(record.number);
+    await this.#apply(book, record, { type: 'merge.done', sha: pull.mergeCommitSha ?? pull.headSha, method: book.config.workflow.merge.method, now: book.now() });
+    return true;
+  }
+
+  async #apply(book: Book, record: IssueRecord, event: LifecycleEvent): Promise<void> {
+    if (book.step(record, event) || event.type === 'merge.blocked') await book.commit([record]);
+    this.#count(event);
+    if (event.type === 'merge.done') {
+      record.mergeRefusedAt = undefined;
+      book.log.info({ issue: record.number, sha: event.sha, method: event.method }, 'merge recorded');
+      // Whoever waited for this one to merge first may go on now.
+      for (const other of book.records.values()) if (LOOKED_AT.has(String(book.snapshot(other.number).value))) this.#due.set(other.number, 0);
+    }
+    if (event.type === 'merge.blocked') book.log.warn({ issue: record.number, reason: event.reason }, 'merge refused by the tracker; tried again when the pull request changes');
+    await book.settle();
   }
 
   /** An issue in merge_blocked: merged by hand, or its pull request changed (try again), or nothing yet. */
