@@ -180,9 +180,17 @@ export function retryDelayMs(attempt: number, initialMs: number, maxMs: number):
   return backoffDelayMs(attempt - 1, { baseMs: initialMs, maxMs });
 }
 
-export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt'>): string {
+/**
+ * `issue-<n>.g<generation>.<stage>.r<round>.a<attempt>`, and `.q<k>` once k questions of this
+ * stage were answered: the run after an answer is attempt 1 again, and must not reuse the id (and
+ * so the bus message id, the dispatch ledger and the task directory) of the run that asked.
+ */
+export function taskIdOf(
+  context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt'> & { answers?: ReadonlyArray<{ stage: string }> },
+): string {
   const stage = context.route[context.stageIndex]?.stage ?? 'none';
-  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}.a${context.attempt}`;
+  const answered = (context.answers ?? []).filter((answer) => answer.stage === stage).length;
+  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}.a${context.attempt}${answered > 0 ? `.q${answered}` : ''}`;
 }
 
 export const stageOf = (context: LifecycleContext): RouteStage => context.route[context.stageIndex]!;

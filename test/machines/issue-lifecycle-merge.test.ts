@@ -166,6 +166,7 @@ describe('needs_input', () => {
     drive1.send({ type: 'deps.ready' });
     drive1.run();
     drive1.run('needs_input', { question: 'Postgres or SQLite?', summary: 'which database' });
+    const asked = drive1.snapshot.context.history.at(-1)!.taskId;
     expect(drive1.snapshot).toMatchObject({ value: 'waiting_for_human', context: { question: 'Postgres or SQLite?', stageIndex: 1 } });
     expect(drive1.of('setStateLabel').at(-1)).toEqual({ label: 'waiting_for_human' });
     expect(drive1.of('comment').at(-1)).toMatchObject({ kind: 'needs_input', reason: 'Postgres or SQLite?', stage: 'review' });
@@ -180,6 +181,9 @@ describe('needs_input', () => {
       attempt: 1,
       answers: [{ stage: 'review', question: 'Postgres or SQLite?', answer: 'SQLite', by: 'aiko' }],
     });
+    // A task id of its own: the one that asked was dispatched (and deduplicated on the bus) by its id.
+    expect(asked).toBe('issue-5.g1.review.r0.a1');
+    expect(drive1.of('dispatchTask').at(-1)!.taskId).toBe('issue-5.g1.review.r0.a1.q1');
   });
 
   it('ignores an answer when no question is waiting', () => {
