@@ -166,7 +166,8 @@ export class Workflow implements Book {
         }
         return;
       }
-      if ((snapshot.value === 'merging' || snapshot.value === 'merge_blocked') && (await this.#merges.mergedMeanwhile(this, record))) return this.settle();
+      // Closed by its own pull request's merge (`Closes #N`) before the merge stage saw it: merged, not released.
+      if (await this.#merges.closedByMerge(this, record)) return;
       this.log.info({ issue: number, reason }, 'issue released');
       await this.#send(record, { type: 'issue.released', reason, now: this.now() });
       await this.settle();

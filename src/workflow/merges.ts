@@ -74,36 +74,47 @@ export class MergeRunner {
       }
       if (event.type === 'merge.waiting' || event.type === 'merge.blocked') this.#due.set(record.number, poll);
       else this.#due.delete(record.number);
-      const stepped = book.step(record, event);
-      if (event.type === 'merge.done') {
-        record.mergeRefusedAt = undefined;
-        // Said before the commit below, whose effects (the done comment, `issue done`) follow it.
-        book.log.info({ issue: record.number, sha: event.sha, method: event.method }, 'merge recorded');
-      }
-      if (stepped || event.type === 'merge.blocked') await book.commit([record]);
-      this.#count(event);
-      if (event.type === 'merge.done') {
-        // Whoever waited for this one to merge first may go on now.
-        for (const other of book.records.values()) if (LOOKED_AT.has(String(book.snapshot(other.number).value))) this.#due.set(other.number, 0);
-      }
-      if (event.type === 'merge.blocked') book.log.warn({ issue: record.number, reason: event.reason }, 'merge refused by the tracker; tried again when the pull request changes');
-      if (event.type === 'merge.ci_failed') book.log.info({ issue: record.number, check: event.check }, 'CI failed; back to the first stage');
-      if (event.type === 'merge.conflict') book.log.info({ issue: record.number, files: event.conflict.files }, 'merge conflict; back to the first stage');
-      await book.settle();
+      await this.#apply(book, record, event);
     });
   }
 
   /**
-   * GitHub closes the issues a merged pull request names: when that close reaches the workflow
-   * before the merge stage's own look does, it is the merge, not a release. Called serially.
+   * The issue was closed on the tracker while in the merge stage. Closed by the merge of its own
+   * pull request (`Closes #N`: a person merged it, or our merge whose answer a crash lost) it is
+   * merged, not released: recorded as such, and true. Run serially, as a step.
    */
-  async mergedMeanwhile(book: Book, record: IssueRecord): Promise<boolean> {
-    const pull = record.pullRequest ? await this.source.pullRequest(record.pullRequest.number).catch(() => undefined) : undefined;
+  async closedByMerge(book: Book, record: IssueRecord): Promise<boolean> {
+    if (!LOOKED_AT.has(String(book.snapshot(record.number).value)) || !record.pullRequest) return false;
+    let pull;
+    try {
+      pull = await this.source.pullRequest(record.pullRequest.number);
+    } catch (error) {
+      book.log.warn({ issue: record.number, err: describeError(error) }, 'merge stage could not read the pull request of a closed issue; released');
+      return false;
+    }
     if (!pull?.merged) return false;
-    const sha = pull.mergeCommitSha ?? pull.headSha;
-    book.log.info({ issue: record.number, sha }, 'merge recorded');
-    if (book.step(record, { type: 'merge.done', sha, method: book.config.workflow.merge.method, now: book.now() })) await book.commit([record]);
+    this.#due.delete(record.number);
+    await this.#apply(book, record, { type: 'merge.done', sha: pull.mergeCommitSha ?? pull.headSha, method: book.config.workflow.merge.method, now: book.now() });
     return true;
+  }
+
+  async #apply(book: Book, record: IssueRecord, event: LifecycleEvent): Promise<void> {
+    const stepped = book.step(record, event);
+    if (event.type === 'merge.done') {
+      record.mergeRefusedAt = undefined;
+      // Said before the commit below, whose effects (the done comment, `issue done`) follow it.
+      book.log.info({ issue: record.number, sha: event.sha, method: event.method }, 'merge recorded');
+    }
+    if (stepped || event.type === 'merge.blocked') await book.commit([record]);
+    this.#count(event);
+    if (event.type === 'merge.done') {
+      // Whoever waited for this one to merge first may go on now.
+      for (const other of book.records.values()) if (LOOKED_AT.has(String(book.snapshot(other.number).value))) this.#due.set(other.number, 0);
+    }
+    if (event.type === 'merge.blocked') book.log.warn({ issue: record.number, reason: event.reason }, 'merge refused by the tracker; tried again when the pull request changes');
+    if (event.type === 'merge.ci_failed') book.log.info({ issue: record.number, check: event.check }, 'CI failed; back to the first stage');
+    if (event.type === 'merge.conflict') book.log.info({ issue: record.number, files: event.conflict.files }, 'merge conflict; back to the first stage');
+    await book.settle();
   }
 
   /** An issue in merge_blocked: merged by hand, or its pull request changed (try again), or nothing yet. */

@@ -189,6 +189,7 @@ describe('needs_input', () => {
     drive1.send({ type: 'deps.ready' });
     drive1.run();
     drive1.run('needs_input', { question: 'Postgres or SQLite?', summary: 'which database' });
+    const asked = drive1.snapshot.context.history.at(-1)!.taskId;
     expect(drive1.snapshot).toMatchObject({ value: 'waiting_for_human', context: { question: 'Postgres or SQLite?', stageIndex: 1 } });
     expect(drive1.of('setStateLabel').at(-1)).toEqual({ label: 'waiting_for_human' });
     expect(drive1.of('comment').at(-1)).toMatchObject({ kind: 'needs_input', reason: 'Postgres or SQLite?', stage: 'review' });

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// A test code generator for the GitHub merge-stage tests: what it does is chosen by its first
+// argument (from the test's command, never from an issue).
+//
+//   plain   writes miyabi/issue-<n>.md (the round in it, so every round is a new commit) and
+//           commits it; no check of the dependencies' work (the fake GitHub merges without git)
+//   ask     answers needs_input with a question unless the task's `answers` holds one; then
+//           writes the answer into miyabi/issue-<n>.md and commits it
+import { commit, runExample, writeText } from '../../../examples/agents/lib.mjs';
+
+const mode = process.argv[2] ?? 'plain';
+
+await runExample('codegen', (task) => {
+  const { number, title } = task.issue;
+  const answers = task.answers ?? [];
+  if (mode === 'ask' && answers.length === 0) {
+    return { status: 'needs_input', question: `Which output format should #${number} use?`, summary: 'a choice the issue leaves open' };
+  }
+  const file = `miyabi/issue-${number}.md`;
+  const answer = answers.at(-1)?.answer;
+  const ci = task.previous?.ci?.status === 'failure' ? `\nFixed after CI: ${task.previous.ci.summary}\n` : '';
+  writeText(file, `# ${title}\n\nIssue #${number}, round ${task.round ?? 0}.\n${answer ? `\nAnswer: ${answer}\n` : ''}${ci}`);
+  const sha = commit([file], `test: #${number} round ${task.round ?? 0}`, 'Test Agent');
+  return { status: 'success', summary: `wrote ${file} at ${sha.slice(0, 7)}`, outputs: { file, commit: sha } };
+});
