@@ -28,6 +28,7 @@ export function createIssueSource(config: OrchestraConfig, secrets: Secrets, log
       baseUrl: issues.github.baseUrl,
       token: secrets.githubToken,
       logger,
+      ...(issues.github.spaceWrites ? {} : { client: { writeSpacing: false } }),
       ...(hooks.onOutage ? { onOutage: hooks.onOutage } : {}),
     });
   }

@@ -54,6 +54,7 @@ describe('parseConfigText', () => {
       repo: 'widgets',
       baseUrl: 'https://api.github.com',
       tokenEnv: 'GITHUB_TOKEN',
+      spaceWrites: true,
       pollIntervalMs: 60_000,
       fullPollEvery: 10,
     });

@@ -40,7 +40,7 @@ export function githubConfig(
   return {
     issues: {
       source: 'github',
-      github: { owner: 'acme', repo: 'widgets', baseUrl: github.url, tokenEnv: TOKEN_ENV, pollIntervalMs: 1_000, ...options.github },
+      github: { owner: 'acme', repo: 'widgets', baseUrl: github.url, tokenEnv: TOKEN_ENV, pollIntervalMs: 1_000, spaceWrites: false, ...options.github },
     },
     workflow: {
       retry: { initialDelayMs: 200 },

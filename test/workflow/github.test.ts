@@ -41,7 +41,7 @@ function githubConfig(github: FakeGitHub, extra: Record<string, unknown> = {}) {
   return {
     issues: {
       source: 'github',
-      github: { owner: 'acme', repo: 'widgets', baseUrl: github.url, tokenEnv: TOKEN_ENV, pollIntervalMs: 1_000, ...extra },
+      github: { owner: 'acme', repo: 'widgets', baseUrl: github.url, tokenEnv: TOKEN_ENV, pollIntervalMs: 1_000, spaceWrites: false, ...extra },
     },
     // The merge stage merges on its own here (GitHub's default is to wait for a person), and a
     // repository with no CI check counts as green at once (the fake reports none).

@@ -44,6 +44,12 @@ const github = z
       .describe(
         'Every Nth poll reads every open issue (so nothing is missed); the polls between ask only for the issues updated since the newest change seen (`since`). 1: always in full',
       ),
+    spaceWrites: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Leave a second between writes, as GitHub asks of integrations to stay clear of its secondary rate limits; false for a GitHub Enterprise server without them (or a test server)',
+      ),
     webhook: webhook.optional(),
   })
   .strict()
