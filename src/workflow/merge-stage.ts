@@ -112,7 +112,7 @@ export class MergeStage {
         return { type: 'merge.done', sha: outcome.sha, method: this.#options.config.workflow.merge.method, now };
       case 'refused':
       case 'head_changed':
-        record.mergeRefusedAt = { updatedAt: pull.updatedAt, headSha: pull.headSha };
+        record.mergeRefusedAt = { updatedAt: pull.updatedAt, headSha: pull.headSha, at: this.#options.now() };
         return { type: 'merge.blocked', reason: outcome.reason, now };
       case 'conflict': {
         const { workspace } = this.#options;

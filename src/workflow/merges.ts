@@ -16,6 +16,8 @@ import type { WorkflowMetrics } from './metrics.ts';
 
 const LOOKED_AT = new Set(['merging', 'merge_blocked']);
 const RETRY_AFTER_ERROR_MS = 5_000;
+/** A refused merge is tried again this often even when its pull request did not change. */
+const BLOCKED_RETRY_MS = 300_000;
 
 export class MergeRunner {
   readonly #due = new Map<number, number>();
@@ -125,6 +127,9 @@ export class MergeRunner {
     if (pull.merged) return { type: 'merge.done', sha: pull.mergeCommitSha ?? pull.headSha, method: book.config.workflow.merge.method, now };
     const refused = record.mergeRefusedAt;
     if (!refused || refused.updatedAt !== pull.updatedAt || refused.headSha !== pull.headSha) return { type: 'merge.retry', now };
+    // What refused may change without touching the pull request (a branch protection lifted, a
+    // checkout cleaned): try again now and then anyway.
+    if (now - (refused.at ?? 0) >= BLOCKED_RETRY_MS) return { type: 'merge.retry', now };
     return undefined;
   }
 

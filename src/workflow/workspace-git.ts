@@ -110,22 +110,33 @@ export class WorkspaceGit implements WorkspacePort {
  * a replay finds its own merge).
  */
 export function localMergePort(repoDir: string) {
+  // One merge into the repository at a time: merges of several issues finishing together would
+  // each move the base branch under the others (a compare-and-swap that loses, again and again).
+  let last: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = last.then(work, work);
+    last = next.catch(() => undefined);
+    return next;
+  };
   return {
     head: (branch: string) => branchHead(repoDir, branch),
-    async merge(request: { head: string; headSha: string; base: string; method: MergeMethod; title: string; message: string }): Promise<MergeOutcome> {
-      const result = await mergeIntoBranch(repoDir, {
-        base: request.base,
-        head: request.head,
-        headSha: request.headSha,
-        method: request.method,
-        message: `${request.title}\n\n${request.message}`,
-        trailer: `Miyabi-Merge: ${request.head} ${request.headSha}`,
-      });
-      if ('sha' in result) return { kind: 'merged', sha: result.sha, already: result.already };
-      // git's `ours` is the base branch merged into; to the issue's agent, the base is theirs.
-      if ('conflict' in result) return { kind: 'conflict', files: result.conflict.files, theirs: result.conflict.ours, ours: result.conflict.theirs };
-      if ('headChanged' in result) return { kind: 'head_changed', reason: `${request.head} moved to ${result.headChanged ?? 'nothing'} since ${request.headSha}` };
-      return { kind: 'refused', reason: result.refused };
-    },
+    merge: (request: { head: string; headSha: string; base: string; method: MergeMethod; title: string; message: string }): Promise<MergeOutcome> =>
+      serially(async () => {
+        const result = await mergeIntoBranch(repoDir, {
+          base: request.base,
+          head: request.head,
+          headSha: request.headSha,
+          method: request.method,
+          message: `${request.title}\n\n${request.message}`,
+          trailer: `Miyabi-Merge: ${request.head} ${request.headSha}`,
+        });
+        if ('sha' in result) return { kind: 'merged', sha: result.sha, already: result.already };
+        // git's `ours` is the base branch merged into; to the issue's agent, the base is theirs.
+        if ('conflict' in result) return { kind: 'conflict', files: result.conflict.files, theirs: result.conflict.ours, ours: result.conflict.theirs };
+        if ('headChanged' in result) return { kind: 'head_changed', reason: `${request.head} moved to ${result.headChanged ?? 'nothing'} since ${request.headSha}` };
+        // Someone else moved the base branch meanwhile (a person's push): not a refusal, the next look tries again.
+        if (result.reason === 'base_moved') throw new Error(result.refused);
+        return { kind: 'refused', reason: result.refused };
+      }),
   };
 }
