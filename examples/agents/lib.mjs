@@ -64,7 +64,8 @@ export function summarise(text, max = 1000) {
 
 /**
  * Demo behaviours, from issue labels: `demo:<behaviour>` for every role, `demo:<behaviour>:<role>`
- * for one. crash, hang and fail always; crash-once, fail-once and tempfail-once on attempt 1 only.
+ * for one. crash, hang and fail always; crash-once, fail-once and tempfail-once on attempt 1 only;
+ * slow takes three seconds longer.
  */
 export function demoBehaviours(task, role) {
   return new Set(
@@ -94,6 +95,10 @@ function misbehave(task, role) {
   if (demo.has('tempfail-once') && first) {
     console.error(`${role}: demo temporary failure, try again later`);
     process.exit(EXIT_TEMPFAIL);
+  }
+  if (demo.has('slow')) {
+    console.log(`${role}: demo slow run (three seconds)`);
+    return new Promise((resolve) => setTimeout(resolve, 3_000));
   }
   return undefined;
 }
