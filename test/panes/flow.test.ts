@@ -3,6 +3,7 @@
  * headless process), its agent runs in the issue's worktree, the result comes back on the bus
  * and the message is acknowledged. The same tests run on both backends.
  */
+import { waitFor } from '../support/wait.ts';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -30,10 +31,14 @@ describe.each(['process', 'tmux'] as const)('a task through a %s runner', { time
     const log = await execa('git', ['log', '--format=%s', 'miyabi/issue-7'], { cwd: test.repo });
     expect(log.stdout.split('\n').length).toBeGreaterThan(1);
     expect(await readFile(join(result.worktree, 'miyabi/issue-7.md'), 'utf8')).toContain('Add a greeting');
-    // acknowledged: nothing pending or waiting for an ack on the role's consumer
-    const consumers = (await test.orchestra.resources.bus!.streams()).find((stream) => stream.name === 'MIYABI_TASKS')!.consumers;
-    const consumer = consumers.find((candidate) => candidate.name === 'agents-codegen')!;
-    expect(consumer).toMatchObject({ pending: 0, ackPending: 0 });
+    // acknowledged: nothing pending or waiting for an ack on the role's consumer. The runner acks
+    // after it published the result, so the ack may land a moment after the result arrived here.
+    const consumer = async () =>
+      (await test.orchestra.resources.bus!.streams())
+        .find((stream) => stream.name === 'MIYABI_TASKS')!
+        .consumers.find((candidate) => candidate.name === 'agents-codegen')!;
+    await waitFor(async () => (await consumer()).ackPending === 0, { what: 'the task acked' });
+    expect(await consumer()).toMatchObject({ pending: 0, ackPending: 0 });
   });
 
   it('keeps hostile issue text as data: nothing but the agent runs', async () => {
