@@ -3,13 +3,13 @@
  * headless process), its agent runs in the issue's worktree, the result comes back on the bus
  * and the message is acknowledged. The same tests run on both backends.
  */
-import { waitFor } from '../support/wait.ts';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
 
 const codegen = { command: ['node', '{packageRoot}/examples/agents/codegen.mjs'], min: 1, max: 1, taskTimeoutMs: 20_000 };
 
