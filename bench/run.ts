@@ -60,7 +60,7 @@ for (const [name, run] of suites) {
     ...rows.map((row) => `| ${row.name} | ${format(row.value)} | ${row.unit} | ${row.note ?? ''} |`),
   ];
   process.stdout.write(`${table.join('\n')}\n`);
-  sections.set(name, [`### ${name}`, '', `Run ${new Date().toISOString()} on the machine below.`, '', ...table].join('\n'));
+  sections.set(name, [`### ${name}`, '', `Run ${new Date().toISOString()} on the machine above.`, '', ...table].join('\n'));
 }
 const document = [
   '# Benchmarks',
