@@ -107,6 +107,13 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     await flushLogger(logger);
     throw new ConfigInvalidError(loaded.path, [{ path: 'workspace.baseBranch', message: describeError(error) }]);
   }
+  if (config.issues.source === 'github' && !(await hasRemote(repoDirOf(config), 'origin'))) {
+    // Nothing reaches GitHub's copy of the branches, and GitHub's merges never reach this clone.
+    logger.warn(
+      { repo: repoDirOf(config) },
+      'workspace.repo has no origin remote: branches are not pushed, and dependents start from the local base branch, without what GitHub merged',
+    );
+  }
   const workspace = new WorkspaceGit({
     repoDir: repoDirOf(config),
     baseBranch,

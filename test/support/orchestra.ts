@@ -72,7 +72,14 @@ export async function startTestOrchestra(options: {
       ...options.config,
     }),
   );
-  const orchestra = await startOrchestra(await loadConfig(configPath), { logStream: false });
+  let orchestra: Orchestra;
+  try {
+    orchestra = await startOrchestra(await loadConfig(configPath), { logStream: false });
+  } catch (error) {
+    // Nothing started: leave nothing behind either.
+    await dir[Symbol.asyncDispose]();
+    throw error;
+  }
   const nc = orchestra.resources.nc as NatsConnection;
   const results: TaskResult[] = [];
   const waiters: Array<{ taskId: string; attempt?: number; resolve: (result: TaskResult) => void }> = [];
