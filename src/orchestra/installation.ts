@@ -29,16 +29,17 @@ export function dataDirMode(config: Pick<OrchestraConfig, 'agents'>): number {
   return Object.values(config.agents).some((agent) => agent.isolation?.user !== undefined) ? 0o711 : 0o700;
 }
 
-/** Creates the data directory, its logs and NATS store directories private, or makes them so; says what it changed. */
+/** Creates the data directory and its logs directory private, or makes them so (and the NATS store, once there); says what it changed. */
 export async function prepareDataDir(config: Pick<OrchestraConfig, 'agents' | 'dataDir'>): Promise<ModeRepair[]> {
   const repairs: ModeRepair[] = [];
-  for (const [path, mode] of [
-    [config.dataDir, dataDirMode(config)],
-    [join(config.dataDir, 'logs'), 0o700],
-    // The embedded server's store: the workflow's state and the events.
-    [join(config.dataDir, 'nats'), 0o700],
+  for (const [path, mode, create] of [
+    [config.dataDir, dataDirMode(config), true],
+    [join(config.dataDir, 'logs'), 0o700, true],
+    // The embedded server's store (the workflow's state, the events), once the server made it.
+    [join(config.dataDir, 'nats'), 0o700, false],
   ] as const) {
     const before = await stat(path).catch(() => undefined);
+    if (before === undefined && !create) continue;
     await mkdir(path, { recursive: true, mode });
     if (before === undefined || (before.mode & 0o777) !== mode) {
       await chmod(path, mode);
