@@ -196,9 +196,11 @@ export async function benchPanes(): Promise<BenchRow[]> {
     };
 
     // The floor pane: the session's placeholder taken over once, then respawned in place.
+    // As a runner starts: with a runner's identity (the bus is locked), on a subject runners may publish.
     const natsUrl = orchestra.resources.natsServers[0]!;
-    const floorSubject = `bench.floor.${process.pid}`;
-    const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject];
+    const floorSubject = `miyabi.heartbeat.bench-floor-${process.pid}`;
+    const runnerSeed = orchestra.resources.natsIdentities!.get(`runner-${ROLE}`)!.file;
+    const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject, runnerSeed, `_INBOX.runner-${ROLE}`];
     await floorServer.ensureSession('floor', { cwd: test.dir.path });
     let floorPane = '';
     await floorRound(nc, floorSubject, async () => {

@@ -89,6 +89,8 @@ export const ErrorCodes = {
   NatsUnreachable: 'nats_unreachable',
   NatsServerMissing: 'nats_server_missing',
   NatsServerExited: 'nats_server_exited',
+  /** A NATS identity (nkey seed) file missing, broken or readable by others (src/infra/nats/identities.ts). */
+  NatsCredentialsInvalid: 'nats_credentials_invalid',
   MessageInvalid: 'message_invalid',
   BusTopologyConflict: 'bus_topology_conflict',
   BusPublishFailed: 'bus_publish_failed',

@@ -1,6 +1,7 @@
 /**
- * The bus connection: connects to NATS (retrying until the configured deadline), makes sure the
- * streams and the KV bucket exist, and publishes the connection and the Bus to the shared
+ * The bus connection: connects to NATS as the orchestrator (its nkey; or the configured
+ * credentials of an external NATS), retrying until the configured deadline, makes sure the
+ * streams, the KV bucket and each role's task consumer exist, and publishes the connection and the Bus to the shared
  * resources. It fails (and is restarted, with everything started after it) if the connection
  * closes for good; ordinary reconnects are the client's job and do not restart anything.
  */
@@ -8,6 +9,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
 import { connectNats } from '../infra/nats/connection.ts';
+import { inboxPrefixOf } from '../infra/nats/identities.ts';
+import { taskConsumer } from '../runner/task-message.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -31,10 +34,14 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
   };
 
   void (async () => {
+    const identity = resources.natsIdentities?.get('orchestrator');
     nc = await connectNats({
       servers: resources.natsServers,
       name: config.nats.name,
-      auth: { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },
+      auth: identity
+        ? { nkeySeed: identity.seed }
+        : { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },
+      ...(identity ? { inboxPrefix: inboxPrefixOf(identity.name) } : {}),
       tls: config.nats.tls,
       connectDeadlineMs: config.nats.connectDeadlineMs,
       logger,
@@ -50,6 +57,10 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
       topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs },
     });
     await bus.ensureTopology();
+    // The runners' consumers, made here: a runner may look its own up and pull, not create one.
+    for (const role of Object.keys(config.agents)) {
+      if (role !== 'conductor') await bus.backlog(taskConsumer(role, config.bus));
+    }
     resources.nc = nc;
     resources.bus = bus;
     controls.setState('connected', { ready: true, detail: { server: nc.getServer() } });

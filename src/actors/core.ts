@@ -64,6 +64,8 @@ export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
       // The bus of the moment: it is replaced when it reconnects.
       const bus = resources.bus;
       if (!bus) throw new Error('bus not connected');
+      // What the workflow may act on without asking the tracker again (src/workflow/vouchers.ts).
+      resources.issueVouchers.record(type, payload);
       await bus.publish(subject, type, payload, { msgId });
     },
     onIgnored: (reason) => resources.workflowMetrics.issueIgnored(reason),

@@ -3,7 +3,8 @@
  * (src/workflow/engine.ts) on the bus — every issue's lifecycle, the KV commit, the effects —
  * and drives its two siblings, the `dag` and `scheduler` actors, synchronously. It consumes the
  * watcher's issue events and the runners' task results, each through its own durable consumer,
- * and acks a message only after the engine has stepped and written its state; a timer ticks
+ * and acks a message only after the engine has stepped and written its state (an issue event only
+ * once checked, src/workflow/vouchers.ts); a timer ticks
  * retries and tracker write-backs that failed. Restarted (with its siblings: the `workflow`
  * supervisor is `one_for_all`), it loads its state from the KV bucket, rebuilds the graph and
  * the queue, and goes on where it was.
@@ -13,6 +14,7 @@ import { issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
+import { redactDeep } from '../infra/observe/redact.ts';
 import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
@@ -24,6 +26,7 @@ import { graphPort } from './dag.ts';
 import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { WorkflowStore } from '../workflow/store.ts';
+import { IssueGate } from '../workflow/vouchers.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/watcher.ts';
 
 const issueEventSchema = z.discriminatedUnion('kind', [
@@ -106,9 +109,11 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         nc.publish(CANCEL_SUBJECT, JSON.stringify({ taskId }));
       },
       ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
+      redact: resources.redact,
     });
     await engine.start();
     if (stopping) return;
+    const gate = new IssueGate({ vouchers: resources.issueVouchers, source, config: resources.config, logger });
     const options = consumers(bus, resources.config);
     subscriptions.push(
       await bus.consume({
@@ -117,15 +122,21 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
           if (envelope.type === 'issue.finished') return;
           // A malformed event is a bug or an intruder: it goes to dead letters, not into a crash.
           const event = issueEventSchema.parse({ kind: envelope.type, ...(envelope.payload as object) });
+          // Not believed because it is on the bus: checked against this process's watcher, or the tracker.
           switch (event.kind) {
-            case ISSUE_OBSERVED:
-              return engine!.observe({ issue: event.issue, contentHash: event.contentHash, dependsOn: event.dependsOn });
+            case ISSUE_OBSERVED: {
+              const checked = await gate.observed({ issue: event.issue, contentHash: event.contentHash, dependsOn: event.dependsOn });
+              if (checked) await engine!.observe(checked);
+              return;
+            }
             case ISSUE_RELEASED:
-              return engine!.release(event.number, event.reason);
+              return (await gate.released(event.number)) ? engine!.release(event.number, event.reason) : undefined;
             case ISSUE_COMMAND:
+              if (!(await gate.command(event))) return;
               if (event.command === 'answer') return void (await engine!.answer(event.number, event.text ?? '', event.by));
               return void (await engine!.retry(event.number, event.by));
             case ISSUE_SCOPE: {
+              if (!gate.scope(event.open)) return;
               const open = new Set(event.open);
               for (const issue of engine!.states().keys()) {
                 if (!open.has(issue)) await engine!.release(issue, 'closed on the tracker, or no longer labelled or trusted');
@@ -141,7 +152,8 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         handler: async (envelope) => {
           if (envelope.type !== TASK_RESULT) return;
           resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
-          await engine!.result(envelope.payload);
+          // The runner redacted it; redacted again here, before it reaches the KV bucket and the tracker.
+          await engine!.result(redactDeep(envelope.payload, resources.redact));
         },
       }),
       // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a

@@ -13,6 +13,10 @@ export interface EmbeddedNatsOptions {
   port: number;
   url: string;
   storeDir: string;
+  /** The server's config: its users and their permissions (src/orchestra/nats-auth.ts). */
+  configFile: string;
+  /** The orchestrator's seed, for the readiness probe (the server refuses anonymous clients). */
+  probeSeed: string;
   logger: Logger;
   readyTimeoutMs?: number;
 }
@@ -33,12 +37,18 @@ export function embeddedNatsChild(options: EmbeddedNatsOptions): ChildSpec<typeo
     startTimeoutMs: readyTimeoutMs + 1_000,
     input: {
       command: options.binary,
-      args: natsServerArgs({ host: options.host, port: options.port, storeDir: options.storeDir, serverName: 'miyabi-embedded' }),
+      args: natsServerArgs({
+        host: options.host,
+        port: options.port,
+        storeDir: options.storeDir,
+        serverName: 'miyabi-embedded',
+        configFile: options.configFile,
+      }),
       readiness: async () => {
         await new Promise<void>((resolve) => {
           announcedReady = resolve;
         });
-        await waitForNatsReady(options.url, readyTimeoutMs);
+        await waitForNatsReady(options.url, readyTimeoutMs, { nkeySeed: options.probeSeed });
       },
       onOutput: (line) => {
         if (line.includes('Server is ready')) announcedReady();

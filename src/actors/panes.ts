@@ -9,6 +9,7 @@ import { actorLogger } from '../infra/observe/logger.ts';
 import { processPaneDriver, type PaneDriver } from '../infra/panes/driver.ts';
 import { tmuxPaneDriver } from '../infra/tmux/pane-driver.ts';
 import { stopOrphanedRunners } from '../runner/pid-file.ts';
+import { runnerBaseEnv } from './runner-command.ts';
 import { SpareRunners } from './spare-runners.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -34,6 +35,7 @@ export const panesLogic = fromRuntime<{ resources: OrchestraResources }>(({ reso
           cwd: process.cwd(),
           pollIntervalMs: panes.pollIntervalMs,
           logger,
+          env: runnerBaseEnv(resources),
         })
       : processPaneDriver({
           onOutput: (id, line, stream) => logger[stream === 'stderr' ? 'warn' : 'debug']({ agent: id, line }, 'runner output'),

@@ -11,6 +11,8 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import type { BusObserver } from '../infra/bus/observer.ts';
+import type { NatsIdentity } from '../infra/nats/identities.ts';
+import type { Redact } from '../infra/observe/redact.ts';
 import type { OrchestraMetrics } from '../infra/observe/metrics.ts';
 import type { PaneDriver, PaneHandle } from '../infra/panes/driver.ts';
 import type { WorktreeManager } from '../infra/git/worktrees.ts';
@@ -18,6 +20,7 @@ import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 import type { IssueSource } from '../issues/source.ts';
 import type { Workflow } from '../workflow/engine.ts';
 import type { IssueWatcher } from '../workflow/watcher.ts';
+import type { IssueVouchers } from '../workflow/vouchers.ts';
 import type { WorkspacePort } from '../workflow/ports.ts';
 import type { WorkflowMetrics } from '../workflow/metrics.ts';
 
@@ -34,6 +37,14 @@ export interface OrchestraResources {
   /** The config file the orchestra runs on, for the runners it starts; undefined for the embedded default. */
   readonly configPath: string | undefined;
   readonly secrets: Secrets;
+  /** Every value known to be secret (config/secrets.ts `knownSecretValues`, the NATS seeds included). */
+  readonly secretValues: readonly string[];
+  /** Replaces those values in text that leaves the orchestra: comments, pull requests, the console. */
+  readonly redact: Redact;
+  /** The NATS identities (src/orchestra/nats-auth.ts); undefined on an external NATS without them. */
+  readonly natsIdentities: ReadonlyMap<string, NatsIdentity> | undefined;
+  /** What the issue watcher of this process published: the workflow acts on nothing else unchecked. */
+  readonly issueVouchers: IssueVouchers;
   readonly logger: Logger;
   readonly metrics: OrchestraMetrics;
   /** The workflow's metrics, on the same registry. */

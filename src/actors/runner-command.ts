@@ -4,6 +4,8 @@
  * and ids go on this command line; nothing from an issue ever does.
  */
 import { fileURLToPath } from 'node:url';
+import { envFieldNames } from '../config/secrets.ts';
+import { runnerIdentity } from '../runner/task-message.ts';
 import type { OrchestraResources } from './resources.ts';
 
 const cliMain = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -20,11 +22,30 @@ export function spareArgv(resources: OrchestraResources, spareId: string, role: 
   return runnerArgv(resources, spareId, role).map((arg) => (arg === '--agent' ? '--spare' : arg));
 }
 
-export function runnerEnv(resources: OrchestraResources, agentId: string, role: string): Record<string, string> {
+/**
+ * The runners' environment: the orchestra's, without its own secrets (the GitHub token, the
+ * webhook secret, the NATS credentials: every variable an `*Env` field names) unless a role
+ * passes one to its agents by name (`agents.<role>.env`). With NATS identities a runner's NATS
+ * credentials are its role's seed file, named here; on an external NATS without them it gets the
+ * configured ones, which it needs to connect at all.
+ */
+export function runnerBaseEnv(resources: Pick<OrchestraResources, 'config' | 'natsIdentities'>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const { config } = resources;
+  const passed = new Set(Object.values(config.agents).flatMap((agent) => agent.env));
+  const natsAuth = new Set(envFieldNames(config.nats.auth));
+  const withheld = new Set(envFieldNames(config).filter((name) => !passed.has(name) && (resources.natsIdentities !== undefined || !natsAuth.has(name))));
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) if (value !== undefined) env[name] = value;
+  for (const [name, value] of Object.entries(parent)) if (value !== undefined && !withheld.has(name)) env[name] = value;
+  return env;
+}
+
+/** What a runner is told on top of the base environment: where NATS is, who it is. Paths and ids only. */
+export function runnerEnv(resources: OrchestraResources, agentId: string, role: string): Record<string, string> {
+  const env = runnerBaseEnv(resources);
   env.MIYABI_NATS_URL = resources.natsServers.join(',');
   env.MIYABI_AGENT_ID = agentId;
   env.MIYABI_ROLE = role;
+  const identity = resources.natsIdentities?.get(runnerIdentity(role));
+  if (identity) env.MIYABI_NATS_NKEY_FILE = identity.file;
   return env;
 }

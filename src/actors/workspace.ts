@@ -1,6 +1,6 @@
 /**
  * Workspace: removes an issue's worktree when the issue is finished (`issue.finished` on
- * `miyabi.events.issue.<n>`). The branch stays, and with it every commit the agents made. The
+ * `miyabi.events.issue.<n>`), unless the workflow says the issue is still being worked on. The branch stays, and with it every commit the agents made. The
  * worktrees of an earlier run are reconciled before the tree starts (orchestra.ts).
  */
 import { z } from 'zod';
@@ -11,6 +11,8 @@ import type { OrchestraResources } from './resources.ts';
 
 export const ISSUE_FINISHED = 'issue.finished';
 export const issueEventsSubject = 'miyabi.events.issue.>';
+/** Lifecycle states whose worktree is no longer needed. */
+const FINISHED_STATES = new Set(['done', 'failed', 'released']);
 const finishedSchema = z.object({ number: z.number().int().positive() }).loose();
 
 export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
@@ -29,6 +31,11 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
       handler: async (envelope) => {
         if (envelope.type !== ISSUE_FINISHED) return;
         const issue = finishedSchema.parse(envelope.payload);
+        // Not on the bus's word alone: an issue the workflow is working on keeps its worktree.
+        const state = resources.workflow?.states().get(issue.number);
+        if (state !== undefined && !FINISHED_STATES.has(state)) {
+          return void logger.warn({ issue: issue.number, state }, 'issue.finished for an issue the workflow is working on; worktree kept');
+        }
         const removed = await resources.worktrees.remove(`issue-${issue.number}`);
         if (removed) logger.info({ issue: issue.number }, 'issue finished; worktree removed');
       },

@@ -21,6 +21,7 @@ import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageDir, substituteCommand } from './command.ts';
+import { isolatedArgv, type AgentIsolation } from './isolation.ts';
 import { AgentErrorCodes, AgentProtocolError, type AgentErrorCode } from './errors.ts';
 import { runInProcessGroup, type OutputStream } from './process-group.ts';
 import { promptFileOf, renderPromptFile } from './prompt.ts';
@@ -46,6 +47,8 @@ export interface AgentSpec {
   prompt?: string;
   /** Names of extra environment variables passed to the agent (`ANTHROPIC_API_KEY`). */
   env?: readonly string[];
+  /** Another Unix user, a systemd scope with limits (./isolation.ts). */
+  isolation?: AgentIsolation;
 }
 
 export interface RunAgentOptions {
@@ -211,13 +214,15 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRun> {
   const prepared = await prepare(options, task, files);
   if (!Array.isArray(prepared)) return ended(prepared);
   if (options.signal?.aborted) return cancelled();
-  const [file, ...args] = prepared as [string, ...string[]];
+  const [command] = prepared as [string, ...string[]];
+  const env = agentEnv(task, files, options.agent.env ?? [], options.parentEnv ?? process.env);
+  const [file, ...args] = isolatedArgv(prepared, options.agent.isolation, Object.keys(env)) as [string, ...string[]];
 
   const end = await runInProcessGroup({
     file,
     args,
     cwd: task.worktree,
-    env: agentEnv(task, files, options.agent.env ?? [], options.parentEnv ?? process.env),
+    env,
     timeoutMs: options.agent.taskTimeoutMs,
     graceMs: options.agent.graceMs ?? DEFAULT_GRACE_MS,
     signal: options.signal,
@@ -227,7 +232,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRun> {
   if (end.spawnError) {
     const reason =
       end.spawnError.code === 'ENOENT'
-        ? `command not found: ${file}`
+        ? `command not found: ${file === command ? file : `${file} (running ${command})`}`
         : end.spawnError.code === 'EACCES'
           ? `command not executable: ${file}`
           : `command could not start: ${end.spawnError.message}`;

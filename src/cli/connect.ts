@@ -1,6 +1,7 @@
 /**
  * How CLI commands reach a running orchestra: the run file in the data directory names its NATS
- * URL; credentials come from the env vars the config names, as for the orchestra itself.
+ * URL; the operator's identity in the data directory is the credential (or, on an external NATS
+ * without identities, the env vars the config names, as for the orchestra itself).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
@@ -9,6 +10,8 @@ import { ConfigInvalidError } from '../config/problems.ts';
 import { resolveSecrets } from '../config/secrets.ts';
 import { describeError } from '../errors.ts';
 import { connectNats } from '../infra/nats/connection.ts';
+import { identityFile, inboxPrefixOf, readIdentity, type NatsIdentity } from '../infra/nats/identities.ts';
+import { natsIdentityDir, OPERATOR, usesIdentities } from '../orchestra/nats-auth.ts';
 import { readRunFile, type RunFile } from '../orchestra/run-file.ts';
 import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
@@ -41,13 +44,36 @@ export async function liveRunFile(loaded: LoadedConfig): Promise<RunFile> {
   return state.runFile;
 }
 
-export async function connectCli(loaded: LoadedConfig, servers: string[], deadlineMs = 5_000): Promise<NatsConnection> {
+/**
+ * A NATS connection for a command. `as`: the operator's identity (`<dataDir>/secrets/nats/
+ * operator.nk`, readable only by the user who runs the orchestra) wherever the orchestra uses
+ * identities, else the configured credentials (default); a runner's own identity; or
+ * `'configured'`, the configured credentials whatever the mode (a runner on an external NATS).
+ */
+export async function connectCli(
+  loaded: LoadedConfig,
+  servers: string[],
+  deadlineMs = 5_000,
+  as: { identity: NatsIdentity; inboxPrefix: string } | 'operator' | 'configured' = 'operator',
+): Promise<NatsConnection> {
   const { secrets } = resolveSecrets(loaded.config);
+  let identity = typeof as === 'object' ? as : undefined;
+  if (as === 'operator' && usesIdentities(loaded.config)) {
+    const file = identityFile(natsIdentityDir(loaded.config.dataDir), OPERATOR);
+    try {
+      identity = { identity: await readIdentity(file, OPERATOR), inboxPrefix: inboxPrefixOf(OPERATOR) };
+    } catch (error) {
+      throw new CliExit(ExitCode.failure, `cannot use the operator's NATS identity: ${describeError(error)} (only the user who runs the orchestra can)`);
+    }
+  }
   try {
     return await connectNats({
       servers,
       name: 'miyabi-orchestra-cli',
-      auth: { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },
+      auth: identity
+        ? { nkeySeed: identity.identity.seed }
+        : { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },
+      ...(identity ? { inboxPrefix: identity.inboxPrefix } : {}),
       tls: loaded.config.nats.tls,
       connectDeadlineMs: deadlineMs,
       logger: pino({ level: 'silent' }),

@@ -11,6 +11,7 @@ import { dagCheck, dagShow } from './commands/dag.ts';
 import { doctor } from './commands/doctor.ts';
 import { issues } from './commands/issues.ts';
 import { labelsSync } from './commands/labels.ts';
+import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
 import { status } from './commands/status.ts';
 import { stop } from './commands/stop.ts';
@@ -33,6 +34,8 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
   bus streams [--json]             streams and consumers with their counts
   bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
+  nats-config [--account NAME]     the orchestra's NATS users and permissions, for an external
+                                   server (seeds made in <dataDir>/secrets/nats; docs/SECURITY.md)
   pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
 
 Without --config the embedded default (config/miyabi.yaml of the package) is used.
@@ -90,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'doctor': {
       const { values } = parse(rest, {});
       return doctor(values);
+    }
+    case 'nats-config': {
+      const { values } = parse(rest, { account: { type: 'string' } });
+      return natsConfig(values);
     }
     case 'pane': {
       const { values } = parse(rest, { agent: { type: 'string' }, role: { type: 'string' }, spare: { type: 'string' } });

@@ -2,6 +2,7 @@
 import type { ConfigProblem } from '../config/problems.ts';
 import { formatProblem } from '../config/problems.ts';
 import { flattenTree, type TreeNode } from '../supervisor/tree.ts';
+import { inert } from '../issues/text.ts';
 import type { SummaryRow } from '../workflow/summary.ts';
 
 export const ExitCode = {
@@ -61,7 +62,11 @@ export function countActors(root: TreeNode): number {
   return flattenTree(root).length;
 }
 
-/** The batch-mode summary: one row per issue, then the reasons of those not done. */
+function shorten(text: string, max: number): string {
+  return [...text].length > max ? `${[...text].slice(0, max - 1).join('')}…` : text;
+}
+
+/** The batch-mode summary: one row per issue, then the reasons of those not done; issue text shown inert (no newline, no escape sequence). */
 export function renderSummary(rows: readonly SummaryRow[]): string {
   const table: string[][] = [['ISSUE', 'ROUTE', 'STATE', 'ATTEMPTS', 'DURATION', 'MERGED', 'TITLE']];
   for (const row of rows) {
@@ -72,12 +77,12 @@ export function renderSummary(rows: readonly SummaryRow[]): string {
       String(row.attempts),
       row.durationMs === undefined ? '-' : `${(row.durationMs / 1000).toFixed(1)}s`,
       row.merged ? row.merged.slice(0, 10) : '-',
-      row.title.length > 50 ? `${row.title.slice(0, 49)}…` : row.title,
+      shorten(inert(row.title), 50),
     ]);
   }
   const widths = table[0]!.map((_, column) => Math.max(...table.map((cells) => [...cells[column]!].length)));
   const lines = table.map((cells) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
-  const notes = rows.filter((row) => row.state !== 'done' && row.reason).map((row) => `#${row.issue} ${row.state}: ${row.reason}`);
+  const notes = rows.filter((row) => row.state !== 'done' && row.reason).map((row) => `#${row.issue} ${row.state}: ${inert(row.reason!)}`);
   const done = rows.filter((row) => row.state === 'done').length;
   const footer = `${done} of ${rows.length} issue(s) done${notes.length > 0 ? `\n\n${notes.join('\n')}` : ''}`;
   return `${lines.join('\n')}\n\n${footer}\n`;

@@ -40,8 +40,9 @@ export function resolveSecrets(config: OrchestraConfig, env: Env = process.env):
     return value;
   };
   const { auth } = config.nats;
-  const external = config.nats.urls.length > 0;
-  // The embedded server runs without auth; its credentials are only needed for an external NATS.
+  const external = config.nats.urls.length > 0 && !auth.identities;
+  // The embedded server (and an external one with `identities`) takes the orchestra's own nkeys
+  // from the data directory; these variables are only read for an external NATS without them.
   const nats = external
     ? {
         user: read('nats.auth.userEnv', auth.userEnv),
@@ -77,6 +78,38 @@ export function secretValues(secrets: Secrets): string[] {
   return [user, password, token, secrets.githubToken, secrets.webhookSecret].filter(
     (value): value is string => typeof value === 'string' && value !== '',
   );
+}
+
+/** Shorter values are not redacted by value: replacing `1` or `yes` everywhere would garble every line. */
+export const MIN_REDACTED_LENGTH = 4;
+
+/**
+ * Every value the orchestra knows to be secret, for redaction by value wherever text leaves it
+ * (logs, pane logs, results, comments, pull requests, the console): its own secrets, the value
+ * of every variable an `*Env` field names, and of every variable a role passes to its agent
+ * (`agents.<role>.env`), as `env` holds them; plus `extra` (the NATS seeds). Values shorter
+ * than MIN_REDACTED_LENGTH are left out.
+ */
+export function knownSecretValues(secrets: Secrets, config: OrchestraConfig, env: Env = process.env, extra: readonly string[] = []): string[] {
+  const names = new Set<string>(Object.values(config.agents).flatMap((agent) => agent.env));
+  for (const name of envFieldNames(config)) names.add(name);
+  const values = [...secretValues(secrets), ...[...names].map((name) => env[name]), ...extra];
+  return [...new Set(values.filter((value): value is string => typeof value === 'string' && value.length >= MIN_REDACTED_LENGTH))];
+}
+
+/** The variable names every `*Env` field of the config holds, wherever it is. */
+export function envFieldNames(config: unknown): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown) => {
+    if (Array.isArray(node)) return node.forEach(walk);
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (key.endsWith('Env') && typeof value === 'string') found.push(value);
+      else walk(value);
+    }
+  };
+  walk(config);
+  return found;
 }
 
 function dropUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {

@@ -15,6 +15,8 @@ export interface SourceHooks {
   onOutage?: (outage: GitHubOutage) => void;
   /** The local source's merges into the workspace repository (src/workflow/workspace-git.ts). */
   localRepository?: LocalRepository;
+  /** The installation's secret that signs GitHub comment markers (src/issues/github/comments.ts). */
+  markerKey?: string;
 }
 
 export function createIssueSource(config: OrchestraConfig, secrets: Secrets, logger: Logger, hooks: SourceHooks = {}): IssueSource {
@@ -30,6 +32,8 @@ export function createIssueSource(config: OrchestraConfig, secrets: Secrets, log
       logger,
       ...(issues.github.spaceWrites ? {} : { client: { writeSpacing: false } }),
       ...(hooks.onOutage ? { onOutage: hooks.onOutage } : {}),
+      ...(hooks.markerKey ? { markerKey: hooks.markerKey } : {}),
+      ...(issues.github.login ? { login: issues.github.login } : {}),
     });
   }
   return new LocalIssueSource({

@@ -26,6 +26,8 @@ export interface GitHubCallContext {
   /** `owner/repo` */
   repository: string;
   what: string;
+  /** The token: replaced wherever GitHub's answer quotes it. */
+  secret?: string;
 }
 
 interface HttpErrorLike {
@@ -81,7 +83,8 @@ function gitHubMessage(error: HttpErrorLike): string {
 
 /**
  * An octokit failure as an IssueSourceError naming the repository and what was being done.
- * Messages carry GitHub's own message and never a header, so never the token.
+ * Messages carry GitHub's own message (with the token replaced, should it quote it) and never a
+ * header.
  */
 export function fromGitHubError(error: unknown, context: GitHubCallContext): IssueSourceError {
   if (error instanceof IssueSourceError) return error;
@@ -89,7 +92,9 @@ export function fromGitHubError(error: unknown, context: GitHubCallContext): Iss
   const { status } = failure;
   const headers = failure.response?.headers ?? {};
   const hasResponse = failure.response !== undefined;
-  const detail = gitHubMessage(failure);
+  const quoted = gitHubMessage(failure);
+  // An upstream body may echo what it was sent (a proxy, an error page): never the token.
+  const detail = context.secret ? quoted.split(context.secret).join('[REDACTED]') : quoted;
   const at = `${context.what} (${context.repository})`;
   const options = { cause: error, ...(status !== undefined && hasResponse ? { status } : {}) };
   if (!hasResponse || status === undefined || status >= 500) {

@@ -12,8 +12,9 @@
  * issues of any state (closed ones included) updated at or after `iso`.
  *
  * Writes are idempotent by key, as the interface asks:
- *   comment              a hidden marker `<!-- miyabi-orchestra:key=<key> -->` starts the body; a
- *                        comment of the issue carrying it means "already posted"
+ *   comment              a hidden marker `<!-- miyabi-orchestra:key=<key> sig=<hmac> -->` starts
+ *                        the body; an own comment of the issue carrying it (by the token's login,
+ *                        signed with the installation's secret) means "already posted"
  *   openPullRequest      an open pull request from the same head branch means "already opened"
  *   setExclusiveLabel    adds, then removes the family's other labels (a 404 on removal is fine)
  *   syncLabels           creates only the labels missing (a 422 "already exists" is fine)
@@ -38,6 +39,7 @@
  * preflight, write access, the default branch), and repo.ts (the client and the habits they
  * share). This file puts them behind IssueSource.
  */
+import { createHash } from 'node:crypto';
 import type {
   CheckState,
   IssueSource,
@@ -54,7 +56,7 @@ import type {
 } from './source.ts';
 import { GitHubAccess } from './github/access.ts';
 import { GitHubChecks } from './github/checks.ts';
-import { GitHubComments } from './github/comments.ts';
+import { GitHubComments, MarkerSigner } from './github/comments.ts';
 import { GitHubDependencies, type BlockedBy } from './github/dependencies.ts';
 import { GitHubIssues } from './github/issues.ts';
 import { GitHubLabels } from './github/labels.ts';
@@ -63,11 +65,18 @@ import { GitHubPulls } from './github/pulls.ts';
 import { GitHubRepo, type GitHubRepoOptions } from './github/repo.ts';
 
 export { checkRunState, statusStates } from './github/checks.ts';
-export { commentMarker, parseCommentMarker } from './github/comments.ts';
+export { commentMarker, MarkerSigner, parseCommentMarker } from './github/comments.ts';
 export { isBotUser, nextLink, toTrackedIssue, type GitHubIssueJson } from './github/issues.ts';
 export { withClosingKeyword } from './github/pulls.ts';
 
 export interface GitHubIssueSourceOptions extends GitHubRepoOptions {
+  /**
+   * The installation's secret that signs the comment markers (`<dataDir>/secrets/marker.key`).
+   * Default: derived from the token (markers then change with the token).
+   */
+  markerKey?: string;
+  /** The login the token posts as; default: asked of GitHub (`GET /user`). */
+  login?: string;
   /** How long a collaborator's permission is remembered; default 5 minutes. */
   permissionCacheMs?: number;
   now?: () => number;
@@ -96,7 +105,11 @@ export class GitHubIssueSource implements IssueSource {
       now: options.now ?? Date.now,
     });
     this.issues = new GitHubIssues(this.github);
-    this.comments = new GitHubComments(this.github);
+    const login = options.login;
+    this.comments = new GitHubComments(this.github, {
+      signer: new MarkerSigner(options.markerKey ?? createHash('sha256').update(`miyabi-marker:${options.token}`).digest('hex'), this.github.repository),
+      login: () => (login === undefined ? this.access.viewer() : Promise.resolve(login)),
+    });
     this.labels = new GitHubLabels(this.github, this.issues, this.access);
     this.pulls = new GitHubPulls(this.github, this.access);
     this.merges = new GitHubMerges(this.github, this.pulls);

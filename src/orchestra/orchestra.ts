@@ -1,18 +1,19 @@
 /**
  * One running orchestra: checks what it needs before starting anything (config, secrets, the
- * nats-server binary, a live run file), starts the tree, writes the run file, and stops it all
- * in reverse order on request. Signals are the CLI's business: this module only offers `stop()`.
+ * nats-server binary, the NATS identities, a live run file), starts the tree, writes the run
+ * file, and stops it all in reverse order on request. Signals are the CLI's business: this
+ * module only offers `stop()`.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
 import type { LoadedConfig } from '../config/load.ts';
 import { ConfigInvalidError } from '../config/problems.ts';
-import { resolveSecrets, secretValues } from '../config/secrets.ts';
+import { knownSecretValues, resolveSecrets } from '../config/secrets.ts';
 import { logFilePath, repoDirOf } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/observe/logger.ts';
+import { textRedactor } from '../infra/observe/redact.ts';
 import { OrchestraMetrics } from '../infra/observe/metrics.ts';
 import { WorktreeManager, ensureScratchRepository } from '../infra/git/worktrees.ts';
 import { defaultBranch, fetchBranch, hasRemote, resolveCommit } from '../infra/git/branches.ts';
@@ -24,10 +25,13 @@ import { commandLineOf, processAlive } from '../infra/os/process.ts';
 import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { buildRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
+import { markerKey, prepareDataDir } from './installation.ts';
+import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { loadDependencyFile } from '../workflow/dependency-file.ts';
 import { WorkflowMetrics } from '../workflow/metrics.ts';
+import { IssueVouchers } from '../workflow/vouchers.ts';
 import { localMergePort, WorkspaceGit } from '../workflow/workspace-git.ts';
 
 export interface Orchestra {
@@ -60,14 +64,27 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const embedded = config.nats.urls.length === 0;
   const binary = embedded ? findNatsServerBinary(config.nats.embedded.binary) : undefined;
 
-  await mkdir(config.dataDir, { recursive: true });
+  // Private before anything is written there; then the NATS identities (repaired for the
+  // embedded server, whose config is written from them; refused naming the file for an external one).
+  const modeRepairs = await prepareDataDir(config);
+  const credentialRepairs: Array<{ file: string; repaired: string; created: boolean }> = [];
+  const natsAuth = usesIdentities(config)
+    ? await prepareNatsAuth(config, { repair: embedded, onRepair: (file, repaired, created = false) => credentialRepairs.push({ file, repaired, created }) })
+    : undefined;
+  const seeds = natsAuth ? [...natsAuth.identities.values()].map((identity) => identity.seed) : [];
+  const secretList = knownSecretValues(secrets, config, options.env ?? process.env, seeds);
   const logger = createLogger({
     level: config.log.level,
     filePath: config.log.file ? logFilePath(config) : undefined,
     redactPaths: config.log.redact,
-    secrets: secretValues(secrets),
+    secrets: secretList,
     ...(options.logStream === undefined ? {} : { stdout: options.logStream }),
   });
+  for (const repair of modeRepairs) logger.warn({ actorId: 'orchestra', ...repair }, 'data directory made private');
+  for (const { file, repaired, created } of credentialRepairs) {
+    if (created) logger.info({ actorId: 'orchestra', file }, 'NATS identity created');
+    else logger.warn({ actorId: 'orchestra', file, repaired }, 'NATS credentials repaired');
+  }
 
   const previous = await readRunFile(config.dataDir);
   if (previous.kind === 'live') {
@@ -134,6 +151,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     options.issueSource ??
     createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }), {
       localRepository: localMergePort(repoDirOf(config)),
+      markerKey: await markerKey(config.dataDir),
       onOutage: (outage) => {
         if (outage.recovered) return workflowMetrics.trackerDegraded(false);
         workflowMetrics.trackerWait(outage.kind);
@@ -156,7 +174,16 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     const { host } = config.nats.embedded;
     const port = config.nats.embedded.port || (await findFreePort(host));
     const url = natsUrl(host, port);
-    embeddedNats = { binary, host, port, url, storeDir: join(config.dataDir, 'nats'), logger: logger.child({ actorId: 'nats-server' }) };
+    embeddedNats = {
+      binary,
+      host,
+      port,
+      url,
+      storeDir: join(config.dataDir, 'nats'),
+      configFile: natsAuth!.serverConfigFile!,
+      probeSeed: natsAuth!.identities.get(ORCHESTRATOR)!.seed,
+      logger: logger.child({ actorId: 'nats-server' }),
+    };
     servers = [url];
   }
 
@@ -172,6 +199,10 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     worktrees,
     workspace,
     secrets,
+    secretValues: secretList,
+    redact: textRedactor(secretList),
+    natsIdentities: natsAuth?.identities,
+    issueVouchers: new IssueVouchers(),
     logger,
     metrics,
     workflowMetrics,

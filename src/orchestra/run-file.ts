@@ -1,7 +1,8 @@
 /**
  * The run file (`<dataDir>/orchestra.json`) tells the CLI where a running orchestra is. It is
  * written when the tree is up and removed on a clean stop; one left behind by a killed orchestra
- * is recognised as stale because its pid is gone (or is no longer an orchestra).
+ * is recognised as stale because its pid is gone (or is no longer an orchestra). Mode 0600, and
+ * never a credential in it: the CLI reads the operator's identity from `<dataDir>/secrets`.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,7 +35,8 @@ export async function writeRunFile(dataDir: string, runFile: RunFile): Promise<v
   await mkdir(dataDir, { recursive: true });
   const path = runFilePath(dataDir);
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(runFile, null, 2)}\n`);
+  // Private: it says where the bus is, and nobody else needs to know (docs/SECURITY.md).
+  await writeFile(temporary, `${JSON.stringify(runFile, null, 2)}\n`, { mode: 0o600 });
   await rename(temporary, path);
 }
 

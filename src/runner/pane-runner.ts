@@ -6,6 +6,7 @@
  * publishes the result event, and only then acks. If the runner dies mid-task, the message is not
  * acked and JetStream redelivers it to another runner, with the attempt counted.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -16,17 +17,19 @@ import { describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { PaneLog } from '../infra/panes/log.ts';
+import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts';
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
-import { heartbeatSubject, jsonField, runnerErrorSubject, type HeartbeatMessage } from './heartbeat.ts';
+import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
 import {
   CANCEL_SUBJECT,
   cancelKey,
   LOG_TAIL_LINES,
   resultSubject,
   TASK_RESULT,
+  taskConsumer,
+  taskDurable,
   taskMessageSchema,
-  taskSubject,
   type TaskResult,
 } from './task-message.ts';
 
@@ -38,6 +41,11 @@ export interface PaneRunnerOptions {
   logger: Logger;
   /** The pane: what a person attached to tmux reads. */
   print: (line: string) => void;
+  /**
+   * Applied to the agent's output on its way in (the pane, the agent's log, the log tail) and to
+   * its result before it is published: every value known to be secret is replaced.
+   */
+  redact?: Redact;
 }
 
 export interface PaneRunner {
@@ -47,21 +55,19 @@ export interface PaneRunner {
 }
 
 export function durableFor(role: string): string {
-  return `agents-${role}`;
+  return taskDurable(role);
 }
 
 export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneRunner> {
   const { agentId, role, config, nc, logger, print } = options;
+  const redact = options.redact ?? noRedaction;
   const agent = config.agents[role];
   if (!agent) throw new Error(`no agent role ${role} in the config`);
   try {
     checkAgentProgram(agent.command);
   } catch (error) {
-    // Say why before exiting, so the orchestra's log names the cause and not only the exit.
-    const reason = `agents.${role}.command: ${describeError(error)}`;
-    nc.publish(runnerErrorSubject(agentId), JSON.stringify({ agentId, reason }));
-    await nc.flush().catch(() => undefined);
-    throw new Error(reason, { cause: error });
+    // The caller says why on `miyabi.agent.<id>.error` before exiting (src/cli/commands/pane.ts).
+    throw new Error(`agents.${role}.command: ${describeError(error)}`, { cause: error });
   }
   const bus = new Bus(nc, {
     sender: agentId,
@@ -100,9 +106,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const silence = () => clearInterval(heartbeats);
   process.once('SIGUSR2', silence);
 
-  // A task the workflow gave up on (its issue closed, say) is stopped wherever it is.
-  const kv = await bus.kv();
-  const cancelled = async (taskId: string) => (await kv.get(cancelKey(taskId)).catch(() => null))?.operation === 'PUT';
+  // A task the workflow gave up on (its issue closed, say) is stopped wherever it is. The runner
+  // may read the cancel marks of the KV bucket, nothing else of it (src/orchestra/nats-auth.ts).
+  const jsm = await jetstreamManager(nc);
+  const { kvBucket } = bus.topology;
+  const cancelled = async (taskId: string) => {
+    const mark = await jsm.direct.getMessage(`KV_${kvBucket}`, { last_by_subj: `$KV.${kvBucket}.${cancelKey(taskId)}` }).catch(() => null);
+    return mark !== null && (mark.header?.get('KV-Operation') ?? 'PUT') === 'PUT';
+  };
   const cancels = nc.subscribe(CANCEL_SUBJECT, {
     callback: (error, message) => {
       if (error) return;
@@ -115,12 +126,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   });
 
   const subscription: BusSubscription = await bus.consume({
-    stream: bus.topology.streams.tasks,
-    durable: durableFor(role),
-    filterSubject: taskSubject(role),
-    maxDeliver: config.bus.maxDeliver,
-    ackWaitMs: config.bus.ackWaitMs,
-    batch: 1,
+    ...taskConsumer(role, config.bus),
     payloadSchema: taskMessageSchema,
     handler: async (envelope, delivery) => {
       const task = envelope.payload;
@@ -151,7 +157,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
             if (current) current.agentPid = pid;
             beat();
           },
-          onOutput: (line) => {
+          onOutput: (output) => {
+            const line = redact(output);
             print(line);
             paneLog.line(line);
             tail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
@@ -159,7 +166,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           },
         });
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
-        print(`── #${task.issue.number} ${task.stage}: ${run.status} (${run.reason})`);
+        print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
           logger.info({ taskId: task.taskId, attempt }, 'task cancelled by the workflow');
           return undefined;
@@ -169,7 +176,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           logger.info({ taskId: task.taskId, attempt }, 'task cancelled by stop; returned to the queue');
           return { retryInMs: 0 };
         }
-        const result: TaskResult = {
+        const result: TaskResult = redactDeep<TaskResult>({
           taskId: task.taskId,
           issue: task.issue.number,
           role,
@@ -186,14 +193,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           worktree: worktree.path,
           branch: task.branch,
           ...(tail.length > 0 ? { logTail: tail } : {}),
-        };
+        }, redact);
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
         await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: Math.min(60_000, 1_000 * 2 ** (attempt - 1)) };
         return undefined;
       } catch (error) {
-        print(`── #${task.issue.number} ${task.stage}: error (${describeError(error)})`);
+        print(`── #${task.issue.number} ${task.stage}: error (${redact(describeError(error))})`);
         logger.error({ taskId: task.taskId, err: describeError(error) }, 'task could not run');
         throw error;
       } finally {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { agentTaskSchema, costSchema } from '../agents/task.ts';
 import { kvKey } from '../infra/bus/kv-key.ts';
+import { DEFAULT_BUS_TOPOLOGY } from '../infra/bus/topology.ts';
 
 export function taskSubject(role: string): string {
   return `miyabi.tasks.${role}`;
@@ -12,6 +13,25 @@ export function taskSubject(role: string): string {
 
 export function resultSubject(role: string): string {
   return `miyabi.events.task.${role}`;
+}
+
+/** `runner-<role>`: the NATS identity every runner of the role presents (src/orchestra/nats-auth.ts). */
+export function runnerIdentity(role: string): string {
+  return `runner-${role}`;
+}
+
+/** `agents-<role>`: the durable consumer every runner of the role pulls its tasks from. */
+export function taskDurable(role: string): string {
+  return `agents-${role}`;
+}
+
+/**
+ * The role's task consumer as the runners consume it. The orchestrator creates it with these
+ * very options before any runner starts (a runner may only look it up and pull, never create or
+ * change it: src/orchestra/nats-auth.ts).
+ */
+export function taskConsumer(role: string, bus: { maxDeliver: number; ackWaitMs: number }) {
+  return { stream: DEFAULT_BUS_TOPOLOGY.streams.tasks, durable: taskDurable(role), filterSubject: taskSubject(role), maxDeliver: bus.maxDeliver, ackWaitMs: bus.ackWaitMs, batch: 1 };
 }
 
 export const TASK_DISPATCHED = 'task.dispatched';

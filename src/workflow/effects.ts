@@ -3,11 +3,13 @@
  * the issue it belongs to. They wait in the issue's outbox (persisted with its snapshot) until
  * done, so a crash between deciding and doing replays them; each is idempotent by key, so a
  * replay never does anything twice. `EffectRunner` does them: the tracker (labels, comments, the
- * pull request), the bus (tasks, `issue.finished`), the KV ledger and cache.
+ * pull request; every text redacted of known secrets first), the bus (tasks, `issue.finished`),
+ * the KV ledger and cache.
  */
 import type { Logger } from 'pino';
 import type { StageResult } from '../agents/task.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
+import { noRedaction, type Redact } from '../infra/observe/redact.ts';
 import type { IssueSource } from '../issues/source.ts';
 import type { CommentParams, DispatchParams, LifecycleContext, StateLabel } from '../machines/issue-lifecycle.ts';
 import { TASK_DISPATCHED, taskSubject, type TaskMessage } from '../runner/task-message.ts';
@@ -42,6 +44,8 @@ export interface EffectRunnerOptions {
   baseBranch?: string;
   /** Pushes the issue's branch before its pull request is opened (GitHub); absent for the local tracker. */
   pushBranch?: (branch: string) => Promise<void>;
+  /** Applied to every text written to the tracker (comments, pull requests): each known secret replaced. */
+  redact?: Redact;
   logger: Logger;
 }
 
@@ -85,7 +89,7 @@ export class EffectRunner {
           ...(logTail ? { logTail } : {}),
           lifecycle: context,
         });
-        await source.comment(record.number, params.key, body);
+        await source.comment(record.number, params.key, this.#redact(body));
         await store.markEffect(ledger);
         return;
       }
@@ -157,13 +161,17 @@ export class EffectRunner {
       issue: record.number,
       head: branch,
       ...(base === undefined ? {} : { base }),
-      title,
-      body,
+      title: this.#redact(title),
+      body: this.#redact(body),
       draft,
     });
     record.pullRequest = { number: pullRequest.number, url: pullRequest.url };
     await this.#options.store.markEffect(ledger, record.pullRequest);
     this.#options.logger.info({ issue: record.number, pullRequest: pullRequest.url, created: pullRequest.created }, 'pull request opened');
+  }
+
+  #redact(text: string): string {
+    return (this.#options.redact ?? noRedaction)(text);
   }
 
   #branchOf(number: number): string {

@@ -141,7 +141,7 @@ describe('parseConfigText', () => {
       'nats.tls.certFile: certFile and keyFile go together (line 3)',
     ]);
     expect(lines('nats:\n  auth: { tokenEnv: T, credsFileEnv: C }\n')).toEqual([
-      'nats.auth: choose one of user/password, token or credentials file (line 2)',
+      'nats.auth: choose one of user/password, token, credentials file or identities (line 2)',
     ]);
     expect(lines('agents:\n  codegen: { command: [x], min: 3, max: 2 }\n')).toEqual([
       'agents.codegen.min: must be <= max (2) (line 2)',

@@ -5,6 +5,7 @@
  * objects, `pull_request` on the pull requests the issues list includes).
  *
  * Implemented:
+ *   GET  /user                                                the token's user (the viewer, `miyabi-bot`)
  *   GET  /repos/{o}/{r}                                       the repository
  *   GET  /repos/{o}/{r}/issues                                state, since, sort, direction, labels
  *   GET  /repos/{o}/{r}/issues/{n}                            an issue (or a pull request, as an issue)
@@ -83,6 +84,8 @@ export async function startFakeGitHub(options: {
   const prefix = `/repos/${fake.owner}/${fake.repo}`;
 
   const server = await serve(fake, options.token, async (req, url): Promise<Answer> => {
+    // Who the token is: the orchestra's comments are the ones this login wrote.
+    if (url.pathname === '/user' && (req.method ?? 'GET') === 'GET') return { status: 200, body: fake.userJson(state.viewer) };
     if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return notFound();
     const request: FakeRequest = {
       method: req.method ?? 'GET',

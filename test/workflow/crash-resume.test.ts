@@ -5,7 +5,7 @@
  * with the workflow's own actors: `dag`, `scheduler` and `lifecycles` killed in turn mid-backlog
  * (fault injection over NATS), each restarting the three (`one_for_all`).
  */
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -96,7 +96,9 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
       async () => JSON.parse(await readFile(join(dataDir, 'orchestra.json'), 'utf8')) as { natsUrl: string },
       { timeoutMs: 60_000, what: 'the run file' },
     );
-    const nc = await connect({ servers: runFile.natsUrl });
+    // As the operator: the bus is locked, and only the operator's identity may ask for a fault.
+    const operator = (await readFile(join(dataDir, 'secrets', 'nats', 'operator.nk'), 'utf8')).trim();
+    const nc = await connect({ servers: runFile.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(operator)) });
     try {
       let killAt = 0;
       for (const actor of ['dag', 'scheduler', 'lifecycles']) {

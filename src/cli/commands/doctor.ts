@@ -3,7 +3,10 @@ import { execa } from 'execa';
 import { access, constants, mkdir } from 'node:fs/promises';
 import { ConfigInvalidError, formatProblem } from '../../config/problems.ts';
 import { loadConfig } from '../../config/load.ts';
-import { resolveSecrets } from '../../config/secrets.ts';
+import { pino } from 'pino';
+import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
+import { textRedactor } from '../../infra/observe/redact.ts';
+import { createIssueSource } from '../../issues/create-source.ts';
 import { describeError } from '../../errors.ts';
 import { findNatsServerBinary } from '../../infra/nats/embedded-server.ts';
 import { connectCli } from '../connect.ts';
@@ -45,6 +48,20 @@ export async function doctor(flags: { config?: string }): Promise<number> {
       detail: problems.length === 0 ? loaded.path : problems.map(formatProblem).join('; '),
       fix: 'export the environment variables the config names',
     });
+    if (problems.length === 0 && loaded.config.issues.source === 'github') {
+      // A token GitHub rejects (401), a repository it cannot see, a permission missing: a failed check, not a pass.
+      const { secrets } = resolveSecrets(loaded.config);
+      const source = createIssueSource(loaded.config, secrets, pino({ level: 'silent' }));
+      const redact = textRedactor(knownSecretValues(secrets, loaded.config));
+      try {
+        const access = (await source.checkAccess?.()) as { fullName?: string } | undefined;
+        checks.push({ name: 'github', ok: true, detail: `the token can read ${access?.fullName ?? loaded.config.issues.github?.repo}` });
+      } catch (error) {
+        checks.push({ name: 'github', ok: false, detail: redact(describeError(error)), fix: 'check the token the config names (issues.github.tokenEnv), its expiry and its permissions' });
+      } finally {
+        await source.close();
+      }
+    }
     if (problems.length === 0 && loaded.config.nats.urls.length > 0) {
       try {
         const nc = await connectCli(loaded, loaded.config.nats.urls, 3_000);

@@ -5,13 +5,16 @@
  */
 import { join } from 'node:path';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
-import { resolveSecrets, secretValues } from '../../config/secrets.ts';
+import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
 import { describeError } from '../../errors.ts';
+import { inboxPrefixOf, readIdentity, type NatsIdentity } from '../../infra/nats/identities.ts';
 import { createLogger, flushLogger } from '../../infra/observe/logger.ts';
+import { textRedactor } from '../../infra/observe/redact.ts';
+import { readRunFile } from '../../orchestra/run-file.ts';
+import { heartbeatSubject, jsonField, runnerErrorSubject, spareClaimSubject, spareReadySubject, type HeartbeatMessage } from '../../runner/heartbeat.ts';
 import { startPaneRunner } from '../../runner/pane-runner.ts';
 import { writeRunnerPid } from '../../runner/pid-file.ts';
-import { heartbeatSubject, jsonField, spareClaimSubject, spareReadySubject, type HeartbeatMessage } from '../../runner/heartbeat.ts';
-import { readRunFile } from '../../orchestra/run-file.ts';
+import { runnerIdentity } from '../../runner/task-message.ts';
 import { connectCli, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, renderTree } from '../output.ts';
 
@@ -24,7 +27,11 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   const loaded = await loadConfigOrExit(flags.config);
   const { config } = loaded;
   const servers = process.env.MIYABI_NATS_URL?.split(',') ?? (await runFileServers(config.dataDir));
-  const nc = await connectCli(loaded, servers, config.nats.connectDeadlineMs);
+  // Its role's identity, named by the orchestra that started it; else (an external NATS without
+  // identities) the configured credentials.
+  const nkeyFile = process.env.MIYABI_NATS_NKEY_FILE;
+  const identity = nkeyFile ? await readRunnerIdentity(nkeyFile, role) : undefined;
+  const nc = await connectCli(loaded, servers, config.nats.connectDeadlineMs, identity ?? 'configured');
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -32,6 +39,8 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   });
   const connectionLost = nc.closed().then((error) => `connection closed${error ? `: ${describeError(error)}` : ''}`);
 
+  // Every value it knows to be secret: redacted from its log, its pane, its agent's output and results.
+  const secrets = knownSecretValues(resolveSecrets(config).secrets, config, process.env, identity ? [identity.identity.seed] : []);
   let agentId = flags.agent ?? process.env.MIYABI_AGENT_ID;
   if (spareId) {
     // A spare has loaded, read the config and connected; it becomes an agent when claimed.
@@ -49,14 +58,26 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
     level: config.log.level,
     filePath: join(config.dataDir, 'logs', 'runners', `${agentId}.log`),
     stdout: false,
-    secrets: secretValues(resolveSecrets(config).secrets),
+    secrets,
   }).child({ actorId: agentId, role });
 
   let stop: () => Promise<void>;
   if (role === 'conductor') {
     stop = conductor(nc, agentId!, config.panes.heartbeatIntervalMs, print);
   } else {
-    const runner = await startPaneRunner({ agentId: agentId!, role, config, nc, logger, print });
+    let runner;
+    try {
+      runner = await startPaneRunner({ agentId: agentId!, role, config, nc, logger, print, redact: textRedactor(secrets) });
+    } catch (error) {
+      // Say why before exiting (a missing agent program, a NATS permission refused), so the
+      // orchestra's log names the cause and not only the exit; its pool restarts this runner.
+      const reason = describeError(error);
+      logger.error({ err: reason }, 'runner cannot serve');
+      if (!nc.isClosed()) nc.publish(runnerErrorSubject(agentId!), JSON.stringify({ agentId, reason }));
+      await nc.flush().catch(() => undefined);
+      await flushLogger(logger);
+      throw error;
+    }
     stop = runner.stop;
   }
   const removePid = await writeRunnerPid(config.dataDir, agentId!);
@@ -88,6 +109,15 @@ function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, spareId: strin
     });
     void nc.flush().then(() => nc.publish(spareReadySubject(spareId), JSON.stringify({ pid: process.pid })));
   });
+}
+
+/** The runner's NATS identity from its seed file; a file that cannot serve ends the runner, saying why. */
+async function readRunnerIdentity(file: string, role: string): Promise<{ identity: NatsIdentity; inboxPrefix: string }> {
+  try {
+    return { identity: await readIdentity(file, runnerIdentity(role)), inboxPrefix: inboxPrefixOf(runnerIdentity(role)) };
+  } catch (error) {
+    throw new CliExit(ExitCode.failure, `pane: ${describeError(error)}`);
+  }
 }
 
 async function runFileServers(dataDir: string): Promise<string[]> {

@@ -4,6 +4,9 @@
  * exit 0 when every issue is done, 1 when any failed or is blocked.
  */
 import { ConfigInvalidError } from '../../config/problems.ts';
+import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
+import { textRedactor } from '../../infra/observe/redact.ts';
+import { inert } from '../../issues/text.ts';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 import { startOrchestra } from '../../orchestra/orchestra.ts';
 import { loadConfigOrExit } from '../connect.ts';
@@ -12,6 +15,9 @@ import { CliExit, ExitCode, printProblems, renderSummary } from '../output.ts';
 
 export async function up(flags: { config?: string; once?: boolean }): Promise<number> {
   const loaded = await loadConfigOrExit(flags.config);
+  // What `up` itself prints (an upstream error quoting a token, an agent's reason) is redacted
+  // like the log: every value known to be secret.
+  const redact = textRedactor(knownSecretValues(resolveSecrets(loaded.config).secrets, loaded.config));
   let orchestra;
   try {
     // Batch mode shows progress, one line per step of an issue; the full log is in the log file.
@@ -22,9 +28,9 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
       return ExitCode.invalid;
     }
     if (error instanceof MiyabiError && error.code === ErrorCodes.NatsServerMissing) {
-      throw new CliExit(ExitCode.failure, error.message);
+      throw new CliExit(ExitCode.failure, redact(error.message));
     }
-    throw new CliExit(ExitCode.failure, `orchestra failed to start: ${describeError(error)}`);
+    throw new CliExit(ExitCode.failure, redact(`orchestra failed to start: ${describeError(error)}`));
   }
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -46,7 +52,7 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
       await waitUntilSettled(orchestra.resources, { signal: stopped.signal });
       const rows = orchestra.resources.workflow?.summary() ?? [];
       const failedWrites = orchestra.resources.workflow?.failedWrites() ?? [];
-      process.stdout.write(renderSummary(rows));
+      process.stdout.write(redact(renderSummary(rows)));
       for (const write of failedWrites) {
         process.stdout.write(`#${write.issue}: a write-back to the tracker (${write.effect}) failed ${write.failures} times; see the log\n`);
       }
@@ -62,7 +68,7 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   if (error) {
-    process.stderr.write(`orchestra stopped after a failure: ${describeError(error)}\n`);
+    process.stderr.write(redact(`orchestra stopped after a failure: ${describeError(error)}\n`));
     return ExitCode.failure;
   }
   return batch ?? ExitCode.ok;
@@ -85,7 +91,7 @@ const PROGRESS = new Set([
 ]);
 
 /** A pino destination that prints the workflow's steps (and every warning) as short lines. */
-function progressStream(out: NodeJS.WritableStream): { write(line: string): void } {
+export function progressStream(out: NodeJS.WritableStream): { write(line: string): void } {
   return {
     write(line: string) {
       let entry: Record<string, unknown>;
@@ -103,7 +109,9 @@ function progressStream(out: NodeJS.WritableStream): { write(line: string): void
         .filter((key) => entry[key] !== undefined)
         .map((key) => `${key}=${Array.isArray(entry[key]) ? (entry[key] as unknown[]).join('→') : String(entry[key])}`)
         .join(' ');
-      out.write(`${time}${issue} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}${detail ? ` (${detail})` : ''}\n`);
+      // One line per step, whatever the reason or a file name holds (an agent's or an issue's text).
+      const shown = `${time}${issue} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}${detail ? ` (${detail})` : ''}`;
+      out.write(`${inert(shown)}\n`);
     },
   };
 }

@@ -18,6 +18,28 @@ export const defaultDisplayNames: Readonly<Record<string, string>> = {
   deploy: 'ボタン Botan',
 };
 
+const isolation = z
+  .object({
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*[$]?$/, 'expected a Unix user name')
+      .optional()
+      .describe(
+        'Run the agent as this Unix user (`runuser` when the orchestra is root, else `sudo -n`): it cannot read the data directory, the run file or the secrets, nor signal the orchestra. Its worktrees and task directories must be writable to it (docs/SECURITY.md)',
+      ),
+    systemd: z
+      .object({
+        memoryMax: z.string().regex(/^\d+[KMGT]?$/, 'expected bytes like 2G').optional().describe('MemoryMax= of the scope (e.g. 4G)'),
+        cpuQuota: z.string().regex(/^\d+%$/, 'expected a percentage like 200%').optional().describe('CPUQuota= of the scope (200% is two CPUs)'),
+        tasksMax: z.number().int().min(1).optional().describe('TasksMax= of the scope: processes and threads'),
+      })
+      .strict()
+      .optional()
+      .describe('Run the agent in a transient `systemd-run --user --scope` with these limits (needs a systemd user session)'),
+  })
+  .strict()
+  .describe('Least privilege for the agent, where the host allows it (docs/SECURITY.md)');
+
 const agent = z
   .object({
     displayName: z
@@ -44,6 +66,7 @@ const agent = z
       .describe(
         'Environment variables passed through to the agent, by NAME, besides PATH, HOME, locale and the MIYABI_* task variables; nothing else of the orchestra\'s environment reaches it',
       ),
+    isolation: isolation.optional(),
   })
   .strict()
   .superRefine((value, ctx) => {

@@ -34,15 +34,21 @@ const auth = z
     passwordEnv: envName('Password').optional(),
     tokenEnv: envName('Token').optional(),
     credsFileEnv: envName('Path of a credentials (.creds) file').optional(),
+    identities: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Connect to the external NATS with the orchestra\'s own identities (<dataDir>/secrets/nats/*.nk: orchestrator, operator, one per runner role), each with only the permissions it needs; give the server the users `miyabi-orchestra nats-config` prints (docs/SECURITY.md). The embedded server always uses them',
+      ),
   })
   .strict()
   .superRefine(together('userEnv', 'passwordEnv'))
   .superRefine((value, ctx) => {
-    const methods = [value.userEnv, value.tokenEnv, value.credsFileEnv].filter((v) => v !== undefined);
+    const methods = [value.userEnv, value.tokenEnv, value.credsFileEnv, value.identities ? true : undefined].filter((v) => v !== undefined);
     if (methods.length > 1) {
       ctx.addIssue({
         code: 'custom',
-        message: 'choose one of user/password, token or credentials file',
+        message: 'choose one of user/password, token, credentials file or identities',
       });
     }
   })

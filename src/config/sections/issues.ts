@@ -35,6 +35,13 @@ const github = z
       .default('https://api.github.com')
       .describe('REST API base URL (GitHub Enterprise: https://HOST/api/v3)'),
     tokenEnv: envName('GitHub token').default('GITHUB_TOKEN'),
+    login: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'The login the token posts as: only its comments count as the orchestra\'s own. Default: asked of GitHub (GET /user); set it for a GitHub App token (`<app-slug>[bot]`), which GitHub will not name',
+      ),
     pollIntervalMs: millis('Interval between polls for open issues (conditional requests: an unchanged poll costs no rate limit)', 60_000, 1_000),
     fullPollEvery: z
       .number()

@@ -10,7 +10,7 @@
  * are never logged; user:password in a URL is masked in log lines.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions, type Status } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions, type Status } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
@@ -21,6 +21,8 @@ export interface NatsAuth {
   token?: string;
   /** Path of a `.creds` file (JWT + nkey seed). */
   credsFile?: string;
+  /** An nkey user seed (`SU…`): the orchestra's own identities (./identities.ts). */
+  nkeySeed?: string;
 }
 
 export interface NatsTls {
@@ -40,6 +42,11 @@ export interface ConnectNatsOptions {
   logger: Logger;
   /** Initial-connect backoff; default 250 ms doubling to 5 s, 20 % jitter. */
   retry?: RetryBackoff;
+  /**
+   * Where this connection's request replies arrive (`<prefix>.<id>`); default `_INBOX`. An
+   * identity allowed to subscribe only to its own prefix cannot read other clients' replies.
+   */
+  inboxPrefix?: string;
   /** Pause between reconnect attempts once connected; default 1000 ms plus up to 500 ms jitter. */
   reconnectTimeWaitMs?: number;
   reconnectJitterMs?: number;
@@ -93,6 +100,8 @@ export function natsConnectionOptions(options: ConnectNatsOptions): NodeConnecti
     }
     connection.authenticator = credsAuthenticator(creds);
   }
+  if (auth.nkeySeed !== undefined) connection.authenticator = nkeyAuthenticator(new TextEncoder().encode(auth.nkeySeed));
+  if (options.inboxPrefix !== undefined) connection.inboxPrefix = options.inboxPrefix;
   if (wantsTls) connection.tls = typeof tls === 'object' ? { ...tls } : {};
   return connection;
 }

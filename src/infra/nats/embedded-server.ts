@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
@@ -67,11 +67,13 @@ export interface NatsServerArgsOptions {
   port: number;
   storeDir: string;
   serverName?: string;
+  /** A config file (the orchestra's: its users and their permissions); the flags override it. */
+  configFile?: string;
 }
 
-/** Arguments for `nats-server`: JetStream on, store directory, listen address. */
+/** Arguments for `nats-server`: its config file, JetStream on, store directory, listen address. */
 export function natsServerArgs(options: NatsServerArgsOptions): string[] {
-  const args = ['-js', '-sd', options.storeDir, '-a', options.host, '-p', String(options.port)];
+  const args = [...(options.configFile ? ['-c', options.configFile] : []), '-js', '-sd', options.storeDir, '-a', options.host, '-p', String(options.port)];
   if (options.serverName) args.push('-n', options.serverName);
   return args;
 }
@@ -104,8 +106,9 @@ export function findFreePort(host: string): Promise<number> {
 export async function waitForNatsReady(
   url: string,
   timeoutMs: number,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; /** The probe's identity on a server that requires one. */ nkeySeed?: string } = {},
 ): Promise<void> {
+  const authenticator = options.nkeySeed === undefined ? undefined : nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed));
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (let probe = 1; ; probe++) {
@@ -113,7 +116,12 @@ export async function waitForNatsReady(
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     try {
-      const nc = await connect({ servers: url, reconnect: false, timeout: Math.max(50, Math.min(remaining, 2_000)) });
+      const nc = await connect({
+        servers: url,
+        reconnect: false,
+        timeout: Math.max(50, Math.min(remaining, 2_000)),
+        ...(authenticator ? { authenticator } : {}),
+      });
       try {
         await jetstreamManager(nc, { timeout: Math.max(50, Math.min(deadline - Date.now(), 2_000)) });
         return;
@@ -162,6 +170,9 @@ export interface SpawnNatsServerOptions {
   /** Default: a free port; an early exit because the port was taken meanwhile retries on another. */
   port?: number;
   serverName?: string;
+  /** A config file with users (./server-config.ts); `nkeySeed` is then the readiness probe's identity. */
+  configFile?: string;
+  nkeySeed?: string;
   readyTimeoutMs?: number;
   logger?: Logger;
 }
@@ -195,7 +206,7 @@ async function spawnOnce(
   options: SpawnNatsServerOptions & { host: string; port: number },
 ): Promise<NatsServerProcess> {
   const { host, port, storeDir, logger } = options;
-  const args = natsServerArgs({ host, port, storeDir, serverName: options.serverName });
+  const args = natsServerArgs({ host, port, storeDir, serverName: options.serverName, configFile: options.configFile });
   const child = execa(binary, args, {
     stdin: 'ignore',
     stdout: 'ignore',
@@ -228,7 +239,10 @@ async function spawnOnce(
     // Its own log line first: the port may answer for another server (a lost port race), and
     // that one must not pass for ours. Then the probe, for JetStream.
     await Promise.race([announced, abortableDelay(readyTimeoutMs, abort.signal)]);
-    await waitForNatsReady(url, Math.max(1, readyTimeoutMs - (Date.now() - started)), { signal: abort.signal });
+    await waitForNatsReady(url, Math.max(1, readyTimeoutMs - (Date.now() - started)), {
+      signal: abort.signal,
+      ...(options.nkeySeed === undefined ? {} : { nkeySeed: options.nkeySeed }),
+    });
   } catch (error) {
     if (abort.signal.aborted) {
       const exit = await exited;

@@ -58,7 +58,7 @@ export function createLogger(options: LoggerOptions): Logger {
     );
   }
   if (options.filePath !== undefined) {
-    destinations.push(pino.destination({ dest: options.filePath, sync: true, mkdir: true, append: true }));
+    destinations.push(pino.destination({ dest: options.filePath, sync: true, mkdir: true, append: true, mode: 0o600 }));
   }
   const streams = destinations.map((stream) => ({ level: 'trace' as const, stream: scrubbing(stream, scrub) }));
   return pino(

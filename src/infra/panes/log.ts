@@ -164,8 +164,8 @@ export class PaneLog {
 
   private open(day: string): void {
     if (this.fd !== undefined) closeSync(this.fd);
-    mkdirSync(this.agentDir, { recursive: true });
-    this.fd = openSync(this.fileOf(day), 'a');
+    mkdirSync(this.agentDir, { recursive: true, mode: 0o700 });
+    this.fd = openSync(this.fileOf(day), 'a', 0o600);
     this.day = day;
     this.size = fstatSync(this.fd).size;
   }

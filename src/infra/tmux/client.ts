@@ -48,6 +48,12 @@ export interface TmuxServerOptions {
   /** Per-command deadline of the control client. Default 5000 ms. */
   controlTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * The environment of the tmux server, which every pane starts with (default: this process's).
+   * A pane's own `env` then only needs what differs: whatever is passed as `-e NAME=value` is on
+   * a command line that every local user can read (`ps`), so no secret should go there.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface SessionOptions {
@@ -92,10 +98,13 @@ export class TmuxServer {
    */
   async run(...commands: (readonly string[])[]): Promise<string> {
     const args = commands.flatMap((command, index) => [...(index > 0 ? [';'] : []), ...command.map(cliArgument)]);
+    const base = this.options.env;
     const result = await execa(this.tmux, ['-f', '/dev/null', '-L', this.socketName, ...args], {
       reject: false,
       stdin: 'ignore',
-      env: { TMUX: undefined, TMUX_PANE: undefined },
+      ...(base
+        ? { env: Object.fromEntries(Object.entries(base).filter(([name]) => name !== 'TMUX' && name !== 'TMUX_PANE')), extendEnv: false }
+        : { env: { TMUX: undefined, TMUX_PANE: undefined } }),
     });
     if (result.exitCode !== 0) {
       const why = result.stderr.trim() || result.shortMessage;

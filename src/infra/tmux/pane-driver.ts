@@ -16,13 +16,22 @@ export interface TmuxPaneDriverOptions {
   cwd: string;
   pollIntervalMs: number;
   logger: Logger;
+  /**
+   * The environment the tmux server (and so every pane) starts with. A pane's `env` is passed
+   * as `-e` only where it differs, so what is common (secrets an agent needs included) never
+   * goes on a command line.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 const SIGNAL_NAMES: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
 
 export async function tmuxPaneDriver(options: TmuxPaneDriverOptions): Promise<PaneDriver> {
   const { logger, session } = options;
-  const server = new TmuxServer({ socketName: options.socketName, logger });
+  const server = new TmuxServer({ socketName: options.socketName, logger, ...(options.env ? { env: options.env } : {}) });
+  const base = options.env;
+  const onlyDifferent = (env: Record<string, string>) =>
+    base ? Object.fromEntries(Object.entries(env).filter(([name, value]) => base[name] !== value)) : env;
   if (await server.hasSession(session)) {
     // Left by an orchestra that did not stop cleanly: its runners would still take tasks.
     logger.warn({ session, socket: options.socketName }, 'stale tmux session from an earlier run; killing it');
@@ -64,7 +73,7 @@ export async function tmuxPaneDriver(options: TmuxPaneDriverOptions): Promise<Pa
     kind: 'tmux',
     async start(spec: PaneSpec): Promise<PaneHandle> {
       const existing = panes.get(spec.id);
-      const command = { argv: spec.argv, env: spec.env, cwd: spec.cwd };
+      const command = { argv: spec.argv, env: onlyDifferent(spec.env), cwd: spec.cwd };
       let spawned;
       if (existing && (await server.paneInfo(existing))?.dead) {
         spawned = await server.respawnPane(existing, command);

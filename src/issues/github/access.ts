@@ -3,7 +3,7 @@
  * its issues and its pull requests can be read), a collaborator's write access (remembered for
  * a while), and the repository's default branch, learned once.
  */
-import { IssueErrorCodes, IssueSourceError, fromGitHubError, gitHubStatus } from '../errors.ts';
+import { IssueErrorCodes, IssueSourceError, gitHubStatus } from '../errors.ts';
 import type { GitHubRepo } from './repo.ts';
 
 const writeRoles = new Set(['admin', 'maintain', 'write']);
@@ -11,6 +11,7 @@ const writeRoles = new Set(['admin', 'maintain', 'write']);
 export class GitHubAccess {
   private readonly permissions = new Map<string, { hasWriteAccess: boolean; at: number }>();
   private defaultBranch: string | undefined;
+  private viewerLogin: Promise<string | undefined> | undefined;
 
   constructor(
     private readonly github: GitHubRepo,
@@ -36,7 +37,7 @@ export class GitHubAccess {
           { cause: error, status: 404 },
         );
       }
-      throw fromGitHubError(error, { repository: github.repository, what: `reading repository ${github.repository}` });
+      throw github.errorOf(error, `reading repository ${github.repository}`);
     }
     this.defaultBranch = repository.default_branch;
     await github.call('reading the issues', () =>
@@ -46,6 +47,24 @@ export class GitHubAccess {
       github.octokit.request('GET /repos/{owner}/{repo}/pulls', { ...github.base, per_page: 1 }),
     );
     return { fullName: repository.full_name, defaultBranch: repository.default_branch, private: repository.private };
+  }
+
+  /**
+   * The login the token acts as (`GET /user`), learned once; undefined when GitHub will not say
+   * (an app's installation token answers 403: configure `issues.github.login` for it).
+   */
+  viewer(): Promise<string | undefined> {
+    this.viewerLogin ??= this.github.octokit.request('GET /user').then(
+      ({ data }) => data.login,
+      (error: unknown) => {
+        const status = gitHubStatus(error);
+        // A refusal is the answer (an app's token): asked once. An outage: asked again next time.
+        if (status === undefined || status >= 500) this.viewerLogin = undefined;
+        else this.github.logger.warn({ status }, 'GitHub will not say who the token is (GET /user): own comments are recognised by their signature alone; set issues.github.login');
+        return undefined;
+      },
+    );
+    return this.viewerLogin;
   }
 
   async hasWriteAccess(login: string): Promise<boolean> {

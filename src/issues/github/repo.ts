@@ -32,6 +32,7 @@ export class GitHubRepo {
   readonly logger: Logger;
   readonly perPage: number;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly token: string;
   private closed = false;
 
   constructor(options: GitHubRepoOptions) {
@@ -39,6 +40,7 @@ export class GitHubRepo {
     this.repo = options.repo;
     this.logger = options.logger;
     this.perPage = Math.min(100, Math.max(1, options.perPage ?? 100));
+    this.token = options.token;
     this.octokit = createGitHubClient({
       ...options.client,
       token: options.token,
@@ -74,8 +76,13 @@ export class GitHubRepo {
     try {
       return await run();
     } catch (error) {
-      throw fromGitHubError(error, { repository: this.repository, what });
+      throw this.errorOf(error, what);
     }
+  }
+
+  /** An octokit failure as an IssueSourceError saying what was being done (the token never in it). */
+  errorOf(error: unknown, what: string): IssueSourceError {
+    return fromGitHubError(error, { repository: this.repository, what, secret: this.token });
   }
 
   /** One call at a time per key in this process (two `comment`s with one key never both post). */

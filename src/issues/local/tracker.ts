@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { describeError } from '../../errors.ts';
 import type { TrackedComment } from '../source.ts';
+import { inert } from '../text.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
 import { utf8, type IssueFile, type IssueFileComment } from './issue-files.ts';
 
@@ -122,10 +123,10 @@ export function effectiveLabels(issue: IssueFile, record: TrackerRecord | undefi
 export function renderIssue(issue: IssueFile, record: TrackerRecord): string {
   const labels = effectiveLabels(issue, record);
   const lines = [
-    `# #${issue.number}: ${issue.title}`,
+    `# #${issue.number}: ${inert(issue.title)}`,
     '',
     `- State: ${record.state ?? issue.state}`,
-    `- Labels: ${labels.length > 0 ? labels.map((label) => `\`${label}\``).join(', ') : 'none'}`,
+    `- Labels: ${labels.length > 0 ? labels.map((label) => `\`${inert(label)}\``).join(', ') : 'none'}`,
     `- Issue file: ${pathToFileURL(path.resolve(issue.file)).href}`,
   ];
   if (record.pullRequests.length > 0) {
@@ -139,7 +140,7 @@ export function renderIssue(issue: IssueFile, record: TrackerRecord): string {
   const comments = interleave(issue.comments, record.comments);
   if (comments.length === 0) lines.push('None yet.', '');
   for (const entry of comments) {
-    if (entry.from === 'file') lines.push(`### ${entry.comment.author} (in the issue file)`, '', entry.comment.body, '');
+    if (entry.from === 'file') lines.push(`### ${inert(entry.comment.author)} (in the issue file)`, '', entry.comment.body, '');
     else lines.push(`### ${entry.comment.at}`, `<!-- key: ${entry.comment.key} -->`, '', entry.comment.body, '');
   }
   return lines.join('\n');
@@ -184,7 +185,7 @@ export function interleave(file: readonly IssueFileComment[], tracker: readonly 
 
 export function renderPull(pull: LocalPullRequest): string {
   return [
-    `# Pull request #${pull.number}: ${pull.title}`,
+    `# Pull request #${pull.number}: ${inert(pull.title)}`,
     '',
     `- Issue: #${pull.issue} ([conversation](issue-${pull.issue}.md))`,
     `- Branch: ${pull.head} → ${pull.base}`,

@@ -1,0 +1,156 @@
+/**
+ * Who may do what on the bus: the orchestra's NATS identities and their permissions, enforced by
+ * the server. Every identity is an nkey (src/infra/nats/identities.ts) under
+ * `<dataDir>/secrets/nats/`, readable only by the user who runs the orchestra.
+ *
+ * | identity          | publishes                                                      | subscribes |
+ * | ----------------- | -------------------------------------------------------------- | ---------- |
+ * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,fault}` | anything |
+ * | `operator`        | `miyabi.control.{status,stop,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
+ * | `runner-<role>`   | its role's results, dead letters, heartbeats and errors; pulls and acks on its durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, spare claims, its own inbox `_INBOX.runner-<role>.>` |
+ *
+ * Denied to all but the orchestrator, whatever else they are allowed: `miyabi.tasks.>`,
+ * `miyabi.events.issue.>`, `$KV.>` (KV writes), `miyabi.control.stop|fault|cancel` (the
+ * operator may stop). A runner cannot read another role's tasks, the KV bucket (but the cancel
+ * marks), the replies to other clients, nor stop the orchestra.
+ *
+ * The embedded server gets these users in its config (`<dataDir>/secrets/nats/server.conf`,
+ * written at each start from the public keys; missing or loose seeds are repaired). An external
+ * server gets the same users in an account of their own from `miyabi-orchestra nats-config`; with
+ * `nats.auth.identities: true` the orchestra then connects with them and refuses to start when a
+ * seed is missing or readable by others, naming the file.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONTROL_SUBJECTS } from '../actors/control-subjects.ts';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { DEFAULT_BUS_TOPOLOGY, deadLetterSubject, streamSubject } from '../infra/bus/topology.ts';
+import { ensurePrivateDir, inboxPrefixOf, loadIdentities, type NatsIdentity } from '../infra/nats/identities.ts';
+import { accountsBlock, authorizationBlock, type NkeyUser, type UserPermissions } from '../infra/nats/server-config.ts';
+import { secretsDir } from './installation.ts';
+import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
+import { CANCEL_SUBJECT, resultSubject, runnerIdentity, taskDurable, taskSubject } from '../runner/task-message.ts';
+
+export { runnerIdentity } from '../runner/task-message.ts';
+
+export const ORCHESTRATOR = 'orchestrator';
+export const OPERATOR = 'operator';
+
+/** `<dataDir>/secrets/nats`: the identities' seeds and the embedded server's config. */
+export function natsIdentityDir(dataDir: string): string {
+  return join(secretsDir(dataDir), 'nats');
+}
+
+/** Whether the orchestra connects with its identities: always on the embedded server; on an external one when configured. */
+export function usesIdentities(config: Pick<OrchestraConfig, 'nats'>): boolean {
+  return config.nats.urls.length === 0 || config.nats.auth.identities;
+}
+
+export function identityNames(config: Pick<OrchestraConfig, 'agents'>): string[] {
+  return [ORCHESTRATOR, OPERATOR, ...Object.keys(config.agents).map(runnerIdentity)];
+}
+
+const topology = DEFAULT_BUS_TOPOLOGY;
+const kvStream = `KV_${topology.kvBucket}`;
+
+/** What only the orchestrator may publish. */
+function orchestratorOnly(): string[] {
+  return [streamSubject(topology, 'tasks'), `${topology.prefix}.events.issue.>`, '$KV.>', CONTROL_SUBJECTS.fault, CANCEL_SUBJECT];
+}
+
+/**
+ * The orchestrator publishes what it likes but a stop or a fault: those only the operator sends,
+ * so a control message comes from the operator's identity (the server says so), and whoever holds
+ * the orchestrator's credentials still cannot stop it.
+ */
+export function orchestratorPermissions(): UserPermissions {
+  return {
+    publish: { allow: ['>'], deny: [CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.fault] },
+    subscribe: { allow: ['>'] },
+  };
+}
+
+export function runnerPermissions(role: string): UserPermissions {
+  const tasks = topology.streams.tasks;
+  const durable = taskDurable(role);
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        `$JS.API.CONSUMER.INFO.${tasks}.${durable}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${tasks}.${durable}`,
+        `$JS.ACK.${tasks}.${durable}.>`,
+        resultSubject(role),
+        deadLetterSubject(topology, taskSubject(role)),
+        // Read-only, and only the cancel marks: a task cancelled while it waited is dropped.
+        `$JS.API.DIRECT.GET.${kvStream}.$KV.${topology.kvBucket}.cancel.>`,
+        heartbeatSubject('*'),
+        runnerErrorSubject('*'),
+        spareReadySubject('*'),
+        // The Conductor's pane shows the tree.
+        ...(role === 'conductor' ? [CONTROL_SUBJECTS.status] : []),
+      ],
+      deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop],
+    },
+    subscribe: { allow: [`${inboxPrefixOf(runnerIdentity(role))}.>`, CANCEL_SUBJECT, spareClaimSubject('*')] },
+    allowResponses: true,
+  };
+}
+
+export function operatorPermissions(): UserPermissions {
+  const read = ['INFO', 'STREAM.NAMES', 'STREAM.LIST', 'STREAM.INFO.>', 'STREAM.MSG.GET.>', 'DIRECT.GET.>', 'CONSUMER.NAMES.>', 'CONSUMER.LIST.>', 'CONSUMER.INFO.>'];
+  // Listing KV keys and viewing a stream take an ephemeral (ordered) consumer.
+  const view = ['CONSUMER.CREATE.>', 'CONSUMER.DELETE.>', 'CONSUMER.MSG.NEXT.>'];
+  return {
+    publish: {
+      allow: [CONTROL_SUBJECTS.status, CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.fault, ...[...read, ...view].map((api) => `$JS.API.${api}`), '$JS.FC.>'],
+      deny: orchestratorOnly().filter((subject) => subject !== CONTROL_SUBJECTS.fault),
+    },
+    subscribe: { allow: [`${topology.prefix}.>`, '_INBOX.>'] },
+  };
+}
+
+/** The server's users: every identity's public key with its permissions. */
+export function natsUsers(identities: ReadonlyMap<string, NatsIdentity>): NkeyUser[] {
+  return [...identities.values()].map((identity) => {
+    const permissions =
+      identity.name === ORCHESTRATOR
+        ? orchestratorPermissions()
+        : identity.name === OPERATOR
+          ? operatorPermissions()
+          : runnerPermissions(identity.name.slice('runner-'.length));
+    return { name: identity.name, publicKey: identity.publicKey, ...(permissions ? { permissions } : {}) };
+  });
+}
+
+export interface PreparedNatsAuth {
+  identities: Map<string, NatsIdentity>;
+  /** The embedded server's config file (authorization with every user). */
+  serverConfigFile?: string;
+}
+
+/**
+ * Loads the identities of `config` from the data directory: repaired (generated, modes
+ * tightened) for the embedded server, whose config is written here too; checked and refused
+ * naming the file for an external one (`repair: false`).
+ */
+export async function prepareNatsAuth(
+  config: OrchestraConfig,
+  options: { repair: boolean; onRepair?: (file: string, what: string, created?: boolean) => void; /** Default: for the embedded server. */ writeServerConfig?: boolean },
+): Promise<PreparedNatsAuth> {
+  const { onRepair } = options;
+  await mkdir(config.dataDir, { recursive: true });
+  await ensurePrivateDir(secretsDir(config.dataDir), { repair: options.repair, onRepair });
+  const dir = natsIdentityDir(config.dataDir);
+  const identities = await loadIdentities(dir, identityNames(config), { repair: options.repair, onRepair });
+  if (!(options.writeServerConfig ?? config.nats.urls.length === 0)) return { identities };
+  const serverConfigFile = join(dir, 'server.conf');
+  await writeFile(serverConfigFile, `# written by miyabi-orchestra at each start; edit nothing here\n${authorizationBlock(natsUsers(identities))}`, { mode: 0o600 });
+  await chmod(serverConfigFile, 0o600);
+  return { identities, serverConfigFile };
+}
+
+/** What `nats-config` prints: the users in an account of their own, for an external server. */
+export function externalServerConfig(identities: ReadonlyMap<string, NatsIdentity>, account: string): string {
+  return accountsBlock(account, natsUsers(identities));
+}

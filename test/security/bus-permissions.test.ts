@@ -1,0 +1,156 @@
+/**
+ * The locked bus, on a real nats-server with the users and permissions the orchestra generates
+ * (src/orchestra/nats-auth.ts): who may connect, and what each identity may publish, subscribe
+ * to and read. Every refusal is the server's own, waited for as the event it is.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, nkeyAuthenticator, nkeys } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
+import { DEFAULT_BUS_TOPOLOGY } from '../../src/infra/bus/topology.ts';
+import { externalServerConfig } from '../../src/orchestra/nats-auth.ts';
+import { cancelKey, taskDurable } from '../../src/runner/task-message.ts';
+import { startSecureNats, type Client, type SecureNats } from '../support/secure-nats.ts';
+
+let nats: SecureNats;
+let orchestrator: Client;
+let runner: Client;
+const kvStream = `KV_${DEFAULT_BUS_TOPOLOGY.kvBucket}`;
+
+beforeAll(async () => {
+  nats = await startSecureNats(['codegen', 'review', 'conductor']);
+  const { client, bus } = await nats.orchestratorBus();
+  orchestrator = client;
+  const kv = await bus.kv();
+  await kv.put('issue.1', JSON.stringify({ number: 1, private: 'the workflow state' }));
+  await kv.put(cancelKey('t-cancelled'), '{}');
+  runner = await nats.connectAs('runner-codegen');
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+/**
+ * Publishes `subject` as `client`, then a message it may publish: when that one arrives, the
+ * first would have arrived before it had the server let it through (one connection, in order).
+ */
+async function publishAndProbe(client: Client, subject: string, sentinel = 'miyabi.heartbeat.probe'): Promise<string[]> {
+  const seen: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    const sub = orchestrator.nc.subscribe('>', {
+      callback: (_error, message) => {
+        if (message.subject.startsWith('$') || message.subject.startsWith('_INBOX')) return;
+        seen.push(message.subject);
+        if (message.subject === sentinel) {
+          sub.unsubscribe();
+          resolve();
+        }
+      },
+    });
+  });
+  await orchestrator.nc.flush();
+  client.nc.publish(subject, JSON.stringify({ forged: true }));
+  client.nc.publish(sentinel, JSON.stringify({ agentId: 'probe' }));
+  await done;
+  return seen;
+}
+
+describe('authentication', () => {
+  it('refuses a connection without credentials, and one with a key the server does not know', async () => {
+    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+    const stranger = nkeys.createUser().getSeed();
+    await expect(connect({ servers: nats.url, reconnect: false, authenticator: nkeyAuthenticator(stranger) })).rejects.toThrow(/Authorization Violation/i);
+  });
+});
+
+describe('a runner identity', () => {
+  it('cannot stop the orchestra, dispatch tasks, forge issue events or cancel tasks: refused by the server, delivered to nobody', async () => {
+    for (const subject of [CONTROL_SUBJECTS.stop, 'miyabi.tasks.codegen', 'miyabi.tasks.review', 'miyabi.events.issue.777', 'miyabi.events.issue.scope', 'miyabi.control.cancel']) {
+      const seen = await publishAndProbe(runner, subject);
+      await runner.refused('Publish', subject);
+      expect(seen, subject).toEqual(['miyabi.heartbeat.probe']);
+    }
+    // Through JetStream too: no PubAck, no message in the stream.
+    await expect(jetstream(runner.nc).publish('miyabi.tasks.codegen', '{}', { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    const jsm = await jetstreamManager(orchestrator.nc);
+    expect((await jsm.streams.info('MIYABI_TASKS')).state.messages).toBe(0);
+  });
+
+  it('cannot read the KV bucket, only the cancel marks; cannot write it', async () => {
+    const jsm = await jetstreamManager(runner.nc);
+    const get = (key: string) => jsm.direct.getMessage(kvStream, { last_by_subj: `$KV.${DEFAULT_BUS_TOPOLOGY.kvBucket}.${key}` });
+    await expect(get('issue.1')).rejects.toThrow(/Permissions Violation/);
+    await expect(get('dag')).rejects.toThrow(/Permissions Violation/);
+    await expect(jsm.streams.getMessage(kvStream, { last_by_subj: `$KV.${DEFAULT_BUS_TOPOLOGY.kvBucket}.issue.1` })).rejects.toThrow(/Permissions Violation/);
+    await expect((await new Kvm(runner.nc).open(DEFAULT_BUS_TOPOLOGY.kvBucket)).get('issue.1')).rejects.toThrow(/Permissions Violation/);
+    expect((await get(cancelKey('t-cancelled')))?.string()).toBe('{}');
+    expect(await get(cancelKey('t-running'))).toBeNull();
+    await publishAndProbe(runner, `$KV.${DEFAULT_BUS_TOPOLOGY.kvBucket}.issue.1`);
+    await runner.refused('Publish', `$KV.${DEFAULT_BUS_TOPOLOGY.kvBucket}.issue.1`);
+    const { bus } = await nats.orchestratorBus();
+    expect((await (await bus.kv()).get('issue.1'))?.json()).toEqual({ number: 1, private: 'the workflow state' });
+  });
+
+  it("pulls its own role's tasks, never another role's, and cannot make or change a consumer", async () => {
+    const { bus } = await nats.orchestratorBus();
+    await bus.publish('miyabi.tasks.codegen', 'task.dispatched', { n: 1 }, { msgId: 'codegen-1' });
+    await bus.publish('miyabi.tasks.review', 'task.dispatched', { n: 2 }, { msgId: 'review-1' });
+    const js = jetstream(runner.nc);
+    const own = await (await js.consumers.get('MIYABI_TASKS', taskDurable('codegen'))).next({ expires: 5_000 });
+    expect(own?.subject).toBe('miyabi.tasks.codegen');
+    await own!.ackAck();
+    await expect(js.consumers.get('MIYABI_TASKS', taskDurable('review'))).rejects.toThrow(/Permissions Violation/);
+    const jsm = await jetstreamManager(runner.nc);
+    await expect(
+      jsm.consumers.add('MIYABI_TASKS', { durable_name: 'stolen', filter_subject: 'miyabi.tasks.review', ack_policy: 'explicit' as never }),
+    ).rejects.toThrow(/Permissions Violation/);
+    await expect(jsm.consumers.update('MIYABI_TASKS', taskDurable('codegen'), { max_ack_pending: 5 })).rejects.toThrow(/Permissions Violation/);
+  });
+
+  it("cannot listen to others' replies or to the task streams", async () => {
+    for (const subject of ['_INBOX.>', '_INBOX.orchestrator.>', 'miyabi.tasks.>', 'miyabi.control.stop', '>']) {
+      runner.nc.subscribe(subject);
+      await runner.refused('Subscription', subject);
+    }
+  });
+
+  it('is refused when it presents another role’s identity: the server names what it may not do', async () => {
+    // A review runner started with codegen's seed: its replies go where codegen's may not, and
+    // its role's consumer is not codegen's to read.
+    const impostor = await nats.connectAs('runner-review', { seed: nats.identities.get('runner-codegen')!.seed });
+    await expect(jetstreamManager(impostor.nc, { timeout: 2_000 })).rejects.toThrow(/Permissions Violation for Subscription to "_INBOX\.runner-review\./);
+    await impostor.refused('Subscription', /^_INBOX\.runner-review\./);
+  });
+});
+
+describe('the operator identity', () => {
+  it('asks for status and stop, reads streams and the KV bucket, and cannot forge tasks or issue events', async () => {
+    const operator = await nats.connectAs('operator');
+    const responder = orchestrator.nc.subscribe(CONTROL_SUBJECTS.status, { callback: (_error, message) => void message.respond('{"ok":true}') });
+    await orchestrator.nc.flush();
+    expect((await operator.nc.request(CONTROL_SUBJECTS.status, '', { timeout: 2_000 })).json()).toEqual({ ok: true });
+    responder.unsubscribe();
+    const kv = await new Kvm(operator.nc).open(DEFAULT_BUS_TOPOLOGY.kvBucket);
+    expect((await kv.get('issue.1'))?.json()).toMatchObject({ number: 1 });
+    const keys: string[] = [];
+    for await (const key of await kv.keys('issue.*')) keys.push(key);
+    expect(keys).toEqual(['issue.1']);
+    for (const subject of ['miyabi.tasks.codegen', 'miyabi.events.issue.1', `$KV.${DEFAULT_BUS_TOPOLOGY.kvBucket}.issue.1`, 'miyabi.control.cancel']) {
+      expect(await publishAndProbe(operator, subject, CONTROL_SUBJECTS.status)).toEqual([CONTROL_SUBJECTS.status]);
+      await operator.refused('Publish', subject);
+    }
+  });
+});
+
+describe('nats-config', () => {
+  it('gives an external server the same users, in an account with JetStream, and no seed', () => {
+    const text = externalServerConfig(nats.identities, 'MIYABI');
+    expect(text).toMatch(/^accounts \{\n {2}MIYABI \{\n {4}jetstream: enabled/);
+    for (const identity of nats.identities.values()) {
+      expect(text).toContain(identity.publicKey);
+      expect(text).not.toContain(identity.seed);
+    }
+    expect(text).toContain('"$JS.API.CONSUMER.MSG.NEXT.MIYABI_TASKS.agents-codegen"');
+  });
+});
