@@ -9,6 +9,7 @@
  * the queue, and goes on where it was.
  */
 import { z } from 'zod';
+import { checkAgentProgram } from '../agents/command-check.ts';
 import { issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
@@ -106,6 +107,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         nc.publish(CANCEL_SUBJECT, JSON.stringify({ taskId }));
       },
       ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
+      checkProgram: (command) => checkAgentProgram(command),
     });
     await engine.start();
     if (stopping) return;
