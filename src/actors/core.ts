@@ -10,6 +10,7 @@ import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { readiness } from './http-endpoint.ts';
+import { onceLedger } from './once-ledger.ts';
 import type { OrchestraResources } from './resources.ts';
 
 function publisher(resources: OrchestraResources, actorId: string) {
@@ -67,6 +68,7 @@ export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
       await bus.publish(subject, type, payload, { msgId });
     },
     onIgnored: (reason) => resources.workflowMetrics.issueIgnored(reason),
+    ledger: onceLedger(resources),
   });
   let failing = false;
   const logic = issueWatcherMachine.provide({

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { startHttpServer, type RouteHandler } from '../infra/observe/http-server.ts';
 import { createGitHubWebhookHandler } from '../issues/webhook.ts';
 import { deliverWebhookEvent } from '../workflow/watcher.ts';
+import { onceLedger } from './once-ledger.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -73,6 +74,7 @@ function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<st
     owner: github.owner,
     repo: github.repo,
     maxBodyBytes: github.webhook.maxBodyBytes,
+    deliveries: onceLedger(resources),
     logger: logger.child({ route: github.webhook.path }),
     onEvent: async (event) => {
       const watcher = resources.watcher;
