@@ -1,6 +1,8 @@
 /**
  * The HTTP endpoint: /metrics, /healthz, /readyz, bound to 127.0.0.1 unless configured
- * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs.
+ * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs
+ * — or is stopping because its supervisor asked it to (a pool scaling down: normal work, not a
+ * fault; a crashed actor shows `stopped` or `backoff` until it runs again).
  */
 import { describeError } from '../errors.ts';
 import type { Logger } from 'pino';
@@ -14,7 +16,7 @@ import type { OrchestraResources } from './resources.ts';
 
 export function readiness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
   const notRunning = flattenTree(resources.inspect())
-    .filter((node) => node.type === 'worker' && node.status !== 'running')
+    .filter((node) => node.type === 'worker' && node.status !== 'running' && node.status !== 'stopping')
     .map((node) => `${node.path}: ${node.status}`);
   const busConnected = resources.bus !== undefined && resources.nc !== undefined && !resources.nc.isClosed();
   return { ok: busConnected && notRunning.length === 0, detail: { busConnected, notRunning } };
