@@ -32,14 +32,21 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
   const logger = actorLogger(resources.logger, 'http');
   const { host, port } = resources.config.http;
   let stopping = false;
-  const started = startHttpServer({
-    host,
-    port,
-    metrics: resources.metrics,
-    health: () => liveness(resources),
-    ready: () => readiness(resources),
-    logger,
-    routes: webhookRoutes(resources, logger),
+  const listen = (at: number) =>
+    startHttpServer({
+      host,
+      port: at,
+      metrics: resources.metrics,
+      health: () => liveness(resources),
+      ready: () => readiness(resources),
+      logger,
+      routes: webhookRoutes(resources, logger),
+    });
+  // Batch mode is not where Prometheus looks: a port taken (by a running orchestra, say) is no reason to fail.
+  const started = listen(port).catch((error: unknown) => {
+    if (!resources.batch || port === 0 || !addressInUse(error)) throw error;
+    logger.warn({ host, port }, `port ${port} is taken; batch mode listens on a free port instead (the run file records it)`);
+    return listen(0);
   });
   started.then(
     (server) => {
@@ -65,6 +72,11 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
     },
   };
 });
+
+function addressInUse(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'EADDRINUSE';
+}
 
 /** The GitHub webhook receiver, when configured: verified deliveries go to the issue watcher. */
 function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<string, RouteHandler> {
