@@ -39,21 +39,6 @@ describe('listOpen', () => {
     expect((await listedOf(issues))?.map((i) => i.title).sort()).toEqual(['first', 'second']);
   });
 
-  it('keeps a listing\'s ETags only once it is committed: uncommitted, the same changes are answered again, never a 304', async () => {
-    const github = await fake();
-    github.addIssue({ title: 'first' });
-    const issues = source(github);
-    (await issues.listOpen()).commit?.();
-    github.addIssue({ title: 'second' });
-    // Read, but not committed (the caller failed to judge an issue of it).
-    expect((await issues.listOpen()).issues?.map((i) => i.title).sort()).toEqual(['first', 'second']);
-    const again = await issues.listOpen();
-    expect(again.issues?.map((i) => i.title).sort()).toEqual(['first', 'second']);
-    again.commit?.();
-    expect((await issues.listOpen()).issues).toBeUndefined();
-    expect(github.requestsTo('GET', issuesPath).map((r) => r.status)).toEqual([200, 200, 200, 304]);
-  });
-
   it('reads 250 issues over 3 pages, and notices a change on the last page alone', async () => {
     const github = await fake();
     for (let i = 1; i <= 250; i += 1) github.addIssue({ title: `issue ${i}` });
@@ -147,18 +132,10 @@ describe('listUpdatedSince', () => {
     const closing = github.addIssue({ title: 'closing' });
     github.addPull({ head: 'x' });
     github.closeIssue(closing.number);
-    const issues = source(github);
-    const updated = await issues.listUpdatedSince(later.updatedAt);
+    const updated = await source(github).listUpdatedSince(later.updatedAt);
     expect(updated.issues?.map((i) => [i.title, i.state])).toEqual([
       ['later', 'open'],
       ['closing', 'closed'],
-    ]);
-    // Asked again once committed: a 304, free on the rate limit, and `undefined`.
-    updated.commit?.();
-    expect((await issues.listUpdatedSince(later.updatedAt)).issues).toBeUndefined();
-    expect(github.requestsTo('GET', issuesPath).map((r) => [r.status, r.counted])).toEqual([
-      [200, true],
-      [304, false],
     ]);
   });
 });
@@ -307,19 +284,6 @@ describe('setExclusiveLabel', () => {
     await issues.setExclusiveLabel(issue.number, family, undefined);
     expect(familyOf()).toEqual([]);
     expect(github.state.issues.get(issue.number)!.labels).toEqual(['bug']);
-  });
-
-  it('changes the labels in one PUT: the issue never shows two of the family, nor none between two', async () => {
-    const github = await fake();
-    const issue = github.addIssue({ labels: ['bug', 'state:ready'] });
-    const issues = source(github);
-    for (const label of ['state:working', 'state:done', 'state:ready'] as const) await issues.setExclusiveLabel(issue.number, family, label);
-    const labels = `${issuesPath}/${issue.number}/labels`;
-    expect(github.requestsTo('PUT', labels)).toHaveLength(3);
-    expect([...github.requestsTo('POST', labels), ...github.requestsTo('DELETE', labels)]).toHaveLength(0);
-    const shown = github.state.issues.get(issue.number)!.labelHistory.map((set) => set.filter((l) => l.startsWith('state:')));
-    expect(shown).toEqual([['state:ready'], ['state:working'], ['state:done'], ['state:ready']]);
-    expect(github.state.issues.get(issue.number)!.labels).toEqual(['bug', 'state:ready']);
   });
 
   it('fails with github_not_found for a missing issue', async () => {
