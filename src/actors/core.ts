@@ -10,6 +10,7 @@ import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { readiness } from './http-endpoint.ts';
+import { onceLedger } from './once-ledger.ts';
 import type { OrchestraResources } from './resources.ts';
 
 function publisher(resources: OrchestraResources, actorId: string) {
@@ -69,27 +70,35 @@ export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
       await bus.publish(subject, type, payload, { msgId });
     },
     onIgnored: (reason) => resources.workflowMetrics.issueIgnored(reason),
+    ledger: onceLedger(resources),
   });
-  let failing = false;
+  const { issues } = resources.config;
+  const pollIntervalMs = issues.source === 'github' ? (issues.github?.pollIntervalMs ?? 60_000) : issues.local.pollIntervalMs;
+  const next = `will poll again in ${pollIntervalMs / 1000} s`;
+  let failing: string | undefined;
   const logic = issueWatcherMachine.provide({
     actors: {
       poll: fromPromise<unknown>(async () => {
         resources.watcher = watcher;
         const outcome = await watcher.poll();
-        if (failing) logger.info('issue source reachable again');
-        failing = false;
+        if (outcome.undecided > 0) {
+          // Once per problem: the issues not judged are neither acted on nor released meanwhile.
+          if (failing !== outcome.problem) logger.warn({ undecided: outcome.undecided, problem: outcome.problem }, `issue poll not complete; ${next}`);
+          failing = outcome.problem;
+        } else {
+          if (failing !== undefined) logger.info('issue source read in full again');
+          failing = undefined;
+        }
         return outcome;
       }),
     },
     actions: {
       pollFailed: (_, error) => {
         // Once per outage: the next interval retries, and the orchestra keeps working meanwhile.
-        if (!failing) logger.warn({ err: describeError(error) }, 'issue poll failed; retrying every interval');
-        failing = true;
+        if (failing === undefined) logger.warn({ err: describeError(error) }, `issue poll failed; ${next}`);
+        failing = describeError(error);
       },
     },
   });
-  const { issues } = resources.config;
-  const pollIntervalMs = issues.source === 'github' ? (issues.github?.pollIntervalMs ?? 60_000) : issues.local.pollIntervalMs;
   return { id: 'issue-watcher', logic, input: { pollIntervalMs } };
 }

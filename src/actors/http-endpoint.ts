@@ -1,19 +1,22 @@
 /**
  * The HTTP endpoint: /metrics, /healthz, /readyz, bound to 127.0.0.1 unless configured
- * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs.
+ * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs
+ * — or is stopping because its supervisor asked it to (a pool scaling down: normal work, not a
+ * fault; a crashed actor shows `stopped` or `backoff` until it runs again).
  */
 import { describeError } from '../errors.ts';
 import type { Logger } from 'pino';
 import { startHttpServer, type RouteHandler } from '../infra/observe/http-server.ts';
 import { createGitHubWebhookHandler } from '../issues/webhook.ts';
 import { deliverWebhookEvent } from '../workflow/watcher.ts';
+import { onceLedger } from './once-ledger.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 
 export function readiness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
   const notRunning = flattenTree(resources.inspect())
-    .filter((node) => node.type === 'worker' && node.status !== 'running')
+    .filter((node) => node.type === 'worker' && node.status !== 'running' && node.status !== 'stopping')
     .map((node) => `${node.path}: ${node.status}`);
   const busConnected = resources.bus !== undefined && resources.nc !== undefined && !resources.nc.isClosed();
   return { ok: busConnected && notRunning.length === 0, detail: { busConnected, notRunning } };
@@ -29,14 +32,21 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
   const logger = actorLogger(resources.logger, 'http');
   const { host, port } = resources.config.http;
   let stopping = false;
-  const started = startHttpServer({
-    host,
-    port,
-    metrics: resources.metrics,
-    health: () => liveness(resources),
-    ready: () => readiness(resources),
-    logger,
-    routes: webhookRoutes(resources, logger),
+  const listen = (at: number) =>
+    startHttpServer({
+      host,
+      port: at,
+      metrics: resources.metrics,
+      health: () => liveness(resources),
+      ready: () => readiness(resources),
+      logger,
+      routes: webhookRoutes(resources, logger),
+    });
+  // Batch mode is not where Prometheus looks: a port taken (by a running orchestra, say) is no reason to fail.
+  const started = listen(port).catch((error: unknown) => {
+    if (!resources.batch || port === 0 || !addressInUse(error)) throw error;
+    logger.warn({ host, port }, `port ${port} is taken; batch mode listens on a free port instead (the run file records it)`);
+    return listen(0);
   });
   started.then(
     (server) => {
@@ -63,6 +73,11 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
   };
 });
 
+function addressInUse(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'EADDRINUSE';
+}
+
 /** The GitHub webhook receiver, when configured: verified deliveries go to the issue watcher. */
 function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<string, RouteHandler> {
   const github = resources.config.issues.source === 'github' ? resources.config.issues.github : undefined;
@@ -73,6 +88,7 @@ function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<st
     owner: github.owner,
     repo: github.repo,
     maxBodyBytes: github.webhook.maxBodyBytes,
+    deliveries: onceLedger(resources),
     logger: logger.child({ route: github.webhook.path }),
     onEvent: async (event) => {
       const watcher = resources.watcher;

@@ -10,6 +10,7 @@
  * the queue, and goes on where it was.
  */
 import { z } from 'zod';
+import { checkAgentProgram } from '../agents/command-check.ts';
 import { issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
@@ -110,6 +111,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       },
       ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
       redact: resources.redact,
+      checkProgram: (command) => checkAgentProgram(command),
     });
     await engine.start();
     if (stopping) return;

@@ -1,7 +1,10 @@
 /**
- * Pool scaler: every interval, for each role, reads the backlog of the role's task consumer and
- * grows the role's pool towards `max` while tasks wait, or shrinks it towards `min` when agents
- * sit idle (`scaleStep`). Starting an agent is `startChild` on the role's pool supervisor.
+ * Pool scaler: every interval, for each role, reads the backlog of the role's task consumer
+ * (pending and ack-pending tasks) and grows the role's pool towards `max` while tasks wait — and
+ * starts an agent for a role with work and none, whatever its `min` — or shrinks it towards `min`
+ * when agents sit idle (`scaleStep`). Starting an agent is `startChild` on the role's pool
+ * supervisor; a normal scale-down is `terminateChild`, which the health check does not count as
+ * a problem.
  */
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
@@ -40,7 +43,7 @@ export const poolScalerLogic = fromRuntime<{ resources: OrchestraResources }>(({
           const taken = new Set(pool.childIds());
           let index = 1;
           while (taken.has(`${role}-${index}`)) index += 1;
-          logger.info({ role, agent: `${role}-${index}`, pending: backlog.pending }, 'tasks waiting: starting an agent');
+          logger.info({ role, agent: `${role}-${index}`, pending: backlog.pending, ackPending: backlog.ackPending }, 'tasks waiting: starting an agent');
           await pool.startChild(agentInstanceChild(resources, role, index));
         } else if (step.kind === 'stop') {
           logger.info({ role, agent: step.id }, 'pool idle: stopping an agent');

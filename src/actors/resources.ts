@@ -36,6 +36,8 @@ export interface OrchestraResources {
   readonly config: OrchestraConfig;
   /** The config file the orchestra runs on, for the runners it starts; undefined for the embedded default. */
   readonly configPath: string | undefined;
+  /** Batch mode (`up --once`): it stops once the backlog settled. */
+  readonly batch: boolean;
   readonly secrets: Secrets;
   /** Every value known to be secret (config/secrets.ts `knownSecretValues`, the NATS seeds included). */
   readonly secretValues: readonly string[];

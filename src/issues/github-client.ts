@@ -7,6 +7,9 @@
  *                         wait is at most `maxRateLimitWaitSeconds`, else the call fails
  *   secondary rate limit  403/429 saying "secondary rate limit": wait `retry-after` seconds (60
  *                         when absent), then retry, with the same bounds
+ *   either limit          the whole client pauses, not only the request that met it: no request
+ *                         leaves while a limit is in force (./github-limits.ts), and an answer
+ *                         saying the primary limit is spent pauses it before any refusal
  *   5xx, network errors   retried `retries` times with a quadratic backoff (1, 4, 9 … × base);
  *                         a request that does not answer within `requestTimeoutMs` is a network
  *                         error too
@@ -31,6 +34,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling, type ThrottlingOptions } from '@octokit/plugin-throttling';
 import type { Logger } from 'pino';
 import { IssueErrorCodes, IssueSourceError } from './errors.ts';
+import { LimitGate } from './github-limits.ts';
 
 export type GitHubOutageKind = 'rate_limit' | 'secondary_rate_limit' | 'server_error' | 'network';
 
@@ -73,7 +77,7 @@ export interface GitHubClientOptions {
   userAgent?: string;
 }
 
-export const GitHubOctokit = Octokit.plugin(observeOutages, retry, throttling);
+export const GitHubOctokit = Octokit.plugin(pauseOnLimits, observeOutages, retry, throttling);
 export type GitHubOctokit = InstanceType<typeof GitHubOctokit>;
 
 /** The octokit a plugin receives (@octokit/core's class, which @octokit/rest extends). */
@@ -96,6 +100,25 @@ interface OutageTracker {
 
 /** Per client: the outage of each request still in flight, keyed by its options object. */
 const trackers = new WeakMap<object, OutageTracker>();
+/** Per client: the one pause every request waits out while a rate limit is in force. */
+const gates = new WeakMap<object, LimitGate>();
+
+/** The innermost wrap of every attempt: waits while a limit is in force, and learns of limits from answers. */
+function pauseOnLimits(octokit: CoreOctokit): Record<string, never> {
+  octokit.hook.wrap('request', async (request, options) => {
+    const gate = gates.get(octokit);
+    await gate?.wait();
+    try {
+      const response = await request(options);
+      gate?.answered(response.headers as Record<string, string | number | undefined>);
+      return response;
+    } catch (error) {
+      gate?.refused(error);
+      throw error;
+    }
+  });
+  return {};
+}
 const lastOutage = new WeakMap<object, { kind: GitHubOutageKind; attempts: number }>();
 
 /**
@@ -187,11 +210,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubOctokit 
       const previous = lastOutage.get(endpoint);
       lastOutage.set(endpoint, { kind: outage.kind, attempts: Math.max(attempt, (previous?.attempts ?? 0) + 1) });
       const full: GitHubOutage = { ...outage, request, attempt };
-      const wait = full.retryAfterSeconds === undefined ? '' : ` for ${full.retryAfterSeconds} s`;
-      logger.warn(
-        { github: { outage: full.kind, request, status: full.status, attempt, retryAfterSeconds: full.retryAfterSeconds } },
-        full.willRetry ? `GitHub ${full.kind.replaceAll('_', ' ')}: waiting${wait}, then retrying` : `GitHub ${full.kind.replaceAll('_', ' ')}: giving up`,
-      );
+      const fields = { github: { outage: full.kind, request, status: full.status, attempt, retryAfterSeconds: full.retryAfterSeconds } };
+      const what = `GitHub ${full.kind.replaceAll('_', ' ')} on ${request}`;
+      if (full.willRetry) {
+        logger.warn(fields, `${what}: will retry in ${full.retryAfterSeconds ?? 0} s (attempt ${attempt})`);
+      } else {
+        // What happens next is the caller's to say: the outbox retries a write, the watcher polls again.
+        logger.debug(fields, `${what}: no answer after ${attempt} attempt(s); handed back to the caller`);
+      }
       emit(full);
     },
     recovered: (endpoint) => {
@@ -248,5 +274,6 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubOctokit 
     throttle,
   });
   trackers.set(octokit, tracker);
+  gates.set(octokit, new LimitGate({ unitMs: unit, maxWaitSeconds: maxWait, logger }));
   return octokit;
 }

@@ -3,20 +3,25 @@
  * waits out rate limits and retries outages).
  *
  * Polling. `listOpen()` reads the whole open list (`state=open`, `per_page` 100, following the
- * `Link` header), each page with `If-None-Match` set to the ETag that page had last time. When
- * every page answers 304 (free on GitHub's rate limit) the answer is `issues: undefined`. ETags are
- * kept per page, not only for the first, because a change on a later page (an old issue closed or
- * unlabeled) leaves the first page as it was. The full list is what lets the orchestra notice
+ * `Link` header), each page with `If-None-Match` set to the ETag that page had at the last
+ * committed listing. When every page answers 304 (free on GitHub's rate limit) the answer is
+ * `issues: undefined`. ETags are kept per page (github/pages.ts), and only once the caller
+ * commits the listing, after it judged every issue: a failure in between leaves the old ETags, so
+ * the next poll sees the same changes again. The full list is what lets the orchestra notice
  * issues that were closed or lost their label: they are simply absent from it.
  * `listUpdatedSince(iso)` is the cheaper complement for callers that track changes themselves:
- * issues of any state (closed ones included) updated at or after `iso`.
+ * issues of any state (closed ones included) updated at or after `iso`, conditional in the same
+ * way, so a quiet backlog costs nothing between full polls either. Who labeled an issue (its
+ * events) and what blocks it are read conditionally too: asked again after the issue changed,
+ * they cost nothing when the answer is the same.
  *
  * Writes are idempotent by key, as the interface asks:
  *   comment              a hidden marker `<!-- miyabi-orchestra:key=<key> sig=<hmac> -->` starts
  *                        the body; an own comment of the issue carrying it (by the token's login,
  *                        signed with the installation's secret) means "already posted"
  *   openPullRequest      an open pull request from the same head branch means "already opened"
- *   setExclusiveLabel    adds, then removes the family's other labels (a 404 on removal is fine)
+ *   setExclusiveLabel    one `PUT` of the issue's labels: the family's other labels go, the new one
+ *                        comes, the labels that are not the family's stay (github/labels.ts)
  *   syncLabels           creates only the labels missing (a 422 "already exists" is fine)
  *   mergePullRequest     a merged pull request answers `merged` with `already`, without a PUT;
  *                        the PUT carries the head sha checked, and an unclear answer is settled
@@ -126,8 +131,8 @@ export class GitHubIssueSource implements IssueSource {
     return this.issues.listOpen();
   }
 
-  /** Issues of any state (closed included, pull requests excluded) updated at or after `since` (ISO). */
-  listUpdatedSince(since: string): Promise<TrackedIssue[]> {
+  /** Issues of any state (closed included, pull requests excluded) updated at or after `since` (ISO); undefined when unchanged. */
+  listUpdatedSince(since: string): Promise<ListResult> {
     return this.issues.listUpdatedSince(since);
   }
 

@@ -45,13 +45,24 @@ export interface TrackedIssue {
 export interface Labeler {
   login: string;
   isBot: boolean;
-  /** Has write access (admin, maintain or write) to the repository, per the tracker. */
-  hasWriteAccess: boolean;
+  /**
+   * Has write access (admin, maintain or write) to the repository, per the tracker; undefined when
+   * the tracker would not say (the token may not read collaborators' permissions: `accessProblem`).
+   */
+  hasWriteAccess: boolean | undefined;
+  /** Why `hasWriteAccess` is unknown, naming what the token lacks. */
+  accessProblem?: string;
 }
 
 export interface ListResult {
-  /** The open issues (pull requests excluded), or undefined when nothing changed (a 304). */
+  /** The issues (pull requests excluded), or undefined when nothing changed (a 304). */
   issues: TrackedIssue[] | undefined;
+  /**
+   * Keeps what this listing learned (GitHub: its ETags) for the next one. The caller commits once
+   * it has handled every issue of the listing: uncommitted, the next listing answers the same
+   * changes again rather than "nothing changed". Absent: nothing to keep.
+   */
+  commit?: () => void;
 }
 
 export interface PullRequestRequest {
@@ -143,9 +154,10 @@ export interface IssueSource {
   listOpen(): Promise<ListResult>;
   /**
    * Issues of any state updated at or after `since` (an `updatedAt` the tracker gave): one cheap
-   * request between full polls. Optional: a source without it is always read in full.
+   * request between full polls (GitHub: conditional, so `issues: undefined` when the answer is the
+   * one committed last time). Optional: a source without it is always read in full.
    */
-  listUpdatedSince?(since: string): Promise<TrackedIssue[]>;
+  listUpdatedSince?(since: string): Promise<ListResult>;
   /** One issue, open or closed; undefined when it does not exist. */
   get(number: number): Promise<TrackedIssue | undefined>;
   /** Who applied `label` most recently; undefined when unknown. */

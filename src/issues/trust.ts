@@ -6,7 +6,9 @@
  * Trusted means: an allowed author association (OWNER, MEMBER, COLLABORATOR by default) or a
  * login on the allow-list; a bot only when its login is on the bots list, whatever else it has.
  * For the labeler, whom the issue's association does not describe, write access to the
- * repository stands for the association.
+ * repository stands for the association. When the tracker would not say whether the labeler may
+ * write (the token may not read collaborators' permissions), a labeler who is not trusted by name
+ * is unknown (`unknown_labeler`, the tracker's reason in the detail): not judged yet, never trusted.
  */
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { AuthorAssociation, Labeler, TrackedIssue } from './source.ts';
@@ -50,7 +52,14 @@ export function judgeIssue(
   if (labeler === undefined) {
     return { trusted: false, reason: 'unknown_labeler', detail: `who applied "${triggerLabel}" is unknown` };
   }
-  const applied = distrust(labeler, policy);
+  const applied = distrust({ login: labeler.login, isBot: labeler.isBot, hasWriteAccess: labeler.hasWriteAccess === true }, policy);
+  if (applied === 'untrusted' && labeler.hasWriteAccess === undefined) {
+    return {
+      trusted: false,
+      reason: 'unknown_labeler',
+      detail: `whether ${labeler.login}, who applied "${triggerLabel}", may write is unknown: ${labeler.accessProblem ?? 'the tracker did not say'}`,
+    };
+  }
   if (applied === 'bot') return { trusted: false, reason: 'bot_labeler', detail: `"${triggerLabel}" applied by bot ${labeler.login}` };
   if (applied === 'untrusted') {
     return { trusted: false, reason: 'untrusted_labeler', detail: `"${triggerLabel}" applied by ${labeler.login}, who has no write access` };

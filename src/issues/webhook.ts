@@ -13,9 +13,12 @@
  *   another repository (a fork, say)        202, ignored, logged
  *   events other than issues, issue_comment and label
  *                                           202, ignored
- *   a delivery id seen before               200, not handed on again (the last `maxDeliveries`
- *                                           ids are remembered; a delivery whose handler failed is
- *                                           forgotten, so GitHub's redelivery is handled)
+ *   a delivery id seen before               200, not handed on again: once a delivery was handled
+ *                                           it is remembered in `deliveries` (durably: the KV
+ *                                           ledger, with retention, so GitHub's "Redeliver" days
+ *                                           later, after restarts, is a no-op) and in memory (the
+ *                                           last `maxDeliveries` ids); a delivery whose handler
+ *                                           failed is not remembered, so its redelivery is handled
  *   otherwise                               `onEvent(normalized)`; 200 when it resolves, 500 and an
  *                                           error line when it throws
  *
@@ -61,14 +64,22 @@ export interface GitHubWebhookEvent {
   };
 }
 
+/** Where handled delivery ids are remembered durably (`delivery.<id>` keys). */
+export interface DeliveryLedger {
+  has(key: string): Promise<boolean>;
+  add(key: string): Promise<void>;
+}
+
 export interface GitHubWebhookOptions {
   secret: string;
   owner: string;
   repo: string;
   /** Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Delivery ids remembered against replays; default 10 000. */
+  /** Delivery ids remembered in memory against replays; default 10 000. */
   maxDeliveries?: number;
+  /** Delivery ids remembered durably; absent: in memory only (this process). */
+  deliveries?: DeliveryLedger;
   logger: Logger;
   onEvent: (event: GitHubWebhookEvent) => void | Promise<void>;
 }
@@ -251,7 +262,20 @@ export function createGitHubWebhookHandler(options: GitHubWebhookOptions): GitHu
       reply(res, 202, { ignored: true, reason: 'event not handled' });
       return;
     }
-    if (deliveries.has(deliveryId)) {
+    const ledgerKey = `delivery.${deliveryId}`;
+    let seen = deliveries.has(deliveryId);
+    if (!seen && options.deliveries) {
+      try {
+        seen = await options.deliveries.has(ledgerKey);
+      } catch (error) {
+        // Cannot tell: GitHub delivers it again after a 5xx, and polling catches up meanwhile.
+        logger.warn({ webhook: context, err: describeError(error) }, 'webhook delivery ledger unreadable; refused for now');
+        reply(res, 503, { error: 'delivery ledger unavailable' });
+        return;
+      }
+      if (seen) remember(deliveryId);
+    }
+    if (seen) {
       logger.info({ webhook: context }, 'webhook delivery seen before: not handled again');
       reply(res, 200, { ok: true, duplicate: true });
       return;
@@ -271,6 +295,10 @@ export function createGitHubWebhookHandler(options: GitHubWebhookOptions): GitHu
       reply(res, 500, { error: 'handler failed' });
       return;
     }
+    // Handled: a failure to remember it is logged; a redelivery would find the handler's own msgIds and ledger.
+    await options.deliveries?.add(ledgerKey).catch((error: unknown) =>
+      logger.warn({ webhook: context, err: describeError(error) }, 'webhook delivery handled but not remembered durably'),
+    );
     logger.debug({ webhook: { ...context, action: event.action, issue: event.issue?.number } }, 'webhook event handled');
     reply(res, 200, { ok: true });
   };

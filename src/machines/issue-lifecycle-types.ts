@@ -19,6 +19,12 @@ export function isOrchestraStage(stage: string): boolean {
   return ORCHESTRA_STAGES.has(stage);
 }
 
+/** Whether a route keeps the first `keep` stages of another, and has a stage where the issue stands. */
+export function keepsStages(current: readonly RouteStage[], next: readonly RouteStage[], keep: number, stageIndex: number): boolean {
+  if (next.length <= stageIndex) return false;
+  return current.slice(0, keep).every((stage, index) => next[index]?.stage === stage.stage && next[index]?.role === stage.role);
+}
+
 export type StateLabel =
   | 'pending'
   | 'implementing'
@@ -161,7 +167,12 @@ export type LifecycleEvent =
   /** A trusted person answered the agent's question. */
   | { type: 'issue.answer'; answer: string; by: string; now: number }
   | { type: 'issue.released'; reason: string; now: number }
-  | { type: 'issue.reset'; reason: string; route: RouteStage[]; priority: number; now: number };
+  | { type: 'issue.reset'; reason: string; route: RouteStage[]; priority: number; now: number }
+  /**
+   * The issue's labels now say another route or priority (a route label added a moment after the
+   * trigger label): taken when the first `keep` stages — those run or running — stay as they were.
+   */
+  | { type: 'issue.relabeled'; route: RouteStage[]; priority: number; keep: number; now: number };
 
 export interface DispatchParams {
   taskId: string;

@@ -14,6 +14,8 @@
  *       merging ─ refused by the tracker ─► merge_blocked ─ the pull request changed ─► merging
  *   queued at a later stage ─ its branch's restack conflicts ─► queued at the first stage (the same count)
  *   any state ─ issue.released (closed, unlabelled) ─► released
+ *   any state ─ issue.relabeled ─► the same state on the labels' route and priority, when the
+ *       stages run so far stay as they were
  *   done / failed ─ issue.reset (edited, /miyabi retry) ─► discovered, a new generation
  *
  * Time comes in on the events (`now`), so the machine is deterministic and a restored snapshot
@@ -25,7 +27,18 @@
 import { assign } from 'xstate';
 import { dispatchParams, lifecycleSetup, roundComment } from './issue-lifecycle-setup.ts';
 import { conflictRound, mergeStates } from './issue-lifecycle-merge.ts';
-import { commentKey, FRESH_GENERATION, hashReason, retryDelayMs, runOf, stageOf, stageResultOf, taskIdOf, type LifecycleContext } from './issue-lifecycle-types.ts';
+import {
+  commentKey,
+  FRESH_GENERATION,
+  hashReason,
+  keepsStages,
+  retryDelayMs,
+  runOf,
+  stageOf,
+  stageResultOf,
+  taskIdOf,
+  type LifecycleContext,
+} from './issue-lifecycle-types.ts';
 
 export * from './issue-lifecycle-types.ts';
 
@@ -56,6 +69,11 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
         { type: 'setStateLabel', params: { label: undefined } },
         { type: 'finished', params: ({ event }) => ({ outcome: 'released' as const, reason: event.reason }) },
       ],
+    },
+    // Done and failed take it too, harmlessly: the engine sends it only while the issue is on its way.
+    'issue.relabeled': {
+      guard: ({ context, event }) => keepsStages(context.route, event.route, event.keep, context.stageIndex),
+      actions: assign({ route: ({ event }) => event.route, priority: ({ event }) => event.priority }),
     },
   },
   states: {

@@ -54,6 +54,8 @@ export interface StartOptions {
   issueSource?: IssueSource;
   /** Called when a stop is requested from outside (the control actor), before stopping. */
   onStopRequested?: (reason: string) => void;
+  /** Batch mode (`up --once`): the HTTP endpoint moves to a free port when its own is taken. */
+  batch?: boolean;
 }
 
 export async function startOrchestra(loaded: LoadedConfig, options: StartOptions = {}): Promise<Orchestra> {
@@ -193,6 +195,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const resources: OrchestraResources = {
     config,
     configPath: loaded.isDefault ? undefined : loaded.path,
+    batch: options.batch === true,
     paneDriver: undefined,
     spares: undefined,
     runnerBundle,

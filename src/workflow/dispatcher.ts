@@ -143,6 +143,12 @@ export function queueIdOf(issue: number): string {
   return `issue-${issue}`;
 }
 
+/** A queued issue whose entry changed (another stage, route or priority): it is queued again. */
+export function queueEntryMoved(previous: LifecycleSnapshot, next: LifecycleSnapshot): boolean {
+  const [before, after] = [previous.context, next.context];
+  return before.stageIndex !== after.stageIndex || before.route !== after.route || before.priority !== after.priority;
+}
+
 /** The queue's entry for an issue's current stage: its role, priority and SLA deadline. */
 export function queuedTaskOf(config: OrchestraConfig, record: IssueRecord, snapshot: LifecycleSnapshot): QueuedTask {
   const { context } = snapshot;

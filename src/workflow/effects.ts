@@ -19,10 +19,11 @@ import type { WorkflowStore } from './store.ts';
 
 const EFFECT_TYPES = new Set<string>(['setStateLabel', 'comment', 'dispatchTask', 'cancelTask', 'stageSucceeded', 'finished']);
 
-export function toEffects(actions: ReadonlyArray<{ type: string; params?: unknown }>): WorkflowEffect[] {
+/** The effects among a transition's actions, decided at `at` (ms since the epoch). */
+export function toEffects(actions: ReadonlyArray<{ type: string; params?: unknown }>, at: number): WorkflowEffect[] {
   return actions
     .filter((action) => EFFECT_TYPES.has(action.type))
-    .map((action) => ({ type: action.type as WorkflowEffect['type'], params: (action.params ?? {}) as Record<string, unknown> }));
+    .map((action) => ({ type: action.type as WorkflowEffect['type'], params: (action.params ?? {}) as Record<string, unknown>, at }));
 }
 
 /** Effects that write to the tracker: they keep their order among themselves through an outage. */

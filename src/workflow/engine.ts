@@ -22,23 +22,23 @@ import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-li
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
-import { Dispatcher, queueIdOf, queuedTaskOf, stageKey } from './dispatcher.ts';
+import { Dispatcher, queueEntryMoved, queueIdOf, queuedTaskOf, stageKey } from './dispatcher.ts';
 import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions } from './effects.ts';
 import { MergeStage } from './merge-stage.ts';
 import { MergeRunner } from './merges.ts';
 import type { WorkflowMetrics } from './metrics.ts';
 import type { GraphPort, QueuePort, WorkspacePort } from './ports.ts';
-import { nodeStateOf, Readiness } from './readiness.ts';
+import { nodeStateOf, Readiness, type ReadinessOptions } from './readiness.ts';
 import type { IssueRecord, ObservedIssue, WorkflowEffect } from './record.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
 import { TrackerWriters } from './tracker-writer.ts';
-import { failedWrites, isSettled, newRecord } from './intake.ts';
+import { failedWrites, isSettled, newRecord, relabelEvent } from './intake.ts';
 
 export type { LifecycleSnapshot } from './book.ts';
 export type { ObservedIssue } from './record.ts';
 
 /** What the effects need (effects.ts), and the engine's own options. */
-export interface WorkflowOptions extends EffectRunnerOptions {
+export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   /** The dependency file's edges (workflow.dependenciesFile), already parsed. */
   extraDependencies?: ReadonlyMap<number, readonly number[]>;
   /** The dependency graph and the ready queue: the `dag` and `scheduler` actors (src/workflow/ports.ts). */
@@ -46,7 +46,7 @@ export interface WorkflowOptions extends EffectRunnerOptions {
   scheduler: QueuePort;
   /** The target repository: branches made, restacked and merged by the orchestra. Without it agents' runners make branches from HEAD. */
   workspace?: WorkspacePort;
-  metrics?: Pick<WorkflowMetrics, 'mergeStage' | 'humanIntervention'>;
+  metrics?: Pick<WorkflowMetrics, 'mergeStage' | 'humanIntervention' | 'trackerLag'>;
   now?: () => number;
 }
 
@@ -94,8 +94,9 @@ export class Workflow implements Book {
       now: this.now,
       closed: () => this.#closed,
       drained: () => this.#merges.kick(this),
+      onLabelLanded: (seconds) => options.metrics?.trackerLag(seconds),
     });
-    this.#readiness = new Readiness(options.source);
+    this.#readiness = new Readiness(options, this.now);
     this.#dispatcher = new Dispatcher(options.store, options.workspace);
     const stage = new MergeStage({ ...options, workspace: options.workspace, now: this.now });
     this.#merges = new MergeRunner(stage, options.source, options.metrics);
@@ -142,9 +143,13 @@ export class Workflow implements Book {
           this.dag.setNode(number, this.#dependenciesOf(existing));
           this.log.info({ issue: number }, 'issue edited');
         }
+        const route = routeIssue(observed.issue.labels, this.config.workflow);
+        const relabeled = relabelEvent(snapshot, route, this.now());
         if (edited && (snapshot.value === 'done' || snapshot.value === 'failed')) {
-          const route = routeIssue(observed.issue.labels, this.config.workflow);
           await this.#send(existing, { type: 'issue.reset', reason: 'edited', route: route.stages, priority: route.priority, now: this.now() });
+        } else if (relabeled && this.step(existing, relabeled)) {
+          this.log.info({ issue: number, route: route.stages.map((stage) => stage.stage), priority: route.priority }, 'issue rerouted by its labels');
+          await this.commit([existing]);
         } else if (changed) {
           await this.#options.store.putRecord(existing);
         }
@@ -314,7 +319,7 @@ export class Workflow implements Book {
   step(record: IssueRecord, event: LifecycleEvent): boolean {
     const previous = this.#snapshots.get(record.number)!;
     const [next, actions] = transition(issueLifecycleMachine, previous, event);
-    const effects = toEffects(actions);
+    const effects = toEffects(actions, this.now());
     if (next.value === previous.value && effects.length === 0 && next.context === previous.context) return false;
     this.#snapshots.set(record.number, next);
     record.snapshot = issueLifecycleMachine.getPersistedSnapshot(next);
@@ -336,7 +341,7 @@ export class Workflow implements Book {
     const id = queueIdOf(record.number);
     if (previous.value === 'queued' && next.value !== 'queued' && next.value !== 'running') this.queue.remove(id);
     if (previous.value === 'running' && next.value !== 'running') this.queue.finished(id);
-    if (next.value === 'queued' && (previous.value !== 'queued' || previous.context.stageIndex !== next.context.stageIndex)) {
+    if (next.value === 'queued' && (previous.value !== 'queued' || queueEntryMoved(previous, next))) {
       this.queue.enqueue(queuedTaskOf(this.config, record, next));
     }
     if (next.value === 'merging' && previous.value !== 'merging') this.#merges.schedule(record.number);

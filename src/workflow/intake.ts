@@ -1,12 +1,13 @@
 /**
  * An issue's way in and the batch's way out: the record and lifecycle of an issue seen for the
- * first time (or again after a release, as a new generation), and whether the whole backlog has
- * settled — nothing more will happen without something new from outside, so `up --once` stops.
+ * first time (or again after a release, as a new generation), the route its labels say when they
+ * change on the way, and whether the whole backlog has settled — nothing more will happen without
+ * something new from outside, so `up --once` stops.
  */
 import { initialTransition } from 'xstate';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { routeIssue, type IssueRoute } from '../issues/routing.ts';
-import { issueLifecycleMachine } from '../machines/issue-lifecycle.ts';
+import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { Book, LifecycleSnapshot } from './book.ts';
 import { toEffects, writesTracker } from './effects.ts';
 import type { IssueRecord, ObservedIssue } from './record.ts';
@@ -46,10 +47,28 @@ export function newRecord(
     contentHash: observed.contentHash,
     dependsOn: observed.dependsOn,
     snapshot: issueLifecycleMachine.getPersistedSnapshot(snapshot),
-    outbox: [...(previous?.outbox ?? []), ...toEffects(actions)],
+    outbox: [...(previous?.outbox ?? []), ...toEffects(actions, now)],
     discoveredAt: now,
   };
   return { record, snapshot, route };
+}
+
+/** States in which the current stage has not started: its stage may still change with the route. */
+const NOT_STARTED = new Set(['discovered', 'waiting', 'queued', 'blocked']);
+
+/**
+ * The labels say another route or priority than the issue has (a route label added a moment after
+ * the trigger label): the event that moves it there, keeping the stages run or running — the
+ * lifecycle refuses it when they would change. Undefined when nothing differs, or the issue is
+ * finished (an edit starts a new generation instead).
+ */
+export function relabelEvent(snapshot: LifecycleSnapshot, route: IssueRoute, now: number): LifecycleEvent | undefined {
+  const state = String(snapshot.value);
+  const { context } = snapshot;
+  if (state === 'done' || state === 'failed' || state === 'released') return undefined;
+  if (route.priority === context.priority && JSON.stringify(route.stages) === JSON.stringify(context.route)) return undefined;
+  const keep = context.stageIndex + (NOT_STARTED.has(state) ? 0 : 1);
+  return { type: 'issue.relabeled', route: route.stages, priority: route.priority, keep, now };
 }
 
 export function isSettled(book: Book): boolean {

@@ -1,8 +1,11 @@
 /**
  * The workflow's metrics, on the orchestra's registry (src/infra/observe/metrics.ts knows nothing of
- * issues): issues by state, stage runs, what the trust gate ignored, and the tracker's health.
+ * issues): issues by state, stage runs, what the trust gate ignored, and the tracker's health —
+ * its outages, and how far its state labels are behind the real state (`miyabi_tracker_lag_seconds`,
+ * a histogram observed each time a state label lands: the time since the lifecycle entered the
+ * state it shows, or the first state it replaced unshown).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BoundedLabel } from '../infra/observe/metrics.ts';
 
 export class WorkflowMetrics {
@@ -13,6 +16,7 @@ export class WorkflowMetrics {
   readonly #trackerDegraded: Gauge;
   readonly #humanInterventions: Counter<'kind'>;
   readonly #merges: Counter<'outcome'>;
+  readonly #trackerLag: Histogram;
   /** Stage names and ignore reasons come from config and code, but a bound costs nothing. */
   readonly #names = new BoundedLabel(200);
 
@@ -45,6 +49,12 @@ export class WorkflowMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.#trackerLag = new Histogram({
+      name: 'miyabi_tracker_lag_seconds',
+      help: 'How far behind the real state the state label on the tracker was when it landed: from the state change to the label write',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600],
+      registers,
+    });
     // Known from the start, so the first one is a change `rate()` can see.
     for (const kind of ['needs_input', 'answer']) this.#humanInterventions.inc({ kind }, 0);
     for (const outcome of ['merged', 'blocked', 'conflict', 'ci_failed', 'failed']) this.#merges.inc({ outcome }, 0);
@@ -74,6 +84,11 @@ export class WorkflowMetrics {
 
   trackerWait(kind: string): void {
     this.#trackerWaits.inc({ kind });
+  }
+
+  /** A state label reached the tracker `seconds` after the state it shows began. */
+  trackerLag(seconds: number): void {
+    this.#trackerLag.observe(seconds);
   }
 
   trackerDegraded(degraded: boolean): void {

@@ -10,17 +10,24 @@
  *            its branch.
  * Dependencies outside the orchestra's scope count once closed on the tracker, looked up every
  * few seconds while something depends on them.
+ *
+ * A route that needs a role the config does not define, or one whose agent program is not on this
+ * host (`agents.<role>.command`, checked as its runner would: a few seconds' answer is reused), is
+ * blocked with that reason before anything is dispatched — never a task that no runner will take,
+ * which would keep batch mode waiting for ever. Once the program is there, the issue goes on.
  */
 import { describeError } from '../errors.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { missingRoles } from '../issues/routing.ts';
 import type { NodeState } from '../machines/dag.ts';
-import type { LifecycleEvent } from '../machines/issue-lifecycle.ts';
+import type { LifecycleEvent, RouteStage } from '../machines/issue-lifecycle.ts';
 import type { Book, LifecycleSnapshot } from './book.ts';
 import type { IssueRecord } from './record.ts';
 
 /** External dependencies are looked up on the tracker at most this often. */
 const EXTERNAL_REFRESH_MS = 10_000;
+/** A role's agent program is looked for at most this often. */
+const PROGRAM_CHECK_MS = 5_000;
 const PAST_PR = new Set(['merging', 'merge_blocked', 'done']);
 
 export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mode: 'merged' | 'stacked'): NodeState {
@@ -37,22 +44,62 @@ export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mo
   return snapshot.value === 'done' && record.pullRequest === undefined ? 'done' : 'pending';
 }
 
+/** What readiness needs besides the book: the tracker, and how to look for a role's agent program. */
+export interface ReadinessOptions {
+  source: IssueSource;
+  /** Throws when the role's agent program is not on this host (src/agents/command-check.ts); absent: not looked for. */
+  checkProgram?: (command: readonly string[]) => unknown;
+}
+
 export class Readiness {
   readonly #checkedAt = new Map<number, number>();
+  /** Per role: when its program was looked for, and what is wrong with it (undefined: nothing). */
+  readonly #programs = new Map<string, { at: number; problem: string | undefined }>();
+  private readonly source: IssueSource;
 
-  constructor(private readonly source: IssueSource) {}
+  constructor(
+    private readonly options: ReadinessOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.source = options.source;
+  }
+
+  /** Why the route cannot run on this host: a role missing from the config, or its agent program missing. */
+  #unrunnable(book: Book, route: readonly RouteStage[]): string | undefined {
+    const { config } = book;
+    const missing = missingRoles(route, Object.keys(config.agents));
+    if (missing.length > 0) return `no agent role ${missing.join(', ')} in the config (agents.${missing[0]})`;
+    for (const role of new Set(route.map((stage) => stage.role))) {
+      const agent = config.agents[role];
+      if (!agent || !this.options.checkProgram) continue;
+      let known = this.#programs.get(role);
+      if (known === undefined || this.now() - known.at >= PROGRAM_CHECK_MS) {
+        let problem: string | undefined;
+        try {
+          this.options.checkProgram(agent.command);
+        } catch (error) {
+          // The program's name only: the reason is posted on the tracker, the host's paths are not its business.
+          const program = (agent.command[0] ?? '').split('/').pop();
+          problem = `the agent program of role ${role} is not on the orchestra's host: command not found: ${program} (agents.${role}.command)`;
+          if (known?.problem === undefined) book.log.warn({ role, err: describeError(error) }, 'agent program missing: the issues that need the role are blocked until it is there');
+        }
+        known = { at: this.now(), problem };
+        this.#programs.set(role, known);
+      }
+      if (known.problem !== undefined) return known.problem;
+    }
+    return undefined;
+  }
 
   /** Steps every issue whose dependencies changed; true when any did. */
   async evaluate(book: Book): Promise<boolean> {
     const changed: IssueRecord[] = [];
-    const roles = Object.keys(book.config.agents);
     const graph = book.dag.graph;
     for (const record of book.records.values()) {
       const snapshot = book.snapshot(record.number);
       const state = String(snapshot.value);
       if (state !== 'discovered' && state !== 'waiting' && state !== 'blocked' && state !== 'queued') continue;
-      const missing = missingRoles(snapshot.context.route, roles);
-      const reason = missing.length > 0 ? `no agent role ${missing.join(', ')} in the config (agents.${missing[0]})` : graph.blockedReason(record.number);
+      const reason = this.#unrunnable(book, snapshot.context.route) ?? graph.blockedReason(record.number);
       let event: LifecycleEvent | undefined;
       // Not `graph.isReady`: an issue past its merge stage (deploying, say) is a satisfied node
       // for its dependents, and still has stages of its own to run.

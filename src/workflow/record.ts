@@ -12,6 +12,8 @@ export interface WorkflowEffect {
   failures?: number;
   /** Loaded from an earlier run's outbox: it may have been done before the crash. */
   replay?: boolean;
+  /** When the lifecycle decided it (ms since the epoch): a state label's lag is counted from here. */
+  at?: number;
 }
 
 /** What the workflow knows of the issue itself, as the tracker gave it. */

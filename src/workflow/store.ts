@@ -7,6 +7,11 @@
  *   effect.<key>         the ledger: a side effect done (a comment, a dispatch, a pull request)
  *   cache.<key>          a stage that succeeded, by idempotency key (issue, stage, content, dependencies)
  *
+ * And in the ledger of what happened once (the bus's `once` bucket, whose entries expire after a
+ * week: longer than GitHub lets anyone redeliver a webhook delivery), `OnceStore`:
+ *
+ *   delivery.<id>          a webhook delivery handled (GitHub's X-GitHub-Delivery)
+ *   command.<n>.<comment>  a comment command or answer obeyed, by its comment id
  */
 import type { KV } from '@nats-io/kv';
 import type { StageResult } from '../agents/task.ts';
@@ -17,6 +22,20 @@ import type { IssueRecord } from './record.ts';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+
+/** Keys remembered for a while, durably: `has` after `add` until the bucket's entries expire. */
+export class OnceStore {
+  constructor(private readonly kv: KV) {}
+
+  async has(key: string): Promise<boolean> {
+    const entry = await this.kv.get(kvKey(key));
+    return entry !== null && entry.operation === 'PUT';
+  }
+
+  async add(key: string): Promise<void> {
+    await this.kv.put(kvKey(key), encoder.encode(JSON.stringify({ at: new Date().toISOString() })));
+  }
+}
 
 export class WorkflowStore {
   constructor(private readonly kv: KV) {}

@@ -5,6 +5,10 @@
  * (backing off up to a minute) and is tried again on a later tick; only the last state label of
  * a backlog counts, the ones in between are skipped. A write that keeps failing is reported as
  * stuck (`stuckWrite`), so batch mode can name it rather than wait for ever.
+ *
+ * The tracker's lag: when a state label lands, how long after the lifecycle decided on it — or on
+ * the first of the labels it replaced, skipped on the way — is `onLabelLanded(seconds)`
+ * (`miyabi_tracker_lag_seconds`): how far the label on the tracker was behind the real state.
  */
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
@@ -24,11 +28,13 @@ export interface TrackerWriterOptions {
   closed(): boolean;
   /** The issue's tracker writes are all done (the merge stage waits for its pull request). */
   drained(record: IssueRecord): void;
+  /** A state label reached the tracker this long after the state it shows began (seconds). */
+  onLabelLanded?(lagSeconds: number): void;
 }
 
 export class TrackerWriters {
   readonly #options: TrackerWriterOptions;
-  readonly #writers = new Map<number, { running: boolean; retryAt: number; failures: number }>();
+  readonly #writers = new Map<number, Writer>();
 
   constructor(options: TrackerWriterOptions) {
     this.#options = options;
@@ -37,7 +43,7 @@ export class TrackerWriters {
   /** Starts the issue's writer when it has tracker writes waiting and is neither running nor backing off. */
   start(record: IssueRecord): void {
     const { now, closed, background } = this.#options;
-    const writer = this.#writers.get(record.number) ?? { running: false, retryAt: 0, failures: 0 };
+    const writer = this.#writers.get(record.number) ?? { running: false, retryAt: 0, failures: 0, staleSince: undefined };
     this.#writers.set(record.number, writer);
     if (writer.running || now() < writer.retryAt || closed()) return;
     if (!record.outbox.some(writesTracker)) return;
@@ -49,23 +55,33 @@ export class TrackerWriters {
     );
   }
 
-  async #write(record: IssueRecord, writer: { retryAt: number; failures: number }): Promise<void> {
+  async #write(record: IssueRecord, writer: Writer): Promise<void> {
     const { run, persist, logger, now, closed } = this.#options;
     try {
       for (let effect = record.outbox.find(writesTracker); effect && !closed(); effect = record.outbox.find(writesTracker)) {
+        const label = effect.type === 'setStateLabel';
+        // Only the last state label counts: after an outage, catch up without the ones in between.
+        const superseded = label && supersededLabel(record.outbox, effect);
         try {
-          // Only the last state label counts: after an outage, catch up without the ones in between.
-          if (!supersededLabel(record.outbox, effect)) await run(record, effect);
+          if (!superseded) await run(record, effect);
         } catch (error) {
           effect.failures = (effect.failures ?? 0) + 1;
           writer.failures += 1;
           // The client has already retried what it could: wait before the next round.
-          writer.retryAt = now() + Math.min(60_000, 1_000 * 2 ** Math.min(writer.failures - 1, 6));
+          const waitMs = Math.min(60_000, 1_000 * 2 ** Math.min(writer.failures - 1, 6));
+          writer.retryAt = now() + waitMs;
           logger.warn(
-            { issue: record.number, effect: effect.type, failures: effect.failures, err: describeError(error) },
-            'tracker write failed; the work goes on and the write is retried',
+            { issue: record.number, effect: effect.type, failures: effect.failures, retryInMs: waitMs, err: describeError(error) },
+            `tracker write failed; will retry in ${waitMs / 1000} s (the work goes on)`,
           );
           return;
+        }
+        if (label && effect.at !== undefined) {
+          writer.staleSince = Math.min(writer.staleSince ?? effect.at, effect.at);
+          if (!superseded) {
+            this.#options.onLabelLanded?.(Math.max(0, now() - writer.staleSince) / 1000);
+            writer.staleSince = undefined;
+          }
         }
         writer.failures = 0;
         record.outbox.splice(record.outbox.indexOf(effect), 1);
@@ -76,6 +92,14 @@ export class TrackerWriters {
       logger.warn({ issue: record.number, err: describeError(error) }, 'could not record a tracker write; it is replayed');
     }
   }
+}
+
+interface Writer {
+  running: boolean;
+  retryAt: number;
+  failures: number;
+  /** The earliest decision among the state labels skipped since the last one landed. */
+  staleSince: number | undefined;
 }
 
 /** The issue's first pending tracker write, when it has failed too often: the writes go in order, so it holds back the rest. */

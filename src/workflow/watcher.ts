@@ -4,13 +4,26 @@
  * costs one log line and a counter, nothing more.
  *
  * On `miyabi.events.issue.<n>` (JetStream, so the workflow gets every one of them, acked):
- *   issue.observed   a trusted open issue; msgId `observed:<n>:<content>`, so the same issue seen
- *                    by polling and by a webhook within the duplicate window is handled once
+ *   issue.observed   a trusted open issue; msgId `observed:<n>:<version>` (its content and its
+ *                    labels but the state labels: `issueVersion`), so the same issue seen by
+ *                    polling and by a webhook within the duplicate window is handled once, and a
+ *                    label added later (a route label) is published again
  *   issue.released   the issue was closed, or lost its trigger label or its trust
  *   issue.command    `/miyabi retry` from a trusted commenter (msgId `command:<n>:<comment id>`),
- *                    or the answer to an agent's question (./answers.ts)
- * On `miyabi.events.issue.scope` after each poll that saw a change: every trusted open issue's
- * number, so a workflow that restarted (or a watcher that did) releases what left the scope.
+ *                    or the answer to an agent's question (./answers.ts); each comment once for
+ *                    good (the ledger: `command.<n>.<comment id>` in KV, with retention)
+ * On `miyabi.events.issue.scope` after each full poll that saw a change: every open issue's number
+ * that is trusted or not judged yet, so a workflow that restarted (or a watcher that did) releases
+ * what left the scope — and never what could not be judged this time.
+ *
+ * No issue missed: trust verdicts are kept by everything they depend on (./trust-verdicts.ts), not
+ * by `updated_at`, which GitHub gives to the second. A poll is complete when every issue of its
+ * listing was judged; only then are the listing's ETags kept (`ListResult.commit`) and the
+ * incremental polls' `since` moved on. A lookup that fails (an outage, a token that may not read
+ * collaborators' permissions) leaves its issue undecided — neither published nor released — and
+ * the poll goes on with the others; the next poll reads the same changes again, never a 304
+ * "unchanged". `failures` and `problem` say how many polls in a row were not complete, and why
+ * (batch mode stops on them rather than wait for ever).
  *
  * An issue's dependencies (its body, the tracker's `dependsOn` and "blocked by") are read by
  * ./issue-dependencies.ts; they count in the content hash. Answers are looked for, at each poll
@@ -19,13 +32,14 @@
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
-import type { IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
+import type { IssueSource, ListResult, TrackedIssue } from '../issues/source.ts';
 import { promptBody, sha256 } from '../issues/text.ts';
-import { judgeIssue, trustsCommenter, type TrustVerdict } from '../issues/trust.ts';
+import { trustsCommenter } from '../issues/trust.ts';
 import type { GitHubWebhookEvent } from '../issues/webhook.ts';
 import { AnswerWatch, type IssueComment } from './answers.ts';
 import type { ObservedIssue } from './engine.ts';
 import { DependencyReader, dependenciesOf, trackerRepository } from './issue-dependencies.ts';
+import { TrustVerdicts, type LabelerHint } from './trust-verdicts.ts';
 
 export type { IssueComment } from './answers.ts';
 
@@ -39,6 +53,12 @@ export function issueSubject(number: number): string {
   return `miyabi.events.issue.${number}`;
 }
 
+/** Remembers, durably and for a while, what was done once (a comment command by its comment id). */
+export interface OnceLedger {
+  has(key: string): Promise<boolean>;
+  add(key: string): Promise<void>;
+}
+
 export interface WatcherOptions {
   config: OrchestraConfig;
   source: IssueSource;
@@ -46,12 +66,18 @@ export interface WatcherOptions {
   logger: Logger;
   /** Counts an issue ignored by the trust gate, by reason. */
   onIgnored?: (reason: string) => void;
+  /** Comment commands and answers already obeyed, by comment id (the KV bucket's ledger); default: this process's memory. */
+  ledger?: OnceLedger;
 }
 
 export interface PollOutcome {
   unchanged: boolean;
   observed: number;
   ignored: number;
+  /** Issues that could not be judged (a lookup failed): the poll is not complete, and is done again. */
+  undecided: number;
+  /** Why the first undecided issue was not judged. */
+  problem?: string;
 }
 
 /** The issue as the workflow gets it; `dependsOn` defaults to what its body and the tracker's field say. */
@@ -70,24 +96,35 @@ export function observedIssue(issue: TrackedIssue, dependsOn: number[] = depende
   };
 }
 
+/** In memory: a process's own ledger, when no durable one is given. */
+function memoryLedger(): OnceLedger {
+  const keys = new Set<string>();
+  return { has: async (key) => keys.has(key), add: async (key) => void keys.add(key) };
+}
+
 export class IssueWatcher {
   readonly #options: WatcherOptions;
-  /** Trusted open issues of the last poll, with their content hash. */
+  /** Trusted open issues of the last poll, with their version (content and labels: `issueVersion`). */
   #inScope = new Map<number, string>();
-  /** Verdicts by issue and version, so an unchanged issue costs no lookups and one log line at most. */
-  readonly #verdicts = new Map<number, { updatedAt: string; verdict: TrustVerdict }>();
+  readonly #verdicts: TrustVerdicts;
   #polls = 0;
-  /** The newest `updatedAt` seen: where the next incremental poll starts (the tracker's clock, not ours). */
+  /** Polls in a row that failed or were not complete; and why the last one was not. */
+  #failures = 0;
+  #problem: string | undefined;
+  /** The newest `updatedAt` of the last complete poll: where the next incremental poll starts (the tracker's clock, not ours). */
   #newestUpdate: string | undefined;
   readonly #dependencies: DependencyReader;
   readonly #answers: AnswerWatch;
   readonly #waitingLabel: string;
+  readonly #stateLabels: ReadonlySet<string>;
+  readonly #ledger: OnceLedger;
   /** Waiting issues whose comments could not be read: looked at again at the next poll. */
   readonly #unread = new Set<number>();
 
   constructor(options: WatcherOptions) {
     this.#options = options;
     const { config, source, logger } = options;
+    this.#verdicts = new TrustVerdicts({ config, source, logger, ...(options.onIgnored ? { onIgnored: options.onIgnored } : {}) });
     this.#dependencies = new DependencyReader({ source, logger, repository: trackerRepository(config) });
     this.#answers = new AnswerWatch({
       policy: config.workflow.trust,
@@ -96,106 +133,196 @@ export class IssueWatcher {
       publish: (number, payload, msgId) => options.publish(issueSubject(number), ISSUE_COMMAND, payload, msgId),
     });
     this.#waitingLabel = config.workflow.stateLabels.waiting_for_human;
+    this.#stateLabels = new Set(Object.values(config.workflow.stateLabels));
+    this.#ledger = options.ledger ?? memoryLedger();
   }
 
-  /** Successful polls so far. */
+  /** Complete polls so far (every issue of the listing judged). */
   get polls(): number {
     return this.#polls;
   }
 
+  /** Polls in a row that failed or could not judge every issue; 0 after a complete one. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Why the last poll failed or was not complete; undefined after a complete one. */
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
   async poll(): Promise<PollOutcome> {
+    let outcome: PollOutcome;
+    try {
+      outcome = await this.#poll();
+    } catch (error) {
+      this.#failures += 1;
+      this.#problem = describeError(error);
+      throw error;
+    }
+    if (outcome.undecided > 0) {
+      this.#failures += 1;
+      this.#problem = outcome.problem;
+    } else {
+      this.#failures = 0;
+      this.#problem = undefined;
+    }
+    return outcome;
+  }
+
+  async #poll(): Promise<PollOutcome> {
     const { source } = this.#options;
     const every = this.#options.config.issues.github?.fullPollEvery ?? 1;
     if (source.listUpdatedSince && this.#newestUpdate !== undefined && this.#polls % every !== 0) {
       return this.#pollChanges(await source.listUpdatedSince(this.#newestUpdate));
     }
-    const { issues } = await source.listOpen();
-    if (issues === undefined) {
-      await this.#lookForAnswers([]);
-      this.#polls += 1;
-      return { unchanged: true, observed: 0, ignored: 0 };
-    }
+    const listing = await source.listOpen();
+    if (listing.issues === undefined) return this.#unchanged(listing);
     const scope = new Map<number, string>();
+    /** Undecided issues count as in scope for the workflow: not released for what is not known. */
+    const unknown: number[] = [];
     const reasons = new Map<number, string>();
     const waiting: number[] = [];
-    let ignored = 0;
-    for (const issue of issues) {
-      this.#seen(issue);
-      const verdict = await this.#judge(issue);
-      if (!verdict.trusted) {
-        ignored += 1;
-        reasons.set(issue.number, verdict.detail);
-        continue;
+    const tally = { observed: 0, ignored: 0, undecided: 0, problem: undefined as string | undefined };
+    for (const issue of listing.issues) {
+      const seen = await this.#see(issue);
+      if (seen.kind === 'undecided') {
+        tally.undecided += 1;
+        tally.problem ??= seen.problem;
+        unknown.push(issue.number);
+        const before = this.#inScope.get(issue.number);
+        if (before !== undefined) scope.set(issue.number, before);
+      } else if (seen.kind === 'ignored') {
+        tally.ignored += 1;
+        reasons.set(issue.number, seen.reason);
+      } else {
+        tally.observed += 1;
+        scope.set(issue.number, seen.version);
+        if (issue.labels.includes(this.#waitingLabel)) waiting.push(issue.number);
       }
-      const observed = observedIssue(issue, await this.#dependencies.dependsOn(issue));
-      scope.set(issue.number, observed.contentHash);
-      if (this.#inScope.get(issue.number) !== observed.contentHash) await this.#observe(observed);
-      if (issue.labels.includes(this.#waitingLabel)) waiting.push(issue.number);
     }
     for (const number of this.#inScope.keys()) {
       if (!scope.has(number)) await this.#release(number, reasons.get(number) ?? 'closed on the tracker');
     }
     this.#inScope = scope;
-    const numbers = [...scope.keys()].sort((a, b) => a - b);
+    const numbers = [...new Set([...scope.keys(), ...unknown])].sort((a, b) => a - b);
     await this.#options.publish(SCOPE_SUBJECT, ISSUE_SCOPE, { open: numbers }, `scope:${sha256(numbers.join(',')).slice(0, 32)}:${this.#polls === 0 ? Date.now() : ''}`);
     await this.#lookForAnswers(waiting);
-    this.#polls += 1;
-    return { unchanged: false, observed: scope.size, ignored };
+    return this.#complete(listing, listing.issues, tally);
   }
 
   /** Between full polls: only what changed since the newest change seen; no scope (a partial view). */
-  async #pollChanges(changed: readonly TrackedIssue[]): Promise<PollOutcome> {
-    let ignored = 0;
+  async #pollChanges(listing: ListResult): Promise<PollOutcome> {
+    if (listing.issues === undefined) return this.#unchanged(listing);
+    const tally = { observed: 0, ignored: 0, undecided: 0, problem: undefined as string | undefined };
     const waiting: number[] = [];
-    for (const issue of changed) {
-      this.#seen(issue);
-      if (issue.state === 'open' && (await this.#judge(issue)).trusted) {
-        const observed = observedIssue(issue, await this.#dependencies.dependsOn(issue));
-        if (this.#inScope.get(issue.number) !== observed.contentHash) await this.#observe(observed);
-        this.#inScope.set(issue.number, observed.contentHash);
+    for (const issue of listing.issues) {
+      const seen = issue.state === 'open' ? await this.#see(issue) : ({ kind: 'ignored', reason: 'closed on the tracker' } as const);
+      if (seen.kind === 'undecided') {
+        tally.undecided += 1;
+        tally.problem ??= seen.problem;
+        continue;
+      }
+      if (seen.kind === 'observed') {
+        tally.observed += 1;
+        this.#inScope.set(issue.number, seen.version);
         if (issue.labels.includes(this.#waitingLabel)) waiting.push(issue.number);
         continue;
       }
-      if (issue.state === 'open') ignored += 1;
-      if (this.#inScope.delete(issue.number)) {
-        const verdict = this.#verdicts.get(issue.number)?.verdict;
-        await this.#release(issue.number, issue.state === 'closed' ? 'closed on the tracker' : verdict && !verdict.trusted ? verdict.detail : 'left the scope');
-      }
+      if (issue.state === 'open') tally.ignored += 1;
+      if (this.#inScope.delete(issue.number)) await this.#release(issue.number, seen.reason);
     }
     await this.#lookForAnswers(waiting);
+    return this.#complete(listing, listing.issues, tally);
+  }
+
+  /**
+   * An issue of a listing: judged, and published when trusted and new or changed. Undecided when a
+   * lookup it needed failed: neither published nor released.
+   */
+  async #see(issue: TrackedIssue, hint?: LabelerHint): Promise<Seen> {
+    const judged = await this.#verdicts.judge(issue, hint);
+    if (!judged.decided) return { kind: 'undecided', problem: judged.problem ?? 'not judged' };
+    if (!judged.verdict.trusted) return { kind: 'ignored', reason: judged.verdict.detail };
+    let dependsOn: number[];
+    try {
+      dependsOn = await this.#dependencies.dependsOn(issue);
+    } catch (error) {
+      const problem = `what blocks #${issue.number} could not be read: ${describeError(error)}`;
+      this.#options.logger.warn({ issue: issue.number }, `issue not read in full; looked at again next poll: ${problem}`);
+      return { kind: 'undecided', problem };
+    }
+    const observed = observedIssue(issue, dependsOn);
+    const version = issueVersion(observed, this.#stateLabels);
+    if (this.#inScope.get(issue.number) !== version) await this.#observe(observed, version);
+    return { kind: 'observed', version };
+  }
+
+  /** Nothing changed since the last complete listing. */
+  async #unchanged(listing: ListResult): Promise<PollOutcome> {
+    await this.#lookForAnswers([]);
+    listing.commit?.();
     this.#polls += 1;
-    return { unchanged: changed.length === 0, observed: changed.length - ignored, ignored };
+    return { unchanged: true, observed: 0, ignored: 0, undecided: 0 };
   }
 
-  #seen(issue: TrackedIssue): void {
-    if (this.#newestUpdate === undefined || issue.updatedAt > this.#newestUpdate) this.#newestUpdate = issue.updatedAt;
+  /**
+   * A listing whose issues were all seen: its ETags are kept, and the next incremental poll starts
+   * from its newest change. One with an issue not judged is neither: the next poll reads the same
+   * changes again (and never as "unchanged").
+   */
+  #complete(listing: ListResult, issues: readonly TrackedIssue[], tally: Omit<PollOutcome, 'unchanged'>): PollOutcome {
+    const outcome: PollOutcome = { unchanged: false, observed: tally.observed, ignored: tally.ignored, undecided: tally.undecided };
+    if (tally.undecided > 0) return { ...outcome, ...(tally.problem === undefined ? {} : { problem: tally.problem }) };
+    listing.commit?.();
+    for (const issue of issues) if (this.#newestUpdate === undefined || issue.updatedAt > this.#newestUpdate) this.#newestUpdate = issue.updatedAt;
+    this.#polls += 1;
+    return outcome;
   }
 
-  /** An issue as a webhook delivered it (opened, edited, labeled, unlabeled, closed …). */
-  async issueEvent(issue: TrackedIssue, labeler?: Labeler): Promise<void> {
+  /**
+   * An issue as a webhook delivered it (opened, edited, labeled, unlabeled, closed …): `action` and
+   * `label` say what changed, so that a change of another label than the trigger label (the
+   * orchestra's own state labels, say) costs no lookup of who applied the trigger label.
+   */
+  async issueEvent(issue: TrackedIssue, change: { action?: string; label?: string } = {}): Promise<void> {
     if (issue.state === 'closed') {
       if (this.#inScope.delete(issue.number)) await this.#release(issue.number, 'closed on the tracker');
       return;
     }
-    const verdict = await this.#judge(issue, labeler);
-    if (!verdict.trusted) {
-      if (this.#inScope.delete(issue.number)) await this.#release(issue.number, verdict.detail);
+    const { triggerLabel } = this.#options.config.workflow;
+    const movesTrigger = change.action === undefined || change.action === 'opened' || change.label?.toLowerCase() === triggerLabel.toLowerCase();
+    const seen = await this.#see(issue, movesTrigger ? undefined : 'unchanged');
+    // Not judged: the delivery fails (GitHub delivers it again) and polling looks at it anyway.
+    if (seen.kind === 'undecided') throw new Error(`issue #${issue.number} not judged yet: ${seen.problem}`);
+    if (seen.kind === 'ignored') {
+      if (this.#inScope.delete(issue.number)) await this.#release(issue.number, seen.reason);
       return;
     }
-    const observed = observedIssue(issue, await this.#dependencies.dependsOn(issue));
-    this.#inScope.set(issue.number, observed.contentHash);
-    await this.#observe(observed);
+    this.#inScope.set(issue.number, seen.version);
   }
 
   /**
    * A new comment, as a webhook delivered it, on an issue with these labels: `/miyabi retry` from
    * a trusted commenter asks the workflow to run a failed issue again; another may answer the
-   * question an agent asked (./answers.ts). The orchestra's own comments (a key) are neither.
+   * question an agent asked (./answers.ts). The orchestra's own comments (a key) are neither. A
+   * comment obeyed once is never obeyed again (the ledger, by comment id): GitHub's redelivery of
+   * it, even days later, is a no-op.
    */
   async comment(comment: IssueComment, labels: readonly string[] = []): Promise<boolean> {
     if (comment.key !== undefined) return false;
+    const done = `command.${comment.issue}.${comment.commentId}`;
+    if (await this.#ledger.has(done)) {
+      this.#options.logger.info({ issue: comment.issue, commentId: comment.commentId }, 'comment already obeyed; not again');
+      return false;
+    }
     const command = /^\s*\/miyabi\s+(retry)\b/m.exec(comment.body)?.[1];
-    if (command === undefined) return this.#answers.fromComment(comment, labels.includes(this.#waitingLabel));
+    if (command === undefined) {
+      const answered = await this.#answers.fromComment(comment, labels.includes(this.#waitingLabel));
+      if (answered) await this.#ledger.add(done);
+      return answered;
+    }
     const trusted = trustsCommenter({ login: comment.author, isBot: comment.authorIsBot, association: comment.authorAssociation }, this.#options.config.workflow.trust);
     if (!trusted) {
       this.#options.logger.warn({ issue: comment.issue, author: comment.author, association: comment.authorAssociation }, `/miyabi ${command} from an untrusted commenter ignored`);
@@ -203,26 +330,8 @@ export class IssueWatcher {
       return false;
     }
     await this.#options.publish(issueSubject(comment.issue), ISSUE_COMMAND, { number: comment.issue, command, by: comment.author }, `command:${comment.issue}:${comment.commentId}`);
+    await this.#ledger.add(done);
     return true;
-  }
-
-  async #judge(issue: TrackedIssue, knownLabeler?: Labeler): Promise<TrustVerdict> {
-    const cached = this.#verdicts.get(issue.number);
-    if (cached && cached.updatedAt === issue.updatedAt && knownLabeler === undefined) return cached.verdict;
-    const { triggerLabel, trust } = this.#options.config.workflow;
-    const labeler = issue.labels.includes(triggerLabel) ? (knownLabeler ?? (await this.#options.source.labeler(issue.number, triggerLabel))) : undefined;
-    const verdict = judgeIssue(issue, labeler, triggerLabel, trust);
-    // Who applied a label can lag behind the label on the tracker: ask again next time.
-    if (verdict.trusted || verdict.reason !== 'unknown_labeler') this.#verdicts.set(issue.number, { updatedAt: issue.updatedAt, verdict });
-    // Once per issue version: an untrusted issue is not news on every poll.
-    if (!verdict.trusted && cached?.updatedAt !== issue.updatedAt) {
-      const fields = { issue: issue.number, author: issue.author, reason: verdict.reason };
-      // An issue without the label is the common case, not a warning.
-      if (verdict.reason === 'no_trigger_label') this.#options.logger.debug(fields, `issue ignored: ${verdict.detail}`);
-      else this.#options.logger.warn(fields, `issue ignored: ${verdict.detail}`);
-      this.#options.onIgnored?.(verdict.reason);
-    }
-    return verdict;
   }
 
   /**
@@ -243,9 +352,9 @@ export class IssueWatcher {
     }
   }
 
-  async #observe(observed: ObservedIssue): Promise<void> {
+  async #observe(observed: ObservedIssue, version: string): Promise<void> {
     const { number } = observed.issue;
-    await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${observed.contentHash}`);
+    await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${version}`);
   }
 
   /** A failed publish fails the poll (logged by the actor): the next full poll releases it again. */
@@ -267,5 +376,20 @@ export async function deliverWebhookEvent(watcher: IssueWatcher, event: GitHubWe
     );
     return;
   }
-  if (event.name === 'issues' && event.issue) await watcher.issueEvent(event.issue);
+  if (event.name === 'issues' && event.issue) {
+    await watcher.issueEvent(event.issue, { action: event.action, ...(event.label === undefined ? {} : { label: event.label }) });
+  }
+}
+
+type Seen = { kind: 'observed'; version: string } | { kind: 'ignored'; reason: string } | { kind: 'undecided'; problem: string };
+
+/**
+ * What the workflow has seen of an issue: its content (title, body, dependencies) and its labels
+ * but the orchestra's own state labels. A new version is published again (its msgId is new): a
+ * label added after the issue was first seen (a route label a moment after the trigger label)
+ * reaches the workflow, while the orchestra's own label writes do not come back to it.
+ */
+export function issueVersion(observed: ObservedIssue, stateLabels: ReadonlySet<string>): string {
+  const labels = observed.issue.labels.filter((label) => !stateLabels.has(label)).sort();
+  return `${observed.contentHash}.${sha256(labels.join('\n')).slice(0, 12)}`;
 }

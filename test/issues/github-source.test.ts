@@ -5,11 +5,19 @@ import { describe, expect, it } from 'vitest';
 import { IssueErrorCodes } from '../../src/issues/errors.ts';
 import type { GitHubOutage } from '../../src/issues/github-client.ts';
 import { commentMarker } from '../../src/issues/github-source.ts';
+import type { ListResult } from '../../src/issues/source.ts';
 import { failure, githubSourceHarness, owner, repo } from '../support/github-source.ts';
 
 const { fake, source, logLines } = githubSourceHarness();
 
 const issuesPath = `/repos/${owner}/${repo}/issues`;
+
+/** The open issues, the listing committed as the watcher commits it once it has judged them. */
+async function listedOf(issues: { listOpen(): Promise<ListResult> }) {
+  const listing = await issues.listOpen();
+  listing.commit?.();
+  return listing.issues;
+}
 
 describe('listOpen', () => {
   it('answers the open issues, then issues: undefined on an unchanged poll (a 304), then the new issue', async () => {
@@ -18,15 +26,17 @@ describe('listOpen', () => {
     github.addIssue({ title: 'closed', state: 'closed' });
     const issues = source(github);
 
-    expect((await issues.listOpen()).issues?.map((i) => i.title)).toEqual(['first']);
-    expect(await issues.listOpen()).toEqual({ issues: undefined });
+    const listing = await issues.listOpen();
+    expect(listing.issues?.map((i) => i.title)).toEqual(['first']);
+    listing.commit?.();
+    expect((await listedOf(issues))).toBeUndefined();
     const polls = github.requestsTo('GET', issuesPath);
     expect(polls.map((r) => r.status)).toEqual([200, 304]);
     expect(polls[0]!.query).toContain('state=open');
     expect(polls[0]!.query).toContain('per_page=100');
 
     github.addIssue({ title: 'second' });
-    expect((await issues.listOpen()).issues?.map((i) => i.title).sort()).toEqual(['first', 'second']);
+    expect((await listedOf(issues))?.map((i) => i.title).sort()).toEqual(['first', 'second']);
   });
 
   it('reads 250 issues over 3 pages, and notices a change on the last page alone', async () => {
@@ -34,17 +44,17 @@ describe('listOpen', () => {
     for (let i = 1; i <= 250; i += 1) github.addIssue({ title: `issue ${i}` });
     const issues = source(github);
 
-    const all = (await issues.listOpen()).issues!;
+    const all = (await listedOf(issues))!;
     expect(all).toHaveLength(250);
     expect(new Set(all.map((i) => i.number)).size).toBe(250);
     expect(github.requestsTo('GET', issuesPath)).toHaveLength(3);
 
-    expect((await issues.listOpen()).issues).toBeUndefined();
+    expect((await listedOf(issues))).toBeUndefined();
     expect(github.requestsTo('GET', issuesPath).slice(3).map((r) => r.status)).toEqual([304, 304, 304]);
 
     // Issue 1 is on the last page (newest first): closing it leaves pages 1 and 2 as they were.
     github.closeIssue(1);
-    const after = (await issues.listOpen()).issues!;
+    const after = (await listedOf(issues))!;
     expect(after).toHaveLength(249);
     expect(after.some((i) => i.number === 1)).toBe(false);
     expect(github.requestsTo('GET', issuesPath).slice(6).map((r) => r.status)).toEqual([304, 304, 200]);
@@ -54,9 +64,9 @@ describe('listOpen', () => {
     const github = await fake();
     const issue = github.addIssue({ labels: ['miyabi:ready'] });
     const issues = source(github);
-    expect((await issues.listOpen()).issues?.[0]?.labels).toEqual(['miyabi:ready']);
+    expect((await listedOf(issues))?.[0]?.labels).toEqual(['miyabi:ready']);
     github.unlabelIssue(issue.number, 'miyabi:ready', owner);
-    expect((await issues.listOpen()).issues?.[0]?.labels).toEqual([]);
+    expect((await listedOf(issues))?.[0]?.labels).toEqual([]);
   });
 
   it('leaves pull requests out', async () => {
@@ -64,7 +74,7 @@ describe('listOpen', () => {
     github.addIssue({ title: 'an issue' });
     github.addPull({ head: 'feature' });
     const issues = source(github);
-    expect((await issues.listOpen()).issues?.map((i) => i.title)).toEqual(['an issue']);
+    expect((await listedOf(issues))?.map((i) => i.title)).toEqual(['an issue']);
   });
 
   it('maps GitHub issue JSON to TrackedIssue', async () => {
@@ -72,7 +82,7 @@ describe('listOpen', () => {
     github.addIssue({ title: 'by a bot', body: 'beep', author: 'renovate[bot]', authorType: 'Bot', labels: ['deps'] });
     github.addIssue({ title: 'by an app without [bot]', author: 'some-app', authorType: 'Bot' });
     const human = github.addIssue({ title: 'by a person', body: null, author: 'alice', authorAssociation: 'FIRST_TIME_CONTRIBUTOR' });
-    const issues = (await source(github).listOpen()).issues!;
+    const issues = (await listedOf(source(github)))!;
     const byTitle = (title: string) => issues.find((i) => i.title === title)!;
 
     expect(byTitle('by a bot')).toEqual({
@@ -104,7 +114,7 @@ describe('listOpen', () => {
     const odd = github.addIssue({ title: 'odd', rawBody: Buffer.from([0x61, 0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80, 0x62]) });
     const issues = source(github);
 
-    const listed = (await issues.listOpen()).issues!;
+    const listed = (await listedOf(issues))!;
     expect(listed.find((i) => i.title === 'huge')!.body).toBe(huge);
     const body = listed.find((i) => i.title === 'odd')!.body;
     expect(body.startsWith('a')).toBe(true);
@@ -123,7 +133,7 @@ describe('listUpdatedSince', () => {
     github.addPull({ head: 'x' });
     github.closeIssue(closing.number);
     const updated = await source(github).listUpdatedSince(later.updatedAt);
-    expect(updated.map((i) => [i.title, i.state])).toEqual([
+    expect(updated.issues?.map((i) => [i.title, i.state])).toEqual([
       ['later', 'open'],
       ['closing', 'closed'],
     ]);
@@ -277,14 +287,6 @@ describe('setExclusiveLabel', () => {
     expect(github.state.issues.get(issue.number)!.labels).toEqual(['bug']);
   });
 
-  it('is fine when a label to remove is already gone (404)', async () => {
-    const github = await fake();
-    const issue = github.addIssue({ labels: ['state:ready'] });
-    github.fail({ kind: 'server_error', status: 404, method: 'DELETE' });
-    await source(github).setExclusiveLabel(issue.number, family, 'state:done');
-    expect(github.requestsTo('DELETE', issuesPath).map((r) => r.status)).toEqual([404]);
-  });
-
   it('fails with github_not_found for a missing issue', async () => {
     const github = await fake();
     const error = await failure(source(github).setExclusiveLabel(42, family, 'state:done'));
@@ -354,7 +356,7 @@ describe('rate limits and outages', () => {
     const issues = source(github, { onOutage: (o) => outages.push(o), client: { rateLimitUnitMs: 1000 } });
 
     const started = Date.now();
-    expect((await issues.listOpen()).issues).toHaveLength(1);
+    expect((await listedOf(issues))).toHaveLength(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(outages).toEqual([
       { kind: 'secondary_rate_limit', request: `GET ${issuesPath}`, retryAfterSeconds: 1, attempt: 1, willRetry: true },
@@ -369,7 +371,7 @@ describe('rate limits and outages', () => {
     const outages: GitHubOutage[] = [];
     github.fail({ kind: 'rate_limit', retryAfter: 0 });
     const issues = source(github, { onOutage: (o) => outages.push(o) });
-    expect(await issues.listOpen()).toEqual({ issues: [] });
+    expect(await listedOf(issues)).toEqual([]);
     expect(outages.map((o) => [o.kind, o.recovered ?? false])).toEqual([
       ['rate_limit', false],
       ['rate_limit', true],
@@ -394,7 +396,7 @@ describe('rate limits and outages', () => {
     github.fail({ kind: 'network', path: issuesPath });
     const outages: GitHubOutage[] = [];
     const issues = source(github, { onOutage: (o) => outages.push(o) });
-    expect((await issues.listOpen()).issues).toHaveLength(1);
+    expect((await listedOf(issues))).toHaveLength(1);
     expect(outages).toEqual([
       { kind: 'server_error', request: `GET ${issuesPath}`, status: 502, retryAfterSeconds: 0.005, attempt: 1, willRetry: true },
       { kind: 'network', request: `GET ${issuesPath}`, retryAfterSeconds: 0.02, attempt: 2, willRetry: true },
@@ -421,7 +423,7 @@ describe('rate limits and outages', () => {
         throw new Error('metrics broke');
       },
     });
-    expect(await issues.listOpen()).toEqual({ issues: [] });
+    expect(await listedOf(issues)).toEqual([]);
   });
 });
 

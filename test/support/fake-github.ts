@@ -12,6 +12,7 @@
  *   GET  /repos/{o}/{r}/issues/{n}/comments   POST …          comments
  *   GET  /repos/{o}/{r}/issues/{n}/events                     labeled / unlabeled events
  *   POST /repos/{o}/{r}/issues/{n}/labels                     add labels (unknown ones are created)
+ *   PUT  /repos/{o}/{r}/issues/{n}/labels                     replace the labels, in one change
  *   DELETE /repos/{o}/{r}/issues/{n}/labels/{name}            404 when the issue does not have it
  *   GET  /repos/{o}/{r}/labels                POST …          repository labels (422 on a duplicate)
  *   GET  /repos/{o}/{r}/issues/{n}/dependencies/blocked_by    the issues that block it (404 when
@@ -24,21 +25,29 @@
  *                                                             moved; merged closes what `Closes #N`
  *   GET  /repos/{o}/{r}/commits/{ref}/check-runs              check runs (one per name)
  *   GET  /repos/{o}/{r}/commits/{ref}/status                  the combined status
- *   GET  /repos/{o}/{r}/collaborators/{login}/permission      404 for a login it has never seen
+ *   GET  /repos/{o}/{r}/collaborators/{login}/permission      404 for a login it has never seen; 403
+ *                                                             for all while permissions are unreadable
  *
  * Every list paginates (`per_page` default 30, max 100, `page`; `Link` with next/last/first/prev
  * as GitHub sends it). Every GET 200 carries a weak `ETag` of its body; a matching
  * `If-None-Match` answers 304 without a body (and without counting against the rate limit).
- * `x-ratelimit-*` headers on every answer; 401 "Bad credentials" without the right token; 404
- * `{ message: 'Not Found' }` for everything else.
+ * `x-ratelimit-*` headers on every answer, from a budget a test can set (`setRateLimit`): spent,
+ * every request is refused (403, `x-ratelimit-remaining: 0`) until it resets; 401 "Bad
+ * credentials" without the right token; 404 `{ message: 'Not Found' }` for everything else.
  *
- * Fault injection (`fail`): the next N requests (optionally only those matching a method and a
- * path) answer 5xx, a secondary rate limit (403 + `retry-after`), a primary rate limit (403 +
+ * Time: every change is one second after the last (`updated_at`), unless the clock is frozen
+ * (`freezeClock`): then changes share one second, as GitHub's do within a second. Every set of
+ * labels an issue showed is kept (`labelHistory`).
+ *
+ * Fault injection (`fail`): the next N requests (optionally only those matching a method, a
+ * path and a query) answer 5xx, a secondary rate limit (403 + `retry-after`; `window`: every
+ * request refused until it is over), a primary rate limit (403 +
  * `x-ratelimit-remaining: 0` + `x-ratelimit-reset`), a 403 naming the permissions it wants
  * (`x-accepted-github-permissions`), or drop the connection; or apply the request and lose the
  * answer (`answer_lost`: dropped, or a 5xx, after the write happened — what makes "the outcome
- * is unclear" testable). Every request is recorded (method, path, query, status, and the status
- * the route gave when its answer was lost) so a test can count what the client did.
+ * is unclear" testable). Every request is recorded (method, path, query, status, the status the
+ * route gave when its answer was lost, when it arrived and whether it counted against the rate
+ * limit) so a test can count what the client did and what it cost.
  *
  * Bodies can be raw bytes (`rawBody`), spliced into the JSON as is, to send text that is not
  * valid UTF-8. The bytes must not contain `"`, `\` or control characters.
@@ -59,7 +68,7 @@ import { setBlockedBy } from './fake-github/dependencies.ts';
 import { addFault } from './fake-github/faults.ts';
 import { notFound, readBody, type Answer, type FakeRequest, type Route } from './fake-github/http.ts';
 import { addIssue, closeIssue, issuesRoute } from './fake-github/issues.ts';
-import { addLabel, labelsRoute, removeLabel } from './fake-github/labels.ts';
+import { addLabel, labelsRoute, removeLabel, replaceLabels } from './fake-github/labels.ts';
 import { addPull, pullsForHead, pullsRoute, setPullHead, setPullMergeable } from './fake-github/pulls.ts';
 import { FakeRepo } from './fake-github/repo.ts';
 import { repositoryRoute } from './fake-github/repository.ts';
@@ -108,11 +117,24 @@ export async function startFakeGitHub(options: {
     addIssue: (input) => addIssue(fake, input),
     addPull: (input) => addPull(fake, input),
     addComment: (issue, body, author) => addComment(fake, issue, body, fake.user(author ?? 'octocat')),
-    labelIssue: (issue, label, actor, actorType) => void addLabel(fake, fake.issueOrThrow(issue), label, fake.user(actor, actorType)),
-    unlabelIssue: (issue, label, actor) => void removeLabel(fake, fake.issueOrThrow(issue), label, fake.user(actor)),
+    labelIssue: (issue, label, actor, actorType) => {
+      const found = fake.issueOrThrow(issue);
+      if (addLabel(fake, found, label, fake.user(actor, actorType))) fake.labelsChanged(found);
+    },
+    unlabelIssue: (issue, label, actor) => {
+      const found = fake.issueOrThrow(issue);
+      if (removeLabel(fake, found, label, fake.user(actor))) fake.labelsChanged(found);
+    },
+    setLabels: (issue, labels, actor) => {
+      const found = fake.issueOrThrow(issue);
+      replaceLabels(fake, found, labels, fake.user(actor));
+      fake.labelsChanged(found);
+    },
     closeIssue: (number) => closeIssue(fake, number),
     setCollaborator: (login, role) => setCollaborator(fake, login, role),
     fail: (fault) => addFault(state, fault),
+    setRateLimit: ({ remaining, resetInSeconds }) => void Object.assign(state.rateLimit, { remaining, resetAt: Date.now() + resetInSeconds * 1000 }),
+    freezeClock: (frozen) => void (state.clockFrozen = frozen),
     requestsTo: (method, path) =>
       state.requests.filter(
         (r) => r.method === method.toUpperCase() && (typeof path === 'string' ? r.path.startsWith(path) : path.test(r.path)),

@@ -142,42 +142,68 @@ export async function orchestraLog(dataDir: string): Promise<LogLine[]> {
     .map((line) => JSON.parse(line) as LogLine);
 }
 
-/** Posts a signed `issue_comment` `created` delivery on an issue of the fake to the orchestra's webhook. */
-export async function deliverComment(
-  url: string,
-  fake: FakeGitHub,
-  issueNumber: number,
-  comment: { id: number; body: string; author: string; association: string },
-): Promise<number> {
+/** An issue of the fake as a webhook payload carries it, as it is now. */
+function issuePayload(fake: FakeGitHub, issueNumber: number) {
   const issue = fake.state.issues.get(issueNumber)!;
-  const body = JSON.stringify({
-    action: 'created',
-    issue: {
-      number: issue.number,
-      title: issue.title,
-      body: issue.body,
-      state: issue.state,
-      labels: issue.labels.map((name) => ({ name })),
-      user: { login: issue.user.login, type: 'User' },
-      author_association: issue.authorAssociation,
-      html_url: `https://github.com/acme/widgets/issues/${issue.number}`,
-      updated_at: issue.updatedAt,
-    },
-    comment: { id: comment.id, body: comment.body, user: { login: comment.author, type: 'User' }, author_association: comment.association },
-    repository: { full_name: 'acme/widgets', name: 'widgets', owner: { login: 'acme' } },
-    sender: { login: comment.author, type: 'User' },
-  });
+  return {
+    number: issue.number,
+    title: issue.title,
+    body: issue.body,
+    state: issue.state,
+    labels: issue.labels.map((name) => ({ name })),
+    user: { login: issue.user.login, type: 'User' },
+    author_association: issue.authorAssociation,
+    html_url: `https://github.com/acme/widgets/issues/${issue.number}`,
+    updated_at: issue.updatedAt,
+  };
+}
+
+/** Posts a signed delivery to the orchestra's webhook (a new delivery id unless one is given: GitHub's "Redeliver" sends the same); answers the status. */
+export async function deliver(url: string, event: string, payload: Record<string, unknown>, deliveryId: string = randomUUID()): Promise<number> {
+  const body = JSON.stringify({ ...payload, repository: { full_name: 'acme/widgets', name: 'widgets', owner: { login: 'acme' } } });
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      'x-github-event': 'issue_comment',
-      'x-github-delivery': randomUUID(),
+      'x-github-event': event,
+      'x-github-delivery': deliveryId,
       'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
     },
     body,
   });
   return response.status;
+}
+
+/** An `issues` delivery (`opened`, `labeled` with its label …) of an issue of the fake, by `sender`. */
+export function deliverIssue(url: string, fake: FakeGitHub, issueNumber: number, action: string, options: { label?: string; sender?: string } = {}): Promise<number> {
+  const sender = options.sender ?? 'acme';
+  return deliver(url, 'issues', {
+    action,
+    ...(options.label === undefined ? {} : { label: { name: options.label } }),
+    issue: issuePayload(fake, issueNumber),
+    sender: { login: sender, type: 'User' },
+  });
+}
+
+/** Posts a signed `issue_comment` `created` delivery on an issue of the fake to the orchestra's webhook. */
+export function deliverComment(
+  url: string,
+  fake: FakeGitHub,
+  issueNumber: number,
+  comment: { id: number; body: string; author: string; association: string },
+  deliveryId?: string,
+): Promise<number> {
+  return deliver(
+    url,
+    'issue_comment',
+    {
+      action: 'created',
+      issue: issuePayload(fake, issueNumber),
+      comment: { id: comment.id, body: comment.body, user: { login: comment.author, type: 'User' }, author_association: comment.association },
+      sender: { login: comment.author, type: 'User' },
+    },
+    deliveryId,
+  );
 }
 
 /** Merges a pull request on the fake as a person would, through the API (`PUT …/pulls/{n}/merge`). */

@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
+import type { IssueSource } from '../../src/issues/source.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
 import { resultSubject, taskSubject, TASK_DISPATCHED, type TaskMessage, type TaskResult } from '../../src/runner/task-message.ts';
 import { flattenTree, type TreeNode } from '../../src/supervisor/index.ts';
@@ -46,6 +47,8 @@ export async function startTestOrchestra(options: {
   config?: Record<string, unknown>;
   /** Issue files (name → text) in the issue directory before the orchestra starts, so the first poll sees them all. */
   issues?: Record<string, string>;
+  /** An issue source of the test's own (a GitHub source with shrunk retries, say) instead of the configured one. */
+  issueSource?: IssueSource;
 }): Promise<TestOrchestra> {
   const dir = await tempDir('miyabi-orchestra-');
   const repo = join(dir.path, 'repo');
@@ -74,7 +77,7 @@ export async function startTestOrchestra(options: {
   );
   let orchestra: Orchestra;
   try {
-    orchestra = await startOrchestra(await loadConfig(configPath), { logStream: false });
+    orchestra = await startOrchestra(await loadConfig(configPath), { logStream: false, ...(options.issueSource ? { issueSource: options.issueSource } : {}) });
   } catch (error) {
     // Nothing started: leave nothing behind either.
     await dir[Symbol.asyncDispose]();

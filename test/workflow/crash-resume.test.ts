@@ -3,11 +3,14 @@
  * times: the run still completes with every issue done and no side effect twice. The kill
  * points are random counts of dispatched stages (printed, to replay a failure). And the same
  * with the workflow's own actors: `dag`, `scheduler` and `lifecycles` killed in turn mid-backlog
- * (fault injection over NATS), each restarting the three (`one_for_all`).
+ * (fault injection over NATS), each restarting the three (`one_for_all`). And no task stranded:
+ * with `min: 0` roles (the default), a kill while a task is ack-pending — delivered to a runner
+ * that dies with the orchestrator — leaves no role without an agent for it after the restart.
  */
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliPath, repoRoot, tempDir } from '../support/cli.ts';
@@ -121,4 +124,43 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
       expect(restarts.length, `restarts of ${child}`).toBe(3);
     }
   }, 200_000);
+
+  it('with min: 0 roles, a task left ack-pending by kill -9 is not stranded: an agent starts for it and the issue is done', async () => {
+    const dataDir = join(dir.path, 'min0');
+    const issues = join(dir.path, 'min0-issues');
+    const held = join(dir.path, 'min0-held');
+    await mkdir(issues, { recursive: true });
+    await writeFile(join(issues, '1.md'), '---\nnumber: 1\ntitle: Held at the kill\nlabels: [miyabi, type:docs]\nauthor: aiko\n---\nWrite it down.\n');
+    const role = (command: string[]) => ({ command, min: 0, max: 1 });
+    const config = await dir.file(
+      'min0.yaml',
+      [
+        `dataDir: ${dataDir}`,
+        'http: { enabled: false }',
+        // A normal scale-down while the health monitor looks, often: it is not "degraded".
+        'health: { checkIntervalMs: 20 }',
+        'bus: { ackWaitMs: 3000 }',
+        `issues: { local: { dir: ${issues}, pollIntervalMs: 500 } }`,
+        'panes: { backend: process, scaleIntervalMs: 300 }',
+        'workflow: { retry: { initialDelayMs: 200 } }',
+        `agents: ${JSON.stringify({
+          codegen: role(['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'hold', held]),
+          pr: role(['node', join(repoRoot, 'examples/agents/pr.mjs')]),
+        })}`,
+      ].join('\n'),
+    );
+    const up = () => execa(cliPath, ['up', '--once', '--config', config], { cwd: repoRoot, reject: false, timeout: 60_000 });
+    const first = up();
+    // Codegen holds its first attempt: the task is delivered to its runner and not acked.
+    await waitFor(() => existsSync(join(held, 'held-1')) || first.exitCode !== null, { timeoutMs: 60_000, what: 'the task held' });
+    first.kill('SIGKILL');
+    await first;
+    const second = await up();
+    expect(second.timedOut).toBe(false);
+    expect(second.exitCode, second.stderr.slice(-2000)).toBe(0);
+    expect(second.stdout).toContain('1 of 1 issue(s) done');
+    const log = await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8');
+    expect(log).toContain('"msg":"pool idle: stopping an agent"');
+    expect(log).not.toContain('"msg":"orchestra degraded"');
+  }, 150_000);
 });

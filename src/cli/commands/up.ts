@@ -1,7 +1,10 @@
 /**
  * `up`: run the orchestra in the foreground until SIGTERM or SIGINT, then stop it in order.
  * `up --once`: batch mode: run until no issue can move any more, print the summary, stop, and
- * exit 0 when every issue is done, 1 when any failed or is blocked.
+ * exit 0 when every issue is done, 1 when any failed or is blocked, a tracker write keeps
+ * failing, or the tracker could not be read in full (polls that failed and never recovered:
+ * named after the summary). Batch mode's HTTP endpoint moves to a free port when its own is
+ * taken (another orchestra's, say): a batch run is not where Prometheus looks.
  */
 import { ConfigInvalidError } from '../../config/problems.ts';
 import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
@@ -21,7 +24,7 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
   let orchestra;
   try {
     // Batch mode shows progress, one line per step of an issue; the full log is in the log file.
-    orchestra = await startOrchestra(loaded, flags.once ? { logStream: progressStream(process.stderr) } : {});
+    orchestra = await startOrchestra(loaded, flags.once ? { logStream: progressStream(process.stderr), batch: true } : {});
   } catch (error) {
     if (error instanceof ConfigInvalidError) {
       printProblems(error.source, error.problems);
@@ -49,15 +52,18 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
     const stopped = new AbortController();
     void orchestra.finished.then(() => stopped.abort(new Error('the orchestra stopped before the backlog settled')));
     try {
-      await waitUntilSettled(orchestra.resources, { signal: stopped.signal });
+      const end = await waitUntilSettled(orchestra.resources, { signal: stopped.signal });
       const rows = orchestra.resources.workflow?.summary() ?? [];
       const failedWrites = orchestra.resources.workflow?.failedWrites() ?? [];
       process.stdout.write(redact(renderSummary(rows)));
       for (const write of failedWrites) {
         process.stdout.write(`#${write.issue}: a write-back to the tracker (${write.effect}) failed ${write.failures} times; see the log\n`);
       }
+      if (end.kind === 'tracker') {
+        process.stdout.write(`the issue source could not be read in full (${end.failures} polls in a row): ${end.problem}\n`);
+      }
       const allDone = rows.every((row) => row.state === 'done' || row.state === 'released');
-      batch = allDone && failedWrites.length === 0 ? ExitCode.ok : ExitCode.failure;
+      batch = allDone && failedWrites.length === 0 && end.kind === 'settled' ? ExitCode.ok : ExitCode.failure;
       void orchestra.stop('backlog settled (--once)');
     } catch {
       // Stopped by a signal or a failure: reported below.
@@ -87,6 +93,7 @@ const PROGRESS = new Set([
   'CI failed; back to the first stage',
   'merge conflict; back to the first stage',
   'question answered',
+  'issue rerouted by its labels',
   'orchestra running',
 ]);
 

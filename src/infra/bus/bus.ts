@@ -31,6 +31,7 @@ import {
   deadLetterSubject,
   ensureConsumer,
   ensureKv,
+  ensureOnceKv,
   ensureStream,
   resolveTopology,
   streamConfigs,
@@ -96,6 +97,7 @@ export class Bus {
   readonly #tails = new Set<TailHandle>();
   #jsm: Promise<JetStreamManager> | undefined;
   #kv: Promise<KV> | undefined;
+  #once: Promise<KV> | undefined;
   #closed = false;
 
   constructor(nc: NatsConnection, options: BusOptions) {
@@ -116,6 +118,7 @@ export class Bus {
     const jsm = await this.#manager();
     for (const wanted of streamConfigs(this.topology)) await ensureStream(jsm, wanted, this.#log);
     await this.kv();
+    await this.once();
   }
 
   /** `miyabi.dlq.<subject>`: where dead messages from `subject` go. */
@@ -213,6 +216,17 @@ export class Bus {
         throw error;
       });
     return this.#kv;
+  }
+
+  /** The ledger of what must happen once for good (webhook deliveries, comment commands): entries expire. */
+  once(): Promise<KV> {
+    this.#once ??= this.#manager()
+      .then((jsm) => ensureOnceKv(this.#nc, jsm, this.topology, this.#log))
+      .catch((error: unknown) => {
+        this.#once = undefined;
+        throw error;
+      });
+    return this.#once;
   }
 
   /** Streams with their counts and consumers, for `bus streams`. */

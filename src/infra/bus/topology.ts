@@ -7,6 +7,8 @@
  * | MIYABI_EVENTS  | `miyabi.events.>` | facts that happened, for whoever listens           |
  * | MIYABI_DLQ     | `miyabi.dlq.>`    | dead letters: `miyabi.dlq.<original subject>`      |
  * | KV miyabi-state| (`$KV.miyabi-state.>`) | durable state                                 |
+ * | KV miyabi-once | (`$KV.miyabi-once.>`) | what must happen once for good (a webhook       |
+ * |                |                   | delivery, a comment command), kept `onceMaxAgeMs` |
  *
  * Limits retention (messages stay until `maxAgeMs`, so an operator can read what was done),
  * file storage unless told otherwise, and a duplicate window on every stream (Nats-Msg-Id dedupe).
@@ -38,6 +40,10 @@ export interface BusTopology {
   prefix: string;
   streams: { tasks: string; events: string; dlq: string };
   kvBucket: string;
+  /** The ledger of what happened once (webhook deliveries, comment commands): entries expire after `onceMaxAgeMs`. */
+  onceBucket: string;
+  /** Longer than GitHub lets anyone redeliver a webhook delivery (3 days). */
+  onceMaxAgeMs: number;
   storage: 'file' | 'memory';
   duplicateWindowMs: number;
   /** Per stream; 0 keeps messages forever. */
@@ -56,6 +62,8 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   prefix: 'miyabi',
   streams: { tasks: 'MIYABI_TASKS', events: 'MIYABI_EVENTS', dlq: 'MIYABI_DLQ' },
   kvBucket: 'miyabi-state',
+  onceBucket: 'miyabi-once',
+  onceMaxAgeMs: 7 * DAY_MS,
   storage: 'file',
   duplicateWindowMs: 120_000,
   maxAgeMs: { tasks: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS },
@@ -65,6 +73,8 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
 export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
   return {
     ...DEFAULT_BUS_TOPOLOGY,
+    // A topology of its own (a test's) gets a ledger of its own beside its state bucket.
+    onceBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.onceBucket : `${options.kvBucket}-once`,
     ...options,
     streams: { ...DEFAULT_BUS_TOPOLOGY.streams, ...options.streams },
     maxAgeMs: { ...DEFAULT_BUS_TOPOLOGY.maxAgeMs, ...options.maxAgeMs },
@@ -252,21 +262,39 @@ export async function ensureConsumer(
 
 /** Creates (or opens) the KV bucket and gives its stream the topology's duplicate window. */
 export async function ensureKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  const what = `KV bucket ${topology.kvBucket}`;
+  return ensureBucket(nc, jsm, topology, { bucket: topology.kvBucket, history: 5, maxAgeMs: 0 }, logger);
+}
+
+/** Creates (or opens) the ledger of what happened once: one entry per key, each kept `onceMaxAgeMs`. */
+export async function ensureOnceKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
+  return ensureBucket(nc, jsm, topology, { bucket: topology.onceBucket, history: 1, maxAgeMs: topology.onceMaxAgeMs }, logger);
+}
+
+async function ensureBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  topology: BusTopology,
+  wanted: { bucket: string; history: number; maxAgeMs: number },
+  logger?: Logger,
+): Promise<KV> {
+  const what = `KV bucket ${wanted.bucket}`;
   try {
-    const kv = await new Kvm(nc).create(topology.kvBucket, {
+    const kv = await new Kvm(nc).create(wanted.bucket, {
       storage: topology.storage === 'memory' ? StorageType.Memory : StorageType.File,
       replicas: topology.replicas,
-      history: 5,
+      history: wanted.history,
+      ...(wanted.maxAgeMs > 0 ? { ttl: wanted.maxAgeMs } : {}),
     });
     const status = await kv.status();
     const config = status.streamInfo.config;
     const wantedStorage = topology.storage === 'memory' ? StorageType.Memory : StorageType.File;
     if (config.storage !== wantedStorage) throw conflictError(what, [`storage ${config.storage} (wanted ${wantedStorage})`]);
-    const window = nanos(topology.duplicateWindowMs);
-    if (config.duplicate_window !== window) {
-      await jsm.streams.update(config.name, { duplicate_window: window });
-      logger?.info({ bucket: topology.kvBucket, stream: config.name }, 'bus KV duplicate window updated');
+    const updates: { duplicate_window?: number; max_age?: number } = {};
+    if (config.duplicate_window !== nanos(topology.duplicateWindowMs)) updates.duplicate_window = nanos(topology.duplicateWindowMs);
+    if (config.max_age !== nanos(wanted.maxAgeMs)) updates.max_age = nanos(wanted.maxAgeMs);
+    if (Object.keys(updates).length > 0) {
+      await jsm.streams.update(config.name, updates);
+      logger?.info({ bucket: wanted.bucket, stream: config.name, updated: Object.keys(updates) }, 'bus KV bucket updated');
     }
     return kv;
   } catch (error) {

@@ -4,6 +4,9 @@
  * Those of this repository (by `repository_url`, else `html_url`) give their numbers; the others
  * are named `owner/repo#n`.
  *
+ * Read conditionally (ETags per issue, ./pages.ts): asked again each time the issue changed, it
+ * costs nothing on the rate limit when the answer is the same.
+ *
  * A server without the feature (an older GitHub Enterprise Server) answers 404 or 410. A 404 is
  * also what GitHub answers for an issue that does not exist, so the issue is read once to tell
  * them apart: when it exists, the feature is missing, which is remembered for the life of the
@@ -11,6 +14,7 @@
  */
 import { gitHubStatus } from '../errors.ts';
 import type { GitHubIssues } from './issues.ts';
+import { ConditionalLists } from './pages.ts';
 import type { GitHubRepo } from './repo.ts';
 
 export interface BlockedBy {
@@ -35,11 +39,14 @@ export function repositoryOf(issue: BlockerJson): string | undefined {
 export class GitHubDependencies {
   /** The server answered 404 or 410 for an issue that exists: it has no issue dependencies. */
   private unavailable = false;
+  private readonly lists: ConditionalLists;
 
   constructor(
     private readonly github: GitHubRepo,
     private readonly issues: GitHubIssues,
-  ) {}
+  ) {
+    this.lists = new ConditionalLists(github);
+  }
 
   async blockedBy(number: number): Promise<BlockedBy | undefined> {
     const { github } = this;
@@ -47,11 +54,10 @@ export class GitHubDependencies {
     return github.call(`reading what blocks #${number}`, async () => {
       let blockers: BlockerJson[];
       try {
-        blockers = (await github.octokit.paginate('GET /repos/{owner}/{repo}/issues/{issue_number}/dependencies/blocked_by', {
-          ...github.base,
-          issue_number: number,
-          per_page: github.perPage,
-        })) as BlockerJson[];
+        const { owner, repo } = github;
+        blockers = await this.lists.read<BlockerJson>(
+          `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/issues/${number}/dependencies/blocked_by?per_page=${github.perPage}`,
+        );
       } catch (error) {
         const status = gitHubStatus(error);
         if (status !== 404 && status !== 410) throw error;

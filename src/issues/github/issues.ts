@@ -1,11 +1,13 @@
 /**
  * The issues resource of the github source: GitHub's issue JSON and its conversion to a
- * TrackedIssue, the full open list polled with per-page ETags (a 304 costs nothing on the rate
- * limit), the list of issues updated since a time, and one issue. Pull requests, which GitHub
- * lists as issues, are left out everywhere.
+ * TrackedIssue, the full open list and the list of issues updated since a time, both polled with
+ * per-page ETags (./pages.ts: a 304 costs nothing on the rate limit, and the ETags are kept only
+ * when the caller commits the listing), and one issue. Pull requests, which GitHub lists as
+ * issues, are left out everywhere.
  */
 import { gitHubStatus } from '../errors.ts';
 import { AUTHOR_ASSOCIATIONS, type AuthorAssociation, type ListResult, type TrackedIssue } from '../source.ts';
+import { ConditionalPages } from './pages.ts';
 import type { GitHubRepo } from './repo.ts';
 
 /** The subset of GitHub's issue JSON (REST and webhook payloads) the source reads. */
@@ -35,6 +37,11 @@ export function isBotUser(user: { login?: string | null; type?: string | null } 
   return user?.type === 'Bot' || (user?.login ?? '').endsWith('[bot]');
 }
 
+/** The issues of a list, pull requests left out. */
+function issuesOf(items: readonly GitHubIssueJson[]): TrackedIssue[] {
+  return items.filter((item) => item.pull_request === undefined).map(toTrackedIssue);
+}
+
 /** GitHub's issue JSON as a TrackedIssue. Never throws on odd content: missing text becomes ''. */
 export function toTrackedIssue(json: GitHubIssueJson): TrackedIssue {
   return {
@@ -54,70 +61,50 @@ export function toTrackedIssue(json: GitHubIssueJson): TrackedIssue {
   };
 }
 
-/** The `rel="next"` URL of a `Link` header. */
-export function nextLink(link: string | undefined): string | undefined {
-  return link?.split(',').map((part) => /<([^>]+)>\s*;\s*rel="next"/.exec(part)?.[1]).find((url) => url !== undefined);
-}
+export { nextLink } from './pages.ts';
 
-interface CachedPage {
-  etag: string | undefined;
-  items: GitHubIssueJson[];
-  next: string | undefined;
+/** `per_page` and the rest of a list's query, as GitHub wants it. */
+function query(params: Record<string, string | number>): string {
+  return new URLSearchParams(Object.entries(params).map(([key, value]): [string, string] => [key, String(value)])).toString();
 }
 
 export class GitHubIssues {
-  private pages = new Map<string, CachedPage>();
+  private readonly open: ConditionalPages;
+  private readonly updated: ConditionalPages;
 
-  constructor(private readonly github: GitHubRepo) {}
+  constructor(private readonly github: GitHubRepo) {
+    this.open = new ConditionalPages(github);
+    this.updated = new ConditionalPages(github);
+  }
 
+  private path(): string {
+    const { owner, repo } = this.github;
+    return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/issues`;
+  }
+
+  /**
+   * The open issues; `issues: undefined` when every page answered 304 since the last committed
+   * listing. The caller commits the listing (`commit`) once it has judged every issue of it.
+   */
   async listOpen(): Promise<ListResult> {
-    const { octokit, owner, repo, perPage } = this.github;
     return this.github.call('listing the open issues', async () => {
-      const first = `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/issues?state=open&per_page=${perPage}`;
-      const fresh = new Map<string, CachedPage>();
-      let changed = false;
-      for (let url: string | undefined = first; url !== undefined && !fresh.has(url); ) {
-        const cached = this.pages.get(url);
-        let page: CachedPage;
-        try {
-          const response = await octokit.request({
-            method: 'GET',
-            url,
-            headers: cached?.etag !== undefined ? { 'if-none-match': cached.etag } : {},
-          });
-          page = {
-            etag: response.headers.etag,
-            items: Array.isArray(response.data) ? (response.data as GitHubIssueJson[]) : [],
-            next: nextLink(response.headers.link),
-          };
-          changed = true;
-        } catch (error) {
-          if (gitHubStatus(error) !== 304 || cached === undefined) throw error;
-          page = cached;
-        }
-        fresh.set(url, page);
-        url = page.next;
-      }
-      const unchanged = !changed && fresh.size === this.pages.size;
-      this.pages = fresh;
-      if (unchanged) return { issues: undefined };
-      const issues = [...fresh.values()].flatMap((page) => page.items).filter((item) => item.pull_request === undefined);
-      return { issues: issues.map(toTrackedIssue) };
+      const read = await this.open.read<GitHubIssueJson>(`${this.path()}?${query({ state: 'open', per_page: this.github.perPage })}`);
+      if (!read.changed) return { issues: undefined, commit: read.commit };
+      return { issues: issuesOf(read.items), commit: read.commit };
     });
   }
 
-  /** Issues of any state (closed included, pull requests excluded) updated at or after `since` (ISO). */
-  async listUpdatedSince(since: string): Promise<TrackedIssue[]> {
+  /**
+   * Issues of any state (closed included, pull requests excluded) updated at or after `since`
+   * (ISO), conditionally: `issues: undefined` when nothing changed since the last committed
+   * answer to the same question (free on the rate limit, as a quiet backlog's polls should be).
+   */
+  async listUpdatedSince(since: string): Promise<ListResult> {
     return this.github.call(`listing the issues updated since ${since}`, async () => {
-      const items = await this.github.octokit.paginate('GET /repos/{owner}/{repo}/issues', {
-        ...this.github.base,
-        state: 'all',
-        since,
-        sort: 'updated',
-        direction: 'asc',
-        per_page: this.github.perPage,
-      });
-      return (items as GitHubIssueJson[]).filter((item) => item.pull_request === undefined).map(toTrackedIssue);
+      const first = `${this.path()}?${query({ state: 'all', since, sort: 'updated', direction: 'asc', per_page: this.github.perPage })}`;
+      const read = await this.updated.read<GitHubIssueJson>(first);
+      if (!read.changed) return { issues: undefined, commit: read.commit };
+      return { issues: issuesOf(read.items), commit: read.commit };
     });
   }
 
@@ -142,6 +129,7 @@ export class GitHubIssues {
 
   /** Drops the cached pages (the source is closed). */
   forget(): void {
-    this.pages.clear();
+    this.open.forget();
+    this.updated.forget();
   }
 }

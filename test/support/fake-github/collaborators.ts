@@ -1,7 +1,8 @@
 /**
  * Collaborators and their permissions: a role per login, the `permissions` object GitHub derives
  * from it, and `GET /repos/{o}/{r}/collaborators/{login}/permission` (404 for a login the fake
- * has never seen).
+ * has never seen; 403 "Must have push access to view repository collaborators." for every login
+ * while `state.permissionsReadable` is false, as GitHub answers a token whose user may only read).
  */
 import { docs, type Route } from './http.ts';
 import type { FakeRepo } from './repo.ts';
@@ -24,6 +25,9 @@ export const collaboratorsRoute: Route = (fake, { method, parts }) => {
   const { state } = fake;
   const [a, b, c] = parts;
   if (a === 'collaborators' && b !== undefined && c === 'permission' && method === 'GET') {
+    if (!state.permissionsReadable) {
+      return { status: 403, body: { message: 'Must have push access to view repository collaborators.', documentation_url: docs, status: '403' } };
+    }
     const found = state.users.get(b);
     if (found === undefined) return { status: 404, body: { message: `${b} is not a user`, documentation_url: docs, status: '404' } };
     const role = state.collaborators.get(b);

@@ -2,7 +2,8 @@
  * Issues: `GET /repos/{o}/{r}/issues` (state, since, sort, direction, labels; pull requests
  * included, as GitHub lists them) and `GET …/issues/{n}` (a pull request too, as an issue), the
  * sub-resources of an issue handed to comments.ts, labels.ts and dependencies.ts, and a test's issues: added with
- * their labels (and a `labeled` event each), closed. A raw body travels as a placeholder the
+ * their labels (and a `labeled` event each), closed. `since` compares to the second, as GitHub's
+ * timestamps are: two changes within one second share an `updated_at` (see `freezeClock`). A raw body travels as a placeholder the
  * server splices the bytes into.
  */
 import { issueCommentsRoute } from './comments.ts';
@@ -84,12 +85,14 @@ export function addIssue(fake: FakeRepo, input: Parameters<FakeGitHub['addIssue'
     createdAt: at,
     updatedAt: at,
     closedAt: input.state === 'closed' ? at : null,
+    labelHistory: [],
   };
   state.issues.set(issue.number, issue);
   for (const label of input.labels ?? []) {
     issue.labels.push(ensureLabel(fake, label).name);
     state.events.push({ id: fake.nextId(), issue: issue.number, event: 'labeled', actor: author, label, createdAt: at });
   }
+  fake.labelsChanged(issue);
   return issue;
 }
 

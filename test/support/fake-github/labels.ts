@@ -1,8 +1,10 @@
 /**
  * Labels: the repository's (`GET`/`POST /repos/{o}/{r}/labels`, 422 on a duplicate), an issue's
- * (`POST …/issues/{n}/labels` creates unknown ones; `DELETE …/labels/{name}` is 404 when the
- * issue does not have it), and the `labeled` / `unlabeled` events each change leaves
- * (`GET …/issues/{n}/events`), which say who applied a label.
+ * (`POST …/issues/{n}/labels` adds and creates unknown ones; `PUT …/issues/{n}/labels` replaces
+ * them all in one change; `DELETE …/labels/{name}` is 404 when the issue does not have it), and
+ * the `labeled` / `unlabeled` events each change leaves (`GET …/issues/{n}/events`), which say who
+ * applied a label. Each request (or test step) that changes an issue's labels records them in
+ * its `labelHistory`, so a test can see every set of labels the issue ever showed.
  */
 import { docs, invalid, paginate, type Answer, type FakeRequest, type Route } from './http.ts';
 import type { FakeRepo } from './repo.ts';
@@ -48,6 +50,18 @@ export const labelJson = (fake: FakeRepo, l: FakeLabel) => ({
 /** An issue's labels as GitHub lists them. */
 export const labelsJson = (fake: FakeRepo, issue: FakeIssue) => issue.labels.map((name) => labelJson(fake, ensureLabel(fake, name)));
 
+/** The issue's labels become `names` (case-insensitive, first spelling kept): one change, one `updated_at`. */
+export const replaceLabels = (fake: FakeRepo, issue: FakeIssue, names: readonly string[], actor: FakeUser): void => {
+  const wanted = [...new Map(names.map((name) => [name.toLowerCase(), ensureLabel(fake, name).name])).values()];
+  const removed = issue.labels.filter((l) => !wanted.some((w) => w.toLowerCase() === l.toLowerCase()));
+  const added = wanted.filter((w) => !issue.labels.some((l) => l.toLowerCase() === w.toLowerCase()));
+  if (removed.length === 0 && added.length === 0) return;
+  issue.labels = [...issue.labels.filter((l) => !removed.includes(l)), ...added];
+  issue.updatedAt = fake.now();
+  for (const label of removed) fake.state.events.push({ id: fake.nextId(), issue: issue.number, event: 'unlabeled', actor, label, createdAt: issue.updatedAt });
+  for (const label of added) fake.state.events.push({ id: fake.nextId(), issue: issue.number, event: 'labeled', actor, label, createdAt: issue.updatedAt });
+};
+
 const eventJson = (fake: FakeRepo, e: FakeEvent) => {
   const label = ensureLabel(fake, e.label);
   return {
@@ -75,12 +89,21 @@ export async function issueLabelsRoute(fake: FakeRepo, issue: FakeIssue, { metho
     const request = await body();
     const names = Array.isArray(request.labels) ? request.labels : [];
     for (const name of names) addLabel(fake, issue, String(name), state.viewer);
+    fake.labelsChanged(issue);
+    return { status: 200, body: labelsJson(fake, issue) };
+  }
+  if (c === 'labels' && d === undefined && method === 'PUT') {
+    const request = await body();
+    if (!Array.isArray(request.labels)) return invalid([{ resource: 'Issue', code: 'missing_field', field: 'labels' }]);
+    replaceLabels(fake, issue, request.labels.map(String), state.viewer);
+    fake.labelsChanged(issue);
     return { status: 200, body: labelsJson(fake, issue) };
   }
   if (c === 'labels' && d !== undefined && method === 'DELETE') {
     if (!removeLabel(fake, issue, d, state.viewer)) {
       return { status: 404, body: { message: 'Label does not exist', documentation_url: docs, status: '404' } };
     }
+    fake.labelsChanged(issue);
     return { status: 200, body: labelsJson(fake, issue) };
   }
   return undefined;

@@ -86,6 +86,7 @@ export function addPull(fake: FakeRepo, input: Parameters<FakeGitHub['addPull']>
     updatedAt: at,
     closedAt: null,
     pull: { head: input.head, base: input.base ?? state.defaultBranch, draft: input.draft ?? false },
+    labelHistory: [],
   };
   state.issues.set(pull.number, pull);
   return pull;

@@ -43,7 +43,10 @@ export class FakeRepo {
       statuses: new Map(),
       blockedBy: new Map(),
       dependencies: options.dependencies ?? true,
-      rateLimit: { limit: 5000, remaining: 5000 },
+      rateLimit: { limit: 5000, remaining: 5000, resetAt: Date.now() + 3_600_000 },
+      secondaryUntil: 0,
+      permissionsReadable: true,
+      clockFrozen: false,
     };
     const { state } = this;
     state.users.set(state.viewer.login, state.viewer);
@@ -56,9 +59,19 @@ export class FakeRepo {
     return ++this.#ids;
   }
 
-  /** GitHub's timestamp format; each call one second later, so every change is visible. */
+  /**
+   * GitHub's timestamp format; each call one second later, so every change is visible — unless
+   * the clock is frozen (`state.clockFrozen`): then every change shares one second, as changes
+   * made within a second do on GitHub.
+   */
   now(): string {
-    return new Date(epoch + ++this.#clock * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    if (!this.state.clockFrozen || this.#clock === 0) this.#clock += 1;
+    return new Date(epoch + this.#clock * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  /** Records the issue's labels as they are now (after a request or a test step changed them). */
+  labelsChanged(issue: FakeIssue): void {
+    issue.labelHistory.push([...issue.labels]);
   }
 
   /** Issues and pull requests share one sequence of numbers, as on GitHub. */

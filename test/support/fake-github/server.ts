@@ -1,14 +1,15 @@
 /**
- * The HTTP side of the fake: every request recorded, the token checked (401 "Bad credentials"
- * without it), a fault answered when one matches (an `answer_lost` one after the route has
- * applied the request), else the route; then the weak `ETag` of every
- * GET 200 (a matching `If-None-Match` answers 304, which does not count against the rate limit),
- * the rate-limit headers, and raw bodies spliced in as bytes.
+ * The HTTP side of the fake: every request recorded (when it arrived, what it was answered, and
+ * whether that counted against the rate limit), the token checked (401 "Bad credentials" without
+ * it), a rate limit in force refused (403, not counted), a fault answered when one matches (an
+ * `answer_lost` one after the route has applied the request), else the route; then the weak
+ * `ETag` of every GET 200 (a matching `If-None-Match` answers 304, which does not count against
+ * the rate limit), the rate-limit headers, and raw bodies spliced in as bytes.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { faultAnswer, rateHeaders, takeFault } from './faults.ts';
+import { faultAnswer, limitInForce, rateHeaders, takeFault } from './faults.ts';
 import { docs, type Answer } from './http.ts';
 import type { FakeRepo } from './repo.ts';
 import type { RecordedRequest } from './types.ts';
@@ -23,13 +24,14 @@ export async function serve(
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', fake.base);
     const method = req.method ?? 'GET';
-    const record: RecordedRequest = { method, path: url.pathname, query: url.search, status: 0 };
+    const record: RecordedRequest = { method, path: url.pathname, query: url.search, status: 0, counted: false, at: Date.now() };
     state.requests.push(record);
 
     let answer: Answer;
     const authorization = req.headers.authorization ?? '';
     const authorized = token === undefined || new RegExp(`^(token|bearer) ${escape(token)}$`, 'i').test(authorization);
-    const fault = authorized ? takeFault(state, method, url.pathname) : undefined;
+    const limited = authorized ? limitInForce(state) : undefined;
+    const fault = authorized && limited === undefined ? takeFault(state, method, url.pathname, url.search) : undefined;
     if (!authorized) {
       answer = { status: 401, body: { message: 'Bad credentials', documentation_url: docs, status: '401' } };
     } else if (fault?.kind === 'network') {
@@ -44,6 +46,8 @@ export async function serve(
         return;
       }
       answer = faultAnswer(state, { ...fault, kind: 'server_error' });
+    } else if (limited !== undefined) {
+      answer = faultAnswer(state, limited);
     } else if (fault !== undefined) {
       answer = faultAnswer(state, fault);
     } else {
@@ -54,8 +58,10 @@ export async function serve(
     if (raw.size > 0) payload = splice(payload, raw);
     const etag = method === 'GET' && answer.status === 200 ? `W/"${createHash('sha256').update(payload).digest('hex').slice(0, 32)}"` : undefined;
     const notModified = etag !== undefined && req.headers['if-none-match'] === etag;
-    // A 304 does not count against the rate limit; every other answer does, and says so.
-    if (!notModified && state.rateLimit.remaining > 0) state.rateLimit.remaining -= 1;
+    // A 304 does not count against the rate limit, nor a refusal while a limit is in force; every
+    // other answer does, and says so.
+    record.counted = !notModified && limited === undefined;
+    if (record.counted && state.rateLimit.remaining > 0) state.rateLimit.remaining -= 1;
     const headers: Record<string, string | number> = {
       'x-github-request-id': `FAKE:${state.requests.length}`,
       'x-github-api-version-selected': '2022-11-28',

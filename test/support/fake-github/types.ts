@@ -30,6 +30,8 @@ export interface FakeIssue {
   closedAt: string | null;
   /** Set on pull requests (which GitHub also lists as issues). */
   pull?: FakePull;
+  /** The issue's label names after each request (or test step) that changed them, oldest first. */
+  labelHistory: string[][];
 }
 
 /** A pull request's own fields; those left unset answer GitHub's defaults. */
@@ -108,6 +110,10 @@ export interface RecordedRequest {
   status: number;
   /** An `answer_lost` fault: what the route answered before the answer was lost. */
   appliedStatus?: number;
+  /** Whether the answer counted against the rate limit (a 304 does not, nor a refusal while a limit is in force). */
+  counted: boolean;
+  /** When the request arrived (ms since the epoch). */
+  at: number;
 }
 
 /**
@@ -123,10 +129,17 @@ export interface Fault {
   method?: string;
   /** Matches the path (no query): a string is a prefix. */
   path?: string | RegExp;
+  /** Matches the query (`?state=open&page=2`): a string is a substring. */
+  query?: string | RegExp;
   /** server_error: default 500. answer_lost: answered instead of the route's answer; unset, the connection drops. */
   status?: number;
   /** secondary_rate_limit: `retry-after` seconds (default 1). rate_limit: seconds to the reset (default 0). */
   retryAfter?: number;
+  /**
+   * secondary_rate_limit: the limit stays in force for `retryAfter` seconds, as GitHub's does:
+   * every request in that window is refused too (not counted against `times`).
+   */
+  window?: boolean;
   /** forbidden: the `x-accepted-github-permissions` header, e.g. `issues=write`. */
   acceptedPermissions?: string;
 }
@@ -155,7 +168,14 @@ export interface FakeGitHubState {
   blockedBy: Map<number, FakeBlocker[]>;
   /** false: `…/dependencies/blocked_by` answers 404, as a server without issue dependencies. */
   dependencies: boolean;
-  rateLimit: { limit: number; remaining: number };
+  /** `resetAt`: when the primary limit resets (ms since the epoch); a request while `remaining` is 0 before then is refused. */
+  rateLimit: { limit: number; remaining: number; resetAt: number };
+  /** A secondary rate limit in force until then (ms since the epoch): every request is refused. */
+  secondaryUntil: number;
+  /** false: `GET …/collaborators/{login}/permission` answers 403, as for a token whose user has no push access. */
+  permissionsReadable: boolean;
+  /** true: the clock stands still, so every change gets the same `updated_at` second (as on GitHub within one second). */
+  clockFrozen: boolean;
 }
 
 export interface FakeGitHub {
@@ -181,6 +201,15 @@ export interface FakeGitHub {
   closeIssue(issue: number): void;
   setCollaborator(login: string, role: FakeRole): void;
   fail(fault: Fault): void;
+  /** The primary rate limit from now: `remaining` requests left until it resets in `resetInSeconds`. */
+  setRateLimit(limit: { remaining: number; resetInSeconds: number }): void;
+  /**
+   * Freezes GitHub's clock (every change from now on has the same `updated_at`, to the second, as
+   * changes within one second on GitHub do) or lets it run again (each change one second later).
+   */
+  freezeClock(frozen: boolean): void;
+  /** Replaces the issue's labels as a person would in one edit (one `updated_at`, events by `actor`). */
+  setLabels(issue: number, labels: string[], actor: string): void;
   /** Recorded requests matching a method and a path (a string is a prefix). */
   requestsTo(method: string, path: string | RegExp): RecordedRequest[];
   commentCount(issue: number): number;

@@ -1,0 +1,117 @@
+/**
+ * The trust gate's verdicts, as the issue watcher keeps them: one per issue, remembered by
+ * everything the verdict depends on — whether the issue carries the trigger label, its author,
+ * the author's association and whether the author is a bot, and who applied the trigger label
+ * (and whether that person may write). Not by `updated_at` alone: GitHub gives it to the second,
+ * so changes within one second (an issue opened and labelled at once, a label removed in the same
+ * second as another change) would keep a stale verdict for good.
+ *
+ * Who applied the trigger label is read from the tracker (its events: conditional on GitHub, so
+ * free when no label moved). It is read again whenever the issue changed (`updated_at`) and the
+ * rest of the key did not — someone may have removed the label and applied it again — except when
+ * the caller knows the change cannot have moved the trigger label (a webhook delivery about
+ * another label, such as the orchestra's own state labels): then the verdict stands as it was.
+ *
+ * A verdict that could not be reached — reading the labeler failed (an outage), or the tracker
+ * would not say whether the labeler may write, or does not know yet who applied the label — is
+ * `decided: false`: the issue is neither acted on nor released, and asked about again at the next
+ * poll (the watcher does not count the poll as complete). An untrusted verdict is logged and
+ * counted once per issue version; a problem once per issue version too.
+ */
+import type { Logger } from 'pino';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
+import type { IssueSource, Labeler, TrackedIssue } from '../issues/source.ts';
+import { judgeIssue, type TrustVerdict } from '../issues/trust.ts';
+
+export interface Judged {
+  verdict: TrustVerdict;
+  /** False: not judged yet (`problem` says why); looked at again at the next poll. */
+  decided: boolean;
+  problem?: string;
+}
+
+/** What the caller knows of the change: `unchanged`, it cannot have moved the trigger label. */
+export type LabelerHint = 'unchanged' | undefined;
+
+export interface TrustVerdictsOptions {
+  config: OrchestraConfig;
+  source: Pick<IssueSource, 'labeler'>;
+  logger: Logger;
+  onIgnored?: (reason: string) => void;
+}
+
+interface Remembered {
+  key: string;
+  updatedAt: string;
+  labeler: Labeler | undefined;
+  verdict: TrustVerdict;
+}
+
+/** Everything a verdict depends on but the labeler. */
+export function trustKey(issue: TrackedIssue, triggerLabel: string): string {
+  return JSON.stringify([issue.labels.includes(triggerLabel), issue.author, issue.authorAssociation, issue.authorIsBot]);
+}
+
+export class TrustVerdicts {
+  readonly #options: TrustVerdictsOptions;
+  readonly #remembered = new Map<number, Remembered>();
+  /** Per issue: the version (key, `updated_at`, outcome) last logged and counted. */
+  readonly #told = new Map<number, string>();
+
+  constructor(options: TrustVerdictsOptions) {
+    this.#options = options;
+  }
+
+  /** The verdict last reached for the issue, if any. */
+  verdictOf(number: number): TrustVerdict | undefined {
+    return this.#remembered.get(number)?.verdict;
+  }
+
+  forget(number: number): void {
+    this.#remembered.delete(number);
+    this.#told.delete(number);
+  }
+
+  async judge(issue: TrackedIssue, hint?: LabelerHint): Promise<Judged> {
+    const { triggerLabel, trust } = this.#options.config.workflow;
+    const key = trustKey(issue, triggerLabel);
+    const remembered = this.#remembered.get(issue.number);
+    if (remembered?.key === key && (remembered.updatedAt === issue.updatedAt || hint === 'unchanged')) {
+      return { verdict: remembered.verdict, decided: true };
+    }
+    let labeler: Labeler | undefined;
+    if (issue.labels.includes(triggerLabel)) {
+      try {
+        labeler = await this.#options.source.labeler(issue.number, triggerLabel);
+      } catch (error) {
+        const problem = `who applied "${triggerLabel}" to #${issue.number} could not be read: ${describeError(error)}`;
+        this.#tell(issue, key, 'problem', () => this.#options.logger.warn({ issue: issue.number }, `issue not judged yet; looked at again next poll: ${problem}`));
+        return { verdict: { trusted: false, reason: 'unknown_labeler', detail: problem }, decided: false, problem };
+      }
+    }
+    const verdict = judgeIssue(issue, labeler, triggerLabel, trust);
+    const decided = verdict.trusted || verdict.reason !== 'unknown_labeler';
+    if (decided) this.#remembered.set(issue.number, { key, updatedAt: issue.updatedAt, labeler, verdict });
+    else this.#remembered.delete(issue.number);
+    if (!verdict.trusted) {
+      this.#tell(issue, key, verdict.reason, () => {
+        const fields = { issue: issue.number, author: issue.author, reason: verdict.reason };
+        // An issue without the label is the common case, not a warning.
+        if (verdict.reason === 'no_trigger_label') this.#options.logger.debug(fields, `issue ignored: ${verdict.detail}`);
+        else if (decided) this.#options.logger.warn(fields, `issue ignored: ${verdict.detail}`);
+        else this.#options.logger.warn(fields, `issue not judged yet; looked at again next poll: ${verdict.detail}`);
+        this.#options.onIgnored?.(verdict.reason);
+      });
+    }
+    return decided ? { verdict, decided } : { verdict, decided, problem: verdict.detail };
+  }
+
+  /** Once per issue version and outcome. */
+  #tell(issue: TrackedIssue, key: string, outcome: string, say: () => void): void {
+    const version = `${key}|${issue.updatedAt}|${outcome}`;
+    if (this.#told.get(issue.number) === version) return;
+    this.#told.set(issue.number, version);
+    say();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Webhook deliveries on the real orchestra and the fake GitHub.
+ *
+ * Once per delivery, for good: a webhook delivery GitHub redelivers after a restart — its
+ * "Redeliver" button, used exactly after outages and restarts, days later — is a no-op, and so is
+ * the same comment command in another delivery. The orchestra is stopped and started again on the
+ * same data directory, with the bus's duplicate window shrunk so that it cannot be what remembers
+ * (as days later it would not).
+ *
+ * And the orchestra's own writes, which come back as deliveries (`labeled miyabi:done` by its
+ * own user), cost no lookup of who applied the trigger label.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load.ts';
+import { workflowBacklog } from '../../src/actors/workflow.ts';
+import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
+import { tempDir, type TempDir } from '../support/cli.ts';
+import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
+import { deliverComment, deliverIssue, githubAgents, githubConfig, githubEnv, SECRET_ENV, stateLabels, token, trustedIssue } from '../support/github-orchestra.ts';
+import { gitRepo } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
+
+beforeAll(githubEnv);
+
+let fake: FakeGitHub | undefined;
+let dir: TempDir | undefined;
+let orchestra: Orchestra | undefined;
+afterEach(async () => {
+  await orchestra?.stop();
+  await fake?.close();
+  await dir?.[Symbol.asyncDispose]();
+  orchestra = fake = dir = undefined;
+});
+
+const stateOf = (number: number) => {
+  const snapshot = orchestra!.resources.workflow?.snapshot(number);
+  return snapshot === undefined ? undefined : { state: String(snapshot.value), generation: snapshot.context.generation };
+};
+
+/** Everything the bus holds for the workflow consumed, and what it started finished. */
+async function quiet(): Promise<void> {
+  await waitFor(async () => (await workflowBacklog(orchestra!.resources)) === 0, { what: 'the workflow caught up' });
+  await orchestra!.resources.workflow!.flush();
+}
+
+describe('once per delivery, for good', { timeout: 90_000 }, () => {
+  it('a delivery redelivered after a restart, and its comment command in another delivery, do nothing; an own label write costs no lookup', async () => {
+    fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
+    dir = await tempDir('miyabi-redelivery-');
+    const repo = join(dir.path, 'repo');
+    await mkdir(repo);
+    await gitRepo(repo);
+    // Polls at start only: what the webhook deliveries do is what is seen.
+    const base = githubConfig(fake, { github: { pollIntervalMs: 600_000, webhook: { path: '/webhooks/github', secretEnv: SECRET_ENV } }, ci: { checks: [] } });
+    const config = await dir.file(
+      'miyabi.yaml',
+      stringify({
+        dataDir: join(dir.path, 'data'),
+        http: { enabled: true, port: 0 },
+        // The bus forgets a message id after 100 ms: only the ledger can remember the delivery.
+        bus: { duplicateWindowMs: 100 },
+        panes: { backend: 'process' },
+        workspace: { repo },
+        agents: githubAgents(),
+        ...base,
+      }),
+    );
+    const start = async () => {
+      orchestra = await startOrchestra(await loadConfig(config), { logStream: false });
+      await waitFor(() => (orchestra!.resources.watcher?.polls ?? 0) >= 1, { what: 'the first poll' });
+      return `${orchestra.resources.httpUrl}/webhooks/github`;
+    };
+
+    const issue = trustedIssue(fake, 'Retried once');
+    let url = await start();
+    // The orchestra's own label write, delivered back: the trigger label did not move, no lookup.
+    const labelled = await waitFor(() => stateLabels(fake!, issue.number)[0], { what: 'a state label written' });
+    const lookups = () => fake!.requestsTo('GET', /\/issues\/\d+\/events$/).length;
+    const before = lookups();
+    expect(await deliverIssue(url, fake, issue.number, 'labeled', { label: labelled, sender: 'miyabi-bot' })).toBe(200);
+    expect(lookups()).toBe(before);
+
+    await waitFor(() => stateOf(issue.number)?.state === 'done', { timeoutMs: 30_000, what: 'the issue done' });
+    const retry = { id: 4242, body: '/miyabi retry', author: 'acme', association: 'OWNER' };
+    const delivery = 'c0ffee00-0000-4000-8000-000000000001';
+    expect(await deliverComment(url, fake, issue.number, retry, delivery)).toBe(200);
+    await waitFor(() => stateOf(issue.number)?.generation === 2 && stateOf(issue.number)?.state === 'done', { timeoutMs: 30_000, what: 'the retry done' });
+    await quiet();
+    const comments = fake.commentCount(issue.number);
+
+    await orchestra!.stop();
+    url = await start();
+    // GitHub's "Redeliver": the same delivery id.
+    expect(await deliverComment(url, fake, issue.number, retry, delivery)).toBe(200);
+    // The same comment in another delivery.
+    expect(await deliverComment(url, fake, issue.number, retry)).toBe(200);
+    await quiet();
+    expect(stateOf(issue.number)).toEqual({ state: 'done', generation: 2 });
+    expect(fake.commentCount(issue.number)).toBe(comments);
+  });
+});
