@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/support/setup.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
     // Suites start real nats-server, tmux and child processes; a generous default avoids flakes
     // on a shared 2-core machine without hiding hangs (each wait in a test has its own deadline).
     testTimeout: 30_000,

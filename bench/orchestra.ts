@@ -35,7 +35,7 @@ export async function benchOrchestra(): Promise<BenchRow[]> {
     bare.kill('SIGKILL');
     await bare;
     return [
-      { name: 'orchestra: RSS idle (embedded default, tsx)', value: orchestraKb / 1024, unit: 'MiB' },
+      { name: 'orchestra: RSS idle (embedded default, compiled)', value: orchestraKb / 1024, unit: 'MiB' },
       { name: 'orchestra: RSS of a bare node process, same run', value: bareKb / 1024, unit: 'MiB', note: 'floor' },
     ];
   } finally {

@@ -3,17 +3,20 @@
  * the config the orchestra runs on and the NATS URL to reach it. Only the orchestra's own paths
  * and ids go on this command line; nothing from an issue ever does.
  */
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { envFieldNames } from '../config/secrets.ts';
+import { packageRoot } from '../package-root.ts';
 import { runnerIdentity } from '../runner/task-message.ts';
 import type { OrchestraResources } from './resources.ts';
 
-const cliMain = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
-const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 
 export function runnerArgv(resources: OrchestraResources, agentId: string, role: string): string[] {
   const config = resources.configPath === undefined ? [] : ['--config', resources.configPath];
-  const entry = resources.runnerBundle ? [resources.runnerBundle] : ['--import', tsxLoader, cliMain];
+  // Without the bundle (a checkout never built), the CLI's sources through tsx.
+  const root = packageRoot();
+  const tsx = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  const entry = resources.runnerBundle ? [resources.runnerBundle] : ['--import', tsx, join(root, 'src', 'cli', 'main.ts')];
   return [process.execPath, ...entry, 'pane', '--agent', agentId, '--role', role, ...config];
 }
 

@@ -23,7 +23,7 @@ import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import type { OrchestraResources } from '../actors/resources.ts';
 import { commandLineOf, processAlive } from '../infra/os/process.ts';
 import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
-import { buildRunnerBundle } from './runner-bundle.ts';
+import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
@@ -189,7 +189,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     servers = [url];
   }
 
-  const runnerBundle = await buildRunnerBundle(logger);
+  const runnerBundle = await findRunnerBundle(logger);
   let root: Actor<typeof supervisorLogic> | undefined;
   let stopRequested: ((reason: string) => void) | undefined;
   const resources: OrchestraResources = {
