@@ -369,7 +369,8 @@ describe('rate limits and outages', () => {
   it('waits for the reset of a primary rate limit', async () => {
     const github = await fake();
     const outages: GitHubOutage[] = [];
-    github.fail({ kind: 'rate_limit', retryAfter: 0 });
+    // Two seconds ahead, so that a loaded machine taking a second to answer still sees a wait.
+    github.fail({ kind: 'rate_limit', retryAfter: 2 });
     const issues = source(github, { onOutage: (o) => outages.push(o) });
     expect(await listedOf(issues)).toEqual([]);
     expect(outages.map((o) => [o.kind, o.recovered ?? false])).toEqual([

@@ -71,7 +71,8 @@ export const faultAnswer = (state: FakeGitHubState, fault: Fault): Answer => {
         status: 403,
         headers: {
           'x-ratelimit-remaining': 0,
-          'x-ratelimit-reset': Math.floor((Date.now() + (fault.retryAfter ?? 0) * 1000) / 1000),
+          // GitHub's reset is the epoch second the window opens again: never in the past.
+          'x-ratelimit-reset': Math.ceil((Date.now() + (fault.retryAfter ?? 0) * 1000) / 1000),
         },
         body: {
           message: `API rate limit exceeded for user ID ${state.viewer.id}. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.`,
