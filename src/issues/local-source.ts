@@ -69,7 +69,8 @@ import type {
   TrackedIssue,
 } from './source.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './local/errors.ts';
-import { readIssueDirectory, type IssueFile } from './local/issue-files.ts';
+import type { IssueFile } from './local/issue-files.ts';
+import { IssueDirectory } from './local/issue-directory.ts';
 import { LocalPulls, type LocalRepository } from './local/pulls.ts';
 import {
   corrupt,
@@ -85,9 +86,9 @@ import {
 } from './local/tracker.ts';
 
 export { LocalIssueSourceError, LocalSourceErrorCodes, type LocalSourceErrorCode } from './local/errors.ts';
+export { readIssueDirectory, type IssueDirectoryScan } from './local/issue-directory.ts';
 export {
   parseIssueFile,
-  readIssueDirectory,
   type IssueFile,
   type IssueFileComment,
   type IssueFileFields,
@@ -133,8 +134,10 @@ export class LocalIssueSource implements IssueSource {
   /** File → the version and problem last warned about, so each is logged once. */
   private warned = new Map<string, string>();
   private readonly pulls: LocalPulls;
+  private readonly directory: IssueDirectory;
 
   constructor(private readonly options: LocalIssueSourceOptions) {
+    this.directory = new IssueDirectory(options.dir);
     this.pulls = new LocalPulls({
       trackerDir: options.trackerDir,
       repository: options.repository,
@@ -152,7 +155,7 @@ export class LocalIssueSource implements IssueSource {
   }
 
   async get(number: number): Promise<TrackedIssue | undefined> {
-    const issue = (await this.scan()).find((candidate) => candidate.number === number);
+    const issue = await this.directory.find(number);
     return issue && trackedIssue(issue, await this.readRecord(number));
   }
 
@@ -161,7 +164,7 @@ export class LocalIssueSource implements IssueSource {
    * applied by the author. Any other label (one the orchestra added, or none) has no known labeler.
    */
   async labeler(number: number, label: string): Promise<Labeler | undefined> {
-    const issue = (await this.scan()).find((candidate) => candidate.number === number);
+    const issue = await this.directory.find(number);
     if (!issue) return undefined;
     const named = Object.hasOwn(issue.labeledBy, label) ? issue.labeledBy[label] : undefined;
     const login = named ?? (issue.labels.includes(label) ? issue.author : undefined);
@@ -248,7 +251,7 @@ export class LocalIssueSource implements IssueSource {
   }
 
   private async requireIssue(number: number): Promise<IssueFile> {
-    const issue = (await this.scan()).find((candidate) => candidate.number === number);
+    const issue = await this.directory.find(number);
     if (issue) return issue;
     throw new LocalIssueSourceError(
       LocalSourceErrorCodes.IssueNotFound,
@@ -293,7 +296,7 @@ export class LocalIssueSource implements IssueSource {
   }
 
   private async scan(): Promise<IssueFile[]> {
-    const { issues, problems } = await readIssueDirectory(this.options.dir);
+    const { issues, problems } = await this.directory.scan();
     const warned = new Map<string, string>();
     for (const problem of problems) {
       const version = `${problem.mtimeMs ?? ''} ${problem.message}`;

@@ -1,15 +1,11 @@
 /**
  * The operator's issue files: parsing one (YAML front matter and a Markdown body, format in
  * ../local-source.ts) into fields or a problem that names the field, and reading a directory of
- * them, skipping what does not parse and every file of a number two files claim. Read only:
- * nothing here writes.
+ * them is ./issue-directory.ts. Read only: nothing here writes.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describeError } from '../../errors.ts';
 import { AUTHOR_ASSOCIATIONS, type AuthorAssociation } from '../source.ts';
-import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
 
 /** A person's comment written in the issue file's front matter. */
 export interface IssueFileComment {
@@ -166,64 +162,4 @@ function commentFields(field: string, entry: unknown): IssueFileComment {
   const bot = fields.bot ?? author.endsWith('[bot]');
   if (typeof bot !== 'boolean') fail(`${field}.bot`, 'expected true or false');
   return { author, association: associationOf(`${field}.association`, fields.association ?? undefined), bot, body: body.trimEnd() };
-}
-
-/**
- * The issues of `dir`, sorted by number, and the files skipped with why. Only `*.md` files
- * directly in `dir`; dot files are editors' locks and backups, not issues.
- */
-export async function readIssueDirectory(dir: string): Promise<{ issues: IssueFile[]; problems: IssueFileProblem[] }> {
-  let names: string[];
-  try {
-    const entries = await readdir(dir, { withFileTypes: true });
-    names = entries
-      .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && !entry.name.startsWith('.') && /\.md$/i.test(entry.name))
-      .map((entry) => entry.name)
-      .sort();
-  } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'is not a directory' : 'cannot be read';
-    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new LocalIssueSourceError(
-      LocalSourceErrorCodes.IssueDirMissing,
-      missing ? `issue directory ${dir} does not exist` : `issue directory ${dir} ${why}: ${describeError(error)}`,
-      { cause: error },
-    );
-  }
-  const read = await Promise.all(names.map((name) => readIssueFile(path.join(dir, name))));
-  const problems: IssueFileProblem[] = [];
-  const byNumber = new Map<number, IssueFile[]>();
-  for (const entry of read) {
-    if (entry === undefined) continue;
-    if ('message' in entry) {
-      problems.push(entry);
-      continue;
-    }
-    byNumber.set(entry.number, [...(byNumber.get(entry.number) ?? []), entry]);
-  }
-  const issues: IssueFile[] = [];
-  for (const [number, files] of byNumber) {
-    if (files.length === 1) {
-      issues.push(files[0]!);
-      continue;
-    }
-    for (const issue of files) {
-      const others = files.filter((other) => other !== issue).map((other) => other.file);
-      const skipped = files.length === 2 ? 'both' : 'all';
-      problems.push({ file: issue.file, message: `number: ${number} is also the number of ${others.join(', ')}; ${skipped} skipped`, mtimeMs: issue.mtimeMs });
-    }
-  }
-  issues.sort((a, b) => a.number - b.number);
-  return { issues, problems };
-}
-
-async function readIssueFile(file: string): Promise<IssueFile | IssueFileProblem | undefined> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) return undefined;
-    const parsed = parseIssueFile(utf8.decode(await readFile(file)), file);
-    return parsed.ok ? { ...parsed.issue, file, mtimeMs: info.mtimeMs } : { ...parsed.problem, mtimeMs: info.mtimeMs };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // removed since listed, or a dangling link
-    return { file, message: `file: cannot be read (${describeError(error)})` };
-  }
 }

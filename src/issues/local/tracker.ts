@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { inFileSlot } from './file-slots.ts';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -80,7 +81,7 @@ export async function readTrackerFile<T>(file: string, schema: z.ZodType<T>): Pr
   let mtimeMs: number;
   try {
     mtimeMs = (await stat(file)).mtimeMs;
-    bytes = await readFile(file);
+    bytes = await inFileSlot(() => readFile(file));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
@@ -104,7 +105,7 @@ export async function writeAtomically(file: string, text: string): Promise<void>
   // No fsync: the contract is surviving kill -9 (the page cache survives it), not a power cut.
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID().slice(0, 8)}.tmp`);
   try {
-    await writeFile(temporary, text);
+    await inFileSlot(() => writeFile(temporary, text));
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
