@@ -1,4 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { deadLetterSchema, originalBody, type DeadLetter } from '../../src/infra/bus/dead-letter.ts';
@@ -93,6 +94,33 @@ describe('bus dead letters', () => {
       ['deadLettered', subject, 'malformed'],
       ['deadLettered', subject, 'malformed'],
     ]);
+  });
+
+  it('a poison message too big to dead-letter whole (900 KB of binary) is dead-lettered once, cut, with its size and hash', async () => {
+    const { topology, bus, letters, dlq, subject } = await setup();
+    const handled: unknown[] = [];
+    const sub = await bus.consume({
+      stream: topology.streams.tasks,
+      durable: 'review',
+      filterSubject: subject,
+      handler: (envelope) => void handled.push(envelope.payload),
+    });
+    const poison = new Uint8Array(900 * 1024).map((_, index) => (index * 131 + 0xff) % 256);
+    poison[0] = 0xff; // not UTF-8: base64 in the letter, 1.2 MB whole, above the 1 MB payload limit
+    const js = (await jetstreamManager(file.nc)).jetstream();
+    await js.publish(subject, poison);
+    await bus.publish(subject, 'review.requested', { after: 'the poison' });
+    await waitFor(() => handled.length === 1 && letters.length === 1, { what: 'the next message handled, one dead letter' });
+    await sub.stop();
+    await dlq.stop();
+    const letter = letters[0]!.payload;
+    expect(letter).toMatchObject({ reason: 'malformed', deliveryCount: 1, body: { encoding: 'base64' } });
+    expect(letter.truncated).toEqual({ bytes: poison.byteLength, sha256: createHash('sha256').update(poison).digest('hex') });
+    const kept = originalBody(letter);
+    expect(kept.byteLength).toBeGreaterThan(0);
+    expect([...kept]).toEqual([...poison.subarray(0, kept.byteLength)]);
+    expect(handled).toEqual([{ after: 'the poison' }]);
+    expect(sub.stats()).toMatchObject({ malformed: 1, deadLettered: 1, naked: 0 });
   });
 
   it('a payload failing the consumer\'s schema is malformed too', async () => {

@@ -17,10 +17,16 @@ import type { z } from 'zod';
 import { describeError } from '../../errors.ts';
 import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
 import type { BusObserver } from './observer.ts';
-import { deadLetterMsgId, encodeBody, DeadLetterReasons, type DeadLetter } from './dead-letter.ts';
+import { boundedBody, deadLetterMsgId, DeadLetterReasons, type DeadLetter } from './dead-letter.ts';
 import { afterHandling, beforeHandling, outcomeOf, type DeliveryAction, type HandlerOutcome } from './delivery-policy.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import type { SequenceCounts, SequenceTracker } from './sequence-tracker.ts';
+
+
+/** A dead letter's error text is a reason, not a dump: cut past this. */
+const MAX_ERROR_CHARS = 4_000;
+/** The envelope and the letter's fields other than the body, with room to spare. */
+const LETTER_OVERHEAD_BYTES = 32 * 1024;
 
 export interface Delivery {
   readonly subject: string;
@@ -261,9 +267,11 @@ export class BusConsumer<P> implements BusSubscription {
 
   async #apply(msg: JsMsg, action: DeliveryAction): Promise<void> {
     if (action.action !== 'dead_letter') return this.#settle(msg, action);
+    // Room for the letter's own fields beside the body, under the server's payload limit.
+    const maxPayload = this.#deps.nc.info?.max_payload ?? 1024 * 1024;
     const letter: DeadLetter = {
       reason: action.reason,
-      error: action.error,
+      error: action.error.length > MAX_ERROR_CHARS ? `${action.error.slice(0, MAX_ERROR_CHARS)}…` : action.error,
       originalSubject: msg.subject,
       stream: msg.info.stream,
       consumer: msg.info.consumer,
@@ -271,7 +279,7 @@ export class BusConsumer<P> implements BusSubscription {
       deliveryCount: msg.info.deliveryCount,
       storedAt: msg.time.toISOString(),
       msgId: msg.headers?.get('Nats-Msg-Id') || undefined,
-      body: encodeBody(msg.data),
+      ...boundedBody(msg.data, maxPayload - LETTER_OVERHEAD_BYTES),
     };
     try {
       await this.#deps.deadLetter(msg.subject, letter, deadLetterMsgId(msg.info.stream, msg.seq));

@@ -4,10 +4,15 @@
  * A dead letter is an ordinary envelope of type `bus.dead_letter` published on
  * `<prefix>.dlq.<original subject>`, whose payload is a DeadLetter: the reason code, the error
  * text, where the message was (subject, stream, stream sequence, consumer, delivery count) and
- * the original body exactly as stored, as UTF-8 text when it is valid UTF-8, else base64.
+ * the original body exactly as stored, as UTF-8 text when it is valid UTF-8, else base64. A body
+ * whose encoding would not fit the server's payload limit beside the rest (900 KB of binary is
+ * 1.2 MB in base64) keeps its first bytes and says what was cut, with the whole body's size and
+ * SHA-256: a letter that can never be published would be retried for ever, and the consumer
+ * behind it would never move on.
  * Its Nats-Msg-Id is `dlq:<stream>:<stream seq>`, so dead-lettering the same stored message
  * twice (an ack lost in a reconnect) stores it once.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 export const DEAD_LETTER_TYPE = 'bus.dead_letter';
@@ -34,6 +39,8 @@ export const deadLetterSchema = z.object({
   /** The original's Nats-Msg-Id header, when it had one. */
   msgId: z.string().optional(),
   body: z.object({ encoding: z.enum(['utf8', 'base64']), data: z.string() }),
+  /** Present when `body` is only the first bytes of the original. */
+  truncated: z.object({ bytes: z.number().int(), sha256: z.string() }).optional(),
 });
 
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
@@ -46,6 +53,20 @@ export function encodeBody(bytes: Uint8Array): DeadLetter['body'] {
   } catch {
     return { encoding: 'base64', data: Buffer.from(bytes).toString('base64') };
   }
+}
+
+/**
+ * The body as a dead letter keeps it: whole when its encoding (JSON-escaped) fits `maxBytes`,
+ * else its first bytes as base64, cut to fit, with what was cut.
+ */
+export function boundedBody(bytes: Uint8Array, maxBytes: number): Pick<DeadLetter, 'body' | 'truncated'> {
+  const body = encodeBody(bytes);
+  if (Buffer.byteLength(JSON.stringify(body.data)) <= maxBytes) return { body };
+  const keep = Math.max(0, Math.floor((maxBytes - 2) / 4) * 3);
+  return {
+    body: { encoding: 'base64', data: Buffer.from(bytes.subarray(0, keep)).toString('base64') },
+    truncated: { bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') },
+  };
 }
 
 /** The original message's bytes, exactly. */
