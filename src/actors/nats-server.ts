@@ -37,6 +37,8 @@ export function embeddedNatsChild(options: EmbeddedNatsOptions): ChildSpec<typeo
     startTimeoutMs: readyTimeoutMs + 1_000,
     input: {
       command: options.binary,
+      // Ctrl-C must not kill the server before the bus and the agents have stopped against it.
+      detached: true,
       args: natsServerArgs({
         host: options.host,
         port: options.port,

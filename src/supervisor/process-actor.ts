@@ -21,6 +21,30 @@ export interface ProcessInput {
   stopSignal?: NodeJS.Signals;
   /** Each line the process prints. Without it, output is discarded (never left to fill a pipe). */
   onOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * A process group of its own. A terminal's Ctrl-C signals the whole foreground group; a
+   * process the rest of the tree depends on (a server) must then be stopped by its supervisor,
+   * in the tree's order, not die first. It is still stopped if this process exits.
+   */
+  detached?: boolean;
+}
+
+/** Detached children, stopped when this process exits (execa's `cleanup` skips detached ones). */
+const detachedChildren = new Set<number>();
+let exitHookInstalled = false;
+function trackDetached(pid: number): void {
+  detachedChildren.add(pid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of detachedChildren) {
+      try {
+        process.kill(child, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
 }
 
 export interface ProcessOutput {
@@ -42,6 +66,7 @@ export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
     buffer: false,
     // Killed with the orchestra rather than left behind if the orchestra's own process dies.
     cleanup: true,
+    detached: input.detached === true,
   });
   if (input.onOutput) {
     const onOutput = input.onOutput;
@@ -51,6 +76,7 @@ export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
   }
   child.once('spawn', () => {
     const pid = child.pid!;
+    if (input.detached) trackDetached(pid);
     controls.setState('starting', { detail: { pid } });
     const probe = input.readiness ? input.readiness({ pid }) : Promise.resolve();
     probe.then(
@@ -64,6 +90,7 @@ export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
     );
   });
   child.then((result) => {
+    if (child.pid !== undefined) detachedChildren.delete(child.pid);
     const output: ProcessOutput = { exitCode: result.exitCode, signal: result.signal };
     if (stopping || result.exitCode === 0) {
       controls.done(output);
