@@ -10,12 +10,23 @@ import { actorLogger } from '../infra/observe/logger.ts';
 import type { PaneHandle } from '../infra/panes/driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
 import { decodeHeartbeat, heartbeatSubject, jsonField, runnerErrorSubject } from '../runner/heartbeat.ts';
+import { stopRecordedAgentGroup } from '../runner/pid-file.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 import { runnerArgv, runnerEnv } from './runner-command.ts';
 
 export function statusTitle(status: AgentStatusLine): string {
   return `${status.displayName} · ${status.role} · ${status.state}${status.issue === undefined ? '' : ` · #${status.issue}`}`;
+}
+
+/** SIGKILL to a process group; false when it is gone. */
+function killGroup(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function agentPaneChild(resources: OrchestraResources, role: string, agentId: string): ChildSpec {
@@ -29,16 +40,11 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
   /** What the runner last reported of its task in flight: a runner that dies leaves it behind. */
   let inFlight: { agentPid?: number; ackSubject?: string } | undefined;
   const releaseInFlight = () => {
-    const { agentPid, ackSubject } = inFlight ?? {};
+    const { ackSubject, agentPid: reported } = inFlight ?? {};
     inFlight = undefined;
-    if (agentPid !== undefined) {
-      try {
-        process.kill(-agentPid, 'SIGKILL');
-        logger.warn({ agentPid }, 'stopped the agent its dead runner left behind');
-      } catch {
-        // the group is gone: the runner ended it
-      }
-    }
+    // The group the runner recorded at spawn: its heartbeat naming the agent may never have left.
+    const agentPid = stopRecordedAgentGroup(config.dataDir, agentId) ?? (reported !== undefined && killGroup(reported) ? reported : undefined);
+    if (agentPid !== undefined) logger.warn({ agentPid }, 'stopped the agent its dead runner left behind');
     // Nak the task for the dead runner, so JetStream redelivers it now rather than after the ack
     // wait. Harmless if the runner had already acked or nak'd it.
     if (ackSubject !== undefined && resources.nc && !resources.nc.isClosed()) resources.nc.publish(ackSubject, '-NAK');

@@ -21,6 +21,7 @@ import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
+import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
   CANCEL_SUBJECT,
   cancelKey,
@@ -155,6 +156,11 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           signal: AbortSignal.any([delivery.signal, cancel.signal]),
           onSpawn: (pid) => {
             if (current) current.agentPid = pid;
+            try {
+              recordAgentGroup(config.dataDir, agentId, pid);
+            } catch (error) {
+              logger.warn({ err: describeError(error) }, 'could not record the agent process group');
+            }
             beat();
           },
           onOutput: (output) => {
@@ -205,6 +211,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         throw error;
       } finally {
         clearInterval(keepAlive);
+        if (current?.agentPid !== undefined) clearAgentGroup(config.dataDir, agentId);
         current = undefined;
         cancelCurrent = undefined;
         beat();

@@ -14,6 +14,8 @@ export interface ProcStat {
   /** R, S, D, Z (zombie), T … */
   state: string;
   ppid: number;
+  /** The process group: a group leader's is its own pid. */
+  pgrp: number;
   /** The raw wait status (Linux ≥ 3.5); meaningful only for a zombie. */
   waitStatus: number | undefined;
 }
@@ -28,7 +30,7 @@ export function readProcStat(pid: number): ProcStat | undefined {
   // "pid (comm) state ppid …": comm may hold spaces and parentheses, so read after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).trim().split(' ');
   const waitStatus = fields[49] === undefined ? undefined : Number(fields[49]);
-  return { state: fields[0] ?? '?', ppid: Number(fields[1]), waitStatus };
+  return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]), waitStatus };
 }
 
 /** A wait status as an exit code or a signal number, the way waitpid(2)'s macros read it. */
