@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -82,6 +82,16 @@ describe('loadConfig', () => {
     expect(invalid.code).toBe(ErrorCodes.ConfigInvalid);
     expect(invalid.problems.map((p) => p.path)).toEqual(['agents.codegen.command', 'http.prot']);
     expect(invalid.message).toContain('agents.codegen.command: expected array, received string');
+  });
+
+  it('refuses a file over 1 MiB by its size, without reading it', async () => {
+    const file = join(dir, 'huge.yaml');
+    // Sparse: 3 MiB of nothing on disk, which a read would still have to go through.
+    await writeFile(file, '');
+    await truncate(file, 3 * 1024 * 1024);
+    const error = await loadConfig(file).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigInvalidError);
+    expect((error as ConfigInvalidError).message).toContain(`${file} is 3.0 MiB; a config may be at most 1 MiB`);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfigText } from '../../src/config/load.ts';
+import { MAX_CONFIG_BYTES, parseConfigText } from '../../src/config/load.ts';
 import { formatProblem, type ConfigProblem } from '../../src/config/problems.ts';
 
 function problemsOf(text: string): readonly ConfigProblem[] {
@@ -156,5 +156,37 @@ describe('parseConfigText', () => {
 
   it('says what a file that is not a mapping holds', () => {
     expect(lines('- a\n- b\n')).toEqual(['the file must hold a mapping of settings, received array']);
+  });
+
+  it('refuses a text over 1 MiB at once, and reads one of exactly 1 MiB', () => {
+    const comment = (bytes: number) => `# ${'x'.repeat(bytes - 3)}\n`;
+    expect(lines(comment(MAX_CONFIG_BYTES + 1))).toEqual(['test.yaml is 1.0 MiB; a config may be at most 1 MiB']);
+    expect(parseConfigText(comment(MAX_CONFIG_BYTES), 'test.yaml').ok).toBe(true);
+  });
+
+  it('refuses aliases that expand without bound, naming the line of the first alias', () => {
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    ].join('\n');
+    const [problem, ...rest] = problemsOf(bomb);
+    expect(rest).toEqual([]);
+    expect(problem).toMatchObject({ line: 2, column: 8 });
+    expect(problem!.message).toContain('aliases may expand to at most 100 nodes');
+  });
+
+  it('reports the first hundred of twenty thousand unknown keys with their lines, then how many more', () => {
+    const keys = Array.from({ length: 20_000 }, (_, index) => `k${index}: 1`);
+    keys.push('k7: 2');
+    const problems = problemsOf(keys.join('\n'));
+    // The repeated key is found in a mapping this large, as in a small one.
+    expect(problems.map(formatProblem)).toEqual([expect.stringMatching(/line 20001, column 1: Map keys must be unique/)]);
+    keys.pop();
+    const unknown = problemsOf(keys.join('\n'));
+    expect(unknown).toHaveLength(101);
+    expect(unknown.slice(0, 100).map((problem) => problem.line)).toEqual(keys.slice(0, 100).map((_, index) => index + 1));
+    expect(formatProblem(unknown[100]!)).toBe('… and 19900 more problems');
   });
 });
