@@ -35,7 +35,12 @@ Rules:
 
 - **Unknown keys are errors**, naming the key (\`agents.codegen.comand: unknown key (did you mean
   "command"?)\`): a typo never falls back silently to a default. \`config check\` prints every
-  problem at once, one line each, \`path: message (line N)\`, and exits 2.
+  problem at once, one line each, \`path: message (line N)\`, and exits 2 (the first 100, then
+  how many more). A file over 1 MiB, and YAML aliases expanding past 100 nodes, are refused.
+- **A valid config must also be workable**: \`config check\` refuses a stage whose role is not in
+  \`agents\` (through \`workflow.stageRoles\`), a local issue directory that does not exist and an
+  agent program that is not installed, naming the path; \`up\` logs them as warnings and serves
+  what it can.
 - **Secrets are never in the file.** Fields ending in \`Env\` hold the *name* of an environment
   variable (\`tokenEnv: NATS_TOKEN\`); the value is read at start, and a named variable that is
   unset is reported with the field and the variable.

@@ -4,6 +4,8 @@
  * file, and stops it all in reverse order on request. Signals are the CLI's business: this
  * module only offers `stop()`.
  */
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
@@ -25,6 +27,7 @@ import { commandLineOf, processAlive } from '../infra/os/process.ts';
 import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
+import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
 import { markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
@@ -62,6 +65,16 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const { config } = loaded;
   const { secrets, problems } = resolveSecrets(config, options.env ?? process.env);
   if (problems.length > 0) throw new ConfigInvalidError(loaded.path, problems);
+  // What can be judged without the data directory is judged before it is made.
+  const dependencyFile = await loadDependencyFile(config);
+  if (!dependencyFile.ok) throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
+  // A data directory this start makes is removed again when the config proves unworkable later.
+  const dataDirIsNew = !existsSync(config.dataDir);
+  const refuse = async (path: string, message: string): Promise<never> => {
+    await flushLogger(logger);
+    if (dataDirIsNew) await rm(config.dataDir, { recursive: true, force: true });
+    throw new ConfigInvalidError(loaded.path, [{ path, message }]);
+  };
 
   const embedded = config.nats.urls.length === 0;
   const binary = embedded ? findNatsServerBinary(config.nats.embedded.binary) : undefined;
@@ -112,10 +125,8 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     // Opens the repository first: not_a_git_repository when it is none.
     await worktrees.reconcile(new Set());
   } catch (error) {
+    if (error instanceof MiyabiError && error.code === ErrorCodes.NotAGitRepository) await refuse('workspace.repo', error.message);
     await flushLogger(logger);
-    if (error instanceof MiyabiError && error.code === ErrorCodes.NotAGitRepository) {
-      throw new ConfigInvalidError(loaded.path, [{ path: 'workspace.repo', message: error.message }]);
-    }
     throw error;
   }
 
@@ -123,8 +134,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   try {
     baseBranch = await checkBaseBranch(repoDirOf(config), config.workspace.baseBranch);
   } catch (error) {
-    await flushLogger(logger);
-    throw new ConfigInvalidError(loaded.path, [{ path: 'workspace.baseBranch', message: describeError(error) }]);
+    baseBranch = await refuse('workspace.baseBranch', describeError(error));
   }
   if (config.issues.source === 'github' && !(await hasRemote(repoDirOf(config), 'origin'))) {
     // Nothing reaches GitHub's copy of the branches, and GitHub's merges never reach this clone.
@@ -141,10 +151,11 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     logger: logger.child({ actorId: 'workspace' }),
   });
 
-  const dependencyFile = await loadDependencyFile(config);
-  if (!dependencyFile.ok) {
-    await flushLogger(logger);
-    throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
+  // `config check` refuses these; a running orchestra says them and serves what it can.
+  const unworkable = [...unservedStages(config), ...missingAgentPrograms(config, options.env ?? process.env)];
+  if (!options.issueSource) unworkable.push(...missingIssueDirectory(config));
+  for (const { path, message } of unworkable) {
+    logger.warn({ actorId: 'orchestra', path }, `config: ${message}`);
   }
   for (const message of dependencyFile.ignored) logger.info({ file: config.workflow.dependenciesFile }, message);
   const metrics = new OrchestraMetrics();

@@ -24,16 +24,29 @@ describe('config check', { timeout: 60_000 }, () => {
     expect(result.exitCode).toBe(0);
   });
 
-  it('warns about an issue directory that does not exist, and a dependency file names its bad line', async () => {
+  it('refuses each config that cannot work, naming its path', async () => {
+    const local = `issues:\n  local:\n    dir: ${dir.path}\n`;
+    const cases: Array<[string, string, RegExp]> = [
+      ['route', `${local}workflow:\n  routes:\n    - { label: "type:docs", stages: [docs, pr, merge] }\n`, /^workflow\.routes\.0\.stages\.0: stage "docs" is run by role "docs", which is not in agents/m],
+      ['stage-role', `${local}workflow:\n  stageRoles: { review: reviewer }\n`, /^workflow\.defaultRoute\.1: stage "review" is run by role "reviewer" \(workflow\.stageRoles\.review\)/m],
+      ['extra', `${local}workflow:\n  extraStages: [{ label: audit, stage: audit }]\n`, /^workflow\.extraStages\.0\.stage: stage "audit"/m],
+      ['no-dir', 'issues:\n  local:\n    dir: nowhere\n', /^issues\.local\.dir: .*nowhere.*(ENOENT|no such file)/m],
+      ['program', `${local}agents:\n  codegen: { command: [/nonexistent/agent-cli] }\n  review: { command: [node, x.mjs] }\n  pr: { command: [node, x.mjs] }\n  deploy: { command: [node, x.mjs] }\n`, /^agents\.codegen\.command: .*\/nonexistent\/agent-cli/m],
+      ['retry', `${local}workflow:\n  retry: { initialDelayMs: 5000, maxDelayMs: 1000 }\n`, /^workflow\.retry\.initialDelayMs: must be <= maxDelayMs \(1000\)/m],
+    ];
+    for (const [name, text, expected] of cases) {
+      const result = await runCli(['config', 'check', '--config', await dir.file(`${name}.yaml`, text)]);
+      expect({ name, exitCode: result.exitCode }).toEqual({ name, exitCode: 2 });
+      expect(result.stderr).toMatch(expected);
+    }
+  });
+
+  it("names a dependency file's bad line", async () => {
     const deps = await dir.file('deps.yaml', '12: [3]\n13: [x]\n');
-    const path = await dir.file('deps-config.yaml', `issues:\n  local:\n    dir: nowhere\nworkflow:\n  dependenciesFile: ${deps}\n`);
+    const path = await dir.file('deps-config.yaml', `issues:\n  local:\n    dir: ${dir.path}\nworkflow:\n  dependenciesFile: ${deps}\n`);
     const result = await runCli(['config', 'check', '--config', path]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/deps\.yaml:2:\d+: .*#13/);
-    const noDir = await dir.file('nodir.yaml', 'issues:\n  local:\n    dir: nowhere\n');
-    const warned = await runCli(['config', 'check', '--config', noDir]);
-    expect(warned.exitCode).toBe(0);
-    expect(warned.stderr).toMatch(/warning: .*nowhere.*does not exist/);
   });
 
   it('passes a dependency file naming an issue of another repository, with a warning naming the line', async () => {

@@ -5,6 +5,7 @@ import { formatProblem } from '../../config/problems.ts';
 import { describeError } from '../../errors.ts';
 import { readIssueDirectory } from '../../issues/local-source.ts';
 import { loadDependencyFile } from '../../workflow/dependency-file.ts';
+import { missingAgentPrograms, missingIssueDirectory, unservedStages } from '../../orchestra/workable-config.ts';
 import { loadConfigOrExit } from '../connect.ts';
 import { ExitCode } from '../output.ts';
 
@@ -24,6 +25,12 @@ export async function configCheck(flags: { config?: string }): Promise<number> {
   }
   // An issue of another repository is ignored by the orchestra (one log line at `up`): a warning here.
   for (const message of dependencyFile.ignored) process.stderr.write(`warning: ${message}\n`);
+  const unworkable = [...unservedStages(loaded.config), ...missingIssueDirectory(loaded.config), ...missingAgentPrograms(loaded.config)];
+  if (unworkable.length > 0) {
+    process.stderr.write(`config ${loaded.path} is valid, but cannot work:\n`);
+    for (const problem of unworkable) process.stderr.write(`${formatProblem(problem)}\n`);
+    return ExitCode.invalid;
+  }
   if (loaded.config.issues.source === 'local') {
     // Issue files are data, not config: a bad one is skipped by the orchestra, and named here.
     const { issues, problems: fileProblems } = await readIssueDirectory(loaded.config.issues.local.dir).catch((error: unknown) => ({

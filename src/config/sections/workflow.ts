@@ -87,6 +87,11 @@ const retry = z
     maxDelayMs: millis('Upper bound of the delay between attempts', 120_000),
   })
   .strict()
+  .superRefine((value, ctx) => {
+    if (value.initialDelayMs > value.maxDelayMs) {
+      ctx.addIssue({ code: 'custom', path: ['initialDelayMs'], message: `must be <= maxDelayMs (${value.maxDelayMs})` });
+    }
+  })
   .prefault({})
   .describe('Retries of a failed stage, with exponential backoff');
 
