@@ -18,8 +18,8 @@ import { actorLogger } from '../infra/observe/logger.ts';
 import { redactDeep } from '../infra/observe/redact.ts';
 import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
-import { deadLetterSchema, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
-import { decodeEnvelope } from '../infra/bus/envelope.ts';
+import { deadLetterSchema, MalformedPayload, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
+import { decodeEnvelope, formatIssues } from '../infra/bus/envelope.ts';
 import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { DagActor } from './dag.ts';
@@ -123,7 +123,9 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         handler: async (envelope) => {
           if (envelope.type === 'issue.finished') return;
           // A malformed event is a bug or an intruder: it goes to dead letters, not into a crash.
-          const event = issueEventSchema.parse({ kind: envelope.type, ...(envelope.payload as object) });
+          const parsed = issueEventSchema.safeParse({ kind: envelope.type, ...(envelope.payload as object) });
+          if (!parsed.success) throw new MalformedPayload(formatIssues(parsed.error));
+          const event = parsed.data;
           // Not believed because it is on the bus: checked against this process's watcher, or the tracker.
           switch (event.kind) {
             case ISSUE_OBSERVED: {

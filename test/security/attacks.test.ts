@@ -7,7 +7,7 @@
  * credentials repaired at start, and a runner that presents another role's identity refused,
  * logged and restarted by its pool.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { createEnvelope, encodeEnvelope } from '../../src/infra/bus/envelope.ts';
+import { deadLetterSchema } from '../../src/infra/bus/dead-letter.ts';
+import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../src/infra/bus/envelope.ts';
 import { identityOfSeed, inboxPrefixOf } from '../../src/infra/nats/identities.ts';
 import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
@@ -137,6 +138,27 @@ describe('a hostile agent with the credentials it finds in the data directory', 
 });
 
 describe('bad input', { timeout: 60_000 }, () => {
+  it('dead-letters an issue event in a valid envelope whose payload is malformed, at once, and works on', async () => {
+    const before = fingerprint();
+    const sender = await connectWith('orchestrator', inboxPrefixOf('orchestrator'));
+    const subject = 'miyabi.events.issue.778';
+    await jetstream(sender.nc).publish(subject, forged('issue.observed', { issue: 'not an issue', contentHash: 'x', dependsOn: [] }), { msgID: 'malformed-778' });
+    const bus = orchestra.resources.bus!;
+    const jsm = await jetstreamManager(sender.nc);
+    const stored = await waitFor(() => jsm.streams.getMessage(bus.topology.streams.dlq, { last_by_subj: bus.deadLetterSubject(subject) }).catch(() => undefined), {
+      what: 'dead letter of the malformed event',
+    });
+    const decoded = decodeEnvelope(stored.data, deadLetterSchema);
+    if (!decoded.ok) throw new Error(`the dead letter is not one: ${decoded.error}`);
+    const letter = decoded.envelope.payload;
+    expect(letter).toMatchObject({ reason: 'malformed', deliveryCount: 1, originalSubject: subject });
+    expect(letter.error).toMatch(/^issue: /);
+    await sender.nc.close();
+    expect((await orchestraLog(dataDir)).filter((line) => line.msg === 'bus handler failed' && line.subject === subject)).toEqual([]);
+    expect(fingerprint()).toEqual(before);
+  });
+
+
   it('made the data directory private and repaired loose and broken credentials at start, naming each', async () => {
     expect(await mode(dataDir)).toBe('700');
     expect(await mode(join(dataDir, 'secrets'))).toBe('700');

@@ -17,7 +17,7 @@ import type { z } from 'zod';
 import { describeError } from '../../errors.ts';
 import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
 import type { BusObserver } from './observer.ts';
-import { boundedBody, deadLetterMsgId, DeadLetterReasons, type DeadLetter } from './dead-letter.ts';
+import { boundedBody, deadLetterMsgId, DeadLetterReasons, MalformedPayload, type DeadLetter } from './dead-letter.ts';
 import { afterHandling, beforeHandling, outcomeOf, type DeliveryAction, type HandlerOutcome } from './delivery-policy.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
 import type { SequenceCounts, SequenceTracker } from './sequence-tracker.ts';
@@ -227,6 +227,10 @@ export class BusConsumer<P> implements BusSubscription {
     try {
       outcome = outcomeOf(await this.#settings.handler(envelope, this.#delivery(msg)));
     } catch (error) {
+      if (error instanceof MalformedPayload) {
+        this.#stats.malformed++;
+        return this.#apply(msg, { action: 'dead_letter', reason: DeadLetterReasons.Malformed, error: error.message });
+      }
       this.#stats.handlerErrors++;
       this.#log.warn({ subject, streamSeq: msg.seq, deliveryCount, type: envelope.type, err: describeError(error) }, 'bus handler failed');
       outcome = { kind: 'threw', error };

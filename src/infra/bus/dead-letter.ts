@@ -24,6 +24,14 @@ export const DeadLetterReasons = {
   DeliveryLimit: 'delivery_limit',
 } as const;
 
+/**
+ * Thrown by a handler for a payload it cannot use whatever the delivery: one whose schema depends
+ * on the envelope's type, checked in the handler. It is dead-lettered at once, never redelivered.
+ */
+export class MalformedPayload extends Error {
+  override readonly name = 'MalformedPayload';
+}
+
 export type DeadLetterReason = (typeof DeadLetterReasons)[keyof typeof DeadLetterReasons];
 
 export const deadLetterSchema = z.object({
