@@ -56,6 +56,10 @@ export interface StartOptions {
   onStopRequested?: (reason: string) => void;
   /** Batch mode (`up --once`): the HTTP endpoint moves to a free port when its own is taken. */
   batch?: boolean;
+  /** Told each step of the start, in words (the service manager's `STATUS=`). */
+  onProgress?: (status: string) => void;
+  /** Told every event of the supervisors, after the orchestra's own logging. */
+  onSupervisorEvent?: (event: SupervisorEvent) => void;
 }
 
 export async function startOrchestra(loaded: LoadedConfig, options: StartOptions = {}): Promise<Orchestra> {
@@ -68,6 +72,8 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
 
   // Private before anything is written there; then the NATS identities (repaired for the
   // embedded server, whose config is written from them; refused naming the file for an external one).
+  const progress = options.onProgress ?? (() => undefined);
+  progress(`preparing the data directory ${config.dataDir}`);
   const modeRepairs = await prepareDataDir(config);
   const credentialRepairs: Array<{ file: string; repaired: string; created: boolean }> = [];
   const natsAuth = usesIdentities(config)
@@ -103,6 +109,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
 
   // The repository the agents work on must be one, before anything starts; worktrees left by
   // an earlier run are removed (their branches, and so every commit, stay).
+  progress('checking the workspace repository');
   const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees'), logger });
   try {
     if (config.workspace.repo === undefined) {
@@ -161,6 +168,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
       },
     });
   if (issueSource.checkAccess) {
+    progress('checking access to the issue tracker');
     try {
       await issueSource.checkAccess();
     } catch (error) {
@@ -235,6 +243,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   let runFileWritten = false;
   const listener = (event: SupervisorEvent) => {
     observeSupervisorEvent(event, logger, metrics);
+    options.onSupervisorEvent?.(event);
     if (event.type === 'child.started' && event.child === 'nats-server') {
       const pid = (supervisorOf(root)?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
         ?.context?.detail?.pid;
@@ -244,6 +253,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   };
 
   logger.info({ configPath: loaded.path, dataDir: config.dataDir, nats: embedded ? 'embedded' : 'external' }, 'orchestra starting');
+  progress('starting the supervisor tree');
   const finished = new Promise<{ error: unknown }>((resolve) => {
     root = createActor(supervisorLogic, { input: buildTree(resources, { embeddedNats, listener }), id: 'root' });
     root.subscribe({
