@@ -25,7 +25,7 @@ import { commandLineOf, processAlive } from '../infra/os/process.ts';
 import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
-import { markerKey, prepareDataDir } from './installation.ts';
+import { dataDirError, markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
@@ -74,7 +74,9 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   // embedded server, whose config is written from them; refused naming the file for an external one).
   const progress = options.onProgress ?? (() => undefined);
   progress(`preparing the data directory ${config.dataDir}`);
-  const modeRepairs = await prepareDataDir(config);
+  const modeRepairs = await prepareDataDir(config).catch((error: unknown) => {
+    throw dataDirError(loaded.path, config.dataDir, error);
+  });
   const credentialRepairs: Array<{ file: string; repaired: string; created: boolean }> = [];
   const natsAuth = usesIdentities(config)
     ? await prepareNatsAuth(config, { repair: embedded, onRepair: (file, repaired, created = false) => credentialRepairs.push({ file, repaired, created }) })
