@@ -1,9 +1,12 @@
 /**
  * Workspace: removes an issue's worktree when the issue is finished (`issue.finished` on
  * `miyabi.events.issue.<n>`), unless the workflow says the issue is still being worked on. The branch stays, and with it every commit the agents made. The
- * worktrees of an earlier run are reconciled before the tree starts (orchestra.ts).
+ * worktrees of an earlier run are reconciled before the tree starts (orchestra.ts). Finished issues'
+ * task files (`<dataDir>/tasks/issue-<n>.*`) go once `workspace.taskFilesRetentionHours` have
+ * passed: swept at start and whenever an issue finishes.
  */
 import { z } from 'zod';
+import { removeIssueTaskFiles } from '../agents/run-agent.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
@@ -20,6 +23,15 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
   const bus = resources.bus;
   if (!bus) throw new Error('workspace started without the bus');
   let subscription: BusSubscription | undefined;
+  /** Finished issues' task files past their retention go; the rest stay for inspection. */
+  const sweepTaskFiles = async () => {
+    const olderThan = Date.now() - resources.config.workspace.taskFilesRetentionHours * 3_600_000;
+    for (const [number, state] of resources.workflow?.states() ?? []) {
+      if (!FINISHED_STATES.has(state)) continue;
+      const taskDirs = await removeIssueTaskFiles(resources.config.dataDir, number, { olderThan });
+      if (taskDirs > 0) logger.info({ issue: number, taskDirs }, 'finished issue: task files removed');
+    }
+  };
   let stopping = false;
   bus
     .consume({
@@ -38,6 +50,7 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
         }
         const removed = await resources.worktrees.remove(`issue-${issue.number}`);
         if (removed) logger.info({ issue: issue.number }, 'issue finished; worktree removed');
+        await sweepTaskFiles();
       },
     })
     .then(
@@ -45,6 +58,7 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
         subscription = created;
         if (stopping) return void created.stop();
         controls.setState('watching', { ready: true });
+        void sweepTaskFiles().catch((error: unknown) => logger.warn({ err: String(error) }, 'could not sweep task files'));
       },
       (error: unknown) => controls.fail(error),
     );

@@ -15,9 +15,10 @@
  *
  * Resolves with an outcome for everything about the run, including a missing command and a bad
  * template; rejects only when the task given is invalid (the caller's bug). The task directory
- * stays for inspection; `removeTaskFiles` deletes it when the issue is finished.
+ * stays for inspection while the issue is open; `removeIssueTaskFiles` deletes them once it is finished
+ * and `workspace.taskFilesRetentionHours` have passed (the workspace actor).
  */
-import { mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageDir, substituteCommand } from './command.ts';
@@ -113,6 +114,24 @@ export function taskFilesOf(dataDir: string, taskId: string): TaskFiles {
 
 export async function removeTaskFiles(dataDir: string, taskId: string): Promise<void> {
   await rm(taskFilesOf(dataDir, taskId).dir, { recursive: true, force: true });
+}
+
+/**
+ * Removes the task directories of issue `issue` (`tasks/issue-<n>.*`, each stage, round and
+ * attempt of every generation), once it is finished; with `olderThan` (epoch ms) only those last
+ * changed before it. Returns how many went.
+ */
+export async function removeIssueTaskFiles(dataDir: string, issue: number, options: { olderThan?: number } = {}): Promise<number> {
+  const prefix = `issue-${issue}.`;
+  const entries = await readdir(join(resolve(dataDir), 'tasks')).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of entries.filter((entry) => entry.startsWith(prefix))) {
+    const modified = (await stat(taskFilesOf(dataDir, name).dir).catch(() => undefined))?.mtimeMs;
+    if (options.olderThan !== undefined && modified !== undefined && modified > options.olderThan) continue;
+    await removeTaskFiles(dataDir, name);
+    removed += 1;
+  }
+  return removed;
 }
 
 /** The agent's whole environment: BASE_ENV and `agent.env` from the parent, then `MIYABI_*`. */

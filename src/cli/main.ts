@@ -9,6 +9,7 @@ import { busStreams, busTail } from './commands/bus.ts';
 import { configCheck, configSchema } from './commands/config.ts';
 import { dagCheck, dagShow } from './commands/dag.ts';
 import { doctor } from './commands/doctor.ts';
+import { installService } from './commands/install-service.ts';
 import { issues } from './commands/issues.ts';
 import { labelsSync } from './commands/labels.ts';
 import { natsConfig } from './commands/nats-config.ts';
@@ -37,6 +38,9 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   nats-config [--account NAME]     the orchestra's NATS users and permissions, for an external
                                    server (seeds made in <dataDir>/secrets/nats; docs/SECURITY.md)
   pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
+  install-service [--user NAME] [--config FILE] [--create-user] [--print]
+                                   write the hardened systemd unit (and a starter config);
+                                   --print: only print the unit (docs/OPERATIONS.md)
 
 Without --config the embedded default (config/miyabi.yaml of the package) is used.
 `;
@@ -89,6 +93,15 @@ export async function main(argv: string[]): Promise<number> {
       const { values } = parse(args, {});
       if (sub === 'sync') return labelsSync(values);
       throw new CliExit(ExitCode.invalid, `unknown labels subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'install-service': {
+      const { values } = parse(rest, {
+        user: { type: 'string' },
+        print: { type: 'boolean' },
+        'create-user': { type: 'boolean' },
+        'unit-dir': { type: 'string' },
+      });
+      return installService(values);
     }
     case 'doctor': {
       const { values } = parse(rest, {});

@@ -129,7 +129,26 @@ export async function loadConfig(path?: string, options: { cwd?: string } = {}):
   const parsed = parseConfigText(text, file);
   if (!parsed.ok) throw new ConfigInvalidError(file, parsed.problems);
   const baseDir = isDefault ? cwd : dirname(file);
-  return { config: resolveConfigPaths(parsed.config, baseDir), path: file, baseDir, isDefault };
+  const config = resolveConfigPaths(parsed.config, baseDir);
+  const misplaced = dataDirProblem(config.dataDir, /^dataDir\s*:/m.test(text));
+  if (misplaced) throw new ConfigInvalidError(file, [misplaced]);
+  return { config, path: file, baseDir, isDefault };
+}
+
+/**
+ * The data directory never goes under /etc: a config there without `dataDir` would otherwise put
+ * it next to itself (`/etc/miyabi/.miyabi`), where a hardened unit cannot write
+ * (`ProtectSystem=strict`) and no backup of state expects it.
+ */
+export function dataDirProblem(dataDir: string, given: boolean): ConfigProblem | undefined {
+  if (dataDir !== '/etc' && !dataDir.startsWith('/etc/')) return undefined;
+  const fix = 'set `dataDir: /var/lib/miyabi` (what `miyabi-orchestra install-service` writes)';
+  return {
+    path: 'dataDir',
+    message: given
+      ? `the data directory ${dataDir} is under /etc, which holds configuration, not state: ${fix}`
+      : `the config sets no dataDir, so the data would land next to it in ${dataDir}: ${fix}`,
+  };
 }
 
 function tooLarge(sourceName: string, bytes: number): ConfigProblem {

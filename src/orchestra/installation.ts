@@ -8,9 +8,13 @@
  * is for (docs/SECURITY.md).
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { ConfigInvalidError } from '../config/problems.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
 
 /** `<dataDir>/secrets`: the orchestra's secrets (mode 0700). */
 export function secretsDir(dataDir: string): string {
@@ -46,7 +50,27 @@ export async function prepareDataDir(config: Pick<OrchestraConfig, 'agents' | 'd
       if (before !== undefined) repairs.push({ path, from: octal(before.mode), to: octal(mode) });
     }
   }
+  await access(config.dataDir, constants.W_OK);
   return repairs;
+}
+
+/**
+ * A data directory this user may not create or write (or on a read-only file system) is the
+ * config's problem (`up` exits 2), named with the user, so the fix is plain: another `dataDir`,
+ * or `chown` it. Any other error is returned as it is.
+ */
+export function dataDirError(configPath: string, dataDir: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return error;
+  let user: string;
+  try {
+    user = `${userInfo().username} (uid ${process.getuid?.()})`;
+  } catch {
+    user = `uid ${process.getuid?.()}`;
+  }
+  return new ConfigInvalidError(configPath, [
+    { path: 'dataDir', message: `the data directory ${dataDir} is not writable by the user ${user}: ${describeError(error)}; choose another dataDir or give it to that user (chown)` },
+  ]);
 }
 
 /**

@@ -28,7 +28,7 @@ import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-fi
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
-import { markerKey, prepareDataDir } from './installation.ts';
+import { dataDirError, markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
@@ -59,6 +59,10 @@ export interface StartOptions {
   onStopRequested?: (reason: string) => void;
   /** Batch mode (`up --once`): the HTTP endpoint moves to a free port when its own is taken. */
   batch?: boolean;
+  /** Told each step of the start, in words (the service manager's `STATUS=`). */
+  onProgress?: (status: string) => void;
+  /** Told every event of the supervisors, after the orchestra's own logging. */
+  onSupervisorEvent?: (event: SupervisorEvent) => void;
 }
 
 export async function startOrchestra(loaded: LoadedConfig, options: StartOptions = {}): Promise<Orchestra> {
@@ -81,7 +85,11 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
 
   // Private before anything is written there; then the NATS identities (repaired for the
   // embedded server, whose config is written from them; refused naming the file for an external one).
-  const modeRepairs = await prepareDataDir(config);
+  const progress = options.onProgress ?? (() => undefined);
+  progress(`preparing the data directory ${config.dataDir}`);
+  const modeRepairs = await prepareDataDir(config).catch((error: unknown) => {
+    throw dataDirError(loaded.path, config.dataDir, error);
+  });
   const credentialRepairs: Array<{ file: string; repaired: string; created: boolean }> = [];
   const natsAuth = usesIdentities(config)
     ? await prepareNatsAuth(config, { repair: embedded, onRepair: (file, repaired, created = false) => credentialRepairs.push({ file, repaired, created }) })
@@ -116,6 +124,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
 
   // The repository the agents work on must be one, before anything starts; worktrees left by
   // an earlier run are removed (their branches, and so every commit, stay).
+  progress('checking the workspace repository');
   const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees'), logger });
   try {
     if (config.workspace.repo === undefined) {
@@ -172,6 +181,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
       },
     });
   if (issueSource.checkAccess) {
+    progress('checking access to the issue tracker');
     try {
       await issueSource.checkAccess();
     } catch (error) {
@@ -246,6 +256,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   let runFileWritten = false;
   const listener = (event: SupervisorEvent) => {
     observeSupervisorEvent(event, logger, metrics);
+    options.onSupervisorEvent?.(event);
     if (event.type === 'child.started' && event.child === 'nats-server') {
       const pid = (supervisorOf(root)?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
         ?.context?.detail?.pid;
@@ -255,6 +266,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   };
 
   logger.info({ configPath: loaded.path, dataDir: config.dataDir, nats: embedded ? 'embedded' : 'external' }, 'orchestra starting');
+  progress('starting the supervisor tree');
   const finished = new Promise<{ error: unknown }>((resolve) => {
     root = createActor(supervisorLogic, { input: buildTree(resources, { embeddedNats, listener }), id: 'root' });
     root.subscribe({

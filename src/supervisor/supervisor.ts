@@ -182,6 +182,17 @@ export class Supervisor implements Runtime {
     };
   }
 
+  /**
+   * Liveness: resolves when this supervisor's mailbox, and then every nested supervisor's,
+   * reaches the ping. A mailbox stuck behind an operation that never ends never answers.
+   * Says nothing of the phase: `inspect().status` does.
+   */
+  async ping(): Promise<void> {
+    await this.call(async () => undefined);
+    const nested = this.children.all.map((child) => runtimeOf(child.actor)).filter((runtime) => runtime instanceof Supervisor);
+    await Promise.all(nested.map((supervisor) => supervisor.ping()));
+  }
+
   // ---- Runtime contract (called by the actor that hosts this supervisor) ----
 
   shutdown(): void {

@@ -69,10 +69,11 @@ export async function startTestOrchestra(options: {
       // Long enough that a redelivery within a test comes from a nak, never from the ack wait.
       bus: { ackWaitMs: 30_000, maxDeliver: 5 },
       panes: { backend: options.backend, socket, session: 'miyabi-test', heartbeatIntervalMs: 500, missedHeartbeats: 4 },
-      workspace: { repo },
       issues: { local: { dir: issuesDir, pollIntervalMs: 500 } },
       agents: options.agents,
       ...options.config,
+      // The test's workspace settings go with the repository, not instead of it.
+      workspace: { repo, ...(options.config?.workspace as Record<string, unknown> | undefined) },
     }),
   );
   let orchestra: Orchestra;

@@ -1,7 +1,7 @@
 /**
  * Reconciliation on the real orchestra: an issue closed on the tracker (or unlabelled) while its
  * agent works is released: the task is cancelled, the agent's process stopped, the worktree
- * removed. The agent is the example codegen told to hang (demo:hang).
+ * removed, its task files too. The agent is the example codegen told to hang (demo:hang).
  */
 import { existsSync } from 'node:fs';
 import { readdir, readlink, writeFile } from 'node:fs/promises';
@@ -29,11 +29,12 @@ describe('reconciliation with the tracker', { timeout: 90_000 }, () => {
     ['closed', 'state: closed\nlabels: [miyabi, "demo:hang"]'],
     ['unlabelled', 'labels: ["demo:hang"]'],
   ] as const) {
-    it(`releases an issue ${what} while its agent works: task cancelled, agent stopped, worktree removed`, async () => {
+    it(`releases an issue ${what} while its agent works: task cancelled, agent stopped, worktree and task files removed`, async () => {
       const test = await startTestOrchestra({
         backend: 'process',
         agents: { codegen },
-        config: { workflow: { defaultRoute: ['codegen'] } },
+        // Task files go as soon as the issue is finished (default: kept a week for inspection).
+        config: { workflow: { defaultRoute: ['codegen'] }, workspace: { taskFilesRetentionHours: 0 } },
       });
       try {
         const issuesDir = test.orchestra.resources.config.issues.local.dir;
@@ -42,10 +43,14 @@ describe('reconciliation with the tracker', { timeout: 90_000 }, () => {
         const worktree = join(test.dataDir, 'worktrees', 'issue-1');
         await waitFor(async () => existsSync(worktree) && (await processesIn(worktree)).length > 0, { timeoutMs: 30_000, what: 'the agent at work' });
         expect(String(test.orchestra.resources.workflow!.snapshot(1)!.value)).toBe('running');
+        const tasksDir = join(test.dataDir, 'tasks');
+        const taskDirs = async () => (await readdir(tasksDir).catch(() => [] as string[])).filter((name) => name.startsWith('issue-1.'));
+        await waitFor(async () => (await taskDirs()).length > 0, { timeoutMs: 30_000, what: 'the running task has its files' });
 
         await writeFile(file, `---\nnumber: 1\ntitle: Hang\n${change}\n---\nHang forever.\n`);
         await waitFor(() => String(test.orchestra.resources.workflow!.snapshot(1)!.value) === 'released', { timeoutMs: 30_000, what: 'released' });
         await waitFor(async () => !existsSync(worktree), { timeoutMs: 30_000, what: 'worktree removed' });
+        await waitFor(async () => (await taskDirs()).length === 0, { timeoutMs: 30_000, what: 'task files removed' });
         await waitFor(async () => (await processesIn(worktree)).length === 0, { timeoutMs: 30_000, what: 'agent stopped' });
         expect(test.orchestra.resources.workflow!.snapshot(1)!.context.reason).toMatch(/closed|label|trust/);
       } finally {

@@ -12,20 +12,33 @@ import { textRedactor } from '../../infra/observe/redact.ts';
 import { inert } from '../../issues/text.ts';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 import { startOrchestra } from '../../orchestra/orchestra.ts';
+import { OrchestraService } from '../../orchestra/service.ts';
 import { loadConfigOrExit } from '../connect.ts';
 import { waitUntilSettled } from '../../orchestra/settle.ts';
 import { CliExit, ExitCode, printProblems, renderSummary } from '../output.ts';
 
 export async function up(flags: { config?: string; once?: boolean }): Promise<number> {
-  const loaded = await loadConfigOrExit(flags.config);
+  // Under systemd (Type=notify): taken from the environment before anything is started.
+  const service = new OrchestraService();
+  service.progress('reading the configuration');
+  const loaded = await loadConfigOrExit(flags.config).catch(async (error: unknown) => {
+    await service.close('the configuration is invalid: see the journal');
+    throw error;
+  });
   // What `up` itself prints (an upstream error quoting a token, an agent's reason) is redacted
   // like the log: every value known to be secret.
   const redact = textRedactor(knownSecretValues(resolveSecrets(loaded.config).secrets, loaded.config));
   let orchestra;
   try {
     // Batch mode shows progress, one line per step of an issue; the full log is in the log file.
-    orchestra = await startOrchestra(loaded, flags.once ? { logStream: progressStream(process.stderr), batch: true } : {});
+    orchestra = await startOrchestra(loaded, {
+      ...(flags.once ? { logStream: progressStream(process.stderr), batch: true } : {}),
+      onProgress: service.progress,
+      onSupervisorEvent: service.observe,
+      onStopRequested: (reason) => void service.stopping(reason),
+    });
   } catch (error) {
+    await service.close(`failed to start: ${redact(describeError(error))}`);
     if (error instanceof ConfigInvalidError) {
       printProblems(error.source, error.problems);
       return ExitCode.invalid;
@@ -43,10 +56,18 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
       process.stderr.write(`${signal} again: exiting without waiting\n`);
       process.exit(130);
     }
+    void service.stopping(signal);
     void orchestra.stop(signal);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const { logger } = orchestra;
+  await service.ready(`running: pid ${process.pid}, ${orchestra.resources.httpUrl ?? 'no HTTP endpoint'}`, orchestra.root, {
+    onWatchdog: (tick) => {
+      if (!tick.alive) logger.warn({ actorId: 'orchestra', reason: tick.reason }, 'watchdog ping withheld');
+    },
+  });
+  if (service.enabled) logger.info({ actorId: 'orchestra', watchdogMs: service.notifier.environment.watchdogMs }, 'service manager notified: ready');
   let batch: number | undefined;
   if (flags.once) {
     const stopped = new AbortController();
@@ -64,13 +85,16 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
       }
       const allDone = rows.every((row) => row.state === 'done' || row.state === 'released');
       batch = allDone && failedWrites.length === 0 && end.kind === 'settled' ? ExitCode.ok : ExitCode.failure;
+      void service.stopping('backlog settled (--once)');
       void orchestra.stop('backlog settled (--once)');
     } catch {
       // Stopped by a signal or a failure: reported below.
     }
   }
   const { error } = await orchestra.finished;
+  if (error) await service.stopping('the root supervisor failed');
   await orchestra.stop(error ? 'root supervisor failed' : 'stopped');
+  await service.close(error ? `stopped after a failure: ${redact(describeError(error))}` : 'stopped');
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   if (error) {

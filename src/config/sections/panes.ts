@@ -66,6 +66,13 @@ export const workspaceSection = z
       .describe(
         'The base branch: issue branches start from it, pull requests target it, the merge stage merges into it. Default: the branch checked out in the repository (local source), the repository\'s default branch (GitHub). One that does not exist stops `up`, naming it',
       ),
+    taskFilesRetentionHours: z
+      .number()
+      .nonnegative()
+      .default(168)
+      .describe(
+        'How long a finished issue\'s task files (<dataDir>/tasks/issue-<n>.*: task, prompt, result) are kept for inspection; swept at start and whenever an issue finishes. 0: removed when it finishes',
+      ),
   })
   .strict()
   .prefault({})
