@@ -10,7 +10,8 @@
  * the unit keeps `NotifyAccess=all` because `systemd-notify`, a child, sends the notifications
  * (src/infra/os/sd-notify.ts).
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { packageRoot } from '../package-root.ts';
 
 export const DEFAULT_SERVICE_USER = 'miyabi';
 export const DEFAULT_SERVICE_CONFIG = '/etc/miyabi/miyabi.yaml';
@@ -114,6 +115,10 @@ export function starterConfig(): string {
   return [
     '# Miyabi Orchestra: see docs/CONFIGURATION.md for every field.',
     `dataDir: ${SERVICE_DATA_DIR}`,
+    // Workable as written: the package's demo backlog until the operator points it at theirs.
+    'issues:',
+    '  local:',
+    `    dir: ${join(packageRoot(), 'examples', 'backlog')}`,
     'panes:',
     '  backend: process',
     '',
