@@ -154,6 +154,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         handler: async (envelope) => {
           if (envelope.type !== TASK_RESULT) return;
           resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
+          resources.workflowMetrics.taskResult(envelope.payload);
           // The runner redacted it; redacted again here, before it reaches the KV bucket and the tracker.
           await engine!.result(redactDeep(envelope.payload, resources.redact));
         },
