@@ -9,7 +9,7 @@ import type { AnyActorRef } from 'xstate';
 import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
-import { exampleAgent, issueFiles, waitForState } from '../support/workflow-run.ts';
+import { exampleAgent, issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
 
 /** `name{labels} value` lines of the exposition, as a map from `name{labels}` to the value. */
 async function scrape(test: TestOrchestra): Promise<Map<string, number>> {
@@ -35,7 +35,7 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     test = await startTestOrchestra({
       backend: 'process',
       agents: { codegen: exampleAgent('codegen', { min: 1, max: 1 }) },
-      config: { http: { enabled: true, port: 0 }, workflow: { defaultRoute: ['codegen'] } },
+      config: { http: { enabled: true, port: 0 }, health: { checkIntervalMs: 300 }, workflow: { defaultRoute: ['codegen'] } },
       issues: issueFiles([{ number: 1 }, { number: 2 }, { number: 3 }]),
     });
     await waitForState(test, [1, 2, 3], 'done');
@@ -80,8 +80,17 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
   it('observes the recovery from a runner killed with SIGKILL in miyabi_recovery_seconds{fault="pane_died"}', async () => {
     const first = runnerPid('codegen-1');
     process.kill(first, 'SIGKILL');
+    // An agent restarting leaves the orchestra ready: /readyz answers for the infrastructure.
+    expect((await fetch(`${test.orchestra.resources.httpUrl}/readyz`)).status).toBe(200);
     await waitFor(() => runnerPid('codegen-1') !== first, { what: 'a new runner for codegen-1' });
     await waitAgentReady(test, 'codegen', 'codegen-1');
+    // …and the health monitor notices the death, even when the agent was back before it looked.
+    await waitForLog(
+      test.dataDir,
+      (line) => /degraded/.test(line.msg) && ((line as { problems?: string[] }).problems ?? []).some((problem) => problem.startsWith('agent codegen-1 (codegen) restarted')),
+      'the health monitor noticed the agent died',
+    );
+    expect((await fetch(`${test.orchestra.resources.httpUrl}/readyz`)).status).toBe(200);
     const series = await scrape(test);
     expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(1);
     expect(series.get('miyabi_recovery_seconds_sum{fault="pane_died"}')).toBeGreaterThan(0);
