@@ -11,6 +11,9 @@ import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
 import { HealthObserver } from './health-checks.ts';
+import { healthNotices } from '../machines/health-notices.ts';
+import type { HealthProblem } from '../machines/health-judge.ts';
+import { WebhookNotifier } from '../infra/observe/notifier.ts';
 import { onceLedger } from './once-ledger.ts';
 import type { OrchestraResources } from './resources.ts';
 
@@ -32,6 +35,15 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   let memory = EMPTY_HEALTH_MEMORY;
   let lastProblems = new Set<string>();
   const observer = new HealthObserver(resources);
+  const { notify } = resources.config;
+  const notifier = notify.webhooks.length === 0 ? undefined : new WebhookNotifier({
+    targets: notify.webhooks,
+    timeoutMs: notify.timeoutMs,
+    retries: notify.retries,
+    logger,
+    onOutcome: (kind, outcome) => resources.metrics.notification(kind, outcome),
+  });
+  let notified = new Map<string, HealthProblem>();
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
@@ -55,6 +67,12 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           lastOk = report.ok;
         }
         lastProblems = new Set(report.problems);
+        if (notifier) {
+          const next = healthNotices(notified, report.findings ?? [], notify);
+          notified = next.open;
+          // In the background: a slow or failing webhook never holds up the checks.
+          for (const notice of next.notices) void notifier.send(notice);
+        }
         publish('miyabi.events.health', 'health.report', report);
       },
     },

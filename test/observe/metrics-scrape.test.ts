@@ -4,6 +4,8 @@
  * families are present, labelled counters exist from 0, the recovery is observed, and an agent
  * stopped by its pool leaves no series behind.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
@@ -28,20 +30,36 @@ const named = (series: Map<string, number>, prefix: string) => [...series.keys()
 
 describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () => {
   let test: TestOrchestra;
+  let receiver: Server;
+  const notices: Array<{ key: string; resolved: boolean }> = [];
   const pool = () => test.orchestra.root()!.childSupervisor('agents')!.childSupervisor('pool.codegen')!;
   const runnerPid = (id: string) => ((pool().childActor(id) as AnyActorRef).getSnapshot() as { context: { pid: number } }).context.pid;
 
   beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk) => (text += chunk));
+      req.on('end', () => (notices.push(JSON.parse(text)), res.end()));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    process.env.MIYABI_TEST_NOTIFY_URL = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     test = await startTestOrchestra({
       backend: 'process',
       agents: { codegen: exampleAgent('codegen', { min: 1, max: 1 }) },
-      config: { http: { enabled: true, port: 0 }, health: { checkIntervalMs: 300 }, workflow: { defaultRoute: ['codegen'] } },
+      config: {
+        http: { enabled: true, port: 0 },
+        health: { checkIntervalMs: 300 },
+        notify: { webhooks: [{ kind: 'json', urlEnv: 'MIYABI_TEST_NOTIFY_URL' }] },
+        workflow: { defaultRoute: ['codegen'] },
+      },
       issues: issueFiles([{ number: 1 }, { number: 2 }, { number: 3 }]),
     });
     await waitForState(test, [1, 2, 3], 'done');
   }, 120_000);
   afterAll(async () => {
     await test?.stop();
+    delete process.env.MIYABI_TEST_NOTIFY_URL;
+    await new Promise((resolve) => receiver?.close(resolve));
   });
 
   it('has the task, queue, issue and agent families, with the backlog in them', async () => {
@@ -91,6 +109,9 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
       'the health monitor noticed the agent died',
     );
     expect((await fetch(`${test.orchestra.resources.httpUrl}/readyz`)).status).toBe(200);
+    // The notifier: one message for the problem, one when it is resolved (the next check).
+    await waitFor(() => notices.some((notice) => notice.key === 'agent_restarted:codegen-1' && notice.resolved), { what: 'the resolved notice' });
+    expect(notices.filter((notice) => notice.key === 'agent_restarted:codegen-1').map((notice) => notice.resolved)).toEqual([false, true]);
     const series = await scrape(test);
     expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(1);
     expect(series.get('miyabi_recovery_seconds_sum{fault="pane_died"}')).toBeGreaterThan(0);

@@ -66,6 +66,7 @@ export class OrchestraMetrics {
   readonly #recovery: Histogram<'fault'>;
   readonly #rateRemaining: Gauge<'resource'>;
   readonly #rateLimit: Gauge<'resource'>;
+  readonly #notifications: Counter<'kind' | 'outcome'>;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? 200;
@@ -141,6 +142,8 @@ export class OrchestraMetrics {
       registers,
     });
     for (const fault of FAULTS) this.#recovery.zero({ fault });
+    this.#notifications = counter('miyabi_notifications_total', 'Notifications to webhooks, by kind (slack, discord, json) and outcome (sent, failed after its retries)', ['kind', 'outcome']);
+    for (const kind of ['slack', 'discord', 'json']) for (const outcome of ['sent', 'failed']) this.#notifications.inc({ kind, outcome }, 0);
   }
 
   /** The build's facts, as `miyabi_build_info`'s labels. */
@@ -148,6 +151,10 @@ export class OrchestraMetrics {
     const gauge = this.registry.getSingleMetric('miyabi_build_info') as Gauge<'version' | 'node' | 'nats_server'>;
     gauge.reset();
     gauge.set({ version: info.version, node: info.node, nats_server: info.natsServer }, 1);
+  }
+
+  notification(kind: string, outcome: 'sent' | 'failed'): void {
+    this.#notifications.inc({ kind, outcome });
   }
 
   /** A GitHub answer's rate-limit headers. */
