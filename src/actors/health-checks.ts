@@ -51,6 +51,7 @@ export class HealthObserver {
       diskFreeRatio: await diskFree(resources.config.dataDir),
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
+      roles: resources.taskSamples.snapshot(),
     };
   }
 

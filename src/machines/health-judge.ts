@@ -13,7 +13,11 @@
  *   disk_low             warning under 10 % free on the data directory's disk, critical under 5 %
  *   event_loop_lag       warning   the orchestrator's event loop was held up over `maxEventLoopLagMs`
  *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
+ *   slow_tasks           warning   a role's recent tasks are slower than its baseline (./health-anomaly.ts)
+ *   failure_rate         warning   a role's recent tasks fail at least twice as often as before
  */
+
+import { detectAnomalies, type RoleSamples } from './health-anomaly.ts';
 
 export type Severity = 'warning' | 'critical';
 
@@ -26,7 +30,9 @@ export type HealthProblemKind =
   | 'tracker_degraded'
   | 'disk_low'
   | 'event_loop_lag'
-  | 'memory_high';
+  | 'memory_high'
+  | 'slow_tasks'
+  | 'failure_rate';
 
 export interface HealthProblem {
   kind: HealthProblemKind;
@@ -59,6 +65,8 @@ export interface HealthObservation {
   /** The worst event-loop delay since the last check. */
   eventLoopLagMs: number;
   rssBytes: number;
+  /** Each role's recent task durations and outcomes. */
+  roles?: Record<string, RoleSamples>;
 }
 
 export interface HealthLimits {
@@ -72,6 +80,8 @@ export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, m
 export interface HealthMemory {
   restarts: Record<string, number>;
   deadLetters: number | undefined;
+  /** Anomalies flagged at the last check (hysteresis). */
+  anomalies?: ReadonlySet<string>;
 }
 
 export const EMPTY_HEALTH_MEMORY: HealthMemory = { restarts: {}, deadLetters: undefined };
@@ -107,5 +117,7 @@ export function judgeHealth(
   if (free !== undefined && free < 0.1) add('disk_low', free < 0.05 ? 'critical' : 'warning', 'dataDir', `${(free * 100).toFixed(1)} % free on the data directory's disk`);
   if (observation.eventLoopLagMs > limits.maxEventLoopLagMs) add('event_loop_lag', 'warning', 'orchestrator', `event loop held up ${Math.round(observation.eventLoopLagMs)} ms`);
   if (observation.rssBytes > limits.maxRssBytes) add('memory_high', 'warning', 'orchestrator', `resident memory ${Math.round(observation.rssBytes / 1024 ** 2)} MiB`);
-  return { problems, memory: { restarts, deadLetters: deadLetters ?? memory.deadLetters } };
+  const detected = detectAnomalies(observation.roles ?? {}, memory.anomalies ?? new Set());
+  for (const anomaly of detected.anomalies) add(anomaly.kind, 'warning', anomaly.role, anomaly.message);
+  return { problems, memory: { restarts, deadLetters: deadLetters ?? memory.deadLetters, anomalies: detected.flagged } };
 }

@@ -30,6 +30,7 @@ import { registerScrapeMetrics } from '../actors/metrics-collectors.ts';
 import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { packageVersion } from '../package-root.ts';
+import { TaskSamples } from '../machines/health-anomaly.ts';
 import { markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
@@ -212,6 +213,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     redact: textRedactor(secretList),
     natsIdentities: natsAuth?.identities,
     issueVouchers: new IssueVouchers(),
+    taskSamples: new TaskSamples(),
     logger,
     metrics,
     workflowMetrics,

@@ -54,4 +54,12 @@ describe('judgeHealth', () => {
     ]);
     expect(judgeHealth(healthy({ diskFreeRatio: 0.08 }), EMPTY_HEALTH_MEMORY).problems[0]).toMatchObject({ kind: 'disk_low', severity: 'warning' });
   });
+
+  it('reports a role whose tasks got slower as a warning, and keeps it flagged through the memory', () => {
+    const durations = [...Array.from({ length: 30 }, () => 60), ...Array.from({ length: 5 }, () => 200)];
+    const roles = { codegen: { durations, failures: durations.map(() => false) } };
+    const judged = judgeHealth(healthy({ roles }), EMPTY_HEALTH_MEMORY);
+    expect(judged.problems).toMatchObject([{ kind: 'slow_tasks', severity: 'warning', subject: 'codegen' }]);
+    expect([...(judged.memory.anomalies ?? [])]).toEqual(['slow_tasks:codegen']);
+  });
 });
