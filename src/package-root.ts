@@ -22,3 +22,8 @@ export function packageRoot(): string {
     dir = parent;
   }
 }
+
+/** The package's version (package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+}

@@ -9,7 +9,11 @@ import { healthMonitorMachine, type HealthReport } from '../machines/health-moni
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
-import { readiness } from './http-endpoint.ts';
+import { EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
+import { HealthObserver } from './health-checks.ts';
+import { healthNotices } from '../machines/health-notices.ts';
+import type { HealthProblem } from '../machines/health-judge.ts';
+import { WebhookNotifier } from '../infra/observe/notifier.ts';
 import { onceLedger } from './once-ledger.ts';
 import type { OrchestraResources } from './resources.ts';
 
@@ -28,14 +32,26 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   const logger = actorLogger(resources.logger, 'health-monitor');
   const publish = publisher(resources, 'health-monitor');
   let lastOk: boolean | undefined;
+  let memory = EMPTY_HEALTH_MEMORY;
+  let lastProblems = new Set<string>();
+  const observer = new HealthObserver(resources);
+  const { notify } = resources.config;
+  const notifier = notify.webhooks.length === 0 ? undefined : new WebhookNotifier({
+    targets: notify.webhooks,
+    timeoutMs: notify.timeoutMs,
+    retries: notify.retries,
+    logger,
+    onOutcome: (kind, outcome) => resources.metrics.notification(kind, outcome),
+  });
+  let notified = new Map<string, HealthProblem>();
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
-        const { detail } = readiness(resources);
-        // The monitor checks itself while it is still starting: it is running if it checks.
-        const notRunning = (detail.notRunning as string[]).filter((entry) => !entry.includes('/health-monitor:'));
-        const problems = [...(detail.busConnected ? [] : ['bus not connected']), ...notRunning];
-        return { ok: problems.length === 0, problems, checkedAt: new Date().toISOString() };
+        const judged = judgeHealth(await observer.observe(), memory);
+        memory = judged.memory;
+        const findings = judged.problems;
+        resources.lastHealth = { ok: findings.length === 0, problems: findings.map((finding) => finding.message), findings, checkedAt: new Date().toISOString() };
+        return resources.lastHealth;
       }),
     },
     actions: {
@@ -44,7 +60,18 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
         if (report.ok !== lastOk) {
           if (report.ok) logger.info('orchestra healthy');
           else logger.warn({ problems: report.problems }, 'orchestra degraded');
+        } else if (!report.ok) {
+          // Still degraded: a finding this check has and the last one had not is said too.
+          const fresh = report.problems.filter((problem) => !lastProblems.has(problem));
+          if (fresh.length > 0) logger.warn({ problems: fresh }, 'orchestra still degraded');
           lastOk = report.ok;
+        }
+        lastProblems = new Set(report.problems);
+        if (notifier) {
+          const next = healthNotices(notified, report.findings ?? [], notify);
+          notified = next.open;
+          // In the background: a slow or failing webhook never holds up the checks.
+          for (const notice of next.notices) void notifier.send(notice);
         }
         publish('miyabi.events.health', 'health.report', report);
       },

@@ -1,8 +1,10 @@
 /**
  * The HTTP endpoint: /metrics, /healthz, /readyz, bound to 127.0.0.1 unless configured
- * otherwise. Healthy while the tree runs; ready while the bus is connected and every actor runs
- * — or is stopping because its supervisor asked it to (a pool scaling down: normal work, not a
- * fault; a crashed actor shows `stopped` or `backoff` until it runs again).
+ * otherwise. Healthy while the tree runs; ready while the bus is connected and every
+ * infrastructure and workflow actor runs — or is stopping because its supervisor asked it to (a
+ * crashed actor shows `stopped` or `backoff` until it runs again). Agents are not its business:
+ * one agent restarting is the health monitor's finding (src/machines/health-judge.ts), not a
+ * reason to take the orchestra out of a load balancer.
  */
 import { describeError } from '../errors.ts';
 import type { Logger } from 'pino';
@@ -13,10 +15,11 @@ import { onceLedger } from './once-ledger.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
+import { isInfrastructure } from './health-checks.ts';
 
 export function readiness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
   const notRunning = flattenTree(resources.inspect())
-    .filter((node) => node.type === 'worker' && node.status !== 'running' && node.status !== 'stopping')
+    .filter((node) => node.type === 'worker' && isInfrastructure(node.path) && node.status !== 'running' && node.status !== 'stopping')
     .map((node) => `${node.path}: ${node.status}`);
   const busConnected = resources.bus !== undefined && resources.nc !== undefined && !resources.nc.isClosed();
   return { ok: busConnected && notRunning.length === 0, detail: { busConnected, notRunning } };

@@ -156,6 +156,10 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         handler: async (envelope) => {
           if (envelope.type !== TASK_RESULT) return;
           resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
+          resources.workflowMetrics.taskResult(envelope.payload);
+          if (envelope.payload.status !== 'needs_input') {
+            resources.taskSamples.record(envelope.payload.role, envelope.payload.durationMs / 1000, envelope.payload.status === 'failure' || envelope.payload.status === 'retry');
+          }
           // The runner redacted it; redacted again here, before it reaches the KV bucket and the tracker.
           await engine!.result(redactDeep(envelope.payload, resources.redact));
         },

@@ -23,6 +23,8 @@ import type { IssueWatcher } from '../workflow/watcher.ts';
 import type { IssueVouchers } from '../workflow/vouchers.ts';
 import type { WorkspacePort } from '../workflow/ports.ts';
 import type { WorkflowMetrics } from '../workflow/metrics.ts';
+import type { HealthReport } from '../machines/health-monitor.ts';
+import type { TaskSamples } from '../machines/health-anomaly.ts';
 
 /** Runners started ahead, one per role, for a fresh agent to take over (./spare-runners.ts). */
 export interface Spares {
@@ -75,6 +77,10 @@ export interface OrchestraResources {
   readonly pushBranch: ((branch: string) => Promise<void>) | undefined;
   /** Set by the workflow actor while it runs. */
   workflow: Workflow | undefined;
+  /** Recent task durations and outcomes per role, for the health monitor's anomaly checks. */
+  readonly taskSamples: TaskSamples;
+  /** The health monitor's last report. */
+  lastHealth?: HealthReport;
   /** Set by the issue watcher while it runs. */
   watcher: IssueWatcher | undefined;
   /** Set by the http actor once listening. */

@@ -13,6 +13,8 @@ import type { IssueSource } from './source.ts';
 export interface SourceHooks {
   /** A GitHub request waited (rate limit) or failed and is retried; or recovered. */
   onOutage?: (outage: GitHubOutage) => void;
+  /** A GitHub answer's rate-limit headers. */
+  onRateLimit?: (resource: string, remaining: number, limit: number) => void;
   /** The local source's merges into the workspace repository (src/workflow/workspace-git.ts). */
   localRepository?: LocalRepository;
   /** The installation's secret that signs GitHub comment markers (src/issues/github/comments.ts). */
@@ -32,6 +34,7 @@ export function createIssueSource(config: OrchestraConfig, secrets: Secrets, log
       logger,
       ...(issues.github.spaceWrites ? {} : { client: { writeSpacing: false } }),
       ...(hooks.onOutage ? { onOutage: hooks.onOutage } : {}),
+      ...(hooks.onRateLimit ? { onRateLimit: hooks.onRateLimit } : {}),
       ...(hooks.markerKey ? { markerKey: hooks.markerKey } : {}),
       ...(issues.github.login ? { login: issues.github.login } : {}),
     });

@@ -60,6 +60,8 @@ export interface GitHubClientOptions {
   token: string;
   logger: Logger;
   onOutage?: (outage: GitHubOutage) => void;
+  /** Each answer's rate-limit headers (`x-ratelimit-resource`, `-remaining`, `-limit`), for the metrics. */
+  onRateLimit?: (resource: string, remaining: number, limit: number) => void;
   /** Retries of a 5xx or network error; default 3. */
   retries?: number;
   /** Backoff unit of those retries: attempt n waits n² × this; default 1000 ms. */
@@ -102,6 +104,20 @@ interface OutageTracker {
 const trackers = new WeakMap<object, OutageTracker>();
 /** Per client: the one pause every request waits out while a rate limit is in force. */
 const gates = new WeakMap<object, LimitGate>();
+/** Per client: who hears of each answer's rate-limit headers. */
+const rateListeners = new WeakMap<object, NonNullable<GitHubClientOptions['onRateLimit']>>();
+
+function reportRateLimit(octokit: object, headers: Record<string, string | number | undefined>): void {
+  const listener = rateListeners.get(octokit);
+  const remaining = Number(headers['x-ratelimit-remaining']);
+  const limit = Number(headers['x-ratelimit-limit']);
+  if (!listener || headers['x-ratelimit-remaining'] === undefined || !Number.isFinite(remaining) || !Number.isFinite(limit)) return;
+  try {
+    listener(String(headers['x-ratelimit-resource'] ?? 'core'), remaining, limit);
+  } catch {
+    // a metric is never a reason to fail a request
+  }
+}
 
 /** The innermost wrap of every attempt: waits while a limit is in force, and learns of limits from answers. */
 function pauseOnLimits(octokit: CoreOctokit): Record<string, never> {
@@ -111,6 +127,7 @@ function pauseOnLimits(octokit: CoreOctokit): Record<string, never> {
     try {
       const response = await request(options);
       gate?.answered(response.headers as Record<string, string | number | undefined>);
+      reportRateLimit(octokit, response.headers as Record<string, string | number | undefined>);
       return response;
     } catch (error) {
       gate?.refused(error);
@@ -274,6 +291,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubOctokit 
     throttle,
   });
   trackers.set(octokit, tracker);
+  if (options.onRateLimit) rateListeners.set(octokit, options.onRateLimit);
   gates.set(octokit, new LimitGate({ unitMs: unit, maxWaitSeconds: maxWait, logger }));
   return octokit;
 }

@@ -5,10 +5,14 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import { shutdownTransition, stoppedState } from './shutdown.ts';
+import type { HealthProblem } from './health-judge.ts';
 
 export interface HealthReport {
   ok: boolean;
+  /** The findings' messages. */
   problems: string[];
+  /** Each finding, typed, with its severity (src/machines/health-judge.ts). */
+  findings?: HealthProblem[];
   checkedAt: string;
 }
 

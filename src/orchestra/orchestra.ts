@@ -28,6 +28,12 @@ import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-fi
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
+import { observeSupervisorEvent } from './supervisor-events.ts';
+import { registerScrapeMetrics } from '../actors/metrics-collectors.ts';
+import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
+import { taskSubject } from '../runner/task-message.ts';
+import { packageVersion } from '../package-root.ts';
+import { TaskSamples } from '../machines/health-anomaly.ts';
 import { dataDirError, markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
@@ -179,6 +185,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
         workflowMetrics.trackerWait(outage.kind);
         workflowMetrics.trackerDegraded(true);
       },
+      onRateLimit: (resource, remaining, limit) => metrics.githubRateLimit(resource, remaining, limit),
     });
   if (issueSource.checkAccess) {
     progress('checking access to the issue tracker');
@@ -227,6 +234,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     redact: textRedactor(secretList),
     natsIdentities: natsAuth?.identities,
     issueVouchers: new IssueVouchers(),
+    taskSamples: new TaskSamples(),
     logger,
     metrics,
     workflowMetrics,
@@ -246,6 +254,12 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     requestStop: (reason) => stopRequested?.(reason),
   };
 
+  registerScrapeMetrics(resources);
+  const roles = Object.keys(config.agents).filter((role) => role !== 'conductor');
+  workflowMetrics.known(roles, config.workflow.priority.slaMs.length);
+  for (const role of roles) metrics.busSubjectKnown(taskSubject(role), Object.values(DeadLetterReasons));
+  metrics.buildInfo({ version: packageVersion(), node: process.version, natsServer: binary ? 'embedded' : 'external' });
+
   const runFile: RunFile = {
     pid: process.pid,
     startedAt: resources.startedAt.toISOString(),
@@ -255,7 +269,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   };
   let runFileWritten = false;
   const listener = (event: SupervisorEvent) => {
-    observeSupervisorEvent(event, logger, metrics);
+    observeSupervisorEvent(event, logger, metrics, Date.now());
     options.onSupervisorEvent?.(event);
     if (event.type === 'child.started' && event.child === 'nats-server') {
       const pid = (supervisorOf(root)?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
@@ -319,42 +333,6 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   });
 
   return { logger, resources, inspect: resources.inspect, root: () => supervisorOf(root), stop, finished };
-}
-
-/** Logs and counts what the supervisors report. */
-function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, metrics: OrchestraMetrics): void {
-  const fields = { actorId: 'child' in event ? event.child : event.supervisor, supervisor: event.supervisor };
-  switch (event.type) {
-    case 'child.started':
-      logger.info({ ...fields, restarts: event.restarts }, 'actor started');
-      return;
-    case 'child.start_failed':
-      logger.error({ ...fields, err: describeError(event.error) }, 'actor failed to start');
-      return;
-    case 'child.exited':
-      metrics.actorState(event.child, 'stopped');
-      if (event.exit.kind === 'crash' || event.exit.kind === 'killed') {
-        logger.error({ ...fields, exit: event.exit.kind, err: describeError(event.exit.error) }, 'actor exited abnormally');
-      } else {
-        logger.info({ ...fields, exit: event.exit.kind }, 'actor stopped');
-      }
-      return;
-    case 'child.restarting':
-      metrics.childRestarted(event.supervisor, event.child);
-      logger.warn({ ...fields, restarts: event.restarts, delayMs: event.delayMs }, 'restarting actor');
-      return;
-    case 'child.killed':
-      logger.warn({ ...fields, afterMs: event.afterMs }, 'actor ignored shutdown; killed');
-      return;
-    case 'child.state':
-      metrics.actorState(event.child, event.state);
-      logger.debug({ ...fields, state: event.state }, 'actor state');
-      return;
-    case 'supervisor.escalated':
-      metrics.supervisorEscalated(event.supervisor);
-      logger.error({ actorId: event.supervisor, reason: event.reason }, 'supervisor gave up; escalating');
-      return;
-  }
 }
 
 /** A nats-server orphaned by a killed orchestra still holds our store; stop it if it is ours. */

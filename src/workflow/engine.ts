@@ -33,6 +33,7 @@ import type { IssueRecord, ObservedIssue, WorkflowEffect } from './record.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
 import { TrackerWriters } from './tracker-writer.ts';
 import { failedWrites, isSettled, newRecord, relabelEvent } from './intake.ts';
+import { WorkflowKpis, type KpiMetrics } from './kpis.ts';
 
 export type { LifecycleSnapshot } from './book.ts';
 export type { ObservedIssue } from './record.ts';
@@ -46,7 +47,7 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   scheduler: QueuePort;
   /** The target repository: branches made, restacked and merged by the orchestra. Without it agents' runners make branches from HEAD. */
   workspace?: WorkspacePort;
-  metrics?: Pick<WorkflowMetrics, 'mergeStage' | 'humanIntervention' | 'trackerLag'>;
+  metrics?: Pick<WorkflowMetrics, 'mergeStage' | 'humanIntervention' | 'trackerLag'> & KpiMetrics;
   now?: () => number;
 }
 
@@ -72,6 +73,7 @@ export class Workflow implements Book {
   readonly #readiness: Readiness;
   readonly #dispatcher: Dispatcher;
   readonly #merges: MergeRunner;
+  readonly #kpis: WorkflowKpis;
   /** The last lines an agent printed, by task, for the failure comment (not persisted: best effort). */
   readonly #logTails = new Map<string, string[]>();
   #serial: Promise<unknown> = Promise.resolve();
@@ -100,6 +102,7 @@ export class Workflow implements Book {
     this.#dispatcher = new Dispatcher(options.store, options.workspace);
     const stage = new MergeStage({ ...options, workspace: options.workspace, now: this.now });
     this.#merges = new MergeRunner(stage, options.source, options.metrics);
+    this.#kpis = new WorkflowKpis(this.config, options.metrics);
   }
 
   /** Loads the records of an earlier run, replays their outboxes, and schedules. */
@@ -149,6 +152,7 @@ export class Workflow implements Book {
           await this.#send(existing, { type: 'issue.reset', reason: 'edited', route: route.stages, priority: route.priority, now: this.now() });
         } else if (relabeled && this.step(existing, relabeled)) {
           this.log.info({ issue: number, route: route.stages.map((stage) => stage.stage), priority: route.priority }, 'issue rerouted by its labels');
+          this.#options.metrics?.humanIntervention('label_edit');
           await this.commit([existing]);
         } else if (changed) {
           await this.#options.store.putRecord(existing);
@@ -190,6 +194,7 @@ export class Workflow implements Book {
         // Only a failure comment soon after reads them: keep the latest few, not every task ever.
         if (this.#logTails.size > LOG_TAILS_KEPT) this.#logTails.delete(this.#logTails.keys().next().value!);
       }
+      this.#kpis.result(result.taskId, result.durationMs, this.now());
       const before = this.#snapshots.get(record.number)!;
       const { taskId, status, reason, attempt, agentId, summary, question, outputs } = result;
       await this.#send(record, {
@@ -215,6 +220,7 @@ export class Workflow implements Book {
       if (!record || !snapshot || (snapshot.value !== 'failed' && snapshot.value !== 'done')) return false;
       const route = routeIssue(record.issue.labels, this.config.workflow);
       this.log.info({ issue: number, by }, 'retry requested');
+      this.#options.metrics?.humanIntervention('retry_command');
       await this.#send(record, { type: 'issue.reset', reason: `retry requested by ${by}`, route: route.stages, priority: route.priority, now: this.now() });
       await this.settle();
       return true;
@@ -245,6 +251,7 @@ export class Workflow implements Book {
       }
       this.#dispatcher.release(this, (record) => this.queue.enqueue(queuedTaskOf(this.config, record, this.#snapshots.get(record.number)!)));
       this.#readiness.refresh(this, now);
+      this.#kpis.tick(this.records.values(), (number) => this.#snapshots.get(number), now);
       await this.settle();
     });
   }
@@ -325,6 +332,7 @@ export class Workflow implements Book {
     record.snapshot = issueLifecycleMachine.getPersistedSnapshot(next);
     record.outbox.push(...effects);
     this.#follow(record, previous, next);
+    this.#kpis.transition(record, previous, next, this.now());
     return true;
   }
 

@@ -8,6 +8,9 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BoundedLabel } from '../infra/observe/metrics.ts';
 
+export const HUMAN_INTERVENTIONS = ['needs_input', 'answer', 'retry_command', 'manual_restart', 'label_edit'] as const;
+export type HumanIntervention = (typeof HUMAN_INTERVENTIONS)[number];
+
 export class WorkflowMetrics {
   readonly #issuesIgnored: Counter<'reason'>;
   readonly #issuesByState: Gauge<'state'>;
@@ -17,6 +20,12 @@ export class WorkflowMetrics {
   readonly #humanInterventions: Counter<'kind'>;
   readonly #merges: Counter<'outcome'>;
   readonly #trackerLag: Histogram;
+  readonly #taskDuration: Histogram<'role' | 'stage' | 'outcome'>;
+  readonly #queueWait: Histogram<'role'>;
+  readonly #finished: Counter<'outcome'>;
+  readonly #slaBreaches: Counter<'priority'>;
+  readonly #costUsd: Counter<'role'>;
+  readonly #tokens: Counter<'role' | 'direction'>;
   /** Stage names and ignore reasons come from config and code, but a bound costs nothing. */
   readonly #names = new BoundedLabel(200);
 
@@ -39,7 +48,7 @@ export class WorkflowMetrics {
     this.#trackerDegraded = new Gauge({ name: 'miyabi_tracker_degraded', help: '1 while tracker requests are failing or waiting on a rate limit', registers });
     this.#humanInterventions = new Counter({
       name: 'miyabi_human_interventions_total',
-      help: 'Times the orchestra needed a person: an agent asked a question (needs_input), a person answered one (answer)',
+      help: 'Times a person stepped in: answered an agent\'s question (answer), asked for a retry (retry_command), restarted an agent by hand (manual_restart), changed a state label the orchestra set (label_edit); and questions asked (needs_input)',
       labelNames: ['kind'],
       registers,
     });
@@ -55,12 +64,78 @@ export class WorkflowMetrics {
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600],
       registers,
     });
+    const durations = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+    this.#taskDuration = new Histogram({
+      name: 'miyabi_task_duration_seconds',
+      help: 'How long an agent worked on a task, by role, stage and outcome (the result\'s status, or dead_letter)',
+      labelNames: ['role', 'stage', 'outcome'],
+      buckets: durations,
+      registers,
+    });
+    this.#queueWait = new Histogram({
+      name: 'miyabi_queue_wait_seconds',
+      help: 'From a task ready (its issue queued for the stage) to its agent starting on it, by role',
+      labelNames: ['role'],
+      buckets: durations,
+      registers,
+    });
+    this.#finished = new Counter({
+      name: 'miyabi_issues_finished_total',
+      help: 'Issues that left the workflow: done, failed, or released (closed, unlabelled, no longer trusted)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#slaBreaches = new Counter({
+      name: 'miyabi_sla_breaches_total',
+      help: 'Issues whose SLA deadline (workflow.priority.slaMs after discovery) passed before they were done, by priority (p0, p1 …)',
+      labelNames: ['priority'],
+      registers,
+    });
+    this.#costUsd = new Counter({ name: 'miyabi_agent_cost_usd_total', help: 'What agents said their tasks cost (the result\'s cost.usd), by role', labelNames: ['role'], registers });
+    this.#tokens = new Counter({
+      name: 'miyabi_agent_tokens_total',
+      help: 'Tokens agents said their tasks used (the result\'s cost.inputTokens and outputTokens), by role and direction (input, output)',
+      labelNames: ['role', 'direction'],
+      registers,
+    });
     // Known from the start, so the first one is a change `rate()` can see.
-    for (const kind of ['needs_input', 'answer']) this.#humanInterventions.inc({ kind }, 0);
+    for (const kind of HUMAN_INTERVENTIONS) this.#humanInterventions.inc({ kind }, 0);
+    for (const outcome of ['done', 'failed', 'released']) this.#finished.inc({ outcome }, 0);
     for (const outcome of ['merged', 'blocked', 'conflict', 'ci_failed', 'failed']) this.#merges.inc({ outcome }, 0);
   }
 
-  humanIntervention(kind: 'needs_input' | 'answer'): void {
+  /** The roles and priorities of the config: their counters exist from 0. */
+  known(roles: readonly string[], priorities: number): void {
+    for (const role of roles) {
+      this.#costUsd.inc({ role }, 0);
+      for (const direction of ['input', 'output']) this.#tokens.inc({ role, direction }, 0);
+    }
+    for (let priority = 0; priority < priorities; priority += 1) this.#slaBreaches.inc({ priority: `p${priority}` }, 0);
+  }
+
+  /** A task's result (or its dead letter): duration, and the cost the agent reported. */
+  taskResult(result: { role: string; stage: string; status: string; durationMs: number; cost?: { usd?: number; inputTokens?: number; outputTokens?: number } | undefined }): void {
+    const role = this.#names.value(result.role);
+    this.#taskDuration.observe({ role, stage: this.#names.value(result.stage), outcome: result.status }, result.durationMs / 1000);
+    const cost = result.cost;
+    if (cost?.usd !== undefined) this.#costUsd.inc({ role }, cost.usd);
+    if (cost?.inputTokens !== undefined) this.#tokens.inc({ role, direction: 'input' }, cost.inputTokens);
+    if (cost?.outputTokens !== undefined) this.#tokens.inc({ role, direction: 'output' }, cost.outputTokens);
+  }
+
+  queueWait(role: string, seconds: number): void {
+    this.#queueWait.observe({ role: this.#names.value(role) }, Math.max(0, seconds));
+  }
+
+  issueFinished(outcome: 'done' | 'failed' | 'released'): void {
+    this.#finished.inc({ outcome });
+  }
+
+  slaBreach(priority: number): void {
+    this.#slaBreaches.inc({ priority: `p${priority}` });
+  }
+
+  humanIntervention(kind: HumanIntervention): void {
     this.#humanInterventions.inc({ kind });
   }
 

@@ -7,17 +7,35 @@ async function series(metrics: OrchestraMetrics, name: string): Promise<string[]
 }
 
 describe('OrchestraMetrics', () => {
-  it('keeps one series per actor: its current state', async () => {
+  it('keeps a series per state an actor has been in (and running, stopped), 1 on its current one, all gone when it stops', async () => {
     const metrics = new OrchestraMetrics({ defaultMetrics: false });
     metrics.actorState('agent.codegen.1', 'spawning');
     metrics.actorState('agent.codegen.1', 'ready');
     metrics.actorState('scheduler', 'running');
     expect(await series(metrics, 'miyabi_actor_state')).toEqual([
+      'miyabi_actor_state{actor="agent.codegen.1",state="running"} 0',
+      'miyabi_actor_state{actor="agent.codegen.1",state="stopped"} 0',
+      'miyabi_actor_state{actor="agent.codegen.1",state="spawning"} 0',
       'miyabi_actor_state{actor="agent.codegen.1",state="ready"} 1',
       'miyabi_actor_state{actor="scheduler",state="running"} 1',
+      'miyabi_actor_state{actor="scheduler",state="stopped"} 0',
     ]);
     metrics.actorStopped('agent.codegen.1');
-    expect(await series(metrics, 'miyabi_actor_state')).toEqual(['miyabi_actor_state{actor="scheduler",state="running"} 1']);
+    expect(await series(metrics, 'miyabi_actor_state')).toEqual([
+      'miyabi_actor_state{actor="scheduler",state="running"} 1',
+      'miyabi_actor_state{actor="scheduler",state="stopped"} 0',
+    ]);
+  });
+
+  it('observes the time from a fault to the recovery, once per fault', async () => {
+    const metrics = new OrchestraMetrics({ defaultMetrics: false });
+    metrics.faultNoticed('codegen-1', 'pane_died', 1_000);
+    metrics.faultNoticed('codegen-1', 'heartbeat_lost', 1_500);
+    metrics.recovered('codegen-1', 3_500);
+    metrics.recovered('codegen-1', 9_000);
+    expect(await series(metrics, 'miyabi_recovery_seconds_sum')).toContain('miyabi_recovery_seconds_sum{fault="pane_died"} 2.5');
+    expect(await series(metrics, 'miyabi_recovery_seconds_count')).toContain('miyabi_recovery_seconds_count{fault="pane_died"} 1');
+    expect(await series(metrics, 'miyabi_recovery_seconds_count')).toContain('miyabi_recovery_seconds_count{fault="heartbeat_lost"} 0');
   });
 
   it('counts restarts, escalations and health', async () => {

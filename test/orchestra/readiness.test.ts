@@ -1,7 +1,7 @@
 /**
- * Readiness (`/readyz`) and the health monitor's "degraded": a pool that scales down stops an
- * agent on purpose — `stopping`, then gone — which is normal work, not a problem; an actor that
- * crashed and waits to restart is one.
+ * Readiness (`/readyz`): it answers for the infrastructure and the workflow. A pool that scales
+ * down stops an agent on purpose, and an agent that crashed restarts on its own: neither makes
+ * the orchestra unready; an infrastructure actor that crashed and waits to restart does.
  */
 import { describe, expect, it } from 'vitest';
 import { readiness } from '../../src/actors/http-endpoint.ts';
@@ -24,12 +24,16 @@ describe('readiness', () => {
     expect(readiness(resources(worker('codegen-2', 'stopping')))).toMatchObject({ ok: true, detail: { notRunning: [] } });
   });
 
-  it('counts an actor down after a crash (stopped, or in its restart backoff) as a problem', () => {
+  it('stays ready while an agent restarts (stopped, or in its restart backoff): agents are the health monitor\'s business', () => {
     for (const status of ['stopped', 'backoff']) {
-      expect(readiness(resources(worker('codegen-2', status)))).toMatchObject({
-        ok: false,
-        detail: { notRunning: [`root/agents/pool.codegen/codegen-2: ${status}`] },
-      });
+      expect(readiness(resources(worker('codegen-2', status)))).toMatchObject({ ok: true, detail: { notRunning: [] } });
     }
+  });
+
+  it('counts an infrastructure actor down after a crash as a problem', () => {
+    const tree = resources(worker('codegen-2', 'running'));
+    const root = tree.inspect();
+    root.children![0] = worker('bus', 'backoff');
+    expect(readiness(tree)).toMatchObject({ ok: false, detail: { notRunning: ['root/bus: backoff'] } });
   });
 });

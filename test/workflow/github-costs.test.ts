@@ -67,6 +67,9 @@ describe('the cost of GitHub', { timeout: 60_000 }, () => {
     expect(stateLabels(fake, issue.number)).toEqual(['miyabi:done']);
     const metrics = await test.orchestra.resources.metrics.render();
     expect(Number(/miyabi_tracker_lag_seconds_count (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    // The rate-limit headers of GitHub's answers, as gauges (docs/METRICS.md).
+    expect(metrics).toMatch(/miyabi_github_rate_limit_remaining\{resource="core"\} \d+/);
+    expect(metrics).toMatch(new RegExp(`miyabi_github_rate_limit_limit\\{resource="core"\\} ${fake.state.rateLimit.limit}\\b`));
   });
 
   it('pauses every request once an answer says the primary limit is spent, until it resets', async () => {

@@ -50,3 +50,25 @@ export const healthSection = z
   .strict()
   .prefault({})
   .describe('The health monitor');
+
+export const notifySection = z
+  .object({
+    webhooks: z
+      .array(
+        z
+          .object({
+            kind: z.enum(['slack', 'discord', 'json']).describe('slack: Slack incoming webhook; discord: Discord webhook; json: the notice as JSON'),
+            urlEnv: z.string().min(1).describe('Environment variable holding the webhook URL (a secret: never in the file, never logged)'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('Where health problems are sent'),
+    minSeverity: z.enum(['warning', 'critical']).default('warning').describe('The least severe problem that is sent'),
+    maxPerCheck: z.number().int().min(1).default(5).describe('More new problems in one check than this become one summary message'),
+    timeoutMs: millis('How long a webhook may take to answer', 5_000, 1),
+    retries: z.number().int().min(0).default(3).describe('Retries of a webhook that answers 5xx or 429 or not at all, with backoff'),
+  })
+  .strict()
+  .prefault({})
+  .describe('Notifications of health problems: one message when a problem appears, one when it is resolved');

@@ -7,10 +7,17 @@
  *
  * Other modules may register their own metrics on `registry`.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BusObserver } from '../bus/observer.ts';
 
 export const OTHER_LABEL = 'other';
+
+/** The states every actor has a series for from its first report (a machine adds its own as it enters them). */
+export const ACTOR_STATES = ['running', 'stopped'] as const;
+
+/** What went wrong before a recovery (`miyabi_recovery_seconds{fault}`). */
+export const FAULTS = ['pane_died', 'heartbeat_lost', 'timeout', 'nats_reconnect', 'actor_crash'] as const;
+export type Fault = (typeof FAULTS)[number];
 
 /** A label's values, at most `max` distinct ones; beyond that, OTHER_LABEL. */
 export class BoundedLabel {
@@ -39,7 +46,12 @@ export interface MetricsOptions {
 export class OrchestraMetrics {
   readonly registry = new Registry();
   readonly #labels: Record<'actor' | 'supervisor' | 'subject' | 'sender' | 'reason', BoundedLabel>;
-  readonly #actorStates = new Map<string, string>();
+  /** Per actor: the states it has been in (each a series, 1 on the current one) and the current one. */
+  readonly #actorStates = new Map<string, { current: string; seen: Set<string> }>();
+  /** Per actor: a fault seen and not yet recovered from (src/orchestra/supervisor-events.ts). */
+  readonly #faults = new Map<string, { fault: string; at: number }>();
+  /** Per child: its supervisor, for the restart counter's series. */
+  readonly #supervisorOf = new Map<string, string>();
 
   readonly #restarts: Counter<'supervisor' | 'child'>;
   readonly #escalations: Counter<'supervisor'>;
@@ -51,6 +63,10 @@ export class OrchestraMetrics {
   readonly #deadLettered: Counter<'subject' | 'reason'>;
   readonly #gaps: Counter<'sender'>;
   readonly #duplicates: Counter<'sender'>;
+  readonly #recovery: Histogram<'fault'>;
+  readonly #rateRemaining: Gauge<'resource'>;
+  readonly #rateLimit: Gauge<'resource'>;
+  readonly #notifications: Counter<'kind' | 'outcome'>;
 
   constructor(options: MetricsOptions = {}) {
     const max = options.maxLabelValues ?? 200;
@@ -76,7 +92,7 @@ export class OrchestraMetrics {
     );
     this.#actorState = new Gauge({
       name: 'miyabi_actor_state',
-      help: 'Current state of each actor: 1 on the series of its current state',
+      help: 'State of each actor: one series per state it has been in, 1 on its current state and 0 on the others; removed when the actor stops for good',
       labelNames: ['actor', 'state'],
       registers,
     });
@@ -100,31 +116,109 @@ export class OrchestraMetrics {
       'Sequence numbers of a sender received again (or late)',
       ['sender'],
     );
+    this.#recovery = new Histogram({
+      name: 'miyabi_recovery_seconds',
+      help: 'From a fault noticed (pane died, heartbeat lost, timeout, NATS reconnect, actor crash) to the work running again: the MTTR KPI',
+      labelNames: ['fault'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900],
+      registers,
+    });
+    this.#rateRemaining = new Gauge({
+      name: 'miyabi_github_rate_limit_remaining',
+      help: 'Requests left in the GitHub rate-limit window, per resource (x-ratelimit-remaining of the last answer)',
+      labelNames: ['resource'],
+      registers,
+    });
+    this.#rateLimit = new Gauge({
+      name: 'miyabi_github_rate_limit_limit',
+      help: 'Size of the GitHub rate-limit window, per resource (x-ratelimit-limit of the last answer)',
+      labelNames: ['resource'],
+      registers,
+    });
+    new Gauge({
+      name: 'miyabi_build_info',
+      help: 'Always 1: the orchestra\'s version, the Node.js version and the nats-server version (embedded, else "external")',
+      labelNames: ['version', 'node', 'nats_server'],
+      registers,
+    });
+    for (const fault of FAULTS) this.#recovery.zero({ fault });
+    this.#notifications = counter('miyabi_notifications_total', 'Notifications to webhooks, by kind (slack, discord, json) and outcome (sent, failed after its retries)', ['kind', 'outcome']);
+    for (const kind of ['slack', 'discord', 'json']) for (const outcome of ['sent', 'failed']) this.#notifications.inc({ kind, outcome }, 0);
+  }
+
+  /** The build's facts, as `miyabi_build_info`'s labels. */
+  buildInfo(info: { version: string; node: string; natsServer: string }): void {
+    const gauge = this.registry.getSingleMetric('miyabi_build_info') as Gauge<'version' | 'node' | 'nats_server'>;
+    gauge.reset();
+    gauge.set({ version: info.version, node: info.node, nats_server: info.natsServer }, 1);
+  }
+
+  notification(kind: string, outcome: 'sent' | 'failed'): void {
+    this.#notifications.inc({ kind, outcome });
+  }
+
+  /** A GitHub answer's rate-limit headers. */
+  githubRateLimit(resource: string, remaining: number, limit: number): void {
+    const label = { resource: this.#labels.reason.value(resource) };
+    this.#rateRemaining.set(label, remaining);
+    this.#rateLimit.set(label, limit);
+  }
+
+  /** A fault of `actor` noticed at `at` (ms): the first one counts until the actor works again. */
+  faultNoticed(actor: string, fault: Fault, at: number): void {
+    if (!this.#faults.has(actor)) this.#faults.set(actor, { fault, at });
+  }
+
+  /** `actor` works again: the time since its fault is observed. Nothing when it had none. */
+  recovered(actor: string, at: number): void {
+    const fault = this.#faults.get(actor);
+    if (!fault) return;
+    this.#faults.delete(actor);
+    this.#recovery.observe({ fault: fault.fault }, Math.max(0, at - fault.at) / 1000);
   }
 
   childRestarted(supervisor: string, child: string): void {
     this.#restarts.inc({ supervisor: this.#labels.supervisor.value(supervisor), child: this.#labels.actor.value(child) });
   }
 
+  /** A child started: its restart counter and its supervisor's escalation counter exist from 0, so `increase()` sees the first. */
+  childKnown(supervisor: string, child: string): void {
+    this.#supervisorOf.set(this.#labels.actor.value(child), this.#labels.supervisor.value(supervisor));
+    this.#restarts.inc({ supervisor: this.#labels.supervisor.value(supervisor), child: this.#labels.actor.value(child) }, 0);
+    this.#escalations.inc({ supervisor: this.#labels.supervisor.value(supervisor) }, 0);
+  }
+
+  /** A subject (its first three tokens) the orchestra uses: its bus counters exist from 0. */
+  busSubjectKnown(subject: string, deadLetterReasons: readonly string[] = []): void {
+    const label = { subject: this.#subject(subject) };
+    for (const counter of [this.#published, this.#acked, this.#redelivered]) counter.inc(label, 0);
+    for (const reason of deadLetterReasons) this.#deadLettered.inc({ ...label, reason: this.#labels.reason.value(reason) }, 0);
+  }
+
   supervisorEscalated(supervisor: string): void {
     this.#escalations.inc({ supervisor: this.#labels.supervisor.value(supervisor) });
   }
 
-  /** The actor is now in `state`: its previous state's series is removed. */
+  /** The actor is now in `state`: 1 on its series, 0 on those of the states it was in before. */
   actorState(actor: string, state: string): void {
     const label = this.#labels.actor.value(actor);
-    const previous = this.#actorStates.get(label);
-    if (previous !== undefined && previous !== state) this.#actorState.remove({ actor: label, state: previous });
-    this.#actorStates.set(label, state);
-    this.#actorState.set({ actor: label, state }, 1);
+    let entry = this.#actorStates.get(label);
+    if (!entry) this.#actorStates.set(label, (entry = { current: state, seen: new Set(ACTOR_STATES) }));
+    entry.current = state;
+    entry.seen.add(state);
+    for (const seen of entry.seen) this.#actorState.set({ actor: label, state: seen }, seen === state ? 1 : 0);
   }
 
-  /** The actor is gone for good (removed from a pool): its series disappears. */
+  /** The actor is gone for good (removed from a pool, or its tree stopped): its series disappear. */
   actorStopped(actor: string): void {
     const label = this.#labels.actor.value(actor);
-    const previous = this.#actorStates.get(label);
-    if (previous !== undefined) this.#actorState.remove({ actor: label, state: previous });
+    const entry = this.#actorStates.get(label);
+    for (const state of entry?.seen ?? []) this.#actorState.remove({ actor: label, state });
     this.#actorStates.delete(label);
+    this.#faults.delete(actor);
+    const supervisor = this.#supervisorOf.get(label);
+    if (supervisor !== undefined) this.#restarts.remove({ supervisor, child: label });
+    this.#supervisorOf.delete(label);
   }
 
   healthy(ok: boolean): void {

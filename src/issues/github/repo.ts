@@ -19,8 +19,9 @@ export interface GitHubRepoOptions {
   /** Page size of every list; default (and GitHub's maximum) 100. */
   perPage?: number;
   onOutage?: (outage: GitHubOutage) => void;
+  onRateLimit?: GitHubClientOptions['onRateLimit'];
   /** Tuning of the client (retries, waits, write spacing); tests shrink the waits. */
-  client?: Omit<GitHubClientOptions, 'token' | 'logger' | 'baseUrl' | 'onOutage'>;
+  client?: Omit<GitHubClientOptions, 'token' | 'logger' | 'baseUrl' | 'onOutage' | 'onRateLimit'>;
 }
 
 const attempts = 3;
@@ -47,6 +48,7 @@ export class GitHubRepo {
       logger: options.logger,
       ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
       ...(options.onOutage !== undefined ? { onOutage: options.onOutage } : {}),
+      ...(options.onRateLimit !== undefined ? { onRateLimit: options.onRateLimit } : {}),
     });
   }
 

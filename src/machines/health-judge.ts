@@ -1,0 +1,123 @@
+/**
+ * The health monitor's judgement, pure: what one observation of the orchestra (gathered by
+ * src/actors/health-checks.ts) says is wrong, each finding a typed problem with a severity. It
+ * remembers only what it needs from the previous check (restart counts, the dead-letter depth),
+ * so an agent that died and was restarted between two checks is still noticed.
+ *
+ *   bus_disconnected     critical  the orchestrator's NATS connection is down
+ *   actor_down           critical  an infrastructure or workflow actor is not running
+ *   agent_down           warning   an agent is restarting, unresponsive, overdue or failed
+ *   agent_restarted      warning   an agent restarted since the last check (it died)
+ *   dead_letters_growing warning   MIYABI_DLQ holds more messages than at the last check
+ *   tracker_degraded     warning   tracker requests are failing or waiting on a rate limit
+ *   disk_low             warning under 10 % free on the data directory's disk, critical under 5 %
+ *   event_loop_lag       warning   the orchestrator's event loop was held up over `maxEventLoopLagMs`
+ *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
+ *   slow_tasks           warning   a role's recent tasks are slower than its baseline (./health-anomaly.ts)
+ *   failure_rate         warning   a role's recent tasks fail at least twice as often as before
+ */
+
+import { detectAnomalies, type RoleSamples } from './health-anomaly.ts';
+
+export type Severity = 'warning' | 'critical';
+
+export type HealthProblemKind =
+  | 'bus_disconnected'
+  | 'actor_down'
+  | 'agent_down'
+  | 'agent_restarted'
+  | 'dead_letters_growing'
+  | 'tracker_degraded'
+  | 'disk_low'
+  | 'event_loop_lag'
+  | 'memory_high'
+  | 'slow_tasks'
+  | 'failure_rate';
+
+export interface HealthProblem {
+  kind: HealthProblemKind;
+  severity: Severity;
+  /** What it is about: an actor's path, an agent, the data directory … */
+  subject: string;
+  message: string;
+}
+
+export interface AgentObservation {
+  id: string;
+  role: string;
+  /** The supervisor's view: running, backoff, stopped, stopping … */
+  status: string;
+  /** The machine's state: alive.ready.idle, alive.unresponsive … */
+  state: string;
+  restarts: number;
+}
+
+export interface HealthObservation {
+  busConnected: boolean;
+  /** Actors outside the agents' pools that are not running (path: status). */
+  actorsDown: string[];
+  agents: AgentObservation[];
+  /** Messages in MIYABI_DLQ; undefined when it could not be read. */
+  deadLetters: number | undefined;
+  trackerDegraded: boolean;
+  /** Free share (0..1) of the data directory's disk; undefined when unknown. */
+  diskFreeRatio: number | undefined;
+  /** The worst event-loop delay since the last check. */
+  eventLoopLagMs: number;
+  rssBytes: number;
+  /** Each role's recent task durations and outcomes. */
+  roles?: Record<string, RoleSamples>;
+}
+
+export interface HealthLimits {
+  maxEventLoopLagMs: number;
+  maxRssBytes: number;
+}
+
+export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3 };
+
+/** What a check carries over to the next one. */
+export interface HealthMemory {
+  restarts: Record<string, number>;
+  deadLetters: number | undefined;
+  /** Anomalies flagged at the last check (hysteresis). */
+  anomalies?: ReadonlySet<string>;
+}
+
+export const EMPTY_HEALTH_MEMORY: HealthMemory = { restarts: {}, deadLetters: undefined };
+
+const UNHEALTHY_AGENT = /unresponsive|overdue|failed|dead/;
+
+export function judgeHealth(
+  observation: HealthObservation,
+  memory: HealthMemory,
+  limits: HealthLimits = DEFAULT_HEALTH_LIMITS,
+): { problems: HealthProblem[]; memory: HealthMemory } {
+  const problems: HealthProblem[] = [];
+  const add = (kind: HealthProblemKind, severity: Severity, subject: string, message: string) => problems.push({ kind, severity, subject, message });
+  if (!observation.busConnected) add('bus_disconnected', 'critical', 'bus', 'bus not connected');
+  for (const entry of observation.actorsDown) add('actor_down', 'critical', entry.split(':')[0]!, entry);
+  const restarts: Record<string, number> = {};
+  for (const agent of observation.agents) {
+    restarts[agent.id] = agent.restarts;
+    const before = memory.restarts[agent.id];
+    if (before !== undefined && agent.restarts > before) {
+      add('agent_restarted', 'warning', agent.id, `agent ${agent.id} (${agent.role}) restarted ${agent.restarts - before} time(s) since the last check`);
+    }
+    if (agent.status === 'stopping') continue;
+    if (agent.status !== 'running') add('agent_down', 'warning', agent.id, `agent ${agent.id} (${agent.role}) is ${agent.status}`);
+    else if (UNHEALTHY_AGENT.test(agent.state)) add('agent_down', 'warning', agent.id, `agent ${agent.id} (${agent.role}) is ${agent.state}`);
+  }
+  const { deadLetters } = observation;
+  if (deadLetters !== undefined && memory.deadLetters !== undefined && deadLetters > memory.deadLetters) {
+    add('dead_letters_growing', 'warning', 'MIYABI_DLQ', `dead letters grew from ${memory.deadLetters} to ${deadLetters}`);
+  }
+  if (observation.trackerDegraded) add('tracker_degraded', 'warning', 'tracker', 'tracker requests are failing or waiting on a rate limit');
+  const free = observation.diskFreeRatio;
+  if (free !== undefined && free < 0.1) add('disk_low', free < 0.05 ? 'critical' : 'warning', 'dataDir', `${(free * 100).toFixed(1)} % free on the data directory's disk`);
+  if (observation.eventLoopLagMs > limits.maxEventLoopLagMs) add('event_loop_lag', 'warning', 'orchestrator', `event loop held up ${Math.round(observation.eventLoopLagMs)} ms`);
+  if (observation.rssBytes > limits.maxRssBytes) add('memory_high', 'warning', 'orchestrator', `resident memory ${Math.round(observation.rssBytes / 1024 ** 2)} MiB`);
+  const detected = detectAnomalies(observation.roles ?? {}, memory.anomalies ?? new Set());
+  for (const anomaly of detected.anomalies) add(anomaly.kind, 'warning', anomaly.role, anomaly.message);
+  return { problems, memory: { restarts, deadLetters: deadLetters ?? memory.deadLetters, anomalies: detected.flagged } };
+}

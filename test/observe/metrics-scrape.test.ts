@@ -1,0 +1,135 @@
+/**
+ * The metrics of docs/METRICS.md, scraped from the real /metrics endpoint of an orchestra that
+ * worked a small backlog with the example agents, then lost a runner to `kill -9`: the KPI
+ * families are present, labelled counters exist from 0, the recovery is observed, and an agent
+ * stopped by its pool leaves no series behind.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
+import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
+import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
+import { exampleAgent, issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
+
+/** `name{labels} value` lines of the exposition, as a map from `name{labels}` to the value. */
+async function scrape(test: TestOrchestra): Promise<Map<string, number>> {
+  const response = await fetch(`${test.orchestra.resources.httpUrl}/metrics`);
+  expect(response.status).toBe(200);
+  const series = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    series.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return series;
+}
+
+const named = (series: Map<string, number>, prefix: string) => [...series.keys()].filter((key) => key.startsWith(prefix));
+
+describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () => {
+  let test: TestOrchestra;
+  let receiver: Server;
+  const notices: Array<{ key: string; resolved: boolean }> = [];
+  const pool = () => test.orchestra.root()!.childSupervisor('agents')!.childSupervisor('pool.codegen')!;
+  const runnerPid = (id: string) => ((pool().childActor(id) as AnyActorRef).getSnapshot() as { context: { pid: number } }).context.pid;
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk) => (text += chunk));
+      req.on('end', () => (notices.push(JSON.parse(text)), res.end()));
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    process.env.MIYABI_TEST_NOTIFY_URL = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    test = await startTestOrchestra({
+      backend: 'process',
+      agents: { codegen: exampleAgent('codegen', { min: 1, max: 1 }) },
+      config: {
+        http: { enabled: true, port: 0 },
+        health: { checkIntervalMs: 300 },
+        notify: { webhooks: [{ kind: 'json', urlEnv: 'MIYABI_TEST_NOTIFY_URL' }] },
+        workflow: { defaultRoute: ['codegen'] },
+      },
+      issues: issueFiles([{ number: 1 }, { number: 2 }, { number: 3 }]),
+    });
+    await waitForState(test, [1, 2, 3], 'done');
+  }, 120_000);
+  afterAll(async () => {
+    await test?.stop();
+    delete process.env.MIYABI_TEST_NOTIFY_URL;
+    await new Promise((resolve) => receiver?.close(resolve));
+  });
+
+  it('has the task, queue, issue and agent families, with the backlog in them', async () => {
+    const series = await scrape(test);
+    expect(series.get('miyabi_task_duration_seconds_count{role="codegen",stage="codegen",outcome="success"}')).toBe(3);
+    expect(series.get('miyabi_queue_wait_seconds_count{role="codegen"}')).toBe(3);
+    expect(series.get('miyabi_issues_finished_total{outcome="done"}')).toBe(3);
+    expect(series.get('miyabi_queue_depth{role="codegen"}')).toBe(0);
+    expect(series.get('miyabi_tasks_in_flight{role="codegen"}')).toBe(0);
+    expect(series.get('miyabi_agents{role="codegen",state="idle"}')).toBe(1);
+    for (const state of ['busy', 'spawning', 'unresponsive', 'overdue', 'failed', 'restarting']) {
+      expect(series.get(`miyabi_agents{role="codegen",state="${state}"}`), state).toBe(0);
+    }
+    expect(series.get('miyabi_agent_resident_memory_bytes{role="codegen",agent="codegen-1"}')).toBeGreaterThan(1_000_000);
+    expect(series.get('miyabi_agent_cpu_seconds_total{role="codegen",agent="codegen-1"}')).toBeGreaterThan(0);
+    expect(series.get('miyabi_dead_letters')).toBe(0);
+    expect(series.get('miyabi_runner_consumer{role="codegen",field="acked"}')).toBe(3);
+    expect(named(series, 'miyabi_build_info{')).toHaveLength(1);
+    expect(series.get('miyabi_agent_cost_usd_total{role="codegen"}')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('has every labelled counter at 0 for its known labels before anything happened', async () => {
+    const series = await scrape(test);
+    for (const outcome of ['failed', 'released']) expect(series.get(`miyabi_issues_finished_total{outcome="${outcome}"}`), outcome).toBe(0);
+    for (const kind of ['retry_command', 'answer', 'manual_restart', 'label_edit', 'needs_input']) {
+      expect(series.get(`miyabi_human_interventions_total{kind="${kind}"}`), kind).toBe(0);
+    }
+    expect(series.get('miyabi_sla_breaches_total{priority="p0"}')).toBe(0);
+    expect(series.get('miyabi_supervisor_restarts_total{supervisor="pool.codegen",child="codegen-1"}')).toBe(0);
+    expect(series.get('miyabi_supervisor_escalations_total{supervisor="pool.codegen"}')).toBe(0);
+    expect(series.get('miyabi_bus_dead_lettered_total{subject="miyabi.tasks.codegen",reason="malformed"}')).toBe(0);
+    expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(0);
+    expect(series.get('miyabi_actor_state{actor="codegen-1",state="stopped"}')).toBe(0);
+  });
+
+  it('observes the recovery from a runner killed with SIGKILL in miyabi_recovery_seconds{fault="pane_died"}', async () => {
+    const first = runnerPid('codegen-1');
+    process.kill(first, 'SIGKILL');
+    // An agent restarting leaves the orchestra ready: /readyz answers for the infrastructure.
+    expect((await fetch(`${test.orchestra.resources.httpUrl}/readyz`)).status).toBe(200);
+    await waitFor(() => runnerPid('codegen-1') !== first, { what: 'a new runner for codegen-1' });
+    await waitAgentReady(test, 'codegen', 'codegen-1');
+    // …and the health monitor notices the death, even when the agent was back before it looked.
+    await waitForLog(
+      test.dataDir,
+      (line) => /degraded/.test(line.msg) && ((line as { problems?: string[] }).problems ?? []).some((problem) => problem.startsWith('agent codegen-1 (codegen) restarted')),
+      'the health monitor noticed the agent died',
+    );
+    expect((await fetch(`${test.orchestra.resources.httpUrl}/readyz`)).status).toBe(200);
+    // The notifier: one message for the problem, one when it is resolved (the next check).
+    await waitFor(() => notices.some((notice) => notice.key === 'agent_restarted:codegen-1' && notice.resolved), { what: 'the resolved notice' });
+    expect(notices.filter((notice) => notice.key === 'agent_restarted:codegen-1').map((notice) => notice.resolved)).toEqual([false, true]);
+    const series = await scrape(test);
+    expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(1);
+    expect(series.get('miyabi_recovery_seconds_sum{fault="pane_died"}')).toBeGreaterThan(0);
+    expect(series.get('miyabi_supervisor_restarts_total{supervisor="pool.codegen",child="codegen-1"}')).toBe(1);
+  });
+
+  it('removes the series of an agent its pool stopped', async () => {
+    await pool().startChild(agentInstanceChild(test.orchestra.resources, 'codegen', 2));
+    await waitAgentReady(test, 'codegen', 'codegen-2');
+    const running = await scrape(test);
+    expect(named(running, 'miyabi_actor_state{actor="codegen-2"').length).toBeGreaterThan(1);
+    expect(running.has('miyabi_agent_resident_memory_bytes{role="codegen",agent="codegen-2"}')).toBe(true);
+    // The pool scaler may stop it first (one idle agent above max): either way its pool stops it.
+    await pool().terminateChild('codegen-2').catch(() => undefined);
+    await waitFor(() => !pool().childIds().includes('codegen-2'), { what: 'codegen-2 stopped' });
+    const after = await scrape(test);
+    expect([...after.keys()].filter((key) => key.includes('"codegen-2"'))).toEqual([]);
+    const counted = named(after, 'miyabi_agents{role="codegen"').reduce((sum, key) => sum + after.get(key)!, 0);
+    expect(counted).toBe(pool().childIds().length);
+  });
+});
