@@ -12,6 +12,7 @@ import { benchDispatch } from './dispatch.ts';
 import { benchHandoff } from './handoff.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
+import { benchParse } from './parse.ts';
 import { benchSupervisor } from './supervisor.ts';
 import type { BenchRow } from './types.ts';
 
@@ -23,6 +24,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['dag', benchDag],
   ['dispatch', benchDispatch],
   ['handoff', benchHandoff],
+  ['parse', benchParse],
 ];
 
 function format(value: number): string {

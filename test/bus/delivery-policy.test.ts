@@ -15,6 +15,7 @@ describe('delivery policy', () => {
     expect(afterHandling({ kind: 'retry', delayMs: 250 }, 3, limits)).toMatchObject({
       action: 'dead_letter',
       reason: 'delivery_limit',
+      error: 'handler asked to retry on delivery 3 of 3',
     });
   });
 
@@ -28,7 +29,11 @@ describe('delivery policy', () => {
 
   it('dead-letters before the handler a delivery beyond the limit (the last one never answered)', () => {
     expect(beforeHandling(3, limits)).toBeUndefined();
-    expect(beforeHandling(4, limits)).toMatchObject({ action: 'dead_letter', reason: 'delivery_limit' });
+    expect(beforeHandling(4, limits)).toMatchObject({
+      action: 'dead_letter',
+      reason: 'delivery_limit',
+      error: expect.stringMatching(/^delivered 4 times \(limit 3\); the last delivery was never acknowledged/),
+    });
   });
 
   it('reads a handler result: only { retryInMs: number } asks for a retry', () => {

@@ -45,4 +45,26 @@ describe('envelope', () => {
     expect(decodeEnvelope(good, schema)).toMatchObject({ ok: true, envelope: { payload: { issue: 3 } } });
     expect(decodeEnvelope(bad, schema)).toMatchObject({ ok: false, reason: 'invalid_payload' });
   });
+
+  it('accepts a timestamp with an offset', () => {
+    const envelope = { ...createEnvelope({ ...base, payload: 1 }), ts: '2030-01-02T05:04:05.000+02:00' };
+    expect(decodeEnvelope(JSON.stringify(envelope))).toMatchObject({ ok: true, envelope: { ts: '2030-01-02T05:04:05.000+02:00' } });
+  });
+
+  it('refuses bytes that are not UTF-8 even inside a JSON string, and says why', () => {
+    const json = encodeEnvelope(createEnvelope({ ...base, type: 'task.Z', payload: 1 }));
+    const bytes = Uint8Array.from(json);
+    bytes[json.indexOf('Z'.charCodeAt(0))] = 0xff;
+    const decoded = decodeEnvelope(bytes);
+    expect(decoded).toMatchObject({ ok: false, reason: 'not_json' });
+    expect(!decoded.ok && decoded.error).toMatch(/^not JSON: ./);
+  });
+
+  it('names the path of each payload problem, or (root), one after another', () => {
+    const nested = z.object({ issue: z.object({ number: z.number(), title: z.string() }) });
+    const decoded = decodeEnvelope(encodeEnvelope(createEnvelope({ ...base, payload: { issue: { number: 'x', title: 2 } } })), nested);
+    expect(!decoded.ok && decoded.error).toMatch(/^payload of task\.assigned: issue\.number: .+; issue\.title: .+$/);
+    const root = decodeEnvelope(encodeEnvelope(createEnvelope({ ...base, payload: 'text' })), z.number());
+    expect(!root.ok && root.error).toMatch(/^payload of task\.assigned: \(root\): /);
+  });
 });

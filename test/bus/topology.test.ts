@@ -48,7 +48,34 @@ describe('bus topology', () => {
 
   it('creates concurrently without tripping over itself', async () => {
     const topology = uniqueTopology();
-    await Promise.all([1, 2, 3].map((n) => new Bus(nc, { sender: `c${n}`, topology }).ensureTopology()));
+    const buses = [1, 2, 3].map((n) => new Bus(nc, { sender: `c${n}`, topology }));
+    const outcomes = await Promise.allSettled(buses.map((bus) => bus.ensureTopology()));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    // Each stream once, with what was wanted; the buses share one KV bucket.
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const name of jsm.streams.names()) if (name.startsWith(topology.prefix.toUpperCase())) names.push(name);
+    expect(names.sort()).toEqual(Object.values(topology.streams).sort());
+    for (const [role, name] of Object.entries(topology.streams)) {
+      expect((await jsm.streams.info(name)).config.subjects).toEqual([`${topology.prefix}.${role}.>`]);
+    }
+    await (await buses[0]!.kv()).put('written-by', 'c1');
+    expect((await (await buses[2]!.kv()).get('written-by'))?.string()).toBe('c1');
+  });
+
+  it('meets a stream created between its lookup and its create with other settings: checked and updated, not failed', async () => {
+    const topology = uniqueTopology();
+    // Both look the streams up before either creates them: the second create is refused
+    // (stream name already in use, its settings differ) and that stream is then checked like any other.
+    const outcomes = await Promise.allSettled([
+      new Bus(nc, { sender: 'old', topology: { ...topology, duplicateWindowMs: 30_000 } }).ensureTopology(),
+      new Bus(nc, { sender: 'new', topology: { ...topology, duplicateWindowMs: 60_000 } }).ensureTopology(),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+    const jsm = await jetstreamManager(nc);
+    for (const name of Object.values(topology.streams)) {
+      expect([30_000_000_000, 60_000_000_000]).toContain((await jsm.streams.info(name)).config.duplicate_window);
+    }
   });
 
   it('updates what can change in place (duplicate window, max age)', async () => {

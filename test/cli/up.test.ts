@@ -3,6 +3,7 @@
  * `status --json` over NATS request/reply, then SIGTERM. Nothing may be left running.
  */
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,9 +171,13 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
 
 describe('doctor', { timeout: 60_000 }, () => {
   it('passes on a machine set up by ./bootstrap, and names what to install when something is missing', async () => {
-    const ok = await runCli(['doctor']);
+    // Without a config the data dir is ./.miyabi, made by the check: here, not in the repository.
+    const cwd = join(dir.path, 'doctor-cwd');
+    await mkdir(cwd);
+    const ok = await runCli(['doctor'], { cwd });
     expect(ok.stdout).toContain('all checks passed');
     expect(ok.exitCode).toBe(0);
+    expect(existsSync(join(cwd, '.miyabi'))).toBe(true);
     const config = await dir.file('doctor.yaml', `dataDir: ${join(dir.path, 'doctor')}\nnats:\n  embedded:\n    binary: /nonexistent/nats-server\n`);
     const missing = await runCli(['doctor', '--config', config]);
     expect(missing.exitCode).toBe(1);

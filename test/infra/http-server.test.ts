@@ -135,17 +135,33 @@ describe('startHttpServer', () => {
     expect(response.headers.get('x-method')).toBe('POST');
   });
 
+  // Another address of this host is tried even where there is no interface but loopback: all of
+  // 127.0.0.0/8 is loopback on Linux, so 127.0.0.2 reaches a server that listens on every
+  // address (shown first) and is refused by one bound to 127.0.0.1 alone.
   it('binds 127.0.0.1 by default, unreachable from other addresses', async () => {
     const { server } = await start();
     expect(server.host).toBe('127.0.0.1');
     expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+    const everywhere = await startHttpServer({
+      port: 0,
+      host: '0.0.0.0',
+      metrics: new OrchestraMetrics({ defaultMetrics: false }),
+      health: () => ({ ok: true }),
+      ready: () => ({ ok: true }),
+      logger,
+    });
+    servers.push(everywhere);
+    expect((await fetch(`http://127.0.0.2:${everywhere.port}/healthz`)).status).toBe(200);
+
     const external = Object.values(networkInterfaces())
       .flat()
-      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
-    if (external === undefined) return; // no other address on this host to try
-    const error = await fetch(`http://${external.address}:${server.port}/healthz`).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(Error);
-    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+      .filter((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
+      .map((a) => a!.address);
+    for (const address of ['127.0.0.2', ...external]) {
+      const error = await fetch(`http://${address}:${server.port}/healthz`).catch((e: unknown) => e);
+      expect(error, address).toBeInstanceOf(Error);
+      expect(((error as Error).cause as NodeJS.ErrnoException).code, address).toBe('ECONNREFUSED');
+    }
   });
 
   it('fails with http_listen_failed when the port is taken', async () => {

@@ -186,15 +186,17 @@ describe('a write GitHub applied whose answer was lost', () => {
     expect(await source(github).comment(issue.number, 'start', 'Started.')).toEqual({ posted: false });
   });
 
-  it('opens one pull request when the answer to the POST was lost', async () => {
-    const github = await fake();
-    const issue = github.addIssue({});
-    github.fail({ kind: 'answer_lost', method: 'POST', path: pullsPath });
-    const opened = await source(github).openPullRequest({ issue: issue.number, head: 'miyabi/issue-1', title: 't', body: '', draft: false });
-    expect(opened).toMatchObject({ created: true });
-    expect(github.pullsForHead('miyabi/issue-1').map((p) => p.number)).toEqual([opened.number]);
-    expect(github.requestsTo('POST', pullsPath).map((r) => [r.status, r.appliedStatus])).toEqual([[0, 201]]);
-  });
+  for (const lost of [{ how: 'the connection dropped', status: undefined }, { how: 'a 502', status: 502 }]) {
+    it(`opens one pull request when the answer to the POST was lost (${lost.how})`, async () => {
+      const github = await fake();
+      const issue = github.addIssue({});
+      github.fail({ kind: 'answer_lost', method: 'POST', path: pullsPath, ...(lost.status ? { status: lost.status } : {}) });
+      const opened = await source(github).openPullRequest({ issue: issue.number, head: 'miyabi/issue-1', title: 't', body: '', draft: false });
+      expect(opened).toMatchObject({ created: true });
+      expect(github.pullsForHead('miyabi/issue-1').map((p) => p.number)).toEqual([opened.number]);
+      expect(github.requestsTo('POST', pullsPath).map((r) => [r.status, r.appliedStatus])).toEqual([[lost.status ?? 0, 201]]);
+    });
+  }
 });
 
 describe('retargetPullRequest', () => {

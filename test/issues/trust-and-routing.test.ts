@@ -69,6 +69,37 @@ describe('trust gating (closed by default)', () => {
   });
 });
 
+describe('trust verdicts say why', () => {
+  const policy = workflow().trust;
+  const unknownAccess = { login: 'frank', isBot: false, hasWriteAccess: undefined };
+  it.each([
+    ['no trigger label', issue({ labels: [] }), maintainer, 'no_trigger_label', 'no "miyabi" label'],
+    ['a bot author', issue({ author: 'dep[bot]', authorIsBot: true }), maintainer, 'bot_author', 'author dep[bot] is a bot not in workflow.trust.bots'],
+    // A login that ends in [bot] is a bot even when the tracker does not flag it.
+    ['a bot by name only', issue({ author: 'dep[bot]', authorIsBot: false }), maintainer, 'bot_author', 'author dep[bot] is a bot not in workflow.trust.bots'],
+    ['an untrusted author', issue({ authorAssociation: 'NONE' }), maintainer, 'untrusted_author', 'author alice (NONE) is not trusted'],
+    ['nobody known labelled it', issue(), undefined, 'unknown_labeler', 'who applied "miyabi" is unknown'],
+    ['the tracker would not say', issue(), unknownAccess, 'unknown_labeler', 'whether frank, who applied "miyabi", may write is unknown: the tracker did not say'],
+    [
+      'the token may not read permissions',
+      issue(),
+      { ...unknownAccess, accessProblem: 'needs Administration: read' },
+      'unknown_labeler',
+      'whether frank, who applied "miyabi", may write is unknown: needs Administration: read',
+    ],
+    ['a bot labeller', issue(), { login: 'l[bot]', isBot: true, hasWriteAccess: true }, 'bot_labeler', '"miyabi" applied by bot l[bot]'],
+    ['a labeller without write access', issue(), { login: 'mallory', isBot: false, hasWriteAccess: false }, 'untrusted_labeler', '"miyabi" applied by mallory, who has no write access'],
+  ] as const)('%s', (_what, judged, labeler, reason, detail) => {
+    expect(judgeIssue(judged, labeler, 'miyabi', policy)).toEqual({ trusted: false, reason, detail });
+  });
+
+  it('asks about access only when it decides: an allow-listed labeller is trusted, a bot refused as a bot', () => {
+    const allowing = workflow('workflow: { trust: { allow: [frank] } }').trust;
+    expect(judgeIssue(issue(), unknownAccess, 'miyabi', allowing)).toEqual({ trusted: true });
+    expect(judgeIssue(issue(), { login: 'l[bot]', isBot: true, hasWriteAccess: undefined }, 'miyabi', policy)).toMatchObject({ reason: 'bot_labeler' });
+  });
+});
+
 describe('routing', () => {
   const policy = workflow();
 

@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
@@ -56,9 +56,14 @@ describe.each(['process', 'tmux'] as const)('a task through a %s runner', { time
   });
 
   it('writes the agent output to its log with task markers', async () => {
-    const day = new Date().toISOString().slice(0, 10);
-    const log = await readFile(join(test.dataDir, 'logs', 'agents', 'codegen-1', `${day}.log`), 'utf8');
-    expect(log).toMatch(/=== miyabi task start .*"issue":7/);
-    expect(log).toMatch(/=== miyabi task end .*"issue":7.*"status":"success"/);
+    // A task of its own, not one an earlier test ran.
+    const taskId = await test.dispatch('codegen', { issue: issue(9, { title: 'Log me' }) });
+    expect((await test.result(taskId)).status).toBe('success');
+    // One file a day: read them all, should the task have crossed midnight.
+    const dir = join(test.dataDir, 'logs', 'agents', 'codegen-1');
+    const files = (await readdir(dir)).filter((name) => /\.log(\.\d+)?$/.test(name)).sort();
+    const log = (await Promise.all(files.map((name) => readFile(join(dir, name), 'utf8')))).join('');
+    expect(log).toMatch(new RegExp(`=== miyabi task start .*"taskId":"${taskId}".*"issue":9`));
+    expect(log).toMatch(new RegExp(`=== miyabi task end .*"taskId":"${taskId}".*"issue":9.*"status":"success"`));
   });
 });

@@ -1,8 +1,10 @@
 /** OS processes under supervision: the same contract as in-process machines, with real processes. */
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
 import { processLogic, type ChildSpec, type ProcessInput, type SupervisorEvent } from '../../src/supervisor/index.ts';
 import { startTree, type RunningTree } from './helpers.ts';
+import { tempDir } from '../support/cli.ts';
 import { waitFor } from '../support/wait.ts';
 
 let tree: RunningTree | undefined;
@@ -55,6 +57,8 @@ describe('process children', () => {
   });
 
   it('does not restart a transient process that exits 0, restarts one that exits 3', async () => {
+    // The failing child leaves a marker in the test's own temp dir: its second run stays up.
+    await using dir = await tempDir('miyabi-process-actor-');
     tree = await startTree({
       id: 'procs',
       strategy: 'one_for_one',
@@ -67,7 +71,7 @@ describe('process children', () => {
           const marker = process.env.MARKER;
           if (!fs.existsSync(marker)) { fs.writeFileSync(marker, 'x'); setTimeout(() => process.exit(3), 50); }
           else setInterval(() => {}, 1000);
-        `, { restart: 'transient' }, { env: { ...process.env, MARKER: `/tmp/miyabi-marker-${process.pid}-${Date.now()}` } }),
+        `, { restart: 'transient' }, { env: { ...process.env, MARKER: join(dir.path, 'failed-once') } }),
       ],
     });
     await waitFor(() => tree!.events.some((e) => e.type === 'child.restarting' && e.child === 'failing') &&

@@ -34,6 +34,11 @@ describe('withinIntensity', () => {
     const result = withinIntensity([0, 100], 1_100, budget);
     expect(result).toEqual({ ok: true, restartTimes: [1_100] });
   });
+  it('measures the age of a restart on a clock far from zero (epoch milliseconds)', () => {
+    const epoch = 1_767_225_600_000;
+    expect(withinIntensity([epoch], epoch + 500, budget)).toEqual({ ok: true, restartTimes: [epoch, epoch + 500] });
+    expect(withinIntensity([epoch, epoch + 100], epoch + 200, budget).ok).toBe(false);
+  });
 });
 
 describe('childrenToRestart', () => {
@@ -44,6 +49,9 @@ describe('childrenToRestart', () => {
     expect(childrenToRestart('one_for_all', ids, 'b')).toEqual(['a', 'b', 'c', 'd']);
     expect(childrenToRestart('rest_for_one', ids, 'b')).toEqual(['b', 'c', 'd']);
     expect(childrenToRestart('rest_for_one', ids, 'zz')).toEqual([]);
+    // The first child too: index 0 is a child, not "not found".
+    expect(childrenToRestart('one_for_one', ids, 'a')).toEqual(['a']);
+    expect(childrenToRestart('rest_for_one', ids, 'a')).toEqual(['a', 'b', 'c', 'd']);
   });
 });
 
