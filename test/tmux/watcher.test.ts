@@ -121,17 +121,18 @@ describe('PaneWatcher', () => {
   });
 
   it('is woken by the pane-died hook between polls', async () => {
-    const spawned = await Promise.all([1, 2, 3].map(() => t.server.spawnPane(session, sleeper())));
+    const spawned = await Promise.all([1, 2, 3, 4, 5].map(() => t.server.spawnPane(session, sleeper())));
     const { watcher, next } = watch({ intervalMs: 60_000 });
     await watcher.poll(); // the first poll has run and armed the hook
     await waitFor(async () => (await t.server.run(['show-hooks', '-w', '-t', `=${session}:`])).includes('wait-for'));
-    // The hook misses about one death in ten on tmux 3.3a, so one of three deaths (one at a
+    // The hook misses about one death in ten on tmux 3.3a, so one of five deaths (one at a
     // time: two signals on a channel nobody waits on cancel out) is enough to show the wake-up.
+    // Each is given 10 s, far below the 60 s poll, which a loaded machine needs.
     let woken = false;
     for (const { pid } of spawned) {
       const reported = next();
       process.kill(pid, 'SIGKILL');
-      const deadline = new Promise<boolean>((resolve) => setTimeout(resolve, 2_000, false).unref());
+      const deadline = new Promise<boolean>((resolve) => setTimeout(resolve, 10_000, false).unref());
       woken = await Promise.race([reported.then(() => true), deadline]);
       if (woken) break;
     }
