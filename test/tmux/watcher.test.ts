@@ -120,7 +120,7 @@ describe('PaneWatcher', () => {
     expect(cli.controlClient).toBeUndefined();
   });
 
-  it('is woken by the pane-died hook between polls', async () => {
+  it('is woken by the pane-died hook between polls', { timeout: 60_000 }, async () => {
     const spawned = await Promise.all([1, 2, 3, 4, 5].map(() => t.server.spawnPane(session, sleeper())));
     const { watcher, next } = watch({ intervalMs: 60_000 });
     await watcher.poll(); // the first poll has run and armed the hook
