@@ -1,19 +1,19 @@
 /**
  * `kill -9` of the orchestrator at random points of a backlog run, then `up` again, several
  * times: the run still completes with every issue done and no side effect twice. The kill
- * points are random counts of dispatched stages (printed, to replay a failure). And the same
- * with the workflow's own actors: `dag`, `scheduler` and `lifecycles` killed in turn mid-backlog
- * (fault injection over NATS), each restarting the three (`one_for_all`). And no task stranded:
- * with `min: 0` roles (the default), a kill while a task is ack-pending — delivered to a runner
+ * points are random counts of dispatched stages (printed, to replay a failure). And no task
+ * stranded: with `min: 0` roles (the default), a kill while a task is ack-pending — delivered to a runner
  * that dies with the orchestrator — leaves no role without an agent for it after the restart.
+ * (The workflow's own actors killed in turn: crash-actors.test.ts, a file of its own so that the
+ * two long runs go on side by side.)
  */
-import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliPath, repoRoot, tempDir } from '../support/cli.ts';
+import { backlogConfig, dispatchedSoFar, expectEachSideEffectOnce } from '../support/crash-backlog.ts';
 import { waitFor } from '../support/wait.ts';
 
 const dir = await tempDir('miyabi-crash-');
@@ -23,48 +23,13 @@ afterAll(async () => {
   await dir[Symbol.asyncDispose]();
 });
 
-async function dispatchedSoFar(dataDir: string): Promise<number> {
-  const text = await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8').catch(() => '');
-  return text.split('\n').filter((line) => line.includes('"msg":"stage dispatched"')).length;
-}
-
-/** One done comment, the done label alone and one pull request per issue of the demo backlog. */
-async function expectEachSideEffectOnce(dataDir: string): Promise<void> {
-    const pulls = JSON.parse(await readFile(join(dataDir, 'tracker', 'pulls.json'), 'utf8')) as Array<{ issue: number }>;
-  // The demo backlog's issues the orchestra works (#13 has no trigger label).
-  for (const number of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16]) {
-    const record = JSON.parse(await readFile(join(dataDir, 'tracker', `issue-${number}.json`), 'utf8')) as {
-      comments: Array<{ key: string }>;
-      labels: { added: string[] };
-    };
-    const keys = record.comments.map((comment) => comment.key);
-    expect(new Set(keys).size, `#${number} comments ${keys.join(', ')}`).toBe(keys.length);
-    expect(keys.filter((key) => key.endsWith('.done'))).toHaveLength(1);
-    expect(record.labels.added.filter((label) => label.startsWith('miyabi:'))).toEqual(['miyabi:done']);
-    expect(pulls.filter((pull) => pull.issue === number)).toHaveLength(1);
-  }
-}
-
-async function backlogConfig(name: string, dataDir: string): Promise<string> {
-  return dir.file(
-    `${name}.yaml`,
-    [
-      `dataDir: ${dataDir}`,
-      'http: { enabled: false }',
-      `issues: { local: { dir: ${join(repoRoot, 'examples/backlog')}, pollIntervalMs: 500 } }`,
-      `panes: { backend: tmux, socket: ${socket} }`,
-      'workflow: { retry: { initialDelayMs: 200 } }',
-    ].join('\n'),
-  );
-}
-
 describe('kill -9 of the orchestrator mid-backlog', () => {
   it('resumes each time and completes with the same final states and no duplicate side effects', async () => {
     // How many more stages to let through before each kill: random, printed, replayable.
     const gaps = process.env.MIYABI_CRASH_GAPS?.split(',').map(Number) ?? [0, 1, 2].map(() => 2 + Math.floor(Math.random() * 10));
     console.log(`crash-resume gaps ${gaps.join(',')} (MIYABI_CRASH_GAPS=${gaps.join(',')} to replay)`);
     const dataDir = join(dir.path, 'data');
-    const config = await backlogConfig('crash', dataDir);
+    const config = await backlogConfig(dir, socket, 'crash', dataDir);
     const up = () => execa(cliPath, ['up', '--once', '--config', config], { cwd: repoRoot, reject: false, timeout: 150_000 });
 
     // The backlog dispatches about 40 stages in all: kill after a random number more, three times.
@@ -85,45 +50,6 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
 
     await expectEachSideEffectOnce(dataDir);
   }, 400_000);
-
-  it('survives the dag, the scheduler and the lifecycles actors killed in turn: all three restart, every issue done once', async () => {
-    const dataDir = join(dir.path, 'actors');
-    const config = await backlogConfig('actors', dataDir);
-    const run = execa(cliPath, ['up', '--once', '--config', config], {
-      cwd: repoRoot,
-      reject: false,
-      timeout: 150_000,
-      env: { MIYABI_FAULT_INJECTION: '1' },
-    });
-    const runFile = await waitFor(
-      async () => JSON.parse(await readFile(join(dataDir, 'orchestra.json'), 'utf8')) as { natsUrl: string },
-      { timeoutMs: 60_000, what: 'the run file' },
-    );
-    // As the operator: the bus is locked, and only the operator's identity may ask for a fault.
-    const operator = (await readFile(join(dataDir, 'secrets', 'nats', 'operator.nk'), 'utf8')).trim();
-    const nc = await connect({ servers: runFile.natsUrl, authenticator: nkeyAuthenticator(new TextEncoder().encode(operator)) });
-    try {
-      let killAt = 0;
-      for (const actor of ['dag', 'scheduler', 'lifecycles']) {
-        killAt = (await dispatchedSoFar(dataDir)) + 3;
-        await waitFor(async () => (await dispatchedSoFar(dataDir)) >= killAt, { timeoutMs: 60_000, what: `${killAt} stages dispatched` });
-        const reply = (await nc.request('miyabi.control.fault', JSON.stringify({ kill: `core/workflow/${actor}` }), { timeout: 5_000 })).json();
-        expect(reply).toEqual({ ok: true, path: `core/workflow/${actor}` });
-      }
-    } finally {
-      await nc.close();
-    }
-    const done = await run;
-    expect(done.exitCode, done.stderr.slice(-2000)).toBe(0);
-    expect(done.stdout).toContain('15 of 15 issue(s) done');
-    await expectEachSideEffectOnce(dataDir);
-    // Each kill restarted all three, in start order (one_for_all).
-    const log = (await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; actorId?: string; supervisor?: string });
-    for (const child of ['dag', 'scheduler', 'lifecycles']) {
-      const restarts = log.filter((line) => line.msg === 'restarting actor' && line.supervisor === 'workflow' && line.actorId === child);
-      expect(restarts.length, `restarts of ${child}`).toBe(3);
-    }
-  }, 200_000);
 
   it('with min: 0 roles, a task left ack-pending by kill -9 is not stranded: an agent starts for it and the issue is done', async () => {
     const dataDir = join(dir.path, 'min0');
