@@ -34,6 +34,7 @@ import { summaryRow, type SummaryRow } from './summary.ts';
 import { TrackerWriters } from './tracker-writer.ts';
 import { failedWrites, isSettled, newRecord, relabelEvent } from './intake.ts';
 import { WorkflowKpis, type KpiMetrics } from './kpis.ts';
+import { SerialSteps } from './serial-steps.ts';
 
 export type { LifecycleSnapshot } from './book.ts';
 export type { ObservedIssue } from './record.ts';
@@ -76,9 +77,8 @@ export class Workflow implements Book {
   readonly #kpis: WorkflowKpis;
   /** The last lines an agent printed, by task, for the failure comment (not persisted: best effort). */
   readonly #logTails = new Map<string, string[]>();
-  #serial: Promise<unknown> = Promise.resolve();
+  readonly #steps = new SerialSteps();
   #dagSaved = -1;
-  #closed = false;
 
   constructor(options: WorkflowOptions) {
     this.#options = options;
@@ -94,7 +94,7 @@ export class Workflow implements Book {
       background: this.background,
       logger: this.log,
       now: this.now,
-      closed: () => this.#closed,
+      closed: () => this.#steps.closed,
       drained: () => this.#merges.kick(this),
       onLabelLanded: (seconds) => options.metrics?.trackerLag(seconds),
     });
@@ -282,31 +282,22 @@ export class Workflow implements Book {
   }
 
   closed(): boolean {
-    return this.#closed;
+    return this.#steps.closed;
   }
 
   /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
   async close(): Promise<void> {
-    this.#closed = true;
-    await this.#serial.catch(() => undefined);
+    await this.#steps.close();
     await this.background.settledWithin(CLOSE_WAIT_MS);
   }
 
   /** Waits for the background work started so far (and what it starts in turn) to finish. */
-  async flush(): Promise<void> {
-    // A step in progress may start background work, and background work may queue a step.
-    for (;;) {
-      const step = this.#serial;
-      await step.catch(() => undefined);
-      if (this.background.size === 0 && step === this.#serial) return;
-      await this.background.settled();
-    }
+  flush(): Promise<void> {
+    return this.#steps.flush(this.background);
   }
 
   serially<T>(step: () => Promise<T>): Promise<T> {
-    const next = this.#serial.then(() => (this.#closed ? Promise.reject(new Error('workflow closed')) : step()));
-    this.#serial = next.catch(() => undefined);
-    return next;
+    return this.#steps.run(step);
   }
 
   async #create(observed: ObservedIssue, generation: number, previous: IssueRecord | undefined): Promise<void> {
