@@ -35,7 +35,7 @@ import { describeError } from '../errors.ts';
 import type { IssueSource, ListResult, TrackedIssue } from '../issues/source.ts';
 import { promptBody, sha256 } from '../issues/text.ts';
 import { trustsCommenter } from '../issues/trust.ts';
-import type { GitHubWebhookEvent } from '../issues/webhook.ts';
+import type { GitHubWebhookEvent, OnceLedger } from '../issues/webhook.ts';
 import { AnswerWatch, type IssueComment } from './answers.ts';
 import type { ObservedIssue } from './engine.ts';
 import { DependencyReader, dependenciesOf, trackerRepository } from './issue-dependencies.ts';
@@ -51,12 +51,6 @@ export const SCOPE_SUBJECT = 'miyabi.events.issue.scope';
 
 export function issueSubject(number: number): string {
   return `miyabi.events.issue.${number}`;
-}
-
-/** Remembers, durably and for a while, what was done once (a comment command by its comment id). */
-export interface OnceLedger {
-  has(key: string): Promise<boolean>;
-  add(key: string): Promise<void>;
 }
 
 export interface WatcherOptions {
