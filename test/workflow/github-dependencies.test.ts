@@ -2,7 +2,8 @@
  * GitHub's own issue dependencies ("blocked by") end to end — the fake GitHub REST server over
  * real HTTP, the real octokit client, real git and NATS: a dependency GitHub knows and the body
  * does not say holds the dependent back until the dependency is merged (`merged` mode, the
- * default); a server without the feature (404) is asked once and the work goes on.
+ * default); a server without the feature (404) is asked once and the work goes on; a dependency
+ * outside the scope counts once closed as completed, never when closed as not planned.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
@@ -82,5 +83,22 @@ describe('GitHub\'s issue dependencies', { timeout: 120_000 }, () => {
     expect(log.filter((line) => line.msg.startsWith('GitHub has no issue dependencies here'))).toHaveLength(1);
     expect(pullOf(fake, first.number).pull!.merged).toBeDefined();
     expect(pullOf(fake, second.number).pull!.merged).toBeDefined();
+  });
+
+  it('a dependency outside the scope counts once closed as completed; one closed as not planned blocks its dependent', async () => {
+    fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
+    // Not labelled for the orchestra: someone else's issues, closed by hand.
+    const fixed = fake.addIssue({ title: 'Upstream fix', author: 'acme', authorAssociation: 'OWNER' });
+    const dropped = fake.addIssue({ title: 'An idea we dropped', author: 'acme', authorAssociation: 'OWNER' });
+    fake.closeIssue(fixed.number, 'completed');
+    fake.closeIssue(dropped.number, 'not_planned');
+    const freed = trustedIssue(fake, 'Use the fix', `Depends on #${fixed.number}.`);
+    const held = trustedIssue(fake, 'Build on the idea', `Depends on #${dropped.number}.`);
+    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake, { ci: { checks: [] } }) });
+    await waitState(test, held.number, 'blocked');
+    expect(rowOf(test, held.number).reason).toBe(`depends on #${dropped.number}, which was cancelled`);
+    await waitState(test, freed.number, 'done');
+    expect(await taskFiles(test.dataDir, held.number, 'codegen')).toEqual([]);
+    expect(stateOf(test, held.number)).toBe('blocked');
   });
 });
