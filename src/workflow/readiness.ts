@@ -41,8 +41,10 @@ export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mo
   }
   if (context.merged || record.mergedOutside) return 'done';
   if (mode === 'stacked') return PAST_PR.has(String(snapshot.value)) || context.results.pr?.status === 'success' ? 'done' : 'pending';
-  // merged: done without a merge stage; satisfied once its pull request is merged, or when it has none.
-  return snapshot.value === 'done' && record.pullRequest === undefined ? 'done' : 'pending';
+  // merged: done without a merge stage; satisfied once its pull request is merged, or when it has
+  // none. Asked by its route, not by the record: the pull request is opened just after the step
+  // that ends the pr stage, and a dependent freed in between would start without its work.
+  return snapshot.value === 'done' && record.pullRequest === undefined && !context.route.some((stage) => stage.stage === 'pr') ? 'done' : 'pending';
 }
 
 /** What readiness needs besides the book: the tracker, and how to look for a role's agent program. */

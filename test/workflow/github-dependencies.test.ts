@@ -12,6 +12,7 @@ import {
   githubAgents,
   githubConfig,
   githubEnv,
+  mergeByHand,
   orchestraLog,
   pullOf,
   rowOf,
@@ -23,6 +24,7 @@ import {
   waitState,
 } from '../support/github-orchestra.ts';
 import { startTestOrchestra, type TestOrchestra } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
 
 beforeAll(githubEnv);
 
@@ -83,6 +85,35 @@ describe('GitHub\'s issue dependencies', { timeout: 120_000 }, () => {
     expect(log.filter((line) => line.msg.startsWith('GitHub has no issue dependencies here'))).toHaveLength(1);
     expect(pullOf(fake, first.number).pull!.merged).toBeDefined();
     expect(pullOf(fake, second.number).pull!.merged).toBeDefined();
+  });
+
+  it('a dependency whose route has no merge stage: its dependent waits past its done until its pull request is merged on GitHub', async () => {
+    fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
+    const first = trustedIssue(fake, 'Add the report table');
+    fake.labelIssue(first.number, 'no-merge', 'acme');
+    const second = trustedIssue(fake, 'Export the report', `Depends on #${first.number}.`);
+    const workflow = { defaultRoute: ['codegen', 'pr', 'merge'], routes: [{ label: 'no-merge', stages: ['codegen', 'pr'] }] };
+    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake, { ci: { checks: [] }, workflow }) });
+
+    await waitState(test, first.number, 'done');
+    // The pull request is opened as the pr stage's effect, just after the step.
+    await test.orchestra.resources.workflow!.flush();
+    const pull = pullOf(fake, first.number);
+    // Done, its pull request open: its work is not on main, so #2 waits, and goes on waiting after the orchestra looked at it.
+    // (Without a merge stage, only that look reads the pull request.)
+    const looks = () => fake!.requestsTo('GET', `/repos/acme/widgets/pulls/${pull.number}`).length;
+    await waitFor(() => looks() > 0, { timeoutMs: 30_000, what: 'the open pull request looked at' });
+    expect(stateOf(test, second.number)).toBe('waiting');
+    expect(rowOf(test, second.number).reason).toBe(`waits for #${first.number}`);
+
+    expect(await mergeByHand(fake, pull.number)).toBe(200);
+    await waitState(test, second.number, 'done');
+    const log = await orchestraLog(test.dataDir);
+    const merged = log.findIndex((line) => line.msg === 'pull request merged on the tracker' && line.issue === first.number);
+    expect(merged).toBeGreaterThanOrEqual(0);
+    expect(log.findIndex((line) => line.msg === 'stage dispatched' && line.issue === second.number)).toBeGreaterThan(merged);
+    const [task] = await taskFiles(test.dataDir, second.number, 'codegen');
+    expect(task!.git!.dependencies).toEqual([expect.objectContaining({ number: first.number, merged: true, mergeCommit: pull.pull!.merged!.sha })]);
   });
 
   it('a dependency outside the scope counts once closed as completed; one closed as not planned blocks its dependent', async () => {
