@@ -6,6 +6,7 @@
  * outside the scope counts once closed as completed, never when closed as not planned.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../support/cli.ts';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
 import {
   contextOf,
@@ -125,11 +126,17 @@ describe('GitHub\'s issue dependencies', { timeout: 120_000 }, () => {
     fake.closeIssue(dropped.number, 'not_planned');
     const freed = trustedIssue(fake, 'Use the fix', `Depends on #${fixed.number}.`);
     const held = trustedIssue(fake, 'Build on the idea', `Depends on #${dropped.number}.`);
-    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake, { ci: { checks: [] } }) });
+    // The dependency file names one on another repository too: ignored, one log line at start naming the line.
+    await using dir = await tempDir('miyabi-deps-file-');
+    const dependenciesFile = await dir.file('deps.yaml', `${freed.number}: [other/lib#4]\n`);
+    const config = githubConfig(fake, { ci: { checks: [] }, workflow: { dependenciesFile } });
+    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config });
     await waitState(test, held.number, 'blocked');
     expect(rowOf(test, held.number).reason).toBe(`depends on #${dropped.number}, which was cancelled`);
     await waitState(test, freed.number, 'done');
     expect(await taskFiles(test.dataDir, held.number, 'codegen')).toEqual([]);
     expect(stateOf(test, held.number)).toBe('blocked');
+    const ignored = (await orchestraLog(test.dataDir)).filter((line) => line.msg.includes('other/lib#4'));
+    expect(ignored.map((line) => line.msg)).toEqual([`${dependenciesFile}:1:${String(freed.number).length + 4}: other/lib#4 in the dependencies of #${freed.number} is an issue of another repository: ignored`]);
   });
 });
