@@ -171,13 +171,14 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
 
 describe('doctor', { timeout: 60_000 }, () => {
   it('passes on a machine set up by ./bootstrap, and names what to install when something is missing', async () => {
-    // Without a config the data dir is ./.miyabi, made by the check: here, not in the repository.
+    // Without a config the data dir is ./.miyabi: checked, not made (a check changes nothing).
     const cwd = join(dir.path, 'doctor-cwd');
     await mkdir(cwd);
     const ok = await runCli(['doctor'], { cwd });
     expect(ok.stdout).toContain('all checks passed');
+    expect(ok.stdout).toMatch(/✓ data dir +\S*\.miyabi not there yet; \S*doctor-cwd is writable, so up can make it/);
     expect(ok.exitCode).toBe(0);
-    expect(existsSync(join(cwd, '.miyabi'))).toBe(true);
+    expect(existsSync(join(cwd, '.miyabi'))).toBe(false);
     const config = await dir.file('doctor.yaml', `dataDir: ${join(dir.path, 'doctor')}\nnats:\n  embedded:\n    binary: /nonexistent/nats-server\n`);
     const missing = await runCli(['doctor', '--config', config]);
     expect(missing.exitCode).toBe(1);

@@ -1,6 +1,7 @@
 /** `doctor`: checks what the host needs and says what to install. */
 import { execa } from 'execa';
-import { access, constants, mkdir } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ConfigInvalidError, formatProblem } from '../../config/problems.ts';
 import { loadConfig } from '../../config/load.ts';
 import { pino } from 'pino';
@@ -91,9 +92,11 @@ export async function doctor(flags: { config?: string }): Promise<number> {
 
   if (config) {
     try {
-      await mkdir(config.dataDir, { recursive: true });
-      await access(config.dataDir, constants.W_OK);
-      checks.push({ name: 'data dir', ok: true, detail: `${config.dataDir} writable` });
+      // A check makes nothing: a data directory not there yet is fine when `up` can make it.
+      const existing = await nearestExisting(config.dataDir);
+      await access(existing, constants.W_OK);
+      const detail = existing === config.dataDir ? 'writable' : `not there yet; ${existing} is writable, so up can make it`;
+      checks.push({ name: 'data dir', ok: true, detail: `${config.dataDir} ${detail}` });
     } catch (error) {
       checks.push({ name: 'data dir', ok: false, detail: describeError(error), fix: `make ${config.dataDir} writable or set dataDir` });
     }
@@ -106,4 +109,15 @@ export async function doctor(flags: { config?: string }): Promise<number> {
   const failed = checks.filter((check) => !check.ok);
   process.stdout.write(failed.length === 0 ? '\nall checks passed\n' : `\n${failed.length} check(s) failed\n`);
   return failed.length === 0 ? ExitCode.ok : ExitCode.failure;
+}
+
+/** `dir` itself, or its nearest ancestor that exists (the one `mkdir -p` would write into). */
+async function nearestExisting(dir: string): Promise<string> {
+  for (let current = dir; ; current = dirname(current)) {
+    const found = await stat(current).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return false;
+      throw error;
+    });
+    if (found || dirname(current) === current) return current;
+  }
 }
