@@ -110,12 +110,12 @@ export class GitHubIssueSource implements IssueSource {
       now: options.now ?? Date.now,
     });
     this.issues = new GitHubIssues(this.github);
-    const login = options.login;
+    const login = () => (options.login === undefined ? this.access.viewer() : Promise.resolve(options.login));
     this.comments = new GitHubComments(this.github, {
       signer: new MarkerSigner(options.markerKey ?? createHash('sha256').update(`miyabi-marker:${options.token}`).digest('hex'), this.github.repository),
-      login: () => (login === undefined ? this.access.viewer() : Promise.resolve(login)),
+      login,
     });
-    this.labels = new GitHubLabels(this.github, this.issues, this.access);
+    this.labels = new GitHubLabels(this.github, this.issues, this.access, login);
     this.pulls = new GitHubPulls(this.github, this.access);
     this.merges = new GitHubMerges(this.github, this.pulls);
     this.checkRuns = new GitHubChecks(this.github);
