@@ -263,8 +263,9 @@ export class IssueWatcher {
       return;
     }
     const { triggerLabel } = this.#options.config.workflow;
-    const movesTrigger = change.action === undefined || change.action === 'opened' || change.label?.toLowerCase() === triggerLabel.toLowerCase();
-    const seen = await this.#see(issue, movesTrigger ? undefined : 'unchanged');
+    const aboutTrigger = change.label?.toLowerCase() === triggerLabel.toLowerCase();
+    const mayMoveTrigger = change.action === undefined || change.action === 'opened' || aboutTrigger;
+    const seen = await this.#see(issue, aboutTrigger ? 'moved' : mayMoveTrigger ? undefined : 'unchanged');
     // Not judged: the delivery fails (GitHub delivers it again) and polling looks at it anyway.
     if (seen.kind === 'undecided') throw new Error(`issue #${issue.number} not judged yet: ${seen.problem}`);
     if (seen.kind === 'ignored') {
