@@ -65,12 +65,16 @@ describe('setExclusiveLabel', () => {
     // The read before the PUT is held: carol's label comes between the read and the PUT.
     const proxy = await startHoldingProxy(github.url, (method, path) => method === 'GET' && path === `${issuesPath}/${issue.number}`);
     try {
-      const issues = source(github, { baseUrl: proxy.url });
+      const issues = source(github, { baseUrl: proxy.url, client: { retries: 0 } });
+      // And the check after the PUT fails the first time: the write is tried again, and checks then.
+      github.fail({ kind: 'server_error', status: 503, method: 'GET', path: `${issuesPath}/${issue.number}/events` });
       const write = issues.setExclusiveLabel(issue.number, family, 'state:working');
       await waitFor(() => proxy.held === 1, { what: 'the read before the PUT held' });
       github.labelIssue(issue.number, 'miyabi', 'carol');
       proxy.release();
-      await write;
+      await expect(write).rejects.toThrow(/503|unavailable/i);
+      expect(github.state.issues.get(issue.number)!.labels).not.toContain('miyabi');
+      await issues.setExclusiveLabel(issue.number, family, 'state:working');
       const labels = github.state.issues.get(issue.number)!.labels;
       expect([...labels].sort()).toEqual(['bug', 'miyabi', 'state:working']);
       expect(github.state.issues.get(issue.number)!.labelHistory.every((set) => set.filter((l) => l.startsWith('state:')).length === 1)).toBe(true);

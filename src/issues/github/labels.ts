@@ -33,6 +33,8 @@ export interface EventJson {
 export class GitHubLabels {
   /** Each issue's events, by ETag: asked again after the issue changed, a 304 when no label moved. */
   private readonly events: ConditionalLists;
+  /** Issues whose last PUT was not checked for labels it dropped, and since when (GitHub's clock). */
+  private readonly unchecked = new Map<number, string>();
 
   constructor(
     private readonly github: GitHubRepo,
@@ -75,13 +77,21 @@ export class GitHubLabels {
         const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
         const kept = current.filter((name) => !family.some((f) => same(f, name)) || (label !== undefined && same(name, label)));
         const wanted = label === undefined || kept.some((name) => same(name, label)) ? kept : [...kept, label];
-        if (wanted.length === current.length && wanted.every((name, index) => name === current[index])) return;
-        await github.octokit.request('PUT /repos/{owner}/{repo}/issues/{issue_number}/labels', {
-          ...github.base,
-          issue_number: number,
-          labels: wanted,
-        });
-        await this.putBackDropped(number, family, issue.updated_at ?? '');
+        const changed = wanted.length !== current.length || !wanted.every((name, index) => name === current[index]);
+        // A PUT not checked afterwards (the check failed, or the PUT's answer was lost) is checked
+        // when the write is tried again, from the first read on.
+        if (!changed && !this.unchecked.has(number)) return;
+        const since = this.unchecked.get(number) ?? issue.updated_at ?? '';
+        this.unchecked.set(number, since);
+        if (changed) {
+          await github.octokit.request('PUT /repos/{owner}/{repo}/issues/{issue_number}/labels', {
+            ...github.base,
+            issue_number: number,
+            labels: wanted,
+          });
+        }
+        await this.putBackDropped(number, family, since);
+        this.unchecked.delete(number);
       }),
     );
   }
