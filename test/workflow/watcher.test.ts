@@ -101,4 +101,17 @@ describe('the issue watcher on GitHub', () => {
     await watcher.issueEvent(issue, { action: 'labeled', label: 'miyabi' });
     expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: member.number } });
   });
+
+  it('an author no longer a member, with the same `updated_at` (GitHub does not move it): judged again at the next poll, released', async () => {
+    const { fake, watcher, published } = await setup(1);
+    fake.freezeClock(true);
+    fake.setCollaborator('alice', 'write');
+    const member = fake.addIssue({ title: 'Member', author: 'dave', authorAssociation: 'MEMBER' });
+    fake.labelIssue(member.number, 'miyabi', 'alice');
+    await watcher.poll();
+    expect(published.map((message) => message.type)).toContain('issue.observed');
+    fake.state.issues.get(member.number)!.authorAssociation = 'NONE';
+    await watcher.poll();
+    expect(published.find((message) => message.type === 'issue.released')).toMatchObject({ payload: { number: member.number } });
+  });
 });
