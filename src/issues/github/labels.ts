@@ -12,9 +12,11 @@
  * with it. So after the PUT the issue's events are read (conditionally, the same list `labeler`
  * reads: the watcher's next lookup is then a 304) and a label that is not the family's, applied
  * by someone else and then removed by the token's own user since the read — never on purpose —
- * is put back (`POST`, which adds without replacing). Who applied a label put back that way is still who applied it first: an
- * `unlabeled` then `labeled` pair by the token's user is passed over (`appliedBy`), so a label the
- * orchestra restored never vouches for an issue in the orchestra's name.
+ * is put back (`POST`, which adds without replacing). Who applied a label put back that way is
+ * still who applied it first: an `unlabeled` then `labeled` pair by the token's user is passed
+ * over (`appliedBy`), so a label the orchestra restored never vouches for an issue in its name. The token's user is
+ * `issues.github.login`, or what `GET /user` says; a token named by neither (an App's, no login)
+ * gets no such repair.
  */
 import { IssueErrorCodes, IssueSourceError, gitHubStatus } from '../errors.ts';
 import type { LabelSpec, Labeler } from '../source.ts';
