@@ -14,9 +14,9 @@
  * by someone else and then removed by the token's own user since the read — never on purpose —
  * is put back (`POST`, which adds without replacing). Who applied a label put back that way is
  * still who applied it first: an `unlabeled` then `labeled` pair by the token's user is passed
- * over (`appliedBy`), so a label the orchestra restored never vouches for an issue in its name. The token's user is
- * `issues.github.login`, or what `GET /user` says; a token named by neither (an App's, no login)
- * gets no such repair.
+ * over (`appliedBy`), so a label the orchestra restored never vouches for an issue in its name.
+ * The token's user is `issues.github.login`, or what `GET /user` says; a token named by neither
+ * (an App's, no login) gets no such repair.
  */
 import { IssueErrorCodes, IssueSourceError, gitHubStatus } from '../errors.ts';
 import type { LabelSpec, Labeler } from '../source.ts';
