@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
+import { benchBeforeAfter } from './before-after.ts';
 import { benchBus } from './bus.ts';
 import { benchDag } from './dag.ts';
 import { benchDispatch } from './dispatch.ts';
@@ -25,6 +26,8 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['dispatch', benchDispatch],
   ['handoff', benchHandoff],
   ['parse', benchParse],
+  // The old code beside the current, DAG and dispatch (issue #17): minutes, so last.
+  ['before-after', benchBeforeAfter],
 ];
 
 function format(value: number): string {
@@ -69,7 +72,9 @@ const document = [
   '',
   'Written by `npm run bench` (`npm run bench -- <suite> …` runs some suites and keeps the other',
   'sections). The machines are shared and noisy: compare the ratios measured in one run (our path',
-  'against raw JetStream or a floor on the same server), not absolute times across runs.',
+  'against raw JetStream or a floor on the same server), not absolute times across runs. The',
+  '`before-after` section runs the DAG and dispatch suites of the code before the restructuring of',
+  'issue #17 (4b76f6d) beside those of this checkout, alternated in the same run (bench/before-after.ts).',
   '',
   '## Machine (of the last run)',
   '',

@@ -1,7 +1,9 @@
 /**
  * The one exponential backoff of the orchestra: the bus's retries (src/infra/backoff.ts), the
- * supervisor's restarts (src/supervisor/restart-policy.ts) and an issue's retries
- * (src/machines/issue-lifecycle.ts) all compute their delay here, each from its own settings.
+ * supervisor's restarts (src/supervisor/restart-policy.ts), an issue's retries
+ * (src/machines/issue-lifecycle-types.ts), an agent's own retry (src/runner/pane-runner.ts) and
+ * the tracker writes' rounds (src/workflow/tracker-writer.ts) all compute their delay here, each
+ * from its own settings.
  *
  * Retry `n` (counted from 0) waits `baseMs × 2^n`, capped at `maxMs`, then multiplied by
  * `1 + random() × jitter` and rounded to whole milliseconds:

@@ -6,7 +6,7 @@
  * so GitHub delivers it again).
  */
 import { OnceStore } from '../workflow/store.ts';
-import type { OnceLedger } from '../workflow/comment-commands.ts';
+import type { OnceLedger } from '../issues/webhook.ts';
 import type { OrchestraResources } from './resources.ts';
 
 export function onceLedger(resources: Pick<OrchestraResources, 'bus'>): OnceLedger {

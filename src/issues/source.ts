@@ -30,6 +30,11 @@ export interface TrackedIssue {
   body: string;
   labels: string[];
   state: 'open' | 'closed';
+  /**
+   * Why a closed issue was closed, where the tracker says (GitHub's `state_reason`): `not_planned`
+   * (a duplicate too) means nothing of it will be merged. Unset: completed, or not said.
+   */
+  closedAs?: 'completed' | 'not_planned';
   author: string;
   authorAssociation: AuthorAssociation;
   /** GitHub `user.type === 'Bot'` (or a login ending in `[bot]`). */

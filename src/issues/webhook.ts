@@ -64,8 +64,12 @@ export interface GitHubWebhookEvent {
   };
 }
 
-/** Where handled delivery ids are remembered durably (`delivery.<id>` keys). */
-export interface DeliveryLedger {
+/**
+ * Remembers, durably and for a while, what was done once: here a webhook delivery handled
+ * (`delivery.<id>` keys); the issue watcher keeps its comment commands obeyed in the same kind of
+ * ledger (src/actors/once-ledger.ts serves both).
+ */
+export interface OnceLedger {
   has(key: string): Promise<boolean>;
   add(key: string): Promise<void>;
 }
@@ -79,7 +83,7 @@ export interface GitHubWebhookOptions {
   /** Delivery ids remembered in memory against replays; default 10 000. */
   maxDeliveries?: number;
   /** Delivery ids remembered durably; absent: in memory only (this process). */
-  deliveries?: DeliveryLedger;
+  deliveries?: OnceLedger;
   logger: Logger;
   onEvent: (event: GitHubWebhookEvent) => void | Promise<void>;
 }

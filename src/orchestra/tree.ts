@@ -9,14 +9,20 @@
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
  *   ├─ core (one_for_one)
  *   │   ├─ issue-watcher   reads the tracker, gates trust, publishes issue events
- *   │   ├─ workflow        lifecycles, dependency graph and scheduler; dispatches, writes back
- *   │   ├─ workspace       worktree clean-up; pool-scaler; health-monitor
+ *   │   ├─ workflow (one_for_all)   src/actors/workflow.ts
+ *   │   │   ├─ dag         the dependency graph
+ *   │   │   ├─ scheduler   the ready queue
+ *   │   │   └─ lifecycles  every issue's lifecycle, the KV commit; dispatches, writes back
+ *   │   ├─ workspace       worktree clean-up
+ *   │   ├─ pool-scaler     grows and shrinks the pools
+ *   │   └─ health-monitor  periodic checks
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
  * rest_for_one at the root: when something dies, everything started after it (everything that
  * may hold on to it) restarts too. The embedded server dying restarts the bus and all after it;
- * the bus dying restarts control, core and agents; one agent dying restarts that agent alone.
+ * the bus dying restarts control, panes, core and agents; one agent dying restarts that agent
+ * alone. docs/ARCHITECTURE.md ("The tree") says what each actor owns.
  */
 import type { OrchestraConfig } from '../config/schema.ts';
 import { agentPoolChild } from '../actors/agent-pool.ts';

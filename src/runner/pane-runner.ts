@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { runAgent } from '../agents/run-agent.ts';
 import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
+import { backoffDelayMs } from '../backoff.ts';
 import { describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
@@ -33,6 +34,9 @@ import {
   taskMessageSchema,
   type TaskResult,
 } from './task-message.ts';
+
+/** An agent that asked for a retry gets its task again after 1 s, 2 s, 4 s … at most a minute (the nak's delay). */
+const AGENT_RETRY_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -203,7 +207,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
         await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
-        if (run.status === 'retry') return { retryInMs: Math.min(60_000, 1_000 * 2 ** (attempt - 1)) };
+        if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;
       } catch (error) {
         print(`── #${task.issue.number} ${task.stage}: error (${redact(describeError(error))})`);

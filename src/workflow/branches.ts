@@ -64,6 +64,7 @@ export class BranchPlanner {
     });
 
     // What the branch should start from now, and a conflict in making it.
+    const head = await workspace.head(request.branch);
     let start: GitRef = base;
     let conflict: ConflictReport | undefined;
     if (stackedOn.length === 1) start = { ref: stackedOn[0]!.branch, sha: stackedOn[0]!.head! };
@@ -73,13 +74,15 @@ export class BranchPlanner {
       if ('sha' in merged) {
         start = { ref: `merge of ${stackedOn.map((dependency) => `#${dependency.number}`).join(' and ')}`, sha: merged.sha };
       } else {
-        // Start from the first; the agent merges in the others and resolves what conflicts.
+        // Start from the first; the agent merges in the others and resolves what conflicts. Once
+        // it did, the heads still conflict with each other but the branch holds them all: no
+        // conflict any more, or every later stage would be sent back to resolve it again.
         start = heads[0]!;
-        conflict = await this.report('branch', heads[1]!, heads[0]!, merged.conflict.files);
+        const lacking = await this.lacking(heads.slice(1), head);
+        if (lacking) conflict = await this.report('branch', lacking, head === undefined ? heads[0]! : { ref: request.branch, sha: head }, merged.conflict.files);
       }
     }
 
-    const head = await workspace.head(request.branch);
     if (head === undefined) {
       await workspace.createBranch(request.branch, start.sha);
       return { git: plan(start), ...(conflict ? { conflict } : {}) };
@@ -94,6 +97,12 @@ export class BranchPlanner {
     if ('sha' in rebased) return { git: plan(start), ...withConflict };
     if ('refused' in rebased) throw new Error(`could not restack ${request.branch} onto ${start.ref}: ${rebased.refused}`);
     return { git: plan(previous), conflict: await this.report('restack', start, { ref: request.branch, sha: head }, rebased.conflict.files) };
+  }
+
+  /** The first of `heads` the branch does not hold yet (all of them when it does not exist). */
+  async lacking(heads: readonly GitRef[], branchHead: string | undefined): Promise<GitRef | undefined> {
+    for (const head of heads) if (branchHead === undefined || !(await this.workspace.isAncestor(head.sha, branchHead))) return head;
+    return undefined;
   }
 
   /** A conflict with both sides' commits, for the agent that resolves it. */

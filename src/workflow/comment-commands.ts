@@ -9,14 +9,9 @@
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { trustsCommenter } from '../issues/trust.ts';
+import type { OnceLedger } from '../issues/webhook.ts';
 import type { AnswerWatch, IssueComment } from './answers.ts';
 import { ISSUE_COMMAND, issueSubject } from './issue-events.ts';
-
-/** Remembers, durably and for a while, what was done once (a comment command by its comment id). */
-export interface OnceLedger {
-  has(key: string): Promise<boolean>;
-  add(key: string): Promise<void>;
-}
 
 /** In memory: a process's own ledger, when no durable one is given. */
 export function memoryLedger(): OnceLedger {

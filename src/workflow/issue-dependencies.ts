@@ -9,7 +9,8 @@
  *   (the dependency file is added by the workflow: workflow.dependenciesFile)
  *
  * The orchestra works one repository. A dependency on an issue of another one (`other/repo#3`,
- * in the body or in GitHub's relationships) is ignored, with one info line per issue version:
+ * in the body or in GitHub's relationships) is ignored, with one info line per issue, again only
+ * when what it names elsewhere changes (not at every label the orchestra sets on it):
  * `dependency on another repository ignored: other/repo#3`. Our own repository named in full
  * (`acme/widgets#12`, on GitHub) is the same as `#12`.
  */
@@ -45,12 +46,15 @@ export interface DependencyReaderOptions {
 
 /**
  * Reads dependencies issue by issue, for the watcher: the tracker's "blocked by" is asked once per
- * issue version, and the foreign references are logged once per issue version.
+ * issue version, and the foreign references are logged once per issue (again when they change).
  */
 export class DependencyReader {
   readonly #options: DependencyReaderOptions;
   /** By issue: the version last read, and what the tracker said blocks it then (undefined: it has no such thing). */
   readonly #versions = new Map<number, { updatedAt: string; blockedBy: { numbers: number[]; elsewhere: string[] } | undefined }>();
+
+  /** By issue: the foreign references last logged. */
+  readonly #logged = new Map<number, string>();
 
   constructor(options: DependencyReaderOptions) {
     this.#options = options;
@@ -63,14 +67,17 @@ export class DependencyReader {
     const blockedBy = source.blockedBy ? await source.blockedBy(issue.number) : undefined;
     this.#versions.set(issue.number, { updatedAt: issue.updatedAt, blockedBy });
     const { dependsOn, elsewhere } = dependenciesOf(issue, { repository, blockedBy });
-    if (elsewhere.length > 0) {
-      logger.info({ issue: issue.number, elsewhere }, `dependency on another repository ignored: ${elsewhere.join(', ')}`);
+    const named = elsewhere.join(', ');
+    if (elsewhere.length > 0 && this.#logged.get(issue.number) !== named) {
+      logger.info({ issue: issue.number, elsewhere }, `dependency on another repository ignored: ${named}`);
     }
+    this.#logged.set(issue.number, named);
     return dependsOn;
   }
 
   /** An issue that left the scope: its next version is read afresh. */
   forget(number: number): void {
     this.#versions.delete(number);
+    this.#logged.delete(number);
   }
 }

@@ -8,8 +8,9 @@
  *            one with no pull request at all has nothing to merge and counts once done;
  *   stacked  its stages through `pr` succeeded (it is merging, or done): the dependent builds on
  *            its branch.
- * Dependencies outside the orchestra's scope count once closed on the tracker, looked up every
- * few seconds while something depends on them.
+ * Dependencies outside the orchestra's scope count once closed on the tracker as completed (one
+ * closed as not planned blocks its dependents), looked up every few seconds while something
+ * depends on them.
  *
  * A route that needs a role the config does not define, or one whose agent program is not on this
  * host (`agents.<role>.command`, checked as its runner would: a few seconds' answer is reused), is
@@ -40,8 +41,10 @@ export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mo
   }
   if (context.merged || record.mergedOutside) return 'done';
   if (mode === 'stacked') return PAST_PR.has(String(snapshot.value)) || context.results.pr?.status === 'success' ? 'done' : 'pending';
-  // merged: done without a merge stage; satisfied once its pull request is merged, or when it has none.
-  return snapshot.value === 'done' && record.pullRequest === undefined ? 'done' : 'pending';
+  // merged: done without a merge stage; satisfied once its pull request is merged, or when it has
+  // none. Asked by its route, not by the record: the pull request is opened just after the step
+  // that ends the pr stage, and a dependent freed in between would start without its work.
+  return snapshot.value === 'done' && record.pullRequest === undefined && !context.route.some((stage) => stage.stage === 'pr') ? 'done' : 'pending';
 }
 
 /** What readiness needs besides the book: the tracker, and how to look for a role's agent program. */
@@ -129,7 +132,9 @@ export class Readiness {
         this.source.get(id).then(
           (issue) =>
             book.serially(async () => {
-              const state: NodeState = issue === undefined ? 'missing' : issue.state === 'closed' ? 'done' : 'pending';
+              // Closed as not planned: its work will never be merged, so its dependents are blocked, not freed.
+              const state: NodeState =
+                issue === undefined ? 'missing' : issue.state === 'open' ? 'pending' : issue.closedAs === 'not_planned' ? 'cancelled' : 'done';
               if (!book.dag.graph.isExternal(id) || book.dag.graph.state(id) === state) return;
               book.log.info({ issue: id, state }, 'dependency outside the orchestra\'s scope changed');
               book.dag.setState(id, state);

@@ -11,6 +11,7 @@
  * (`miyabi_tracker_lag_seconds`): how far the label on the tracker was behind the real state.
  */
 import type { Logger } from 'pino';
+import { backoffDelayMs } from '../backoff.ts';
 import { describeError } from '../errors.ts';
 import type { Background } from './background.ts';
 import { writesTracker } from './effects.ts';
@@ -18,6 +19,8 @@ import type { IssueRecord, WorkflowEffect } from './record.ts';
 
 /** After this many failures in a row a tracker write counts as stuck for batch mode (it is still retried). */
 const WRITE_FAILURES_REPORTED = 3;
+/** After a failed write (the client has retried already): 1 s, 2 s, 4 s … at most a minute before the next round. */
+const TRACKER_WRITE_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 
 export interface TrackerWriterOptions {
   run(record: IssueRecord, effect: WorkflowEffect): Promise<void>;
@@ -68,7 +71,7 @@ export class TrackerWriters {
           effect.failures = (effect.failures ?? 0) + 1;
           writer.failures += 1;
           // The client has already retried what it could: wait before the next round.
-          const waitMs = Math.min(60_000, 1_000 * 2 ** Math.min(writer.failures - 1, 6));
+          const waitMs = backoffDelayMs(writer.failures - 1, TRACKER_WRITE_BACKOFF);
           writer.retryAt = now() + waitMs;
           logger.warn(
             { issue: record.number, effect: effect.type, failures: effect.failures, retryInMs: waitMs, err: describeError(error) },

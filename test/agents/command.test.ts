@@ -21,14 +21,14 @@ const values: PlaceholderValues = {
 describe('substituteCommand', () => {
   it('substitutes inside arguments, one argument out for each in', () => {
     const argv = substituteCommand(
-      ['node', '{packageRoot}/examples/agents/codegen.mjs', '--task={taskFile}', '{issue}-{attempt}', '{role}', '{worktree}', '{promptFile}', '{resultFile}', '{taskDir}'],
+      ['node', '{packageRoot}/examples/agents/codegen.mjs', '--task={taskFile}', '{issue}-r{round}-a{attempt}', '{role}', '{worktree}', '{promptFile}', '{resultFile}', '{taskDir}'],
       values,
     );
     expect(argv).toEqual([
       'node',
       '/opt/miyabi/examples/agents/codegen.mjs',
       '--task=/data/tasks/t1/task.json',
-      '7-2',
+      '7-r1-a2',
       'codegen',
       '/trees/issue-7',
       '/data/tasks/t1/prompt.md',

@@ -1,5 +1,5 @@
 /** The example agents do real work in a real repository, and obey the demo labels. */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StageResult } from '../../src/agents/task.ts';
@@ -95,6 +95,27 @@ describe('the example agents, one stage after another', () => {
 
     const review2 = await runExample(box, 'review', { issue, previous: { codegen: asPrevious(code2), review: asPrevious(review1) } });
     expect(review2.status).toBe('success');
+  });
+
+  it('codegen fails loudly when a dependency\'s work is not in its worktree, and goes on when it is', async () => {
+    await using box = await sandbox(26);
+    const git = {
+      mode: 'merged' as const,
+      baseBranch: 'main',
+      startedFrom: { ref: 'main', sha: await box.git('rev-parse', 'main') },
+      dependencies: [{ number: 3, branch: 'miyabi/issue-3', head: null, merged: true }],
+      pullRequestBase: 'main',
+    };
+    const missing = await runExample(box, 'codegen', { git });
+    expect(missing).toMatchObject({ status: 'failure', exitCode: 1 });
+    expect(missing.output.join('\n')).toContain('the work of #3 (miyabi/issue-3.md) is not in miyabi/issue-26, which depends on it');
+    expect(await box.git('log', '--oneline', 'main..HEAD')).toBe('');
+
+    await mkdir(join(box.worktree, 'miyabi'), { recursive: true });
+    await writeFile(join(box.worktree, 'miyabi/issue-3.md'), '# #3\n');
+    await box.git('add', 'miyabi/issue-3.md');
+    await box.git('commit', '-q', '-m', 'miyabi: #3');
+    expect(await runExample(box, 'codegen', { git })).toMatchObject({ status: 'success' });
   });
 
   it('review insists when the requested changes were not made', async () => {

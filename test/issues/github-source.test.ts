@@ -1,22 +1,14 @@
-// The github issue source against the fake GitHub, over real HTTP, with the real octokit client
-// (retry and throttling plugins included). Waits are shrunk through the client options, except
-// where the test is about the wait itself.
+// The github issue source's reads and writes against the fake GitHub, over real HTTP, with the
+// real octokit client (retry and throttling plugins included): listings, the labeler, comments,
+// labels and pull requests. When GitHub says no or is not there: github-failures.test.ts.
 import { describe, expect, it } from 'vitest';
 import { IssueErrorCodes } from '../../src/issues/errors.ts';
 import { commentMarker } from '../../src/issues/github-source.ts';
-import type { ListResult } from '../../src/issues/source.ts';
-import { failure, githubSourceHarness, owner, repo } from '../support/github-source.ts';
+import { failure, githubSourceHarness, listedOf, owner, repo } from '../support/github-source.ts';
 
 const { fake, source } = githubSourceHarness();
 
 const issuesPath = `/repos/${owner}/${repo}/issues`;
-
-/** The open issues, the listing committed as the watcher commits it once it has judged them. */
-async function listedOf(issues: { listOpen(): Promise<ListResult> }) {
-  const listing = await issues.listOpen();
-  listing.commit?.();
-  return listing.issues;
-}
 
 describe('listOpen', () => {
   it('answers the open issues, then issues: undefined on an unchanged poll (a 304), then the new issue', async () => {

@@ -130,7 +130,7 @@ export async function startFakeGitHub(options: {
       replaceLabels(fake, found, labels, fake.user(actor));
       fake.labelsChanged(found);
     },
-    closeIssue: (number) => closeIssue(fake, number),
+    closeIssue: (number, reason) => closeIssue(fake, number, reason),
     setCollaborator: (login, role) => setCollaborator(fake, login, role),
     fail: (fault) => addFault(state, fault),
     setRateLimit: ({ remaining, resetInSeconds }) => void Object.assign(state.rateLimit, { remaining, resetAt: Date.now() + resetInSeconds * 1000 }),

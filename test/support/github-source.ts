@@ -8,6 +8,7 @@ import { afterEach, expect } from 'vitest';
 import { createLogger } from '../../src/infra/observe/logger.ts';
 import { IssueSourceError } from '../../src/issues/errors.ts';
 import { GitHubIssueSource, type GitHubIssueSourceOptions } from '../../src/issues/github-source.ts';
+import type { ListResult } from '../../src/issues/source.ts';
 import { startFakeGitHub, type FakeGitHub } from './fake-github.ts';
 
 export const owner = 'acme';
@@ -64,4 +65,11 @@ export async function failure(promise: Promise<unknown>): Promise<IssueSourceErr
     return error as IssueSourceError;
   }
   throw new Error('expected the call to fail');
+}
+
+/** The open issues, the listing committed as the watcher commits it once it has judged them. */
+export async function listedOf(issues: { listOpen(): Promise<ListResult> }) {
+  const listing = await issues.listOpen();
+  listing.commit?.();
+  return listing.issues;
 }

@@ -16,6 +16,8 @@ interface LogLine {
   stage?: string;
   taskId?: string;
   outcome?: string;
+  attempt?: number;
+  reason?: string;
 }
 
 async function runOnce(dir: TempDir, name: string, issuesDir: string) {
@@ -104,6 +106,12 @@ describe('the demo backlog, up --once, example agents in tmux panes', () => {
     }
     // Every task was dispatched once, never twice.
     expect([...dispatches.values()].every((count) => count === 1)).toBe(true);
+    // Retries show in the log: #9's failure by a new dispatch (a2); #10's killed agent, run again
+    // by its runner under the same task id, by one `stage redelivered` line with the new attempt.
+    expect(dispatches.has('issue-9.g1.codegen.r0.a2')).toBe(true);
+    expect(log.filter((line) => line.msg === 'stage redelivered')).toEqual([
+      expect.objectContaining({ issue: 10, stage: 'codegen', taskId: 'issue-10.g1.codegen.r0.a1', attempt: 2, reason: 'killed by SIGKILL' }),
+    ]);
 
     // At least two agents worked at the same time.
     const intervals = await agentIntervals(dataDir);

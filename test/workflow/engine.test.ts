@@ -51,6 +51,8 @@ interface Harness {
   source: LocalIssueSource;
   tasks: TaskMessage[];
   cancelled: string[];
+  /** The engine's log lines at info and above. */
+  log: Array<Record<string, unknown> & { msg: string }>;
   clock: { now: number };
   /** Writes an issue file and shows it to the engine as the watcher would. */
   issue(number: number, front: Record<string, unknown>, body?: string): Promise<void>;
@@ -80,13 +82,14 @@ async function harness(dir: TempDir, yaml = '', options: { refuseComments?: bool
   const kv = await new Kvm(nc).create(`engine-${bucket}`);
   const tasks: TaskMessage[] = [];
   const cancelled: string[] = [];
+  const log: Harness['log'] = [];
   const clock = { now: 1_000_000 };
   const engine = new Workflow({
     config: config(yaml),
     ...workflowParts(config(yaml)),
     source,
     store: new WorkflowStore(kv),
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, { write: (line: string) => void log.push(JSON.parse(line) as Harness['log'][number]) }),
     now: () => clock.now,
     publish: async (_subject, type, payload) => {
       if (type === 'task.dispatched') tasks.push(payload as TaskMessage);
@@ -99,6 +102,7 @@ async function harness(dir: TempDir, yaml = '', options: { refuseComments?: bool
     source,
     tasks,
     cancelled,
+    log,
     clock,
     async issue(number, front, body = '') {
       const lines = Object.entries({ number, title: `Issue ${number}`, labels: ['miyabi'], ...front }).map(([key, value]) => `${key}: ${JSON.stringify(value)}`);
@@ -204,8 +208,27 @@ describe('workflow engine', () => {
     await run.tick();
     expect(run.tasks).toHaveLength(2);
     expect(run.task(1).attempt).toBe(2);
+    expect(run.log.filter((line) => line.msg === 'stage dispatched').map((line) => line.taskId)).toEqual(['issue-1.g1.codegen.r0.a1', 'issue-1.g1.codegen.r0.a2']);
     await run.answer(run.task(1), 'success');
     expect(run.state(1)).toBe('done');
+    await run.close();
+  });
+
+  it('a retry its runner makes itself (a timeout, a killed agent) is one `stage redelivered` line: same task id, the next attempt, the reason', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }');
+    await run.issue(1, {});
+    const task = run.task(1);
+    await run.answer(task, 'retry', { reason: 'timed out after 1000 ms; the agent\'s process group was killed' });
+    expect(run.state(1)).toBe('running');
+    expect(run.tasks).toHaveLength(1);
+    await run.answer({ ...task, attempt: 2 }, 'retry', { reason: 'killed by SIGKILL' });
+    expect(run.log.filter((line) => line.msg === 'stage redelivered')).toEqual([
+      expect.objectContaining({ issue: 1, stage: 'codegen', taskId: task.taskId, attempt: 2, reason: expect.stringContaining('timed out') }),
+      expect.objectContaining({ issue: 1, stage: 'codegen', taskId: task.taskId, attempt: 3, reason: 'killed by SIGKILL' }),
+    ]);
+    await run.answer({ ...task, attempt: 3 }, 'success');
+    expect(run.state(1)).toBe('done');
+    expect(run.log.filter((line) => line.msg === 'stage dispatched')).toHaveLength(1);
     await run.close();
   });
 

@@ -1,7 +1,8 @@
 /**
  * CI as a judge on GitHub — the fake GitHub REST server over real HTTP, the real octokit client,
  * real git and NATS: the check runs on the head of the issue's branch decide. Red sends the issue
- * back to codegen with the check and its log in the task, green lets the merge stage merge it,
+ * back to codegen with the check and its log in the task, green (the required ones: a red check
+ * not in `ci.checks` does not count) lets the merge stage merge it,
  * `workflow.maxCiRounds` bounds the rounds, and a check still running is waited for at
  * `ci.pollIntervalMs`, not in a loop.
  */
@@ -65,8 +66,11 @@ describe('CI on GitHub decides the merge', { timeout: 120_000 }, () => {
     // Nothing merged on the red head.
     expect(mergePuts(fake)).toEqual([]);
 
+    // Only the required checks judge (`ci.checks: [build]`): a red one that is not required does not hold the merge.
+    fake.setCheckRun(second, { name: 'lint', conclusion: 'failure', output: { summary: 'style nits' } });
     fake.setCheckRun(second, { name: 'build', conclusion: 'success' });
     await waitState(test, issue.number, 'done');
+    expect(contextOf(test, issue.number).ciRounds).toBe(1);
     const pull = pullOf(fake, issue.number);
     expect(pull.pull!.merged).toMatchObject({ method: 'merge', message: `Closes #${issue.number}` });
     // The merge asked for the head CI judged.

@@ -46,10 +46,10 @@ afterEach(async () => {
 const PROTECTED = 'Protected branch: required review missing';
 
 describe('a merge GitHub refuses', { timeout: 120_000 }, () => {
-  it('405 (a protected branch) → merge_blocked with GitHub\'s reason, not merged; the pull request changes → tried again → merged, done', async () => {
+  it('405 (a protected branch) → merge_blocked with GitHub\'s reason, not merged; the pull request changes → tried again → merged (squash, as configured), done', async () => {
     fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
     const issue = trustedIssue(fake, 'Export the report');
-    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake) });
+    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake, { merge: { method: 'squash' } }) });
     const head = await waitingForBuild(test, issue.number);
     const pull = pullOf(fake, issue.number);
     fake.setPullMergeable(pull.number, { refuse: PROTECTED });
@@ -77,7 +77,8 @@ describe('a merge GitHub refuses', { timeout: 120_000 }, () => {
     fake.setPullHead(pull.number, head);
     await waitState(test, issue.number, 'done');
     expect(mergePuts(fake).map((request) => request.status)).toEqual([405, 200]);
-    expect(pull.pull!.merged).toMatchObject({ method: 'merge', message: `Closes #${issue.number}` });
+    expect(pull.pull!.merged).toMatchObject({ method: 'squash', message: `Closes #${issue.number}` });
+    expect(contextOf(test, issue.number).merged).toMatchObject({ method: 'squash', sha: pull.pull!.merged!.sha });
     expect(rowOf(test, issue.number)).toMatchObject({ state: 'done', merged: pull.pull!.merged!.sha });
     await test.orchestra.resources.workflow!.flush();
     expect(stateLabels(fake, issue.number)).toEqual(['miyabi:done']);

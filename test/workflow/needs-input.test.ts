@@ -55,6 +55,8 @@ describe('needs input, on the local source', { timeout: 90_000 }, () => {
       const resumed = await taskFile(test.dataDir, runs[1]!.taskId);
       expect(resumed).toMatchObject({ stage: 'codegen', round: 0, attempt: 1 });
       expect(resumed.answers[0]).toMatchObject({ stage: 'codegen', question, answer: 'Blue, please.', by: 'aiko' });
+      // And in its prompt (config/prompts/codegen.md's {{answers}}).
+      expect(resumed.prompt).toContain(`- codegen asked: ${question}\n  aiko answered: Blue, please.`);
 
       const log = await orchestraLog(test.dataDir);
       expect(log.filter((line) => line.msg === 'question answered' && line.issue === 1)).toHaveLength(1);

@@ -15,6 +15,7 @@ import type { IssueSource } from '../../src/issues/source.ts';
 import { loadDependencyFile } from '../../src/workflow/dependency-file.ts';
 import { IssueWatcher } from '../../src/workflow/watcher.ts';
 import { githubSourceHarness } from '../support/github-source.ts';
+import { waitFor } from '../support/wait.ts';
 
 const harness = githubSourceHarness();
 
@@ -53,7 +54,7 @@ function watch(source: IssueSource, yaml = githubYaml) {
 }
 
 describe("GitHub's blocked-by relationships", () => {
-  it('are dependencies, asked once per issue version; those on another repository are logged once and ignored', async () => {
+  it('are dependencies, asked once per issue version; those on another repository are logged once per issue and ignored', async () => {
     const fake = await harness.fake();
     const source = harness.source(fake);
     const add = (title: string, body = '') => {
@@ -79,14 +80,27 @@ describe("GitHub's blocked-by relationships", () => {
     expect([asked(schema), asked(api), asked(web)]).toEqual([1, 2, 1]);
     expect(foreign()).toHaveLength(1);
 
-    // A new version of #web: asked again, its new blocker counts (and changes the content hash).
+    // A new version of #web: asked again, its new blocker counts (and changes the content hash);
+    // the same foreign ones are not logged again (a label the orchestra sets makes a version too).
     const extra = add('Docs');
     fake.setBlockedBy(web, [{ number: schema }, { number: extra }, { number: 4, repo: 'other/lib' }]);
     fake.addComment(web, 'Also blocked by the docs now.', 'acme');
     await watcher.poll();
     expect(asked(web)).toBe(2);
     expect(observed.get(web)).toEqual([schema, api, extra]);
-    expect(foreign()).toHaveLength(2);
+    fake.labelIssue(web, 'miyabi:implementing', 'acme');
+    await watcher.poll();
+    expect(asked(web)).toBe(3);
+    expect(foreign()).toHaveLength(1);
+
+    // Another foreign one: logged, with what is named now.
+    fake.setBlockedBy(web, [{ number: schema }, { number: extra }, { number: 4, repo: 'other/lib' }, { number: 5, repo: 'other/lib' }]);
+    fake.addComment(web, 'And other/lib#5.', 'acme');
+    await watcher.poll();
+    expect(foreign()).toEqual([
+      'dependency on another repository ignored: other/repo#9, other/lib#4',
+      'dependency on another repository ignored: other/repo#9, other/lib#4, other/lib#5',
+    ]);
   });
 
   it('a server without them (404) is asked once, and the body still counts', async () => {
@@ -107,7 +121,7 @@ describe("GitHub's blocked-by relationships", () => {
 });
 
 describe('dependencies on another repository', () => {
-  it('in a body (local source) are ignored with one log line per issue version', async () => {
+  it('in a body (local source) are ignored with one log line per issue, not one per version', async () => {
     root = await mkdtemp(path.join(tmpdir(), 'miyabi-foreign-'));
     const dir = path.join(root, 'backlog');
     await mkdir(dir);
@@ -122,6 +136,14 @@ describe('dependencies on another repository', () => {
     await watcher.poll();
     expect(observed.get(2)).toEqual([1]);
     expect(foreign()).toEqual(['dependency on another repository ignored: other/repo#12, other/repo#13']);
+    // The orchestra labels it as it works (each a new version of the issue): still that one line.
+    for (const label of ['miyabi:pending', 'miyabi:implementing']) {
+      const before = (await source.get(2))!.updatedAt;
+      await source.setExclusiveLabel(2, ['miyabi:pending', 'miyabi:implementing'], label);
+      await waitFor(async () => (await source.get(2))!.updatedAt !== before, { what: 'a new version of #2' });
+      await watcher.poll();
+    }
+    expect(foreign()).toHaveLength(1);
   });
 
   it('in the dependency file are ignored, each named with its line; our repository named in full counts', async () => {

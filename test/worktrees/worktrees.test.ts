@@ -144,11 +144,19 @@ describe('WorktreeManager', () => {
     expect(registered).toHaveLength(2); // the main one and issue-9
   });
 
-  it('creates different names concurrently', async () => {
+  it('creates and removes different names concurrently (git reads every half-made worktree entry)', async () => {
     const { manager } = await fixture();
-    const names = ['a', 'b', 'c', 'd', 'e'];
+    const names = Array.from({ length: 12 }, (_, i) => `w${String(i).padStart(2, '0')}`);
     await Promise.all(names.map((name) => manager.ensure(name, `miyabi/${name}`)));
     expect((await manager.list()).map((entry) => entry.name).sort()).toEqual(names);
+    const [gone, kept] = [names.slice(0, 6), names.slice(6)];
+    await Promise.all([
+      ...gone.map((name) => manager.remove(name, { deleteBranch: true })),
+      ...kept.map((name) => manager.ensure(`${name}b`, `miyabi/${name}b`)),
+    ]);
+    expect((await manager.list()).map((entry) => entry.name).sort()).toEqual(
+      [...kept, ...kept.map((name) => `${name}b`)].sort(),
+    );
   });
 
   it('refuses names and branches that are not plain', async () => {

@@ -95,9 +95,9 @@ export class Bus {
   readonly #trackers = new Map<string, SequenceTracker>();
   readonly #subscriptions = new Set<BusSubscription>();
   readonly #tails = new Set<TailHandle>();
-  #jsm: Promise<JetStreamManager> | undefined;
-  #kv: Promise<KV> | undefined;
-  #once: Promise<KV> | undefined;
+  readonly #manager: () => Promise<JetStreamManager>;
+  readonly #kv: () => Promise<KV>;
+  readonly #once: () => Promise<KV>;
   #closed = false;
 
   constructor(nc: NatsConnection, options: BusOptions) {
@@ -111,6 +111,13 @@ export class Bus {
     );
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
     this.#now = options.now ?? (() => new Date());
+    this.#manager = keptUntilFailed(() =>
+      jetstreamManager(nc).catch((error: unknown) => {
+        throw new MiyabiError(ErrorCodes.NatsUnreachable, `JetStream unavailable: ${describeError(error)}`, { cause: error });
+      }),
+    );
+    this.#kv = keptUntilFailed(async () => ensureKv(nc, await this.#manager(), this.topology, this.#log));
+    this.#once = keptUntilFailed(async () => ensureOnceKv(nc, await this.#manager(), this.topology, this.#log));
   }
 
   /** Creates the streams and the KV bucket, or checks and updates them; safe to run at every start. */
@@ -209,24 +216,12 @@ export class Bus {
 
   /** The KV bucket for durable state (created if missing). */
   kv(): Promise<KV> {
-    this.#kv ??= this.#manager()
-      .then((jsm) => ensureKv(this.#nc, jsm, this.topology, this.#log))
-      .catch((error: unknown) => {
-        this.#kv = undefined;
-        throw error;
-      });
-    return this.#kv;
+    return this.#kv();
   }
 
   /** The ledger of what must happen once for good (webhook deliveries, comment commands): entries expire. */
   once(): Promise<KV> {
-    this.#once ??= this.#manager()
-      .then((jsm) => ensureOnceKv(this.#nc, jsm, this.topology, this.#log))
-      .catch((error: unknown) => {
-        this.#once = undefined;
-        throw error;
-      });
-    return this.#once;
+    return this.#once();
   }
 
   /** Streams with their counts and consumers, for `bus streams`. */
@@ -254,12 +249,17 @@ export class Bus {
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
     await Promise.all([...this.#tails].map((t) => t.stop()));
   }
+}
 
-  #manager(): Promise<JetStreamManager> {
-    this.#jsm ??= jetstreamManager(this.#nc).catch((error: unknown) => {
-      this.#jsm = undefined;
-      throw new MiyabiError(ErrorCodes.NatsUnreachable, `JetStream unavailable: ${describeError(error)}`, { cause: error });
-    });
-    return this.#jsm;
-  }
+/**
+ * `make()` once, its promise kept for every later call; a failed one is forgotten, so the next
+ * call tries again (JetStream may not be there yet while the server starts).
+ */
+function keptUntilFailed<T>(make: () => Promise<T>): () => Promise<T> {
+  let kept: Promise<T> | undefined;
+  return () =>
+    (kept ??= make().catch((error: unknown) => {
+      kept = undefined;
+      throw error;
+    }));
 }

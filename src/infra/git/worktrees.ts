@@ -100,6 +100,12 @@ export interface WorktreeEntry {
 }
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/**
+ * The lock of the repository's worktree administration (`.git/worktrees/`): a `worktree add` reads every
+ * entry there, and one half-written by a concurrent add — or pruned under it — fails it ("failed to read
+ * .git/worktrees/c/commondir"). Not a worktree name (those cannot hold '/'), so it never waits on one.
+ */
+const repositoryAdmin = '/repository';
 
 function invalid(message: string): MiyabiError {
   return new MiyabiError(ErrorCodes.InvalidArgument, message);
@@ -150,16 +156,18 @@ export class WorktreeManager {
         }
         return { name, path: worktreePath, branch, created: false };
       }
-      await git(['worktree', 'prune'], repo);
-      await rm(worktreePath, { recursive: true, force: true }); // an interrupted add, never registered
-      const hasBranch = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo).then(
-        () => true,
-        () => false,
-      );
-      const add = hasBranch
-        ? ['worktree', 'add', worktreePath, branch]
-        : ['worktree', 'add', '--no-track', '-b', branch, worktreePath, this.options.baseRef ?? 'HEAD'];
-      await git(add, repo);
+      await this.locked(repositoryAdmin, async () => {
+        await git(['worktree', 'prune'], repo);
+        await rm(worktreePath, { recursive: true, force: true }); // an interrupted add, never registered
+        const hasBranch = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo).then(
+          () => true,
+          () => false,
+        );
+        const add = hasBranch
+          ? ['worktree', 'add', worktreePath, branch]
+          : ['worktree', 'add', '--no-track', '-b', branch, worktreePath, this.options.baseRef ?? 'HEAD'];
+        await git(add, repo);
+      });
       this.options.logger?.info({ worktree: name, branch, path: worktreePath }, 'worktree created');
       return { name, path: worktreePath, branch, created: true };
     });
@@ -172,11 +180,14 @@ export class WorktreeManager {
     return this.locked(name, async () => {
       const worktreePath = path.join(root, name);
       const entry = (await this.list()).find((candidate) => candidate.name === name);
-      if (entry && !entry.prunable) await git(['worktree', 'remove', '--force', '--force', worktreePath], repo);
-      const leftover = await stat(worktreePath).then(() => true, () => false);
-      await rm(worktreePath, { recursive: true, force: true });
-      await git(['worktree', 'prune'], repo);
-      if (options.deleteBranch && entry?.branch) await git(['branch', '-D', entry.branch], repo);
+      const leftover = await this.locked(repositoryAdmin, async () => {
+        if (entry && !entry.prunable) await git(['worktree', 'remove', '--force', '--force', worktreePath], repo);
+        const left = await stat(worktreePath).then(() => true, () => false);
+        await rm(worktreePath, { recursive: true, force: true });
+        await git(['worktree', 'prune'], repo);
+        if (options.deleteBranch && entry?.branch) await git(['branch', '-D', entry.branch], repo);
+        return left;
+      });
       if (entry || leftover) this.options.logger?.info({ worktree: name, path: worktreePath }, 'worktree removed');
       return entry !== undefined || leftover;
     });

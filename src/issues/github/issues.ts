@@ -17,6 +17,7 @@ export interface GitHubIssueJson {
   body?: string | null;
   labels?: Array<string | { name?: string | null }>;
   state?: string | null;
+  state_reason?: string | null;
   user?: { login?: string | null; type?: string | null } | null;
   author_association?: string | null;
   html_url?: string | null;
@@ -52,6 +53,8 @@ export function toTrackedIssue(json: GitHubIssueJson): TrackedIssue {
       .map((label) => (typeof label === 'string' ? label : (label?.name ?? '')))
       .filter((name) => name !== ''),
     state: json.state === 'closed' ? 'closed' : 'open',
+    ...(json.state === 'closed' && (json.state_reason === 'not_planned' || json.state_reason === 'duplicate') ? { closedAs: 'not_planned' as const } : {}),
+    ...(json.state === 'closed' && json.state_reason === 'completed' ? { closedAs: 'completed' as const } : {}),
     // A deleted account shows as `null` (GitHub's web UI says "ghost").
     author: json.user?.login ?? 'ghost',
     authorAssociation: toAssociation(json.author_association),

@@ -64,7 +64,7 @@ export const issueJson = (fake: FakeRepo, i: FakeIssue) => {
     reactions: { url: api(`/issues/${i.number}/reactions`), total_count: 0, '+1': 0, '-1': 0, laugh: 0, hooray: 0, confused: 0, heart: 0, rocket: 0, eyes: 0 },
     timeline_url: api(`/issues/${i.number}/timeline`),
     performed_via_github_app: null,
-    state_reason: i.state === 'closed' ? 'completed' : null,
+    state_reason: i.state === 'closed' ? (i.stateReason ?? 'completed') : null,
   };
 };
 
@@ -96,9 +96,10 @@ export function addIssue(fake: FakeRepo, input: Parameters<FakeGitHub['addIssue'
   return issue;
 }
 
-export function closeIssue(fake: FakeRepo, number: number): void {
+export function closeIssue(fake: FakeRepo, number: number, reason?: FakeIssue['stateReason']): void {
   const issue = fake.issueOrThrow(number);
   issue.state = 'closed';
+  if (reason) issue.stateReason = reason;
   issue.updatedAt = fake.now();
   issue.closedAt = issue.updatedAt;
 }

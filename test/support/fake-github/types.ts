@@ -28,6 +28,8 @@ export interface FakeIssue {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
+  /** GitHub's `state_reason` of a closed issue; default `completed`. */
+  stateReason?: 'completed' | 'not_planned' | 'duplicate';
   /** Set on pull requests (which GitHub also lists as issues). */
   pull?: FakePull;
   /** The issue's label names after each request (or test step) that changed them, oldest first. */
@@ -198,7 +200,7 @@ export interface FakeGitHub {
   /** Adds the label with a `labeled` event by `actor`. */
   labelIssue(issue: number, label: string, actor: string, actorType?: FakeUserType): void;
   unlabelIssue(issue: number, label: string, actor: string): void;
-  closeIssue(issue: number): void;
+  closeIssue(issue: number, reason?: 'completed' | 'not_planned' | 'duplicate'): void;
   setCollaborator(login: string, role: FakeRole): void;
   fail(fault: Fault): void;
   /** The primary rate limit from now: `remaining` requests left until it resets in `resetInSeconds`. */

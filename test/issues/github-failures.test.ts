@@ -1,23 +1,15 @@
-// The github issue source's client against the fake GitHub when GitHub says no: rate limits and
-// outages waited out or handed back, the preflight's answers, and a closed source. Over real HTTP,
-// with the real octokit client (retry and throttling plugins included); waits are shrunk through
-// the client options, except where the test is about the wait itself.
+// The github source when GitHub says no or is not there: rate limits waited out or given up on,
+// 5xx answers and dropped connections retried, the outage hook told of each, the token's access
+// checked with the missing permission named, and a closed source refusing calls. The fake
+// GitHub over real HTTP, the real octokit client.
 import { describe, expect, it } from 'vitest';
 import { IssueErrorCodes } from '../../src/issues/errors.ts';
 import type { GitHubOutage } from '../../src/issues/github-client.ts';
-import type { ListResult } from '../../src/issues/source.ts';
-import { failure, githubSourceHarness, owner, repo } from '../support/github-source.ts';
+import { failure, githubSourceHarness, listedOf, owner, repo } from '../support/github-source.ts';
 
 const { fake, source, logLines } = githubSourceHarness();
 
 const issuesPath = `/repos/${owner}/${repo}/issues`;
-
-/** The open issues, the listing committed as the watcher commits it once it has judged them. */
-async function listedOf(issues: { listOpen(): Promise<ListResult> }) {
-  const listing = await issues.listOpen();
-  listing.commit?.();
-  return listing.issues;
-}
 
 describe('rate limits and outages', () => {
   it('waits out a secondary rate limit (retry-after: 1) and succeeds, calling the outage hook', async () => {
