@@ -28,7 +28,7 @@ import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { WorkflowStore } from '../workflow/store.ts';
 import { IssueGate } from '../workflow/vouchers.ts';
-import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/watcher.ts';
+import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/issue-events.ts';
 
 const issueEventSchema = z.discriminatedUnion('kind', [
   z.object({

@@ -21,7 +21,8 @@
  *                        signed with the installation's secret) means "already posted"
  *   openPullRequest      an open pull request from the same head branch means "already opened"
  *   setExclusiveLabel    one `PUT` of the issue's labels: the family's other labels go, the new one
- *                        comes, the labels that are not the family's stay (github/labels.ts)
+ *                        comes, the labels that are not the family's stay — one someone added
+ *                        while the PUT was on its way is put back after it (github/labels.ts)
  *   syncLabels           creates only the labels missing (a 422 "already exists" is fine)
  *   mergePullRequest     a merged pull request answers `merged` with `already`, without a PUT;
  *                        the PUT carries the head sha checked, and an unclear answer is settled
@@ -110,12 +111,12 @@ export class GitHubIssueSource implements IssueSource {
       now: options.now ?? Date.now,
     });
     this.issues = new GitHubIssues(this.github);
-    const login = options.login;
+    const login = () => (options.login === undefined ? this.access.viewer() : Promise.resolve(options.login));
     this.comments = new GitHubComments(this.github, {
       signer: new MarkerSigner(options.markerKey ?? createHash('sha256').update(`miyabi-marker:${options.token}`).digest('hex'), this.github.repository),
-      login: () => (login === undefined ? this.access.viewer() : Promise.resolve(login)),
+      login,
     });
-    this.labels = new GitHubLabels(this.github, this.issues, this.access);
+    this.labels = new GitHubLabels(this.github, this.issues, this.access, login);
     this.pulls = new GitHubPulls(this.github, this.access);
     this.merges = new GitHubMerges(this.github, this.pulls);
     this.checkRuns = new GitHubChecks(this.github);

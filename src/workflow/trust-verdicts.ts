@@ -11,6 +11,8 @@
  * rest of the key did not — someone may have removed the label and applied it again — except when
  * the caller knows the change cannot have moved the trigger label (a webhook delivery about
  * another label, such as the orchestra's own state labels): then the verdict stands as it was.
+ * And whenever the caller knows it moved (a webhook delivery about the trigger label), even with
+ * the same `updated_at`: removed and applied again by someone else within one second.
  *
  * A verdict that could not be reached — reading the labeler failed (an outage), or the tracker
  * would not say whether the labeler may write, or does not know yet who applied the label — is
@@ -31,8 +33,8 @@ export interface Judged {
   problem?: string;
 }
 
-/** What the caller knows of the change: `unchanged`, it cannot have moved the trigger label. */
-export type LabelerHint = 'unchanged' | undefined;
+/** What the caller knows of the change: `unchanged`, it cannot have moved the trigger label; `moved`, it did. */
+export type LabelerHint = 'unchanged' | 'moved' | undefined;
 
 export interface TrustVerdictsOptions {
   config: OrchestraConfig;
@@ -77,7 +79,7 @@ export class TrustVerdicts {
     const { triggerLabel, trust } = this.#options.config.workflow;
     const key = trustKey(issue, triggerLabel);
     const remembered = this.#remembered.get(issue.number);
-    if (remembered?.key === key && (remembered.updatedAt === issue.updatedAt || hint === 'unchanged')) {
+    if (remembered?.key === key && hint !== 'moved' && (remembered.updatedAt === issue.updatedAt || hint === 'unchanged')) {
       return { verdict: remembered.verdict, decided: true };
     }
     let labeler: Labeler | undefined;

@@ -22,7 +22,7 @@ import { promptBody, sha256 } from '../issues/text.ts';
 import { judgeIssue, trustsCommenter } from '../issues/trust.ts';
 import { findAnswer } from './answers.ts';
 import type { ObservedIssue } from './record.ts';
-import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE, observedIssue } from './watcher.ts';
+import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE, observedIssue } from './issue-events.ts';
 
 export interface IssueCommandEvent {
   number: number;

@@ -3,7 +3,8 @@
  * over the bus. Trust is decided here, before anything reaches the workflow: an untrusted issue
  * costs one log line and a counter, nothing more.
  *
- * On `miyabi.events.issue.<n>` (JetStream, so the workflow gets every one of them, acked):
+ * On `miyabi.events.issue.<n>` (JetStream, so the workflow gets every one of them, acked; the
+ * types, subjects and the issue's version are in ./issue-events.ts):
  *   issue.observed   a trusted open issue; msgId `observed:<n>:<version>` (its content and its
  *                    labels but the state labels: `issueVersion`), so the same issue seen by
  *                    polling and by a webhook within the duplicate window is handled once, and a
@@ -11,7 +12,7 @@
  *   issue.released   the issue was closed, or lost its trigger label or its trust
  *   issue.command    `/miyabi retry` from a trusted commenter (msgId `command:<n>:<comment id>`),
  *                    or the answer to an agent's question (./answers.ts); each comment once for
- *                    good (the ledger: `command.<n>.<comment id>` in KV, with retention)
+ *                    good (./comment-commands.ts: `command.<n>.<comment id>` in KV, with retention)
  * On `miyabi.events.issue.scope` after each full poll that saw a change: every open issue's number
  * that is trusted or not judged yet, so a workflow that restarted (or a watcher that did) releases
  * what left the scope — and never what could not be judged this time.
@@ -33,25 +34,16 @@ import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import type { IssueSource, ListResult, TrackedIssue } from '../issues/source.ts';
-import { promptBody, sha256 } from '../issues/text.ts';
-import { trustsCommenter } from '../issues/trust.ts';
+import { sha256 } from '../issues/text.ts';
 import type { GitHubWebhookEvent, OnceLedger } from '../issues/webhook.ts';
 import { AnswerWatch, type IssueComment } from './answers.ts';
+import { CommentCommands, memoryLedger } from './comment-commands.ts';
 import type { ObservedIssue } from './engine.ts';
-import { DependencyReader, dependenciesOf, trackerRepository } from './issue-dependencies.ts';
+import { DependencyReader, trackerRepository } from './issue-dependencies.ts';
+import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE, SCOPE_SUBJECT, issueSubject, issueVersion, observedIssue } from './issue-events.ts';
 import { TrustVerdicts, type LabelerHint } from './trust-verdicts.ts';
 
 export type { IssueComment } from './answers.ts';
-
-export const ISSUE_OBSERVED = 'issue.observed';
-export const ISSUE_RELEASED = 'issue.released';
-export const ISSUE_COMMAND = 'issue.command';
-export const ISSUE_SCOPE = 'issue.scope';
-export const SCOPE_SUBJECT = 'miyabi.events.issue.scope';
-
-export function issueSubject(number: number): string {
-  return `miyabi.events.issue.${number}`;
-}
 
 export interface WatcherOptions {
   config: OrchestraConfig;
@@ -74,28 +66,6 @@ export interface PollOutcome {
   problem?: string;
 }
 
-/** The issue as the workflow gets it; `dependsOn` defaults to what its body and the tracker's field say. */
-export function observedIssue(issue: TrackedIssue, dependsOn: number[] = dependenciesOf(issue).dependsOn): ObservedIssue {
-  return {
-    issue: {
-      number: issue.number,
-      title: issue.title,
-      body: promptBody(issue.body),
-      labels: issue.labels,
-      author: issue.author,
-      ...(issue.url === undefined ? {} : { url: issue.url }),
-    },
-    contentHash: sha256(issue.title, issue.body, dependsOn.join(',')).slice(0, 32),
-    dependsOn,
-  };
-}
-
-/** In memory: a process's own ledger, when no durable one is given. */
-function memoryLedger(): OnceLedger {
-  const keys = new Set<string>();
-  return { has: async (key) => keys.has(key), add: async (key) => void keys.add(key) };
-}
-
 export class IssueWatcher {
   readonly #options: WatcherOptions;
   /** Trusted open issues of the last poll, with their version (content and labels: `issueVersion`). */
@@ -111,7 +81,7 @@ export class IssueWatcher {
   readonly #answers: AnswerWatch;
   readonly #waitingLabel: string;
   readonly #stateLabels: ReadonlySet<string>;
-  readonly #ledger: OnceLedger;
+  readonly #commands: CommentCommands;
   /** Waiting issues whose comments could not be read: looked at again at the next poll. */
   readonly #unread = new Set<number>();
 
@@ -128,7 +98,14 @@ export class IssueWatcher {
     });
     this.#waitingLabel = config.workflow.stateLabels.waiting_for_human;
     this.#stateLabels = new Set(Object.values(config.workflow.stateLabels));
-    this.#ledger = options.ledger ?? memoryLedger();
+    this.#commands = new CommentCommands({
+      config,
+      answers: this.#answers,
+      ledger: options.ledger ?? memoryLedger(),
+      publish: options.publish,
+      logger,
+      ...(options.onIgnored ? { onIgnored: options.onIgnored } : {}),
+    });
   }
 
   /** Complete polls so far (every issue of the listing judged). */
@@ -286,8 +263,9 @@ export class IssueWatcher {
       return;
     }
     const { triggerLabel } = this.#options.config.workflow;
-    const movesTrigger = change.action === undefined || change.action === 'opened' || change.label?.toLowerCase() === triggerLabel.toLowerCase();
-    const seen = await this.#see(issue, movesTrigger ? undefined : 'unchanged');
+    const aboutTrigger = change.label?.toLowerCase() === triggerLabel.toLowerCase();
+    const mayMoveTrigger = change.action === undefined || change.action === 'opened' || aboutTrigger;
+    const seen = await this.#see(issue, aboutTrigger ? 'moved' : mayMoveTrigger ? undefined : 'unchanged');
     // Not judged: the delivery fails (GitHub delivers it again) and polling looks at it anyway.
     if (seen.kind === 'undecided') throw new Error(`issue #${issue.number} not judged yet: ${seen.problem}`);
     if (seen.kind === 'ignored') {
@@ -297,35 +275,9 @@ export class IssueWatcher {
     this.#inScope.set(issue.number, seen.version);
   }
 
-  /**
-   * A new comment, as a webhook delivered it, on an issue with these labels: `/miyabi retry` from
-   * a trusted commenter asks the workflow to run a failed issue again; another may answer the
-   * question an agent asked (./answers.ts). The orchestra's own comments (a key) are neither. A
-   * comment obeyed once is never obeyed again (the ledger, by comment id): GitHub's redelivery of
-   * it, even days later, is a no-op.
-   */
-  async comment(comment: IssueComment, labels: readonly string[] = []): Promise<boolean> {
-    if (comment.key !== undefined) return false;
-    const done = `command.${comment.issue}.${comment.commentId}`;
-    if (await this.#ledger.has(done)) {
-      this.#options.logger.info({ issue: comment.issue, commentId: comment.commentId }, 'comment already obeyed; not again');
-      return false;
-    }
-    const command = /^\s*\/miyabi\s+(retry)\b/m.exec(comment.body)?.[1];
-    if (command === undefined) {
-      const answered = await this.#answers.fromComment(comment, labels.includes(this.#waitingLabel));
-      if (answered) await this.#ledger.add(done);
-      return answered;
-    }
-    const trusted = trustsCommenter({ login: comment.author, isBot: comment.authorIsBot, association: comment.authorAssociation }, this.#options.config.workflow.trust);
-    if (!trusted) {
-      this.#options.logger.warn({ issue: comment.issue, author: comment.author, association: comment.authorAssociation }, `/miyabi ${command} from an untrusted commenter ignored`);
-      this.#options.onIgnored?.('untrusted_commenter');
-      return false;
-    }
-    await this.#options.publish(issueSubject(comment.issue), ISSUE_COMMAND, { number: comment.issue, command, by: comment.author }, `command:${comment.issue}:${comment.commentId}`);
-    await this.#ledger.add(done);
-    return true;
+  /** A new comment, as a webhook delivered it, on an issue with these labels (./comment-commands.ts). */
+  comment(comment: IssueComment, labels: readonly string[] = []): Promise<boolean> {
+    return this.#commands.comment(comment, labels);
   }
 
   /**
@@ -377,13 +329,3 @@ export async function deliverWebhookEvent(watcher: IssueWatcher, event: GitHubWe
 
 type Seen = { kind: 'observed'; version: string } | { kind: 'ignored'; reason: string } | { kind: 'undecided'; problem: string };
 
-/**
- * What the workflow has seen of an issue: its content (title, body, dependencies) and its labels
- * but the orchestra's own state labels. A new version is published again (its msgId is new): a
- * label added after the issue was first seen (a route label a moment after the trigger label)
- * reaches the workflow, while the orchestra's own label writes do not come back to it.
- */
-export function issueVersion(observed: ObservedIssue, stateLabels: ReadonlySet<string>): string {
-  const labels = observed.issue.labels.filter((label) => !stateLabels.has(label)).sort();
-  return `${observed.contentHash}.${sha256(labels.join('\n')).slice(0, 12)}`;
-}

@@ -30,6 +30,10 @@ describe('bus topology', () => {
     expect((await kv.status()).streamInfo.config.duplicate_window).toBe(90_000_000_000);
     await kv.put('hello', 'world');
     expect((await kv.get('hello'))?.string()).toBe('world');
+    // The ledger of what happens once for good (webhook deliveries, comment commands): on file,
+    // one entry per key, kept a week — longer than GitHub lets anyone redeliver (three days).
+    const once = (await (await bus.once()).status()).streamInfo.config;
+    expect(once).toMatchObject({ storage: 'file', max_msgs_per_subject: 1, max_age: 7 * 24 * 3_600 * 1e9 });
   });
 
   it('is idempotent: again, and from another bus, nothing fails and nothing changes', async () => {

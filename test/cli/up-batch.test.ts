@@ -1,8 +1,8 @@
 /**
  * Batch mode tells the truth: `up --once` (the real CLI, a child process) against the fake GitHub
- * ends with a non-zero exit and the reason when the tracker cannot be read and never recovers, or
- * an agent program is missing — rather than wait for ever — and does not fail because the HTTP
- * endpoint's port is taken.
+ * ends with a non-zero exit and the reason when the tracker cannot be read (or an issue judged) and
+ * that never recovers, or an agent program is missing — rather than wait for ever — and does not
+ * fail because the HTTP endpoint's port is taken.
  */
 import { execa } from 'execa';
 import { createServer, type Server } from 'node:net';
@@ -56,6 +56,17 @@ describe('up --once tells the truth', { timeout: 90_000 }, () => {
     expect(run.timedOut).toBe(false);
     expect(run.exitCode, run.stderr.slice(-2000)).toBe(1);
     expect(run.stdout).toMatch(/the issue source could not be read in full \(\d+ polls in a row\): permission denied while listing the open issues/);
+  });
+
+  it('exits 1, naming why, when an issue can never be judged (the token may not read who may write)', async () => {
+    fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
+    fake.state.permissionsReadable = false;
+    const issue = fake.addIssue({ title: 'Labelled by a collaborator', author: 'acme', authorAssociation: 'OWNER', labels: ['type:docs'] });
+    fake.labelIssue(issue.number, 'miyabi', 'bob');
+    const run = await once('unjudged', { issues: github(fake), agents: githubAgents() });
+    expect(run.timedOut).toBe(false);
+    expect(run.exitCode, run.stderr.slice(-2000)).toBe(1);
+    expect(run.stdout).toMatch(/the issue source could not be read in full \(\d+ polls in a row\): .*bob's permission/);
   });
 
   it('exits 1 with the issues that need a missing agent program blocked, naming the program', async () => {

@@ -1,8 +1,11 @@
 // The github source's reads and writes as GitHub sees them: conditional listings whose ETags are
 // kept only once the caller commits them, `since` polls that cost nothing when nothing changed,
-// and a state label changed in one PUT. The fake GitHub, the real client.
+// and a state label changed in one PUT that keeps a label added meanwhile. The fake GitHub, the
+// real client.
 import { describe, expect, it } from 'vitest';
 import { githubSourceHarness, owner, repo } from '../support/github-source.ts';
+import { startHoldingProxy } from '../support/holding-proxy.ts';
+import { waitFor } from '../support/wait.ts';
 
 const { fake, source } = githubSourceHarness();
 
@@ -55,4 +58,32 @@ describe('setExclusiveLabel', () => {
     expect(github.state.issues.get(issue.number)!.labels).toEqual(['bug', 'state:ready']);
   });
 
+  it('keeps a label someone adds while the PUT is on its way: put back, still applied by who applied it', async () => {
+    const github = await fake();
+    github.setCollaborator('carol', 'write');
+    const issue = github.addIssue({ labels: ['bug', 'state:ready'] });
+    // The read before the PUT is held: carol's label comes between the read and the PUT.
+    const proxy = await startHoldingProxy(github.url, (method, path) => method === 'GET' && path === `${issuesPath}/${issue.number}`);
+    try {
+      const issues = source(github, { baseUrl: proxy.url, client: { retries: 0 } });
+      // And the check after the PUT fails the first time: the write is tried again, and checks then.
+      github.fail({ kind: 'server_error', status: 503, method: 'GET', path: `${issuesPath}/${issue.number}/events` });
+      const write = issues.setExclusiveLabel(issue.number, family, 'state:working');
+      await waitFor(() => proxy.held === 1, { what: 'the read before the PUT held' });
+      github.labelIssue(issue.number, 'miyabi', 'carol');
+      proxy.release();
+      await expect(write).rejects.toThrow(/503|unavailable/i);
+      expect(github.state.issues.get(issue.number)!.labels).not.toContain('miyabi');
+      await issues.setExclusiveLabel(issue.number, family, 'state:working');
+      const labels = github.state.issues.get(issue.number)!.labels;
+      expect([...labels].sort()).toEqual(['bug', 'miyabi', 'state:working']);
+      expect(github.state.issues.get(issue.number)!.labelHistory.every((set) => set.filter((l) => l.startsWith('state:')).length === 1)).toBe(true);
+      expect(await issues.labeler(issue.number, 'miyabi')).toMatchObject({ login: 'carol', hasWriteAccess: true });
+      // A label the orchestra itself removed is not put back.
+      await issues.setExclusiveLabel(issue.number, family, 'state:done');
+      expect([...github.state.issues.get(issue.number)!.labels].sort()).toEqual(['bug', 'miyabi', 'state:done']);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

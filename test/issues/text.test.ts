@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PROMPT_BODY_MAX_BYTES, promptBody, sha256, truncateUtf8, withoutControlCharacters } from '../../src/issues/text.ts';
-import { observedIssue } from '../../src/workflow/watcher.ts';
+import { observedIssue } from '../../src/workflow/issue-events.ts';
 
 describe('untrusted issue text', () => {
   it('truncates on a character boundary, never leaving half a character, and says so', () => {

@@ -16,7 +16,7 @@ import type { TaskMessage, TaskResult } from '../../src/runner/task-message.ts';
 import { Workflow } from '../../src/workflow/engine.ts';
 import { workflowParts } from '../support/workflow-parts.ts';
 import { WorkflowStore } from '../../src/workflow/store.ts';
-import { observedIssue } from '../../src/workflow/watcher.ts';
+import { observedIssue } from '../../src/workflow/issue-events.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
 import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
 

@@ -53,18 +53,35 @@ function holdingAgents(dir: string) {
 const noCi = { checks: [] };
 
 describe('no issue missed on GitHub', { timeout: 60_000 }, () => {
-  it('sees the trigger label applied in the same second as the issue was last seen', async () => {
+  it('by polling, within one second: the trigger label seen, a route label after it is the route, and the trigger label removed stops the agent', async () => {
     fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
     fake.freezeClock(true);
-    const issue = fake.addIssue({ title: 'Labelled within the second', author: 'acme', authorAssociation: 'OWNER', labels: ['type:docs'] });
-    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake, { ci: noCi }) });
+    holds = await tempDir('miyabi-held-');
+    const held = holds.path;
+    const routed = fake.addIssue({ title: 'Labelled within the second', author: 'acme', authorAssociation: 'OWNER' });
+    test = await startTestOrchestra({ backend: 'process', agents: holdingAgents(held), config: githubConfig(fake, { ci: noCi }) });
     // Seen, judged without the label…
     await waitFor(() => (test!.orchestra.resources.watcher?.polls ?? 0) >= 1, { what: 'the first poll' });
-    expect(stateOf(test, issue.number)).toBeUndefined();
-    // …then labelled within the same second: the same `updated_at`.
-    fake.labelIssue(issue.number, 'miyabi', 'acme');
-    expect(fake.state.issues.get(issue.number)!.updatedAt).toBe(issue.createdAt);
-    await waitState(test, issue.number, 'done', 30_000);
+    expect(stateOf(test, routed.number)).toBeUndefined();
+    // …then labelled within the same second (the same `updated_at`), its route label a moment later.
+    fake.labelIssue(routed.number, 'miyabi', 'acme');
+    expect(fake.state.issues.get(routed.number)!.updatedAt).toBe(routed.createdAt);
+    await waitFor(() => existsSync(join(held, `held-${routed.number}`)), { timeoutMs: 20_000, what: '#1 codegen running' });
+    fake.labelIssue(routed.number, 'type:docs', 'acme');
+    await waitFor(() => contextOf(test!, routed.number).route.length === 3, { what: '#1 on the type:docs route' });
+
+    // #2 running, then its trigger label removed in the same second: released, its agent stopped.
+    const removed = trustedIssue(fake, 'Unlabelled');
+    await waitFor(() => existsSync(join(held, `held-${removed.number}`)), { timeoutMs: 20_000, what: '#2 codegen running' });
+    const agentPid = Number(readFileSync(join(held, `held-${removed.number}`), 'utf8'));
+    fake.unlabelIssue(removed.number, 'miyabi', 'acme');
+    expect(fake.state.issues.get(removed.number)!.updatedAt).toBe(routed.createdAt);
+    await waitState(test, removed.number, 'released', 10_000);
+    await waitFor(() => !alive(agentPid), { what: "#2's agent stopped" });
+
+    writeFileSync(join(held, `release-${routed.number}`), '');
+    await waitState(test, routed.number, 'done', 30_000);
+    expect(contextOf(test, routed.number).route.map((stage) => stage.stage)).toEqual(['codegen', 'pr', 'merge']);
   });
 
   it('by webhook, within one second: a route label after the trigger label is the route, and the trigger label removed stops the agent', async () => {

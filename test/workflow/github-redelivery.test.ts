@@ -10,16 +10,17 @@
  * And the orchestra's own writes, which come back as deliveries (`labeled miyabi:done` by its
  * own user), cost no lookup of who applied the trigger label.
  */
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import { workflowBacklog } from '../../src/actors/workflow.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
-import { tempDir, type TempDir } from '../support/cli.ts';
+import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
-import { deliverComment, deliverIssue, githubAgents, githubConfig, githubEnv, SECRET_ENV, stateLabels, token, trustedIssue } from '../support/github-orchestra.ts';
+import { deliverComment, deliverIssue, githubAgents, githubConfig, githubEnv, orchestraLog, SECRET_ENV, stateLabels, token, trustedIssue } from '../support/github-orchestra.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -51,6 +52,7 @@ describe('once per delivery, for good', { timeout: 90_000 }, () => {
     fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
     dir = await tempDir('miyabi-redelivery-');
     const repo = join(dir.path, 'repo');
+    const held = join(dir.path, 'held');
     await mkdir(repo);
     await gitRepo(repo);
     // Polls at start only: what the webhook deliveries do is what is seen.
@@ -64,7 +66,7 @@ describe('once per delivery, for good', { timeout: 90_000 }, () => {
         bus: { duplicateWindowMs: 100 },
         panes: { backend: 'process' },
         workspace: { repo },
-        agents: githubAgents(),
+        agents: { ...githubAgents(), codegen: { command: ['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'hold', held], min: 1, max: 1 } },
         ...base,
       }),
     );
@@ -76,12 +78,17 @@ describe('once per delivery, for good', { timeout: 90_000 }, () => {
 
     const issue = trustedIssue(fake, 'Retried once');
     let url = await start();
-    // The orchestra's own label write, delivered back: the trigger label did not move, no lookup.
-    const labelled = await waitFor(() => stateLabels(fake!, issue.number)[0], { what: 'a state label written' });
+    // The orchestra's own label write, delivered back while codegen holds (nothing else writes):
+    // the trigger label did not move, so no lookup of who applied it.
+    await waitFor(() => existsSync(join(held, `held-${issue.number}`)) && stateLabels(fake!, issue.number)[0] === 'miyabi:implementing', {
+      what: 'codegen running, its label written',
+    });
+    await orchestra!.resources.workflow!.flush();
     const lookups = () => fake!.requestsTo('GET', /\/issues\/\d+\/events$/).length;
     const before = lookups();
-    expect(await deliverIssue(url, fake, issue.number, 'labeled', { label: labelled, sender: 'miyabi-bot' })).toBe(200);
+    expect(await deliverIssue(url, fake, issue.number, 'labeled', { label: 'miyabi:implementing', sender: 'miyabi-bot' })).toBe(200);
     expect(lookups()).toBe(before);
+    await writeFile(join(held, `release-${issue.number}`), '');
 
     await waitFor(() => stateOf(issue.number)?.state === 'done', { timeoutMs: 30_000, what: 'the issue done' });
     const retry = { id: 4242, body: '/miyabi retry', author: 'acme', association: 'OWNER' };
@@ -93,12 +100,16 @@ describe('once per delivery, for good', { timeout: 90_000 }, () => {
 
     await orchestra!.stop();
     url = await start();
-    // GitHub's "Redeliver": the same delivery id.
+    // GitHub's "Redeliver": the same delivery id, known from the durable ledger (not the comment's).
     expect(await deliverComment(url, fake, issue.number, retry, delivery)).toBe(200);
-    // The same comment in another delivery.
+    // The same comment in another delivery: known by its comment id.
     expect(await deliverComment(url, fake, issue.number, retry)).toBe(200);
     await quiet();
     expect(stateOf(issue.number)).toEqual({ state: 'done', generation: 2 });
     expect(fake.commentCount(issue.number)).toBe(comments);
+    const log = await orchestraLog(join(dir.path, 'data'));
+    const seen = log.filter((line) => line.msg === 'webhook delivery seen before: not handled again').map((line) => (line.webhook as { deliveryId: string }).deliveryId);
+    expect(seen).toEqual([delivery]);
+    expect(log.filter((line) => line.msg === 'comment already obeyed; not again')).toHaveLength(1);
   });
 });

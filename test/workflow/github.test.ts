@@ -233,6 +233,9 @@ describe('exactly once across kill -9', { timeout: 180_000 }, () => {
     const log = () => readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8').catch(() => '');
     await waitFor(async () => (await log()).includes('"msg":"issue done"'), { timeoutMs: 90_000, what: 'the issue done' });
     expect(fake.commentCount(issue.number)).toBe(0);
+    // The refused writes are retried: the log says when, never "giving up".
+    await waitFor(async () => (await log()).includes('tracker write failed; will retry in'), { what: 'a retried write said so' });
+    expect(await log()).not.toMatch(/giving up/i);
     first.kill('SIGKILL');
     await first;
 

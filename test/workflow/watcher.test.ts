@@ -84,4 +84,34 @@ describe('the issue watcher on GitHub', () => {
     await watcher.poll();
     expect(published.find((message) => message.type === 'issue.released')).toMatchObject({ payload: { number: member.number, reason: 'no "miyabi" label' } });
   });
+
+  it('by webhook, the trigger label removed and applied again within the same second by someone without write access: judged again, released', async () => {
+    const { fake, watcher, published } = await setup(1);
+    fake.freezeClock(true);
+    fake.setCollaborator('alice', 'write');
+    fake.setCollaborator('mallory', 'triage');
+    const member = fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
+    fake.labelIssue(member.number, 'miyabi', 'alice');
+    await watcher.poll();
+    expect(published.map((message) => message.type)).toContain('issue.observed');
+    fake.unlabelIssue(member.number, 'miyabi', 'mallory');
+    fake.labelIssue(member.number, 'miyabi', 'mallory');
+    const issue = (await source!.get(member.number))!;
+    expect(issue.updatedAt).toBe(member.createdAt);
+    await watcher.issueEvent(issue, { action: 'labeled', label: 'miyabi' });
+    expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: member.number } });
+  });
+
+  it('an author no longer a member, with the same `updated_at` (GitHub does not move it): judged again at the next poll, released', async () => {
+    const { fake, watcher, published } = await setup(1);
+    fake.freezeClock(true);
+    fake.setCollaborator('alice', 'write');
+    const member = fake.addIssue({ title: 'Member', author: 'dave', authorAssociation: 'MEMBER' });
+    fake.labelIssue(member.number, 'miyabi', 'alice');
+    await watcher.poll();
+    expect(published.map((message) => message.type)).toContain('issue.observed');
+    fake.state.issues.get(member.number)!.authorAssociation = 'NONE';
+    await watcher.poll();
+    expect(published.find((message) => message.type === 'issue.released')).toMatchObject({ payload: { number: member.number } });
+  });
 });
