@@ -118,7 +118,7 @@ export async function benchPanes(): Promise<BenchRow[]> {
 
     let last: HeartbeatMessage | undefined;
     let onHeartbeat: ((heartbeat: HeartbeatMessage) => void) | undefined;
-    heartbeats = nc.subscribe(heartbeatSubject(AGENT), {
+    heartbeats = nc.subscribe(heartbeatSubject(ROLE, AGENT), {
       callback: (_error, message) => {
         const heartbeat = decodeHeartbeat(message.data);
         if (!heartbeat) return;
@@ -198,7 +198,7 @@ export async function benchPanes(): Promise<BenchRow[]> {
     // The floor pane: the session's placeholder taken over once, then respawned in place.
     // As a runner starts: with a runner's identity (the bus is locked), on a subject runners may publish.
     const natsUrl = orchestra.resources.natsServers[0]!;
-    const floorSubject = `miyabi.heartbeat.bench-floor-${process.pid}`;
+    const floorSubject = heartbeatSubject(ROLE, `bench-floor-${process.pid}`);
     const runnerSeed = orchestra.resources.natsIdentities!.get(`runner-${ROLE}`)!.file;
     const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject, runnerSeed, `_INBOX.runner-${ROLE}`];
     await floorServer.ensureSession('floor', { cwd: test.dir.path });

@@ -11,6 +11,7 @@ import type { PaneHandle } from '../infra/panes/driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
 import { decodeHeartbeat, heartbeatSubject, jsonField, runnerErrorSubject } from '../runner/heartbeat.ts';
 import { stopRecordedAgentGroup } from '../runner/pid-file.ts';
+import { CANNOT_SERVE, lastCannotServe, runnerLogFile } from '../runner/runner-log.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 import { runnerArgv, runnerEnv } from './runner-command.ts';
@@ -37,6 +38,8 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
   let handle: PaneHandle | undefined;
   let previous: PaneHandle | undefined;
   let lastTitle: string | undefined;
+  /** Whether the current runner said on the bus why it cannot serve (else its log is read when it exits). */
+  let reported = false;
   /** What the runner last reported of its task in flight: a runner that dies leaves it behind. */
   let inFlight: { agentPid?: number; ackSubject?: string } | undefined;
   const releaseInFlight = () => {
@@ -60,6 +63,8 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
           return () => {};
         }
         const title = `${agent.displayName} · ${role} · spawning`;
+        const startedAt = new Date().toISOString();
+        reported = false;
         const spec = { id: agentId, title, argv: runnerArgv(resources, agentId, role), env: runnerEnv(resources, agentId, role), cwd: process.cwd() };
         (async () => (await resources.spares?.claim(role, agentId, title)) ?? (await driver.start(spec)))()
           .then(
@@ -74,6 +79,12 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
               if (pane.pid !== undefined) sendBack({ type: 'runner.started', pid: pane.pid });
               void pane.exited.then((exit) => {
                 if (!cancelled) sendBack({ type: 'runner.exited', code: exit.code, signal: exit.signal });
+                // Refused by the server (another role's identity), it could not say why on the bus.
+                if (exit.code !== 0 && !reported) {
+                  void lastCannotServe(runnerLogFile(config.dataDir, agentId), startedAt).then((reason) => {
+                    if (reason !== undefined) logger.error({ reason, from: 'its log' }, `${CANNOT_SERVE}; its pool restarts it with backoff`);
+                  });
+                }
               });
             },
             (error: unknown) => {
@@ -93,7 +104,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
       heartbeats: fromCallback<AgentPaneEvent, { agentId: string }>(({ sendBack }) => {
         const nc = resources.nc;
         if (!nc) return () => {};
-        const subscription = nc.subscribe(heartbeatSubject(agentId), {
+        const subscription = nc.subscribe(heartbeatSubject(role, agentId), {
           callback: (error, message) => {
             if (error) return logger.warn({ err: describeError(error) }, 'heartbeat subscription error');
             const heartbeat = decodeHeartbeat(message.data);
@@ -102,11 +113,12 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });
-        const errors = nc.subscribe(runnerErrorSubject(agentId), {
+        const errors = nc.subscribe(runnerErrorSubject(role, agentId), {
           callback: (error, message) => {
             if (error) return;
+            reported = true;
             const reason = jsonField(message, 'reason') ?? message.string();
-            logger.error({ reason }, 'runner cannot serve; its pool restarts it with backoff');
+            logger.error({ reason }, `${CANNOT_SERVE}; its pool restarts it with backoff`);
           },
         });
         return () => {

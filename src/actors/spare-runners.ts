@@ -36,10 +36,11 @@ export class SpareRunners implements Spares {
     const nc = resources.nc;
     if (nc) {
       this.subscriptions.push(
-        nc.subscribe(spareReadySubject('*'), {
+        nc.subscribe(spareReadySubject('*', '*'), {
           callback: (_error, message) => {
-            const spareId = message.subject.split('.')[2]!;
-            for (const spare of this.spares.values()) if (spare.id === spareId) spare.ready = true;
+            // miyabi.spare.<role>.<spareId>.ready: only a runner of that role may say so.
+            const [, , role, spareId] = message.subject.split('.');
+            if (this.spares.get(role!)?.id === spareId) this.spares.get(role!)!.ready = true;
           },
         }),
       );
@@ -54,7 +55,7 @@ export class SpareRunners implements Spares {
     if (!spare?.ready || !nc || nc.isClosed()) return undefined;
     this.spares.delete(role);
     try {
-      const reply = await nc.request(spareClaimSubject(spare.id), JSON.stringify({ agentId }), { timeout: 2_000 });
+      const reply = await nc.request(spareClaimSubject(role, spare.id), JSON.stringify({ agentId }), { timeout: 2_000 });
       if (!(reply.json() as { ok?: boolean }).ok) throw new Error('spare refused the claim');
       spare.handle.setTitle(title);
       this.logger.info({ role, agentId, spare: spare.id, pid: spare.handle.pid }, 'agent took over a spare runner');

@@ -7,7 +7,7 @@
  * | ----------------- | -------------------------------------------------------------- | ---------- |
  * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,fault}` | anything |
  * | `operator`        | `miyabi.control.{status,stop,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
- * | `runner-<role>`   | its role's results, dead letters, heartbeats and errors; pulls and acks on its durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, spare claims, its own inbox `_INBOX.runner-<role>.>` |
+ * | `runner-<role>`   | its role's results, dead letters, heartbeats, errors and spares' ready; pulls and acks on its durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its role's spare claims, its own inbox `_INBOX.runner-<role>.>` |
  *
  * Denied to all but the orchestrator, whatever else they are allowed: `miyabi.tasks.>`,
  * `miyabi.events.issue.>`, `$KV.>` (KV writes), `miyabi.control.stop|fault|cancel` (the
@@ -84,15 +84,16 @@ export function runnerPermissions(role: string): UserPermissions {
         deadLetterSubject(topology, taskSubject(role)),
         // Read-only, and only the cancel marks: a task cancelled while it waited is dropped.
         `$JS.API.DIRECT.GET.${kvStream}.$KV.${topology.kvBucket}.cancel.>`,
-        heartbeatSubject('*'),
-        runnerErrorSubject('*'),
-        spareReadySubject('*'),
+        // Its own role's agents and spares only: the role is a token of the subject.
+        heartbeatSubject(role, '*'),
+        runnerErrorSubject(role, '*'),
+        spareReadySubject(role, '*'),
         // The Conductor's pane shows the tree.
         ...(role === 'conductor' ? [CONTROL_SUBJECTS.status] : []),
       ],
       deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop],
     },
-    subscribe: { allow: [`${inboxPrefixOf(runnerIdentity(role))}.>`, CANCEL_SUBJECT, spareClaimSubject('*')] },
+    subscribe: { allow: [`${inboxPrefixOf(runnerIdentity(role))}.>`, CANCEL_SUBJECT, spareClaimSubject(role, '*')] },
     allowResponses: true,
   };
 }

@@ -1,29 +1,35 @@
 /**
  * Heartbeats: a runner says every few seconds that it is alive, what it is doing and on which
- * task, over core NATS (`miyabi.heartbeat.<agentId>`): nothing to store, a missed one is simply
- * missed, and the orchestrator's watchdog counts the silence.
+ * task, over core NATS (`miyabi.heartbeat.<role>.<agentId>`): nothing to store, a missed one is
+ * simply missed, and the orchestrator's watchdog counts the silence.
+ *
+ * Every subject a runner speaks on names its role as a token of its own, so the server lets a
+ * runner identity (src/orchestra/nats-auth.ts) speak for its role's agents only: `codegen`'s
+ * runner can neither heartbeat for `review-1` (keeping a dead agent "alive", or naming a process
+ * group and an ack subject for the orchestra to act on), nor report its error, nor answer or
+ * announce another role's spare.
  */
 import { z } from 'zod';
 
 export const HEARTBEAT_SUBJECT_PREFIX = 'miyabi.heartbeat';
 
-export function heartbeatSubject(agentId: string): string {
-  return `${HEARTBEAT_SUBJECT_PREFIX}.${agentId}`;
+export function heartbeatSubject(role: string, agentId: string): string {
+  return `${HEARTBEAT_SUBJECT_PREFIX}.${role}.${agentId}`;
 }
 
 /** Where a runner says why it cannot serve, just before it exits. */
-export function runnerErrorSubject(agentId: string): string {
-  return `miyabi.agent.${agentId}.error`;
+export function runnerErrorSubject(role: string, agentId: string): string {
+  return `miyabi.agent.${role}.${agentId}.error`;
 }
 
 /** A spare runner listens here to be claimed as an agent (request/reply). */
-export function spareClaimSubject(spareId: string): string {
-  return `miyabi.spare.${spareId}.claim`;
+export function spareClaimSubject(role: string, spareId: string): string {
+  return `miyabi.spare.${role}.${spareId}.claim`;
 }
 
 /** A spare runner says here that it is loaded, connected and waiting. */
-export function spareReadySubject(spareId: string): string {
-  return `miyabi.spare.${spareId}.ready`;
+export function spareReadySubject(role: string, spareId: string): string {
+  return `miyabi.spare.${role}.${spareId}.ready`;
 }
 
 export const heartbeatSchema = z.object({

@@ -102,7 +102,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       pid: process.pid,
       at: new Date().toISOString(),
     };
-    if (!nc.isClosed()) nc.publish(heartbeatSubject(agentId), JSON.stringify(heartbeat));
+    if (!nc.isClosed()) nc.publish(heartbeatSubject(role, agentId), JSON.stringify(heartbeat));
   };
   const heartbeats = setInterval(beat, config.panes.heartbeatIntervalMs);
   // Fault injection for the watchdog: `kill -USR2 <runner>` silences this runner's heartbeats, as

@@ -181,6 +181,8 @@ describe('bad input', { timeout: 60_000 }, () => {
     process.kill(pid, 'SIGKILL');
     const refused = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1', 'the impostor refused', 30_000);
     expect(String(refused.reason)).toMatch(/Permissions Violation/);
+    // It may not say so on review's subjects either: the orchestra read it from the runner's log.
+    expect(refused.from).toBe('its log');
     await writeFile(join(seedsDir(), 'runner-review.nk'), `${own}\n`);
     await waitFor(
       () => {

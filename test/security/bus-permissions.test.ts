@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
 import { DEFAULT_BUS_TOPOLOGY } from '../../src/infra/bus/topology.ts';
 import { externalServerConfig } from '../../src/orchestra/nats-auth.ts';
+import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../../src/runner/heartbeat.ts';
 import { cancelKey, taskDurable } from '../../src/runner/task-message.ts';
 import { startSecureNats, type Client, type SecureNats } from '../support/secure-nats.ts';
 
@@ -35,7 +36,9 @@ afterAll(async () => {
  * Publishes `subject` as `client`, then a message it may publish: when that one arrives, the
  * first would have arrived before it had the server let it through (one connection, in order).
  */
-async function publishAndProbe(client: Client, subject: string, sentinel = 'miyabi.heartbeat.probe'): Promise<string[]> {
+const probe = heartbeatSubject('codegen', 'probe');
+
+async function publishAndProbe(client: Client, subject: string, sentinel = probe): Promise<string[]> {
   const seen: string[] = [];
   const done = new Promise<void>((resolve) => {
     const sub = orchestrator.nc.subscribe('>', {
@@ -69,7 +72,7 @@ describe('a runner identity', () => {
     for (const subject of [CONTROL_SUBJECTS.stop, 'miyabi.tasks.codegen', 'miyabi.tasks.review', 'miyabi.events.issue.777', 'miyabi.events.issue.scope', 'miyabi.control.cancel']) {
       const seen = await publishAndProbe(runner, subject);
       await runner.refused('Publish', subject);
-      expect(seen, subject).toEqual(['miyabi.heartbeat.probe']);
+      expect(seen, subject).toEqual([probe]);
     }
     // Through JetStream too: no PubAck, no message in the stream.
     await expect(jetstream(runner.nc).publish('miyabi.tasks.codegen', '{}', { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
@@ -106,6 +109,24 @@ describe('a runner identity', () => {
       jsm.consumers.add('MIYABI_TASKS', { durable_name: 'stolen', filter_subject: 'miyabi.tasks.review', ack_policy: 'explicit' as never }),
     ).rejects.toThrow(/Permissions Violation/);
     await expect(jsm.consumers.update('MIYABI_TASKS', taskDurable('codegen'), { max_ack_pending: 5 })).rejects.toThrow(/Permissions Violation/);
+  });
+
+  it("speaks for its own role's agents and spares only: another role's heartbeat, error or spare is refused", async () => {
+    for (const subject of [heartbeatSubject('codegen', 'codegen-1'), runnerErrorSubject('codegen', 'codegen-1'), spareReadySubject('codegen', 'spare-codegen-1')]) {
+      expect(await publishAndProbe(runner, subject), subject).toEqual([subject, probe]);
+    }
+    // A review agent kept "alive" (or its process group and ack subject named) by codegen's runner.
+    for (const subject of [heartbeatSubject('review', 'review-1'), runnerErrorSubject('review', 'review-1'), spareReadySubject('review', 'spare-review-1')]) {
+      expect(await publishAndProbe(runner, subject), subject).toEqual([probe]);
+      await runner.refused('Publish', subject);
+    }
+    // Its own role's spare is claimed and answers; another role's claims it cannot even hear.
+    const own = runner.nc.subscribe(spareClaimSubject('codegen', 'spare-codegen-1'), { callback: (_error, message) => void message.respond('{"ok":true}') });
+    await runner.nc.flush();
+    expect((await orchestrator.nc.request(spareClaimSubject('codegen', 'spare-codegen-1'), '{}', { timeout: 2_000 })).json()).toEqual({ ok: true });
+    own.unsubscribe();
+    runner.nc.subscribe(spareClaimSubject('review', 'spare-review-1'));
+    await runner.refused('Subscription', spareClaimSubject('review', 'spare-review-1'));
   });
 
   it("cannot listen to others' replies or to the task streams", async () => {

@@ -3,7 +3,6 @@
  * headless). Not for people to run by hand, though they may: it is an ordinary NATS client.
  * The conductor's pane shows the live status of the whole orchestra instead of taking tasks.
  */
-import { join } from 'node:path';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
 import { describeError } from '../../errors.ts';
@@ -14,6 +13,7 @@ import { readRunFile } from '../../orchestra/run-file.ts';
 import { heartbeatSubject, jsonField, runnerErrorSubject, spareClaimSubject, spareReadySubject, type HeartbeatMessage } from '../../runner/heartbeat.ts';
 import { startPaneRunner } from '../../runner/pane-runner.ts';
 import { writeRunnerPid } from '../../runner/pid-file.ts';
+import { CANNOT_SERVE, runnerLogFile } from '../../runner/runner-log.ts';
 import { runnerIdentity } from '../../runner/task-message.ts';
 import { connectCli, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, renderTree } from '../output.ts';
@@ -46,7 +46,7 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
     // A spare has loaded, read the config and connected; it becomes an agent when claimed.
     const removeSparePid = await writeRunnerPid(config.dataDir, spareId);
     print(`spare runner for ${role}: waiting to replace an agent`);
-    const claimed = await Promise.race([waitForClaim(nc, spareId), signalled, connectionLost]);
+    const claimed = await Promise.race([waitForClaim(nc, role, spareId), signalled, connectionLost]);
     await removeSparePid();
     if (!claimed.startsWith('agent:')) {
       if (!nc.isClosed()) await nc.close();
@@ -56,7 +56,7 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   }
   const logger = createLogger({
     level: config.log.level,
-    filePath: join(config.dataDir, 'logs', 'runners', `${agentId}.log`),
+    filePath: runnerLogFile(config.dataDir, agentId!),
     stdout: false,
     secrets,
   }).child({ actorId: agentId, role });
@@ -72,8 +72,8 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
       // Say why before exiting (a missing agent program, a NATS permission refused), so the
       // orchestra's log names the cause and not only the exit; its pool restarts this runner.
       const reason = describeError(error);
-      logger.error({ err: reason }, 'runner cannot serve');
-      if (!nc.isClosed()) nc.publish(runnerErrorSubject(agentId!), JSON.stringify({ agentId, reason }));
+      logger.error({ err: reason }, CANNOT_SERVE);
+      if (!nc.isClosed()) nc.publish(runnerErrorSubject(role, agentId!), JSON.stringify({ agentId, reason }));
       await nc.flush().catch(() => undefined);
       await flushLogger(logger);
       throw error;
@@ -92,9 +92,9 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
 }
 
 /** Announces the spare and resolves with `agent:<id>` when the orchestra claims it. */
-function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, spareId: string): Promise<string> {
+function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, role: string, spareId: string): Promise<string> {
   return new Promise((resolve) => {
-    const subscription = nc.subscribe(spareClaimSubject(spareId), {
+    const subscription = nc.subscribe(spareClaimSubject(role, spareId), {
       callback: (error, message) => {
         if (error) return;
         const agentId = jsonField(message, 'agentId');
@@ -107,7 +107,7 @@ function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, spareId: strin
         resolve(`agent:${agentId}`);
       },
     });
-    void nc.flush().then(() => nc.publish(spareReadySubject(spareId), JSON.stringify({ pid: process.pid })));
+    void nc.flush().then(() => nc.publish(spareReadySubject(role, spareId), JSON.stringify({ pid: process.pid })));
   });
 }
 
@@ -135,7 +135,7 @@ function conductor(
 ): () => Promise<void> {
   const tick = async () => {
     const heartbeat: HeartbeatMessage = { agentId, state: 'idle', pid: process.pid, at: new Date().toISOString() };
-    nc.publish(heartbeatSubject(agentId), JSON.stringify(heartbeat));
+    nc.publish(heartbeatSubject('conductor', agentId), JSON.stringify(heartbeat));
     try {
       const reply = (await nc.request(CONTROL_SUBJECTS.status, undefined, { timeout: intervalMs })).json<StatusReply>();
       // Clear the pane and redraw: the Conductor shows the present, not a scrollback.
