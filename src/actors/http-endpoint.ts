@@ -9,6 +9,7 @@
 import { describeError } from '../errors.ts';
 import type { Logger } from 'pino';
 import { startHttpServer, type RouteHandler } from '../infra/observe/http-server.ts';
+import { GitHubIssueSource } from '../issues/github-source.ts';
 import { createGitHubWebhookHandler } from '../issues/webhook.ts';
 import { deliverWebhookEvent } from '../workflow/watcher.ts';
 import { onceLedger } from './once-ledger.ts';
@@ -86,6 +87,7 @@ function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<st
   const github = resources.config.issues.source === 'github' ? resources.config.issues.github : undefined;
   const secret = resources.secrets.webhookSecret;
   if (!github?.webhook || !secret) return {};
+  const source = resources.issueSource;
   const handler = createGitHubWebhookHandler({
     secret,
     owner: github.owner,
@@ -93,6 +95,7 @@ function webhookRoutes(resources: OrchestraResources, logger: Logger): Record<st
     maxBodyBytes: github.webhook.maxBodyBytes,
     deliveries: onceLedger(resources),
     logger: logger.child({ route: github.webhook.path }),
+    ...(source instanceof GitHubIssueSource ? { ownComment: (issue, author, key, signature) => source.ownsComment(issue, author, key, signature) } : {}),
     onEvent: async (event) => {
       const watcher = resources.watcher;
       // Not running yet (or restarting): a 5xx makes GitHub redeliver, and polling catches up anyway.

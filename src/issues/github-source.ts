@@ -157,6 +157,11 @@ export class GitHubIssueSource implements IssueSource {
     return this.pulls.openPullRequest(request);
   }
 
+  /** Whether a comment (as a webhook delivered it) by `author`, marked with `key` and `signature`, is the orchestra's own. */
+  ownsComment(number: number, author: string, key: string, signature: string | undefined): Promise<boolean> {
+    return this.comments.isOwn(number, author, key, signature);
+  }
+
   /** Every comment of the issue, oldest first; the orchestra's own carry their key, the marker left out of the body. */
   listComments(number: number): Promise<TrackedComment[]> {
     return this.comments.listComments(number);

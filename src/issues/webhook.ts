@@ -22,6 +22,10 @@
  *   otherwise                               `onEvent(normalized)`; 200 when it resolves, 500 and an
  *                                           error line when it throws
  *
+ * A comment that starts with the orchestra's hidden marker is taken for its own (its `key` set,
+ * the marker left out) only when `ownComment` says so — the orchestra's login, the signature
+ * verifying (src/issues/github/comments.ts); anyone can write a marker.
+ *
  * The signature covers the body as bytes; GitHub sends JSON in UTF-8, which is verified as that
  * text (`@octokit/webhooks-methods`). A body in the form encoding (`payload=…`, a webhook
  * configured with `application/x-www-form-urlencoded`) is accepted too.
@@ -54,12 +58,15 @@ export interface GitHubWebhookEvent {
   previousLabel?: string;
   comment?: {
     id: number;
-    /** Without the orchestra's hidden marker, when it has one. */
+    /** As written; without the hidden marker when it is the orchestra's own (`key`). */
     body: string;
     author: string;
     authorAssociation: AuthorAssociation;
     authorIsBot: boolean;
-    /** The orchestra's own comment: the key of its hidden marker (src/issues/github/comments.ts). */
+    /**
+     * The orchestra's own comment: the key of its hidden marker (src/issues/github/comments.ts),
+     * set only when `ownComment` says so (its author and signature): anyone can write a marker.
+     */
     key?: string;
   };
 }
@@ -85,6 +92,12 @@ export interface GitHubWebhookOptions {
   /** Delivery ids remembered durably; absent: in memory only (this process). */
   deliveries?: OnceLedger;
   logger: Logger;
+  /**
+   * Whether a comment that starts with the orchestra's hidden marker is its own (by its login,
+   * the signature verifying: `GitHubIssueSource.ownsComment`). Absent: none is, and a marked
+   * comment is handed on as anyone's, as written.
+   */
+  ownComment?: (issue: number, author: string, key: string, signature: string | undefined) => Promise<boolean>;
   onEvent: (event: GitHubWebhookEvent) => void | Promise<void>;
 }
 
@@ -181,17 +194,25 @@ export function normalizeWebhookEvent(name: GitHubWebhookEventName, deliveryId: 
     const comment = payload.comment;
     if (typeof comment !== 'object' || comment === null) return undefined;
     const association = typeof comment.author_association === 'string' ? comment.author_association : 'NONE';
-    const { key, body } = parseCommentMarker(typeof comment.body === 'string' ? comment.body : '');
     event.comment = {
       id: typeof comment.id === 'number' ? comment.id : 0,
-      body,
+      body: typeof comment.body === 'string' ? comment.body : '',
       author: comment.user?.login ?? 'ghost',
       authorAssociation: toTrackedIssue({ number: 0, author_association: association }).authorAssociation,
       authorIsBot: isBotUser(comment.user),
-      ...(key === undefined ? {} : { key }),
     };
   }
   return event;
+}
+
+/** A marked comment the orchestra owns gets its key and loses the marker; any other stays as written. */
+async function recognizeOwnComment(event: GitHubWebhookEvent, ownComment: GitHubWebhookOptions['ownComment']): Promise<void> {
+  const { comment, issue } = event;
+  if (comment === undefined || issue === undefined || ownComment === undefined) return;
+  const marker = parseCommentMarker(comment.body);
+  if (marker.key === undefined || !(await ownComment(issue.number, comment.author, marker.key, marker.signature))) return;
+  comment.body = marker.body;
+  comment.key = marker.key;
 }
 
 export function createGitHubWebhookHandler(options: GitHubWebhookOptions): GitHubWebhookHandler {
@@ -292,6 +313,7 @@ export function createGitHubWebhookHandler(options: GitHubWebhookOptions): GitHu
     }
     remember(deliveryId);
     try {
+      await recognizeOwnComment(event, options.ownComment);
       await onEvent(event);
     } catch (error) {
       deliveries.delete(deliveryId);

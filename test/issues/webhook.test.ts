@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHttpServer, type HttpServer } from '../../src/infra/observe/http-server.ts';
 import { createLogger } from '../../src/infra/observe/logger.ts';
 import { OrchestraMetrics } from '../../src/infra/observe/metrics.ts';
+import { commentMarker, MarkerSigner } from '../../src/issues/github/comments.ts';
 import { createGitHubWebhookHandler, type GitHubWebhookEvent, type GitHubWebhookOptions } from '../../src/issues/webhook.ts';
 
 const secret = 'whsec_test_secret_5f3c';
@@ -138,17 +139,32 @@ describe('GitHub webhook receiver', () => {
     expect(events[2]!.issue).toBeUndefined();
   });
 
-  it("names the orchestra's own comment by the key of its hidden marker, and hands the body without it", async () => {
-    const { url, events } = await receiver();
-    const body = '<!-- miyabi-orchestra:key=issue-12.g1.needs-input.codegen.r0.q1 -->\nWhich output format?';
-    const comment = { id: 7, body, user: user('miyabi-bot'), author_association: 'COLLABORATOR' };
-    await deliver(url, { event: 'issue_comment', payload: { action: 'created', issue: issue(), comment, repository: repository(), sender: user('miyabi-bot') } });
-    const person = { ...comment, id: 8, body: 'JSON. <!-- miyabi-orchestra:key=x -->', user: user('alice') };
-    await deliver(url, { event: 'issue_comment', payload: { action: 'created', issue: issue(), comment: person, repository: repository(), sender: user('alice') } });
+  it("names the orchestra's own comment by the key of its hidden marker, and hands the body without it; a commenter's marker is not the orchestra's", async () => {
+    // The orchestra's own: by its login, the marker signed with the installation's secret.
+    const signer = new MarkerSigner('installation-secret', 'acme/widgets');
+    const ownComment = async (number: number, author: string, key: string, signature: string | undefined) => author === 'miyabi-bot' && signer.verifies(number, key, signature);
+    const { url, events } = await receiver({ ownComment });
+    const key = 'issue-12.g1.needs-input.codegen.r0.q1';
+    const genuine = commentMarker(key, signer.sign(12, key));
+    const send = (id: number, body: string, login: string) =>
+      deliver(url, { event: 'issue_comment', payload: { action: 'created', issue: issue(), comment: { id, body, user: user(login), author_association: 'COLLABORATOR' }, repository: repository(), sender: user(login) } });
+    await send(7, `${genuine}\nWhich output format?`, 'miyabi-bot');
+    await send(8, 'JSON. <!-- miyabi-orchestra:key=x -->', 'alice');
+    // Forged: the predictable key unsigned, a signature guessed, the genuine marker copied.
+    const forged = [commentMarker(key), commentMarker(key, new MarkerSigner('guess', 'acme/widgets').sign(12, key)), genuine].map((marker) => `${marker}\n/miyabi retry`);
+    for (const [index, body] of forged.entries()) await send(9 + index, body, 'mallory');
     expect(events.map((event) => event.comment)).toEqual([
-      { id: 7, body: 'Which output format?', author: 'miyabi-bot', authorAssociation: 'COLLABORATOR', authorIsBot: false, key: 'issue-12.g1.needs-input.codegen.r0.q1' },
+      { id: 7, body: 'Which output format?', author: 'miyabi-bot', authorAssociation: 'COLLABORATOR', authorIsBot: false, key },
       { id: 8, body: 'JSON. <!-- miyabi-orchestra:key=x -->', author: 'alice', authorAssociation: 'COLLABORATOR', authorIsBot: false },
+      ...forged.map((body, index) => ({ id: 9 + index, body, author: 'mallory', authorAssociation: 'COLLABORATOR', authorIsBot: false })),
     ]);
+  });
+
+  it('without a way to tell its own, takes no marked comment for the orchestra\'s', async () => {
+    const { url, events } = await receiver();
+    const body = '<!-- miyabi-orchestra:key=issue-12.g1.done -->\nDone.';
+    await deliver(url, { event: 'issue_comment', payload: { action: 'created', issue: issue(), comment: { id: 7, body, user: user('miyabi-bot'), author_association: 'COLLABORATOR' }, repository: repository(), sender: user('miyabi-bot') } });
+    expect(events.map((event) => event.comment)).toEqual([{ id: 7, body, author: 'miyabi-bot', authorAssociation: 'COLLABORATOR', authorIsBot: false }]);
   });
 
   it('refuses a missing or bad signature with 401 and one warn line each', async () => {

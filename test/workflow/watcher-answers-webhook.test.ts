@@ -11,6 +11,8 @@ import { parseConfigText } from '../../src/config/load.ts';
 import { decodeEnvelope } from '../../src/infra/bus/envelope.ts';
 import { startHttpServer, type HttpServer } from '../../src/infra/observe/http-server.ts';
 import { OrchestraMetrics } from '../../src/infra/observe/metrics.ts';
+import type { GitHubIssueSource } from '../../src/issues/github-source.ts';
+import { commentMarker, MarkerSigner } from '../../src/issues/github/comments.ts';
 import type { IssueSource } from '../../src/issues/source.ts';
 import { createGitHubWebhookHandler } from '../../src/issues/webhook.ts';
 import { IssueWatcher, deliverWebhookEvent } from '../../src/workflow/watcher.ts';
@@ -64,9 +66,17 @@ async function busWatcher(source: IssueSource, sender: string) {
   return { watcher, ignored, warnings, duplicates, stored, bus, topology };
 }
 
-async function receiver(watcher: IssueWatcher): Promise<string> {
+/** The receiver as the orchestra mounts it: the source tells the orchestra's own comments. */
+async function receiver(watcher: IssueWatcher, source: GitHubIssueSource): Promise<string> {
   const logger = pino({ level: 'silent' });
-  const handler = createGitHubWebhookHandler({ secret, owner: 'acme', repo: 'widgets', logger, onEvent: (event) => deliverWebhookEvent(watcher, event) });
+  const handler = createGitHubWebhookHandler({
+    secret,
+    owner: 'acme',
+    repo: 'widgets',
+    logger,
+    ownComment: (issue, author, key, signature) => source.ownsComment(issue, author, key, signature),
+    onEvent: (event) => deliverWebhookEvent(watcher, event),
+  });
   const server = await startHttpServer({ port: 0, metrics: new OrchestraMetrics(), health: () => ({ ok: true }), ready: () => ({ ok: true }), logger, routes: { '/hook': handler } });
   servers.push(server);
   return `${server.url}/hook`;
@@ -107,13 +117,15 @@ async function comment(url: string, issue: { number: number; labels: string[] },
 
 describe('answers by webhook', () => {
   it('publishes a trusted reply on a waiting issue at once, and `/miyabi answer` on any; the rest does nothing', async () => {
-    const source = harness.source(await harness.fake());
+    const markerKey = 'b'.repeat(64);
+    const source = harness.source(await harness.fake(), { markerKey });
     const { watcher, ignored, warnings, stored } = await busWatcher(source, 'watcher-webhook');
-    const url = await receiver(watcher);
+    const url = await receiver(watcher, source);
     const waiting = { number: 12, labels: ['miyabi', WAITING] };
     const working = { number: 13, labels: ['miyabi', 'miyabi:implementing'] };
 
-    const own = '<!-- miyabi-orchestra:key=issue-12.g1.needs-input.codegen.r0.q1 -->\nWhich output format?';
+    const question = 'issue-12.g1.needs-input.codegen.r0.q1';
+    const own = `${commentMarker(question, new MarkerSigner(markerKey, 'acme/widgets').sign(12, question))}\nWhich output format?`;
     expect(await comment(url, waiting, { id: 500, body: own, author: 'miyabi-bot', association: 'COLLABORATOR' })).toBe(200);
     const untrusted = { id: 501, body: 'Use XML!', author: 'eve', association: 'NONE' };
     expect(await comment(url, waiting, untrusted)).toBe(200);
@@ -149,7 +161,7 @@ describe('answers by webhook', () => {
     const reply = fake.addComment(issue.number, 'JSON, please.', 'acme');
 
     const before = await busWatcher(source, 'watcher-before');
-    const url = await receiver(before.watcher);
+    const url = await receiver(before.watcher, source);
     expect(await comment(url, { number: issue.number, labels: ['miyabi', WAITING] }, { id: reply.id, body: reply.body, author: 'acme', association: 'OWNER' })).toBe(200);
     // A new watcher (the orchestra restarted) on the same streams: its first poll finds the same answer.
     const after = new IssueWatcher({

@@ -61,14 +61,10 @@ interface GitHubCommentJson {
   author_association?: string | null;
 }
 
-/**
- * A comment as the orchestra reads it. `own` says whether a marked comment is the orchestra's;
- * without it (a webhook's view) a marker's key is taken as written, which only ever makes the
- * comment ignored.
- */
-export function toTrackedComment(json: GitHubCommentJson, own?: (login: string | undefined, key: string, signature: string | undefined) => boolean): TrackedComment {
+/** A comment as the orchestra reads it. `own` says whether a marked comment is the orchestra's: only then has it a key. */
+export function toTrackedComment(json: GitHubCommentJson, own: (login: string | undefined, key: string, signature: string | undefined) => boolean): TrackedComment {
   const marker = parseCommentMarker(json.body ?? '');
-  const ours = marker.key !== undefined && (own === undefined || own(json.user?.login ?? undefined, marker.key, marker.signature));
+  const ours = marker.key !== undefined && own(json.user?.login ?? undefined, marker.key, marker.signature);
   const association: AuthorAssociation = toAssociation(json.author_association);
   return {
     id: String(json.id),
@@ -133,6 +129,11 @@ export class GitHubComments {
       const own = await this.ownership(number);
       return comments.map((comment) => toTrackedComment(comment, own));
     });
+  }
+
+  /** Whether a comment by `author` whose marker holds `key` and `signature` is the orchestra's own: a webhook's view of a comment, judged as `listComments` judges it. */
+  async isOwn(number: number, author: string, key: string, signature: string | undefined): Promise<boolean> {
+    return (await this.ownership(number))(author, key, signature);
   }
 
   private async ownership(number: number): Promise<(login: string | undefined, key: string, signature: string | undefined) => boolean> {
