@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.ts';
 import { formatProblem } from '../../src/config/problems.ts';
 import type { OrchestraConfig } from '../../src/config/schema.ts';
-import { resolveSecrets, secretValues } from '../../src/config/secrets.ts';
+import { knownSecretValues, resolveSecrets, secretValues } from '../../src/config/secrets.ts';
 
 function config(text: string): OrchestraConfig {
   const result = parseConfigText(text, 'test.yaml');
@@ -46,5 +46,36 @@ describe('resolveSecrets', () => {
   it('ignores the github token while the source is local', () => {
     const result = resolveSecrets(config('issues: { github: { owner: o, repo: r } }\n'), {});
     expect(result.problems).toEqual([]);
+  });
+});
+
+describe('knownSecretValues', () => {
+  it('holds the value of every variable an *Env field names, wherever it is, and of every agents.<role>.env; never a short one', () => {
+    const parsed = config(
+      [
+        'nats: { urls: [nats://n:4222], auth: { tokenEnv: NT } }',
+        'issues: { source: github, github: { owner: o, repo: r, tokenEnv: GH, webhook: { secretEnv: WH } } }',
+        'notify: { webhooks: [{ kind: slack, urlEnv: SLACK }, { kind: json, urlEnv: HOOK }] }',
+        'agents:',
+        '  codegen: { command: [a], env: [ANTHROPIC_API_KEY, SHORT] }',
+        '  review: { command: [b], env: [OPENAI_API_KEY] }',
+        '',
+      ].join('\n'),
+    );
+    const env = {
+      NT: 'nats-token-1',
+      GH: 'ghp_token_2',
+      WH: 'webhook-secret-3',
+      SLACK: 'https://hooks.slack.example/4',
+      HOOK: 'https://hooks.example/5',
+      ANTHROPIC_API_KEY: 'sk-ant-6',
+      OPENAI_API_KEY: 'sk-openai-7',
+      SHORT: 'abc',
+      UNNAMED: 'not-a-secret-of-ours',
+    };
+    const { secrets } = resolveSecrets(parsed, env);
+    expect(knownSecretValues(secrets, parsed, env, ['SUSEEDOFANIDENTITY']).sort()).toEqual(
+      ['nats-token-1', 'ghp_token_2', 'webhook-secret-3', 'https://hooks.slack.example/4', 'https://hooks.example/5', 'sk-ant-6', 'sk-openai-7', 'SUSEEDOFANIDENTITY'].sort(),
+    );
   });
 });

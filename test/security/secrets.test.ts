@@ -12,6 +12,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDACTED } from '../../src/infra/observe/logger.ts';
+import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
 import { repoRoot, runCli, tempDir, type TempDir } from '../support/cli.ts';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
 import { commentsOf, githubConfig, githubEnv, token, TOKEN_ENV, trustedIssue, waitState } from '../support/github-orchestra.ts';
@@ -20,6 +21,8 @@ import { waitFor } from '../support/wait.ts';
 
 const KEY_ENV = 'MIYABI_TEST_AGENT_KEY';
 const PLANTED = 'sk-planted-3c9f0e1d7a5b4e21';
+/** What the orchestra has and its agents must not: its GitHub token, where NATS is and who it is there. */
+const orchestraOwn = [TOKEN_ENV, 'MIYABI_NATS_URL', 'MIYABI_NATS_NKEY_FILE'];
 
 /** Every file under `dir`, but what agents write themselves (their result files, their worktrees). */
 async function filesUnder(dir: string): Promise<string[]> {
@@ -52,13 +55,20 @@ describe('secrets never leave', { timeout: 90_000 }, () => {
   it("an agent's key, printed, in its result and quoted by the failure comment, reaches no file, no stream and not GitHub", async () => {
     fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
     const issue = trustedIssue(fake, 'Leak the key');
-    const codegen = { command: ['node', join(repoRoot, 'test/security/fixtures/leaky-agent.mjs'), KEY_ENV, TOKEN_ENV], env: [KEY_ENV], min: 1, max: 1 };
+    // A second issue goes straight to the pull request, which its agent describes with the key.
+    const described = fake.addIssue({ title: 'Describe the key', author: 'acme', authorAssociation: 'OWNER', labels: ['leak:pr'] });
+    fake.labelIssue(described.number, 'miyabi', 'acme');
+    const leaky = { command: ['node', join(repoRoot, 'test/security/fixtures/leaky-agent.mjs'), KEY_ENV, ...orchestraOwn], env: [KEY_ENV], min: 1, max: 1 };
     test = await startTestOrchestra({
       backend: 'process',
-      agents: { codegen, pr: { command: ['node', join(repoRoot, 'examples/agents/pr.mjs')], min: 1, max: 1 } },
-      config: githubConfig(fake, { workflow: { retry: { maxAttempts: 1, initialDelayMs: 200 } } }),
+      agents: { codegen: leaky, pr: leaky },
+      config: githubConfig(fake, { workflow: { retry: { maxAttempts: 1, initialDelayMs: 200 }, routes: [{ label: 'type:docs', stages: ['codegen', 'pr', 'merge'] }, { label: 'leak:pr', stages: ['pr'] }] } }),
     });
     await waitState(test, issue.number, 'failed');
+    await waitState(test, described.number, 'done');
+    const pullRequest = await waitFor(() => [...fake.state.issues.values()].find((candidate) => candidate.pull !== undefined), { timeoutMs: 30_000, what: 'the pull request' });
+    expect(pullRequest).toMatchObject({ title: `Use the key ${REDACTED}` });
+    expect(pullRequest!.body).toContain(`This calls the model with ${REDACTED}.`);
     const failure = await waitFor(
       async () => {
         await test.orchestra.resources.workflow!.flush();
@@ -69,17 +79,21 @@ describe('secrets never leave', { timeout: 90_000 }, () => {
     // The comment quotes the agent's last lines: redacted, not dropped.
     expect(failure).toContain(`last words: ${REDACTED}`);
     expect(failure).toContain(`refused key=${REDACTED}`);
-    // The runners never had the orchestra's GitHub token, so neither had the agent.
+    // The runners never had the orchestra's GitHub token, so neither had the agent; each runner's
+    // NATS identity is its role's, never the orchestrator's.
     const runnerPids = await readdir(join(test.dataDir, 'runners'));
     expect(runnerPids.length).toBeGreaterThan(0);
     for (const name of runnerPids) {
       const pid = (await readFile(join(test.dataDir, 'runners', name), 'utf8')).trim();
-      expect(await readFile(`/proc/${pid}/environ`, 'utf8'), name).not.toContain(`${TOKEN_ENV}=`);
+      const environ = new Map((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').map((entry) => [entry.split('=')[0]!, entry.slice(entry.indexOf('=') + 1)]));
+      expect(environ.has(TOKEN_ENV), name).toBe(false);
+      expect(environ.get('MIYABI_NATS_NKEY_FILE'), name).toBe(join(natsIdentityDir(test.dataDir), `runner-${environ.get('MIYABI_ROLE')}.nk`));
     }
     const paneLogs = await filesUnder(join(test.dataDir, 'logs', 'agents'));
     const paneLog = (await Promise.all(paneLogs.map((file) => readFile(file, 'utf8')))).join('\n');
     expect(paneLog).toContain(`using the key ${REDACTED}`);
-    expect(paneLog).toContain(`can see ${TOKEN_ENV}: no`);
+    // No NATS credentials, nor even where NATS is, reach an agent.
+    for (const own of orchestraOwn) expect(paneLog).toContain(`can see ${own}: no`);
 
     // Stopped, so the NATS store is on disk as it will stay; then grep everything.
     await test.orchestra.stop();
@@ -88,6 +102,14 @@ describe('secrets never leave', { timeout: 90_000 }, () => {
       // Issues hold the pull requests too; labels and their events, what else was written.
       const received = JSON.stringify({ comments: fake.state.comments, issues: [...fake.state.issues.values()], labels: [...fake.state.labels.values()], events: fake.state.events });
       expect(received.includes(secret), `GitHub received ${secret}`).toBe(false);
+    }
+    // Each NATS seed is in its own file and nowhere else: not in a log, the run file or the store.
+    const seedsDir = natsIdentityDir(test.dataDir);
+    const seedFiles = (await readdir(seedsDir)).filter((name) => name.endsWith('.nk'));
+    expect(seedFiles.length).toBeGreaterThanOrEqual(4);
+    for (const name of seedFiles) {
+      const seed = (await readFile(join(seedsDir, name), 'utf8')).trim();
+      expect(await filesHolding(test.dataDir, seed), name).toEqual([relative(test.dataDir, join(seedsDir, name))]);
     }
     // The result did go through the events stream and the KV bucket, redacted.
     expect(await filesHolding(join(test.dataDir, 'nats'), REDACTED)).not.toEqual([]);
