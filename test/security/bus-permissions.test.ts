@@ -165,6 +165,26 @@ describe('the operator identity', () => {
 });
 
 describe('nats-config', () => {
+  it('configures a real external server: the orchestrator runs its bus in the account, a runner is held to its role', async () => {
+    const external = await startSecureNats(['codegen', 'review'], { account: 'MIYABI' });
+    try {
+      await expect(connect({ servers: external.url, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
+      const { bus } = await external.orchestratorBus();
+      await bus.publish('miyabi.tasks.codegen', 'task.dispatched', { n: 1 }, { msgId: 'external-codegen-1' });
+      const runner = await external.connectAs('runner-codegen');
+      const own = await (await jetstream(runner.nc).consumers.get('MIYABI_TASKS', taskDurable('codegen'))).next({ expires: 5_000 });
+      expect(own?.subject).toBe('miyabi.tasks.codegen');
+      await own!.ackAck();
+      for (const subject of [CONTROL_SUBJECTS.stop, 'miyabi.tasks.review', 'miyabi.events.issue.1', heartbeatSubject('review', 'review-1')]) {
+        runner.nc.publish(subject, '{}');
+        await runner.refused('Publish', subject);
+      }
+      await expect(jetstream(runner.nc).consumers.get('MIYABI_TASKS', taskDurable('review'))).rejects.toThrow(/Permissions Violation/);
+    } finally {
+      await external.stop();
+    }
+  });
+
   it('gives an external server the same users, in an account with JetStream, and no seed', () => {
     const text = externalServerConfig(nats.identities, 'MIYABI');
     expect(text).toMatch(/^accounts \{\n {2}MIYABI \{\n {4}jetstream: enabled/);

@@ -5,12 +5,16 @@
  * signal the orchestra's process.
  */
 import { execa } from 'execa';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isolatedArgv } from '../../src/agents/isolation.ts';
 import { runAgent } from '../../src/agents/run-agent.ts';
-import { dataDirMode } from '../../src/orchestra/installation.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { identityFile } from '../../src/infra/nats/identities.ts';
+import { dataDirMode, markerKey, prepareDataDir, secretsDir } from '../../src/orchestra/installation.ts';
+import { natsIdentityDir, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
+import { runFilePath, writeRunFile } from '../../src/orchestra/run-file.ts';
 import { sandbox, taskFor } from '../agents/helpers.ts';
 
 const argv = ['node', 'agent.mjs', '--task', '/data/tasks/t/task.json'];
@@ -52,20 +56,31 @@ const host = await (async () => {
 })();
 
 describe.skipIf(host !== undefined)(`an agent run as nobody${host ? ` (skipped: ${host})` : ''}`, () => {
-  it("cannot read the orchestra's secrets nor signal its process", async () => {
+  it("cannot read the orchestra's secrets, run file or logs, nor signal its process, in the data directory the orchestra laid out", async () => {
     await using box = await sandbox();
     // The sandbox is private to root; what nobody must reach of it (the fixture is in the repo) it can.
     await chmod(box.root, 0o755);
     await chmod(join(box.root, 'worktrees'), 0o755);
     await chmod(box.worktree, 0o755);
-    const secrets = join(box.dataDir, 'secrets');
-    await mkdir(secrets, { recursive: true, mode: 0o700 });
-    await chmod(box.dataDir, 0o711);
-    await writeFile(join(secrets, 'marker.key'), 'secret\n', { mode: 0o600 });
+    // The data directory as `up` makes it when a role runs as another user.
+    const config = configSchema.parse({ dataDir: box.dataDir, agents: { codegen: { command: ['true'], isolation: { user: 'nobody' } } } });
+    await prepareDataDir(config);
+    await markerKey(box.dataDir);
+    await prepareNatsAuth(config, { repair: true });
+    await writeRunFile(box.dataDir, { pid: process.pid, startedAt: new Date().toISOString(), natsUrl: 'nats://127.0.0.1:4222', configPath: '/etc/miyabi.yaml' });
+    await writeFile(join(box.dataDir, 'logs', 'orchestra.log'), '{}\n');
+    expect(((await stat(box.dataDir)).mode & 0o777).toString(8)).toBe('711');
+    const targets = [
+      join(secretsDir(box.dataDir), 'marker.key'),
+      identityFile(natsIdentityDir(box.dataDir), 'orchestrator'),
+      identityFile(natsIdentityDir(box.dataDir), 'operator'),
+      runFilePath(box.dataDir),
+      join(box.dataDir, 'logs', 'orchestra.log'),
+    ];
     const lines: string[] = [];
     const run = await runAgent({
       agent: {
-        command: [process.execPath, join(import.meta.dirname, 'fixtures', 'probe-agent.mjs'), join(secrets, 'marker.key'), String(process.pid)],
+        command: [process.execPath, join(import.meta.dirname, 'fixtures', 'probe-agent.mjs'), String(process.pid), ...targets],
         taskTimeoutMs: 20_000,
         isolation: { user: 'nobody' },
       },
@@ -74,6 +89,6 @@ describe.skipIf(host !== undefined)(`an agent run as nobody${host ? ` (skipped: 
       onOutput: (line) => lines.push(line),
     });
     expect(run.status, `${run.reason}\n${lines.join('\n')}`).toBe('success');
-    expect(lines).toEqual(['user: nobody', 'read: EACCES', 'signal: EPERM', 'home: /nonexistent']);
+    expect(lines).toEqual(['user: nobody', ...targets.map((file) => `read ${file}: EACCES`), 'signal: EPERM', 'home: /nonexistent']);
   });
 });

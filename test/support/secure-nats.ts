@@ -16,7 +16,7 @@ import { configSchema, type OrchestraConfig } from '../../src/config/schema.ts';
 import { Bus } from '../../src/infra/bus/bus.ts';
 import { inboxPrefixOf, type NatsIdentity } from '../../src/infra/nats/identities.ts';
 import { spawnNatsServer, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
-import { ORCHESTRATOR, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
+import { externalServerConfig, ORCHESTRATOR, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
 import { taskConsumer } from '../../src/runner/task-message.ts';
 import { tempDir, type TempDir } from './cli.ts';
 import { deferred } from './wait.ts';
@@ -72,7 +72,11 @@ export function watchViolations(nc: NatsConnection): Pick<Client, 'violations' |
   };
 }
 
-export async function startSecureNats(roles: readonly string[]): Promise<SecureNats> {
+/**
+ * `account`: the server is configured as an external one would be, with what `nats-config`
+ * prints (the users in an account of that name with JetStream) instead of the embedded config.
+ */
+export async function startSecureNats(roles: readonly string[], options: { account?: string } = {}): Promise<SecureNats> {
   const dir = await tempDir('miyabi-secure-nats-');
   const config = configSchema.parse({
     dataDir: join(dir.path, 'data'),
@@ -80,9 +84,10 @@ export async function startSecureNats(roles: readonly string[]): Promise<SecureN
     agents: Object.fromEntries(roles.map((role) => [role, { command: ['true'] }])),
   });
   const { identities, serverConfigFile } = await prepareNatsAuth(config, { repair: true });
+  const externalConfigFile = options.account === undefined ? undefined : await dir.file('external.conf', externalServerConfig(identities, options.account));
   const server = await spawnNatsServer({
     storeDir: join(dir.path, 'store'),
-    configFile: serverConfigFile!,
+    configFile: externalConfigFile ?? serverConfigFile!,
     nkeySeed: identities.get(ORCHESTRATOR)!.seed,
   });
   process.once('exit', () => {
