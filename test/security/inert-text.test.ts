@@ -1,8 +1,9 @@
 /**
  * Untrusted text is inert wherever it is shown: a title (or a reason quoting one) with newlines,
  * ANSI escapes and a right-to-left override prints as one line of visible escapes in the
- * `up --once` summary (and `issues`), in `up`'s progress lines on the console, and in the local
- * tracker's Markdown views. It cannot add a row, a heading, or clear the terminal.
+ * `up --once` summary (and `issues`), in `up`'s progress lines on the console, in the log's
+ * JSON lines, and in the local tracker's Markdown views. It cannot add a row, a heading, or
+ * clear the terminal.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { progressStream } from '../../src/cli/commands/up.ts';
 import { renderSummary } from '../../src/cli/output.ts';
+import { createLogger } from '../../src/infra/observe/logger.ts';
 import { inert } from '../../src/issues/text.ts';
 import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { SummaryRow } from '../../src/workflow/summary.ts';
@@ -63,6 +65,18 @@ describe('inert text', () => {
     expect(out[0]!.trimEnd().split('\n')).toHaveLength(1);
     expect(out[0]).toContain('reason=Fix it\\n#2');
     expect(out[0]!.trimEnd()).not.toMatch(raw);
+  });
+
+  it("the log: one JSON line, nothing raw a terminal would obey, and the title as it was once parsed", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', stdout: { write: (line: string) => void lines.push(line) } });
+    const title = `${EVIL}\u009b2J\u2067`;
+    logger.info({ issue: 1, title }, 'issue observed');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.trimEnd().split('\n')).toHaveLength(1);
+    expect(lines[0]!.trimEnd()).not.toMatch(raw);
+    expect(lines[0]).not.toMatch(/[\u2066-\u2069]/);
+    expect(JSON.parse(lines[0]!).title).toBe(title);
   });
 
   it("the local tracker's views: the heading is one line, the labels and names too", async () => {

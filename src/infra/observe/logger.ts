@@ -13,6 +13,9 @@
  *   is replaced by `[REDACTED]` wherever it appears inside any string of the line — message,
  *   fields, error messages and stacks, child bindings, JSON logged as text — before the line
  *   reaches a destination. Only verbatim copies are caught (not URL-encoded or base64 ones).
+ *
+ * Untrusted text in a field cannot break a line (JSON escapes newlines and ESC) nor reach the
+ * terminal of whoever reads the log: what JSON leaves raw is escaped too (`inertJsonLine`).
  */
 import { hostname } from 'node:os';
 import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
@@ -60,6 +63,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.filePath !== undefined) {
     destinations.push(pino.destination({ dest: options.filePath, sync: true, mkdir: true, append: true, mode: 0o600 }));
   }
+  // Every line is scrubbed of secrets and of what a terminal would obey, before any destination.
   const streams = destinations.map((stream) => ({ level: 'trace' as const, stream: scrubbing(stream, scrub) }));
   return pino(
     {
@@ -111,11 +115,23 @@ export function secretScrubber(secrets: readonly string[]): ((line: string) => s
   };
 }
 
+/**
+ * What JSON leaves raw in a string but a terminal obeys when the log is read with `cat` or
+ * `tail`: DEL, the C1 controls (0x9b is a CSI) and the bidirectional marks and overrides (which
+ * make a line read otherwise than it is). Untrusted text (an issue's title) reaches log fields;
+ * each of these is written as its `\uXXXX` escape, which is the same JSON.
+ */
+// eslint-disable-next-line no-control-regex
+const rawInJson = /[\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+export function inertJsonLine(line: string): string {
+  return line.replace(rawInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function scrubbing(stream: DestinationStream, scrub: ((line: string) => string) | undefined): DestinationStream {
-  if (scrub === undefined) return stream;
   const inner = stream as DestinationStream & { flushSync?: () => void; end?: () => void };
   return Object.assign(
-    { write: (line: string) => inner.write(scrub(line)) },
+    { write: (line: string) => inner.write(inertJsonLine(scrub === undefined ? line : scrub(line))) },
     inner.flushSync === undefined ? {} : { flushSync: () => inner.flushSync!() },
     inner.end === undefined ? {} : { end: () => inner.end!() },
   );
