@@ -107,6 +107,10 @@ describe('a hostile agent with the credentials it finds in the data directory', 
     const js = jetstream(runner.nc);
     await expect(js.publish('miyabi.events.issue.777', forged('issue.observed', observed777), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
     await expect(js.publish('miyabi.events.issue.scope', forged('issue.scope', { open: [] }), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    // Nor dispatch a task, nor read the workflow's state.
+    await expect(js.publish('miyabi.tasks.review', forged('task.dispatched', {}), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    const jsm = await jetstreamManager(runner.nc);
+    await expect(jsm.direct.getMessage('KV_miyabi-state', { last_by_subj: '$KV.miyabi-state.issue.1' })).rejects.toThrow(/Permissions Violation/);
     await runner.nc.close();
     expect(fingerprint()).toEqual(before);
     expect((await stat(join(dataDir, 'orchestra.json'))).isFile()).toBe(true);

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderSummary } from '../../src/cli/output.ts';
 import { REDACTED } from '../../src/infra/observe/logger.ts';
 import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
 import { repoRoot, runCli, tempDir, type TempDir } from '../support/cli.ts';
@@ -94,6 +95,11 @@ describe('secrets never leave', { timeout: 90_000 }, () => {
     expect(paneLog).toContain(`using the key ${REDACTED}`);
     // No NATS credentials, nor even where NATS is, reach an agent.
     for (const own of orchestraOwn) expect(paneLog).toContain(`can see ${own}: no`);
+
+    // The summary `up --once` prints quotes the failure's reason: redacted too.
+    const summary = renderSummary(test.orchestra.resources.workflow!.summary());
+    expect(summary).toContain(REDACTED);
+    expect(summary).not.toContain(PLANTED);
 
     // Stopped, so the NATS store is on disk as it will stay; then grep everything.
     await test.orchestra.stop();
