@@ -12,6 +12,7 @@ import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../
 import { decodeHeartbeat, heartbeatSubject, jsonField, runnerErrorSubject } from '../runner/heartbeat.ts';
 import { stopRecordedAgentGroup } from '../runner/pid-file.ts';
 import { CANNOT_SERVE, lastCannotServe, runnerLogFile } from '../runner/runner-log.ts';
+import { taskAckPrefix } from '../runner/task-message.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 import { runnerArgv, runnerEnv } from './runner-command.ts';
@@ -49,8 +50,12 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
     const agentPid = stopRecordedAgentGroup(config.dataDir, agentId) ?? (reported !== undefined && killGroup(reported) ? reported : undefined);
     if (agentPid !== undefined) logger.warn({ agentPid }, 'stopped the agent its dead runner left behind');
     // Nak the task for the dead runner, so JetStream redelivers it now rather than after the ack
-    // wait. Harmless if the runner had already acked or nak'd it.
-    if (ackSubject !== undefined && resources.nc && !resources.nc.isClosed()) resources.nc.publish(ackSubject, '-NAK');
+    // wait. Harmless if the runner had already acked or nak'd it. Only an ack of this role's
+    // tasks: the orchestra publishes it with its own rights, which a heartbeat must not borrow
+    // (a "-NAK" on a KV key would overwrite the workflow's state).
+    if (ackSubject === undefined) return;
+    if (!ackSubject.startsWith(taskAckPrefix(role))) logger.warn({ ackSubject }, 'a heartbeat named an ack subject not of its role; not used');
+    else if (resources.nc && !resources.nc.isClosed()) resources.nc.publish(ackSubject, '-NAK');
   };
   const logic = agentPaneMachine.provide({
     actors: {

@@ -29,7 +29,7 @@ import { ensurePrivateDir, inboxPrefixOf, loadIdentities, type NatsIdentity } fr
 import { accountsBlock, authorizationBlock, type NkeyUser, type UserPermissions } from '../infra/nats/server-config.ts';
 import { secretsDir } from './installation.ts';
 import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
-import { CANCEL_SUBJECT, resultSubject, runnerIdentity, taskDurable, taskSubject } from '../runner/task-message.ts';
+import { CANCEL_SUBJECT, resultSubject, runnerIdentity, taskAckPrefix, taskDurable, taskSubject } from '../runner/task-message.ts';
 
 export { runnerIdentity } from '../runner/task-message.ts';
 
@@ -79,7 +79,7 @@ export function runnerPermissions(role: string): UserPermissions {
         '$JS.API.INFO',
         `$JS.API.CONSUMER.INFO.${tasks}.${durable}`,
         `$JS.API.CONSUMER.MSG.NEXT.${tasks}.${durable}`,
-        `$JS.ACK.${tasks}.${durable}.>`,
+        `${taskAckPrefix(role)}>`,
         resultSubject(role),
         deadLetterSubject(topology, taskSubject(role)),
         // Read-only, and only the cancel marks: a task cancelled while it waited is dropped.

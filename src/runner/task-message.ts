@@ -26,6 +26,14 @@ export function taskDurable(role: string): string {
 }
 
 /**
+ * What every ack subject of a task of `role` starts with (`$JS.ACK.<stream>.<durable>.`): the
+ * only acks its runners may send, and the only ack subject the orchestra will use for them.
+ */
+export function taskAckPrefix(role: string): string {
+  return `$JS.ACK.${DEFAULT_BUS_TOPOLOGY.streams.tasks}.${taskDurable(role)}.`;
+}
+
+/**
  * The role's task consumer as the runners consume it. The orchestrator creates it with these
  * very options before any runner starts (a runner may only look it up and pull, never create or
  * change it: src/orchestra/nats-auth.ts).

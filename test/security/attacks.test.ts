@@ -8,6 +8,7 @@
  * logged and restarted by its pool.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { deadLetterSchema } from '../../src/infra/bus/dead-letter.ts';
 import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../src/infra/bus/envelope.ts';
 import { identityOfSeed, inboxPrefixOf } from '../../src/infra/nats/identities.ts';
 import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
+import { heartbeatSubject, runnerErrorSubject } from '../../src/runner/heartbeat.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
 import { flattenTree } from '../../src/supervisor/index.ts';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
@@ -184,16 +186,44 @@ describe('bad input', { timeout: 60_000 }, () => {
     expect(await readFile(join(dataDir, 'orchestra.json'), 'utf8')).not.toMatch(/SU[A-Z0-9]{20}/);
   });
 
+  it("a heartbeat cannot borrow the orchestra's rights: an ack subject not of the role's tasks is not published to when the runner dies", async () => {
+    const readyAgain = (restarts: number) => () => {
+      const node = flattenTree(orchestra.inspect()).find((candidate) => candidate.id === 'review-1');
+      return node !== undefined && node.restarts > restarts && node.state.includes('ready.');
+    };
+    const restartsBefore = flattenTree(orchestra.inspect()).find((node) => node.id === 'review-1')!.restarts;
+    const pid = Number(await readFile(join(dataDir, 'runners', 'review-1.pid'), 'utf8'));
+    // The real runner frozen, review's identity says review-1 is busy with a task whose "ack
+    // subject" is a key of the workflow's state, and then the runner dies.
+    process.kill(pid, 'SIGSTOP');
+    const hostile = await connectWith('runner-review', inboxPrefixOf('runner-review'));
+    const heartbeat = { agentId: 'review-1', state: 'busy', taskId: 't-forged', issue: 1, pid, ackSubject: '$KV.miyabi-state.issue.1', at: new Date().toISOString() };
+    hostile.nc.publish(heartbeatSubject('review', 'review-1'), JSON.stringify(heartbeat));
+    // Delivered in order on one connection: once this is logged, the heartbeat was taken.
+    hostile.nc.publish(runnerErrorSubject('review', 'review-1'), JSON.stringify({ agentId: 'review-1', reason: 'after the forged heartbeat' }));
+    await waitForLog(dataDir, (line) => line.actorId === 'review-1' && line.reason === 'after the forged heartbeat', 'the forged heartbeat taken');
+    process.kill(pid, 'SIGKILL');
+    const refused = await waitForLog(dataDir, (line) => line.actorId === 'review-1' && line.msg.startsWith('a heartbeat named an ack subject not of its role'), 'the ack subject refused');
+    expect(refused.ackSubject).toBe('$KV.miyabi-state.issue.1');
+    await hostile.nc.close();
+    await waitFor(readyAgain(restartsBefore), { timeoutMs: 30_000, what: 'review-1 restarted by its pool and ready' });
+    // The workflow's state of #1 is what it was, not "-NAK".
+    const operator = await connectWith('operator', inboxPrefixOf('operator'));
+    const state = await (await new Kvm(operator.nc).open('miyabi-state')).get('issue.1');
+    expect(state?.string()).not.toBe('-NAK');
+    await operator.nc.close();
+    expect(orchestra.resources.workflow!.states().get(1)).toBe('running');
+  });
+
   it("refuses a runner that presents another role's identity; its pool restarts it, and it serves once its own is back", async () => {
     const own = await seedOf('runner-review');
     await writeFile(join(seedsDir(), 'runner-review.nk'), `${await seedOf('runner-codegen')}\n`);
     const pid = Number(await readFile(join(dataDir, 'runners', 'review-1.pid'), 'utf8'));
     const restartsBefore = flattenTree(orchestra.inspect()).find((node) => node.id === 'review-1')!.restarts;
     process.kill(pid, 'SIGKILL');
-    const refused = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1', 'the impostor refused', 30_000);
+    // It may not say so on review's subjects either: the orchestra reads it from the runner's log.
+    const refused = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1' && line.from === 'its log', 'the impostor refused', 30_000);
     expect(String(refused.reason)).toMatch(/Permissions Violation/);
-    // It may not say so on review's subjects either: the orchestra read it from the runner's log.
-    expect(refused.from).toBe('its log');
     await writeFile(join(seedsDir(), 'runner-review.nk'), `${own}\n`);
     await waitFor(
       () => {
