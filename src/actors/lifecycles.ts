@@ -27,7 +27,7 @@ import { graphPort } from './dag.ts';
 import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { WorkflowStore } from '../workflow/store.ts';
-import { IssueGate } from '../workflow/vouchers.ts';
+import { IssueGate, resultRefusal } from '../workflow/vouchers.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/issue-events.ts';
 
 const issueEventSchema = z.discriminatedUnion('kind', [
@@ -153,8 +153,15 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       await bus.consume({
         ...options.results,
         payloadSchema: taskResultSchema,
-        handler: async (envelope) => {
+        handler: async (envelope, delivery) => {
           if (envelope.type !== TASK_RESULT) return;
+          const result = envelope.payload;
+          const snapshot = engine!.states().has(result.issue) ? engine!.snapshot(result.issue) : undefined;
+          const current = snapshot && { taskId: snapshot.context.taskId, role: snapshot.context.route[snapshot.context.stageIndex]?.role };
+          const refusal = resultRefusal(delivery.subject, result, current);
+          if (refusal !== undefined) {
+            return void logger.warn({ issue: result.issue, taskId: result.taskId, role: result.role, why: refusal }, 'task result not from the role of its task; ignored');
+          }
           resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
           resources.workflowMetrics.taskResult(envelope.payload);
           if (envelope.payload.status !== 'needs_input') {

@@ -14,6 +14,10 @@
  * this process published that very scope: a forged or stale one is dropped, and the watcher's
  * next changed poll sends a true one. What fails both checks is acked, not acted on, and logged
  * as a warning naming the issue.
+ *
+ * A task result is taken only from the role it names, and for the issue's current task only when
+ * that task is the role's (`resultRefusal`): the server lets a runner publish on its own role's
+ * result subject only, so codegen's runner cannot decide the review of its own work.
  */
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
@@ -23,6 +27,7 @@ import { judgeIssue, trustsCommenter } from '../issues/trust.ts';
 import { findAnswer } from './answers.ts';
 import type { ObservedIssue } from './record.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE, observedIssue } from './issue-events.ts';
+import { resultSubject, type TaskResult } from '../runner/task-message.ts';
 
 export interface IssueCommandEvent {
   number: number;
@@ -164,4 +169,15 @@ export class IssueGate {
     this.#options.logger.warn({ issue: number, type, why }, 'issue event not from this watcher and not what the tracker says; ignored');
     return undefined;
   }
+}
+
+/**
+ * Why a task result that came on `subject` may not be taken, or undefined when it may: it must
+ * come on the result subject of the role it names, and when it answers the issue's current task
+ * (`current`), that task must be the role's.
+ */
+export function resultRefusal(subject: string, result: Pick<TaskResult, 'role' | 'taskId'>, current: { taskId?: string; role?: string } | undefined): string | undefined {
+  if (subject !== resultSubject(result.role)) return `it names the role ${result.role} but came on ${subject}`;
+  if (current?.taskId === result.taskId && current.role !== result.role) return `task ${result.taskId} is ${current.role ?? 'no role'}'s, not ${result.role}'s`;
+  return undefined;
 }

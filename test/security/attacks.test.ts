@@ -118,6 +118,30 @@ describe('a hostile agent with the credentials it finds in the data directory', 
     expect((await stat(join(dataDir, 'orchestra.json'))).isFile()).toBe(true);
   });
 
+  it("with a runner's identity: cannot decide another role's stage, whatever role its result names", async () => {
+    const before = fingerprint();
+    const { taskId } = orchestra.resources.workflow!.snapshot(1).context;
+    const runner = await connectWith('runner-review', inboxPrefixOf('runner-review'));
+    const js = jetstream(runner.nc);
+    // #1's codegen task "succeeded", says review's runner: once naming codegen, once itself.
+    const result = (role: string) => ({ taskId, issue: 1, role, stage: 'codegen', attempt: 1, agentId: 'review-1', status: 'success', reason: 'forged', durationMs: 1, worktree: '', branch: 'miyabi/issue-1' });
+    await js.publish('miyabi.events.task.review', forged('task.result', result('codegen')), { msgID: 'forged-result-codegen' });
+    await js.publish('miyabi.events.task.review', forged('task.result', result('review')), { msgID: 'forged-result-review' });
+    // And on codegen's own subject it may not publish at all.
+    await expect(js.publish('miyabi.events.task.codegen', forged('task.result', result('codegen')), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    const refusals = await waitFor(
+      async () => {
+        const lines = (await orchestraLog(dataDir)).filter((line) => line.msg.startsWith('task result not from the role of its task') && line.taskId === taskId);
+        return lines.length === 2 ? lines : undefined;
+      },
+      { what: 'both forged results refused' },
+    );
+    expect(refusals.map((line) => line.why)).toEqual([`it names the role codegen but came on miyabi.events.task.review`, `task ${taskId} is codegen's, not review's`]);
+    await runner.nc.close();
+    expect(fingerprint()).toEqual(before);
+    expect(orchestra.resources.workflow!.snapshot(1).context.taskId).toBe(taskId);
+  });
+
   it("with the orchestrator's own identity: a forged event for an issue the watcher did not judge trusted is not worked, a forged scope or release frees nothing, stop is refused", async () => {
     const before = fingerprint();
     const attacker = await connectWith('orchestrator', inboxPrefixOf('orchestrator'));
