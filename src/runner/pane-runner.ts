@@ -71,7 +71,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   try {
     checkAgentProgram(agent.command);
   } catch (error) {
-    // The caller says why on `miyabi.agent.<id>.error` before exiting (src/cli/commands/pane.ts).
+    // The caller says why on `miyabi.agent.<role>.<id>.error` (and in its log) before exiting (src/cli/commands/pane.ts).
     throw new Error(`agents.${role}.command: ${describeError(error)}`, { cause: error });
   }
   const bus = new Bus(nc, {
