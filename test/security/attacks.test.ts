@@ -10,7 +10,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -248,7 +248,11 @@ describe('bad input', { timeout: 60_000 }, () => {
     // It may not say so on review's subjects either: the orchestra reads it from the runner's log.
     const refused = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1' && line.from === 'its log', 'the impostor refused', 30_000);
     expect(String(refused.reason)).toMatch(/Permissions Violation/);
-    await writeFile(join(seedsDir(), 'runner-review.nk'), `${own}\n`);
+    // Its seed gone while it runs: the next runner cannot even connect, and says so in its log.
+    await rm(join(seedsDir(), 'runner-review.nk'));
+    const missing = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1' && String(line.reason).includes('runner-review.nk'), 'the runner without its seed', 30_000);
+    expect(missing.from).toBe('its log');
+    await writeFile(join(seedsDir(), 'runner-review.nk'), `${own}\n`, { mode: 0o600 });
     await waitFor(
       () => {
         const node = flattenTree(orchestra.inspect()).find((candidate) => candidate.id === 'review-1');

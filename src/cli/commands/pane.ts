@@ -27,11 +27,7 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   const loaded = await loadConfigOrExit(flags.config);
   const { config } = loaded;
   const servers = process.env.MIYABI_NATS_URL?.split(',') ?? (await runFileServers(config.dataDir));
-  // Its role's identity, named by the orchestra that started it; else (an external NATS without
-  // identities) the configured credentials.
-  const nkeyFile = process.env.MIYABI_NATS_NKEY_FILE;
-  const identity = nkeyFile ? await readRunnerIdentity(nkeyFile, role) : undefined;
-  const nc = await connectCli(loaded, servers, config.nats.connectDeadlineMs, identity ?? 'configured');
+  const { identity, nc } = await connectRunner(loaded, servers, role, spareId ? undefined : (flags.agent ?? process.env.MIYABI_AGENT_ID));
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -109,6 +105,29 @@ function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, role: string, 
     });
     void nc.flush().then(() => nc.publish(spareReadySubject(role, spareId), JSON.stringify({ pid: process.pid })));
   });
+}
+
+/**
+ * Connects with its role's identity, named by the orchestra that started it; else (an external
+ * NATS without identities) with the configured credentials. Refused before it could say so on the
+ * bus (a seed it cannot read, a key the server does not know), it says why in its log, where the
+ * orchestra looks when it exits without a word (src/runner/runner-log.ts).
+ */
+async function connectRunner(loaded: Awaited<ReturnType<typeof loadConfigOrExit>>, servers: string[], role: string, agentId: string | undefined) {
+  const { config } = loaded;
+  const nkeyFile = process.env.MIYABI_NATS_NKEY_FILE;
+  try {
+    const identity = nkeyFile ? await readRunnerIdentity(nkeyFile, role) : undefined;
+    return { identity, nc: await connectCli(loaded, servers, config.nats.connectDeadlineMs, identity ?? 'configured') };
+  } catch (error) {
+    if (agentId !== undefined) {
+      const secrets = knownSecretValues(resolveSecrets(config).secrets, config);
+      const logger = createLogger({ level: config.log.level, filePath: runnerLogFile(config.dataDir, agentId), stdout: false, secrets }).child({ actorId: agentId, role });
+      logger.error({ err: error instanceof CliExit ? error.message : describeError(error) }, CANNOT_SERVE);
+      await flushLogger(logger);
+    }
+    throw error;
+  }
 }
 
 /** The runner's NATS identity from its seed file; a file that cannot serve ends the runner, saying why. */
