@@ -63,6 +63,8 @@ beforeAll(async () => {
       dataDir,
       http: { enabled: false },
       log: { level: 'debug' },
+      // Runners refused on purpose come back quickly, as often as the attacks need.
+      supervisor: { backoff: { minMs: 50, maxMs: 400 }, restartIntensity: 100 },
       panes: { backend: 'process', spareRunners: false, heartbeatIntervalMs: 500 },
       workspace: { repo },
       workflow: { defaultRoute: ['codegen', 'review'] },
