@@ -21,16 +21,6 @@ export function statusTitle(status: AgentStatusLine): string {
   return `${status.displayName} · ${status.role} · ${status.state}${status.issue === undefined ? '' : ` · #${status.issue}`}`;
 }
 
-/** SIGKILL to a process group; false when it is gone. */
-function killGroup(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 'SIGKILL');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function agentPaneChild(resources: OrchestraResources, role: string, agentId: string): ChildSpec {
   const { config } = resources;
   const agent = config.agents[role]!;
@@ -42,12 +32,13 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
   /** Whether the current runner said on the bus why it cannot serve (else its log is read when it exits). */
   let reported = false;
   /** What the runner last reported of its task in flight: a runner that dies leaves it behind. */
-  let inFlight: { agentPid?: number; ackSubject?: string } | undefined;
+  let inFlight: { ackSubject?: string } | undefined;
   const releaseInFlight = () => {
-    const { ackSubject, agentPid: reported } = inFlight ?? {};
+    const { ackSubject } = inFlight ?? {};
     inFlight = undefined;
-    // The group the runner recorded at spawn: its heartbeat naming the agent may never have left.
-    const agentPid = stopRecordedAgentGroup(config.dataDir, agentId) ?? (reported !== undefined && killGroup(reported) ? reported : undefined);
+    // The group the runner recorded at spawn, never the one a heartbeat names: whoever holds the
+    // role's identity could name any process group the orchestra may kill (the NATS server's).
+    const agentPid = stopRecordedAgentGroup(config.dataDir, agentId);
     if (agentPid !== undefined) logger.warn({ agentPid }, 'stopped the agent its dead runner left behind');
     // Nak the task for the dead runner, so JetStream redelivers it now rather than after the ack
     // wait. Harmless if the runner had already acked or nak'd it. Only an ack of this role's
@@ -114,7 +105,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             if (error) return logger.warn({ err: describeError(error) }, 'heartbeat subscription error');
             const heartbeat = decodeHeartbeat(message.data);
             if (!heartbeat) return;
-            inFlight = heartbeat.state === 'busy' ? { agentPid: heartbeat.agentPid, ackSubject: heartbeat.ackSubject } : undefined;
+            inFlight = heartbeat.state === 'busy' ? { ackSubject: heartbeat.ackSubject } : undefined;
             sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });

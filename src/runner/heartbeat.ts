@@ -38,7 +38,11 @@ export const heartbeatSchema = z.object({
   taskId: z.string().optional(),
   issue: z.number().int().optional(),
   pid: z.number().int(),
-  /** The running agent's pid, which leads its process group: stopped by the orchestra if the runner dies. */
+  /**
+   * The running agent's pid, which leads its process group: shown, not acted on. If the runner
+   * dies, the orchestra stops the group the runner recorded on disk (src/runner/pid-file.ts), not
+   * the one a message names.
+   */
   agentPid: z.number().int().optional(),
   /** Where the in-flight task's acks go: the orchestra naks it there if the runner dies. */
   ackSubject: z.string().optional(),

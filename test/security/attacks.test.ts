@@ -10,6 +10,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
+import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,7 @@ import { identityOfSeed, inboxPrefixOf } from '../../src/infra/nats/identities.t
 import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
 import { heartbeatSubject, runnerErrorSubject } from '../../src/runner/heartbeat.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
+import { processAlive } from '../../src/infra/os/process.ts';
 import { flattenTree } from '../../src/supervisor/index.ts';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
@@ -212,7 +214,7 @@ describe('bad input', { timeout: 60_000 }, () => {
     expect(await readFile(join(dataDir, 'orchestra.json'), 'utf8')).not.toMatch(/SU[A-Z0-9]{20}/);
   });
 
-  it("a heartbeat cannot borrow the orchestra's rights: an ack subject not of the role's tasks is not published to when the runner dies", async () => {
+  it("a heartbeat cannot borrow the orchestra's rights: neither the process group nor the ack subject it names is acted on when the runner dies", async () => {
     const readyAgain = (restarts: number) => () => {
       const node = flattenTree(orchestra.inspect()).find((candidate) => candidate.id === 'review-1');
       return node !== undefined && node.restarts > restarts && node.state.includes('ready.');
@@ -220,25 +222,36 @@ describe('bad input', { timeout: 60_000 }, () => {
     const restartsBefore = flattenTree(orchestra.inspect()).find((node) => node.id === 'review-1')!.restarts;
     const pid = Number(await readFile(join(dataDir, 'runners', 'review-1.pid'), 'utf8'));
     // The real runner frozen, review's identity says review-1 is busy with a task whose "ack
-    // subject" is a key of the workflow's state, and then the runner dies.
-    process.kill(pid, 'SIGSTOP');
-    const hostile = await connectWith('runner-review', inboxPrefixOf('runner-review'));
-    const heartbeat = { agentId: 'review-1', state: 'busy', taskId: 't-forged', issue: 1, pid, ackSubject: '$KV.miyabi-state.issue.1', at: new Date().toISOString() };
-    hostile.nc.publish(heartbeatSubject('review', 'review-1'), JSON.stringify(heartbeat));
-    // Delivered in order on one connection: once this is logged, the heartbeat was taken.
-    hostile.nc.publish(runnerErrorSubject('review', 'review-1'), JSON.stringify({ agentId: 'review-1', reason: 'after the forged heartbeat' }));
-    await waitForLog(dataDir, (line) => line.actorId === 'review-1' && line.reason === 'after the forged heartbeat', 'the forged heartbeat taken');
-    process.kill(pid, 'SIGKILL');
-    const refused = await waitForLog(dataDir, (line) => line.actorId === 'review-1' && line.msg.startsWith('a heartbeat named an ack subject not of its role'), 'the ack subject refused');
-    expect(refused.ackSubject).toBe('$KV.miyabi-state.issue.1');
-    await hostile.nc.close();
-    await waitFor(readyAgain(restartsBefore), { timeoutMs: 30_000, what: 'review-1 restarted by its pool and ready' });
-    // The workflow's state of #1 is what it was, not "-NAK".
-    const operator = await connectWith('operator', inboxPrefixOf('operator'));
-    const state = await (await new Kvm(operator.nc).open('miyabi-state')).get('issue.1');
-    expect(state?.string()).not.toBe('-NAK');
-    await operator.nc.close();
-    expect(orchestra.resources.workflow!.states().get(1)).toBe('running');
+    // subject" is a key of the workflow's state, its "agent" a process group of the orchestra's
+    // user it wants killed; then the runner dies.
+    const victim = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+    const victimGone = new Promise((resolve) => victim.once('exit', resolve));
+    try {
+      process.kill(pid, 'SIGSTOP');
+      const hostile = await connectWith('runner-review', inboxPrefixOf('runner-review'));
+      const heartbeat = { agentId: 'review-1', state: 'busy', taskId: 't-forged', issue: 1, pid, agentPid: victim.pid, ackSubject: '$KV.miyabi-state.issue.1', at: new Date().toISOString() };
+      hostile.nc.publish(heartbeatSubject('review', 'review-1'), JSON.stringify(heartbeat));
+      // Delivered in order on one connection: once this is logged, the heartbeat was taken.
+      hostile.nc.publish(runnerErrorSubject('review', 'review-1'), JSON.stringify({ agentId: 'review-1', reason: 'after the forged heartbeat' }));
+      await waitForLog(dataDir, (line) => line.actorId === 'review-1' && line.reason === 'after the forged heartbeat', 'the forged heartbeat taken');
+      process.kill(pid, 'SIGKILL');
+      const refused = await waitForLog(dataDir, (line) => line.actorId === 'review-1' && line.msg.startsWith('a heartbeat named an ack subject not of its role'), 'the ack subject refused');
+      expect(refused.ackSubject).toBe('$KV.miyabi-state.issue.1');
+      await hostile.nc.close();
+      await waitFor(readyAgain(restartsBefore), { timeoutMs: 30_000, what: 'review-1 restarted by its pool and ready' });
+      // The workflow's state of #1 is what it was, not "-NAK".
+      const operator = await connectWith('operator', inboxPrefixOf('operator'));
+      const state = await (await new Kvm(operator.nc).open('miyabi-state')).get('issue.1');
+      expect(state?.string()).not.toBe('-NAK');
+      await operator.nc.close();
+      expect(orchestra.resources.workflow!.states().get(1)).toBe('running');
+      // The dead runner's own record is what the orchestra acts on: the named group still runs.
+      expect(victim.exitCode).toBeNull();
+      expect(processAlive(victim.pid!)).toBe(true);
+    } finally {
+      victim.kill('SIGKILL');
+      await victimGone;
+    }
   });
 
   it("refuses a runner that presents another role's identity; its pool restarts it, and it serves once its own is back", async () => {
