@@ -20,12 +20,13 @@ import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, MalformedPayload, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
 import { decodeEnvelope, formatIssues } from '../infra/bus/envelope.ts';
-import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
+import { CANCEL_SUBJECT, cancelKey, isRedelivery, TASK_REDELIVERED, TASK_RESULT, taskEventSchema, taskMessageSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { DagActor } from './dag.ts';
 import { graphPort } from './dag.ts';
 import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
+import { logRedelivery } from '../workflow/redeliveries.ts';
 import { WorkflowStore } from '../workflow/store.ts';
 import { IssueGate } from '../workflow/vouchers.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/watcher.ts';
@@ -152,16 +153,17 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       }),
       await bus.consume({
         ...options.results,
-        payloadSchema: taskResultSchema,
-        handler: async (envelope) => {
-          if (envelope.type !== TASK_RESULT) return;
-          resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
-          resources.workflowMetrics.taskResult(envelope.payload);
-          if (envelope.payload.status !== 'needs_input') {
-            resources.taskSamples.record(envelope.payload.role, envelope.payload.durationMs / 1000, envelope.payload.status === 'failure' || envelope.payload.status === 'retry');
+        payloadSchema: taskEventSchema,
+        handler: async ({ type, payload }) => {
+          if (isRedelivery(payload)) return type === TASK_REDELIVERED ? logRedelivery(engine!, payload) : undefined;
+          if (type !== TASK_RESULT) return;
+          resources.workflowMetrics.stageRun(payload.stage, payload.status);
+          resources.workflowMetrics.taskResult(payload);
+          if (payload.status !== 'needs_input') {
+            resources.taskSamples.record(payload.role, payload.durationMs / 1000, payload.status === 'failure' || payload.status === 'retry');
           }
           // The runner redacted it; redacted again here, before it reaches the KV bucket and the tracker.
-          await engine!.result(redactDeep(envelope.payload, resources.redact));
+          await engine!.result(redactDeep(payload, resources.redact));
         },
       }),
       // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a
