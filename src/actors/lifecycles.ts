@@ -20,12 +20,13 @@ import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, MalformedPayload, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
 import { decodeEnvelope, formatIssues } from '../infra/bus/envelope.ts';
-import { CANCEL_SUBJECT, cancelKey, TASK_RESULT, taskMessageSchema, taskResultSchema, type TaskResult } from '../runner/task-message.ts';
+import { CANCEL_SUBJECT, cancelKey, isRedelivery, TASK_REDELIVERED, TASK_RESULT, taskEventSchema, taskMessageSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { DagActor } from './dag.ts';
 import { graphPort } from './dag.ts';
 import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
+import { logRedelivery } from '../workflow/redeliveries.ts';
 import { WorkflowStore } from '../workflow/store.ts';
 import { IssueGate, resultRefusal } from '../workflow/vouchers.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/issue-events.ts';
@@ -152,23 +153,23 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       }),
       await bus.consume({
         ...options.results,
-        payloadSchema: taskResultSchema,
-        handler: async (envelope, delivery) => {
-          if (envelope.type !== TASK_RESULT) return;
-          const result = envelope.payload;
-          const snapshot = engine!.states().has(result.issue) ? engine!.snapshot(result.issue) : undefined;
+        payloadSchema: taskEventSchema,
+        handler: async ({ type, payload }, delivery) => {
+          const snapshot = engine!.states().has(payload.issue) ? engine!.snapshot(payload.issue) : undefined;
           const current = snapshot && { taskId: snapshot.context.taskId, role: snapshot.context.route[snapshot.context.stageIndex]?.role };
-          const refusal = resultRefusal(delivery.subject, result, current);
+          const refusal = resultRefusal(delivery.subject, payload, current);
           if (refusal !== undefined) {
-            return void logger.warn({ issue: result.issue, taskId: result.taskId, role: result.role, why: refusal }, 'task result not from the role of its task; ignored');
+            return void logger.warn({ issue: payload.issue, taskId: payload.taskId, role: payload.role, why: refusal }, 'task result not from the role of its task; ignored');
           }
-          resources.workflowMetrics.stageRun(envelope.payload.stage, envelope.payload.status);
-          resources.workflowMetrics.taskResult(envelope.payload);
-          if (envelope.payload.status !== 'needs_input') {
-            resources.taskSamples.record(envelope.payload.role, envelope.payload.durationMs / 1000, envelope.payload.status === 'failure' || envelope.payload.status === 'retry');
+          if (isRedelivery(payload)) return type === TASK_REDELIVERED ? logRedelivery(engine!, payload) : undefined;
+          if (type !== TASK_RESULT) return;
+          resources.workflowMetrics.stageRun(payload.stage, payload.status);
+          resources.workflowMetrics.taskResult(payload);
+          if (payload.status !== 'needs_input') {
+            resources.taskSamples.record(payload.role, payload.durationMs / 1000, payload.status === 'failure' || payload.status === 'retry');
           }
           // The runner redacted it; redacted again here, before it reaches the KV bucket and the tracker.
-          await engine!.result(redactDeep(envelope.payload, resources.redact));
+          await engine!.result(redactDeep(payload, resources.redact));
         },
       }),
       // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a

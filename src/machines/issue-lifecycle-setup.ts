@@ -62,13 +62,13 @@ export const lifecycleSetup = setup({
         reason: `merge conflict with ${conflict.theirs.ref} in ${conflict.files.join(', ') || 'the branch'}`,
         conflict,
         conflictRounds: context.conflictRounds + 1,
-        history: [...context.history, runOf({ ...context, dispatchedAt }, 'failure', `merge conflict in ${conflict.files.join(', ')}`, now)],
+        history: [...context.history, runOf({ ...context, dispatchedAt }, 'failure', `merge conflict in ${conflict.files.join(', ') || 'the branch'}`, now)],
       };
     }),
     failConflict: assign(({ context, event }) => {
       const { conflict } = event as Extract<LifecycleEvent, { type: 'merge.conflict' | 'branch.conflict' }>;
       return {
-        reason: `merge conflict with ${conflict.theirs.ref} in ${conflict.files.join(', ')} still there after ${context.conflictRounds} round(s) (workflow.maxConflictRounds ${context.maxConflictRounds})`,
+        reason: `merge conflict with ${conflict.theirs.ref} in ${conflict.files.join(', ') || 'the branch'} still there after ${context.conflictRounds} round(s) (workflow.maxConflictRounds ${context.maxConflictRounds})`,
       };
     }),
     /** Back to the first stage for another round (review feedback, a red CI, a conflict). */

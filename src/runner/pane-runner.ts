@@ -4,7 +4,8 @@
  * command through the agent protocol, streams the agent's output to the pane and to the agent's
  * log, keeps the message's ack deadline extended and heartbeats going while the agent works,
  * publishes the result event, and only then acks. If the runner dies mid-task, the message is not
- * acked and JetStream redelivers it to another runner, with the attempt counted.
+ * acked and JetStream redelivers it to another runner, with the attempt counted; that runner says
+ * so (`task.redelivered`) before the agent starts, since the dead one sent no result.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -28,10 +29,12 @@ import {
   cancelKey,
   LOG_TAIL_LINES,
   resultSubject,
+  TASK_REDELIVERED,
   TASK_RESULT,
   taskConsumer,
   taskDurable,
   taskMessageSchema,
+  type TaskRedelivered,
   type TaskResult,
 } from './task-message.ts';
 
@@ -140,6 +143,13 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         print(`── #${task.issue.number} ${task.stage}: cancelled before it started`);
         logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
         return undefined;
+      }
+      if (delivery.deliveryCount > 1) {
+        // Whoever had it before sent no result (a retry's result is one): the orchestra would not know.
+        const report: TaskRedelivered = { taskId: task.taskId, issue: task.issue.number, role, stage: task.stage, attempt, deliveryCount: delivery.deliveryCount, agentId };
+        await bus
+          .publish(resultSubject(role), TASK_REDELIVERED, report, { msgId: `redelivered:${task.taskId}:${attempt}` })
+          .catch((error: unknown) => logger.warn({ taskId: task.taskId, err: describeError(error) }, 'could not report the redelivery; running it anyway'));
       }
       const cancel = new AbortController();
       cancelCurrent = cancel;

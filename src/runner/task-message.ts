@@ -81,3 +81,24 @@ export const taskResultSchema = z.object({
 });
 
 export type TaskResult = z.infer<typeof taskResultSchema>;
+
+/**
+ * A runner took over a task that was delivered before and never answered (the runner that had it
+ * died or stopped): said at once, on the role's result subject, so the orchestra's log shows the
+ * retry that no result will ever tell it of.
+ */
+export const TASK_REDELIVERED = 'task.redelivered';
+
+export const taskRedeliveredSchema = taskResultSchema.pick({ taskId: true, issue: true, role: true, stage: true, attempt: true, agentId: true }).extend({
+  /** JetStream's count of this message's deliveries: 2 or more. */
+  deliveryCount: z.number().int().min(2),
+});
+
+export type TaskRedelivered = z.infer<typeof taskRedeliveredSchema>;
+
+/** What the workflow reads on `miyabi.events.task.<role>`: a result, or a redelivery taken over. */
+export const taskEventSchema = z.union([taskResultSchema, taskRedeliveredSchema]);
+
+export function isRedelivery(payload: TaskResult | TaskRedelivered): payload is TaskRedelivered {
+  return !('status' in payload);
+}

@@ -8,7 +8,8 @@
  *                 heads (made without a worktree); a dependency already merged counts as the
  *                 base branch. When a dependency's branch moved on after the dependent started
  *                 (a review round, a CI fix), the dependent is rebased onto it before its next
- *                 stage runs (restack).
+ *                 stage runs (restack; a merge commit its agent made is kept: see
+ *                 src/infra/git/rebase.ts).
  *
  * A conflict making the merge commit or restacking is not an error: the branch is left as it
  * was (or made from the first dependency) and the conflict goes to the agent of the first stage,

@@ -39,7 +39,9 @@ export function renderComment(params: CommentParams, context: CommentContext): s
     case 'conflict': {
       const conflict = context.lifecycle?.conflict;
       const files = conflict ? conflict.files.map((file) => `- \`${oneLine(file, 200)}\``).join('\n') : '';
-      const sides = conflict ? `\n\n\`${conflict.ours.ref}\` (${conflict.ours.sha.slice(0, 12)}) conflicts with \`${conflict.theirs.ref}\` (${conflict.theirs.sha.slice(0, 12)}) in:\n\n${files}` : '';
+      // GitHub may report a conflict without one file this repository can name.
+      const where = files === '' ? '.' : ` in:\n\n${files}`;
+      const sides = conflict ? `\n\n\`${conflict.ours.ref}\` (${conflict.ours.sha.slice(0, 12)}) conflicts with \`${conflict.theirs.ref}\` (${conflict.theirs.sha.slice(0, 12)})${where}` : '';
       return `${header}: merge conflict; back to ${route[0]} to resolve it.${sides}`;
     }
     case 'merge_blocked':

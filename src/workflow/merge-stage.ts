@@ -19,6 +19,7 @@
  */
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
+import type { ConflictReport } from '../agents/task.ts';
 import type { IssueSource, MergeOutcome, PullRequestState } from '../issues/source.ts';
 import type { LifecycleContext, LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import { BranchPlanner } from './branches.ts';
@@ -114,14 +115,26 @@ export class MergeStage {
       case 'head_changed':
         record.mergeRefusedAt = { updatedAt: pull.updatedAt, headSha: pull.headSha, at: this.#options.now() };
         return { type: 'merge.blocked', reason: outcome.reason, now };
-      case 'conflict': {
-        const { workspace } = this.#options;
-        const conflict = workspace
-          ? await new BranchPlanner(workspace).report('merge', outcome.theirs, outcome.ours, outcome.files)
-          : { during: 'merge' as const, theirs: outcome.theirs, ours: outcome.ours, files: outcome.files, commits: { theirs: [], ours: [] } };
-        return { type: 'merge.conflict', conflict, now };
-      }
+      case 'conflict':
+        return { type: 'merge.conflict', conflict: await this.#conflict(outcome), now };
     }
+  }
+
+  /**
+   * The conflict for the first stage's agent, with both sides' commits. GitHub names neither the
+   * files nor commits this repository holds (its sides are its own shas): the base branch as
+   * fetched here and the branch's head stand in, and a trial merge of the two names the files.
+   */
+  async #conflict(outcome: Extract<MergeOutcome, { kind: 'conflict' }>): Promise<ConflictReport> {
+    const { workspace } = this.#options;
+    if (!workspace) return { during: 'merge', theirs: outcome.theirs, ours: outcome.ours, files: outcome.files, commits: { theirs: [], ours: [] } };
+    const planner = new BranchPlanner(workspace);
+    if (outcome.files.length > 0) return planner.report('merge', outcome.theirs, outcome.ours, outcome.files);
+    const base = await workspace.baseTip();
+    const head = (await workspace.head(outcome.ours.ref)) ?? outcome.ours.sha;
+    const trial = await workspace.mergeCommit([{ ref: outcome.ours.ref, sha: head }, base], `trial merge of ${base.ref} into ${outcome.ours.ref}`);
+    const files = 'conflict' in trial ? trial.conflict.files : [];
+    return planner.report('merge', { ref: outcome.theirs.ref, sha: base.sha }, { ref: outcome.ours.ref, sha: head }, files);
   }
 
   /**

@@ -50,6 +50,10 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     // Redelivered because the orchestra nak'd it for the dead runner, not by the 30 s ack wait.
     const result = await test.result(taskId, { attempt: 2, timeoutMs: 20_000 });
     expect(result).toMatchObject({ status: 'success', attempt: 2, agentId: 'slow-1' });
+    // The runner that took it over said so at once, for the orchestra's log (the dead one never will).
+    expect(test.redeliveries.filter((report) => report.taskId === taskId)).toEqual([
+      { taskId, issue: 30, role: 'slow', stage: 'slow', attempt: 2, deliveryCount: 2, agentId: 'slow-1' },
+    ]);
     expect(restarts('slow', 'slow-1')).toBe(before + 1);
     expect(runnerPid('slow', 'slow-1')).not.toBe(firstRunner);
     // the replacement was the role's spare runner, started ahead and taken over

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import type { IssueSource } from '../../src/issues/source.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
-import { resultSubject, taskSubject, TASK_DISPATCHED, type TaskMessage, type TaskResult } from '../../src/runner/task-message.ts';
+import { resultSubject, taskSubject, TASK_DISPATCHED, TASK_REDELIVERED, type TaskMessage, type TaskRedelivered, type TaskResult } from '../../src/runner/task-message.ts';
 import { flattenTree, type TreeNode } from '../../src/supervisor/index.ts';
 import { tempDir, type TempDir } from './cli.ts';
 import { deferred, waitFor } from './wait.ts';
@@ -27,6 +27,8 @@ export interface TestOrchestra {
   /** Resolves with the next result for the task (results arrive in order of publication). */
   result(taskId: string, options?: { timeoutMs?: number; attempt?: number }): Promise<TaskResult>;
   results: TaskResult[];
+  /** What runners said when they took over a task delivered before (`task.redelivered`). */
+  redeliveries: TaskRedelivered[];
   node(path: string): (TreeNode & { path: string }) | undefined;
   stop(): Promise<void>;
 }
@@ -86,13 +88,16 @@ export async function startTestOrchestra(options: {
   }
   const nc = orchestra.resources.nc as NatsConnection;
   const results: TaskResult[] = [];
+  const redeliveries: TaskRedelivered[] = [];
   const waiters: Array<{ taskId: string; attempt?: number; resolve: (result: TaskResult) => void }> = [];
   const subscriptions: Subscription[] = [];
   for (const role of Object.keys(options.agents)) {
     subscriptions.push(
       nc.subscribe(resultSubject(role), {
         callback: (_error, message) => {
-          const result = (message.json() as { payload: TaskResult }).payload;
+          const { type, payload } = message.json() as { type: string; payload: TaskResult | TaskRedelivered };
+          if (type === TASK_REDELIVERED) return void redeliveries.push(payload as TaskRedelivered);
+          const result = payload as TaskResult;
           results.push(result);
           for (const waiter of [...waiters]) {
             if (waiter.taskId === result.taskId && (waiter.attempt === undefined || waiter.attempt === result.attempt)) {
@@ -113,6 +118,7 @@ export async function startTestOrchestra(options: {
     dataDir,
     socket,
     results,
+    redeliveries,
     async dispatch(role, task) {
       taskCounter += 1;
       const taskId = task.taskId ?? `t${taskCounter}-${task.issue.number}-${role}`;

@@ -87,6 +87,10 @@ describe('kill -9 of the orchestrator mid-backlog', () => {
     expect(second.stdout).toContain('1 of 1 issue(s) done');
     const log = await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8');
     expect(log).toContain('"msg":"pool idle: stopping an agent"');
+    // The runner that held it died (the next `up` kills what the last one left): no result, and
+    // still a line for the retry, from the runner that took the task over.
+    const redelivered = log.split('\n').filter((line) => line.includes('"msg":"stage redelivered"')).map((line) => JSON.parse(line));
+    expect(redelivered).toEqual([expect.objectContaining({ issue: 1, stage: 'codegen', role: 'codegen', attempt: 2, deliveryCount: 2 })]);
     expect(log).not.toContain('"msg":"orchestra degraded"');
   }, 150_000);
 });

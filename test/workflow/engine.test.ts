@@ -14,6 +14,7 @@ import { connectNats } from '../../src/infra/nats/connection.ts';
 import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { TaskMessage, TaskResult } from '../../src/runner/task-message.ts';
 import { Workflow } from '../../src/workflow/engine.ts';
+import { logRedelivery } from '../../src/workflow/redeliveries.ts';
 import { workflowParts } from '../support/workflow-parts.ts';
 import { WorkflowStore } from '../../src/workflow/store.ts';
 import { observedIssue } from '../../src/workflow/issue-events.ts';
@@ -214,21 +215,31 @@ describe('workflow engine', () => {
     await run.close();
   });
 
-  it('a retry its runner makes itself (a timeout, a killed agent) is one `stage redelivered` line: same task id, the next attempt, the reason', async () => {
+  it('a retry its runner makes itself (a timeout, a killed agent), or after its runner died, is one `stage redelivered` line: same task id, the next attempt, the reason', async () => {
     const run = await harness(dir, 'workflow: { defaultRoute: [codegen] }');
     await run.issue(1, {});
     const task = run.task(1);
     await run.answer(task, 'retry', { reason: 'timed out after 1000 ms; the agent\'s process group was killed' });
     expect(run.state(1)).toBe('running');
     expect(run.tasks).toHaveLength(1);
+    // The runner taking attempt 2 says it was redelivered: already logged from the `retry` result.
+    const report = { taskId: task.taskId, issue: 1, role: 'codegen', stage: 'codegen', agentId: 'codegen-2' };
+    await logRedelivery(run.engine, { ...report, attempt: 2, deliveryCount: 2 });
     await run.answer({ ...task, attempt: 2 }, 'retry', { reason: 'killed by SIGKILL' });
+    // The runner of attempt 3 dies without a result: the one taking attempt 4 is the only one to say so.
+    await logRedelivery(run.engine, { ...report, attempt: 3, deliveryCount: 3 });
+    await logRedelivery(run.engine, { ...report, attempt: 4, deliveryCount: 4 });
     expect(run.log.filter((line) => line.msg === 'stage redelivered')).toEqual([
       expect.objectContaining({ issue: 1, stage: 'codegen', taskId: task.taskId, attempt: 2, reason: expect.stringContaining('timed out') }),
       expect.objectContaining({ issue: 1, stage: 'codegen', taskId: task.taskId, attempt: 3, reason: 'killed by SIGKILL' }),
+      expect.objectContaining({ issue: 1, stage: 'codegen', taskId: task.taskId, attempt: 4, deliveryCount: 4, reason: 'the runner of attempt 3 stopped or died before it sent a result' }),
     ]);
-    await run.answer({ ...task, attempt: 3 }, 'success');
+    await run.answer({ ...task, attempt: 4 }, 'success');
     expect(run.state(1)).toBe('done');
     expect(run.log.filter((line) => line.msg === 'stage dispatched')).toHaveLength(1);
+    // A report of a task the issue no longer runs is not believed.
+    await logRedelivery(run.engine, { ...report, attempt: 5, deliveryCount: 5 });
+    expect(run.log.filter((line) => line.msg === 'stage redelivered')).toHaveLength(3);
     await run.close();
   });
 

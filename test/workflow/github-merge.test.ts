@@ -3,7 +3,9 @@
  * client, real git and NATS: a merge GitHub refuses (405, a protected branch; 409, the head
  * moved) leaves the issue in `merge_blocked` with GitHub's reason, looked at again when the pull
  * request changes; with `workflow.merge.auto` off (GitHub's default) the issue waits in `merging`
- * for a person, sees their merge, and `up --once` stops there instead of waiting for ever.
+ * for a person, sees their merge, and `up --once` stops there instead of waiting for ever. A pull
+ * request GitHub reports conflicting goes back to its first stage with the conflict, as on the
+ * local source, at most `workflow.maxConflictRounds` times.
  */
 import { execa } from 'execa';
 import { join } from 'node:path';
@@ -23,6 +25,7 @@ import {
   rowOf,
   stateLabels,
   stateOf,
+  taskFiles,
   token,
   TOKEN_ENV,
   trustedIssue,
@@ -103,6 +106,52 @@ describe('a merge GitHub refuses', { timeout: 120_000 }, () => {
     expect(mergePuts(fake).map((request) => request.status)).toEqual([409]);
     expect(pull.pull!.merged).toBeUndefined();
     expect(await waitFor(() => commentsOf(fake!, issue.number).find((body) => body.includes('is refused')), { what: 'the comment' })).toContain(reason);
+  });
+});
+
+describe('a pull request GitHub reports conflicting (mergeable false, `dirty`)', { timeout: 120_000 }, () => {
+  it('→ no merge tried; back to codegen with the conflict in its task (files from a trial merge here); resolved → merged; still conflicting after workflow.maxConflictRounds → failed with the reason', async () => {
+    fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
+    const resolved = trustedIssue(fake, 'Export the report');
+    const stuck = trustedIssue(fake, 'Import the report');
+    test = await startTestOrchestra({ backend: 'process', agents: githubAgents(), config: githubConfig(fake, { workflow: { maxConflictRounds: 1 } }) });
+    const repo = test.repo;
+    const heads = [await waitingForBuild(test, resolved.number), await waitingForBuild(test, stuck.number)];
+    // main moved on with each issue's file: GitHub says the pull requests conflict, and so does git here.
+    for (const { number } of [resolved, stuck]) {
+      await execa('sh', ['-c', `mkdir -p miyabi && echo "main's own #${number}" > miyabi/issue-${number}.md && git add miyabi && git commit -q -m "main: #${number}"`], { cwd: repo });
+      fake.setPullMergeable(pullOf(fake, number).number, { mergeable: false, mergeableState: 'dirty' });
+    }
+    const mainSha = (await execa('git', ['rev-parse', 'main'], { cwd: repo })).stdout.trim();
+    for (const head of heads) fake.setCheckRun(head, { name: 'build', conclusion: 'success' });
+
+    for (const [index, { number }] of [resolved, stuck].entries()) {
+      const task = await waitFor(async () => (await taskFiles(test!.dataDir, number, 'codegen')).find((candidate) => candidate.round === 1), {
+        timeoutMs: 60_000,
+        what: `#${number} back to codegen`,
+      });
+      expect(contextOf(test, number).conflictRounds).toBe(1);
+      expect((task as unknown as { conflict: unknown }).conflict).toMatchObject({
+        during: 'merge',
+        files: [`miyabi/issue-${number}.md`],
+        theirs: { ref: 'main', sha: mainSha },
+        ours: { ref: `miyabi/issue-${number}`, sha: heads[index] },
+        commits: { theirs: expect.arrayContaining([expect.objectContaining({ subject: `main: #${number}` })]) },
+      });
+      const comment = await waitFor(() => commentsOf(fake!, number).find((body) => body.includes('merge conflict; back to codegen')), { what: 'the conflict comment' });
+      expect(comment).toContain(`- \`miyabi/issue-${number}.md\``);
+    }
+    expect(mergePuts(fake)).toEqual([]);
+
+    // #1 resolved on GitHub's side; #2 still conflicts at its next merge.
+    fake.setPullMergeable(pullOf(fake, resolved.number).number, { mergeable: true, mergeableState: 'clean' });
+    for (const { number } of [resolved, stuck]) fake.setCheckRun(await waitingForBuild(test, number, heads[number - resolved.number]), { name: 'build', conclusion: 'success' });
+    await waitState(test, resolved.number, 'done');
+    await waitState(test, stuck.number, 'failed');
+    expect(pullOf(fake, resolved.number).pull!.merged).toBeDefined();
+    expect(pullOf(fake, stuck.number).pull!.merged).toBeUndefined();
+    expect(mergePuts(fake).map((request) => request.status)).toEqual([200]);
+    expect(contextOf(test, stuck.number).reason).toBe(`merge conflict with main in miyabi/issue-${stuck.number}.md still there after 1 round(s) (workflow.maxConflictRounds 1)`);
   });
 });
 

@@ -87,4 +87,63 @@ describe('rebaseBranch', () => {
       code: 'worktree_conflict',
     });
   });
+
+  describe('a branch holding a merge commit of its own (an agent resolved a conflict between two heads)', () => {
+    /** `stacked` on `dep`, with `other` merged in by hand (its conflict on shared.txt resolved), then one more commit. */
+    async function merged() {
+      const f = await fixture();
+      const dep1 = await commitFiles(f.repo, 'dep', { 'shared.txt': 'one, dep\n' }, 'feat: dep');
+      const other = await commitFiles(f.repo, 'other', { 'shared.txt': 'one, other\n', 'other.txt': 'other\n' }, 'feat: other');
+      await commitFiles(f.repo, 'stacked', { 's1.txt': 's1\n' }, 'feat: s1', 'dep');
+      // The agent's merge: the tree of its resolution, parents the branch and `other`.
+      const resolution = await commitFiles(f.repo, 'resolution', { 'shared.txt': 'one, dep and other\n', 'other.txt': 'other\n' }, 'resolution', 'stacked');
+      const tree = (await git(['rev-parse', `${resolution}^{tree}`], f.repo)).trim();
+      const merge = (await git(['commit-tree', tree, '-p', 'stacked', '-p', other, '-m', 'Merge other into stacked'], f.repo)).trim();
+      await git(['update-ref', 'refs/heads/stacked', merge], f.repo);
+      await commitFiles(f.repo, 'stacked', { 's2.txt': 's2\n' }, 'feat: s2');
+      const tempDir = path.join(f.dir, 'tmp');
+      await mkdir(tempDir);
+      return { ...f, dep1, other, merge, tempDir };
+    }
+    const show = (repo: string, file: string) => git(['show', `stacked:${file}`], repo);
+
+    it('what it was built on moved on: the new commits are merged in, and the merge and its resolution stay as they were', async () => {
+      const { repo, dep1, other, merge, tempDir } = await merged();
+      const dep2 = await commitFiles(repo, 'dep', { 'dep2.txt': 'review fix\n' }, 'fix: review round');
+      const result = await rebaseBranch(repo, { branch: 'stacked', upstream: dep1, onto: 'dep', tempDir });
+      if (!('sha' in result)) throw new Error(JSON.stringify(result));
+      expect(result.changed).toBe(true);
+      for (const ancestor of [dep2, other, merge]) expect(await isAncestor(repo, ancestor, 'stacked')).toBe(true);
+      expect(await show(repo, 'shared.txt')).toBe('one, dep and other\n');
+      expect(await show(repo, 'dep2.txt')).toBe('review fix\n');
+      expect(await show(repo, 's2.txt')).toBe('s2\n');
+      expect(await git(['log', '-1', '--format=%s|%cn', 'stacked'], repo)).toBe('Restack stacked onto dep|miyabi-orchestra\n');
+      expect(await worktreePaths(repo)).toEqual([repo]);
+      expect(await readdir(tempDir)).toEqual([]);
+    });
+
+    it('what it was built on was rewritten: the rebase makes the merge again, still holding `other`; a merge that conflicts again is a conflict, the branch untouched', async () => {
+      const { repo, root, dep1, other, tempDir } = await merged();
+      const before = await sha(repo, 'stacked');
+      // `dep` rewritten (amended, say) with shared.txt as it was: making the merge again meets its conflict again (no rerere).
+      await git(['update-ref', 'refs/heads/dep', root], repo);
+      const amended = await commitFiles(repo, 'dep', { 'shared.txt': 'one, dep\n', 'dep.txt': 'amended\n' }, 'feat: dep (amended)');
+      expect(await rebaseBranch(repo, { branch: 'stacked', upstream: dep1, onto: 'dep', tempDir })).toMatchObject({
+        conflict: { files: ['shared.txt'], ours: { ref: 'dep', sha: amended }, theirs: { ref: 'stacked', sha: before } },
+      });
+      expect(await sha(repo, 'stacked')).toBe(before);
+
+      // Rewritten without shared.txt: nothing conflicts, and the merge is made again on the new base.
+      await git(['update-ref', 'refs/heads/dep', root], repo);
+      const bare = await commitFiles(repo, 'dep', { 'dep.txt': 'amended\n' }, 'feat: dep (amended, without shared.txt)');
+      const result = await rebaseBranch(repo, { branch: 'stacked', upstream: dep1, onto: 'dep', tempDir });
+      if (!('sha' in result)) throw new Error(JSON.stringify(result));
+      for (const ancestor of [bare, other]) expect(await isAncestor(repo, ancestor, 'stacked')).toBe(true);
+      expect(await isAncestor(repo, dep1, 'stacked')).toBe(false);
+      expect(await git(['log', '--merges', '--format=%s', 'dep..stacked'], repo)).toBe('Merge other into stacked\n');
+      expect(await git(['log', '--no-merges', '--first-parent', '--format=%s', 'dep..stacked'], repo)).toBe('feat: s2\nfeat: s1\n');
+      expect(await worktreePaths(repo)).toEqual([repo]);
+    });
+  });
 });
+

@@ -11,6 +11,12 @@
  * - A conflict is data: the rebase is aborted, so the branch stays exactly where it was, and
  *   `{ conflict: { files, ours, theirs, commit } }` names the conflicting files, `onto` (ours),
  *   the branch's old head (theirs) and the commit that did not apply.
+ * - A branch holding a merge commit of its own (an agent merged in another branch and resolved
+ *   a conflict) keeps it, which a plain rebase would flatten away with the resolution: when
+ *   `onto` descends from `upstream` (what it was built on moved on), `onto` is merged into the
+ *   branch instead (`git merge --no-ff`, only the new commits to merge); when it does not (what it
+ *   was built on was rewritten), the rebase recreates the merges (`--rebase-merges`), redoing
+ *   their conflicts, if any, as a conflict of the restack.
  * - Commits are rewritten by `miyabi-orchestra` as committer, each keeping its author; hooks, autostash,
  *   `rebase.updateRefs` and rerere of the user's configuration are off.
  */
@@ -19,7 +25,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
 import { COMMIT_CONFIG, QUIET_CONFIG, git, gitRun } from './git.ts';
-import { type BranchConflict, branchHead, branchRef, checkRev, invalid, isClean, resolveCommit, worktreeOf } from './branches.ts';
+import { type BranchConflict, branchHead, branchRef, checkRev, invalid, isAncestor, isClean, resolveCommit, worktreeOf } from './branches.ts';
 
 export interface RebaseBranchOptions {
   branch: string;
@@ -78,27 +84,39 @@ async function rebaseIn(repo: string, dir: string, job: Rebase): Promise<RebaseB
   const { branch, old } = job;
   if (await operationInProgress(dir)) return { refused: `branch ${branch} is checked out in ${dir}, in the middle of a rebase or merge` };
   if (!(await isClean(dir))) return { refused: `branch ${branch} is checked out in ${dir} with uncommitted changes` };
-  const args = [...COMMIT_CONFIG, ...QUIET_CONFIG, 'rebase', '--quiet', '--no-autostash', '--no-update-refs', '--onto', job.onto.sha, job.upstream];
+  const how = await restackMove(repo, job);
+  const args =
+    how === 'merge'
+      ? [...COMMIT_CONFIG, ...QUIET_CONFIG, 'merge', '--quiet', '--no-ff', '--no-edit', '-m', `Restack ${branch} onto ${job.onto.ref}`, job.onto.sha]
+      : [...COMMIT_CONFIG, ...QUIET_CONFIG, 'rebase', '--quiet', '--no-autostash', '--no-update-refs', ...(how === 'rebase-merges' ? ['--rebase-merges'] : []), '--onto', job.onto.sha, job.upstream];
   const result = await gitRun(args, dir, { okExitCodes: [0, 1, 128] });
   if (result.exitCode === 0) {
     const sha = await branchHead(repo, branch);
     if (sha === undefined) throw new MiyabiError(ErrorCodes.GitCommandFailed, `git rebase in ${dir}: branch ${branch} is gone`);
     return { sha, changed: sha !== old };
   }
-  const failed = new MiyabiError(ErrorCodes.GitCommandFailed, `git rebase in ${dir}: ${result.stderr.trim() || `exit status ${result.exitCode}`}`);
+  const command = how === 'merge' ? 'merge' : 'rebase';
+  const failed = new MiyabiError(ErrorCodes.GitCommandFailed, `git ${command} in ${dir}: ${result.stderr.trim() || `exit status ${result.exitCode}`}`);
   if (!(await operationInProgress(dir))) throw failed; // refused before it began (untracked files in the way, …)
   const files = (await git(['diff', '--name-only', '--diff-filter=U', '-z'], dir)).split('\0').filter((file) => file !== '');
   const stopped = await gitRun(['rev-parse', '--verify', '--quiet', 'REBASE_HEAD'], dir, { okExitCodes: [0, 1] });
-  await git([...COMMIT_CONFIG, ...QUIET_CONFIG, 'rebase', '--abort'], dir);
+  await git([...COMMIT_CONFIG, ...QUIET_CONFIG, command, '--abort'], dir);
   const now = await branchHead(repo, branch);
   if (now !== old) {
-    throw new MiyabiError(ErrorCodes.GitCommandFailed, `git rebase --abort in ${dir} left ${branch} at ${now ?? 'nothing'}, not ${old}`);
+    throw new MiyabiError(ErrorCodes.GitCommandFailed, `git ${command} --abort in ${dir} left ${branch} at ${now ?? 'nothing'}, not ${old}`);
   }
   if (files.length === 0) throw failed;
   const commit = stopped.exitCode === 0 ? stopped.stdout.trim() : undefined;
   return {
     conflict: { files, ours: job.onto, theirs: { ref: branch, sha: old }, ...(commit !== undefined && { commit }) },
   };
+}
+
+/** How the branch's own commits are moved: a plain rebase unless a merge commit is among them. */
+async function restackMove(repo: string, job: Rebase): Promise<'rebase' | 'merge' | 'rebase-merges'> {
+  const merges = Number((await git(['rev-list', '--merges', '--count', `${job.upstream}..${job.old}`], repo)).trim());
+  if (merges === 0) return 'rebase';
+  return (await isAncestor(repo, job.upstream, job.onto.sha)) ? 'merge' : 'rebase-merges';
 }
 
 /** Whether a rebase, merge or cherry-pick is under way in the worktree at `dir`. */
