@@ -15,6 +15,7 @@ import { healthNotices } from '../machines/health-notices.ts';
 import type { HealthProblem } from '../machines/health-judge.ts';
 import { WebhookNotifier } from '../infra/observe/notifier.ts';
 import { onceLedger } from './once-ledger.ts';
+import { HealthIssueReporter } from './health-issues.ts';
 import type { OrchestraResources } from './resources.ts';
 
 function publisher(resources: OrchestraResources, actorId: string) {
@@ -44,6 +45,8 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
     onOutcome: (kind, outcome) => resources.metrics.notification(kind, outcome),
   });
   let notified = new Map<string, HealthProblem>();
+  const issueTracker = notify.githubIssues.enabled ? resources.issueSource?.healthIssues?.(notify.githubIssues.label) : undefined;
+  const healthIssues = issueTracker && new HealthIssueReporter({ tracker: issueTracker, commentIntervalMs: notify.githubIssues.commentIntervalMs, logger });
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
@@ -73,6 +76,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           // In the background: a slow or failing webhook never holds up the checks.
           for (const notice of next.notices) void notifier.send(notice);
         }
+        healthIssues?.report(report.findings ?? []);
         publish('miyabi.events.health', 'health.report', report);
       },
     },

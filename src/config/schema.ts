@@ -41,6 +41,11 @@ export const configSchema = z
     notify: notifySection,
   })
   .strict()
+  .superRefine((config, ctx) => {
+    if (config.notify.githubIssues.enabled && config.issues.source !== 'github') {
+      ctx.addIssue({ code: 'custom', path: ['notify', 'githubIssues', 'enabled'], message: 'needs issues.source: github (the issues are opened on that repository)' });
+    }
+  })
   .meta({
     title: 'Miyabi Orchestra configuration',
     description: 'The one YAML config file of miyabi-orchestra. Every field is optional; an empty file runs the embedded default.',

@@ -59,7 +59,9 @@ import type {
   PullRequestState,
   TrackedComment,
   TrackedIssue,
+  HealthIssueTracker,
 } from './source.ts';
+import { GitHubHealthIssues } from './github/health-issues.ts';
 import { GitHubAccess } from './github/access.ts';
 import { GitHubChecks } from './github/checks.ts';
 import { GitHubComments, MarkerSigner } from './github/comments.ts';
@@ -189,6 +191,10 @@ export class GitHubIssueSource implements IssueSource {
 
   syncLabels(labels: readonly LabelSpec[]): Promise<{ created: string[] }> {
     return this.labels.syncLabels(labels);
+  }
+
+  healthIssues(label: string): HealthIssueTracker {
+    return new GitHubHealthIssues(this.github, this.comments, label, () => this.access.viewer());
   }
 
   /**

@@ -198,4 +198,21 @@ export interface IssueSource {
   checkAccess?(): Promise<unknown>;
   /** Releases timers and connections. */
   close(): Promise<void>;
+  /** Issues about the orchestra's own health, carrying `label` (GitHub). Absent: the tracker has none. */
+  healthIssues?(label: string): HealthIssueTracker;
+}
+
+/**
+ * The tracker's issues about the orchestra's own health: at most one open issue per problem key,
+ * found again by a hidden marker in its body (so a restarted orchestra does not open a second).
+ */
+export interface HealthIssueTracker {
+  /** The open health issues the orchestra opened, by problem key. */
+  listOpen(): Promise<Array<{ key: string; number: number }>>;
+  /** The open issue of `key`, opened with `title` and `body` when there is none; answers its number. */
+  open(key: string, title: string, body: string): Promise<number>;
+  /** A comment on it, posted once per `commentKey`. */
+  comment(number: number, commentKey: string, body: string): Promise<void>;
+  /** A last comment, then the issue closed. */
+  close(number: number, commentKey: string, body: string): Promise<void>;
 }

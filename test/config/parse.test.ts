@@ -135,6 +135,12 @@ describe('parseConfigText', () => {
     ]);
   });
 
+  it('refuses GitHub issues for health problems without the github source', () => {
+    expect(lines('notify:\n  githubIssues:\n    enabled: true\n')).toEqual([
+      'notify.githubIssues.enabled: needs issues.source: github (the issues are opened on that repository) (line 3)',
+    ]);
+  });
+
   it('checks pairs that only make sense together', () => {
     expect(lines('nats:\n  auth: { userEnv: U }\n  tls: { keyFile: k.pem }\n')).toEqual([
       'nats.auth.passwordEnv: userEnv and passwordEnv go together (line 2)',

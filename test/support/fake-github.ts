@@ -8,7 +8,9 @@
  *   GET  /user                                                the token's user (the viewer, `miyabi-bot`)
  *   GET  /repos/{o}/{r}                                       the repository
  *   GET  /repos/{o}/{r}/issues                                state, since, sort, direction, labels
- *   GET  /repos/{o}/{r}/issues/{n}                            an issue (or a pull request, as an issue)
+ *   POST /repos/{o}/{r}/issues                                a new issue (title, body, labels), by the viewer
+ *   GET  /repos/{o}/{r}/issues/{n}            PATCH …         an issue (or a pull request, as an issue);
+ *                                                             PATCH state, title, body
  *   GET  /repos/{o}/{r}/issues/{n}/comments   POST …          comments
  *   GET  /repos/{o}/{r}/issues/{n}/events                     labeled / unlabeled events
  *   POST /repos/{o}/{r}/issues/{n}/labels                     add labels (unknown ones are created)

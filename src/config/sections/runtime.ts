@@ -68,6 +68,15 @@ export const notifySection = z
     maxPerCheck: z.number().int().min(1).default(5).describe('More new problems in one check than this become one summary message'),
     timeoutMs: millis('How long a webhook may take to answer', 5_000, 1),
     retries: z.number().int().min(0).default(3).describe('Retries of a webhook that answers 5xx or 429 or not at all, with backoff'),
+    githubIssues: z
+      .object({
+        enabled: z.boolean().default(false).describe('Open an issue on the GitHub repository of issues.github for each critical problem (needs issues.source: github)'),
+        label: z.string().min(1).default('miyabi:health').describe('Label of those issues (never the trigger label: no agent works on them)'),
+        commentIntervalMs: millis('While a problem lasts, its issue gets a comment when the problem\'s message changes, at most this often', 900_000, 0),
+      })
+      .strict()
+      .prefault({})
+      .describe('Critical problems as GitHub issues: opened once per problem, commented while it lasts, closed when it is resolved'),
   })
   .strict()
   .prefault({})

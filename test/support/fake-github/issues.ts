@@ -1,6 +1,7 @@
 /**
  * Issues: `GET /repos/{o}/{r}/issues` (state, since, sort, direction, labels; pull requests
- * included, as GitHub lists them) and `GET …/issues/{n}` (a pull request too, as an issue), the
+ * included, as GitHub lists them), `POST` (created by the token's user, the viewer), `GET …/issues/{n}`
+ * (a pull request too, as an issue) and `PATCH` (state, title, body), the
  * sub-resources of an issue handed to comments.ts, labels.ts and dependencies.ts, and a test's issues: added with
  * their labels (and a `labeled` event each), closed. `since` compares to the second, as GitHub's
  * timestamps are: two changes within one second share an `updated_at` (see `freezeClock`). A raw body travels as a placeholder the
@@ -8,7 +9,7 @@
  */
 import { issueCommentsRoute } from './comments.ts';
 import { issueDependenciesRoute } from './dependencies.ts';
-import { notFound, paginate, type Route } from './http.ts';
+import { invalid, notFound, paginate, type Route } from './http.ts';
 import { ensureLabel, issueLabelsRoute, labelsJson } from './labels.ts';
 import type { FakeRepo } from './repo.ts';
 import type { FakeGitHub, FakeIssue } from './types.ts';
@@ -124,10 +125,26 @@ export const issuesRoute: Route = async (fake, request) => {
     return paginate(fake, url, items.map((i) => issueJson(fake, i)));
   }
 
+  if (a === 'issues' && parts.length === 1 && method === 'POST') {
+    const input = await request.body();
+    if (typeof input.title !== 'string' || input.title === '') return invalid([{ resource: 'Issue', code: 'missing_field', field: 'title' }]);
+    const labels = Array.isArray(input.labels) ? input.labels.filter((label): label is string => typeof label === 'string') : [];
+    const created = addIssue(fake, { title: input.title, body: typeof input.body === 'string' ? input.body : '', labels, author: state.viewer.login });
+    return { status: 201, body: issueJson(fake, created) };
+  }
+
   if (a === 'issues' && b !== undefined) {
     const issue = state.issues.get(Number(b));
     if (issue === undefined || !/^\d+$/.test(b)) return notFound();
     if (c === undefined && method === 'GET') return { status: 200, body: issueJson(fake, issue) };
+    if (c === undefined && method === 'PATCH') {
+      const input = await request.body();
+      if (input.state === 'closed' && issue.state === 'open') closeIssue(fake, issue.number);
+      if (input.state === 'open' && issue.state === 'closed') Object.assign(issue, { state: 'open', closedAt: null, updatedAt: fake.now() });
+      if (typeof input.title === 'string') issue.title = input.title;
+      if (typeof input.body === 'string') issue.body = input.body;
+      return { status: 200, body: issueJson(fake, issue) };
+    }
     return (
       (await issueCommentsRoute(fake, issue, request)) ??
       (await issueLabelsRoute(fake, issue, request)) ??
