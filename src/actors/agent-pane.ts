@@ -106,6 +106,7 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             const heartbeat = decodeHeartbeat(message.data);
             if (!heartbeat) return;
             inFlight = heartbeat.state === 'busy' ? { ackSubject: heartbeat.ackSubject } : undefined;
+            resources.heartbeats.set(agentId, Date.now());
             sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });

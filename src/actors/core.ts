@@ -9,7 +9,7 @@ import { healthMonitorMachine, type HealthReport } from '../machines/health-moni
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
-import { EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
+import { DEFAULT_HEALTH_LIMITS, EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
 import { HealthObserver } from './health-checks.ts';
 import { healthNotices } from '../machines/health-notices.ts';
 import type { HealthProblem } from '../machines/health-judge.ts';
@@ -36,6 +36,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   let memory = EMPTY_HEALTH_MEMORY;
   let lastProblems = new Set<string>();
   const observer = new HealthObserver(resources);
+  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs };
   const { notify } = resources.config;
   const notifier = notify.webhooks.length === 0 ? undefined : new WebhookNotifier({
     targets: notify.webhooks,
@@ -50,7 +51,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
-        const judged = judgeHealth(await observer.observe(), memory);
+        const judged = judgeHealth(await observer.observe(), memory, limits);
         memory = judged.memory;
         const findings = judged.problems;
         resources.lastHealth = { ok: findings.length === 0, problems: findings.map((finding) => finding.message), findings, checkedAt: new Date().toISOString() };

@@ -1,13 +1,14 @@
 /**
  * What the health monitor looks at, gathered from the running orchestra for the pure judge
  * (src/machines/health-judge.ts): the bus connection, the tree (infrastructure and workflow
- * actors apart from the agents' pools), each agent with its restart count, the dead-letter
+ * actors apart from the agents' pools), each agent with its restart count and the age of its
+ * last heartbeat, each task in flight with the longest its role may take, the dead-letter
  * stream's depth, the tracker's state, the data directory's disk, and the orchestrator's own
  * event-loop delay and memory.
  */
 import { statfs } from 'node:fs/promises';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { HealthObservation } from '../machines/health-judge.ts';
+import type { HealthObservation, TaskObservation } from '../machines/health-judge.ts';
 import { flattenTree } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 
@@ -28,6 +29,7 @@ export class HealthObserver {
 
   async observe(): Promise<HealthObservation> {
     const { resources } = this;
+    const now = Date.now();
     const nodes = flattenTree(resources.inspect());
     const actorsDown = nodes
       .filter((node) => node.type === 'worker' && isInfrastructure(node.path) && node.status !== 'running' && node.status !== 'stopping')
@@ -36,7 +38,11 @@ export class HealthObserver {
       .map((node) => `${node.path}: ${node.status}`);
     const agents = nodes.flatMap((node) => {
       const match = AGENT_PATH.exec(node.path);
-      return match && node.type === 'worker' ? [{ id: match[2]!, role: match[1]!, status: node.status, state: node.state, restarts: node.restarts }] : [];
+      if (!match || node.type !== 'worker') return [];
+      const heartbeatAt = resources.heartbeats.get(match[2]!);
+      // A heartbeat of the agent's previous life is not this one's: it has none yet.
+      const heartbeatAgeMs = heartbeatAt === undefined || now - heartbeatAt > node.uptimeMs ? undefined : now - heartbeatAt;
+      return [{ id: match[2]!, role: match[1]!, status: node.status, state: node.state, restarts: node.restarts, ...(heartbeatAgeMs === undefined ? {} : { heartbeatAgeMs }) }];
     });
     const streams = await resources.bus?.streams().catch(() => undefined);
     const dlq = streams?.find((stream) => stream.name === resources.bus?.topology.streams.dlq);
@@ -52,12 +58,33 @@ export class HealthObserver {
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
       roles: resources.taskSamples.snapshot(),
+      tasks: tasksInFlight(resources, now),
     };
   }
 
   close(): void {
     this.#delay.disable();
   }
+}
+
+/**
+ * The issues running an agent's task, each with the longest its role may take: the agent's
+ * timeout and grace, and the heartbeat deadline after which a dead runner's task is handed on —
+ * once for every delivery the bus makes before it dead-letters the task.
+ */
+function tasksInFlight(resources: OrchestraResources, now: number): TaskObservation[] {
+  const engine = resources.workflow;
+  if (!engine) return [];
+  const { agents, panes, bus } = resources.config;
+  return [...engine.states().keys()].flatMap((issue) => {
+    const snapshot = engine.snapshot(issue);
+    const { context } = snapshot;
+    const role = context.route[context.stageIndex]?.role;
+    const agent = role === undefined ? undefined : agents[role];
+    if (!snapshot.matches('running') || agent === undefined || context.taskId === undefined || context.dispatchedAt === undefined) return [];
+    const limitMs = (agent.taskTimeoutMs + agent.graceMs + panes.missedHeartbeats * panes.heartbeatIntervalMs) * bus.maxDeliver;
+    return [{ issue, taskId: context.taskId, role: role!, ageMs: now - context.dispatchedAt, limitMs }];
+  });
 }
 
 async function diskFree(dir: string): Promise<number | undefined> {

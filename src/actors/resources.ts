@@ -79,6 +79,8 @@ export interface OrchestraResources {
   workflow: Workflow | undefined;
   /** Recent task durations and outcomes per role, for the health monitor's anomaly checks. */
   readonly taskSamples: TaskSamples;
+  /** When each agent's runner last sent a heartbeat (ms), for the health monitor. */
+  readonly heartbeats: Map<string, number>;
   /** The health monitor's last report. */
   lastHealth?: HealthReport;
   /** Set by the issue watcher while it runs. */

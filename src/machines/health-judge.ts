@@ -13,6 +13,9 @@
  *   disk_low             warning under 10 % free on the data directory's disk, critical under 5 %
  *   event_loop_lag       warning   the orchestrator's event loop was held up over `maxEventLoopLagMs`
  *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
+ *   task_stuck           warning   an issue's task has had no result for longer than its role allows
+ *                                  (timeout + grace + heartbeat deadline, for every delivery the bus makes)
+ *   heartbeat_late       warning   a ready agent's last heartbeat is older than `heartbeatLateMs` (a beat missed)
  *   slow_tasks           warning   a role's recent tasks are slower than its baseline (./health-anomaly.ts)
  *   failure_rate         warning   a role's recent tasks fail at least twice as often as before
  */
@@ -31,6 +34,8 @@ export type HealthProblemKind =
   | 'disk_low'
   | 'event_loop_lag'
   | 'memory_high'
+  | 'task_stuck'
+  | 'heartbeat_late'
   | 'slow_tasks'
   | 'failure_rate';
 
@@ -50,6 +55,19 @@ export interface AgentObservation {
   /** The machine's state: alive.ready.idle, alive.unresponsive … */
   state: string;
   restarts: number;
+  /** Since its runner's last heartbeat; undefined before the first. */
+  heartbeatAgeMs?: number;
+}
+
+/** A task the workflow dispatched and has no result of yet. */
+export interface TaskObservation {
+  issue: number;
+  taskId: string;
+  role: string;
+  /** Since it was dispatched. */
+  ageMs: number;
+  /** The longest its role may take: past it, nothing on the way will bring a result. */
+  limitMs: number;
 }
 
 export interface HealthObservation {
@@ -67,14 +85,20 @@ export interface HealthObservation {
   rssBytes: number;
   /** Each role's recent task durations and outcomes. */
   roles?: Record<string, RoleSamples>;
+  /** The tasks in flight. */
+  tasks?: TaskObservation[];
 }
 
 export interface HealthLimits {
   maxEventLoopLagMs: number;
   maxRssBytes: number;
+  /** A ready agent's heartbeat older than this is late (two of its intervals: one missed). */
+  heartbeatLateMs: number;
 }
 
-export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3 };
+export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000 };
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 
 /** What a check carries over to the next one. */
 export interface HealthMemory {
@@ -107,6 +131,13 @@ export function judgeHealth(
     if (agent.status === 'stopping') continue;
     if (agent.status !== 'running') add('agent_down', 'warning', agent.id, `agent ${agent.id} (${agent.role}) is ${agent.status}`);
     else if (UNHEALTHY_AGENT.test(agent.state)) add('agent_down', 'warning', agent.id, `agent ${agent.id} (${agent.role}) is ${agent.state}`);
+    else if (agent.state.startsWith('alive.ready') && agent.heartbeatAgeMs !== undefined && agent.heartbeatAgeMs > limits.heartbeatLateMs) {
+      add('heartbeat_late', 'warning', agent.id, `agent ${agent.id} (${agent.role}): last heartbeat ${seconds(agent.heartbeatAgeMs)} ago`);
+    }
+  }
+  for (const task of observation.tasks ?? []) {
+    if (task.ageMs <= task.limitMs) continue;
+    add('task_stuck', 'warning', `#${task.issue}`, `task ${task.taskId} of issue #${task.issue} (${task.role}) has had no result for ${seconds(task.ageMs)}, past the ${seconds(task.limitMs)} its role allows`);
   }
   const { deadLetters } = observation;
   if (deadLetters !== undefined && memory.deadLetters !== undefined && deadLetters > memory.deadLetters) {

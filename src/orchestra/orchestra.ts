@@ -235,6 +235,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     natsIdentities: natsAuth?.identities,
     issueVouchers: new IssueVouchers(),
     taskSamples: new TaskSamples(),
+    heartbeats: new Map(),
     logger,
     metrics,
     workflowMetrics,

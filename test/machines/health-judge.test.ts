@@ -62,4 +62,24 @@ describe('judgeHealth', () => {
     expect(judged.problems).toMatchObject([{ kind: 'slow_tasks', severity: 'warning', subject: 'codegen' }]);
     expect([...(judged.memory.anomalies ?? [])]).toEqual(['slow_tasks:codegen']);
   });
+
+  it('reports a task with no result past its role\'s limit as stuck, not one within it', () => {
+    const task = { issue: 7, taskId: 't-7', role: 'codegen', limitMs: 60_000 };
+    const problems = judgeHealth(healthy({ tasks: [{ ...task, ageMs: 59_000 }, { ...task, issue: 8, taskId: 't-8', ageMs: 61_000 }] }), EMPTY_HEALTH_MEMORY).problems;
+    expect(problems).toEqual([
+      { kind: 'task_stuck', severity: 'warning', subject: '#8', message: 'task t-8 of issue #8 (codegen) has had no result for 61 s, past the 60 s its role allows' },
+    ]);
+  });
+
+  it('reports a ready agent whose heartbeat is late, not one spawning or on time', () => {
+    const limits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000 };
+    const agents = [
+      agent('a', { heartbeatAgeMs: 1_000 }),
+      agent('b', { state: 'alive.ready.busy', heartbeatAgeMs: 9_000 }),
+      agent('c', { state: 'alive.spawning', heartbeatAgeMs: 9_000 }),
+    ];
+    expect(judgeHealth(healthy({ agents }), EMPTY_HEALTH_MEMORY, limits).problems).toEqual([
+      { kind: 'heartbeat_late', severity: 'warning', subject: 'b', message: 'agent b (codegen): last heartbeat 9 s ago' },
+    ]);
+  });
 });

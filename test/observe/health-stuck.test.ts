@@ -1,0 +1,85 @@
+/**
+ * The health monitor of a running orchestra finds a late heartbeat: a runner silenced with
+ * SIGUSR2 (the runner's fault injection: it stops its heartbeats, as if wedged) sends none, and
+ * its agent is reported `heartbeat_late` (one beat missed) well before its watchdog gives up on it
+ * (`missedHeartbeats` of them); once it was replaced, the finding is gone.
+ *
+ * And it finds a stuck task: with the codegen pool (and the
+ * scaler that would restart it) stopped by hand, an issue is dispatched that no runner takes; it
+ * stays `running` with no result, and past the role's limit — (timeout + grace + heartbeat
+ * deadline) × bus.maxDeliver — the health report says `task_stuck` for that issue.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
+import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
+import { exampleAgent, issueFile, waitForState } from '../support/workflow-run.ts';
+
+describe('the health monitor on a late heartbeat', { timeout: 120_000 }, () => {
+  let test: TestOrchestra;
+
+  beforeAll(async () => {
+    test = await startTestOrchestra({
+      backend: 'process',
+      agents: { codegen: exampleAgent('codegen', { min: 1, max: 1 }) },
+      // The watchdog gives up after 300 missed beats (30 s); one missed (200 ms) is late.
+      config: { health: { checkIntervalMs: 100 }, panes: { heartbeatIntervalMs: 100, missedHeartbeats: 300 } },
+    });
+    await waitAgentReady(test, 'codegen', 'codegen-1');
+  }, 120_000);
+  afterAll(async () => {
+    await test?.stop();
+  });
+
+  it('reports the agent whose runner stopped sending heartbeats, and no more once it was replaced', async () => {
+    const pool = test.orchestra.root()!.childSupervisor('agents')!.childSupervisor('pool.codegen')!;
+    const pid = ((pool.childActor('codegen-1') as AnyActorRef).getSnapshot() as { context: { pid: number } }).context.pid;
+    const late = () => test.orchestra.resources.lastHealth?.findings?.find((finding) => finding.kind === 'heartbeat_late');
+    expect(late()).toBeUndefined();
+    process.kill(pid, 'SIGUSR2');
+    const found = await waitFor(late, { timeoutMs: 20_000, what: 'a heartbeat_late finding' });
+    expect(found).toMatchObject({ severity: 'warning', subject: 'codegen-1', message: expect.stringMatching(/^agent codegen-1 \(codegen\): last heartbeat \d+ s ago$/) });
+    // Replaced at once rather than after the watchdog's 30 s.
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => test.orchestra.resources.lastHealth?.ok, { timeoutMs: 30_000, what: 'a healthy report after the agent was replaced' });
+  });
+});
+
+describe('the health monitor on a stuck task', { timeout: 120_000 }, () => {
+  let test: TestOrchestra;
+
+  beforeAll(async () => {
+    test = await startTestOrchestra({
+      backend: 'process',
+      agents: { codegen: exampleAgent('codegen', { min: 1, max: 1, taskTimeoutMs: 200, graceMs: 0 }) },
+      config: {
+        health: { checkIntervalMs: 200 },
+        panes: { heartbeatIntervalMs: 100, missedHeartbeats: 2 },
+        workflow: { defaultRoute: ['codegen'] },
+      },
+    });
+    const root = test.orchestra.root()!;
+    await root.childSupervisor('core')!.terminateChild('pool-scaler');
+    await root.childSupervisor('agents')!.terminateChild('pool.codegen');
+    await writeFile(join(test.dir.path, 'issues', '1.md'), issueFile({ number: 1 }));
+    await waitForState(test, [1], 'running');
+  }, 120_000);
+  afterAll(async () => {
+    await test?.stop();
+  });
+
+  it('reports the issue whose task has had no result past its role\'s limit', async () => {
+    const stuck = await waitFor(() => test.orchestra.resources.lastHealth?.findings?.find((finding) => finding.kind === 'task_stuck'), {
+      timeoutMs: 30_000,
+      what: 'a task_stuck finding',
+    });
+    // (200 + 0 + 2 × 100) ms × 5 deliveries = 2 s
+    expect(stuck).toMatchObject({
+      severity: 'warning',
+      subject: '#1',
+      message: expect.stringMatching(/^task \S+ of issue #1 \(codegen\) has had no result for \d+ s, past the 2 s its role allows$/),
+    });
+  });
+});
