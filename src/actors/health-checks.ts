@@ -3,7 +3,8 @@
  * (src/machines/health-judge.ts): the bus connection, the tree (infrastructure and workflow
  * actors apart from the agents' pools), each agent with its restart count and the age of its
  * last heartbeat, each task in flight with the longest its role may take, the dead-letter
- * stream's depth, the tracker's state, the data directory's disk, and the orchestrator's own
+ * stream's depth, the tracker's state, the data directory's disk, the JetStream store against its
+ * limit, and the orchestrator's own
  * event-loop delay and memory.
  */
 import { statfs } from 'node:fs/promises';
@@ -55,6 +56,7 @@ export class HealthObserver {
       deadLetters: dlq?.messages,
       trackerDegraded: await trackerDegraded(resources),
       diskFreeRatio: await diskFree(resources.config.dataDir),
+      natsStore: await natsStore(resources),
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
       roles: resources.taskSamples.snapshot(),
@@ -85,6 +87,24 @@ function tasksInFlight(resources: OrchestraResources, now: number): TaskObservat
     const limitMs = (agent.taskTimeoutMs + agent.graceMs + panes.missedHeartbeats * panes.heartbeatIntervalMs) * bus.maxDeliver;
     return [{ issue, taskId: context.taskId, role: role!, ageMs: now - context.dispatchedAt, limitMs }];
   });
+}
+
+/**
+ * The store the bus's streams use, against the account's JetStream limit; without one, the
+ * embedded server's store against the size of the disk it lives on (`<dataDir>/nats`). An
+ * external server's disk is not the orchestra's to see: without an account limit, unknown.
+ */
+async function natsStore(resources: OrchestraResources): Promise<HealthObservation['natsStore']> {
+  const usage = await resources.bus?.storeUsage().catch(() => undefined);
+  if (!usage) return undefined;
+  const { config } = resources;
+  if (config.bus.storage === 'memory') {
+    return usage.memoryLimitBytes === undefined ? undefined : { bytes: usage.memoryBytes, limitBytes: usage.memoryLimitBytes, limitOf: "the account's memory limit" };
+  }
+  if (usage.fileLimitBytes !== undefined) return { bytes: usage.fileBytes, limitBytes: usage.fileLimitBytes, limitOf: "the account's JetStream limit" };
+  if (config.nats.urls.length > 0) return undefined;
+  const disk = await statfs(config.dataDir).catch(() => undefined);
+  return disk === undefined || disk.blocks === 0 ? undefined : { bytes: usage.fileBytes, limitBytes: disk.blocks * disk.bsize, limitOf: "the data directory's disk" };
 }
 
 async function diskFree(dir: string): Promise<number | undefined> {

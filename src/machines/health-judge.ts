@@ -11,6 +11,8 @@
  *   dead_letters_growing warning   MIYABI_DLQ holds more messages than at the last check
  *   tracker_degraded     warning   tracker requests are failing or waiting on a rate limit
  *   disk_low             warning under 10 % free on the data directory's disk, critical under 5 %
+ *   nats_store_full      warning   the JetStream store over `maxStoreShare` of its limit (the account's, else
+ *                                  the data directory's disk for the embedded server); critical from 95 %
  *   event_loop_lag       warning   the orchestrator's event loop was held up over `maxEventLoopLagMs`
  *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
  *   task_stuck           warning   an issue's task has had no result for longer than its role allows
@@ -32,6 +34,7 @@ export type HealthProblemKind =
   | 'dead_letters_growing'
   | 'tracker_degraded'
   | 'disk_low'
+  | 'nats_store_full'
   | 'event_loop_lag'
   | 'memory_high'
   | 'task_stuck'
@@ -80,6 +83,8 @@ export interface HealthObservation {
   trackerDegraded: boolean;
   /** Free share (0..1) of the data directory's disk; undefined when unknown. */
   diskFreeRatio: number | undefined;
+  /** The JetStream store's bytes against its limit; undefined when unknown (or no limit is known). */
+  natsStore?: { bytes: number; limitBytes: number; limitOf: string };
   /** The worst event-loop delay since the last check. */
   eventLoopLagMs: number;
   rssBytes: number;
@@ -94,11 +99,14 @@ export interface HealthLimits {
   maxRssBytes: number;
   /** A ready agent's heartbeat older than this is late (two of its intervals: one missed). */
   heartbeatLateMs: number;
+  /** The JetStream store's share of its limit that is too much. */
+  maxStoreShare: number;
 }
 
-export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000 };
+export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000, maxStoreShare: 0.8 };
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+const mib = (bytes: number) => (bytes / 1024 ** 2).toFixed(1);
 
 /** What a check carries over to the next one. */
 export interface HealthMemory {
@@ -146,6 +154,11 @@ export function judgeHealth(
   if (observation.trackerDegraded) add('tracker_degraded', 'warning', 'tracker', 'tracker requests are failing or waiting on a rate limit');
   const free = observation.diskFreeRatio;
   if (free !== undefined && free < 0.1) add('disk_low', free < 0.05 ? 'critical' : 'warning', 'dataDir', `${(free * 100).toFixed(1)} % free on the data directory's disk`);
+  const store = observation.natsStore;
+  if (store !== undefined && store.bytes > store.limitBytes * limits.maxStoreShare) {
+    const share = store.bytes / store.limitBytes;
+    add('nats_store_full', share >= 0.95 ? 'critical' : 'warning', 'nats', `the JetStream store holds ${mib(store.bytes)} MiB, ${(share * 100).toFixed(1)} % of ${store.limitOf} (${mib(store.limitBytes)} MiB)`);
+  }
   if (observation.eventLoopLagMs > limits.maxEventLoopLagMs) add('event_loop_lag', 'warning', 'orchestrator', `event loop held up ${Math.round(observation.eventLoopLagMs)} ms`);
   if (observation.rssBytes > limits.maxRssBytes) add('memory_high', 'warning', 'orchestrator', `resident memory ${Math.round(observation.rssBytes / 1024 ** 2)} MiB`);
   const detected = detectAnomalies(observation.roles ?? {}, memory.anomalies ?? new Set());

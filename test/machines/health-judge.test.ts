@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_HEALTH_MEMORY, judgeHealth, type AgentObservation, type HealthObservation } from '../../src/machines/health-judge.ts';
+import { DEFAULT_HEALTH_LIMITS, EMPTY_HEALTH_MEMORY, judgeHealth, type AgentObservation, type HealthObservation } from '../../src/machines/health-judge.ts';
 
 const agent = (id: string, extra: Partial<AgentObservation> = {}): AgentObservation => ({ id, role: 'codegen', status: 'running', state: 'alive.ready.idle', restarts: 0, ...extra });
 const healthy = (extra: Partial<HealthObservation> = {}): HealthObservation => ({
@@ -72,7 +72,7 @@ describe('judgeHealth', () => {
   });
 
   it('reports a ready agent whose heartbeat is late, not one spawning or on time', () => {
-    const limits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000 };
+    const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 4_000 };
     const agents = [
       agent('a', { heartbeatAgeMs: 1_000 }),
       agent('b', { state: 'alive.ready.busy', heartbeatAgeMs: 9_000 }),
@@ -81,5 +81,15 @@ describe('judgeHealth', () => {
     expect(judgeHealth(healthy({ agents }), EMPTY_HEALTH_MEMORY, limits).problems).toEqual([
       { kind: 'heartbeat_late', severity: 'warning', subject: 'b', message: 'agent b (codegen): last heartbeat 9 s ago' },
     ]);
+  });
+
+  it('reports the JetStream store past its share of the limit, critical from 95 %', () => {
+    const store = (mib: number) => healthy({ natsStore: { bytes: mib * 1024 ** 2, limitBytes: 100 * 1024 ** 2, limitOf: "the account's JetStream limit" } });
+    expect(judgeHealth(store(80), EMPTY_HEALTH_MEMORY).problems).toEqual([]);
+    expect(judgeHealth(store(81), EMPTY_HEALTH_MEMORY).problems).toEqual([
+      { kind: 'nats_store_full', severity: 'warning', subject: 'nats', message: "the JetStream store holds 81.0 MiB, 81.0 % of the account's JetStream limit (100.0 MiB)" },
+    ]);
+    expect(judgeHealth(store(96), EMPTY_HEALTH_MEMORY).problems[0]).toMatchObject({ kind: 'nats_store_full', severity: 'critical' });
+    expect(judgeHealth(store(60), EMPTY_HEALTH_MEMORY, { ...DEFAULT_HEALTH_LIMITS, maxStoreShare: 0.5 }).problems[0]).toMatchObject({ kind: 'nats_store_full', severity: 'warning' });
   });
 });

@@ -8,7 +8,7 @@
  * Never leaks a process: every server started is tracked, and a process 'exit' handler SIGKILLs
  * whatever is still running (execa's own cleanup does the same on signals).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnNatsServer, type NatsServerExit, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
@@ -49,9 +49,12 @@ function track(server: NatsServerProcess): NatsServerProcess {
   return server;
 }
 
-export async function startNatsServer(options: { serverName?: string } = {}): Promise<TestNatsServer> {
+/** `config`: the text of a server config of the test's own (accounts with JetStream limits, say; a `no_auth_user` for the readiness probe). */
+export async function startNatsServer(options: { serverName?: string; config?: string } = {}): Promise<TestNatsServer> {
   const storeDir = await mkdtemp(path.join(tmpdir(), 'miyabi-nats-'));
-  let current = track(await spawnNatsServer({ storeDir, serverName: options.serverName }));
+  const configFile = options.config === undefined ? undefined : path.join(storeDir, 'test-server.conf');
+  if (configFile !== undefined) await writeFile(configFile, options.config!);
+  let current = track(await spawnNatsServer({ storeDir, serverName: options.serverName, configFile }));
   const port = current.port;
   let stopped = false;
 
@@ -73,7 +76,7 @@ export async function startNatsServer(options: { serverName?: string } = {}): Pr
     kill: () => current.kill(),
     async restart() {
       await current.stop(5_000);
-      current = track(await spawnNatsServer({ storeDir, port, serverName: options.serverName }));
+      current = track(await spawnNatsServer({ storeDir, port, serverName: options.serverName, configFile }));
     },
     [Symbol.asyncDispose]: stop,
   };

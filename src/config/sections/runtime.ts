@@ -46,6 +46,12 @@ export const supervisorSection = z
 export const healthSection = z
   .object({
     checkIntervalMs: millis('How often the health monitor checks the actors', 5_000, 1),
+    maxStoreShare: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.8)
+      .describe('The JetStream store is a problem past this share of its limit: the account\'s JetStream limit, else (embedded server) the size of the data directory\'s disk; critical from 0.95'),
   })
   .strict()
   .prefault({})

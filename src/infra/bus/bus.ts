@@ -24,7 +24,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 import { BusConsumer, consumeSettings, type BusSubscription, type ConsumeOptions } from './consumer.ts';
-import { summarizeStreams, tailSubjects, type StreamSummary, type TailHandle, type TailMessage } from './inspect.ts';
+import { storeUsage, summarizeStreams, tailSubjects, type StoreUsage, type StreamSummary, type TailHandle, type TailMessage } from './inspect.ts';
 import { guardObserver, noopBusObserver, type BusObserver } from './observer.ts';
 import {
   consumerConfig,
@@ -227,6 +227,11 @@ export class Bus {
   /** Streams with their counts and consumers, for `bus streams`. */
   async streams(): Promise<StreamSummary[]> {
     return summarizeStreams(await this.#manager());
+  }
+
+  /** How much of the JetStream store the account uses, and its limits. */
+  async storeUsage(): Promise<StoreUsage> {
+    return storeUsage(await this.#manager());
   }
 
   /** Live messages on `subjectFilter` (default: everything under the prefix), for `bus tail`. */

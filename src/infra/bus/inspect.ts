@@ -1,11 +1,26 @@
 /**
- * What `miyabi-orchestra bus streams` and `bus tail` show, for hosts without the `nats` CLI.
+ * What `miyabi-orchestra bus streams` and `bus tail` show, for hosts without the `nats` CLI, and
+ * how much of the JetStream store the account uses (for the health monitor).
  */
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { describeError } from '../../errors.ts';
 import { decodeEnvelope, type Envelope } from './envelope.ts';
+
+/** The account's JetStream usage, from the server; a limit is undefined when the account has none. */
+export interface StoreUsage {
+  fileBytes: number;
+  fileLimitBytes: number | undefined;
+  memoryBytes: number;
+  memoryLimitBytes: number | undefined;
+}
+
+export async function storeUsage(jsm: JetStreamManager): Promise<StoreUsage> {
+  const info = await jsm.getAccountInfo();
+  const limit = (value: number | undefined) => (value !== undefined && value > 0 ? value : undefined);
+  return { fileBytes: info.storage, fileLimitBytes: limit(info.limits.max_storage), memoryBytes: info.memory, memoryLimitBytes: limit(info.limits.max_memory) };
+}
 
 export interface ConsumerSummary {
   name: string;

@@ -4,7 +4,8 @@
  * its agent is reported `heartbeat_late` (one beat missed) well before its watchdog gives up on it
  * (`missedHeartbeats` of them); once it was replaced, the finding is gone.
  *
- * And it finds a stuck task: with the codegen pool (and the
+ * And it finds a stuck task, and the embedded server's store past the configured share of the
+ * data directory's disk (a share so small that the streams of one issue pass it): with the codegen pool (and the
  * scaler that would restart it) stopped by hand, an issue is dispatched that no runner takes; it
  * stays `running` with no result, and past the role's limit — (timeout + grace + heartbeat
  * deadline) × bus.maxDeliver — the health report says `task_stuck` for that issue.
@@ -55,7 +56,7 @@ describe('the health monitor on a stuck task', { timeout: 120_000 }, () => {
       backend: 'process',
       agents: { codegen: exampleAgent('codegen', { min: 1, max: 1, taskTimeoutMs: 200, graceMs: 0 }) },
       config: {
-        health: { checkIntervalMs: 200 },
+        health: { checkIntervalMs: 200, maxStoreShare: 1e-9 },
         panes: { heartbeatIntervalMs: 100, missedHeartbeats: 2 },
         workflow: { defaultRoute: ['codegen'] },
       },
@@ -81,5 +82,13 @@ describe('the health monitor on a stuck task', { timeout: 120_000 }, () => {
       subject: '#1',
       message: expect.stringMatching(/^task \S+ of issue #1 \(codegen\) has had no result for \d+ s, past the 2 s its role allows$/),
     });
+  });
+
+  it('reports the JetStream store of the embedded server against the data directory\'s disk', async () => {
+    const full = await waitFor(() => test.orchestra.resources.lastHealth?.findings?.find((finding) => finding.kind === 'nats_store_full'), {
+      timeoutMs: 30_000,
+      what: 'a nats_store_full finding',
+    });
+    expect(full).toMatchObject({ severity: 'warning', subject: 'nats', message: expect.stringMatching(/^the JetStream store holds [\d.]+ MiB, [\d.]+ % of the data directory's disk \([\d.]+ MiB\)$/) });
   });
 });
