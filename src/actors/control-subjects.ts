@@ -8,9 +8,13 @@ import type { TreeNode } from '../supervisor/tree.ts';
 export const CONTROL_SUBJECTS = {
   status: 'miyabi.control.status',
   stop: 'miyabi.control.stop',
+  /** `{ "agent": "codegen-1" }`: an operator restarts an agent by hand (counted as a manual_restart). */
+  restart: 'miyabi.control.restart',
   /** Only answered with MIYABI_FAULT_INJECTION=1 (src/actors/control.ts). */
   fault: 'miyabi.control.fault',
 } as const;
+
+export type RestartReply = { ok: true; agent: string; role: string } | { ok: false; error: string };
 
 export interface StatusReply {
   pid: number;

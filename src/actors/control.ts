@@ -1,6 +1,8 @@
 /**
  * Control: answers the CLI over NATS request/reply. `status` returns the supervisor tree,
- * `stop` asks the orchestra to stop gracefully. Core NATS (not JetStream): a request to a
+ * `stop` asks the orchestra to stop gracefully, `restart` restarts one agent (a fresh actor and
+ * runner, through its pool: counted as its restart) for an operator who found it wedged — a
+ * person stepping in, so `miyabi_human_interventions_total{kind="manual_restart"}` counts it. Core NATS (not JetStream): a request to a
  * stopped orchestra should fail fast with "no responders", not wait in a stream.
  *
  * Fault injection, for chaos and crash tests only: when the orchestra was started with
@@ -12,10 +14,10 @@ import type { Subscription } from '@nats-io/transport-node';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
-import { CONTROL_SUBJECTS, type StatusReply } from './control-subjects.ts';
+import { CONTROL_SUBJECTS, type RestartReply, type StatusReply } from './control-subjects.ts';
 import type { OrchestraResources } from './resources.ts';
 
-export { CONTROL_SUBJECTS, type StatusReply } from './control-subjects.ts';
+export { CONTROL_SUBJECTS, type RestartReply, type StatusReply } from './control-subjects.ts';
 
 export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
   const logger = actorLogger(resources.logger, 'control');
@@ -43,6 +45,16 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
         logger.info('stop requested over NATS');
         message.respond(encode({ ok: true, pid: process.pid }));
         resources.requestStop('stop requested');
+      },
+    }),
+    nc.subscribe(CONTROL_SUBJECTS.restart, {
+      callback: (error, message) => {
+        if (error) return logger.warn({ err: describeError(error) }, 'restart subscription error');
+        void restartAgent(resources, message.data).then((reply) => {
+          if (reply.ok) logger.info({ agent: reply.agent }, 'agent restarted by hand over NATS');
+          else logger.warn({ problem: reply.error }, 'manual restart refused');
+          message.respond(encode(reply));
+        });
       },
     }),
   ];
@@ -75,6 +87,27 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
     kill: unsubscribe,
   };
 });
+
+/** Restarts the agent a `{ "agent": id }` request names, through its pool; counted as a manual restart. */
+async function restartAgent(resources: OrchestraResources, data: Uint8Array): Promise<RestartReply> {
+  let agent: unknown;
+  try {
+    agent = (JSON.parse(new TextDecoder().decode(data)) as { agent?: unknown }).agent;
+  } catch {
+    return { ok: false, error: 'expected { "agent": "<id>" }' };
+  }
+  if (typeof agent !== 'string' || agent === '') return { ok: false, error: 'expected { "agent": "<id>" }' };
+  const agents = resources.root()?.childSupervisor('agents');
+  const pool = agents?.childIds().find((id) => agents.childSupervisor(id)?.childIds().includes(agent));
+  if (pool === undefined) return { ok: false, error: `no agent ${agent}` };
+  try {
+    await agents!.childSupervisor(pool)!.restartChild(agent);
+  } catch (error) {
+    return { ok: false, error: `agent ${agent} not restarted: ${describeError(error)}` };
+  }
+  resources.workflowMetrics.humanIntervention('manual_restart');
+  return { ok: true, agent, role: pool.replace(/^pool\./, '') };
+}
 
 /** Kills the actor at `path` (`core/workflow/dag`, from under the root); false when there is none. */
 function killActor(resources: OrchestraResources, path: string): boolean {

@@ -14,6 +14,7 @@ import { issues } from './commands/issues.ts';
 import { labelsSync } from './commands/labels.ts';
 import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
+import { restart } from './commands/restart.ts';
 import { status } from './commands/status.ts';
 import { stop } from './commands/stop.ts';
 import { up } from './commands/up.ts';
@@ -26,6 +27,7 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
                                    (exit 0 all done, 1 any failed or blocked)
   status [--json] [--config FILE]  the running orchestra's supervisor tree
   stop [--config FILE]             stop the running orchestra gracefully
+  restart AGENT [--config FILE]    restart one agent by hand (counted as a manual_restart)
   config check [--config FILE]     validate a config file (exit 2 on problems)
   config schema [--write]          print (or write to config/) the config's JSON Schema
   doctor [--config FILE]           check what this host needs
@@ -69,6 +71,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'stop': {
       const { values } = parse(rest, { timeout: { type: 'string' } });
       return stop(values);
+    }
+    case 'restart': {
+      const { values, positionals } = parse(rest, {});
+      return restart(positionals[0], values);
     }
     case 'config': {
       const [sub, ...args] = rest;

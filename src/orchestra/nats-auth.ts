@@ -5,8 +5,8 @@
  *
  * | identity          | publishes                                                      | subscribes |
  * | ----------------- | -------------------------------------------------------------- | ---------- |
- * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,fault}` | anything |
- * | `operator`        | `miyabi.control.{status,stop,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
+ * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,restart,fault}` | anything |
+ * | `operator`        | `miyabi.control.{status,stop,restart,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
  * | `runner-<role>`   | its role's results, dead letters, heartbeats, errors and spares' ready; pulls and acks on its durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its role's spare claims, its own inbox `_INBOX.runner-<role>.>` |
  *
  * Denied to all but the orchestrator, whatever else they are allowed: `miyabi.tasks.>`,
@@ -59,13 +59,13 @@ function orchestratorOnly(): string[] {
 }
 
 /**
- * The orchestrator publishes what it likes but a stop or a fault: those only the operator sends,
+ * The orchestrator publishes what it likes but a stop, a restart or a fault: those only the operator sends,
  * so a control message comes from the operator's identity (the server says so), and whoever holds
  * the orchestrator's credentials still cannot stop it.
  */
 export function orchestratorPermissions(): UserPermissions {
   return {
-    publish: { allow: ['>'], deny: [CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.fault] },
+    publish: { allow: ['>'], deny: [CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.fault] },
     subscribe: { allow: ['>'] },
   };
 }
@@ -91,7 +91,7 @@ export function runnerPermissions(role: string): UserPermissions {
         // The Conductor's pane shows the tree.
         ...(role === 'conductor' ? [CONTROL_SUBJECTS.status] : []),
       ],
-      deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop],
+      deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart],
     },
     subscribe: { allow: [`${inboxPrefixOf(runnerIdentity(role))}.>`, CANCEL_SUBJECT, spareClaimSubject(role, '*')] },
     allowResponses: true,
@@ -104,7 +104,7 @@ export function operatorPermissions(): UserPermissions {
   const view = ['CONSUMER.CREATE.>', 'CONSUMER.DELETE.>', 'CONSUMER.MSG.NEXT.>'];
   return {
     publish: {
-      allow: [CONTROL_SUBJECTS.status, CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.fault, ...[...read, ...view].map((api) => `$JS.API.${api}`), '$JS.FC.>'],
+      allow: [CONTROL_SUBJECTS.status, CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.fault, ...[...read, ...view].map((api) => `$JS.API.${api}`), '$JS.FC.>'],
       deny: orchestratorOnly().filter((subject) => subject !== CONTROL_SUBJECTS.fault),
     },
     subscribe: { allow: [`${topology.prefix}.>`, '_INBOX.>'] },

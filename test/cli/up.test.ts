@@ -1,6 +1,11 @@
 /**
  * `up` as an operator runs it: the real CLI in a child process, a real embedded nats-server, then
  * `status --json` over NATS request/reply, then SIGTERM. Nothing may be left running.
+ *
+ * `restart AGENT` against a running `up` (headless runners): the agent is restarted through its
+ * pool (its restart count goes up, a fresh runner heartbeats), and the orchestra counts a person
+ * stepping in: `miyabi_human_interventions_total{kind="manual_restart"}` goes from 0 to 1. An
+ * agent that does not exist is refused, and counts nothing.
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
@@ -8,7 +13,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../../src/infra/os/process.ts';
-import { flattenTree } from '../../src/supervisor/tree.ts';
+import { flattenTree, type TreeNode } from '../../src/supervisor/tree.ts';
 import { runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
@@ -213,5 +218,53 @@ describe('up refuses bad input before starting anything', { timeout: 60_000 }, (
     expect(result.stderr).toContain('NATS unreachable');
     const retries = result.stdout.split('\n').filter((line) => line.includes('nats connect failed'));
     expect(retries.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+const MANUAL = 'miyabi_human_interventions_total{kind="manual_restart"}';
+
+async function manualRestarts(httpUrl: string): Promise<number | undefined> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${MANUAL} `));
+  return line === undefined ? undefined : Number(line.slice(MANUAL.length + 1));
+}
+
+describe('restart AGENT', { timeout: 120_000 }, () => {
+  it('restarts the agent through its pool and counts a manual_restart; refuses an unknown agent', async () => {
+    const dataDir = join(dir.path, 'data');
+    const config = await dir.file(
+      'restart.yaml',
+      [`dataDir: ${dataDir}`, 'http:', '  port: 0', 'panes:', '  backend: process', 'workspace:', `  repo: ${repo}`, 'agents:', '  codegen:', '    command: [node, agent.mjs]', '    min: 1', ''].join('\n'),
+    );
+    const up = startUp(['--config', config]);
+    try {
+      const agent = async () => {
+        const status = await runCli(['status', '--json', '--config', config]);
+        if (status.exitCode !== 0) return undefined;
+        const tree = JSON.parse(status.stdout).tree as TreeNode;
+        return flattenTree(tree).find((node) => node.path === 'root/agents/pool.codegen/codegen-1');
+      };
+      const before = await waitFor(async () => ((await agent())?.state.startsWith('alive.ready') ? agent() : undefined), { timeoutMs: 60_000, what: 'codegen-1 ready' });
+      const { httpUrl } = JSON.parse(await readFile(join(dataDir, 'orchestra.json'), 'utf8')) as { httpUrl: string };
+      expect(await manualRestarts(httpUrl)).toBe(0);
+
+      const restarted = await runCli(['restart', 'codegen-1', '--config', config]);
+      expect(restarted.stdout).toBe('agent codegen-1 (codegen) restarted');
+      expect(restarted.exitCode).toBe(0);
+      expect(await manualRestarts(httpUrl)).toBe(1);
+      const after = await waitFor(async () => {
+        const node = await agent();
+        return node?.state.startsWith('alive.ready') ? node : undefined;
+      }, { timeoutMs: 60_000, what: 'codegen-1 ready again' });
+      expect(after.restarts).toBe(before!.restarts + 1);
+
+      const unknown = await runCli(['restart', 'nobody-1', '--config', config]);
+      expect(unknown.exitCode).toBe(1);
+      expect(unknown.stderr).toContain('no agent nobody-1');
+      expect(await manualRestarts(httpUrl)).toBe(1);
+    } finally {
+      up.kill('SIGTERM');
+      await up;
+    }
   });
 });

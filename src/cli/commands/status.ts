@@ -4,12 +4,12 @@ import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subject
 import { connectCli, liveRunFile, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, countActors, formatDuration, renderTree } from '../output.ts';
 
-export async function requestControl<T>(flags: { config?: string }, subject: string, timeoutMs = 5_000): Promise<T> {
+export async function requestControl<T>(flags: { config?: string }, subject: string, timeoutMs = 5_000, body?: unknown): Promise<T> {
   const loaded = await loadConfigOrExit(flags.config);
   const runFile = await liveRunFile(loaded);
   const nc = await connectCli(loaded, [runFile.natsUrl]);
   try {
-    const reply = await nc.request(subject, undefined, { timeout: timeoutMs });
+    const reply = await nc.request(subject, body === undefined ? undefined : JSON.stringify(body), { timeout: timeoutMs });
     return reply.json<T>();
   } catch (error) {
     throw new CliExit(ExitCode.failure, `orchestra pid ${runFile.pid} did not answer on ${subject}: ${describeError(error)}`);
