@@ -6,8 +6,9 @@
  *
  * The orchestra here reads a local tracker, so no GitHub answer ever sets the rate-limit gauges:
  * the test reports one answer's headers itself (`githubRateLimit`, what the GitHub client calls).
- * Grafana is not installed here; the dashboard's structure is checked by hand below (panels, ids,
- * grid, datasource, a query per target), not against @grafana/schema.
+ * Grafana is not installed here; the dashboard's layout is checked below (panels, ids, grid,
+ * datasource, a query per target), and its structure against @grafana/schema in
+ * ./grafana-schema.test.ts.
  */
 import { execa, type ResultPromise } from 'execa';
 import { readFile } from 'node:fs/promises';
