@@ -1,6 +1,6 @@
 /**
- * Webhook notifications against a local HTTP receiver that records what it got: the Slack,
- * Discord and JSON bodies, a 500 retried with backoff, a receiver that hangs given up on after the
+ * Webhook notifications against a local HTTP receiver that records what it got: the Slack
+ * (through Slack's own `@slack/webhook` client), Discord and JSON bodies, a 500 retried with backoff, a receiver that hangs given up on after the
  * retries (counted, the URL never in the log), and which health findings become notices
  * (once per problem, resolved at the end, a storm as one summary).
  */
@@ -15,7 +15,7 @@ import { healthNotices } from '../../src/machines/health-notices.ts';
 
 interface Receiver {
   url: string;
-  got: Array<{ path: string; body: any }>;
+  got: Array<{ path: string; body: any; userAgent: string | undefined }>;
   close(): Promise<void>;
 }
 
@@ -25,7 +25,7 @@ async function receiver(answer: (index: number, req: IncomingMessage, res: Serve
     let text = '';
     req.on('data', (chunk) => (text += chunk));
     req.on('end', () => {
-      got.push({ path: req.url ?? '', body: JSON.parse(text) });
+      got.push({ path: req.url ?? '', body: JSON.parse(text), userAgent: req.headers['user-agent'] });
       answer(got.length, req, res);
     });
   });
@@ -67,9 +67,25 @@ describe('WebhookNotifier', () => {
     await notifier.send(notice);
     const byPath = Object.fromEntries(open.got.map((entry) => [entry.path, entry.body]));
     expect(byPath['/slack/secret-path']).toEqual({ text: `WARNING: ${notice.title}\n${notice.text}` });
+    // Slack's official client posted it (its user agent), not a hand-made request.
+    expect(open.got.find((entry) => entry.path === '/slack/secret-path')?.userAgent).toMatch(/^@slack:webhook\//);
     expect(byPath['/discord']).toEqual({ content: `WARNING: ${notice.title}\n${notice.text}` });
     expect(byPath['/json']).toMatchObject({ source: 'miyabi-orchestra', key: notice.key, resolved: false });
     expect(outcomes.sort()).toEqual(['discord:sent', 'json:sent', 'slack:sent']);
+  });
+
+  it('retries a 500 from Slack with backoff until it is delivered, and gives up at once on a 404', async () => {
+    open = await receiver((index, req, res) => {
+      res.statusCode = req.url === '/gone' ? 404 : index < 2 ? 500 : 200;
+      res.end();
+    });
+    const outcomes: string[] = [];
+    const options = { timeoutMs: 2_000, retries: 3, retryBaseMs: 10, logger: logs().logger, onOutcome: (_kind: string, outcome: string) => outcomes.push(outcome) };
+    await new WebhookNotifier({ ...options, targets: [{ kind: 'slack', urlEnv: 'U' }], env: { U: `${open.url}/hook` } }).send(notice);
+    expect(open.got.map((entry) => entry.path)).toEqual(['/hook', '/hook']);
+    await new WebhookNotifier({ ...options, targets: [{ kind: 'slack', urlEnv: 'U' }], env: { U: `${open.url}/gone` } }).send(notice);
+    expect(open.got.map((entry) => entry.path)).toEqual(['/hook', '/hook', '/gone']);
+    expect(outcomes).toEqual(['sent', 'failed']);
   });
 
   it('retries a 500 with backoff until it is delivered', async () => {

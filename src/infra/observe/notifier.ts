@@ -1,11 +1,13 @@
 /**
- * Notifications to chat webhooks: Slack incoming webhooks (`{ text }`), Discord webhooks
- * (`{ content }`) and a generic JSON webhook (the notice as it is). Each URL is a secret, read
+ * Notifications to chat webhooks: Slack incoming webhooks (`{ text }`, through Slack's own
+ * `@slack/webhook` client), Discord webhooks (`{ content }`) and a generic JSON webhook (the
+ * notice as it is). Each URL is a secret, read
  * from the environment variable its config names when a notice goes out and never logged (a log
  * line names the kind and the variable). A target that answers 5xx, 429 or not at all within the
  * timeout is retried with the shared backoff; a 4xx other than 429 is not. `send` never throws
  * and never blocks its caller's work: what failed for good is logged and counted.
  */
+import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from '@slack/webhook';
 import type { Logger } from 'pino';
 import { describeError } from '../../errors.ts';
 import { abortableDelay, retryDelayMs } from '../backoff.ts';
@@ -58,19 +60,13 @@ export class WebhookNotifier {
     let problem = '';
     for (let attempt = 1; attempt <= retries + 1; attempt += 1) {
       try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(webhookBody(kind, notice)),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) {
+        const status = await post(kind, url, notice, timeoutMs);
+        if (status === undefined) {
           onOutcome?.(kind, 'sent');
           return;
         }
-        problem = `HTTP ${response.status}`;
-        if (response.status < 500 && response.status !== 429) break;
+        problem = `HTTP ${status}`;
+        if (status < 500 && status !== 429) break;
       } catch (error) {
         // The error may quote the URL: only its kind is kept.
         problem = (error as Error).name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : describeError(error).replaceAll(url, `$${urlEnv}`);
@@ -80,4 +76,29 @@ export class WebhookNotifier {
     logger.warn({ kind, urlEnv, problem, notice: notice.key }, 'notification not delivered');
     onOutcome?.(kind, 'failed');
   }
+}
+
+/**
+ * One attempt: undefined when the target took it, else its HTTP status; throws when it did not
+ * answer (a `TimeoutError` after `timeoutMs`). Slack's client does no retries of its own here:
+ * the caller's loop retries every kind alike.
+ */
+async function post(kind: WebhookKind, url: string, notice: Notice, timeoutMs: number): Promise<number | undefined> {
+  if (kind === 'slack') {
+    try {
+      await new IncomingWebhook(url, { timeout: timeoutMs }).send(webhookBody('slack', notice) as { text: string });
+      return undefined;
+    } catch (error) {
+      if (error instanceof IncomingWebhookHTTPError) return error.statusCode;
+      throw error instanceof IncomingWebhookRequestError ? error.original : error;
+    }
+  }
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(webhookBody(kind, notice)),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  await response.arrayBuffer().catch(() => undefined);
+  return response.ok ? undefined : response.status;
 }
