@@ -1,17 +1,19 @@
 /**
  * The metrics of docs/METRICS.md, scraped from the real /metrics endpoint of an orchestra that
- * worked a small backlog with the example agents, then lost a runner to `kill -9`: the KPI
- * families are present, labelled counters exist from 0, the recovery is observed, and an agent
+ * worked a small backlog with the test code generator (which says what each task cost), then lost
+ * a runner to `kill -9`: the KPI families are present, the agents' cost and tokens counted, labelled counters exist from 0, the recovery is observed, and an agent
  * stopped by its pool leaves no series behind.
  */
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
-import { exampleAgent, issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
+import { repoRoot } from '../support/cli.ts';
+import { issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
 
 /** `name{labels} value` lines of the exposition, as a map from `name{labels}` to the value. */
 async function scrape(test: TestOrchestra): Promise<Map<string, number>> {
@@ -45,7 +47,8 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     process.env.MIYABI_TEST_NOTIFY_URL = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     test = await startTestOrchestra({
       backend: 'process',
-      agents: { codegen: exampleAgent('codegen', { min: 1, max: 1 }) },
+      // The test code generator: commits like the example agent, and says what each task cost.
+      agents: { codegen: { command: ['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'priced'], min: 1, max: 1 } },
       config: {
         http: { enabled: true, port: 0 },
         health: { checkIntervalMs: 300 },
@@ -78,7 +81,10 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_dead_letters')).toBe(0);
     expect(series.get('miyabi_runner_consumer{role="codegen",field="acked"}')).toBe(3);
     expect(named(series, 'miyabi_build_info{')).toHaveLength(1);
-    expect(series.get('miyabi_agent_cost_usd_total{role="codegen"}')).toBeGreaterThanOrEqual(0);
+    // Each of the three tasks said 0.25 USD, 1200 input and 300 output tokens.
+    expect(series.get('miyabi_agent_cost_usd_total{role="codegen"}')).toBe(0.75);
+    expect(series.get('miyabi_agent_tokens_total{role="codegen",direction="input"}')).toBe(3600);
+    expect(series.get('miyabi_agent_tokens_total{role="codegen",direction="output"}')).toBe(900);
   });
 
   it('has every labelled counter at 0 for its known labels before anything happened', async () => {

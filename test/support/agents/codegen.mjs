@@ -4,6 +4,7 @@
 //
 //   plain   writes miyabi/issue-<n>.md (the round in it, so every round is a new commit) and
 //           commits it; no check of the dependencies' work (the fake GitHub merges without git)
+//   priced  as plain, and says what it cost: 0.25 USD, 1200 input and 300 output tokens
 //   ask     answers needs_input with a question unless the task's `answers` holds one; then
 //           writes the answer into miyabi/issue-<n>.md and commits it
 //   hold    (second argument: a directory) on its first attempt, writes <dir>/held-<n> and waits
@@ -37,5 +38,6 @@ await runExample('codegen', async (task) => {
   const ci = task.previous?.ci?.status === 'failure' ? `\nFixed after CI: ${task.previous.ci.summary}\n` : '';
   writeText(file, `# ${title}\n\nIssue #${number}, round ${task.round ?? 0}.\n${answer ? `\nAnswer: ${answer}\n` : ''}${ci}`);
   const sha = commit([file], `test: #${number} round ${task.round ?? 0}`, 'Test Agent');
-  return { status: 'success', summary: `wrote ${file} at ${sha.slice(0, 7)}`, outputs: { file, commit: sha } };
+  const cost = mode === 'priced' ? { cost: { usd: 0.25, inputTokens: 1200, outputTokens: 300 } } : {};
+  return { status: 'success', summary: `wrote ${file} at ${sha.slice(0, 7)}`, outputs: { file, commit: sha }, ...cost };
 });
