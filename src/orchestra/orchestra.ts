@@ -257,7 +257,9 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
 
   registerScrapeMetrics(resources);
   const roles = Object.keys(config.agents).filter((role) => role !== 'conductor');
-  workflowMetrics.known(roles, config.workflow.priority.slaMs.length);
+  // Every priority an issue can have: each label's, the default's, and each the SLA list names.
+  const { priority } = config.workflow;
+  workflowMetrics.known(roles, Math.max(priority.slaMs.length, priority.default + 1, ...Object.values(priority.labels).map((level) => level + 1)));
   for (const role of roles) metrics.busSubjectKnown(taskSubject(role), Object.values(DeadLetterReasons));
   metrics.buildInfo({ version: packageVersion(), node: process.version, natsServer: binary ? 'embedded' : 'external' });
 

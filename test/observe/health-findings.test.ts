@@ -5,7 +5,8 @@
  * (`missedHeartbeats` of them); once it was replaced, the finding is gone.
  *
  * And it finds a stuck task, and the embedded server's store past the configured share of the
- * data directory's disk (a share so small that the streams of one issue pass it): with the codegen pool (and the
+ * data directory's disk (a share so small that the streams of one issue pass it); the stuck issue
+ * is counted once in `miyabi_sla_breaches_total` of its priority: with the codegen pool (and the
  * scaler that would restart it) stopped by hand, an issue is dispatched that no runner takes; it
  * stays `running` with no result, and past the role's limit — (timeout + grace + heartbeat
  * deadline) × bus.maxDeliver — the health report says `task_stuck` for that issue.
@@ -58,7 +59,8 @@ describe('the health monitor on a stuck task', { timeout: 120_000 }, () => {
       config: {
         health: { checkIntervalMs: 200, maxStoreShare: 1e-9 },
         panes: { heartbeatIntervalMs: 100, missedHeartbeats: 2 },
-        workflow: { defaultRoute: ['codegen'] },
+        // One second for every priority: the stuck issue breaches its SLA as well.
+        workflow: { defaultRoute: ['codegen'], priority: { slaMs: [1_000] } },
       },
     });
     const root = test.orchestra.root()!;
@@ -90,5 +92,12 @@ describe('the health monitor on a stuck task', { timeout: 120_000 }, () => {
       what: 'a nats_store_full finding',
     });
     expect(full).toMatchObject({ severity: 'warning', subject: 'nats', message: expect.stringMatching(/^the JetStream store holds [\d.]+ MiB, [\d.]+ % of the data directory's disk \([\d.]+ MiB\)$/) });
+  });
+
+  it('counts the stuck issue\'s SLA breach once, under its priority (p2, the default)', async () => {
+    const breaches = async () => (await test.orchestra.resources.metrics.registry.getSingleMetric('miyabi_sla_breaches_total')!.get()).values;
+    // The task_stuck finding came two seconds after dispatch, a second past the SLA: the breach is counted by now.
+    await waitFor(() => test.orchestra.resources.lastHealth?.findings?.some((finding) => finding.kind === 'task_stuck'), { timeoutMs: 30_000, what: 'a task_stuck finding' });
+    expect((await breaches()).map(({ labels, value }) => [labels.priority, value])).toEqual([['p0', 0], ['p1', 0], ['p2', 1], ['p3', 0]]);
   });
 });
