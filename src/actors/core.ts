@@ -47,7 +47,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   });
   let notified = new Map<string, HealthProblem>();
   const issueTracker = notify.githubIssues.enabled ? resources.issueSource?.healthIssues?.(notify.githubIssues.label) : undefined;
-  const healthIssues = issueTracker && new HealthIssueReporter({ tracker: issueTracker, commentIntervalMs: notify.githubIssues.commentIntervalMs, logger });
+  const healthIssues = issueTracker && new HealthIssueReporter({ tracker: issueTracker, commentIntervalMs: notify.githubIssues.commentIntervalMs, maxPerCheck: notify.maxPerCheck, logger });
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {

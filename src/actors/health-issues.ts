@@ -1,6 +1,7 @@
 /**
  * The health monitor's tracker issues (`notify.githubIssues`): the steps the pure
- * src/machines/health-issues.ts decides, carried out on the tracker in the background. One check
+ * src/machines/health-issues.ts decides (one issue per critical problem, a storm as one issue),
+ * carried out on the tracker in the background. One check
  * at a time: a check that comes while the last one's steps still run waits, and only the newest
  * waiting check is carried out (a slow tracker never builds a queue). Before its first check the
  * reporter adopts the open issues it finds on the tracker, so an issue a previous life opened
@@ -11,12 +12,14 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { HealthIssueTracker } from '../issues/source.ts';
-import type { HealthProblem, HealthProblemKind } from '../machines/health-judge.ts';
+import type { HealthProblem } from '../machines/health-judge.ts';
 import { healthIssueSteps, type HealthIssueStep, type TrackedProblem } from '../machines/health-issues.ts';
 
 export interface HealthIssueReporterOptions {
   tracker: HealthIssueTracker;
   commentIntervalMs: number;
+  /** More new critical problems in one check become one issue. */
+  maxPerCheck: number;
   logger: Logger;
   now?: () => number;
 }
@@ -45,7 +48,7 @@ export class HealthIssueReporter {
       this.#waiting = undefined;
       this.#tracked ??= await this.#adopt();
       const { findings, at: now } = check;
-      const decided = healthIssueSteps(this.#tracked, findings, now, this.options.commentIntervalMs);
+      const decided = healthIssueSteps(this.#tracked, findings, now, this.options);
       this.#tracked = decided.tracked;
       for (const step of decided.steps) await this.#carryOut(step, now);
     }
@@ -56,8 +59,7 @@ export class HealthIssueReporter {
     const adopted = new Map<string, TrackedProblem>();
     try {
       for (const { key, number } of await this.options.tracker.listOpen()) {
-        const [kind, ...subject] = key.split(':');
-        adopted.set(key, { problem: { kind: kind as HealthProblemKind, severity: 'critical', subject: subject.join(':'), message: '' }, saidAt: 0 });
+        adopted.set(key, { problem: undefined, saidAt: 0, issue: key });
         this.#numbers.set(key, number);
       }
     } catch (error) {
@@ -68,26 +70,27 @@ export class HealthIssueReporter {
 
   async #carryOut(step: HealthIssueStep, now: number): Promise<void> {
     const { tracker, logger } = this.options;
-    const { problem, key } = step;
+    const { key } = step;
     const at = new Date(now).toISOString();
     const number = this.#numbers.get(key);
     try {
       if (step.kind === 'open') {
-        const title = `Miyabi health: ${problem.kind.replaceAll('_', ' ')} (${problem.subject})`;
-        const opened = await tracker.open(key, title, `The orchestra's health monitor found a critical problem at ${at}:\n\n> ${problem.message}\n\nThis issue is commented while it lasts and closed when it is resolved.`);
+        const opened = await tracker.open(key, step.title, `${step.text}\n\nFound at ${at}. This issue is commented while it lasts and closed when it is resolved.`);
         this.#numbers.set(key, opened);
         logger.info({ problem: key, issue: opened }, 'health issue opened');
       } else if (number !== undefined && step.kind === 'comment') {
-        await tracker.comment(number, `health:${key}:${at}`, `Still critical at ${at}:\n\n> ${problem.message}`);
+        await tracker.comment(number, `health:${key}:${at}`, `${step.text}\n\n(${at})`);
       } else if (number !== undefined) {
-        await tracker.close(number, `health:${key}:resolved:${at}`, `Resolved at ${at}: the health monitor no longer finds it.`);
+        await tracker.close(number, `health:${key}:resolved:${at}`, `${step.text} (${at})`);
         this.#numbers.delete(key);
         logger.info({ problem: key, issue: number }, 'health issue closed');
       }
     } catch (error) {
       logger.warn({ problem: key, step: step.kind, err: describeError(error) }, 'health issue not updated');
-      // An open that failed is tried again by the next check that still finds the problem.
-      if (step.kind === 'open') this.#tracked?.delete(key);
+      // An open that failed is tried again by the next check that still finds its problems.
+      if (step.kind === 'open' && this.#tracked) {
+        for (const [tracked, entry] of this.#tracked) if (entry.issue === key) this.#tracked.delete(tracked);
+      }
     }
   }
 }

@@ -3,7 +3,8 @@
  * client against the fake GitHub: one issue per problem however many checks find it, a comment
  * when it changes while it lasts, closed when it is resolved; warnings never; a restarted
  * reporter, or an open whose answer was lost, finds the issue it opened instead of opening another,
- * and a restarted reporter closes what an earlier one opened when its problem is gone.
+ * and a restarted reporter closes what an earlier one opened when its problem is gone; a storm of
+ * critical problems is one issue.
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/infra/observe/logger.ts';
@@ -19,10 +20,10 @@ const busDown: HealthProblem = { kind: 'bus_disconnected', severity: 'critical',
 const disk = (percent: number): HealthProblem => ({ kind: 'disk_low', severity: 'critical', subject: 'dataDir', message: `${percent} % free on the data directory's disk` });
 const agentDown: HealthProblem = { kind: 'agent_down', severity: 'warning', subject: 'codegen-1', message: 'agent codegen-1 (codegen) is backoff' };
 
-async function setup(commentIntervalMs = 0) {
+async function setup(commentIntervalMs = 0, maxPerCheck = 5) {
   const github = await harness.fake();
   const source = harness.source(github);
-  const reporter = (now?: () => number) => new HealthIssueReporter({ tracker: source.healthIssues(label), commentIntervalMs, logger, ...(now ? { now } : {}) });
+  const reporter = (now?: () => number) => new HealthIssueReporter({ tracker: source.healthIssues(label), commentIntervalMs, maxPerCheck, logger, ...(now ? { now } : {}) });
   const healthIssues = () => [...github.state.issues.values()].filter((issue) => issue.labels.includes(label));
   const commentsOf = (number: number) => github.state.comments.filter((comment) => comment.issue === number).map((comment) => comment.body);
   return { github, reporter, healthIssues, commentsOf };
@@ -125,5 +126,27 @@ describe('health issues on GitHub', () => {
     reporter.report([busDown]);
     await reporter.idle();
     expect(healthIssues().map((issue) => issue.state)).toEqual(['open']);
+  });
+
+  it('opens one issue for a storm, comments the problems that join it, and closes it when all are gone', async () => {
+    const { reporter: create, healthIssues, commentsOf } = await setup(0, 2);
+    const down = (path: string): HealthProblem => ({ kind: 'actor_down', severity: 'critical', subject: path, message: `${path}: backoff` });
+    const reporter = create();
+    reporter.report([down('root/bus'), down('root/control'), down('root/panes')]);
+    await reporter.idle();
+    expect(healthIssues().map((issue) => issue.title)).toEqual(['Miyabi health: 3 critical problems']);
+    const [storm] = healthIssues();
+    expect(storm!.body).toContain('- root/control: backoff');
+    reporter.report([down('root/bus'), down('root/control'), down('root/panes'), busDown]);
+    await reporter.idle();
+    expect(healthIssues()).toHaveLength(1);
+    expect(commentsOf(storm!.number)).toEqual([expect.stringContaining('- bus not connected')]);
+    reporter.report([busDown]);
+    await reporter.idle();
+    expect(storm!.state).toBe('open');
+    reporter.report([]);
+    await reporter.idle();
+    expect(storm!.state).toBe('closed');
+    expect(healthIssues()).toHaveLength(1);
   });
 });

@@ -82,7 +82,7 @@ export const notifySection = z
       })
       .strict()
       .prefault({})
-      .describe('Critical problems as GitHub issues: opened once per problem, commented while it lasts, closed when it is resolved'),
+      .describe('Critical problems as GitHub issues: opened once per problem, commented while it lasts, closed when it is resolved; more than maxPerCheck new ones at once share one issue'),
   })
   .strict()
   .prefault({})
