@@ -30,7 +30,7 @@ interface Panel {
   targets?: Array<{ refId: string; expr: string; datasource?: { uid: string } }>;
 }
 
-const dashboardFile = join(repoRoot, 'deploy/grafana/dashboards/miyabi-orchestra.json');
+const dashboardFile = join(repoRoot, 'deploy/grafana/miyabi-orchestra.json');
 
 describe('the Grafana dashboard on a real Prometheus', { timeout: 120_000 }, () => {
   let dir: TempDir;
