@@ -205,7 +205,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           ...(tail.length > 0 ? { logTail: tail } : {}),
         }, redact);
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
+        await bus.publish(resultSubject(role, agentId), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;

@@ -90,7 +90,7 @@ export async function startTestOrchestra(options: {
   const subscriptions: Subscription[] = [];
   for (const role of Object.keys(options.agents)) {
     subscriptions.push(
-      nc.subscribe(resultSubject(role), {
+      nc.subscribe(resultSubject(role, '*'), {
         callback: (_error, message) => {
           const result = (message.json() as { payload: TaskResult }).payload;
           results.push(result);

@@ -5,7 +5,7 @@
  * a connection is told of is kept, so a test waits for the refusal itself, not for time.
  *
  *   const nats = await startSecureNats(['codegen', 'review']);
- *   const runner = await nats.connectAs('runner-codegen');
+ *   const runner = await nats.connectAs('runner-codegen-1');
  *   runner.nc.publish('miyabi.control.stop', '');
  *   await runner.refused('miyabi.control.stop');
  */
@@ -73,18 +73,19 @@ export function watchViolations(nc: NatsConnection): Pick<Client, 'violations' |
 }
 
 /**
+ * `max`: a role's pool size (1 by default): one runner identity per slot, and the spare's.
  * `account`: the server is configured as an external one would be, with what `nats-config`
  * prints (the users in an account of that name with JetStream) instead of the embedded config.
  */
-export async function startSecureNats(roles: readonly string[], options: { account?: string } = {}): Promise<SecureNats> {
+export async function startSecureNats(roles: readonly string[], options: { account?: string; max?: Record<string, number> } = {}): Promise<SecureNats> {
   const dir = await tempDir('miyabi-secure-nats-');
   const config = configSchema.parse({
     dataDir: join(dir.path, 'data'),
     bus: { storage: 'memory' },
-    agents: Object.fromEntries(roles.map((role) => [role, { command: ['true'] }])),
+    agents: Object.fromEntries(roles.map((role) => [role, { command: ['true'], max: options.max?.[role] ?? 1 }])),
   });
   const { identities, serverConfigFile } = await prepareNatsAuth(config, { repair: true });
-  const externalConfigFile = options.account === undefined ? undefined : await dir.file('external.conf', externalServerConfig(identities, options.account));
+  const externalConfigFile = options.account === undefined ? undefined : await dir.file('external.conf', externalServerConfig(identities, config, options.account));
   const server = await spawnNatsServer({
     storeDir: join(dir.path, 'store'),
     configFile: externalConfigFile ?? serverConfigFile!,
