@@ -168,6 +168,11 @@ describe('one identity per runner', () => {
       client.nc.publish(heartbeatSubject('codegen', other), '{}');
       await client.refused('Publish', heartbeatSubject('codegen', other));
     }
+    // The server tells them apart: each connection is its own slot's user.
+    const connz = (await (await fetch(`${nats.monitorUrl}/connz?auth=true`)).json()) as { connections: Array<{ authorized_user?: string }> };
+    const users = connz.connections.map((connection) => connection.authorized_user);
+    expect(users).toContain(codegen[0]!.publicKey);
+    expect(users).toContain(codegen[1]!.publicKey);
     // Both pull the role's tasks.
     const { bus } = await nats.orchestratorBus();
     await bus.publish('miyabi.tasks.codegen', 'task.dispatched', { n: 3 }, { msgId: 'codegen-slot-2' });

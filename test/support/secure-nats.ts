@@ -10,12 +10,13 @@
  *   await runner.refused('miyabi.control.stop');
  */
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { configSchema, type OrchestraConfig } from '../../src/config/schema.ts';
 import { Bus } from '../../src/infra/bus/bus.ts';
 import { inboxPrefixOf, type NatsIdentity } from '../../src/infra/nats/identities.ts';
-import { spawnNatsServer, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
+import { findFreePort, spawnNatsServer, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
 import { externalServerConfig, ORCHESTRATOR, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
 import { taskConsumer } from '../../src/runner/task-message.ts';
 import { tempDir, type TempDir } from './cli.ts';
@@ -34,6 +35,8 @@ export interface Client {
 
 export interface SecureNats {
   url: string;
+  /** The server's monitoring endpoint (`/connz`, …) on 127.0.0.1. */
+  monitorUrl: string;
   dir: TempDir;
   config: OrchestraConfig;
   identities: Map<string, NatsIdentity>;
@@ -85,10 +88,13 @@ export async function startSecureNats(roles: readonly string[], options: { accou
     agents: Object.fromEntries(roles.map((role) => [role, { command: ['true'], max: options.max?.[role] ?? 1 }])),
   });
   const { identities, serverConfigFile } = await prepareNatsAuth(config, { repair: true });
-  const externalConfigFile = options.account === undefined ? undefined : await dir.file('external.conf', externalServerConfig(identities, config, options.account));
+  const authorization = options.account === undefined ? await readFile(serverConfigFile!, 'utf8') : externalServerConfig(identities, config, options.account);
+  // The same users, and the monitoring endpoint the tests read the server's connections from.
+  const monitorPort = await findFreePort('127.0.0.1');
+  const configFile = await dir.file('server.conf', `${authorization}\nhttp: "127.0.0.1:${monitorPort}"\n`);
   const server = await spawnNatsServer({
     storeDir: join(dir.path, 'store'),
-    configFile: externalConfigFile ?? serverConfigFile!,
+    configFile,
     nkeySeed: identities.get(ORCHESTRATOR)!.seed,
   });
   process.once('exit', () => {
@@ -113,6 +119,7 @@ export async function startSecureNats(roles: readonly string[], options: { accou
   let orchestrator: { client: Client; bus: Bus } | undefined;
   return {
     url: server.url,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
     dir,
     config,
     identities,
