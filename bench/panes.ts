@@ -20,7 +20,9 @@ import type { AnyActorRef } from 'xstate';
 import { TmuxServer } from '../src/infra/tmux/client.ts';
 import type { AgentPaneContext } from '../src/machines/agent-pane.ts';
 import { processAlive } from '../src/infra/os/process.ts';
-import { decodeHeartbeat, heartbeatSubject, type HeartbeatMessage } from '../src/runner/heartbeat.ts';
+import { inboxPrefixOf } from '../src/infra/nats/identities.ts';
+import { decodeHeartbeat, heartbeatSubject, spareReadySubject, type HeartbeatMessage } from '../src/runner/heartbeat.ts';
+import { runnerIdentity } from '../src/runner/task-message.ts';
 import { issue, startTestOrchestra, type TestOrchestra } from '../test/support/orchestra.ts';
 import { waitFor } from '../test/support/wait.ts';
 import type { BenchRow } from './types.ts';
@@ -198,9 +200,9 @@ export async function benchPanes(): Promise<BenchRow[]> {
     // The floor pane: the session's placeholder taken over once, then respawned in place.
     // As a runner starts: with a runner's identity (the bus is locked), on a subject runners may publish.
     const natsUrl = orchestra.resources.natsServers[0]!;
-    const floorSubject = heartbeatSubject(ROLE, `bench-floor-${process.pid}`);
-    const runnerSeed = orchestra.resources.natsIdentities!.get(`runner-${ROLE}`)!.file;
-    const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject, runnerSeed, `_INBOX.runner-${ROLE}`];
+    const floorSubject = spareReadySubject(ROLE, `bench-floor-${process.pid}`);
+    const runnerSeed = orchestra.resources.natsIdentities!.get(runnerIdentity(ROLE, 'spare'))!.file;
+    const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject, runnerSeed, inboxPrefixOf(runnerIdentity(ROLE, 'spare'))];
     await floorServer.ensureSession('floor', { cwd: test.dir.path });
     let floorPane = '';
     await floorRound(nc, floorSubject, async () => {

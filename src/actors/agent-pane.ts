@@ -105,6 +105,9 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             if (error) return logger.warn({ err: describeError(error) }, 'heartbeat subscription error');
             const heartbeat = decodeHeartbeat(message.data);
             if (!heartbeat) return;
+            // Only this agent's slot identity may publish here (the server holds it to that); a
+            // body naming another agent is not this runner speaking for itself.
+            if (heartbeat.agentId !== agentId) return void logger.warn({ claimed: heartbeat.agentId }, 'a heartbeat named another agent; ignored');
             inFlight = heartbeat.state === 'busy' ? { ackSubject: heartbeat.ackSubject } : undefined;
             resources.heartbeats.set(agentId, Date.now());
             sendBack({ type: 'agent.heartbeat', heartbeat });

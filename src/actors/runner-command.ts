@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { envFieldNames } from '../config/secrets.ts';
 import { packageRoot } from '../package-root.ts';
-import { runnerIdentity } from '../runner/task-message.ts';
+import { agentSlot, runnerIdentity, type RunnerSlot } from '../runner/task-message.ts';
 import type { OrchestraResources } from './resources.ts';
 
 
@@ -42,13 +42,17 @@ export function runnerBaseEnv(resources: Pick<OrchestraResources, 'config' | 'na
   return env;
 }
 
-/** What a runner is told on top of the base environment: where NATS is, who it is. Paths and ids only. */
-export function runnerEnv(resources: OrchestraResources, agentId: string, role: string): Record<string, string> {
+/**
+ * What a runner is told on top of the base environment: where NATS is, who it is. Paths and ids
+ * only. Its NATS identity is its slot's: agent `<role>-<n>`'s, or the role's spare's (`slot`).
+ */
+export function runnerEnv(resources: OrchestraResources, agentId: string, role: string, slot: RunnerSlot | undefined = agentSlot(role, agentId)): Record<string, string> {
   const env = runnerBaseEnv(resources);
   env.MIYABI_NATS_URL = resources.natsServers.join(',');
   env.MIYABI_AGENT_ID = agentId;
   env.MIYABI_ROLE = role;
-  const identity = resources.natsIdentities?.get(runnerIdentity(role));
+  // An agent id outside the role's slots has no identity: the server refuses its runner.
+  const identity = slot === undefined ? undefined : resources.natsIdentities?.get(runnerIdentity(role, slot));
   if (identity) env.MIYABI_NATS_NKEY_FILE = identity.file;
   return env;
 }

@@ -75,7 +75,7 @@ export class SpareRunners implements Spares {
     this.counter += 1;
     const id = `spare-${role}-${this.counter}`;
     this.driver
-      .start({ id, title: `spare · ${role}`, argv: spareArgv(this.resources, id, role), env: runnerEnv(this.resources, id, role), cwd: process.cwd() })
+      .start({ id, title: `spare · ${role}`, argv: spareArgv(this.resources, id, role), env: runnerEnv(this.resources, id, role, 'spare'), cwd: process.cwd() })
       .then(
         (handle) => {
           this.starting.delete(role);

@@ -69,7 +69,8 @@ export async function connectCli(
   try {
     return await connectNats({
       servers,
-      name: 'miyabi-orchestra-cli',
+      // A runner is named by its identity (`runner-<role>-<slot>`) in the server's connection info.
+      name: typeof as === 'object' ? as.identity.name : 'miyabi-orchestra-cli',
       auth: identity
         ? { nkeySeed: identity.identity.seed }
         : { user: secrets.nats.user, pass: secrets.nats.password, token: secrets.nats.token, credsFile: secrets.nats.credsFile },

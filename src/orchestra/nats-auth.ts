@@ -7,7 +7,12 @@
  * | ----------------- | -------------------------------------------------------------- | ---------- |
  * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,restart,fault}` | anything |
  * | `operator`        | `miyabi.control.{status,stop,restart,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
- * | `runner-<role>`   | its role's results, dead letters, heartbeats, errors and spares' ready; pulls and acks on its durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its role's spare claims, its own inbox `_INBOX.runner-<role>.>` |
+ * | `runner-<role>-<n>` | its own agent's (`<role>-<n>`) results, heartbeats and errors, its role's dead letters; pulls and acks on its role's durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its own inbox `_INBOX.runner-<role>-<n>.>` |
+ * | `runner-<role>-spare` | its role's spares' ready | its role's spare claims, its own inbox |
+ *
+ * One identity per slot of a role's pool (agents `<role>-1`..`<role>-<max>`, and the spare), so
+ * each runner is its own user on the server: named in its connection info, speaking for its own
+ * agent only. A claimed spare connects again as the slot it was claimed for (src/cli/commands/pane.ts).
  *
  * Denied to all but the orchestrator, whatever else they are allowed: `miyabi.tasks.>`,
  * `miyabi.events.issue.>`, `$KV.>` (KV writes), `miyabi.control.stop|fault|cancel` (the
@@ -29,7 +34,7 @@ import { ensurePrivateDir, inboxPrefixOf, loadIdentities, type NatsIdentity } fr
 import { accountsBlock, authorizationBlock, type NkeyUser, type UserPermissions } from '../infra/nats/server-config.ts';
 import { secretsDir } from './installation.ts';
 import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
-import { CANCEL_SUBJECT, resultSubject, runnerIdentity, taskAckPrefix, taskDurable, taskSubject } from '../runner/task-message.ts';
+import { CANCEL_SUBJECT, resultSubject, runnerIdentity, runnerSlots, taskAckPrefix, taskDurable, taskSubject, type RunnerSlot } from '../runner/task-message.ts';
 
 export { runnerIdentity } from '../runner/task-message.ts';
 
@@ -46,8 +51,17 @@ export function usesIdentities(config: Pick<OrchestraConfig, 'nats'>): boolean {
   return config.nats.urls.length === 0 || config.nats.auth.identities;
 }
 
+/** Every runner identity of `config`: one per slot of each role's pool (src/runner/task-message.ts). */
+export function runnerIdentities(config: Pick<OrchestraConfig, 'agents'>): Map<string, { role: string; slot: RunnerSlot }> {
+  const runners = new Map<string, { role: string; slot: RunnerSlot }>();
+  for (const [role, agent] of Object.entries(config.agents)) {
+    for (const slot of runnerSlots(agent.max)) runners.set(runnerIdentity(role, slot), { role, slot });
+  }
+  return runners;
+}
+
 export function identityNames(config: Pick<OrchestraConfig, 'agents'>): string[] {
-  return [ORCHESTRATOR, OPERATOR, ...Object.keys(config.agents).map(runnerIdentity)];
+  return [ORCHESTRATOR, OPERATOR, ...runnerIdentities(config).keys()];
 }
 
 const topology = DEFAULT_BUS_TOPOLOGY;
@@ -70,9 +84,19 @@ export function orchestratorPermissions(): UserPermissions {
   };
 }
 
-export function runnerPermissions(role: string): UserPermissions {
+export function runnerPermissions(role: string, slot: RunnerSlot): UserPermissions {
+  const inbox = `${inboxPrefixOf(runnerIdentity(role, slot))}.>`;
+  if (slot === 'spare') {
+    // A spare only waits to be claimed; it serves as the slot it is claimed for, as that slot.
+    return {
+      publish: { allow: [spareReadySubject(role, '*')], deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart] },
+      subscribe: { allow: [inbox, spareClaimSubject(role, '*')] },
+      allowResponses: true,
+    };
+  }
   const tasks = topology.streams.tasks;
   const durable = taskDurable(role);
+  const agentId = `${role}-${slot}`;
   return {
     publish: {
       allow: [
@@ -80,20 +104,19 @@ export function runnerPermissions(role: string): UserPermissions {
         `$JS.API.CONSUMER.INFO.${tasks}.${durable}`,
         `$JS.API.CONSUMER.MSG.NEXT.${tasks}.${durable}`,
         `${taskAckPrefix(role)}>`,
-        resultSubject(role),
+        resultSubject(role, agentId),
         deadLetterSubject(topology, taskSubject(role)),
         // Read-only, and only the cancel marks: a task cancelled while it waited is dropped.
         `$JS.API.DIRECT.GET.${kvStream}.$KV.${topology.kvBucket}.cancel.>`,
-        // Its own role's agents and spares only: the role is a token of the subject.
-        heartbeatSubject(role, '*'),
-        runnerErrorSubject(role, '*'),
-        spareReadySubject(role, '*'),
+        // Its own agent only: the agent id is a token of the subject.
+        heartbeatSubject(role, agentId),
+        runnerErrorSubject(role, agentId),
         // The Conductor's pane shows the tree.
         ...(role === 'conductor' ? [CONTROL_SUBJECTS.status] : []),
       ],
       deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart],
     },
-    subscribe: { allow: [`${inboxPrefixOf(runnerIdentity(role))}.>`, CANCEL_SUBJECT, spareClaimSubject(role, '*')] },
+    subscribe: { allow: [inbox, CANCEL_SUBJECT] },
     allowResponses: true,
   };
 }
@@ -112,15 +135,21 @@ export function operatorPermissions(): UserPermissions {
 }
 
 /** The server's users: every identity's public key with its permissions. */
-export function natsUsers(identities: ReadonlyMap<string, NatsIdentity>): NkeyUser[] {
+export function natsUsers(identities: ReadonlyMap<string, NatsIdentity>, config: Pick<OrchestraConfig, 'agents'>): NkeyUser[] {
+  const runners = runnerIdentities(config);
   return [...identities.values()].map((identity) => {
+    const runner = runners.get(identity.name);
     const permissions =
       identity.name === ORCHESTRATOR
         ? orchestratorPermissions()
         : identity.name === OPERATOR
           ? operatorPermissions()
-          : runnerPermissions(identity.name.slice('runner-'.length));
-    return { name: identity.name, publicKey: identity.publicKey, ...(permissions ? { permissions } : {}) };
+          : runner
+            ? runnerPermissions(runner.role, runner.slot)
+            : undefined;
+    // A name of neither kind would be a user allowed everything: none is made.
+    if (!permissions) throw new Error(`no permissions for the NATS identity ${identity.name}`);
+    return { name: identity.name, publicKey: identity.publicKey, permissions };
   });
 }
 
@@ -146,12 +175,12 @@ export async function prepareNatsAuth(
   const identities = await loadIdentities(dir, identityNames(config), { repair: options.repair, onRepair });
   if (!(options.writeServerConfig ?? config.nats.urls.length === 0)) return { identities };
   const serverConfigFile = join(dir, 'server.conf');
-  await writeFile(serverConfigFile, `# written by miyabi-orchestra at each start; edit nothing here\n${authorizationBlock(natsUsers(identities))}`, { mode: 0o600 });
+  await writeFile(serverConfigFile, `# written by miyabi-orchestra at each start; edit nothing here\n${authorizationBlock(natsUsers(identities, config))}`, { mode: 0o600 });
   await chmod(serverConfigFile, 0o600);
   return { identities, serverConfigFile };
 }
 
 /** What `nats-config` prints: the users in an account of their own, for an external server. */
-export function externalServerConfig(identities: ReadonlyMap<string, NatsIdentity>, account: string): string {
-  return accountsBlock(account, natsUsers(identities));
+export function externalServerConfig(identities: ReadonlyMap<string, NatsIdentity>, config: Pick<OrchestraConfig, 'agents'>, account: string): string {
+  return accountsBlock(account, natsUsers(identities, config));
 }

@@ -148,7 +148,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         // Whoever had it before sent no result (a retry's result is one): the orchestra would not know.
         const report: TaskRedelivered = { taskId: task.taskId, issue: task.issue.number, role, stage: task.stage, attempt, deliveryCount: delivery.deliveryCount, agentId };
         await bus
-          .publish(resultSubject(role), TASK_REDELIVERED, report, { msgId: `redelivered:${task.taskId}:${attempt}` })
+          .publish(resultSubject(role, agentId), TASK_REDELIVERED, report, { msgId: `redelivered:${task.taskId}:${attempt}` })
           .catch((error: unknown) => logger.warn({ taskId: task.taskId, err: describeError(error) }, 'could not report the redelivery; running it anyway'));
       }
       const cancel = new AbortController();
@@ -215,7 +215,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           ...(tail.length > 0 ? { logTail: tail } : {}),
         }, redact);
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
+        await bus.publish(resultSubject(role, agentId), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;

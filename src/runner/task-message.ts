@@ -1,5 +1,5 @@
 /**
- * What travels on `miyabi.tasks.<role>` and `miyabi.events.task.<role>`: a task without its
+ * What travels on `miyabi.tasks.<role>` and `miyabi.events.task.<role>.<agentId>`: a task without its
  * worktree (the runner makes or reuses the issue's worktree), and the result of one run.
  */
 import { z } from 'zod';
@@ -11,13 +11,32 @@ export function taskSubject(role: string): string {
   return `miyabi.tasks.${role}`;
 }
 
-export function resultSubject(role: string): string {
-  return `miyabi.events.task.${role}`;
+/** `miyabi.events.task.<role>.<agentId>`: a result names the agent that ran it, which only that agent's runner may publish. */
+export function resultSubject(role: string, agentId: string): string {
+  return `miyabi.events.task.${role}.${agentId}`;
 }
 
-/** `runner-<role>`: the NATS identity every runner of the role presents (src/orchestra/nats-auth.ts). */
-export function runnerIdentity(role: string): string {
-  return `runner-${role}`;
+/** A runner's place in its role's pool: the agent slot `n` (agent `<role>-<n>`, 1..max) or the role's spare. */
+export type RunnerSlot = number | 'spare';
+
+/**
+ * `runner-<role>-<slot>`: the NATS identity of the runner in one slot of the role's pool
+ * (src/orchestra/nats-auth.ts): every runner has its own, so the server tells them apart.
+ */
+export function runnerIdentity(role: string, slot: RunnerSlot): string {
+  return `runner-${role}-${slot}`;
+}
+
+/** The slots of a role with `max` agents: 1..max and the spare. */
+export function runnerSlots(max: number): RunnerSlot[] {
+  return [...Array.from({ length: max }, (_, index) => index + 1), 'spare'];
+}
+
+/** The agent slot `agentId` is of `role` (`<role>-<n>`), or undefined when it is none of the role's. */
+export function agentSlot(role: string, agentId: string): number | undefined {
+  if (!agentId.startsWith(`${role}-`)) return undefined;
+  const digits = agentId.slice(role.length + 1);
+  return /^[1-9][0-9]*$/.test(digits) ? Number(digits) : undefined;
 }
 
 /** `agents-<role>`: the durable consumer every runner of the role pulls its tasks from. */

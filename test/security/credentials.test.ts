@@ -32,21 +32,28 @@ describe('identity files', () => {
     const dataDir = join(dir.path, 'embedded');
     const first = await prepareNatsAuth(configFor(dataDir, false), { repair: true });
     const seeds = natsIdentityDir(dataDir);
-    await chmod(identityFile(seeds, 'runner-review'), 0o644);
-    await writeFile(identityFile(seeds, 'runner-review'), await readFile(identityFile(seeds, 'runner-codegen')));
+    await chmod(identityFile(seeds, 'runner-review-1'), 0o644);
+    await writeFile(identityFile(seeds, 'runner-review-1'), await readFile(identityFile(seeds, 'runner-codegen-1')));
     const repaired: string[] = [];
     const second = await prepareNatsAuth(configFor(dataDir, false), { repair: true, onRepair: (file, what) => repaired.push(`${file}: ${what}`) });
     expect(repaired).toEqual([
-      `${identityFile(seeds, 'runner-review')}: is readable by others (mode 0644; chmod 600 it); mode tightened to 0600`,
-      `${identityFile(seeds, 'runner-review')}: held the key of runner-codegen; a new one was generated`,
+      `${identityFile(seeds, 'runner-review-1')}: is readable by others (mode 0644; chmod 600 it); mode tightened to 0600`,
+      `${identityFile(seeds, 'runner-review-1')}: held the key of runner-codegen-1; a new one was generated`,
     ]);
-    expect(second.identities.get('runner-codegen')!.publicKey).toBe(first.identities.get('runner-codegen')!.publicKey);
-    expect(new Set([...second.identities.values()].map((identity) => identity.publicKey)).size).toBe(4);
-    expect(((await stat(identityFile(seeds, 'runner-review'))).mode & 0o777).toString(8)).toBe('600');
+    expect(second.identities.get('runner-codegen-1')!.publicKey).toBe(first.identities.get('runner-codegen-1')!.publicKey);
+    // orchestrator, operator, and per role one runner per agent slot (max 1) and the spare: six keys, all different.
+    expect(new Set([...second.identities.values()].map((identity) => identity.publicKey)).size).toBe(6);
+    expect(((await stat(identityFile(seeds, 'runner-review-1'))).mode & 0o777).toString(8)).toBe('600');
     // The server's config names the new key and holds no seed.
     const server = await readFile(second.serverConfigFile!, 'utf8');
-    expect(server).toContain(second.identities.get('runner-review')!.publicKey);
+    expect(server).toContain(second.identities.get('runner-review-1')!.publicKey);
     for (const identity of second.identities.values()) expect(server).not.toContain(identity.seed);
+    // A larger max: the next start makes the new slot's key and lists it, keeping the others.
+    const grown = configSchema.parse({ dataDir, agents: { codegen: { command: ['true'], max: 2 }, review: { command: ['true'] } } });
+    const third = await prepareNatsAuth(grown, { repair: true });
+    expect([...third.identities.keys()].filter((name) => name.startsWith('runner-codegen'))).toEqual(['runner-codegen-1', 'runner-codegen-2', 'runner-codegen-spare']);
+    expect(third.identities.get('runner-codegen-1')!.publicKey).toBe(first.identities.get('runner-codegen-1')!.publicKey);
+    expect(await readFile(third.serverConfigFile!, 'utf8')).toContain(`# runner-codegen-2\n    {\n      nkey: "${third.identities.get('runner-codegen-2')!.publicKey}"`);
   });
 
   it('external: refused, naming the file, when missing or loose or another identity’s', async () => {
@@ -57,8 +64,8 @@ describe('identity files', () => {
     await chmod(identityFile(seeds, 'operator'), 0o640);
     await expect(prepareNatsAuth(configFor(dataDir, true), { repair: false })).rejects.toThrow(`NATS credentials ${identityFile(seeds, 'operator')} is readable by others (mode 0640`);
     await chmod(identityFile(seeds, 'operator'), 0o600);
-    await writeFile(identityFile(seeds, 'runner-review'), await readFile(identityFile(seeds, 'runner-codegen')));
-    await expect(prepareNatsAuth(configFor(dataDir, true), { repair: false })).rejects.toThrow(`${identityFile(seeds, 'runner-review')} holds the same key as`);
+    await writeFile(identityFile(seeds, 'runner-review-1'), await readFile(identityFile(seeds, 'runner-codegen-1')));
+    await expect(prepareNatsAuth(configFor(dataDir, true), { repair: false })).rejects.toThrow(`${identityFile(seeds, 'runner-review-1')} holds the same key as`);
   });
 });
 
@@ -72,16 +79,16 @@ describe('nats-config and up on an external server', { timeout: 60_000 }, () => 
     const printed = await runCli(['nats-config', '--config', config, '--account', 'ORCHESTRA']);
     expect(printed.exitCode, printed.stderr).toBe(0);
     expect(printed.stdout).toContain('ORCHESTRA {\n    jetstream: enabled');
-    for (const name of ['orchestrator', 'operator', 'runner-codegen']) {
+    for (const name of ['orchestrator', 'operator', 'runner-codegen-1']) {
       const seed = (await readFile(identityFile(natsIdentityDir(dataDir), name), 'utf8')).trim();
       expect(printed.stdout).toContain(`# ${name}`);
       expect(printed.stdout).not.toContain(seed);
     }
 
-    await chmod(identityFile(natsIdentityDir(dataDir), 'runner-codegen'), 0o644);
+    await chmod(identityFile(natsIdentityDir(dataDir), 'runner-codegen-1'), 0o644);
     const loose = await runCli(['up', '--config', config]);
     expect(loose.exitCode).toBe(1);
-    expect(loose.stderr).toContain(`NATS credentials ${identityFile(natsIdentityDir(dataDir), 'runner-codegen')} is readable by others`);
-    expect(((await stat(identityFile(natsIdentityDir(dataDir), 'runner-codegen'))).mode & 0o777).toString(8)).toBe('644');
+    expect(loose.stderr).toContain(`NATS credentials ${identityFile(natsIdentityDir(dataDir), 'runner-codegen-1')} is readable by others`);
+    expect(((await stat(identityFile(natsIdentityDir(dataDir), 'runner-codegen-1'))).mode & 0o777).toString(8)).toBe('644');
   });
 });

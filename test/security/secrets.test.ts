@@ -81,14 +81,17 @@ describe('secrets never leave', { timeout: 90_000 }, () => {
     expect(failure).toContain(`last words: ${REDACTED}`);
     expect(failure).toContain(`refused key=${REDACTED}`);
     // The runners never had the orchestra's GitHub token, so neither had the agent; each runner's
-    // NATS identity is its role's, never the orchestrator's.
+    // NATS identity is its own slot's, never the orchestrator's.
     const runnerPids = await readdir(join(test.dataDir, 'runners'));
     expect(runnerPids.length).toBeGreaterThan(0);
     for (const name of runnerPids) {
       const pid = (await readFile(join(test.dataDir, 'runners', name), 'utf8')).trim();
       const environ = new Map((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').map((entry) => [entry.split('=')[0]!, entry.slice(entry.indexOf('=') + 1)]));
       expect(environ.has(TOKEN_ENV), name).toBe(false);
-      expect(environ.get('MIYABI_NATS_NKEY_FILE'), name).toBe(join(natsIdentityDir(test.dataDir), `runner-${environ.get('MIYABI_ROLE')}.nk`));
+      // Its own slot's identity: agent <role>-<n>'s, or the role's spare's (a claimed spare connects again as its slot).
+      const agentId = environ.get('MIYABI_AGENT_ID')!;
+      const slot = agentId.startsWith('spare-') ? `${environ.get('MIYABI_ROLE')}-spare` : agentId;
+      expect(environ.get('MIYABI_NATS_NKEY_FILE'), name).toBe(join(natsIdentityDir(test.dataDir), `runner-${slot}.nk`));
     }
     const paneLogs = await filesUnder(join(test.dataDir, 'logs', 'agents'));
     const paneLog = (await Promise.all(paneLogs.map((file) => readFile(file, 'utf8')))).join('\n');

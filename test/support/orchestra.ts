@@ -93,7 +93,7 @@ export async function startTestOrchestra(options: {
   const subscriptions: Subscription[] = [];
   for (const role of Object.keys(options.agents)) {
     subscriptions.push(
-      nc.subscribe(resultSubject(role), {
+      nc.subscribe(resultSubject(role, '*'), {
         callback: (_error, message) => {
           const { type, payload } = message.json() as { type: string; payload: TaskResult | TaskRedelivered };
           if (type === TASK_REDELIVERED) return void redeliveries.push(payload as TaskRedelivered);

@@ -5,17 +5,18 @@
  * a connection is told of is kept, so a test waits for the refusal itself, not for time.
  *
  *   const nats = await startSecureNats(['codegen', 'review']);
- *   const runner = await nats.connectAs('runner-codegen');
+ *   const runner = await nats.connectAs('runner-codegen-1');
  *   runner.nc.publish('miyabi.control.stop', '');
  *   await runner.refused('miyabi.control.stop');
  */
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { configSchema, type OrchestraConfig } from '../../src/config/schema.ts';
 import { Bus } from '../../src/infra/bus/bus.ts';
 import { inboxPrefixOf, type NatsIdentity } from '../../src/infra/nats/identities.ts';
-import { spawnNatsServer, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
+import { findFreePort, spawnNatsServer, type NatsServerProcess } from '../../src/infra/nats/embedded-server.ts';
 import { externalServerConfig, ORCHESTRATOR, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
 import { taskConsumer } from '../../src/runner/task-message.ts';
 import { tempDir, type TempDir } from './cli.ts';
@@ -34,6 +35,8 @@ export interface Client {
 
 export interface SecureNats {
   url: string;
+  /** The server's monitoring endpoint (`/connz`, …) on 127.0.0.1. */
+  monitorUrl: string;
   dir: TempDir;
   config: OrchestraConfig;
   identities: Map<string, NatsIdentity>;
@@ -73,21 +76,25 @@ export function watchViolations(nc: NatsConnection): Pick<Client, 'violations' |
 }
 
 /**
+ * `max`: a role's pool size (1 by default): one runner identity per slot, and the spare's.
  * `account`: the server is configured as an external one would be, with what `nats-config`
  * prints (the users in an account of that name with JetStream) instead of the embedded config.
  */
-export async function startSecureNats(roles: readonly string[], options: { account?: string } = {}): Promise<SecureNats> {
+export async function startSecureNats(roles: readonly string[], options: { account?: string; max?: Record<string, number> } = {}): Promise<SecureNats> {
   const dir = await tempDir('miyabi-secure-nats-');
   const config = configSchema.parse({
     dataDir: join(dir.path, 'data'),
     bus: { storage: 'memory' },
-    agents: Object.fromEntries(roles.map((role) => [role, { command: ['true'] }])),
+    agents: Object.fromEntries(roles.map((role) => [role, { command: ['true'], max: options.max?.[role] ?? 1 }])),
   });
   const { identities, serverConfigFile } = await prepareNatsAuth(config, { repair: true });
-  const externalConfigFile = options.account === undefined ? undefined : await dir.file('external.conf', externalServerConfig(identities, options.account));
+  const authorization = options.account === undefined ? await readFile(serverConfigFile!, 'utf8') : externalServerConfig(identities, config, options.account);
+  // The same users, and the monitoring endpoint the tests read the server's connections from.
+  const monitorPort = await findFreePort('127.0.0.1');
+  const configFile = await dir.file('server.conf', `${authorization}\nhttp: "127.0.0.1:${monitorPort}"\n`);
   const server = await spawnNatsServer({
     storeDir: join(dir.path, 'store'),
-    configFile: externalConfigFile ?? serverConfigFile!,
+    configFile,
     nkeySeed: identities.get(ORCHESTRATOR)!.seed,
   });
   process.once('exit', () => {
@@ -112,6 +119,7 @@ export async function startSecureNats(roles: readonly string[], options: { accou
   let orchestrator: { client: Client; bus: Bus } | undefined;
   return {
     url: server.url,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
     dir,
     config,
     identities,

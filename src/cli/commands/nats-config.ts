@@ -31,7 +31,8 @@ export async function natsConfig(flags: { config?: string; account?: string }): 
       `# miyabi-orchestra's NATS users (data directory ${config.dataDir}).`,
       `# Their seeds are in ${dir} (mode 0600): the orchestra, its runners and its CLI read them there.`,
       '# Include this in the server config, then set `nats.auth.identities: true` in miyabi.yaml.',
-      externalServerConfig(prepared.identities, account),
+      '# One runner user per slot of each role (agents.<role>.max, and a spare): after changing a max, run this again and reload the server.',
+      externalServerConfig(prepared.identities, config, account),
     ].join('\n'),
   );
   return ExitCode.ok;

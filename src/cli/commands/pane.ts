@@ -3,6 +3,7 @@
  * headless). Not for people to run by hand, though they may: it is an ordinary NATS client.
  * The conductor's pane shows the live status of the whole orchestra instead of taking tasks.
  */
+import { basename, dirname, join } from 'node:path';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
 import { describeError } from '../../errors.ts';
@@ -14,7 +15,7 @@ import { heartbeatSubject, jsonField, runnerErrorSubject, spareClaimSubject, spa
 import { startPaneRunner } from '../../runner/pane-runner.ts';
 import { writeRunnerPid } from '../../runner/pid-file.ts';
 import { CANNOT_SERVE, runnerLogFile } from '../../runner/runner-log.ts';
-import { runnerIdentity } from '../../runner/task-message.ts';
+import { agentSlot, runnerIdentity } from '../../runner/task-message.ts';
 import { connectCli, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, renderTree } from '../output.ts';
 
@@ -27,29 +28,41 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   const loaded = await loadConfigOrExit(flags.config);
   const { config } = loaded;
   const servers = process.env.MIYABI_NATS_URL?.split(',') ?? (await runFileServers(config.dataDir));
-  const { identity, nc } = await connectRunner(loaded, servers, role, spareId ? undefined : (flags.agent ?? process.env.MIYABI_AGENT_ID));
+  const nkeyFile = process.env.MIYABI_NATS_NKEY_FILE;
+  let agentId = flags.agent ?? process.env.MIYABI_AGENT_ID;
+  let { identity, nc } = await connectRunner(loaded, servers, role, nkeyFile, spareId ? undefined : agentId);
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const signalled = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  const connectionLost = nc.closed().then((error) => `connection closed${error ? `: ${describeError(error)}` : ''}`);
+  const lost = (connection: RunnerConnection['nc']) => connection.closed().then((error) => `connection closed${error ? `: ${describeError(error)}` : ''}`);
+  const seeds = identity ? [identity.identity.seed] : [];
 
-  // Every value it knows to be secret: redacted from its log, its pane, its agent's output and results.
-  const secrets = knownSecretValues(resolveSecrets(config).secrets, config, process.env, identity ? [identity.identity.seed] : []);
-  let agentId = flags.agent ?? process.env.MIYABI_AGENT_ID;
   if (spareId) {
-    // A spare has loaded, read the config and connected; it becomes an agent when claimed.
+    // A spare has loaded, read the config and connected; it becomes an agent when claimed, and
+    // connects again as that agent's slot (its own identity), leaving the spare's to the next spare.
     const removeSparePid = await writeRunnerPid(config.dataDir, spareId);
     print(`spare runner for ${role}: waiting to replace an agent`);
-    const claimed = await Promise.race([waitForClaim(nc, role, spareId), signalled, connectionLost]);
+    const asSlot = async (claimedId: string): Promise<RunnerConnection> => {
+      const slot = agentSlot(role, claimedId)!;
+      if (nkeyFile === undefined) return { identity, nc };
+      return connectRunner(loaded, servers, role, join(dirname(nkeyFile), `${runnerIdentity(role, slot)}.nk`), claimedId);
+    };
+    const claimed = await Promise.race([waitForClaim(nc, role, spareId, asSlot), signalled, lost(nc)]);
     await removeSparePid();
-    if (!claimed.startsWith('agent:')) {
+    if (typeof claimed === 'string') {
       if (!nc.isClosed()) await nc.close();
       return claimed.startsWith('SIG') ? ExitCode.ok : ExitCode.failure;
     }
-    agentId = claimed.slice('agent:'.length);
+    if (claimed.connection.nc !== nc) await nc.close();
+    ({ identity, nc } = claimed.connection);
+    if (identity) seeds.push(identity.identity.seed);
+    agentId = claimed.agentId;
   }
+  const connectionLost = lost(nc);
+  // Every value it knows to be secret: redacted from its log, its pane, its agent's output and results.
+  const secrets = knownSecretValues(resolveSecrets(config).secrets, config, process.env, seeds);
   const logger = createLogger({
     level: config.log.level,
     filePath: runnerLogFile(config.dataDir, agentId!),
@@ -87,20 +100,44 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   return ended.startsWith('SIG') ? ExitCode.ok : ExitCode.failure;
 }
 
-/** Announces the spare and resolves with `agent:<id>` when the orchestra claims it. */
-function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, role: string, spareId: string): Promise<string> {
+type RunnerConnection = Awaited<ReturnType<typeof connectRunner>>;
+
+/**
+ * Announces the spare and resolves when the orchestra claims it for one of the role's agents,
+ * once connected as that agent's slot (`asSlot`); a claim it cannot take is answered `ok: false`.
+ */
+function waitForClaim(
+  nc: RunnerConnection['nc'],
+  role: string,
+  spareId: string,
+  asSlot: (agentId: string) => Promise<RunnerConnection>,
+): Promise<{ agentId: string; connection: RunnerConnection }> {
   return new Promise((resolve) => {
+    let claiming = false;
     const subscription = nc.subscribe(spareClaimSubject(role, spareId), {
       callback: (error, message) => {
-        if (error) return;
+        if (error || claiming) return;
         const agentId = jsonField(message, 'agentId');
-        if (typeof agentId !== 'string' || !/^[A-Za-z0-9._-]+$/.test(agentId)) {
+        if (typeof agentId !== 'string' || agentSlot(role, agentId) === undefined) {
           message.respond(JSON.stringify({ ok: false }));
           return;
         }
-        message.respond(JSON.stringify({ ok: true, pid: process.pid }));
-        subscription.unsubscribe();
-        resolve(`agent:${agentId}`);
+        claiming = true;
+        void asSlot(agentId).then(
+          (connection) => {
+            message.respond(JSON.stringify({ ok: true, pid: process.pid }));
+            subscription.unsubscribe();
+            void nc.flush().then(
+              () => resolve({ agentId, connection }),
+              () => resolve({ agentId, connection }),
+            );
+          },
+          () => {
+            // Its slot's identity refused (the log says why): the orchestra starts a runner instead.
+            claiming = false;
+            message.respond(JSON.stringify({ ok: false }));
+          },
+        );
       },
     });
     void nc.flush().then(() => nc.publish(spareReadySubject(role, spareId), JSON.stringify({ pid: process.pid })));
@@ -113,11 +150,10 @@ function waitForClaim(nc: Awaited<ReturnType<typeof connectCli>>, role: string, 
  * bus (a seed it cannot read, a key the server does not know), it says why in its log, where the
  * orchestra looks when it exits without a word (src/runner/runner-log.ts).
  */
-async function connectRunner(loaded: Awaited<ReturnType<typeof loadConfigOrExit>>, servers: string[], role: string, agentId: string | undefined) {
+async function connectRunner(loaded: Awaited<ReturnType<typeof loadConfigOrExit>>, servers: string[], role: string, nkeyFile: string | undefined, agentId: string | undefined) {
   const { config } = loaded;
-  const nkeyFile = process.env.MIYABI_NATS_NKEY_FILE;
   try {
-    const identity = nkeyFile ? await readRunnerIdentity(nkeyFile, role) : undefined;
+    const identity = nkeyFile ? await readRunnerIdentity(nkeyFile) : undefined;
     return { identity, nc: await connectCli(loaded, servers, config.nats.connectDeadlineMs, identity ?? 'configured') };
   } catch (error) {
     if (agentId !== undefined) {
@@ -130,10 +166,14 @@ async function connectRunner(loaded: Awaited<ReturnType<typeof loadConfigOrExit>
   }
 }
 
-/** The runner's NATS identity from its seed file; a file that cannot serve ends the runner, saying why. */
-async function readRunnerIdentity(file: string, role: string): Promise<{ identity: NatsIdentity; inboxPrefix: string }> {
+/**
+ * The runner's NATS identity from its slot's seed file (`runner-<role>-<slot>.nk`, named by the
+ * orchestra); a file that cannot serve ends the runner, saying why.
+ */
+async function readRunnerIdentity(file: string): Promise<{ identity: NatsIdentity; inboxPrefix: string }> {
+  const name = basename(file, '.nk');
   try {
-    return { identity: await readIdentity(file, runnerIdentity(role)), inboxPrefix: inboxPrefixOf(runnerIdentity(role)) };
+    return { identity: await readIdentity(file, name), inboxPrefix: inboxPrefixOf(name) };
   } catch (error) {
     throw new CliExit(ExitCode.failure, `pane: ${describeError(error)}`);
   }

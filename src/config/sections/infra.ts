@@ -38,7 +38,7 @@ const auth = z
       .boolean()
       .default(false)
       .describe(
-        'Connect to the external NATS with the orchestra\'s own identities (<dataDir>/secrets/nats/*.nk: orchestrator, operator, one per runner role), each with only the permissions it needs; give the server the users `miyabi-orchestra nats-config` prints (docs/SECURITY.md). The embedded server always uses them',
+        'Connect to the external NATS with the orchestra\'s own identities (<dataDir>/secrets/nats/*.nk: orchestrator, operator, one per runner: each slot of each role and its spare), each with only the permissions it needs; give the server the users `miyabi-orchestra nats-config` prints (docs/SECURITY.md). The embedded server always uses them',
       ),
   })
   .strict()
