@@ -47,7 +47,7 @@ export interface ConnectNatsOptions {
    * identity allowed to subscribe only to its own prefix cannot read other clients' replies.
    */
   inboxPrefix?: string;
-  /** Pause between reconnect attempts once connected; default 1000 ms plus up to 500 ms jitter. */
+  /** Pause between reconnect attempts once connected; default 250 ms plus up to 250 ms jitter. */
   reconnectTimeWaitMs?: number;
   reconnectJitterMs?: number;
 }
@@ -78,9 +78,12 @@ export function natsConnectionOptions(options: ConnectNatsOptions): NodeConnecti
     servers: options.servers,
     name: options.name,
     maxReconnectAttempts: -1,
-    reconnectTimeWait: options.reconnectTimeWaitMs ?? 1_000,
-    reconnectJitter: options.reconnectJitterMs ?? 500,
-    reconnectJitterTLS: options.reconnectJitterMs ?? 1_000,
+    // Short: a lost broker is usually the embedded one, back at the same URL in about 200 ms, and
+    // every second the clients wait is a second no agent works (issue #15). The first attempt
+    // right after the disconnect fails; the next one, after this pause, usually succeeds.
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? 250,
+    reconnectJitter: options.reconnectJitterMs ?? 250,
+    reconnectJitterTLS: options.reconnectJitterMs ?? 500,
     waitOnFirstConnect: false,
     // An Error (with a stack) per request costs more than the publish itself at bus rates; our
     // errors name the subject and operation instead.
