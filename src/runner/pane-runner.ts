@@ -14,6 +14,7 @@ import { runAgent } from '../agents/run-agent.ts';
 import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { backoffDelayMs } from '../backoff.ts';
+import { abortableDelay } from '../infra/backoff.ts';
 import { describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
@@ -22,6 +23,7 @@ import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
+import { finishedResult, keepFinishedResult } from './finished-task.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
   CANCEL_SUBJECT,
@@ -37,6 +39,8 @@ import {
 
 /** An agent that asked for a retry gets its task again after 1 s, 2 s, 4 s … at most a minute (the nak's delay). */
 const AGENT_RETRY_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
+/** A result the bus did not take is offered again after 100 ms, 200 ms … at most 2 s. */
+const RESULT_PUBLISH_BACKOFF = { baseMs: 100, maxMs: 2_000 };
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -130,6 +134,25 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     },
   });
 
+  /**
+   * Until the stream has it: a broker lost while the agent worked comes back within seconds, and
+   * a result given up on would be a finished run done again. One result per attempt: a republish
+   * (after a lost PubAck, a crash before the ack) is deduplicated by its message id.
+   */
+  const publishResult = async (result: TaskResult, stopping: AbortSignal): Promise<void> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${result.taskId}:${result.attempt}` });
+        if (failures > 0) logger.info({ taskId: result.taskId, failures }, 'task result published after the bus came back');
+        return;
+      } catch (error) {
+        if (stopping.aborted || nc.isClosed()) throw error;
+        if (failures === 0) logger.warn({ taskId: result.taskId, err: describeError(error) }, 'task result not published; retrying until the bus is back');
+        await abortableDelay(backoffDelayMs(failures, RESULT_PUBLISH_BACKOFF), stopping);
+      }
+    }
+  };
+
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
     payloadSchema: taskMessageSchema,
@@ -139,6 +162,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       if (await cancelled(task.taskId)) {
         print(`── #${task.issue.number} ${task.stage}: cancelled before it started`);
         logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
+        return undefined;
+      }
+      const answered = await finishedResult(config.dataDir, task.taskId);
+      if (answered) {
+        // Its agent answered already; the ack was lost (./finished-task.ts). Not run again.
+        print(`── #${task.issue.number} ${task.stage}: answered before (${answered.status}); not run again`);
+        logger.warn({ taskId: task.taskId, attempt: answered.attempt, status: answered.status }, 'task delivered again after its agent answered; its result published again, not run again');
+        await publishResult(answered, delivery.signal);
         return undefined;
       }
       const cancel = new AbortController();
@@ -204,8 +235,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           branch: task.branch,
           ...(tail.length > 0 ? { logTail: tail } : {}),
         }, redact);
-        // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
+        await keepFinishedResult(config.dataDir, result);
+        await publishResult(result, delivery.signal);
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;
