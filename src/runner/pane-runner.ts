@@ -17,6 +17,7 @@ import { backoffDelayMs } from '../backoff.ts';
 import { abortableDelay } from '../infra/backoff.ts';
 import { describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
+import { RECONNECT_WINDOW_MS } from '../infra/nats/connection.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { PaneLog } from '../infra/panes/log.ts';
 import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts';
@@ -112,8 +113,24 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   // Fault injection for the watchdog: `kill -USR2 <runner>` silences this runner's heartbeats, as
   // if it had wedged, so an operator (or a test) can watch the orchestra replace it. SIGSTOP does
   // not do for this under tmux, which continues a stopped pane process at once.
-  const silence = () => clearInterval(heartbeats);
+  let silenced = false;
+  const silence = () => {
+    silenced = true;
+    clearInterval(heartbeats);
+  };
   process.once('SIGUSR2', silence);
+  // Back on the bus after a lost broker: say so at once rather than at the next interval, so the
+  // orchestra sees this agent working again as soon as it can; and once more when the orchestra's
+  // own connection, reconnecting at its own pace, is surely back to hear it.
+  let afterReconnect: NodeJS.Timeout | undefined;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type !== 'reconnect' || silenced) continue;
+      beat();
+      clearTimeout(afterReconnect);
+      afterReconnect = setTimeout(() => silenced || beat(), RECONNECT_WINDOW_MS);
+    }
+  })().catch(() => undefined);
 
   // A task the workflow gave up on (its issue closed, say) is stopped wherever it is. The runner
   // may read the cancel marks of the KV bucket, nothing else of it (src/orchestra/nats-auth.ts).
@@ -260,6 +277,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(heartbeats);
+      clearTimeout(afterReconnect);
       process.off('SIGUSR2', silence);
       cancels.unsubscribe();
       await subscription.stop();
