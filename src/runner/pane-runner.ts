@@ -42,6 +42,11 @@ import {
 const AGENT_RETRY_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
 /** A result the bus did not take is offered again after 100 ms, 200 ms … at most 2 s. */
 const RESULT_PUBLISH_BACKOFF = { baseMs: 100, maxMs: 2_000 };
+/**
+ * A PubAck takes milliseconds; one not back in a second went to a server that died with it (the
+ * request is not failed by the reconnect), and the retry, deduplicated, costs nothing.
+ */
+const RESULT_PUBLISH_TIMEOUT_MS = 1_000;
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -159,7 +164,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const publishResult = async (result: TaskResult, stopping: AbortSignal): Promise<void> => {
     for (let failures = 0; ; failures++) {
       try {
-        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${result.taskId}:${result.attempt}` });
+        await bus.publish(resultSubject(role), TASK_RESULT, result, { msgId: `result:${result.taskId}:${result.attempt}`, timeoutMs: RESULT_PUBLISH_TIMEOUT_MS });
         if (failures > 0) logger.info({ taskId: result.taskId, failures }, 'task result published after the bus came back');
         return;
       } catch (error) {
