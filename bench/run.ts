@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { benchBeforeAfter } from './before-after.ts';
+import { benchBrokerLoss } from './broker-loss.ts';
 import { benchBus } from './bus.ts';
 import { benchDag } from './dag.ts';
 import { benchDispatch } from './dispatch.ts';
@@ -21,6 +22,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['bus', benchBus],
   ['supervisor', benchSupervisor],
   ['orchestra', benchOrchestra],
+  ['broker-loss', benchBrokerLoss],
   ['panes', benchPanes],
   ['dag', benchDag],
   ['dispatch', benchDispatch],

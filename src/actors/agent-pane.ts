@@ -4,6 +4,7 @@
  * exit comes from the driver, its heartbeats from core NATS, and its state is shown in the pane
  * title. Restarting the actor restarts the runner: a fresh actor starts a fresh runner.
  */
+import type { Status } from '@nats-io/transport-node';
 import { fromCallback } from 'xstate';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
@@ -121,9 +122,19 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             logger.error({ reason }, `${CANNOT_SERVE}; its pool restarts it with backoff`);
           },
         });
+        // The orchestrator's own connection: while it is down no heartbeat can arrive (the machine
+        // suspends its deadline). A QueuedIterator: `stop()` ends it and unregisters it.
+        const statuses = nc.status() as AsyncIterable<Status> & { stop?: () => void };
+        void (async () => {
+          for await (const status of statuses) {
+            if (status.type === 'disconnect') sendBack({ type: 'bus.disconnected' });
+            else if (status.type === 'reconnect') sendBack({ type: 'bus.reconnected' });
+          }
+        })().catch(() => undefined);
         return () => {
           subscription.unsubscribe();
           errors.unsubscribe();
+          statuses.stop?.();
         };
       }),
     },

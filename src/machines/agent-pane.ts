@@ -5,6 +5,9 @@
  *   spawning ──heartbeat──▶ ready.idle ⇄ ready.busy
  *      │                      │  no heartbeat for missedHeartbeats × interval → unresponsive
  *      └─ no heartbeat in spawnTimeoutMs ─┘  busy past taskTimeoutMs + grace → overdue
+ *   the heartbeat deadline is suspended from `bus.disconnected` to `bus.reconnected`, which
+ *     starts a fresh one: a silence the orchestrator could not have heard (its own connection
+ *     down, the broker restarting) is not the runner's
  *   unresponsive / overdue / runner exited → the actor fails, and its supervisor kills the runner
  *   (the invoked `runner` is stopped) and starts a fresh one: a crash, counted and backed off.
  *
@@ -42,6 +45,9 @@ export type AgentPaneEvent =
   | { type: 'runner.started'; pid: number }
   | { type: 'runner.exited'; code: number | null; signal: string | null }
   | { type: 'agent.heartbeat'; heartbeat: Heartbeat }
+  /** The orchestrator's own bus connection lost / back: no heartbeat can reach it meanwhile. */
+  | { type: 'bus.disconnected' }
+  | { type: 'bus.reconnected' }
   | { type: 'supervisor.shutdown' };
 
 export interface AgentPaneContext extends AgentPaneInput {
@@ -50,6 +56,8 @@ export interface AgentPaneContext extends AgentPaneInput {
   issue: number | undefined;
   heartbeats: number;
   failure: string | undefined;
+  /** The orchestrator's bus connection is down: heartbeats cannot arrive, their absence says nothing. */
+  busDown: boolean;
 }
 
 /** What the pane title and the status show for an agent: name, role, state, current issue. */
@@ -95,7 +103,7 @@ export const agentPaneMachine = setup({
   },
 }).createMachine({
   id: 'agent-pane',
-  context: ({ input }) => ({ ...input, pid: undefined, taskId: undefined, issue: undefined, heartbeats: 0, failure: undefined }),
+  context: ({ input }) => ({ ...input, pid: undefined, taskId: undefined, issue: undefined, heartbeats: 0, failure: undefined, busDown: false }),
   initial: 'alive',
   states: {
    // The runner lives exactly as long as `alive`: leaving it for a failure stops the invoked
@@ -114,6 +122,8 @@ export const agentPaneMachine = setup({
         actions: assign({ failure: ({ event }) => `runner exited (code ${event.code ?? '-'}, signal ${event.signal ?? '-'})` }),
       },
       'supervisor.shutdown': '.stopping',
+      'bus.disconnected': { actions: assign({ busDown: true }) },
+      'bus.reconnected': { actions: assign({ busDown: false }) },
     },
     states: {
     spawning: {
@@ -151,6 +161,7 @@ export const agentPaneMachine = setup({
       on: {
         // Re-entering `ready` restarts its liveness deadline.
         'agent.heartbeat': { target: 'ready', reenter: true },
+        'bus.reconnected': { target: 'ready', reenter: true, actions: assign({ busDown: false }) },
         'task.overdue': {
           guard: ({ context, event }) => event.taskId === context.taskId,
           target: '#agent-pane.overdue',
@@ -161,6 +172,7 @@ export const agentPaneMachine = setup({
       },
       after: {
         heartbeatDeadline: {
+          guard: ({ context }) => !context.busDown,
           target: '#agent-pane.unresponsive',
           actions: assign({
             failure: ({ context }) =>
@@ -176,7 +188,7 @@ export const agentPaneMachine = setup({
     },
     stopping: {
       entry: [{ type: 'show', params: ({ context }) => statusLine(context, 'stopping') }, 'terminateRunner'],
-      on: { 'runner.exited': '#agent-pane.stopped', 'agent.heartbeat': {}, 'task.overdue': {}, 'supervisor.shutdown': {} },
+      on: { 'runner.exited': '#agent-pane.stopped', 'agent.heartbeat': {}, 'task.overdue': {}, 'supervisor.shutdown': {}, 'bus.reconnected': {} },
     },
     },
    },

@@ -275,7 +275,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     observeSupervisorEvent(event, logger, metrics, Date.now());
     options.onSupervisorEvent?.(event);
     if (event.type === 'child.started' && event.child === 'nats-server') {
-      const pid = (supervisorOf(root)?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
+      const pid = (supervisorOf(root)?.childSupervisor('broker')?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
         ?.context?.detail?.pid;
       if (pid) runFile.natsServerPid = pid;
       if (runFileWritten) void writeRunFile(config.dataDir, { ...runFile, httpUrl: resources.httpUrl });

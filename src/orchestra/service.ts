@@ -35,9 +35,12 @@ export class OrchestraService {
     void this.notifier.status(text);
   };
 
-  /** What the root supervisor reports, as status lines: its children coming up, restarts, failure. */
+  /**
+   * What the root supervisor reports, as status lines: its children coming up, restarts, failure.
+   * And the broker's: the embedded nats-server restarts there, alone (./tree.ts).
+   */
   observe = (event: SupervisorEvent): void => {
-    if (event.supervisor !== 'root') return;
+    if (event.supervisor !== 'root' && event.supervisor !== 'broker') return;
     if (event.type === 'child.started') this.progress(`${event.restarts > 0 ? 'restarted' : 'started'} ${event.child}`);
     else if (event.type === 'child.restarting') this.progress(`restarting ${event.child} (restart ${event.restarts})`);
     else if (event.type === 'supervisor.escalated') this.progress(`the root supervisor gave up: ${event.reason}`);

@@ -3,7 +3,8 @@
  *
  *   root (rest_for_one)
  *   ├─ http            /metrics /healthz /readyz
- *   ├─ nats-server     embedded mode only
+ *   ├─ broker (one_for_one)   embedded mode only
+ *   │   └─ nats-server
  *   ├─ bus             NATS connection + JetStream streams + KV
  *   ├─ control         status / stop over NATS request-reply
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
@@ -20,9 +21,13 @@
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
  * rest_for_one at the root: when something dies, everything started after it (everything that
- * may hold on to it) restarts too. The embedded server dying restarts the bus and all after it;
- * the bus dying restarts control, panes, core and agents; one agent dying restarts that agent
- * alone. docs/ARCHITECTURE.md ("The tree") says what each actor owns.
+ * may hold on to it) restarts too. The bus dying restarts control, panes, core and agents; one
+ * agent dying restarts that agent alone. The embedded server is the exception, under a
+ * supervisor of its own: every client of it (the bus, each runner) reconnects by itself to the
+ * same URL and the store survives, so a dead server is restarted alone, at once, and nothing
+ * after it stops (stopping them against a dead bus took their whole shutdown time, and killed
+ * the agents' work). Only a server that keeps dying (the broker's restart intensity) takes the
+ * rest down with it. docs/ARCHITECTURE.md ("The tree") says what each actor owns.
  */
 import type { OrchestraConfig } from '../config/schema.ts';
 import { agentPoolChild } from '../actors/agent-pool.ts';
@@ -51,7 +56,9 @@ export function buildTree(
   const settings = supervisorSettings(config);
   const infra: ChildSpec[] = [
     ...(config.http.enabled ? [httpEndpointChild(resources)] : []),
-    ...(options.embeddedNats ? [embeddedNatsChild(options.embeddedNats)] : []),
+    ...(options.embeddedNats
+      ? [supervisorChild({ ...settings, id: 'broker', strategy: 'one_for_one', children: [embeddedNatsChild(options.embeddedNats)] })]
+      : []),
     busConnectionChild(resources),
     controlChild(resources),
     panesChild(resources),

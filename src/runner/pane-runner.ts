@@ -15,14 +15,17 @@ import { runAgent } from '../agents/run-agent.ts';
 import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { backoffDelayMs } from '../backoff.ts';
+import { abortableDelay } from '../infra/backoff.ts';
 import { describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
+import { RECONNECT_WINDOW_MS } from '../infra/nats/connection.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { PaneLog } from '../infra/panes/log.ts';
 import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts';
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
+import { finishedResult, keepFinishedResult } from './finished-task.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
   CANCEL_SUBJECT,
@@ -40,6 +43,13 @@ import {
 
 /** An agent that asked for a retry gets its task again after 1 s, 2 s, 4 s … at most a minute (the nak's delay). */
 const AGENT_RETRY_BACKOFF = { baseMs: 1_000, maxMs: 60_000 };
+/** A result the bus did not take is offered again after 100 ms, 200 ms … at most 2 s. */
+const RESULT_PUBLISH_BACKOFF = { baseMs: 100, maxMs: 2_000 };
+/**
+ * A PubAck takes milliseconds; one not back in a second went to a server that died with it (the
+ * request is not failed by the reconnect), and the retry, deduplicated, costs nothing.
+ */
+const RESULT_PUBLISH_TIMEOUT_MS = 1_000;
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -111,8 +121,24 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   // Fault injection for the watchdog: `kill -USR2 <runner>` silences this runner's heartbeats, as
   // if it had wedged, so an operator (or a test) can watch the orchestra replace it. SIGSTOP does
   // not do for this under tmux, which continues a stopped pane process at once.
-  const silence = () => clearInterval(heartbeats);
+  let silenced = false;
+  const silence = () => {
+    silenced = true;
+    clearInterval(heartbeats);
+  };
   process.once('SIGUSR2', silence);
+  // Back on the bus after a lost broker: say so at once rather than at the next interval, so the
+  // orchestra sees this agent working again as soon as it can; and once more when the orchestra's
+  // own connection, reconnecting at its own pace, is surely back to hear it.
+  let afterReconnect: NodeJS.Timeout | undefined;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type !== 'reconnect' || silenced) continue;
+      beat();
+      clearTimeout(afterReconnect);
+      afterReconnect = setTimeout(() => silenced || beat(), RECONNECT_WINDOW_MS);
+    }
+  })().catch(() => undefined);
 
   // A task the workflow gave up on (its issue closed, say) is stopped wherever it is. The runner
   // may read the cancel marks of the KV bucket, nothing else of it (src/orchestra/nats-auth.ts).
@@ -133,6 +159,25 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     },
   });
 
+  /**
+   * Until the stream has it: a broker lost while the agent worked comes back within seconds, and
+   * a result given up on would be a finished run done again. One result per attempt: a republish
+   * (after a lost PubAck, a crash before the ack) is deduplicated by its message id.
+   */
+  const publishResult = async (result: TaskResult, stopping: AbortSignal): Promise<void> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        await bus.publish(resultSubject(role, agentId), TASK_RESULT, result, { msgId: `result:${result.taskId}:${result.attempt}`, timeoutMs: RESULT_PUBLISH_TIMEOUT_MS });
+        if (failures > 0) logger.info({ taskId: result.taskId, failures }, 'task result published after the bus came back');
+        return;
+      } catch (error) {
+        if (stopping.aborted || nc.isClosed()) throw error;
+        if (failures === 0) logger.warn({ taskId: result.taskId, err: describeError(error) }, 'task result not published; retrying until the bus is back');
+        await abortableDelay(backoffDelayMs(failures, RESULT_PUBLISH_BACKOFF), stopping);
+      }
+    }
+  };
+
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
     payloadSchema: taskMessageSchema,
@@ -142,6 +187,16 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       if (await cancelled(task.taskId)) {
         print(`── #${task.issue.number} ${task.stage}: cancelled before it started`);
         logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
+        return undefined;
+      }
+      const answered = await finishedResult(config.dataDir, task.taskId);
+      if (answered) {
+        // Its agent answered already; the ack was lost (./finished-task.ts). Not run again. Published
+        // in this runner's name: only its own agent's results subject is open to it (docs/SECURITY.md);
+        // the message id is the answer's, so one that did get through before is dropped as a duplicate.
+        print(`── #${task.issue.number} ${task.stage}: answered before (${answered.status}); not run again`);
+        logger.warn({ taskId: task.taskId, attempt: answered.attempt, status: answered.status }, 'task delivered again after its agent answered; its result published again, not run again');
+        await publishResult({ ...answered, agentId }, delivery.signal);
         return undefined;
       }
       if (delivery.deliveryCount > 1) {
@@ -215,7 +270,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           ...(tail.length > 0 ? { logTail: tail } : {}),
         }, redact);
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await bus.publish(resultSubject(role, agentId), TASK_RESULT, result, { msgId: `result:${task.taskId}:${attempt}` });
+        await keepFinishedResult(config.dataDir, result);
+        await publishResult(result, delivery.signal);
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;
@@ -239,6 +295,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const stop = () =>
     (stopping ??= (async () => {
       clearInterval(heartbeats);
+      clearTimeout(afterReconnect);
       process.off('SIGUSR2', silence);
       cancels.unsubscribe();
       await subscription.stop();

@@ -87,7 +87,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(reply.pid).toBe(up.pid);
       const nodes = flattenTree(reply.tree);
       const paths = nodes.map((node) => node.path);
-      for (const path of ['root/http', 'root/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/issue-watcher', 'root/core/workflow', 'root/core/workflow/dag', 'root/core/workflow/scheduler', 'root/core/workflow/lifecycles', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
+      for (const path of ['root/http', 'root/broker/nats-server', 'root/bus', 'root/control', 'root/panes', 'root/core/issue-watcher', 'root/core/workflow', 'root/core/workflow/dag', 'root/core/workflow/scheduler', 'root/core/workflow/lifecycles', 'root/core/health-monitor', 'root/agents/pool.codegen/codegen-1', 'root/agents/pool.codegen/codegen-2']) {
         expect(paths).toContain(path);
       }
       for (const node of nodes) {
@@ -131,7 +131,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       // the log says it stopped in order: agents before core before the bus before NATS
       const log = (await readFile(join(dataDir, 'logs/orchestra.log'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line));
       const stopped = log.filter((line) => line.msg === 'actor stopped').map((line) => line.actorId);
-      const order = ['codegen-1', 'agents', 'health-monitor', 'core', 'panes', 'control', 'bus', 'nats-server', 'http'].map((id) => stopped.indexOf(id));
+      const order = ['codegen-1', 'agents', 'health-monitor', 'core', 'panes', 'control', 'bus', 'nats-server', 'broker', 'http'].map((id) => stopped.indexOf(id));
       expect(order.every((index) => index >= 0)).toBe(true);
       expect([...order].sort((a, b) => a - b)).toEqual(order);
       expect(log.every((line) => typeof line.actorId === 'string' || line.msg.startsWith('orchestra'))).toBe(true);

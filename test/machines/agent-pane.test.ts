@@ -77,6 +77,22 @@ describe('agent pane watchdog', () => {
     expect(h.log).toContain('runner stopped');
   });
 
+  it('does not count a silence while its own bus is down; the reconnect starts a fresh deadline', () => {
+    const h = harness();
+    h.beat();
+    h.actor.send({ type: 'bus.disconnected' });
+    h.clock.increment(30_000);
+    expect(h.errors).toEqual([]);
+    expect(h.actor.getSnapshot().value).toEqual({ alive: { ready: 'idle' } });
+    h.actor.send({ type: 'bus.reconnected' });
+    h.clock.increment(2_999);
+    expect(h.errors).toEqual([]);
+    // Back on the bus and still silent: that silence is the runner's.
+    h.clock.increment(1);
+    h.clock.increment(0);
+    expect(String(h.errors[0])).toContain('unresponsive: no heartbeat for 3 × 1000 ms');
+  });
+
   it('fails a task overdue past timeout + grace even while heartbeats keep coming', () => {
     const h = harness();
     h.beat({ state: 'busy', taskId: 't1', issue: 3 });

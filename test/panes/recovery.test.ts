@@ -3,11 +3,13 @@
  * and no task is lost. The same tests run on the tmux and the process backend.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { processAlive } from '../../src/infra/os/process.ts';
+import { parseMarker, type TaskMarker } from '../../src/infra/panes/log.ts';
+import { taskSubject, TASK_DISPATCHED, type TaskMessage } from '../../src/runner/task-message.ts';
 import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -15,6 +17,11 @@ const example = (role: string) => ['node', `{packageRoot}/examples/agents/${role
 const hangOnce = ['node', resolve(import.meta.dirname, 'fixtures/hang-once.mjs')];
 // Roles of the tests' own have no shipped template: they borrow codegen's.
 const prompt = resolve(import.meta.dirname, '../../config/prompts/codegen.md');
+
+async function readPaneMarkers(dir: string): Promise<TaskMarker[]> {
+  const texts = await Promise.all((await readdir(dir)).map((file) => readFile(join(dir, file), 'utf8')));
+  return texts.flatMap((text) => text.split('\n').map(parseMarker)).filter((marker) => marker !== undefined);
+}
 
 describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { timeout: 120_000 }, (backend) => {
   let test: TestOrchestra;
@@ -62,6 +69,23 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     // the orphaned agent of the dead runner was stopped, not left running
     await waitFor(() => !processAlive(agentPid), { what: 'orphaned agent stopped' });
     expect(test.results.filter((candidate) => candidate.taskId === taskId).map((candidate) => candidate.attempt)).toEqual([2]);
+  });
+
+  it('does not run a task again whose agent answered: its next delivery republishes the kept result and is acked', async () => {
+    const taskId = await test.dispatch('codegen', { issue: issue(38) });
+    expect((await test.result(taskId)).status).toBe('success');
+    // As after a kill -9 of nats-server, which forgets an ack it had not yet written down: the task comes again.
+    const again: TaskMessage = { taskId, role: 'codegen', stage: 'codegen', attempt: 1, branch: 'miyabi/issue-38', previous: {}, issue: issue(38) };
+    await test.orchestra.resources.bus!.publish(taskSubject('codegen'), TASK_DISPATCHED, again, { msgId: `${taskId}.again` });
+    const consumer = async () =>
+      (await test.orchestra.resources.bus!.streams()).find((stream) => stream.name === 'MIYABI_TASKS')!.consumers.find((c) => c.name === 'agents-codegen')!;
+    await waitFor(async () => {
+      const { pending, ackPending } = await consumer();
+      return pending === 0 && ackPending === 0;
+    }, { what: 'the second delivery acked' });
+    const markers = await readPaneMarkers(join(test.dataDir, 'logs', 'agents', 'codegen-1'));
+    expect(markers.filter((marker) => marker.kind === 'start' && marker.taskId === taskId)).toHaveLength(1);
+    expect(test.results.filter((result) => result.taskId === taskId).map((result) => result.attempt)).not.toContain(2);
   });
 
   it('restarts a runner that stops sending heartbeats', async () => {

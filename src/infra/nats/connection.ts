@@ -47,12 +47,16 @@ export interface ConnectNatsOptions {
    * identity allowed to subscribe only to its own prefix cannot read other clients' replies.
    */
   inboxPrefix?: string;
-  /** Pause between reconnect attempts once connected; default 1000 ms plus up to 500 ms jitter. */
+  /** Pause between reconnect attempts once connected; default 250 ms plus up to 250 ms jitter. */
   reconnectTimeWaitMs?: number;
   reconnectJitterMs?: number;
 }
 
 export const DEFAULT_CONNECT_RETRY: RetryBackoff = { initialMs: 250, maxMs: 5_000, jitter: 0.2 };
+const DEFAULT_RECONNECT_WAIT_MS = 250;
+const DEFAULT_RECONNECT_JITTER_MS = 250;
+/** Within this long of one client's reconnect, every other client of the same server has reconnected too (by default). */
+export const RECONNECT_WINDOW_MS = DEFAULT_RECONNECT_WAIT_MS + DEFAULT_RECONNECT_JITTER_MS;
 
 /** `nats://user:secret@host:4222` → `nats://***@host:4222`: URLs are logged, secrets are not. */
 export function redactUrl(url: string): string {
@@ -78,9 +82,12 @@ export function natsConnectionOptions(options: ConnectNatsOptions): NodeConnecti
     servers: options.servers,
     name: options.name,
     maxReconnectAttempts: -1,
-    reconnectTimeWait: options.reconnectTimeWaitMs ?? 1_000,
-    reconnectJitter: options.reconnectJitterMs ?? 500,
-    reconnectJitterTLS: options.reconnectJitterMs ?? 1_000,
+    // Short: a lost broker is usually the embedded one, back at the same URL in about 200 ms, and
+    // every second the clients wait is a second no agent works (issue #15). The first attempt
+    // right after the disconnect fails; the next one, after this pause, usually succeeds.
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? DEFAULT_RECONNECT_WAIT_MS,
+    reconnectJitter: options.reconnectJitterMs ?? DEFAULT_RECONNECT_JITTER_MS,
+    reconnectJitterTLS: options.reconnectJitterMs ?? 2 * DEFAULT_RECONNECT_JITTER_MS,
     waitOnFirstConnect: false,
     // An Error (with a stack) per request costs more than the publish itself at bus rates; our
     // errors name the subject and operation instead.
