@@ -95,11 +95,12 @@ export function updateIndex(db: IndexDatabase, logsDir: string): UpdateReport {
   const records = new Map<string, FileRecord>();
   for (const record of db.prepare('SELECT * FROM files').all() as FileRecord[]) {
     const source = byInode.get(`${record.dev}:${record.ino}`);
-    // Same inode and either shrunk (truncated: read again below) or still starting as it did.
+    // Same inode, and either no longer than what was read (unchanged, or truncated: read again
+    // below) or still starting as it did.
     const same =
       source !== undefined &&
       !records.has(source.name) &&
-      (source.stat.size < record.offset || readHead(path.join(logsDir, source.name), record.head.length).equals(record.head));
+      (source.stat.size <= record.offset || readHead(path.join(logsDir, source.name), record.head.length).equals(record.head));
     if (!same) {
       writer.drop(record);
       report.dropped += 1;

@@ -60,8 +60,9 @@ export interface LogSearchResult {
   windowFull: boolean;
 }
 
-export const SEARCH_WINDOW = 2_000;
+export const SEARCH_WINDOW = 1_000;
 const SNIPPET_CHARS = 240;
+const FIRST_READ = 1024;
 
 interface CandidateRow {
   id: number;
@@ -181,8 +182,13 @@ class LineReader {
   text(row: CandidateRow): string {
     const fd = this.fd(row.name);
     if (fd === undefined) return '';
-    const read = readSync(fd, this.buffer, 0, this.buffer.length, row.offset);
-    const newline = this.buffer.subarray(0, read).indexOf(10);
+    // Most lines are short: read a little, and the rest only for a long one.
+    let read = readSync(fd, this.buffer, 0, FIRST_READ, row.offset);
+    let newline = this.buffer.subarray(0, read).indexOf(10);
+    if (newline === -1 && read === FIRST_READ) {
+      read += readSync(fd, this.buffer, read, this.buffer.length - read, row.offset + read);
+      newline = this.buffer.subarray(0, read).indexOf(10);
+    }
     let end = newline === -1 ? read : newline;
     if (end > 0 && this.buffer[end - 1] === 13) end -= 1;
     const raw = this.buffer.toString('utf8', 0, end);

@@ -84,6 +84,8 @@ function tryOpen(file: string, readonly: boolean): IndexDatabase | undefined {
       chmodSync(file, 0o600);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      // FTS5 merges its segments through the page cache: 64 MiB instead of 2 keeps a bulk index fast.
+      db.pragma('cache_size = -65536');
     }
     const version = db.pragma('user_version', { simple: true });
     if (version === SCHEMA_VERSION) return db;

@@ -72,7 +72,7 @@ describe('logs search', { timeout: 60_000 }, () => {
     const cases: Array<[string[], RegExp]> = [
       [['dispatched', '--issue', 'seven'], /--issue "seven": expected a whole number/],
       [['dispatched', '--since', 'last week'], /--since "last week": expected a duration/],
-      [['dispatched', '--limit', '0'], /--limit "0": expected a whole number from 1 to 2000/],
+      [['dispatched', '--limit', '0'], /--limit "0": expected a whole number from 1 to 1000/],
       [['dispatched', '--agent', 'a b'], /--agent "a b": expected an id/],
       [[], /give a QUERY/],
       [['stage AND'], /cannot search for "stage AND": fts5: syntax error/],
