@@ -6,22 +6,11 @@
  */
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { seededRandom } from './dag.ts';
 
 const AGENTS = ['codegen-1', 'codegen-2', 'codegen-3', 'codegen-4', 'review-1', 'review-2', 'pr-1', 'pr-2'];
 const ORCHESTRA_ROTATE = 64 * 2 ** 20;
 const AGENT_ROTATE = 8 * 2 ** 20;
-
-/** Mulberry32. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** An appending file that rotates like the real writers: `name` → `name.1` → `name.2` … */
 class Sink {
@@ -65,7 +54,7 @@ export interface Corpus {
 
 /** Writes about `targetBytes` of logs under `logsDir`; the work spans `days` days up to `end`. */
 export function writeCorpus(logsDir: string, targetBytes: number, end = Date.parse('2026-06-30T00:00:00Z'), days = 30): Corpus {
-  const random = seeded(14);
+  const random = seededRandom(14);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const hex = (length: number) => Array.from({ length }, () => Math.floor(random() * 16).toString(16)).join('');
   mkdirSync(join(logsDir, 'runners'), { recursive: true });
