@@ -58,24 +58,14 @@ const BATCH_LINES = 20_000;
 
 class OffsetMoved extends Error {}
 
-function hex(text: string): string {
-  return Buffer.from(text, 'utf8').toString('hex');
+/** The FTS5 `tags` column of a line: what the filters match (`agent` and `task` are name ids). */
+export function tagsOf(tags: { issue?: number; agent?: number; task?: number }): string {
+  const parts: string[] = [];
+  if (tags.issue !== undefined) parts.push(`i${tags.issue}`);
+  if (tags.agent !== undefined) parts.push(`a${tags.agent}`);
+  if (tags.task !== undefined) parts.push(`t${tags.task}`);
+  return parts.join(' ');
 }
-
-/** The FTS5 `tags` column of a line: what the filters match. */
-export function tagsOf(fields: Pick<LineFields, 'issue' | 'agent' | 'taskId'>): string {
-  const tags: string[] = [];
-  if (fields.issue !== undefined) tags.push(`i${fields.issue}`);
-  if (fields.agent !== undefined) tags.push(`a${hex(fields.agent)}`);
-  if (fields.taskId !== undefined) tags.push(`t${hex(fields.taskId)}`);
-  return tags.join(' ');
-}
-
-export const tagOf = {
-  issue: (issue: number) => `i${issue}`,
-  agent: (agent: string) => `a${hex(agent)}`,
-  task: (taskId: string) => `t${hex(taskId)}`,
-};
 
 function readHead(file: string, length: number): Buffer {
   const fd = openSync(file, 'r');
@@ -204,7 +194,14 @@ class IndexWriter {
   private readonly insertLine;
   private readonly insertText;
   private readonly spansOf;
+  private readonly findName;
+  private readonly insertName;
+  /** Name → id, as committed; names added by a transaction that rolled back are forgotten. */
+  private readonly names = new Map<string, number>();
+  private added: string[] = [];
   constructor(private readonly db: IndexDatabase) {
+    this.findName = db.prepare('SELECT id FROM names WHERE name = ?').pluck();
+    this.insertName = db.prepare('INSERT INTO names (name) VALUES (?)');
     this.insertLine = db.prepare(
       'INSERT INTO lines (file, line, offset, time, issue, task, agent, stage, level) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
@@ -264,28 +261,49 @@ class IndexWriter {
   /** Writes a batch of lines and the offset after them, if no other update moved that offset meanwhile. */
   append(record: FileRecord, batch: readonly PendingLine[], offset: number, line: number, context: TaskContext): void {
     const contextText = JSON.stringify(context);
-    this.db.transaction(() => {
-      const current = this.db.prepare('SELECT offset FROM files WHERE id = ?').get(record.id) as { offset: number } | undefined;
-      if (current?.offset !== record.offset) throw new OffsetMoved();
-      let first = 0;
-      let last = 0;
-      let minTime = Infinity;
-      let maxTime = -Infinity;
-      for (const { fields, line: number, offset: at } of batch) {
-        const id = Number(
-          this.insertLine.run(record.id, number, at, fields.time, fields.issue ?? null, fields.taskId ?? null, fields.agent ?? null, fields.stage ?? null, fields.level ?? null)
-            .lastInsertRowid,
-        );
-        this.insertText.run(id, fields.text, tagsOf(fields));
-        if (first === 0) first = id;
-        last = id;
-        minTime = Math.min(minTime, fields.time);
-        maxTime = Math.max(maxTime, fields.time);
-      }
-      if (first !== 0) this.db.prepare('INSERT INTO spans (file, first, last, min_time, max_time) VALUES (?, ?, ?, ?, ?)').run(record.id, first, last, minTime, maxTime);
-      this.db.prepare('UPDATE files SET offset = ?, line = ?, context = ? WHERE id = ?').run(offset, line, contextText, record.id);
-    }).immediate();
+    this.added = [];
+    try {
+      this.db.transaction(() => this.write(record, batch, offset, line, contextText)).immediate();
+    } catch (error) {
+      for (const name of this.added) this.names.delete(name);
+      throw error;
+    }
     Object.assign(record, { offset, line, context: contextText });
+  }
+
+  private write(record: FileRecord, batch: readonly PendingLine[], offset: number, line: number, contextText: string): void {
+    const current = this.db.prepare('SELECT offset FROM files WHERE id = ?').get(record.id) as { offset: number } | undefined;
+    if (current?.offset !== record.offset) throw new OffsetMoved();
+    let first = 0;
+    let last = 0;
+    let minTime = Infinity;
+    let maxTime = -Infinity;
+    for (const { fields, line: number, offset: at } of batch) {
+      const task = this.nameId(fields.taskId);
+      const agent = this.nameId(fields.agent);
+      const id = Number(
+        this.insertLine.run(record.id, number, at, fields.time, fields.issue ?? null, task ?? null, agent ?? null, this.nameId(fields.stage) ?? null, this.nameId(fields.level) ?? null)
+          .lastInsertRowid,
+      );
+      this.insertText.run(id, fields.text, tagsOf({ issue: fields.issue, agent, task }));
+      if (first === 0) first = id;
+      last = id;
+      minTime = Math.min(minTime, fields.time);
+      maxTime = Math.max(maxTime, fields.time);
+    }
+    if (first !== 0) this.db.prepare('INSERT INTO spans (file, first, last, min_time, max_time) VALUES (?, ?, ?, ?, ?)').run(record.id, first, last, minTime, maxTime);
+    this.db.prepare('UPDATE files SET offset = ?, line = ?, context = ? WHERE id = ?').run(offset, line, contextText, record.id);
+  }
+
+  private nameId(name: string | undefined): number | undefined {
+    if (name === undefined) return undefined;
+    let id = this.names.get(name) ?? (this.findName.get(name) as number | undefined);
+    if (id === undefined) {
+      id = Number(this.insertName.run(name).lastInsertRowid);
+      this.added.push(name);
+    }
+    this.names.set(name, id);
+    return id;
   }
 
   private deleteRows(file: number): void {

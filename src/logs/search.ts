@@ -11,7 +11,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, MiyabiError } from '../errors.ts';
-import { tagOf } from './indexer.ts';
+import { tagsOf } from './indexer.ts';
 import { lineFields, MAX_TEXT } from './lines.ts';
 import { highlights, queryTerms, scores } from './relevance.ts';
 import type { SourceKind } from './sources.ts';
@@ -97,20 +97,27 @@ function invalid(query: string, reason: string): MiyabiError {
   );
 }
 
-/** The FTS5 MATCH expression: the query, and each filter as a term of the `tags` column. */
-export function matchExpression(search: LogSearch): string {
+/**
+ * The FTS5 MATCH expression: the query, and each filter as a term of the `tags` column; undefined
+ * when a filter names an agent or task the index has never seen (nothing can match).
+ */
+export function matchExpression(db: IndexDatabase, search: LogSearch): string | undefined {
   const query = search.query.trim();
   if (query !== '' && !balanced(query)) throw invalid(query, 'unbalanced parentheses');
-  const parts = query === '' ? [] : [`(${query})`];
-  if (search.issue !== undefined) parts.push(`tags:${tagOf.issue(search.issue)}`);
-  if (search.agent !== undefined) parts.push(`tags:${tagOf.agent(search.agent)}`);
-  if (search.taskId !== undefined) parts.push(`tags:${tagOf.task(search.taskId)}`);
-  if (parts.length === 0) throw invalid(query, 'give words to search for, or --issue, --agent or --task');
-  return parts.join(' AND ');
+  if (query === '' && search.issue === undefined && search.agent === undefined && search.taskId === undefined) {
+    throw invalid(query, 'give words to search for, or --issue, --agent or --task');
+  }
+  const idOf = (name: string | undefined) => (name === undefined ? undefined : ((db.prepare('SELECT id FROM names WHERE name = ?').pluck().get(name) as number | undefined) ?? -1));
+  const agent = idOf(search.agent);
+  const task = idOf(search.taskId);
+  if (agent === -1 || task === -1) return undefined;
+  const tags = tagsOf({ issue: search.issue, agent, task });
+  return [...(query === '' ? [] : [`(${query})`]), ...tags.split(' ').filter((tag) => tag !== '').map((tag) => `tags:${tag}`)].join(' AND ');
 }
 
 export function searchIndex(db: IndexDatabase, logsDir: string, search: LogSearch): LogSearchResult {
-  const expression = matchExpression(search);
+  const expression = matchExpression(db, search);
+  if (expression === undefined) return { hits: [], ranked: 0, windowFull: false };
   const since = search.since ?? -Infinity;
   let lowest = 0;
   if (search.since !== undefined) {
@@ -122,8 +129,11 @@ export function searchIndex(db: IndexDatabase, logsDir: string, search: LogSearc
   try {
     rows = db
       .prepare(
-        `SELECT l.id, l.line, l.offset, l.time, l.issue, l.task, l.agent, l.stage, l.level, f.name, f.kind, f.agent AS fileAgent
+        `SELECT l.id, l.line, l.offset, l.time, l.issue, task.name AS task, agent.name AS agent, stage.name AS stage,
+           level.name AS level, f.name, f.kind, f.agent AS fileAgent
          FROM search JOIN lines l ON l.id = search.rowid JOIN files f ON f.id = l.file
+           LEFT JOIN names task ON task.id = l.task LEFT JOIN names agent ON agent.id = l.agent
+           LEFT JOIN names stage ON stage.id = l.stage LEFT JOIN names level ON level.id = l.level
          WHERE search MATCH ? AND search.rowid >= ? AND l.time >= ?
          ORDER BY search.rowid DESC LIMIT ?`,
       )

@@ -7,11 +7,12 @@
  * - `files`: each log file indexed — its name, kind and agent, its device and inode and first
  *   bytes (how a renamed or replaced file is recognised), the byte offset and line number read so
  *   far, and the task context at that offset (`TaskContext`, JSON).
- * - `lines`: one row per line — file, line number, byte offset, time, issue, task, agent, stage,
- *   level. Its id is the FTS5 rowid.
+ * - `lines`: one row per line — file, line number, byte offset, time, issue, and task, agent,
+ *   stage and level as ids of `names` (each task id or agent name stored once: log lines are
+ *   short, and these repeat on every one). Its id is the FTS5 rowid.
  * - `spans`: the id range and time range of each batch of one file's lines: a file's rows are
  *   deleted by range, and `--since` starts the search at the first batch that reaches that time.
- * - `search`: FTS5 over `text` and `tags` (`i<issue>`, `a<agent, hex>`, `t<task, hex>`): filters
+ * - `search`: FTS5 over `text` and `tags` (`i<issue>`, `a<agent's name id>`, `t<task's name id>`): filters
  *   are terms of the same query, so the search engine intersects them instead of a join.
  *
  * The file is only a cache of the logs: a missing, unreadable or older-schema file is replaced by
@@ -24,7 +25,7 @@ import path from 'node:path';
 export type IndexDatabase = Database.Database;
 
 /** Bumped whenever the tables change: an index of another version is rebuilt. */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE files (
@@ -46,10 +47,14 @@ CREATE TABLE lines (
   offset INTEGER NOT NULL,
   time INTEGER NOT NULL,
   issue INTEGER,
-  task TEXT,
-  agent TEXT,
-  stage TEXT,
-  level TEXT
+  task INTEGER,
+  agent INTEGER,
+  stage INTEGER,
+  level INTEGER
+);
+CREATE TABLE names (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE
 );
 CREATE TABLE spans (
   file INTEGER NOT NULL,
