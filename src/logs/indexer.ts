@@ -224,11 +224,11 @@ class IndexWriter {
       line: 0,
       context: JSON.stringify(context),
     };
-    const inserted = this.db
-      .prepare('INSERT INTO files (name, kind, agent, dev, ino, head, offset, line, context) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?)')
+    // Another update may have added it since this one listed the files: then its record is the one.
+    this.db
+      .prepare('INSERT OR IGNORE INTO files (name, kind, agent, dev, ino, head, offset, line, context) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?)')
       .run(record.name, record.kind, record.agent, record.dev, record.ino, head, record.context);
-    record.id = Number(inserted.lastInsertRowid);
-    return record;
+    return this.db.prepare('SELECT * FROM files WHERE dev = ? AND ino = ?').get(record.dev, record.ino) as FileRecord;
   }
 
   rename(record: FileRecord, name: string): void {

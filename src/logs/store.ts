@@ -25,7 +25,7 @@ import path from 'node:path';
 export type IndexDatabase = Database.Database;
 
 /** Bumped whenever the tables change: an index of another version is rebuilt. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE files (
@@ -40,6 +40,7 @@ CREATE TABLE files (
   line INTEGER NOT NULL,
   context TEXT NOT NULL
 );
+CREATE UNIQUE INDEX files_inode ON files (dev, ino);
 CREATE TABLE lines (
   id INTEGER PRIMARY KEY,
   file INTEGER NOT NULL,
