@@ -11,7 +11,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes, MiyabiError } from '../errors.ts';
-import { tagsOf } from './indexer.ts';
+import { tagsOf } from './index-writer.ts';
 import { lineFields, MAX_TEXT } from './lines.ts';
 import { highlights, queryTerms, scores } from './relevance.ts';
 import type { SourceKind } from './sources.ts';
