@@ -85,6 +85,10 @@ describe('logs search', { timeout: 60_000 }, () => {
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
+    const elsewhere = await dir.file('elsewhere.yaml', JSON.stringify({ dataDir: join(dir.path, 'never-ran'), http: { enabled: false } }));
+    const nothing = await runCli(['logs', 'search', 'x', '--config', elsewhere]);
+    expect(nothing.exitCode).toBe(1);
+    expect(nothing.stderr).toMatch(/no logs to search: \S+never-ran\/logs does not exist/);
     const unknown = await runCli(['logs', 'grep', 'x', '--config', config]);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toMatch(/unknown logs subcommand grep/);

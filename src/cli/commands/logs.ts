@@ -4,6 +4,7 @@
  * `<dataDir>/logs/index.sqlite` (src/logs), brought up to date first. Works whether or not the
  * orchestra runs.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
 import { inert } from '../../issues/text.ts';
@@ -69,6 +70,7 @@ export async function logsSearch(words: readonly string[], flags: LogsSearchFlag
   const request = logsSearchRequest(words, flags);
   const loaded = await loadConfigOrExit(flags.config);
   const logsDir = join(loaded.config.dataDir, 'logs');
+  if (!existsSync(logsDir)) throw new CliExit(ExitCode.failure, `no logs to search: ${logsDir} does not exist (has the orchestra run with this config?)`);
   let result;
   try {
     result = searchLogs(logsDir, request);
