@@ -19,7 +19,7 @@ const infra = (name) => dir(`infra/${name}`);
 const RUNNER_ENTRY = '^src/runner/main\\.ts$';
 
 const workflowMay = [ROOT, dir('infra'), dir('agents'), dir('config'), dir('machines'), dir('issues'), dir('runner')];
-const actorsMay = [...workflowMay, dir('supervisor'), dir('workflow')];
+const actorsMay = [...workflowMay, dir('supervisor'), dir('workflow'), dir('logs')];
 
 const layers = [
   { name: 'root', from: ROOT, may: [] },
@@ -37,6 +37,7 @@ const layers = [
   { name: 'config', from: dir('config'), may: [ROOT, dir('agents')] },
   { name: 'machines', from: dir('machines'), may: [ROOT, dir('agents'), dir('config')] },
   { name: 'issues', from: dir('issues'), may: [ROOT, dir('config')] },
+  { name: 'logs', from: dir('logs'), may: [ROOT, dir('infra')] },
   { name: 'runner', from: dir('runner'), except: RUNNER_ENTRY, may: [ROOT, dir('infra'), dir('agents'), dir('config')] },
   { name: 'workflow', from: dir('workflow'), may: workflowMay },
   { name: 'actors', from: dir('actors'), may: actorsMay },

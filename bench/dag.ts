@@ -16,7 +16,7 @@ const runs = 200;
 const freshProcesses = 5;
 
 /** Mulberry32: a small seeded PRNG, enough to make the same graph every run. */
-function seededRandom(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -12,6 +12,7 @@ import { benchBus } from './bus.ts';
 import { benchDag } from './dag.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchHandoff } from './handoff.ts';
+import { benchLogs } from './logs.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchParse } from './parse.ts';
@@ -28,6 +29,8 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['dispatch', benchDispatch],
   ['handoff', benchHandoff],
   ['parse', benchParse],
+  // Writes and indexes 256 MiB of logs (MIYABI_BENCH_LOG_MB=1024 for the full gigabyte): minutes.
+  ['logs', benchLogs],
   // The old code beside the current, DAG and dispatch (issue #17): minutes, so last.
   ['before-after', benchBeforeAfter],
 ];

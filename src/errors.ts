@@ -106,6 +106,8 @@ export const ErrorCodes = {
   GitCommandFailed: 'git_command_failed',
   WorktreeConflict: 'worktree_conflict',
   ActorDown: 'actor_down',
+  /** A log search whose query FTS5 cannot parse, or with nothing to search for (src/logs). */
+  LogQueryInvalid: 'log_query_invalid',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

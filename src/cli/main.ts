@@ -12,6 +12,7 @@ import { doctor } from './commands/doctor.ts';
 import { installService } from './commands/install-service.ts';
 import { issues } from './commands/issues.ts';
 import { labelsSync } from './commands/labels.ts';
+import { logsSearch } from './commands/logs.ts';
 import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
 import { restart } from './commands/restart.ts';
@@ -37,6 +38,9 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
   bus streams [--json]             streams and consumers with their counts
   bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
+  logs search QUERY [--issue N] [--agent ID] [--task ID] [--since T] [--limit N] [--json]
+                                   search the orchestra's, runners' and agents' logs (FTS5 query
+                                   syntax; --since 2h or an ISO time); the index is updated first
   nats-config [--account NAME]     the orchestra's NATS users and permissions, for an external
                                    server (seeds made in <dataDir>/secrets/nats; docs/SECURITY.md)
   pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
@@ -99,6 +103,19 @@ export async function main(argv: string[]): Promise<number> {
       const { values } = parse(args, {});
       if (sub === 'sync') return labelsSync(values);
       throw new CliExit(ExitCode.invalid, `unknown labels subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'logs': {
+      const [sub, ...args] = rest;
+      const { values, positionals } = parse(args, {
+        issue: { type: 'string' },
+        agent: { type: 'string' },
+        task: { type: 'string' },
+        since: { type: 'string' },
+        limit: { type: 'string' },
+        json: { type: 'boolean' },
+      });
+      if (sub === 'search') return logsSearch(positionals, values);
+      throw new CliExit(ExitCode.invalid, `unknown logs subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
     }
     case 'install-service': {
       const { values } = parse(rest, {
