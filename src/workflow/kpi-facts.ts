@@ -1,0 +1,104 @@
+/**
+ * The facts the KPIs are computed from (src/workflow/kpi-report.ts), as they are kept on the bus
+ * (MIYABI_EVENTS, 7 days; docs/BUS.md):
+ *
+ *   envelope type       subject                     fact
+ *   health.report       miyabi.events.health        alive (`intervalMs`, `agents` per role)
+ *   task.result         miyabi.events.task.<role>   task (role, issue, status, durationMs)
+ *   issue.finished      miyabi.events.issue.<n>     finished (outcome)
+ *   kpi.intervention    miyabi.events.kpi           a person stepped in (kind, issue)
+ *   kpi.fault           miyabi.events.kpi           a fault noticed (actor, fault)
+ *   kpi.recovery        miyabi.events.kpi           that actor's work running again (noticedAt)
+ *
+ * Pure. A message stored twice (a runner's result republished after a crash, an event whose
+ * duplicate window passed) is one fact: facts with a natural key are kept once.
+ */
+import { z } from 'zod';
+import type { Envelope } from '../infra/bus/envelope.ts';
+import { INTERVENTIONS, type Intervention, type KpiFact } from './kpi-report.ts';
+
+export const KPI_SUBJECT = 'miyabi.events.kpi';
+export const KPI_TYPES = { intervention: 'kpi.intervention', fault: 'kpi.fault', recovery: 'kpi.recovery' } as const;
+
+export interface InterventionPayload {
+  kind: Intervention;
+  issue?: number;
+}
+export interface FaultPayload {
+  actor: string;
+  fault: string;
+}
+export interface RecoveryPayload extends FaultPayload {
+  /** ISO time the fault was noticed; the envelope's `ts` is when the work ran again. */
+  noticedAt: string;
+}
+
+const time = z.string().refine((text) => Number.isFinite(Date.parse(text)));
+const health = z.object({ intervalMs: z.number().positive().optional(), agents: z.record(z.string(), z.number().nonnegative()).optional() });
+const task = z.object({ taskId: z.string(), attempt: z.number(), issue: z.number(), role: z.string(), status: z.string(), durationMs: z.number().nonnegative() });
+const finished = z.object({ number: z.number(), outcome: z.enum(['done', 'failed', 'released']), generation: z.number().optional() });
+const intervention = z.object({ kind: z.enum(INTERVENTIONS as [Intervention, ...Intervention[]]), issue: z.number().optional() });
+const fault = z.object({ actor: z.string(), fault: z.string() });
+const recovery = fault.extend({ noticedAt: time });
+
+/** Health reports published before they carried their interval: the default check interval. */
+export const DEFAULT_HEALTH_INTERVAL_MS = 5_000;
+
+/** The fact an envelope holds, with its natural key when it has one; undefined for other messages or bad payloads. */
+export function factOf(envelope: Pick<Envelope, 'type' | 'ts' | 'payload'>): { fact: KpiFact; key?: string } | undefined {
+  const at = Date.parse(envelope.ts);
+  if (!Number.isFinite(at)) return undefined;
+  const { payload } = envelope;
+  switch (envelope.type) {
+    case 'health.report': {
+      const parsed = health.safeParse(payload);
+      if (!parsed.success) return undefined;
+      return { fact: { kind: 'alive', at, intervalMs: parsed.data.intervalMs ?? DEFAULT_HEALTH_INTERVAL_MS, agents: parsed.data.agents ?? {} } };
+    }
+    case 'task.result': {
+      const parsed = task.safeParse(payload);
+      if (!parsed.success) return undefined;
+      const { taskId, attempt, issue, role, status, durationMs } = parsed.data;
+      return { fact: { kind: 'task', at, issue, role, status, durationMs }, key: `task:${taskId}:${attempt}` };
+    }
+    case 'issue.finished': {
+      const parsed = finished.safeParse(payload);
+      if (!parsed.success) return undefined;
+      const { number, outcome, generation } = parsed.data;
+      return { fact: { kind: 'finished', at, issue: number, outcome }, ...(generation === undefined ? {} : { key: `finished:${number}:g${generation}:${outcome}` }) };
+    }
+    case KPI_TYPES.intervention: {
+      const parsed = intervention.safeParse(payload);
+      if (!parsed.success) return undefined;
+      return { fact: { kind: 'intervention', at, intervention: parsed.data.kind, ...(parsed.data.issue === undefined ? {} : { issue: parsed.data.issue }) } };
+    }
+    case KPI_TYPES.fault: {
+      const parsed = fault.safeParse(payload);
+      return parsed.success ? { fact: { kind: 'fault', at, ...parsed.data } } : undefined;
+    }
+    case KPI_TYPES.recovery: {
+      const parsed = recovery.safeParse(payload);
+      if (!parsed.success) return undefined;
+      const { actor, fault: kind, noticedAt } = parsed.data;
+      return { fact: { kind: 'recovery', at, actor, fault: kind, noticedAt: Date.parse(noticedAt) } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Collects facts from envelopes in stream order, each keyed fact once. */
+export class KpiFacts {
+  readonly facts: KpiFact[] = [];
+  readonly #keys = new Set<string>();
+
+  add(envelope: Pick<Envelope, 'type' | 'ts' | 'payload'>): void {
+    const found = factOf(envelope);
+    if (!found) return;
+    if (found.key !== undefined) {
+      if (this.#keys.has(found.key)) return;
+      this.#keys.add(found.key);
+    }
+    this.facts.push(found.fact);
+  }
+}
