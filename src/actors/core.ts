@@ -44,10 +44,15 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
     onOutcome: (kind, outcome) => resources.metrics.notification(kind, outcome),
   });
   let notified = new Map<string, HealthProblem>();
+  // For the KPIs (docs/KPI.md): each report is a sign of life, with the agents there to work.
+  let agentsPresent: Record<string, number> = {};
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
-        const judged = judgeHealth(await observer.observe(), memory);
+        const observation = await observer.observe();
+        agentsPresent = {};
+        for (const agent of observation.agents) if (agent.status === 'running') agentsPresent[agent.role] = (agentsPresent[agent.role] ?? 0) + 1;
+        const judged = judgeHealth(observation, memory);
         memory = judged.memory;
         const findings = judged.problems;
         resources.lastHealth = { ok: findings.length === 0, problems: findings.map((finding) => finding.message), findings, checkedAt: new Date().toISOString() };
@@ -73,7 +78,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           // In the background: a slow or failing webhook never holds up the checks.
           for (const notice of next.notices) void notifier.send(notice);
         }
-        publish('miyabi.events.health', 'health.report', report);
+        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: resources.config.health.checkIntervalMs, agents: agentsPresent });
       },
     },
   });

@@ -40,6 +40,7 @@ import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { loadDependencyFile } from '../workflow/dependency-file.ts';
 import { WorkflowMetrics } from '../workflow/metrics.ts';
+import { KPI_TYPES, kpiFactPublisher, type FaultPayload, type RecoveryPayload } from '../workflow/kpi-facts.ts';
 import { IssueVouchers } from '../workflow/vouchers.ts';
 import { localMergePort, WorkspaceGit } from '../workflow/workspace-git.ts';
 
@@ -174,7 +175,13 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   }
   for (const message of dependencyFile.ignored) logger.info({ file: config.workflow.dependenciesFile }, message);
   const metrics = new OrchestraMetrics();
-  const workflowMetrics = new WorkflowMetrics(metrics.registry);
+  // KPI facts go on the bus of the moment (`resources` is there by the time anything happens).
+  const publishFact = kpiFactPublisher(() => resources.bus, logger);
+  const workflowMetrics = new WorkflowMetrics(metrics.registry, {
+    onIntervention: (kind, issue) => {
+      if (kind !== 'needs_input') publishFact(KPI_TYPES.intervention, { kind, ...(issue === undefined ? {} : { issue }) });
+    },
+  });
   const issueSource =
     options.issueSource ??
     createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }), {
@@ -268,8 +275,9 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     ...(embeddedNats ? { natsStoreDir: embeddedNats.storeDir } : {}),
   };
   let runFileWritten = false;
+  const faultFacts = { fault: (fact: FaultPayload) => publishFact(KPI_TYPES.fault, fact), recovery: (fact: RecoveryPayload) => publishFact(KPI_TYPES.recovery, fact) };
   const listener = (event: SupervisorEvent) => {
-    observeSupervisorEvent(event, logger, metrics, Date.now());
+    observeSupervisorEvent(event, logger, metrics, Date.now(), faultFacts);
     options.onSupervisorEvent?.(event);
     if (event.type === 'child.started' && event.child === 'nats-server') {
       const pid = (supervisorOf(root)?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })

@@ -13,7 +13,9 @@
  * Pure. A message stored twice (a runner's result republished after a crash, an event whose
  * duplicate window passed) is one fact: facts with a natural key are kept once.
  */
+import type { Logger } from 'pino';
 import { z } from 'zod';
+import { describeError } from '../errors.ts';
 import type { Envelope } from '../infra/bus/envelope.ts';
 import { INTERVENTIONS, type Intervention, type KpiFact } from './kpi-report.ts';
 
@@ -40,6 +42,23 @@ const finished = z.object({ number: z.number(), outcome: z.enum(['done', 'failed
 const intervention = z.object({ kind: z.enum(INTERVENTIONS as [Intervention, ...Intervention[]]), issue: z.number().optional() });
 const fault = z.object({ actor: z.string(), fault: z.string() });
 const recovery = fault.extend({ noticedAt: time });
+
+type KpiType = (typeof KPI_TYPES)[keyof typeof KPI_TYPES];
+
+/**
+ * Publishes KPI facts on the bus of the moment (it is replaced when it reconnects). In the
+ * background: a fact that cannot be published is logged and lost, never in the way of the work.
+ */
+export function kpiFactPublisher(
+  bus: () => { publish(subject: string, type: string, payload: unknown): Promise<unknown> } | undefined,
+  logger: Logger,
+): (type: KpiType, payload: InterventionPayload | FaultPayload | RecoveryPayload) => void {
+  return (type, payload) => {
+    const current = bus();
+    if (!current) return void logger.warn({ type }, 'bus not connected; KPI fact dropped');
+    current.publish(KPI_SUBJECT, type, payload).catch((error: unknown) => logger.warn({ type, err: describeError(error) }, 'KPI fact not published'));
+  };
+}
 
 /** Health reports published before they carried their interval: the default check interval. */
 export const DEFAULT_HEALTH_INTERVAL_MS = 5_000;

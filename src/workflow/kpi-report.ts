@@ -49,7 +49,7 @@ export interface KpiReport {
 }
 
 /** Health reports further apart than this many intervals mean the orchestra was down in between. */
-export const GAP_FACTOR = 2;
+export const GAP_FACTOR = 3;
 const DAY_MS = 86_400_000;
 /** The Conductor talks with people; its time is not agent work (the plan counts agents' utilization). */
 export const CONDUCTOR = 'conductor';
