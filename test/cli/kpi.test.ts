@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSince } from '../../src/cli/commands/kpi.ts';
 import { CliExit } from '../../src/cli/output.ts';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
-import { repoRoot, runCli, startUp, tempDir } from '../support/cli.ts';
+import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -52,19 +52,7 @@ describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
     for (const number of [1, 2, 3]) {
       await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Docs ${number}\nlabels: [miyabi, "type:docs"]\n---\n`);
     }
-    const agent = (role: string) => ({ command: ['node', join(repoRoot, `examples/agents/${role}.mjs`)], min: 1 });
-    const config = await dir.file(
-      'c.yaml',
-      JSON.stringify({
-        dataDir: join(dir.path, 'data'),
-        http: { enabled: false },
-        health: { checkIntervalMs: 1000 },
-        issues: { local: { dir: issues, pollIntervalMs: 500 } },
-        panes: { backend: 'process', socket },
-        workspace: { repo },
-        agents: { codegen: agent('codegen'), review: agent('review'), pr: agent('pr') },
-      }),
-    );
+    const config = await exampleAgentsConfig(dir, socket, { health: { checkIntervalMs: 1000 } });
     const up = startUp(['--config', config]);
     try {
       const done = async () => {
