@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { kpisOf } from '../support/kpi.ts';
 import { waitFor } from '../support/wait.ts';
 import { exampleAgent, issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
 
@@ -116,6 +117,12 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(1);
     expect(series.get('miyabi_recovery_seconds_sum{fault="pane_died"}')).toBeGreaterThan(0);
     expect(series.get('miyabi_supervisor_restarts_total{supervisor="pool.codegen",child="codegen-1"}')).toBe(1);
+    // The same recovery on the bus, for `miyabi-orchestra kpi` (docs/KPI.md).
+    await waitFor(async () => (await kpisOf(test)).report.mttr.byFault.pane_died?.count === 1, { what: 'the recovery on the bus' });
+    const { facts, report } = await kpisOf(test);
+    expect(facts.filter((fact) => fact.kind === 'fault')).toEqual([expect.objectContaining({ fault: 'pane_died', actor: expect.stringContaining('codegen-1') })]);
+    expect(report.mttr.unrecovered).toBe(0);
+    expect(report.mttr.byFault.pane_died!.meanMs).toBeGreaterThan(0);
   });
 
   it('removes the series of an agent its pool stopped', async () => {
