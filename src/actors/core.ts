@@ -78,7 +78,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           // In the background: a slow or failing webhook never holds up the checks.
           for (const notice of next.notices) void notifier.send(notice);
         }
-        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: resources.config.health.checkIntervalMs, agents: agentsPresent });
+        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: resources.config.health.checkIntervalMs, agents: agentsPresent, startedAt: resources.startedAt.toISOString() });
       },
     },
   });

@@ -179,7 +179,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const publishFact = kpiFactPublisher(() => resources.bus, logger);
   const workflowMetrics = new WorkflowMetrics(metrics.registry, {
     onIntervention: (kind, issue) => {
-      if (kind !== 'needs_input') publishFact(KPI_TYPES.intervention, { kind, ...(issue === undefined ? {} : { issue }) });
+      if (kind !== 'needs_input') void publishFact(KPI_TYPES.intervention, { kind, ...(issue === undefined ? {} : { issue }) });
     },
   });
   const issueSource =
@@ -275,7 +275,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     ...(embeddedNats ? { natsStoreDir: embeddedNats.storeDir } : {}),
   };
   let runFileWritten = false;
-  const faultFacts = { fault: (fact: FaultPayload) => publishFact(KPI_TYPES.fault, fact), recovery: (fact: RecoveryPayload) => publishFact(KPI_TYPES.recovery, fact) };
+  const faultFacts = { fault: (fact: FaultPayload) => void publishFact(KPI_TYPES.fault, fact), recovery: (fact: RecoveryPayload) => void publishFact(KPI_TYPES.recovery, fact) };
   const listener = (event: SupervisorEvent) => {
     observeSupervisorEvent(event, logger, metrics, Date.now(), faultFacts);
     options.onSupervisorEvent?.(event);
@@ -309,7 +309,11 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const stop = (reason = 'stop') => {
     stopping ??= (async () => {
       logger.info({ reason }, 'orchestra stopping');
-      if (root!.getSnapshot().status === 'active') root!.send({ type: 'supervisor.shutdown' });
+      if (root!.getSnapshot().status === 'active') {
+        // Asked to stop (not given up): for the KPIs the gap until the next start is no fault (docs/KPI.md).
+        await withinMs(STOPPED_FACT_WAIT_MS, publishFact(KPI_TYPES.stopped, { reason }));
+        root!.send({ type: 'supervisor.shutdown' });
+      }
       await finished;
       await issueSource.close().catch(() => undefined);
       await removeRunFile(config.dataDir);
@@ -341,6 +345,15 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   });
 
   return { logger, resources, inspect: resources.inspect, root: () => supervisorOf(root), stop, finished };
+}
+
+/** A stop waits this long at most for its `kpi.stopped` to be stored: a dead bus must not hold it up. */
+const STOPPED_FACT_WAIT_MS = 500;
+
+async function withinMs(ms: number, work: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** A nats-server orphaned by a killed orchestra still holds our store; stop it if it is ours. */

@@ -9,6 +9,7 @@
  *   kpi.intervention    miyabi.events.kpi           a person stepped in (kind, issue)
  *   kpi.fault           miyabi.events.kpi           a fault noticed (actor, fault)
  *   kpi.recovery        miyabi.events.kpi           that actor's work running again (noticedAt)
+ *   kpi.stopped         miyabi.events.kpi           the orchestra asked to stop (reason)
  *
  * Pure. A message stored twice (a runner's result republished after a crash, an event whose
  * duplicate window passed) is one fact: facts with a natural key are kept once.
@@ -20,7 +21,7 @@ import type { Envelope } from '../infra/bus/envelope.ts';
 import { INTERVENTIONS, type Intervention, type KpiFact } from './kpi-report.ts';
 
 export const KPI_SUBJECT = 'miyabi.events.kpi';
-export const KPI_TYPES = { intervention: 'kpi.intervention', fault: 'kpi.fault', recovery: 'kpi.recovery' } as const;
+export const KPI_TYPES = { intervention: 'kpi.intervention', fault: 'kpi.fault', recovery: 'kpi.recovery', stopped: 'kpi.stopped' } as const;
 
 export interface InterventionPayload {
   kind: Intervention;
@@ -34,14 +35,19 @@ export interface RecoveryPayload extends FaultPayload {
   /** ISO time the fault was noticed; the envelope's `ts` is when the work ran again. */
   noticedAt: string;
 }
+/** Asked to stop (a signal, `stop`, a settled `--once`); a tree that gives up publishes none. */
+export interface StoppedPayload {
+  reason: string;
+}
 
 const time = z.string().refine((text) => Number.isFinite(Date.parse(text)));
-const health = z.object({ intervalMs: z.number().positive().optional(), agents: z.record(z.string(), z.number().nonnegative()).optional() });
+const health = z.object({ intervalMs: z.number().positive().optional(), agents: z.record(z.string(), z.number().nonnegative()).optional(), startedAt: time.optional() });
 const task = z.object({ taskId: z.string(), attempt: z.number(), issue: z.number(), role: z.string(), status: z.string(), durationMs: z.number().nonnegative() });
 const finished = z.object({ number: z.number(), outcome: z.enum(['done', 'failed', 'released']), generation: z.number().optional() });
 const intervention = z.object({ kind: z.enum(INTERVENTIONS as [Intervention, ...Intervention[]]), issue: z.number().optional() });
 const fault = z.object({ actor: z.string(), fault: z.string() });
 const recovery = fault.extend({ noticedAt: time });
+const stopped = z.object({ reason: z.string() });
 
 type KpiType = (typeof KPI_TYPES)[keyof typeof KPI_TYPES];
 
@@ -52,11 +58,11 @@ type KpiType = (typeof KPI_TYPES)[keyof typeof KPI_TYPES];
 export function kpiFactPublisher(
   bus: () => { publish(subject: string, type: string, payload: unknown): Promise<unknown> } | undefined,
   logger: Logger,
-): (type: KpiType, payload: InterventionPayload | FaultPayload | RecoveryPayload) => void {
-  return (type, payload) => {
+): (type: KpiType, payload: InterventionPayload | FaultPayload | RecoveryPayload | StoppedPayload) => Promise<void> {
+  return async (type, payload) => {
     const current = bus();
     if (!current) return void logger.warn({ type }, 'bus not connected; KPI fact dropped');
-    current.publish(KPI_SUBJECT, type, payload).catch((error: unknown) => logger.warn({ type, err: describeError(error) }, 'KPI fact not published'));
+    await current.publish(KPI_SUBJECT, type, payload).catch((error: unknown) => logger.warn({ type, err: describeError(error) }, 'KPI fact not published'));
   };
 }
 
@@ -72,7 +78,9 @@ export function factOf(envelope: Pick<Envelope, 'type' | 'ts' | 'payload'>): { f
     case 'health.report': {
       const parsed = health.safeParse(payload);
       if (!parsed.success) return undefined;
-      return { fact: { kind: 'alive', at, intervalMs: parsed.data.intervalMs ?? DEFAULT_HEALTH_INTERVAL_MS, agents: parsed.data.agents ?? {} } };
+      const { intervalMs, agents, startedAt } = parsed.data;
+      const started = startedAt === undefined ? {} : { startedAt: Date.parse(startedAt) };
+      return { fact: { kind: 'alive', at, intervalMs: intervalMs ?? DEFAULT_HEALTH_INTERVAL_MS, agents: agents ?? {}, ...started } };
     }
     case 'task.result': {
       const parsed = task.safeParse(payload);
@@ -100,6 +108,10 @@ export function factOf(envelope: Pick<Envelope, 'type' | 'ts' | 'payload'>): { f
       if (!parsed.success) return undefined;
       const { actor, fault: kind, noticedAt } = parsed.data;
       return { fact: { kind: 'recovery', at, actor, fault: kind, noticedAt: Date.parse(noticedAt) } };
+    }
+    case KPI_TYPES.stopped: {
+      const parsed = stopped.safeParse(payload);
+      return parsed.success ? { fact: { kind: 'stopped', at } } : undefined;
     }
     default:
       return undefined;

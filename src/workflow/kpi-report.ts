@@ -10,14 +10,17 @@
  *   success rate  issues done / (done + failed); and tasks completed normally / task results
  *
  * Alive samples are the health reports: between two reports further apart than
- * `GAP_FACTOR × intervalMs` the orchestra was down (not running, or not checking), the whole gap.
+ * `GAP_FACTOR × intervalMs`, or from two runs of it (their `startedAt` differ), the orchestra was
+ * down (not running, or not checking), the whole gap.
+ * A gap with a planned stop in it ended with a person starting the orchestra again (a manual
+ * restart); any other gap is a fault (`orchestra_down`) recovered when the reports resume.
  */
 
 export type Intervention = 'answer' | 'retry_command' | 'label_edit' | 'manual_restart';
 
 export type KpiFact =
-  /** A health report: the orchestra was alive at `at`, checking every `intervalMs`, with `agents` per role present. */
-  | { kind: 'alive'; at: number; intervalMs: number; agents: Readonly<Record<string, number>> }
+  /** A health report: the orchestra (started at `startedAt`) was alive at `at`, checking every `intervalMs`, with `agents` per role present. */
+  | { kind: 'alive'; at: number; intervalMs: number; agents: Readonly<Record<string, number>>; startedAt?: number }
   /** A task's result arrived at `at`; its agent had worked `durationMs` on it. */
   | { kind: 'task'; at: number; issue: number; role: string; durationMs: number; status: string }
   | { kind: 'finished'; at: number; issue: number; outcome: 'done' | 'failed' | 'released' }
@@ -25,7 +28,9 @@ export type KpiFact =
   /** A fault noticed in the orchestra (its actor `actor`). */
   | { kind: 'fault'; at: number; actor: string; fault: string }
   /** The work of `actor` running again at `at`, after `fault` noticed at `noticedAt`. */
-  | { kind: 'recovery'; at: number; actor: string; fault: string; noticedAt: number };
+  | { kind: 'recovery'; at: number; actor: string; fault: string; noticedAt: number }
+  /** The orchestra asked to stop (a signal, `stop`, a settled `--once`): a planned stop, not a fault. */
+  | { kind: 'stopped'; at: number };
 
 export interface KpiWindow {
   since: number;
@@ -86,6 +91,8 @@ const ratio = (part: number, whole: number): number | null => (whole > 0 ? part 
 interface Alive {
   observed: Interval | undefined;
   down: Interval[];
+  /** The gaps that followed a planned stop: started again by a person. */
+  restarts: Interval[];
   /** Spans the orchestra was up between two reports, with the agents of the first. */
   up: { span: Interval; agents: Readonly<Record<string, number>> }[];
 }
@@ -93,16 +100,23 @@ interface Alive {
 function aliveSpans(facts: readonly KpiFact[], window: KpiWindow): Alive {
   const reports = facts.filter((fact) => fact.kind === 'alive' && within(fact.at, window)) as Extract<KpiFact, { kind: 'alive' }>[];
   reports.sort((a, b) => a.at - b.at);
+  const stops = facts.filter((fact) => fact.kind === 'stopped').map((fact) => fact.at);
   const down: Interval[] = [];
+  const restarts: Interval[] = [];
   const up: Alive['up'] = [];
   for (let index = 1; index < reports.length; index += 1) {
     const previous = reports[index - 1]!;
-    const span: Interval = [previous.at, reports[index]!.at];
-    if (span[1] - span[0] > GAP_FACTOR * previous.intervalMs) down.push(span);
-    else up.push({ span, agents: previous.agents });
+    const next = reports[index]!;
+    const span: Interval = [previous.at, next.at];
+    const restarted = previous.startedAt !== undefined && next.startedAt !== undefined && previous.startedAt !== next.startedAt;
+    if (!restarted && span[1] - span[0] <= GAP_FACTOR * previous.intervalMs) up.push({ span, agents: previous.agents });
+    else {
+      down.push(span);
+      if (stops.some((at) => at >= span[0] && at <= span[1])) restarts.push(span);
+    }
   }
   const observed: Interval | undefined = reports.length >= 2 ? [reports[0]!.at, reports.at(-1)!.at] : undefined;
-  return { observed, down, up };
+  return { observed, down, restarts, up };
 }
 
 /** When the work began waiting for the person who intervened at `at`: the question, or the issue's finish. */
@@ -126,6 +140,7 @@ function autonomy(facts: readonly KpiFact[], window: KpiWindow, alive: Alive): K
     interventions[fact.intervention] += 1;
     waiting.push([waitingSince(facts, fact), fact.at]);
   }
+  interventions.manual_restart += alive.restarts.length;
   if (!alive.observed) return { ratio: null, downMs: 0, waitingForPersonMs: 0, interventions };
   const observed = alive.observed;
   const clipped = (intervals: Interval[]) => intervals.flatMap((interval) => {
@@ -147,7 +162,7 @@ function throughput(facts: readonly KpiFact[], window: KpiWindow): KpiReport['th
 }
 
 function mttr(facts: readonly KpiFact[], window: KpiWindow, alive: Alive): KpiReport['mttr'] {
-  const recoveries: { fault: string; ms: number }[] = alive.down.map(([from, to]) => ({ fault: 'orchestra_down', ms: to - from }));
+  const recoveries = alive.down.filter((gap) => !alive.restarts.includes(gap)).map(([from, to]) => ({ fault: 'orchestra_down', ms: to - from }));
   let unrecovered = 0;
   for (const fact of facts) {
     if (!within(fact.at, window)) continue;

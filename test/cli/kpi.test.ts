@@ -92,5 +92,23 @@ describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
       up.kill('SIGTERM');
       await up;
     }
+
+    // Stopped on purpose and started again by a person: a manual restart, down meanwhile, no fault.
+    const again = startUp(['--config', config]);
+    try {
+      const report = async () => {
+        const shown = await runCli(['kpi', '--json', '--config', config]);
+        return shown.exitCode === 0 ? (JSON.parse(shown.stdout) as KpiReport) : undefined;
+      };
+      await waitFor(async () => (await report())?.autonomy.interventions.manual_restart === 1, { timeoutMs: 60_000, what: 'the restart in the KPIs' });
+      const kpis = (await report())!;
+      expect(kpis.autonomy.downMs).toBeGreaterThan(0);
+      expect(kpis.autonomy.ratio).toBeLessThan(1);
+      expect(kpis.mttr).toEqual({ meanMs: null, recoveries: 0, unrecovered: 0, byFault: {} });
+      expect(kpis.throughput.done).toBe(3);
+    } finally {
+      again.kill('SIGTERM');
+      await again;
+    }
   });
 });

@@ -133,6 +133,25 @@ describe('computeKpis edge cases', () => {
     expect(computeKpis(facts, window).utilization.byRole.codegen!.ratio).toBe(1);
   });
 
+  it('a gap with a planned stop in it is a manual restart, down for autonomy but no fault for the MTTR', () => {
+    const reports = (from: number, to: number): KpiFact[] =>
+      Array.from({ length: to - from + 1 }, (_, m) => ({ kind: 'alive', at: at(from + m), intervalMs: MIN, agents }));
+    const report = computeKpis([...reports(0, 10), { kind: 'stopped', at: at(10.5) }, ...reports(20, 30)], window);
+    expect(report.autonomy).toMatchObject({ downMs: 10 * MIN, waitingForPersonMs: 0 });
+    expect(report.autonomy.ratio).toBeCloseTo(2 / 3, 12);
+    expect(report.autonomy.interventions.manual_restart).toBe(1);
+    expect(report.mttr).toEqual({ meanMs: null, recoveries: 0, unrecovered: 0, byFault: {} });
+  });
+
+  it('a new run of the orchestra is a gap however short; without a planned stop, a fault', () => {
+    const run = (from: number, to: number, startedAt: number): KpiFact[] =>
+      Array.from({ length: to - from + 1 }, (_, m) => ({ kind: 'alive', at: at(from + m), intervalMs: MIN, agents, startedAt }));
+    const report = computeKpis([...run(0, 5, at(0)), ...run(6, 10, at(5.5))], window);
+    expect(report.autonomy).toMatchObject({ downMs: MIN, ratio: 0.9 });
+    expect(report.autonomy.interventions.manual_restart).toBe(0);
+    expect(report.mttr).toMatchObject({ meanMs: MIN, byFault: { orchestra_down: { meanMs: MIN, count: 1 } } });
+  });
+
   it('unionLength merges overlapping and touching intervals', () => {
     expect(unionLength([[0, 5], [3, 8], [8, 10], [20, 21]])).toBe(11);
     expect(unionLength([])).toBe(0);
@@ -145,20 +164,22 @@ describe('KpiFacts from envelopes', () => {
 
   it('maps each kind and keeps a result stored twice once', () => {
     const facts = new KpiFacts();
-    facts.add({ type: 'health.report', ts, payload: { ok: true, intervalMs: 2000, agents: { codegen: 1 } } });
+    facts.add({ type: 'health.report', ts, payload: { ok: true, intervalMs: 2000, agents: { codegen: 1 }, startedAt: new Date(at(1)).toISOString() } });
     facts.add({ type: 'task.result', ts, payload: result });
     facts.add({ type: 'task.result', ts, payload: result });
     facts.add({ type: 'issue.finished', ts, payload: { number: 7, outcome: 'done', generation: 1 } });
     facts.add({ type: 'issue.finished', ts, payload: { number: 7, outcome: 'done', generation: 1 } });
     facts.add({ type: 'kpi.intervention', ts, payload: { kind: 'answer', issue: 7 } });
     facts.add({ type: 'kpi.recovery', ts, payload: { actor: 'bus', fault: 'nats_reconnect', noticedAt: new Date(at(4)).toISOString() } });
+    facts.add({ type: 'kpi.stopped', ts, payload: { reason: 'SIGTERM' } });
     facts.add({ type: 'issue.observed', ts, payload: {} });
     expect(facts.facts).toEqual([
-      { kind: 'alive', at: at(5), intervalMs: 2000, agents: { codegen: 1 } },
+      { kind: 'alive', at: at(5), intervalMs: 2000, agents: { codegen: 1 }, startedAt: at(1) },
       { kind: 'task', at: at(5), issue: 7, role: 'codegen', status: 'success', durationMs: 1000 },
       { kind: 'finished', at: at(5), issue: 7, outcome: 'done' },
       { kind: 'intervention', at: at(5), intervention: 'answer', issue: 7 },
       { kind: 'recovery', at: at(5), actor: 'bus', fault: 'nats_reconnect', noticedAt: at(4) },
+      { kind: 'stopped', at: at(5) },
     ]);
   });
 
