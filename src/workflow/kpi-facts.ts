@@ -14,11 +14,14 @@
  * Pure. A message stored twice (a runner's result republished after a crash, an event whose
  * duplicate window passed) is one fact: facts with a natural key are kept once.
  */
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { describeError } from '../errors.ts';
 import type { Envelope } from '../infra/bus/envelope.ts';
-import { INTERVENTIONS, type Intervention, type KpiFact } from './kpi-report.ts';
+import { readStreamSince } from '../infra/bus/history.ts';
+import { DEFAULT_BUS_TOPOLOGY } from '../infra/bus/topology.ts';
+import { computeKpis, INTERVENTIONS, type Intervention, type KpiFact, type KpiReport, type KpiWindow } from './kpi-report.ts';
 
 export const KPI_SUBJECT = 'miyabi.events.kpi';
 export const KPI_TYPES = { intervention: 'kpi.intervention', fault: 'kpi.fault', recovery: 'kpi.recovery', stopped: 'kpi.stopped' } as const;
@@ -132,4 +135,14 @@ export class KpiFacts {
     }
     this.facts.push(found.fact);
   }
+}
+
+/**
+ * The KPIs of `window` from the events stream of the orchestra `nc` reaches: what `kpi` prints,
+ * and what a run that drives an orchestra (a test, the chaos suite, the soak) reports.
+ */
+export async function readKpis(nc: NatsConnection, window: KpiWindow, stream = DEFAULT_BUS_TOPOLOGY.streams.events): Promise<{ facts: KpiFact[]; report: KpiReport }> {
+  const facts = new KpiFacts();
+  await readStreamSince(nc, { stream, since: new Date(window.since) }, (envelope) => facts.add(envelope));
+  return { facts: facts.facts, report: computeKpis(facts.facts, window) };
 }

@@ -110,5 +110,8 @@ describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
       again.kill('SIGTERM');
       await again;
     }
+    const stopped = await runCli(['kpi', '--config', config]);
+    expect(stopped.exitCode).toBe(1);
+    expect(stopped.stderr).toContain('no orchestra is running');
   });
 });

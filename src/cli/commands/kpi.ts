@@ -2,10 +2,8 @@
  * `kpi [--since T] [--json]`: the plan's five KPIs over a window, computed from what the running
  * orchestra's bus kept (MIYABI_EVENTS, 7 days) by the same code as the reports (docs/KPI.md).
  */
-import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus/topology.ts';
-import { readStreamSince } from '../../infra/bus/history.ts';
-import { KpiFacts } from '../../workflow/kpi-facts.ts';
-import { computeKpis, type KpiReport } from '../../workflow/kpi-report.ts';
+import { readKpis } from '../../workflow/kpi-facts.ts';
+import type { KpiReport } from '../../workflow/kpi-report.ts';
 import { connectCli, loadConfigOrExit, serversFor } from '../connect.ts';
 import { CliExit, ExitCode, formatDuration } from '../output.ts';
 
@@ -49,9 +47,7 @@ export async function kpi(flags: { config?: string; since?: string; json?: boole
   const loaded = await loadConfigOrExit(flags.config);
   const nc = await connectCli(loaded, await serversFor(loaded));
   try {
-    const facts = new KpiFacts();
-    await readStreamSince(nc, { stream: DEFAULT_BUS_TOPOLOGY.streams.events, since: new Date(since) }, (envelope) => facts.add(envelope));
-    const report = computeKpis(facts.facts, { since, until });
+    const { report } = await readKpis(nc, { since, until });
     process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderKpis(report));
     return ExitCode.ok;
   } finally {
