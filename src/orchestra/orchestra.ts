@@ -30,6 +30,7 @@ import { buildTree } from './tree.ts';
 import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
 import { observeSupervisorEvent } from './supervisor-events.ts';
 import { registerScrapeMetrics } from '../actors/metrics-collectors.ts';
+import { registerKpiGauges } from '../actors/kpi-gauges.ts';
 import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { packageVersion } from '../package-root.ts';
@@ -262,6 +263,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   };
 
   registerScrapeMetrics(resources);
+  registerKpiGauges(resources);
   const roles = Object.keys(config.agents).filter((role) => role !== 'conductor');
   workflowMetrics.known(roles, config.workflow.priority.slaMs.length);
   for (const role of roles) metrics.busSubjectKnown(taskSubject(role), Object.values(DeadLetterReasons));

@@ -123,17 +123,24 @@ export function factOf(envelope: Pick<Envelope, 'type' | 'ts' | 'payload'>): { f
 
 /** Collects facts from envelopes in stream order, each keyed fact once. */
 export class KpiFacts {
-  readonly facts: KpiFact[] = [];
-  readonly #keys = new Set<string>();
+  facts: KpiFact[] = [];
+  /** Key → the time of its fact. */
+  readonly #keys = new Map<string, number>();
 
   add(envelope: Pick<Envelope, 'type' | 'ts' | 'payload'>): void {
     const found = factOf(envelope);
     if (!found) return;
     if (found.key !== undefined) {
       if (this.#keys.has(found.key)) return;
-      this.#keys.add(found.key);
+      this.#keys.set(found.key, found.fact.at);
     }
     this.facts.push(found.fact);
+  }
+
+  /** Forgets the facts (and keys) older than `before`: a rolling window. */
+  prune(before: number): void {
+    this.facts = this.facts.filter((fact) => fact.at >= before);
+    for (const [key, at] of this.#keys) if (at < before) this.#keys.delete(key);
   }
 }
 

@@ -82,6 +82,21 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_agent_cost_usd_total{role="codegen"}')).toBeGreaterThanOrEqual(0);
   });
 
+  it('has the KPIs of the last day, computed from the bus by the code `kpi` uses', async () => {
+    await waitFor(async () => (await scrape(test)).get('miyabi_kpi_issues_per_day{outcome="done"}') === 3, { what: 'three issues done in the KPIs' });
+    const series = await scrape(test);
+    expect(series.get('miyabi_kpi_issues_per_day{outcome="finished"}')).toBe(3);
+    expect(series.get('miyabi_kpi_success_ratio{of="issues"}')).toBe(1);
+    expect(series.get('miyabi_kpi_success_ratio{of="tasks"}')).toBe(1);
+    expect(series.get('miyabi_kpi_utilization_ratio{role="codegen"}')).toBeGreaterThan(0);
+    expect(series.get('miyabi_kpi_utilization_ratio{role="codegen"}')).toBeLessThanOrEqual(1);
+    // No fault yet: no MTTR.
+    expect(series.get('miyabi_kpi_mttr_seconds')).toBeNaN();
+    const { report } = await kpisOf(test);
+    expect(report.throughput.done).toBe(3);
+    expect(report.successRate.issues).toBe(1);
+  });
+
   it('has every labelled counter at 0 for its known labels before anything happened', async () => {
     const series = await scrape(test);
     for (const outcome of ['failed', 'released']) expect(series.get(`miyabi_issues_finished_total{outcome="${outcome}"}`), outcome).toBe(0);

@@ -15,6 +15,8 @@ export interface HistoryRead {
   read: number;
   /** Bodies that were not envelopes. */
   skipped: number;
+  /** The stream's last sequence when the read began: read again from the next one to see only what is new. */
+  lastSeq: number;
 }
 
 /** No message for this long while more are due: the read gives up rather than hang. */
@@ -22,21 +24,22 @@ const STALL_MS = 15_000;
 
 export async function readStreamSince(
   nc: NatsConnection,
-  options: { stream: string; since: Date; filterSubject?: string },
+  options: { stream: string; since: Date; filterSubject?: string; /** Instead of `since`: from this stream sequence on. */ fromSeq?: number },
   onEnvelope: (envelope: Envelope, subject: string) => void,
 ): Promise<HistoryRead> {
   const jsm = await jetstreamManager(nc);
   const info = await jsm.streams.info(options.stream);
   const lastSeq = info.state.last_seq;
-  const tally: HistoryRead = { read: 0, skipped: 0 };
-  if (info.state.messages === 0) return tally;
+  const tally: HistoryRead = { read: 0, skipped: 0, lastSeq };
+  if (info.state.messages === 0 || (options.fromSeq !== undefined && options.fromSeq > lastSeq)) return tally;
   // Nothing stored since `since`: an ordered consumer would wait for ever for a first message.
   const last = await jsm.streams.getMessage(options.stream, { seq: lastSeq }).catch(() => null);
   if (!last || last.time.getTime() < options.since.getTime()) return tally;
 
   const consumer = await jetstream(nc).consumers.get(options.stream, {
-    deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: options.since.toISOString(),
+    ...(options.fromSeq === undefined
+      ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.since.toISOString() }
+      : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSeq }),
     ...(options.filterSubject ? { filter_subjects: [options.filterSubject] } : {}),
   });
   const messages = await consumer.consume();
