@@ -9,9 +9,9 @@
  *   utilization   busy agent time / available agent time, per role, the Conductor excluded
  *   success rate  issues done / (done + failed); and tasks completed normally / task results
  *
- * Alive samples are the health reports: between two reports further apart than
- * `GAP_FACTOR × intervalMs`, or from two runs of it (their `startedAt` differ), the orchestra was
- * down (not running, or not checking), the whole gap.
+ * Alive samples are the health reports: between two reports from two runs of the orchestra (their
+ * `startedAt` differ), or of one run further apart than `GAP_FACTOR × intervalMs` and
+ * `MIN_SILENCE_MS`, the orchestra was down (not running, or too stuck to check), the whole gap.
  * A gap with a planned stop in it ended with a person starting the orchestra again (a manual
  * restart); any other gap is a fault (`orchestra_down`) recovered when the reports resume.
  */
@@ -55,6 +55,8 @@ export interface KpiReport {
 
 /** Health reports further apart than this many intervals mean the orchestra was down in between. */
 export const GAP_FACTOR = 3;
+/** A run silent for less is busy, not down: a slow check on a loaded host is no outage. */
+export const MIN_SILENCE_MS = 30_000;
 const DAY_MS = 86_400_000;
 /** The Conductor talks with people; its time is not agent work (the plan counts agents' utilization). */
 export const CONDUCTOR = 'conductor';
@@ -109,7 +111,7 @@ function aliveSpans(facts: readonly KpiFact[], window: KpiWindow): Alive {
     const next = reports[index]!;
     const span: Interval = [previous.at, next.at];
     const restarted = previous.startedAt !== undefined && next.startedAt !== undefined && previous.startedAt !== next.startedAt;
-    if (!restarted && span[1] - span[0] <= GAP_FACTOR * previous.intervalMs) up.push({ span, agents: previous.agents });
+    if (!restarted && span[1] - span[0] <= Math.max(GAP_FACTOR * previous.intervalMs, MIN_SILENCE_MS)) up.push({ span, agents: previous.agents });
     else {
       down.push(span);
       if (stops.some((at) => at >= span[0] && at <= span[1])) restarts.push(span);

@@ -90,8 +90,6 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_kpi_success_ratio{of="tasks"}')).toBe(1);
     expect(series.get('miyabi_kpi_utilization_ratio{role="codegen"}')).toBeGreaterThan(0);
     expect(series.get('miyabi_kpi_utilization_ratio{role="codegen"}')).toBeLessThanOrEqual(1);
-    // No fault yet: no MTTR.
-    expect(series.get('miyabi_kpi_mttr_seconds')).toBeNaN();
     const { report } = await kpisOf(test);
     expect(report.throughput.done).toBe(3);
     expect(report.successRate.issues).toBe(1);

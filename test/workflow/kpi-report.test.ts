@@ -152,6 +152,13 @@ describe('computeKpis edge cases', () => {
     expect(report.mttr).toMatchObject({ meanMs: MIN, byFault: { orchestra_down: { meanMs: MIN, count: 1 } } });
   });
 
+  it('one run silent for less than 30 s is busy, not down; longer, and over 3 intervals, it was down', () => {
+    const report = (gapMs: number) =>
+      computeKpis([0, gapMs].map((offset): KpiFact => ({ kind: 'alive', at: T0 + offset, intervalMs: 1_000, agents, startedAt: T0 })), window);
+    expect(report(20_000).autonomy).toMatchObject({ ratio: 1, downMs: 0 });
+    expect(report(40_000).autonomy).toMatchObject({ ratio: 0, downMs: 40_000 });
+  });
+
   it('unionLength merges overlapping and touching intervals', () => {
     expect(unionLength([[0, 5], [3, 8], [8, 10], [20, 21]])).toBe(11);
     expect(unionLength([])).toBe(0);
