@@ -22,7 +22,7 @@ export function parseSince(text: string, now: number): number {
 
 const percent = (ratio: number | null): string => (ratio === null ? 'n/a' : `${(ratio * 100).toFixed(1)}%`);
 const per = (value: number): string => (Number.isInteger(value) ? String(value) : value.toFixed(2));
-const duration = (ms: number | null): string => (ms === null ? 'n/a' : ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms));
+const duration = (ms: number | null): string => (ms === null ? 'n/a' : ms > 0 && ms < 1000 ? `${Math.round(ms)}ms` : formatDuration(ms));
 
 /** The report as a table: one line per KPI, then its parts. */
 export function renderKpis(report: KpiReport): string {
