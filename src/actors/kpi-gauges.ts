@@ -21,7 +21,7 @@ export function registerKpiGauges(resources: OrchestraResources): void {
   const logger = resources.logger.child({ actorId: 'metrics' });
   const facts = new KpiFacts();
   let nextSeq: number | undefined;
-  let latest: { at: number; value: Promise<KpiReport | undefined> } | undefined;
+  let latest: { at: number; value: Promise<KpiReport | undefined>; settled: boolean } | undefined;
 
   const refresh = async (now: number): Promise<KpiReport | undefined> => {
     const { nc, bus } = resources;
@@ -39,9 +39,14 @@ export function registerKpiGauges(resources: OrchestraResources): void {
       return undefined;
     }
   };
+  /** One read at a time: two at once would read the same new messages twice. */
   const report = () => {
     const now = Date.now();
-    if (!latest || now - latest.at > FRESH_MS) latest = { at: now, value: refresh(now) };
+    if (!latest || (latest.settled && now - latest.at > FRESH_MS)) {
+      const next = { at: now, value: refresh(now), settled: false };
+      void next.value.finally(() => (next.settled = true));
+      latest = next;
+    }
     return latest.value;
   };
   const gauge = <L extends string>(name: string, help: string, labelNames: L[], set: (gauge: Gauge<L>, report: KpiReport) => void) =>

@@ -170,7 +170,8 @@ function mttr(facts: readonly KpiFact[], window: KpiWindow, alive: Alive): KpiRe
     if (!within(fact.at, window)) continue;
     if (fact.kind === 'recovery') recoveries.push({ fault: fact.fault, ms: Math.max(0, fact.at - fact.noticedAt) });
     if (fact.kind === 'fault') {
-      const recovered = facts.some((other) => other.kind === 'recovery' && other.actor === fact.actor && other.noticedAt >= fact.at && other.at >= fact.at);
+      // Its recovery: noticed when it was (the fault's fact is published just after), recovered after.
+      const recovered = facts.some((other) => other.kind === 'recovery' && other.actor === fact.actor && other.noticedAt <= fact.at && other.at >= fact.at);
       if (!recovered) unrecovered += 1;
     }
   }
