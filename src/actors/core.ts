@@ -48,10 +48,15 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   let notified = new Map<string, HealthProblem>();
   const issueTracker = notify.githubIssues.enabled ? resources.issueSource?.healthIssues?.(notify.githubIssues.label) : undefined;
   const healthIssues = issueTracker && new HealthIssueReporter({ tracker: issueTracker, commentIntervalMs: notify.githubIssues.commentIntervalMs, maxPerCheck: notify.maxPerCheck, logger });
+  // For the KPIs (docs/KPI.md): each report is a sign of life, with the agents there to work.
+  let agentsPresent: Record<string, number> = {};
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
-        const judged = judgeHealth(await observer.observe(), memory, limits);
+        const observation = await observer.observe();
+        agentsPresent = {};
+        for (const agent of observation.agents) if (agent.status === 'running') agentsPresent[agent.role] = (agentsPresent[agent.role] ?? 0) + 1;
+        const judged = judgeHealth(observation, memory, limits);
         memory = judged.memory;
         const findings = judged.problems;
         resources.lastHealth = { ok: findings.length === 0, problems: findings.map((finding) => finding.message), findings, checkedAt: new Date().toISOString() };
@@ -78,7 +83,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           for (const notice of next.notices) void notifier.send(notice);
         }
         healthIssues?.report(report.findings ?? []);
-        publish('miyabi.events.health', 'health.report', report);
+        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: resources.config.health.checkIntervalMs, agents: agentsPresent, startedAt: resources.startedAt.toISOString() });
       },
     },
   });

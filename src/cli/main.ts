@@ -11,6 +11,7 @@ import { dagCheck, dagShow } from './commands/dag.ts';
 import { doctor } from './commands/doctor.ts';
 import { installService } from './commands/install-service.ts';
 import { issues } from './commands/issues.ts';
+import { kpi } from './commands/kpi.ts';
 import { labelsSync } from './commands/labels.ts';
 import { logsSearch } from './commands/logs.ts';
 import { natsConfig } from './commands/nats-config.ts';
@@ -33,6 +34,8 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   config schema [--write]          print (or write to config/) the config's JSON Schema
   doctor [--config FILE]           check what this host needs
   issues [--json]                  what the running orchestra does with each issue (state, attempts, why)
+  kpi [--since T] [--json]         the plan's five KPIs since T (default 24h; 90s, 30m, 1h, 7d or an
+                                   ISO time) from the running orchestra's bus (docs/KPI.md)
   dag check [--config FILE]        validate the backlog's dependencies (exit 2 on a cycle, naming it)
   dag show [--format F]            the dependency graph with each issue's state (mermaid, dot, json)
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
@@ -90,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'issues': {
       const { values } = parse(rest, { json: { type: 'boolean' } });
       return issues(values);
+    }
+    case 'kpi': {
+      const { values } = parse(rest, { json: { type: 'boolean' }, since: { type: 'string' } });
+      return kpi(values);
     }
     case 'dag': {
       const [sub, ...args] = rest;

@@ -30,6 +30,7 @@ import { buildTree } from './tree.ts';
 import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
 import { observeSupervisorEvent } from './supervisor-events.ts';
 import { registerScrapeMetrics } from '../actors/metrics-collectors.ts';
+import { registerKpiGauges } from '../actors/kpi-gauges.ts';
 import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { packageVersion } from '../package-root.ts';
@@ -40,6 +41,7 @@ import { createIssueSource } from '../issues/create-source.ts';
 import type { IssueSource } from '../issues/source.ts';
 import { loadDependencyFile } from '../workflow/dependency-file.ts';
 import { WorkflowMetrics } from '../workflow/metrics.ts';
+import { KPI_TYPES, kpiFactPublisher, type FaultPayload, type RecoveryPayload } from '../workflow/kpi-facts.ts';
 import { IssueVouchers } from '../workflow/vouchers.ts';
 import { localMergePort, WorkspaceGit } from '../workflow/workspace-git.ts';
 
@@ -174,7 +176,13 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   }
   for (const message of dependencyFile.ignored) logger.info({ file: config.workflow.dependenciesFile }, message);
   const metrics = new OrchestraMetrics();
-  const workflowMetrics = new WorkflowMetrics(metrics.registry);
+  // KPI facts go on the bus of the moment (`resources` is there by the time anything happens).
+  const publishFact = kpiFactPublisher(() => resources.bus, logger);
+  const workflowMetrics = new WorkflowMetrics(metrics.registry, {
+    onIntervention: (kind, issue) => {
+      if (kind !== 'needs_input') void publishFact(KPI_TYPES.intervention, { kind, ...(issue === undefined ? {} : { issue }) });
+    },
+  });
   const issueSource =
     options.issueSource ??
     createIssueSource(config, secrets, logger.child({ actorId: 'issue-source' }), {
@@ -256,6 +264,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   };
 
   registerScrapeMetrics(resources);
+  registerKpiGauges(resources);
   const roles = Object.keys(config.agents).filter((role) => role !== 'conductor');
   // Every priority an issue can have: each label's, the default's, and each the SLA list names.
   const { priority } = config.workflow;
@@ -271,8 +280,9 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     ...(embeddedNats ? { natsStoreDir: embeddedNats.storeDir } : {}),
   };
   let runFileWritten = false;
+  const faultFacts = { fault: (fact: FaultPayload) => void publishFact(KPI_TYPES.fault, fact), recovery: (fact: RecoveryPayload) => void publishFact(KPI_TYPES.recovery, fact) };
   const listener = (event: SupervisorEvent) => {
-    observeSupervisorEvent(event, logger, metrics, Date.now());
+    observeSupervisorEvent(event, logger, metrics, Date.now(), faultFacts);
     options.onSupervisorEvent?.(event);
     if (event.type === 'child.started' && event.child === 'nats-server') {
       const pid = (supervisorOf(root)?.childSupervisor('broker')?.childActor('nats-server')?.getSnapshot() as { context?: { detail?: { pid?: number } } })
@@ -304,7 +314,11 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const stop = (reason = 'stop') => {
     stopping ??= (async () => {
       logger.info({ reason }, 'orchestra stopping');
-      if (root!.getSnapshot().status === 'active') root!.send({ type: 'supervisor.shutdown' });
+      if (root!.getSnapshot().status === 'active') {
+        // Asked to stop (not given up): for the KPIs the gap until the next start is no fault (docs/KPI.md).
+        await withinMs(STOPPED_FACT_WAIT_MS, publishFact(KPI_TYPES.stopped, { reason }));
+        root!.send({ type: 'supervisor.shutdown' });
+      }
       await finished;
       await issueSource.close().catch(() => undefined);
       await removeRunFile(config.dataDir);
@@ -336,6 +350,15 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   });
 
   return { logger, resources, inspect: resources.inspect, root: () => supervisorOf(root), stop, finished };
+}
+
+/** A stop waits this long at most for its `kpi.stopped` to be stored: a dead bus must not hold it up. */
+const STOPPED_FACT_WAIT_MS = 500;
+
+async function withinMs(ms: number, work: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** A nats-server orphaned by a killed orchestra still holds our store; stop it if it is ours. */

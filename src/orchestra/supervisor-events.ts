@@ -9,11 +9,33 @@
  *     its task past the timeout (timeout)
  *   any other actor crashed (actor_crash)               the actor started again
  *   the bus connection reconnecting (nats_reconnect)    connected again
+ *
+ * Each fault and recovery is also told to `facts` (published as `kpi.fault` / `kpi.recovery` on
+ * `miyabi.events.kpi`, so `miyabi-orchestra kpi` computes the MTTR from the bus: docs/KPI.md).
  */
 import type { Logger } from 'pino';
 import { describeError } from '../errors.ts';
 import type { Fault, OrchestraMetrics } from '../infra/observe/metrics.ts';
 import type { SupervisorEvent } from '../supervisor/index.ts';
+import type { FaultPayload, RecoveryPayload } from '../workflow/kpi-facts.ts';
+
+export interface FaultFacts {
+  fault(payload: FaultPayload): void;
+  recovery(payload: RecoveryPayload): void;
+}
+
+/** The metrics' fault bookkeeping, each new fault and each recovery told to `facts` too. */
+function faultBook(metrics: OrchestraMetrics, facts: FaultFacts | undefined) {
+  return {
+    noticed(actor: string, fault: Fault, now: number): void {
+      if (metrics.faultNoticed(actor, fault, now)) facts?.fault({ actor, fault });
+    },
+    recovered(actor: string, now: number): void {
+      const open = metrics.recovered(actor, now);
+      if (open) facts?.recovery({ actor, fault: open.fault, noticedAt: new Date(open.at).toISOString() });
+    },
+  };
+}
 
 /** Agents live in `pool.<role>` supervisors. */
 function isAgent(supervisor: string): boolean {
@@ -29,12 +51,13 @@ export function agentFault(error: unknown): Fault {
   return 'actor_crash';
 }
 
-export function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, metrics: OrchestraMetrics, now: number): void {
+export function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, metrics: OrchestraMetrics, now: number, facts?: FaultFacts): void {
+  const faultsOf = faultBook(metrics, facts);
   const fields = { actorId: 'child' in event ? event.child : event.supervisor, supervisor: event.supervisor };
   switch (event.type) {
     case 'child.started':
       metrics.childKnown(event.supervisor, event.child);
-      if (!isAgent(event.supervisor)) metrics.recovered(event.child, now);
+      if (!isAgent(event.supervisor)) faultsOf.recovered(event.child, now);
       logger.info({ ...fields, restarts: event.restarts }, 'actor started');
       return;
     case 'child.start_failed':
@@ -43,7 +66,7 @@ export function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, m
     case 'child.exited':
       if (event.exit.kind === 'crash' || event.exit.kind === 'killed') {
         metrics.actorState(event.child, 'stopped');
-        metrics.faultNoticed(event.child, isAgent(event.supervisor) ? agentFault(event.exit.error) : 'actor_crash', now);
+        faultsOf.noticed(event.child, isAgent(event.supervisor) ? agentFault(event.exit.error) : 'actor_crash', now);
         logger.error({ ...fields, exit: event.exit.kind, err: describeError(event.exit.error) }, 'actor exited abnormally');
       } else {
         // Stopped on purpose (a pool scaling down, the tree stopping): its series go with it.
@@ -60,9 +83,9 @@ export function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, m
       return;
     case 'child.state':
       metrics.actorState(event.child, event.state);
-      if (event.child === 'bus' && event.state === 'reconnecting') metrics.faultNoticed('bus', 'nats_reconnect', now);
-      if (event.child === 'bus' && event.state === 'connected') metrics.recovered('bus', now);
-      if (isAgent(event.supervisor) && event.state.includes('ready')) metrics.recovered(event.child, now);
+      if (event.child === 'bus' && event.state === 'reconnecting') faultsOf.noticed('bus', 'nats_reconnect', now);
+      if (event.child === 'bus' && event.state === 'connected') faultsOf.recovered('bus', now);
+      if (isAgent(event.supervisor) && event.state.includes('ready')) faultsOf.recovered(event.child, now);
       logger.debug({ ...fields, state: event.state }, 'actor state');
       return;
     case 'supervisor.escalated':

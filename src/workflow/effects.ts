@@ -133,7 +133,7 @@ export class EffectRunner {
         await this.#options.publish(
           `miyabi.events.issue.${record.number}`,
           'issue.finished',
-          { number: record.number, outcome, reason: effect.params.reason },
+          { number: record.number, outcome, reason: effect.params.reason, generation: context.generation },
           `finished:${record.number}:g${context.generation}:${outcome}`,
         );
         this.#options.logger.info({ issue: record.number, outcome, reason: effect.params.reason }, `issue ${outcome}`);

@@ -152,7 +152,7 @@ export class Workflow implements Book {
           await this.#send(existing, { type: 'issue.reset', reason: 'edited', route: route.stages, priority: route.priority, now: this.now() });
         } else if (relabeled && this.step(existing, relabeled)) {
           this.log.info({ issue: number, route: route.stages.map((stage) => stage.stage), priority: route.priority }, 'issue rerouted by its labels');
-          this.#options.metrics?.humanIntervention('label_edit');
+          this.#options.metrics?.humanIntervention('label_edit', number);
           await this.commit([existing]);
         } else if (changed) {
           await this.#options.store.putRecord(existing);
@@ -207,7 +207,7 @@ export class Workflow implements Book {
         // The runner runs it again itself (the message is redelivered): say so, or the log hides retries.
         this.log.info({ issue: record.number, stage: result.stage, role: result.role, attempt: after.context.attempt, taskId, reason }, 'stage redelivered');
       }
-      if (before.value !== 'waiting_for_human' && after.value === 'waiting_for_human') this.#options.metrics?.humanIntervention('needs_input');
+      if (before.value !== 'waiting_for_human' && after.value === 'waiting_for_human') this.#options.metrics?.humanIntervention('needs_input', record.number);
       await this.settle();
     });
   }
@@ -220,7 +220,7 @@ export class Workflow implements Book {
       if (!record || !snapshot || (snapshot.value !== 'failed' && snapshot.value !== 'done')) return false;
       const route = routeIssue(record.issue.labels, this.config.workflow);
       this.log.info({ issue: number, by }, 'retry requested');
-      this.#options.metrics?.humanIntervention('retry_command');
+      this.#options.metrics?.humanIntervention('retry_command', number);
       await this.#send(record, { type: 'issue.reset', reason: `retry requested by ${by}`, route: route.stages, priority: route.priority, now: this.now() });
       await this.settle();
       return true;
@@ -234,7 +234,7 @@ export class Workflow implements Book {
       if (!record || this.#snapshots.get(number)?.value !== 'waiting_for_human') return false;
       this.log.info({ issue: number, by }, 'question answered');
       await this.#send(record, { type: 'issue.answer', answer, by, now: this.now() });
-      this.#options.metrics?.humanIntervention('answer');
+      this.#options.metrics?.humanIntervention('answer', number);
       await this.settle();
       return true;
     });

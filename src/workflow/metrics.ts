@@ -29,7 +29,11 @@ export class WorkflowMetrics {
   /** Stage names and ignore reasons come from config and code, but a bound costs nothing. */
   readonly #names = new BoundedLabel(200);
 
-  constructor(registry: Registry) {
+  readonly #onIntervention: ((kind: HumanIntervention, issue: number | undefined) => void) | undefined;
+
+  /** `onIntervention`: each intervention told on, with its issue (published as a KPI fact: docs/KPI.md). */
+  constructor(registry: Registry, options: { onIntervention?: (kind: HumanIntervention, issue: number | undefined) => void } = {}) {
+    this.#onIntervention = options.onIntervention;
     const registers = [registry];
     this.#issuesIgnored = new Counter({
       name: 'miyabi_issues_ignored_total',
@@ -135,8 +139,9 @@ export class WorkflowMetrics {
     this.#slaBreaches.inc({ priority: `p${priority}` });
   }
 
-  humanIntervention(kind: HumanIntervention): void {
+  humanIntervention(kind: HumanIntervention, issue?: number): void {
     this.#humanInterventions.inc({ kind });
+    this.#onIntervention?.(kind, issue);
   }
 
   mergeStage(outcome: 'merged' | 'blocked' | 'conflict' | 'ci_failed' | 'failed'): void {

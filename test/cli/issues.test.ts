@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { repoRoot, runCli, startUp, tempDir } from '../support/cli.ts';
+import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -23,18 +23,7 @@ describe('issues and dag show on a running orchestra', { timeout: 90_000 }, () =
     await gitRepo(repo);
     await writeFile(join(issues, '1.md'), '---\nnumber: 1\ntitle: Docs\nlabels: [miyabi, "type:docs"]\n---\n');
     await writeFile(join(issues, '2.md'), '---\nnumber: 2\ntitle: Needs a ghost\nlabels: [miyabi]\n---\nDepends on #40.\n');
-    const agent = (role: string) => ({ command: ['node', join(repoRoot, `examples/agents/${role}.mjs`)], min: 1 });
-    const config = await dir.file(
-      'c.yaml',
-      JSON.stringify({
-        dataDir: join(dir.path, 'data'),
-        http: { enabled: false },
-        issues: { local: { dir: issues, pollIntervalMs: 500 } },
-        panes: { backend: 'process', socket },
-        workspace: { repo },
-        agents: { codegen: agent('codegen'), review: agent('review'), pr: agent('pr') },
-      }),
-    );
+    const config = await exampleAgentsConfig(dir, socket);
     const up = startUp(['--config', config]);
     try {
       const rows = async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { kpisOf } from '../support/kpi.ts';
 import { waitFor } from '../support/wait.ts';
 import { repoRoot } from '../support/cli.ts';
 import { issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
@@ -87,6 +88,19 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_agent_tokens_total{role="codegen",direction="output"}')).toBe(900);
   });
 
+  it('has the KPIs of the last day, computed from the bus by the code `kpi` uses', async () => {
+    await waitFor(async () => (await scrape(test)).get('miyabi_kpi_issues_per_day{outcome="done"}') === 3, { what: 'three issues done in the KPIs' });
+    const series = await scrape(test);
+    expect(series.get('miyabi_kpi_issues_per_day{outcome="finished"}')).toBe(3);
+    expect(series.get('miyabi_kpi_success_ratio{of="issues"}')).toBe(1);
+    expect(series.get('miyabi_kpi_success_ratio{of="tasks"}')).toBe(1);
+    expect(series.get('miyabi_kpi_utilization_ratio{role="codegen"}')).toBeGreaterThan(0);
+    expect(series.get('miyabi_kpi_utilization_ratio{role="codegen"}')).toBeLessThanOrEqual(1);
+    const { report } = await kpisOf(test);
+    expect(report.throughput.done).toBe(3);
+    expect(report.successRate.issues).toBe(1);
+  });
+
   it('has every labelled counter at 0 for its known labels before anything happened', async () => {
     const series = await scrape(test);
     for (const outcome of ['failed', 'released']) expect(series.get(`miyabi_issues_finished_total{outcome="${outcome}"}`), outcome).toBe(0);
@@ -122,6 +136,12 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(1);
     expect(series.get('miyabi_recovery_seconds_sum{fault="pane_died"}')).toBeGreaterThan(0);
     expect(series.get('miyabi_supervisor_restarts_total{supervisor="pool.codegen",child="codegen-1"}')).toBe(1);
+    // The same recovery on the bus, for `miyabi-orchestra kpi` (docs/KPI.md).
+    await waitFor(async () => (await kpisOf(test)).report.mttr.byFault.pane_died?.count === 1, { what: 'the recovery on the bus' });
+    const { facts, report } = await kpisOf(test);
+    expect(facts.filter((fact) => fact.kind === 'fault')).toEqual([expect.objectContaining({ fault: 'pane_died', actor: expect.stringContaining('codegen-1') })]);
+    expect(report.mttr.unrecovered).toBe(0);
+    expect(report.mttr.byFault.pane_died!.meanMs).toBeGreaterThan(0);
   });
 
   it('removes the series of an agent its pool stopped', async () => {

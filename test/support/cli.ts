@@ -36,3 +36,23 @@ export async function tempDir(prefix = 'miyabi-test-'): Promise<TempDir> {
     },
   };
 }
+
+/**
+ * A config file in `dir` for a local backlog in `<dir>/issues` worked in `<dir>/repo` by the
+ * example agents (codegen, review, pr) as plain processes; `extra` adds or replaces sections.
+ */
+export async function exampleAgentsConfig(dir: TempDir, socket: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const agent = (role: string) => ({ command: ['node', join(repoRoot, `examples/agents/${role}.mjs`)], min: 1 });
+  return dir.file(
+    'c.yaml',
+    JSON.stringify({
+      dataDir: join(dir.path, 'data'),
+      http: { enabled: false },
+      issues: { local: { dir: join(dir.path, 'issues'), pollIntervalMs: 500 } },
+      panes: { backend: 'process', socket },
+      workspace: { repo: join(dir.path, 'repo') },
+      agents: { codegen: agent('codegen'), review: agent('review'), pr: agent('pr') },
+      ...extra,
+    }),
+  );
+}

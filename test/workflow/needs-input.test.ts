@@ -7,7 +7,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { kpisOf } from '../support/kpi.ts';
 import { startTestOrchestra } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
 import { fixturesDir, issueFile, orchestraLog, snapshotOf, taskFile, trackerIssue, waitForLog, waitForState } from '../support/workflow-run.ts';
 
 describe('needs input, on the local source', { timeout: 90_000 }, () => {
@@ -15,7 +17,7 @@ describe('needs input, on the local source', { timeout: 90_000 }, () => {
     const test = await startTestOrchestra({
       backend: 'process',
       agents: { codegen: { command: ['node', join(fixturesDir, 'needs-input.mjs')], min: 1, max: 1 } },
-      config: { workflow: { defaultRoute: ['codegen'], retry: { initialDelayMs: 200 } } },
+      config: { health: { checkIntervalMs: 300 }, workflow: { defaultRoute: ['codegen'], retry: { initialDelayMs: 200 } } },
       issues: { '1.md': issueFile({ number: 1, title: 'A button' }) },
     });
     try {
@@ -64,6 +66,12 @@ describe('needs input, on the local source', { timeout: 90_000 }, () => {
       expect(metrics).toMatch(/miyabi_human_interventions_total\{kind="needs_input"\} 1\b/);
       expect(metrics).toMatch(/miyabi_human_interventions_total\{kind="answer"\} 1\b/);
       expect(metrics).toMatch(/miyabi_issues_ignored_total\{reason="untrusted_commenter"\} 1\b/);
+      // On the bus for the KPIs: the answer, and the time the issue waited for it (docs/KPI.md).
+      await waitFor(async () => (await kpisOf(test)).report.autonomy.interventions.answer === 1, { what: 'the answer on the bus' });
+      const { report } = await kpisOf(test);
+      expect(report.autonomy.interventions).toEqual({ answer: 1, retry_command: 0, label_edit: 0, manual_restart: 0 });
+      expect(report.autonomy.waitingForPersonMs).toBeGreaterThan(0);
+      expect(report.autonomy.ratio).toBeLessThan(1);
       await test.orchestra.resources.workflow!.flush();
       const done = await trackerIssue(test.dataDir, 1);
       expect(done.labels.added.filter((label) => label.startsWith('miyabi:'))).toEqual(['miyabi:done']);

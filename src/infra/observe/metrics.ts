@@ -164,17 +164,20 @@ export class OrchestraMetrics {
     this.#rateLimit.set(label, limit);
   }
 
-  /** A fault of `actor` noticed at `at` (ms): the first one counts until the actor works again. */
-  faultNoticed(actor: string, fault: Fault, at: number): void {
-    if (!this.#faults.has(actor)) this.#faults.set(actor, { fault, at });
+  /** A fault of `actor` noticed at `at` (ms): the first one counts until the actor works again. True when it is that first one. */
+  faultNoticed(actor: string, fault: Fault, at: number): boolean {
+    if (this.#faults.has(actor)) return false;
+    this.#faults.set(actor, { fault, at });
+    return true;
   }
 
-  /** `actor` works again: the time since its fault is observed. Nothing when it had none. */
-  recovered(actor: string, at: number): void {
+  /** `actor` works again: the time since its fault is observed, and the fault returned. Nothing when it had none. */
+  recovered(actor: string, at: number): { fault: string; at: number } | undefined {
     const fault = this.#faults.get(actor);
-    if (!fault) return;
+    if (!fault) return undefined;
     this.#faults.delete(actor);
     this.#recovery.observe({ fault: fault.fault }, Math.max(0, at - fault.at) / 1000);
+    return fault;
   }
 
   childRestarted(supervisor: string, child: string): void {
