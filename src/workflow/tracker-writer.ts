@@ -1,10 +1,19 @@
 /**
  * The tracker writers: each issue's writes to the tracker (state labels, comments, the pull
  * request), run in the background one at a time, oldest first, so a slow or unreachable tracker
- * never holds up the work and one issue's comments keep their order. A write that fails waits
- * (backing off up to a minute) and is tried again on a later tick; only the last state label of
- * a backlog counts, the ones in between are skipped. A write that keeps failing is reported as
- * stuck (`stuckWrite`), so batch mode can name it rather than wait for ever.
+ * never holds up the work and one issue's comments keep their order. A label or comment write
+ * waits for its issue's turn (./tracker-turns.ts: one such write at a time, the issues in turn)
+ * and what to write is decided when the turn comes, from the outbox as it is then:
+ *
+ * - only the last state label of a backlog counts: the ones a later label replaces are not sent;
+ * - a start comment is not posted once the work it announces has finished (the issue's done or
+ *   failed comment waits behind it): it would arrive after the work was over;
+ * - everything else is sent: done, failed and other comments, the pull request.
+ *
+ * What is not sent leaves the outbox as if done (the outbox is persisted, so a restart does not
+ * send it either). A write that fails waits (backing off up to a minute) and is tried again on a
+ * later tick. A write that keeps failing is reported as stuck (`stuckWrite`), so batch mode can
+ * name it rather than wait for ever.
  *
  * The tracker's lag: when a state label lands, how long after the lifecycle decided on it — or on
  * the first of the labels it replaced, skipped on the way — is `onLabelLanded(seconds)`
@@ -16,6 +25,7 @@ import { describeError } from '../errors.ts';
 import type { Background } from './background.ts';
 import { writesTracker } from './effects.ts';
 import type { IssueRecord, WorkflowEffect } from './record.ts';
+import { TrackerTurns } from './tracker-turns.ts';
 
 /** After this many failures in a row a tracker write counts as stuck for batch mode (it is still retried). */
 const WRITE_FAILURES_REPORTED = 3;
@@ -38,6 +48,7 @@ export interface TrackerWriterOptions {
 export class TrackerWriters {
   readonly #options: TrackerWriterOptions;
   readonly #writers = new Map<number, Writer>();
+  readonly #turns = new TrackerTurns();
 
   constructor(options: TrackerWriterOptions) {
     this.#options = options;
@@ -59,41 +70,76 @@ export class TrackerWriters {
   }
 
   async #write(record: IssueRecord, writer: Writer): Promise<void> {
-    const { run, persist, logger, now, closed } = this.#options;
+    const { logger, closed } = this.#options;
     try {
-      for (let effect = record.outbox.find(writesTracker); effect && !closed(); effect = record.outbox.find(writesTracker)) {
-        const label = effect.type === 'setStateLabel';
-        // Only the last state label counts: after an outage, catch up without the ones in between.
-        const superseded = label && supersededLabel(record.outbox, effect);
+      while (!closed()) {
+        let effect = await this.#nextToSend(record, writer);
+        if (effect === undefined) break;
+        // A pull request is never skipped and its branch push takes seconds: it waits for no turn.
+        const endTurn = opensPullRequest(effect) ? undefined : await this.#turns.take();
         try {
-          if (!superseded) await run(record, effect);
-        } catch (error) {
-          effect.failures = (effect.failures ?? 0) + 1;
-          writer.failures += 1;
-          // The client has already retried what it could: wait before the next round.
-          const waitMs = backoffDelayMs(writer.failures - 1, TRACKER_WRITE_BACKOFF);
-          writer.retryAt = now() + waitMs;
-          logger.warn(
-            { issue: record.number, effect: effect.type, failures: effect.failures, retryInMs: waitMs, err: describeError(error) },
-            `tracker write failed; will retry in ${waitMs / 1000} s (the work goes on)`,
-          );
-          return;
+          // Decided again now that the turn came: the issue may have moved on while it waited.
+          if (endTurn) effect = closed() ? undefined : await this.#nextToSend(record, writer);
+          if (effect === undefined || !(await this.#send(record, writer, effect))) return;
+        } finally {
+          endTurn?.();
         }
-        if (label && effect.at !== undefined) {
-          writer.staleSince = Math.min(writer.staleSince ?? effect.at, effect.at);
-          if (!superseded) {
-            this.#options.onLabelLanded?.(Math.max(0, now() - writer.staleSince) / 1000);
-            writer.staleSince = undefined;
-          }
-        }
-        writer.failures = 0;
-        record.outbox.splice(record.outbox.indexOf(effect), 1);
-        await persist(record);
       }
       if (!record.outbox.some(writesTracker)) this.#options.drained(record);
     } catch (error) {
       logger.warn({ issue: record.number, err: describeError(error) }, 'could not record a tracker write; it is replayed');
     }
+  }
+
+  /**
+   * The issue's first tracker write still worth sending. Those that are not are taken out of the
+   * outbox (persisted, so a restart does not send them either; if it comes before that, it
+   * decides the same from the same outbox): a state label a later one replaces, and a start
+   * comment of work that has finished (its done or failed comment is waiting behind it).
+   */
+  async #nextToSend(record: IssueRecord, writer: Writer): Promise<WorkflowEffect | undefined> {
+    let skipped = false;
+    for (let effect = record.outbox.find(writesTracker); effect; effect = record.outbox.find(writesTracker)) {
+      if (supersededLabel(record.outbox, effect)) {
+        if (effect.at !== undefined) writer.staleSince = Math.min(writer.staleSince ?? effect.at, effect.at);
+      } else if (finishedStart(record.outbox, effect)) {
+        this.#options.logger.info({ issue: record.number, key: effect.params.key }, 'start comment not posted: the work finished before its turn');
+      } else {
+        break;
+      }
+      record.outbox.splice(record.outbox.indexOf(effect), 1);
+      skipped = true;
+    }
+    if (skipped) await this.#options.persist(record);
+    return record.outbox.find(writesTracker);
+  }
+
+  /** Sends one write and takes it out of the outbox; false when it failed (retried later, with backoff). */
+  async #send(record: IssueRecord, writer: Writer, effect: WorkflowEffect): Promise<boolean> {
+    const { run, persist, logger, now } = this.#options;
+    try {
+      await run(record, effect);
+    } catch (error) {
+      effect.failures = (effect.failures ?? 0) + 1;
+      writer.failures += 1;
+      // The client has already retried what it could: wait before the next round.
+      const waitMs = backoffDelayMs(writer.failures - 1, TRACKER_WRITE_BACKOFF);
+      writer.retryAt = now() + waitMs;
+      logger.warn(
+        { issue: record.number, effect: effect.type, failures: effect.failures, retryInMs: waitMs, err: describeError(error) },
+        `tracker write failed; will retry in ${waitMs / 1000} s (the work goes on)`,
+      );
+      return false;
+    }
+    if (effect.type === 'setStateLabel' && effect.at !== undefined) {
+      const since = Math.min(writer.staleSince ?? effect.at, effect.at);
+      this.#options.onLabelLanded?.(Math.max(0, now() - since) / 1000);
+      writer.staleSince = undefined;
+    }
+    writer.failures = 0;
+    record.outbox.splice(record.outbox.indexOf(effect), 1);
+    await persist(record);
+    return true;
   }
 }
 
@@ -109,6 +155,17 @@ interface Writer {
 export function stuckWrite(record: IssueRecord): WorkflowEffect | undefined {
   const first = record.outbox.find(writesTracker);
   return first && (first.failures ?? 0) >= WRITE_FAILURES_REPORTED ? first : undefined;
+}
+
+/** A pull request to open (the `pr` stage succeeded). */
+function opensPullRequest(effect: WorkflowEffect): boolean {
+  return effect.type === 'stageSucceeded';
+}
+
+/** A start comment with the issue's done or failed comment waiting behind it: the work it announces is over. */
+function finishedStart(outbox: readonly WorkflowEffect[], effect: WorkflowEffect): boolean {
+  if (effect.type !== 'comment' || effect.params.kind !== 'started') return false;
+  return outbox.slice(outbox.indexOf(effect) + 1).some((later) => later.type === 'comment' && (later.params.kind === 'done' || later.params.kind === 'failed'));
 }
 
 /** A state label that a later one in the outbox replaces. */
