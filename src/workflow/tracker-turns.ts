@@ -8,14 +8,16 @@
  *   the state label it has then, no start comment for work that has finished since
  *   (./tracker-writer.ts).
  * - Round robin: an issue with many writes waiting takes one turn per round, so it never holds
- *   back another issue's final label for longer than one round.
+ *   back another issue's final label for longer than one round; and a waiter that is `urgent`
+ *   when the turn is handed on (asked then, not when it began to wait: an issue's outbox moves on
+ *   while it waits) goes before the others — an issue's final state label, say.
  */
 export class TrackerTurns {
-  readonly #waiting: Array<() => void> = [];
+  readonly #waiting: Array<{ grant: () => void; urgent: () => boolean }> = [];
   #busy = false;
 
   /** Resolves when it is the caller's turn, with the function that ends it (call it exactly once). */
-  take(): Promise<() => void> {
+  take(urgent: () => boolean = () => false): Promise<() => void> {
     return new Promise((resolve) => {
       const grant = () => {
         this.#busy = true;
@@ -26,14 +28,15 @@ export class TrackerTurns {
           this.#next();
         });
       };
-      if (this.#busy) this.#waiting.push(grant);
+      if (this.#busy) this.#waiting.push({ grant, urgent });
       else grant();
     });
   }
 
   #next(): void {
-    const grant = this.#waiting.shift();
-    if (grant) grant();
+    const index = Math.max(0, this.#waiting.findIndex((waiter) => waiter.urgent()));
+    const [waiter] = this.#waiting.splice(index, 1);
+    if (waiter) waiter.grant();
     else this.#busy = false;
   }
 }

@@ -14,7 +14,7 @@ import { deferred, waitFor } from '../support/wait.ts';
 
 const label = (name: string, at: number): WorkflowEffect => ({ type: 'setStateLabel', params: { label: name }, at });
 const comment = (kind: string): WorkflowEffect => ({ type: 'comment', params: { kind, key: `issue-7.g1.${kind}` }, at: 0 });
-const written = (effect: WorkflowEffect) => String(effect.params.label ?? effect.params.kind);
+const written = (effect: WorkflowEffect) => (effect.type === 'setStateLabel' ? `label ${String(effect.params.label)}` : String(effect.params.kind));
 
 function writers(options: { now: () => number; run: (effect: WorkflowEffect, issue: number) => Promise<void> }) {
   const lags: number[] = [];
@@ -33,6 +33,17 @@ function writers(options: { now: () => number; run: (effect: WorkflowEffect, iss
     onLabelLanded: (seconds) => lags.push(seconds),
   });
   return { tracker, background, lags, lines, persisted };
+}
+
+/** Writers whose tracker holds #1's writes until `held` resolves; `sent` says what was sent, in order. */
+function holdingIssueOne() {
+  const sent: string[] = [];
+  const held = deferred();
+  const run = async (effect: WorkflowEffect, issue: number) => {
+    sent.push(`#${issue} ${written(effect)}`);
+    if (issue === 1) await held.promise;
+  };
+  return { ...writers({ now: () => 0, run }), sent, held };
 }
 
 const record = (outbox: WorkflowEffect[], number = 7): IssueRecord => ({ number, issue: { number, title: 't', body: '', labels: [], author: 'a' }, contentHash: 'h', dependsOn: [], snapshot: {}, outbox, discoveredAt: 0 });
@@ -59,9 +70,9 @@ describe('tracker writers', () => {
     const issue = record([label('implementing', 0), comment('started'), label('reviewing', 0), label('done', 0), comment('done')]);
     tracker.start(issue);
     await background.settled();
-    expect(sent).toEqual(['done', 'done']);
+    expect(sent.sort()).toEqual(['done', 'label done']);
     // Skipped before anything was sent: a restart from the outbox as persisted then sends only the rest.
-    expect(persisted[0]).toEqual(['done', 'done']);
+    expect(persisted[1]).toEqual(['label done', 'done']);
     expect(issue.outbox).toEqual([]);
   });
 
@@ -71,32 +82,47 @@ describe('tracker writers', () => {
     tracker.start(record([label('implementing', 0), comment('started'), label('pending', 0), comment('changes_requested')]));
     await background.settled();
     // `implementing` is replaced by `pending`; the review asked for changes, the work is not over.
-    expect(sent).toEqual(['started', 'pending', 'changes_requested']);
+    expect(sent.filter((line) => line.startsWith('label'))).toEqual(['label pending']);
+    expect(sent.filter((line) => !line.startsWith('label'))).toEqual(['started', 'changes_requested']);
     sent.length = 0;
     tracker.start(record([comment('started'), label('failed', 0), comment('failed')], 8));
     await background.settled();
-    expect(sent).toEqual(['failed', 'failed']);
+    expect(sent.sort()).toEqual(['failed', 'label failed']);
   });
 
-  it('take turns, one write at a time, and decide what to write when the turn comes', async () => {
-    const sent: string[] = [];
-    const held = deferred();
-    const { tracker, background } = writers({
-      now: () => 0,
-      run: async (effect, issue) => {
-        sent.push(`#${issue} ${written(effect)}`);
-        if (sent.length === 1) await held.promise;
-      },
-    });
-    tracker.start(record([comment('changes_requested'), comment('ci_failed')], 1));
+  it('take turns, one label and one comment at a time, and decide what to write when the turn comes', async () => {
+    const { tracker, background, sent, held } = holdingIssueOne();
+    tracker.start(record([label('implementing', 0), comment('started')], 1));
     const other = record([label('implementing', 0), comment('started')], 2);
     tracker.start(other);
-    await waitFor(() => sent.length === 1);
-    // While #1's write is under way, #2 waits for its turn, and finishes meanwhile.
+    await waitFor(() => sent.length === 2);
+    expect(sent.sort()).toEqual(['#1 label implementing', '#1 started']);
+    // While #1's writes are under way, #2 waits for both turns, and its work finishes meanwhile.
     other.outbox.push(label('done', 0), comment('done'));
     held.resolve();
     await background.settled();
-    expect(sent).toEqual(['#1 changes_requested', '#2 done', '#1 ci_failed', '#2 done']);
+    expect(sent.slice(2).sort()).toEqual(['#2 done', '#2 label done']);
+  });
+
+  it('take turns round robin: an issue with many comments waiting lets the others post between its own', async () => {
+    const sent: string[] = [];
+    const { tracker, background } = writers({ now: () => 0, run: async (effect, issue) => void sent.push(`#${issue} ${written(effect)}`) });
+    tracker.start(record([comment('changes_requested'), comment('ci_failed'), comment('conflict')], 1));
+    tracker.start(record([comment('done')], 2));
+    tracker.start(record([comment('failed')], 3));
+    await background.settled();
+    expect(sent).toEqual(['#1 changes_requested', '#2 done', '#3 failed', '#1 ci_failed', '#1 conflict']);
+  });
+
+  it('give a final state label the next turn, ahead of the labels that asked before it', async () => {
+    const { tracker, background, sent, held } = holdingIssueOne();
+    tracker.start(record([label('implementing', 0)], 1));
+    tracker.start(record([label('implementing', 0)], 2));
+    tracker.start(record([label('done', 0)], 3));
+    await waitFor(() => sent.length === 1);
+    held.resolve();
+    await background.settled();
+    expect(sent).toEqual(['#1 label implementing', '#3 label done', '#2 label implementing']);
   });
 
   it('log a failed write with when it is retried, not "giving up"', async () => {
