@@ -83,7 +83,8 @@ describe('the tracker catching up', { timeout: 240_000 }, () => {
     console.log(
       `tracker catch-up, ${ISSUES} issues: ${puts.length} label PUTs and ${comments.length} comments after the release ` +
         `(${comments.filter((comment) => comment.body.includes('started work on')).length} start comments); ` +
-        `done label ${Math.max(...landed).toFixed(1)} s at most after the issue finished (${((Date.now() - releasedAt) / 1000).toFixed(1)} s to catch up); ` +
+        `done label ${Math.max(...landed).toFixed(1)} s at most after the issue finished, the last ${((Math.max(...puts.map((put) => put.at)) - releasedAt) / 1000).toFixed(1)} s after the release ` +
+        `(${((Date.now() - releasedAt) / 1000).toFixed(1)} s to catch up with the comments); ` +
         `miyabi_tracker_lag_seconds mean ${(lagSum / lagCount).toFixed(1)} s over ${lagCount} labels`,
     );
 
