@@ -204,7 +204,7 @@ describe('exactly once across kill -9', { timeout: 180_000 }, () => {
     await dir?.[Symbol.asyncDispose]();
   });
 
-  it('after the agents succeeded but before the comments and the pull request got through, a restart posts each once', async () => {
+  it('after the agents succeeded but before the comments and the pull request got through, a restart posts each once (the start comment of finished work not at all)', async () => {
     fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
     const issue = fake.addIssue({ title: 'Exactly once', author: 'acme', authorAssociation: 'OWNER', labels: ['type:docs'] });
     fake.labelIssue(issue.number, 'miyabi', 'acme');
@@ -243,13 +243,15 @@ describe('exactly once across kill -9', { timeout: 180_000 }, () => {
     const second = execa(cliPath, ['up', '--once', '--config', config], { cwd: repoRoot, reject: false, env, timeout: 120_000 });
     const result = await second;
     expect(result.exitCode, result.stderr.slice(-2000)).toBe(0);
-    expect(fake.commentCount(issue.number)).toBe(2);
+    // The done comment once; the start comment never: the work was over before it got through (docs/WORKFLOW.md).
+    const bodies = () => fake!.state.comments.filter((comment) => comment.issue === issue.number).map((comment) => comment.body.split('\n')[1]);
+    expect(bodies()).toEqual([`🎼 **Miyabi Orchestra**: #${issue.number} is done.`]);
     expect(fake.pullsForHead('miyabi/issue-1')).toHaveLength(1);
     expect(fake.state.issues.get(issue.number)!.labels.filter((label) => label.startsWith('miyabi:'))).toEqual(['miyabi:done']);
     // Once more: nothing new is written.
     const third = await execa(cliPath, ['up', '--once', '--config', config], { cwd: repoRoot, reject: false, env, timeout: 120_000 });
     expect(third.exitCode).toBe(0);
-    expect(fake.commentCount(issue.number)).toBe(2);
+    expect(bodies()).toHaveLength(1);
     expect(fake.pullsForHead('miyabi/issue-1')).toHaveLength(1);
   });
 });
