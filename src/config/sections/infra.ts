@@ -132,6 +132,15 @@ export const logSection = z
       .boolean()
       .default(true)
       .describe('Also write the JSON lines to <dataDir>/logs/orchestra.log (stdout always gets them)'),
+    rotation: z
+      .object({
+        maxBytes: z.number().int().min(1_024).default(50 * 1024 * 1024).describe('Size at which orchestra.log (and each runner\'s log) is rotated (bytes)'),
+        maxAgeHours: z.number().positive().default(24).describe('Age at which orchestra.log (and each runner\'s log) is rotated, even if small'),
+        maxFiles: z.number().int().min(0).default(7).describe('Rotated files kept: <file>.1 (newest) … <file>.<maxFiles>; older ones are deleted'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Rotation of <dataDir>/logs/orchestra.log and <dataDir>/logs/runners/<agent>.log, done by the orchestra itself (no logrotate rule needed)'),
     redact: z
       .array(z.string().regex(redactPath, 'expected a field path like "*.apiKey" or \'headers["x-api-key"]\''))
       .default([])
