@@ -85,6 +85,9 @@ export const natsSection = z
   .prefault({})
   .describe('The NATS server the bus runs on');
 
+const streamBytes = (what: string, mib: number) =>
+  z.number().int().min(64 * 1024).default(mib * 1024 * 1024).describe(`${what} (bytes)`);
+
 export const busSection = z
   .object({
     maxDeliver: z
@@ -99,6 +102,17 @@ export const busSection = z
       .default('file')
       .describe('JetStream storage of the streams: file survives a restart, memory does not'),
     duplicateWindowMs: millis('Window in which a republished message id is dropped as a duplicate', 120_000, 1),
+    maxBytes: z
+      .object({
+        tasks: streamBytes('The tasks stream; when full it refuses new tasks (the dispatcher retries them), never dropping one', 256),
+        events: streamBytes('The events stream (issue events, task results, health reports); when full it refuses new events, never dropping one unread', 256),
+        dlq: streamBytes('The dead-letter stream; when full its oldest dead letters are dropped', 64),
+        state: streamBytes('The KV bucket of the workflow\'s records; when full a write is refused (docs/BUS.md "Limits")', 128),
+        once: streamBytes('The KV ledger of what happened once (webhook deliveries, comment commands)', 32),
+      })
+      .strict()
+      .prefault({})
+      .describe('Size limit of each stream and KV bucket, in bytes (each also ages out: docs/BUS.md "Limits"). JetStream reserves them against its store: together they must fit on the data directory\'s disk'),
   })
   .strict()
   .prefault({})
