@@ -51,6 +51,21 @@ export const healthSection = z
   .prefault({})
   .describe('The health monitor');
 
+export const retentionSection = z
+  .object({
+    days: z
+      .number()
+      .nonnegative()
+      .default(30)
+      .describe(
+        'How long a finished issue\'s effect ledger and stage cache (effect.*, cache.* in the KV bucket) are kept after it finished; then they are pruned and its record compacted to one revision (docs/OPERATIONS.md). 0: at the first sweep after it finished',
+      ),
+    sweepIntervalMs: millis('How often finished issues are swept (KV records, task files); also at start and whenever an issue finishes', 3_600_000, 1_000),
+  })
+  .strict()
+  .prefault({})
+  .describe('What is kept of finished issues, and for how long');
+
 export const notifySection = z
   .object({
     webhooks: z
