@@ -5,7 +5,7 @@
 import { fromPromise } from 'xstate';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
-import { healthMonitorMachine, type HealthReport } from '../machines/health-monitor.ts';
+import { healthMonitorMachine, reportToPublish, type HealthReport } from '../machines/health-monitor.ts';
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
@@ -44,6 +44,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
     onOutcome: (kind, outcome) => resources.metrics.notification(kind, outcome),
   });
   let notified = new Map<string, HealthProblem>();
+  let published: { gist: string; at: number } | undefined;
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
@@ -73,6 +74,9 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           // In the background: a slow or failing webhook never holds up the checks.
           for (const notice of next.notices) void notifier.send(notice);
         }
+        const next = reportToPublish(published, report, Date.now(), resources.config.health.reportHeartbeatMs);
+        if (next === undefined) return;
+        published = next;
         publish('miyabi.events.health', 'health.report', report);
       },
     },

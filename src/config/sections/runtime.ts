@@ -46,6 +46,11 @@ export const supervisorSection = z
 export const healthSection = z
   .object({
     checkIntervalMs: millis('How often the health monitor checks the actors', 5_000, 1),
+    reportHeartbeatMs: millis(
+      'A health report goes on the bus (miyabi.events.health) when it differs from the last one, and otherwise this long after it (a slow heartbeat)',
+      300_000,
+      1,
+    ),
   })
   .strict()
   .prefault({})
