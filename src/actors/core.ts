@@ -9,7 +9,7 @@ import { healthMonitorMachine, reportToPublish, type HealthReport } from '../mac
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
-import { EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
+import { DEFAULT_HEALTH_LIMITS, EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
 import { HealthObserver } from './health-checks.ts';
 import { healthNotices } from '../machines/health-notices.ts';
 import type { HealthProblem } from '../machines/health-judge.ts';
@@ -48,7 +48,8 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
-        const judged = judgeHealth(await observer.observe(), memory);
+        const { health } = resources.config;
+        const judged = judgeHealth(await observer.observe(), memory, { ...DEFAULT_HEALTH_LIMITS, minFreeDiskBytes: health.minFreeDiskBytes });
         memory = judged.memory;
         const findings = judged.problems;
         resources.lastHealth = { ok: findings.length === 0, problems: findings.map((finding) => finding.message), findings, checkedAt: new Date().toISOString() };

@@ -5,8 +5,8 @@
  * stream's depth, the tracker's state, the data directory's disk, and the orchestrator's own
  * event-loop delay and memory.
  */
-import { statfs } from 'node:fs/promises';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { diskSpace } from '../infra/os/disk.ts';
 import type { HealthObservation } from '../machines/health-judge.ts';
 import { flattenTree } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -42,13 +42,15 @@ export class HealthObserver {
     const dlq = streams?.find((stream) => stream.name === resources.bus?.topology.streams.dlq);
     const lagMs = this.#delay.max / 1e6;
     this.#delay.reset();
+    const disk = await diskSpace(resources.config.dataDir);
     return {
       busConnected: resources.bus !== undefined && resources.nc !== undefined && !resources.nc.isClosed(),
       actorsDown,
       agents,
       deadLetters: dlq?.messages,
       trackerDegraded: await trackerDegraded(resources),
-      diskFreeRatio: await diskFree(resources.config.dataDir),
+      diskFreeRatio: disk?.freeRatio,
+      diskFreeBytes: disk?.freeBytes,
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
       roles: resources.taskSamples.snapshot(),
@@ -57,15 +59,6 @@ export class HealthObserver {
 
   close(): void {
     this.#delay.disable();
-  }
-}
-
-async function diskFree(dir: string): Promise<number | undefined> {
-  try {
-    const stats = await statfs(dir);
-    return stats.blocks > 0 ? stats.bavail / stats.blocks : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -11,6 +11,7 @@
  *   dead_letters_growing warning   MIYABI_DLQ holds more messages than at the last check
  *   tracker_degraded     warning   tracker requests are failing or waiting on a rate limit
  *   disk_low             warning under 10 % free on the data directory's disk, critical under 5 %
+ *   disk_full            critical  under `minFreeDiskBytes` free: no new work is dispatched until there is more
  *   event_loop_lag       warning   the orchestrator's event loop was held up over `maxEventLoopLagMs`
  *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
  *   slow_tasks           warning   a role's recent tasks are slower than its baseline (./health-anomaly.ts)
@@ -29,6 +30,7 @@ export type HealthProblemKind =
   | 'dead_letters_growing'
   | 'tracker_degraded'
   | 'disk_low'
+  | 'disk_full'
   | 'event_loop_lag'
   | 'memory_high'
   | 'slow_tasks'
@@ -62,6 +64,8 @@ export interface HealthObservation {
   trackerDegraded: boolean;
   /** Free share (0..1) of the data directory's disk; undefined when unknown. */
   diskFreeRatio: number | undefined;
+  /** Free bytes on that disk; undefined when unknown. */
+  diskFreeBytes?: number | undefined;
   /** The worst event-loop delay since the last check. */
   eventLoopLagMs: number;
   rssBytes: number;
@@ -72,9 +76,18 @@ export interface HealthObservation {
 export interface HealthLimits {
   maxEventLoopLagMs: number;
   maxRssBytes: number;
+  /** Under this many free bytes on the data directory's disk, dispatch stops (`health.minFreeDiskBytes`). */
+  minFreeDiskBytes?: number;
 }
 
 export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3 };
+
+/** The disk guard's verdict: why no new work may start, or undefined when it may. */
+export function diskFullReason(freeBytes: number | undefined, minFreeBytes: number): string | undefined {
+  if (freeBytes === undefined || freeBytes >= minFreeBytes) return undefined;
+  const mib = (bytes: number) => `${Math.floor(bytes / 1024 ** 2)} MiB`;
+  return `${mib(freeBytes)} free on the data directory's disk, under health.minFreeDiskBytes (${mib(minFreeBytes)}): no new work is dispatched`;
+}
 
 /** What a check carries over to the next one. */
 export interface HealthMemory {
@@ -115,6 +128,8 @@ export function judgeHealth(
   if (observation.trackerDegraded) add('tracker_degraded', 'warning', 'tracker', 'tracker requests are failing or waiting on a rate limit');
   const free = observation.diskFreeRatio;
   if (free !== undefined && free < 0.1) add('disk_low', free < 0.05 ? 'critical' : 'warning', 'dataDir', `${(free * 100).toFixed(1)} % free on the data directory's disk`);
+  const full = diskFullReason(observation.diskFreeBytes, limits.minFreeDiskBytes ?? 0);
+  if (full !== undefined) add('disk_full', 'critical', 'dataDir', full);
   if (observation.eventLoopLagMs > limits.maxEventLoopLagMs) add('event_loop_lag', 'warning', 'orchestrator', `event loop held up ${Math.round(observation.eventLoopLagMs)} ms`);
   if (observation.rssBytes > limits.maxRssBytes) add('memory_high', 'warning', 'orchestrator', `resident memory ${Math.round(observation.rssBytes / 1024 ** 2)} MiB`);
   const detected = detectAnomalies(observation.roles ?? {}, memory.anomalies ?? new Set());

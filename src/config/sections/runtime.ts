@@ -46,6 +46,14 @@ export const supervisorSection = z
 export const healthSection = z
   .object({
     checkIntervalMs: millis('How often the health monitor checks the actors', 5_000, 1),
+    minFreeDiskBytes: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(512 * 1024 * 1024)
+      .describe(
+        'Under this many free bytes on the data directory\'s disk, no new task is dispatched (tasks at work finish; the NATS store and the records keep room to be written) and the health monitor reports disk_full; dispatch resumes when there is more. The monitor warns earlier, under 10 % free. 0: never paused',
+      ),
     reportHeartbeatMs: millis(
       'A health report goes on the bus (miyabi.events.health) when it differs from the last one, and otherwise this long after it (a slow heartbeat)',
       300_000,
