@@ -4,13 +4,15 @@
  * worktrees of an earlier run are reconciled before the tree starts (orchestra.ts). Finished issues'
  * task files (`<dataDir>/tasks/issue-<n>.*`) go once `workspace.taskFilesRetentionHours` have
  * passed, and their effect ledger and stage cache in the KV bucket once `retention.days` have
- * (src/workflow/retention.ts): swept at start, whenever an issue finishes, and every
+ * (src/workflow/retention.ts), as are the agents' log days older than that: swept at start, whenever an issue finishes, and every
  * `retention.sweepIntervalMs`.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { removeIssueTaskFiles } from '../agents/run-agent.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
+import { removeOldPaneLogDays } from '../infra/panes/log.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { FINISHED_STATES, pruneFinishedIssues } from '../workflow/retention.ts';
@@ -36,6 +38,8 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
       const taskDirs = await removeIssueTaskFiles(config.dataDir, number, { olderThan });
       if (taskDirs > 0) logger.info({ issue: number, taskDirs }, 'finished issue: task files removed');
     }
+    const logDays = await removeOldPaneLogDays(join(config.dataDir, 'logs', 'agents'), config.retention.days);
+    if (logDays > 0) logger.info({ files: logDays }, 'agents\' log days past retention removed');
     if (!resources.nc || resources.nc.isClosed()) return;
     const kv = await bus.kv();
     const outcome = await pruneFinishedIssues({

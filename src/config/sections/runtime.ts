@@ -71,9 +71,9 @@ export const retentionSection = z
       .nonnegative()
       .default(30)
       .describe(
-        'How long a finished issue\'s effect ledger and stage cache (effect.*, cache.* in the KV bucket) are kept after it finished; then they are pruned and its record compacted to one revision (docs/OPERATIONS.md). 0: at the first sweep after it finished',
+        'How long a finished issue\'s effect ledger and stage cache (effect.*, cache.* in the KV bucket) are kept after it finished; then they are pruned and its record compacted to one revision (docs/OPERATIONS.md). Also how many days of the agents\' output logs are kept (older day files are deleted). 0: at the first sweep after it finished',
       ),
-    sweepIntervalMs: millis('How often finished issues are swept (KV records, task files); also at start and whenever an issue finishes', 3_600_000, 1_000),
+    sweepIntervalMs: millis('How often finished issues (KV records, task files) and old agents\' log days are swept; also at start and whenever an issue finishes', 3_600_000, 1_000),
   })
   .strict()
   .prefault({})
