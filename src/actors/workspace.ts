@@ -29,16 +29,19 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
   let subscription: BusSubscription | undefined;
   const pruned = new Set<number>();
   /** Finished issues' task files and KV records past their retention go; the rest stay for inspection. */
-  const sweepFinished = async () => {
+  const sweepFinished = async (only?: number) => {
     const { config } = resources;
-    const states = resources.workflow?.states() ?? new Map<number, string>();
+    const all = resources.workflow?.states() ?? new Map<number, string>();
+    // An issue that just finished is swept alone: a sweep of every issue at each finish would cost
+    // the square of the backlog. Everything is swept at start and every sweepIntervalMs.
+    const states = only === undefined ? all : new Map([...all].filter(([number]) => number === only));
     const olderThan = Date.now() - config.workspace.taskFilesRetentionHours * 3_600_000;
     for (const [number, state] of states) {
       if (!FINISHED_STATES.has(state)) continue;
       const taskDirs = await removeIssueTaskFiles(config.dataDir, number, { olderThan });
       if (taskDirs > 0) logger.info({ issue: number, taskDirs }, 'finished issue: task files removed');
     }
-    const logDays = await removeOldPaneLogDays(join(config.dataDir, 'logs', 'agents'), config.retention.days);
+    const logDays = only === undefined ? await removeOldPaneLogDays(join(config.dataDir, 'logs', 'agents'), config.retention.days) : 0;
     if (logDays > 0) logger.info({ files: logDays }, 'agents\' log days past retention removed');
     if (!resources.nc || resources.nc.isClosed()) return;
     const kv = await bus.kv();
@@ -72,7 +75,7 @@ export const workspaceLogic = fromRuntime<{ resources: OrchestraResources }>(({ 
         }
         const removed = await resources.worktrees.remove(`issue-${issue.number}`);
         if (removed) logger.info({ issue: issue.number }, 'issue finished; worktree removed');
-        await sweepFinished().catch((error: unknown) => logger.warn({ err: String(error) }, 'could not sweep finished issues'));
+        await sweepFinished(issue.number).catch((error: unknown) => logger.warn({ err: String(error) }, 'could not sweep finished issues'));
       },
     })
     .then(

@@ -65,7 +65,13 @@ describe('bounded disk', () => {
       const kv = await resources.bus!.kv();
       await waitFor(async () => (await countKeys(kv, 'effect.>')) + (await countKeys(kv, 'cache.>')) === 0, { timeoutMs: 30_000, what: 'retention swept every finished issue' });
       await waitFor(async () => (await readdir(join(test.dataDir, 'tasks')).catch(() => [])).length === 0, { timeoutMs: 30_000, what: 'task files removed' });
-      await waitFor(async () => (await readdir(join(test.dataDir, 'worktrees')).catch(() => [])).length === 0, { timeoutMs: 30_000, what: 'worktrees removed' });
+      let worktrees: string[] = [];
+      await waitFor(async () => (worktrees = await readdir(join(test.dataDir, 'worktrees')).catch(() => [])).length === 0, {
+        timeoutMs: 30_000 + ISSUES * 200,
+        what: 'worktrees removed',
+      }).catch((error: unknown) => {
+        throw new Error(`${String(error)}: ${worktrees.join(', ')}`);
+      });
       const perIssue = ((await bytesUnder(test.dataDir)) - before) / ISSUES;
       const partsAfter = await sizes();
       const parts = Object.entries(partsAfter).map(([name, size]) => `${name} ${Math.round((size - (partsBefore[name] ?? 0)) / ISSUES)}`);
