@@ -54,7 +54,7 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
       sender: 'orchestra',
       logger,
       observer: resources.busObserver,
-      topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs },
+      topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes },
     });
     await bus.ensureTopology();
     // The runners' consumers, made here: a runner may look its own up and pull, not create one.

@@ -5,7 +5,7 @@
 import { fromPromise } from 'xstate';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
-import { healthMonitorMachine, type HealthReport } from '../machines/health-monitor.ts';
+import { healthMonitorMachine, reportToPublish, type HealthReport } from '../machines/health-monitor.ts';
 import { issueWatcherMachine } from '../machines/issue-watcher.ts';
 import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
@@ -36,7 +36,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   let memory = EMPTY_HEALTH_MEMORY;
   let lastProblems = new Set<string>();
   const observer = new HealthObserver(resources);
-  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs, maxStoreShare: resources.config.health.maxStoreShare };
+  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs, maxStoreShare: resources.config.health.maxStoreShare, minFreeDiskBytes: resources.config.health.minFreeDiskBytes };
   const { notify } = resources.config;
   const notifier = notify.webhooks.length === 0 ? undefined : new WebhookNotifier({
     targets: notify.webhooks,
@@ -50,6 +50,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   const healthIssues = issueTracker && new HealthIssueReporter({ tracker: issueTracker, commentIntervalMs: notify.githubIssues.commentIntervalMs, maxPerCheck: notify.maxPerCheck, logger });
   // For the KPIs (docs/KPI.md): each report is a sign of life, with the agents there to work.
   let agentsPresent: Record<string, number> = {};
+  let published: { gist: string; at: number } | undefined;
   const logic = healthMonitorMachine.provide({
     actors: {
       check: fromPromise<HealthReport>(async () => {
@@ -83,7 +84,13 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
           for (const notice of next.notices) void notifier.send(notice);
         }
         healthIssues?.report(report.findings ?? []);
-        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: resources.config.health.checkIntervalMs, agents: agentsPresent, startedAt: resources.startedAt.toISOString() });
+        // On change (the agents there to work included: the KPIs' available time) or after the slow
+        // heartbeat; `intervalMs` tells the KPIs how long a silence is still a sign of life.
+        const { health } = resources.config;
+        const next = reportToPublish(published, report, Date.now(), health.reportHeartbeatMs, agentsPresent);
+        if (next === undefined) return;
+        published = next;
+        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: health.reportHeartbeatMs, agents: agentsPresent, startedAt: resources.startedAt.toISOString() });
       },
     },
   });

@@ -7,8 +7,9 @@
  * limit, and the orchestrator's own
  * event-loop delay and memory.
  */
-import { statfs } from 'node:fs/promises';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { statfs } from 'node:fs/promises';
+import { diskSpace } from '../infra/os/disk.ts';
 import type { HealthObservation, TaskObservation } from '../machines/health-judge.ts';
 import { flattenTree } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -49,13 +50,15 @@ export class HealthObserver {
     const dlq = streams?.find((stream) => stream.name === resources.bus?.topology.streams.dlq);
     const lagMs = this.#delay.max / 1e6;
     this.#delay.reset();
+    const disk = await diskSpace(resources.config.dataDir);
     return {
       busConnected: resources.bus !== undefined && resources.nc !== undefined && !resources.nc.isClosed(),
       actorsDown,
       agents,
       deadLetters: dlq?.messages,
       trackerDegraded: await trackerDegraded(resources),
-      diskFreeRatio: await diskFree(resources.config.dataDir),
+      diskFreeRatio: disk?.freeRatio,
+      diskFreeBytes: disk?.freeBytes,
       natsStore: await natsStore(resources),
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
@@ -105,15 +108,6 @@ async function natsStore(resources: OrchestraResources): Promise<HealthObservati
   if (config.nats.urls.length > 0) return undefined;
   const disk = await statfs(config.dataDir).catch(() => undefined);
   return disk === undefined || disk.blocks === 0 ? undefined : { bytes: usage.fileBytes, limitBytes: disk.blocks * disk.bsize, limitOf: "the data directory's disk" };
-}
-
-async function diskFree(dir: string): Promise<number | undefined> {
-  try {
-    const stats = await statfs(dir);
-    return stats.blocks > 0 ? stats.bavail / stats.blocks : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function trackerDegraded(resources: OrchestraResources): Promise<boolean> {

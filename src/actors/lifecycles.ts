@@ -16,6 +16,8 @@ import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { redactDeep } from '../infra/observe/redact.ts';
+import { diskSpace } from '../infra/os/disk.ts';
+import { diskFullReason } from '../machines/health-judge.ts';
 import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, MalformedPayload, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
@@ -113,6 +115,9 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
       redact: resources.redact,
       checkProgram: (command) => checkAgentProgram(command),
+      // Read at each dispatch, not from the last health check: a disk that fills between two
+      // checks stops new work at once.
+      dispatchPaused: async () => diskFullReason((await diskSpace(resources.config.dataDir))?.freeBytes, resources.config.health.minFreeDiskBytes),
     });
     await engine.start();
     if (stopping) return;

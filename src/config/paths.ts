@@ -47,6 +47,12 @@ export function logFilePath(config: Pick<OrchestraConfig, 'dataDir'>): string {
   return join(config.dataDir, 'logs', 'orchestra.log');
 }
 
+/** How the orchestra's and the runners' log files rotate (`log.rotation`), as the logger takes it. */
+export function logRotationOf(config: Pick<OrchestraConfig, 'log'>): { maxBytes: number; maxAgeMs: number; maxFiles: number } {
+  const { maxBytes, maxAgeHours, maxFiles } = config.log.rotation;
+  return { maxBytes, maxAgeMs: maxAgeHours * 3_600_000, maxFiles };
+}
+
 /** Where the local issue source writes back: `issues.local.trackerDir`, or `<dataDir>/tracker`. */
 export function trackerDirOf(config: Pick<OrchestraConfig, 'dataDir' | 'issues'>): string {
   return config.issues.local.trackerDir ?? join(config.dataDir, 'tracker');

@@ -21,7 +21,7 @@ import { agentsSection } from './sections/agents.ts';
 import { busSection, httpSection, logSection, natsSection } from './sections/infra.ts';
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
-import { healthSection, notifySection, supervisorSection } from './sections/runtime.ts';
+import { healthSection, notifySection, retentionSection, supervisorSection } from './sections/runtime.ts';
 import { workflowSection } from './sections/workflow.ts';
 
 export const configSchema = z
@@ -38,6 +38,7 @@ export const configSchema = z
     panes: panesSection,
     workspace: workspaceSection,
     health: healthSection,
+    retention: retentionSection,
     notify: notifySection,
   })
   .strict()

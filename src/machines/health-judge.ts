@@ -13,6 +13,7 @@
  *   disk_low             warning under 10 % free on the data directory's disk, critical under 5 %
  *   nats_store_full      warning   the JetStream store over `maxStoreShare` of its limit (the account's, else
  *                                  the data directory's disk for the embedded server); critical from 95 %
+ *   disk_full            critical  under `minFreeDiskBytes` free: no new work is dispatched until there is more
  *   event_loop_lag       warning   the orchestrator's event loop was held up over `maxEventLoopLagMs`
  *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
  *   task_stuck           warning   an issue's task has had no result for longer than its role allows
@@ -35,6 +36,7 @@ export type HealthProblemKind =
   | 'tracker_degraded'
   | 'disk_low'
   | 'nats_store_full'
+  | 'disk_full'
   | 'event_loop_lag'
   | 'memory_high'
   | 'task_stuck'
@@ -85,6 +87,8 @@ export interface HealthObservation {
   diskFreeRatio: number | undefined;
   /** The JetStream store's bytes against its limit; undefined when unknown (or no limit is known). */
   natsStore?: { bytes: number; limitBytes: number; limitOf: string };
+  /** Free bytes on that disk; undefined when unknown. */
+  diskFreeBytes?: number | undefined;
   /** The worst event-loop delay since the last check. */
   eventLoopLagMs: number;
   rssBytes: number;
@@ -101,12 +105,21 @@ export interface HealthLimits {
   heartbeatLateMs: number;
   /** The JetStream store's share of its limit that is too much. */
   maxStoreShare: number;
+  /** Under this many free bytes on the data directory's disk, dispatch stops (`health.minFreeDiskBytes`). */
+  minFreeDiskBytes?: number;
 }
 
 export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000, maxStoreShare: 0.8 };
 
 const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
 const mib = (bytes: number) => (bytes / 1024 ** 2).toFixed(1);
+
+/** The disk guard's verdict: why no new work may start, or undefined when it may. */
+export function diskFullReason(freeBytes: number | undefined, minFreeBytes: number): string | undefined {
+  if (freeBytes === undefined || freeBytes >= minFreeBytes) return undefined;
+  const mib = (bytes: number) => `${Math.floor(bytes / 1024 ** 2)} MiB`;
+  return `${mib(freeBytes)} free on the data directory's disk, under health.minFreeDiskBytes (${mib(minFreeBytes)}): no new work is dispatched`;
+}
 
 /** What a check carries over to the next one. */
 export interface HealthMemory {
@@ -159,6 +172,8 @@ export function judgeHealth(
     const share = store.bytes / store.limitBytes;
     add('nats_store_full', share >= 0.95 ? 'critical' : 'warning', 'nats', `the JetStream store holds ${mib(store.bytes)} MiB, ${(share * 100).toFixed(1)} % of ${store.limitOf} (${mib(store.limitBytes)} MiB)`);
   }
+  const full = diskFullReason(observation.diskFreeBytes, limits.minFreeDiskBytes ?? 0);
+  if (full !== undefined) add('disk_full', 'critical', 'dataDir', full);
   if (observation.eventLoopLagMs > limits.maxEventLoopLagMs) add('event_loop_lag', 'warning', 'orchestrator', `event loop held up ${Math.round(observation.eventLoopLagMs)} ms`);
   if (observation.rssBytes > limits.maxRssBytes) add('memory_high', 'warning', 'orchestrator', `resident memory ${Math.round(observation.rssBytes / 1024 ** 2)} MiB`);
   const detected = detectAnomalies(observation.roles ?? {}, memory.anomalies ?? new Set());

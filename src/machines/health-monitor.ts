@@ -16,6 +16,24 @@ export interface HealthReport {
   checkedAt: string;
 }
 
+/**
+ * Whether a report goes on the bus: when what it says (healthy or not, and which findings)
+ * differs from the last one published, or `heartbeatMs` after it (a slow heartbeat, so a
+ * listener knows the monitor still runs). Reports that only repeat the last one stay off the
+ * events stream, which would otherwise grow by one every check.
+ */
+export function reportToPublish(
+  last: { gist: string; at: number } | undefined,
+  report: HealthReport,
+  now: number,
+  heartbeatMs: number,
+  also: unknown = null,
+): { gist: string; at: number } | undefined {
+  const gist = JSON.stringify([report.ok, [...report.problems].sort(), also]);
+  if (last !== undefined && last.gist === gist && now - last.at < heartbeatMs) return undefined;
+  return { gist, at: now };
+}
+
 export interface HealthMonitorInput {
   checkIntervalMs: number;
 }

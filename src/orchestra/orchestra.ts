@@ -12,7 +12,7 @@ import { createActor, type Actor } from 'xstate';
 import type { LoadedConfig } from '../config/load.ts';
 import { ConfigInvalidError } from '../config/problems.ts';
 import { knownSecretValues, resolveSecrets } from '../config/secrets.ts';
-import { logFilePath, repoDirOf } from '../config/paths.ts';
+import { logFilePath, logRotationOf, repoDirOf } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { createLogger, flushLogger, type LoggerOptions } from '../infra/observe/logger.ts';
 import { textRedactor } from '../infra/observe/redact.ts';
@@ -107,6 +107,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const logger = createLogger({
     level: config.log.level,
     filePath: config.log.file ? logFilePath(config) : undefined,
+    rotation: logRotationOf(config),
     redactPaths: config.log.redact,
     secrets: secretList,
     ...(options.logStream === undefined ? {} : { stdout: options.logStream }),

@@ -90,7 +90,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const bus = new Bus(nc, {
     sender: agentId,
     logger,
-    topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs },
+    topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes },
   });
   const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees') });
   const paneLog = new PaneLog({

@@ -6,6 +6,9 @@
  *
  * A branch that cannot be prepared (git failed: a locked repository, a remote down) holds back
  * only its issue: it leaves the queue and comes back after a backoff, the others go on.
+ *
+ * While `paused` gives a reason (the data directory's disk is nearly full), nothing is taken from
+ * the queue: tasks at work finish, new ones wait, and the next settle after it clears goes on.
  */
 import { describeError } from '../errors.ts';
 import { slaMsOf } from '../issues/routing.ts';
@@ -27,15 +30,24 @@ export class Dispatcher {
   /** Issues whose branch could not be prepared: out of the queue until then. */
   readonly #heldBack = new Map<number, { at: number; failures: number }>();
 
+  #pausedFor: string | undefined;
+
   constructor(
     private readonly store: WorkflowStore,
     workspace: WorkspacePort | undefined,
+    private readonly paused: () => Promise<string | undefined> = async () => undefined,
   ) {
     this.#branches = workspace ? new BranchPlanner(workspace) : undefined;
   }
 
   /** Dispatches what may start now; true when anything was taken. */
   async schedule(book: Book): Promise<boolean> {
+    const reason = await this.paused();
+    // Said once when it pauses and once when it resumes.
+    if (reason !== undefined && this.#pausedFor === undefined) book.log.warn({ reason }, 'dispatch paused');
+    if (reason === undefined && this.#pausedFor !== undefined) book.log.info('dispatch resumed');
+    this.#pausedFor = reason;
+    if (reason !== undefined) return false;
     const taken = book.queue.take(book.now());
     if (taken.length === 0) return false;
     const cache = new Map<string, StageResult | undefined>();

@@ -50,6 +50,8 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   workspace?: WorkspacePort;
   metrics?: Pick<WorkflowMetrics, 'mergeStage' | 'humanIntervention' | 'trackerLag'> & KpiMetrics;
   now?: () => number;
+  /** Asked before new work is dispatched: a reason (the disk is full) holds every task in the queue. */
+  dispatchPaused?: () => Promise<string | undefined>;
 }
 
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
@@ -99,7 +101,7 @@ export class Workflow implements Book {
       onLabelLanded: (seconds) => options.metrics?.trackerLag(seconds),
     });
     this.#readiness = new Readiness(options, this.now);
-    this.#dispatcher = new Dispatcher(options.store, options.workspace);
+    this.#dispatcher = new Dispatcher(options.store, options.workspace, options.dispatchPaused);
     const stage = new MergeStage({ ...options, workspace: options.workspace, now: this.now });
     this.#merges = new MergeRunner(stage, options.source, options.metrics);
     this.#kpis = new WorkflowKpis(this.config, options.metrics);

@@ -53,6 +53,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
         '  port: 0',
         'health:',
         '  checkIntervalMs: 300',
+        '  reportHeartbeatMs: 300',
         'log:',
         '  level: info',
         'panes:',

@@ -55,6 +55,15 @@ describe('judgeHealth', () => {
     expect(judgeHealth(healthy({ diskFreeRatio: 0.08 }), EMPTY_HEALTH_MEMORY).problems[0]).toMatchObject({ kind: 'disk_low', severity: 'warning' });
   });
 
+  it('reports disk_full, critical, under minFreeDiskBytes free, and nothing at or above it', () => {
+    const limits = { ...DEFAULT_HEALTH_LIMITS, minFreeDiskBytes: 100 * 1024 ** 2 };
+    expect(judgeHealth(healthy({ diskFreeBytes: 99 * 1024 ** 2 }), EMPTY_HEALTH_MEMORY, limits).problems).toEqual([
+      expect.objectContaining({ kind: 'disk_full', severity: 'critical', subject: 'dataDir', message: expect.stringContaining('no new work is dispatched') }),
+    ]);
+    expect(judgeHealth(healthy({ diskFreeBytes: 100 * 1024 ** 2 }), EMPTY_HEALTH_MEMORY, limits).problems).toEqual([]);
+    expect(judgeHealth(healthy({ diskFreeBytes: undefined }), EMPTY_HEALTH_MEMORY, limits).problems).toEqual([]);
+  });
+
   it('reports a role whose tasks got slower as a warning, and keeps it flagged through the memory', () => {
     const durations = [...Array.from({ length: 30 }, () => 60), ...Array.from({ length: 5 }, () => 200)];
     const roles = { codegen: { durations, failures: durations.map(() => false) } };

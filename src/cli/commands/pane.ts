@@ -6,6 +6,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
+import { logRotationOf } from '../../config/paths.ts';
 import { describeError } from '../../errors.ts';
 import { inboxPrefixOf, readIdentity, type NatsIdentity } from '../../infra/nats/identities.ts';
 import { createLogger, flushLogger } from '../../infra/observe/logger.ts';
@@ -66,6 +67,7 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   const logger = createLogger({
     level: config.log.level,
     filePath: runnerLogFile(config.dataDir, agentId!),
+    rotation: logRotationOf(config),
     stdout: false,
     secrets,
   }).child({ actorId: agentId, role });

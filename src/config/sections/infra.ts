@@ -85,6 +85,9 @@ export const natsSection = z
   .prefault({})
   .describe('The NATS server the bus runs on');
 
+const streamBytes = (what: string, mib: number) =>
+  z.number().int().min(64 * 1024).default(mib * 1024 * 1024).describe(`${what} (bytes)`);
+
 export const busSection = z
   .object({
     maxDeliver: z
@@ -99,6 +102,17 @@ export const busSection = z
       .default('file')
       .describe('JetStream storage of the streams: file survives a restart, memory does not'),
     duplicateWindowMs: millis('Window in which a republished message id is dropped as a duplicate', 120_000, 1),
+    maxBytes: z
+      .object({
+        tasks: streamBytes('The tasks stream; when full it refuses new tasks (the dispatcher retries them), never dropping one', 256),
+        events: streamBytes('The events stream (issue events, task results, health reports); when full it refuses new events, never dropping one unread', 256),
+        dlq: streamBytes('The dead-letter stream; when full its oldest dead letters are dropped', 64),
+        state: streamBytes('The KV bucket of the workflow\'s records; when full a write is refused (docs/BUS.md "Limits")', 128),
+        once: streamBytes('The KV ledger of what happened once (webhook deliveries, comment commands)', 32),
+      })
+      .strict()
+      .prefault({})
+      .describe('Size limit of each stream and KV bucket, in bytes (each also ages out: docs/BUS.md "Limits"). JetStream reserves them against its store: together they must fit on the data directory\'s disk'),
   })
   .strict()
   .prefault({})
@@ -132,6 +146,15 @@ export const logSection = z
       .boolean()
       .default(true)
       .describe('Also write the JSON lines to <dataDir>/logs/orchestra.log (stdout always gets them)'),
+    rotation: z
+      .object({
+        maxBytes: z.number().int().min(1_024).default(50 * 1024 * 1024).describe('Size at which orchestra.log (and each runner\'s log) is rotated (bytes)'),
+        maxAgeHours: z.number().positive().default(24).describe('Age at which orchestra.log (and each runner\'s log) is rotated, even if small'),
+        maxFiles: z.number().int().min(0).default(7).describe('Rotated files kept: <file>.1 (newest) … <file>.<maxFiles>; older ones are deleted'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Rotation of <dataDir>/logs/orchestra.log and <dataDir>/logs/runners/<agent>.log, done by the orchestra itself (no logrotate rule needed)'),
     redact: z
       .array(z.string().regex(redactPath, 'expected a field path like "*.apiKey" or \'headers["x-api-key"]\''))
       .default([])

@@ -52,10 +52,38 @@ export const healthSection = z
       .max(1)
       .default(0.8)
       .describe('The JetStream store is a problem past this share of its limit: the account\'s JetStream limit, else (embedded server) the size of the data directory\'s disk; critical from 0.95'),
+    minFreeDiskBytes: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(512 * 1024 * 1024)
+      .describe(
+        'Under this many free bytes on the data directory\'s disk, no new task is dispatched (tasks at work finish; the NATS store and the records keep room to be written) and the health monitor reports disk_full; dispatch resumes when there is more. The monitor warns earlier, under 10 % free. 0: never paused',
+      ),
+    reportHeartbeatMs: millis(
+      'A health report goes on the bus (miyabi.events.health) when it differs from the last one, and otherwise this long after it (a slow heartbeat). The KPIs take a silence over three of these (and 30 s) as the orchestra down (docs/KPI.md)',
+      60_000,
+      1,
+    ),
   })
   .strict()
   .prefault({})
   .describe('The health monitor');
+
+export const retentionSection = z
+  .object({
+    days: z
+      .number()
+      .nonnegative()
+      .default(30)
+      .describe(
+        'How long a finished issue\'s effect ledger and stage cache (effect.*, cache.* in the KV bucket) are kept after it finished; then they are pruned and its record compacted to one revision (docs/OPERATIONS.md). Also how many days of the agents\' output logs are kept (older day files are deleted). 0: at the first sweep after it finished',
+      ),
+    sweepIntervalMs: millis('How often finished issues (KV records, task files) and old agents\' log days are swept; also at start and whenever an issue finishes', 3_600_000, 1_000),
+  })
+  .strict()
+  .prefault({})
+  .describe('What is kept of finished issues, and for how long');
 
 export const notifySection = z
   .object({

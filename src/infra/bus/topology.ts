@@ -12,6 +12,12 @@
  *
  * Limits retention (messages stay until `maxAgeMs`, so an operator can read what was done),
  * file storage unless told otherwise, and a duplicate window on every stream (Nats-Msg-Id dedupe).
+ * Every stream and bucket is bounded by age and by size (`maxBytes`). What happens at the size
+ * limit is chosen per stream (`DISCARD`, docs/BUS.md "Limits"): the tasks and events streams
+ * refuse a new message (discard new: the publisher sees the error and retries, and nothing a
+ * consumer has not read is dropped), the dead letters drop their oldest (discard old: they are
+ * already given up on, and a new dead letter must never be refused). The KV buckets refuse a
+ * write when full (the client's default for them), which fails the step loudly.
  *
  * Ensuring is: look the stream up; create it when missing; update what can be updated when it
  * differs (duplicate window, max age, subjects); refuse with BusTopologyConflict what cannot be
@@ -48,15 +54,19 @@ export interface BusTopology {
   duplicateWindowMs: number;
   /** Per stream; 0 keeps messages forever. */
   maxAgeMs: { tasks: number; events: number; dlq: number };
+  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger); -1 is unlimited. */
+  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number };
   replicas: number;
 }
 
-export type BusTopologyOptions = Partial<Omit<BusTopology, 'streams' | 'maxAgeMs'>> & {
+export type BusTopologyOptions = Partial<Omit<BusTopology, 'streams' | 'maxAgeMs' | 'maxBytes'>> & {
   streams?: Partial<BusTopology['streams']>;
   maxAgeMs?: Partial<BusTopology['maxAgeMs']>;
+  maxBytes?: Partial<BusTopology['maxBytes']>;
 };
 
 const DAY_MS = 86_400_000;
+const MIB = 1024 * 1024;
 
 export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   prefix: 'miyabi',
@@ -67,8 +77,11 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   storage: 'file',
   duplicateWindowMs: 120_000,
   maxAgeMs: { tasks: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS },
+  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB },
   replicas: 1,
 };
+
+const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1 };
 
 export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
   return {
@@ -78,6 +91,9 @@ export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
     ...options,
     streams: { ...DEFAULT_BUS_TOPOLOGY.streams, ...options.streams },
     maxAgeMs: { ...DEFAULT_BUS_TOPOLOGY.maxAgeMs, ...options.maxAgeMs },
+    // JetStream reserves a stream's max_bytes against the server's store: memory streams (tests,
+    // benchmarks, many to a server) reserve nothing unless told to.
+    maxBytes: { ...(options.storage === 'memory' ? UNLIMITED_BYTES : DEFAULT_BUS_TOPOLOGY.maxBytes), ...options.maxBytes },
   };
 }
 
@@ -97,8 +113,15 @@ const nanos = (ms: number): number => Math.round(ms * 1_000_000);
 
 export type WantedStream = Pick<
   StreamConfig,
-  'name' | 'subjects' | 'retention' | 'storage' | 'discard' | 'duplicate_window' | 'max_age' | 'num_replicas'
+  'name' | 'subjects' | 'retention' | 'storage' | 'discard' | 'duplicate_window' | 'max_age' | 'max_bytes' | 'num_replicas'
 >;
+
+/** At its size limit, a stream refuses new messages (tasks, events) or drops its oldest (dead letters). */
+export const DISCARD: Record<StreamRole, DiscardPolicy> = {
+  tasks: DiscardPolicy.New,
+  events: DiscardPolicy.New,
+  dlq: DiscardPolicy.Old,
+};
 
 export function streamConfigs(topology: BusTopology): WantedStream[] {
   const roles: StreamRole[] = ['tasks', 'events', 'dlq'];
@@ -107,9 +130,10 @@ export function streamConfigs(topology: BusTopology): WantedStream[] {
     subjects: [streamSubject(topology, role)],
     retention: RetentionPolicy.Limits,
     storage: topology.storage === 'memory' ? StorageType.Memory : StorageType.File,
-    discard: DiscardPolicy.Old,
+    discard: DISCARD[role],
     duplicate_window: nanos(topology.duplicateWindowMs),
     max_age: nanos(topology.maxAgeMs[role]),
+    max_bytes: topology.maxBytes[role],
     num_replicas: topology.replicas,
   }));
 }
@@ -135,7 +159,7 @@ export function streamDrift(wanted: WantedStream, actual: Partial<StreamConfig>)
     if (actual[field] !== wanted[field]) conflicts.push(`${field} ${actual[field]} (wanted ${wanted[field]})`);
   }
   if (!sameSet(actual.subjects, wanted.subjects)) updates.subjects = wanted.subjects;
-  for (const field of ['discard', 'duplicate_window', 'max_age', 'num_replicas'] as const) {
+  for (const field of ['discard', 'duplicate_window', 'max_age', 'max_bytes', 'num_replicas'] as const) {
     if (actual[field] !== wanted[field]) (updates as Record<string, unknown>)[field] = wanted[field];
   }
   return { conflicts, updates };
@@ -262,19 +286,19 @@ export async function ensureConsumer(
 
 /** Creates (or opens) the KV bucket and gives its stream the topology's duplicate window. */
 export async function ensureKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.kvBucket, history: 5, maxAgeMs: 0 }, logger);
+  return ensureBucket(nc, jsm, topology, { bucket: topology.kvBucket, history: 5, maxAgeMs: 0, maxBytes: topology.maxBytes.state }, logger);
 }
 
 /** Creates (or opens) the ledger of what happened once: one entry per key, each kept `onceMaxAgeMs`. */
 export async function ensureOnceKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.onceBucket, history: 1, maxAgeMs: topology.onceMaxAgeMs }, logger);
+  return ensureBucket(nc, jsm, topology, { bucket: topology.onceBucket, history: 1, maxAgeMs: topology.onceMaxAgeMs, maxBytes: topology.maxBytes.once }, logger);
 }
 
 async function ensureBucket(
   nc: NatsConnection,
   jsm: JetStreamManager,
   topology: BusTopology,
-  wanted: { bucket: string; history: number; maxAgeMs: number },
+  wanted: { bucket: string; history: number; maxAgeMs: number; maxBytes: number },
   logger?: Logger,
 ): Promise<KV> {
   const what = `KV bucket ${wanted.bucket}`;
@@ -283,15 +307,17 @@ async function ensureBucket(
       storage: topology.storage === 'memory' ? StorageType.Memory : StorageType.File,
       replicas: topology.replicas,
       history: wanted.history,
+      max_bytes: wanted.maxBytes,
       ...(wanted.maxAgeMs > 0 ? { ttl: wanted.maxAgeMs } : {}),
     });
     const status = await kv.status();
     const config = status.streamInfo.config;
     const wantedStorage = topology.storage === 'memory' ? StorageType.Memory : StorageType.File;
     if (config.storage !== wantedStorage) throw conflictError(what, [`storage ${config.storage} (wanted ${wantedStorage})`]);
-    const updates: { duplicate_window?: number; max_age?: number } = {};
+    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number } = {};
     if (config.duplicate_window !== nanos(topology.duplicateWindowMs)) updates.duplicate_window = nanos(topology.duplicateWindowMs);
     if (config.max_age !== nanos(wanted.maxAgeMs)) updates.max_age = nanos(wanted.maxAgeMs);
+    if (config.max_bytes !== wanted.maxBytes) updates.max_bytes = wanted.maxBytes;
     if (Object.keys(updates).length > 0) {
       await jsm.streams.update(config.name, updates);
       logger?.info({ bucket: wanted.bucket, stream: config.name, updated: Object.keys(updates) }, 'bus KV bucket updated');

@@ -1,7 +1,7 @@
 /**
  * Structured logs (pino): JSON lines to stdout and, when a file is given, to that file too
- * (`<dataDir>/logs/orchestra.log`). Both destinations are synchronous, so a line logged before
- * exit is never lost.
+ * (`<dataDir>/logs/orchestra.log`), rotated by size and age when asked (./rotating-file.ts).
+ * Both destinations are synchronous, so a line logged before exit is never lost.
  *
  * Every actor logs through `actorLogger(logger, actorId)`, so every line names its actor.
  *
@@ -19,6 +19,7 @@
  */
 import { hostname } from 'node:os';
 import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
+import { RotatingFile } from './rotating-file.ts';
 
 export const REDACTED = '[REDACTED]';
 
@@ -44,12 +45,20 @@ export interface LoggerOptions {
   level: LevelWithSilent;
   /** Also write to this file (its directory is created). */
   filePath?: string;
+  /** Rotate that file by size and age (./rotating-file.ts); unset: it only grows. */
+  rotation?: LogRotation;
   /** Extra pino redact paths (config `log.redact`). */
   redactPaths?: readonly string[];
   /** Secret values to replace wherever they appear. */
   secrets?: readonly string[];
   /** The stdout copy: true (default) for fd 1, false for none, or a stream of one's own. */
   stdout?: boolean | DestinationStream;
+}
+
+export interface LogRotation {
+  maxBytes: number;
+  maxAgeMs: number;
+  maxFiles: number;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -61,7 +70,11 @@ export function createLogger(options: LoggerOptions): Logger {
     );
   }
   if (options.filePath !== undefined) {
-    destinations.push(pino.destination({ dest: options.filePath, sync: true, mkdir: true, append: true, mode: 0o600 }));
+    destinations.push(
+      options.rotation === undefined
+        ? pino.destination({ dest: options.filePath, sync: true, mkdir: true, append: true, mode: 0o600 })
+        : new RotatingFile({ file: options.filePath, ...options.rotation }),
+    );
   }
   // Every line is scrubbed of secrets and of what a terminal would obey, before any destination.
   const streams = destinations.map((stream) => ({ level: 'trace' as const, stream: scrubbing(stream, scrub) }));

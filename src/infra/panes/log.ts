@@ -1,7 +1,8 @@
 /**
  * An agent's output, persisted: `<dir>/<agentId>/<YYYY-MM-DD>.log` (UTC days), one file per agent
  * per day, rotated by size to `<day>.log.1`, `.2` … (the newest rotated file is `.1`; older
- * ones beyond `maxFiles` are dropped).
+ * ones beyond `maxFiles` are dropped). Days older than `retention.days` are deleted
+ * (`removeOldPaneLogDays`, swept by the workspace actor).
  *
  * Lines are the agent's output as it printed them. Task boundaries are single lines that a later
  * indexer can find without reading anything else:
@@ -19,6 +20,7 @@
  * the size that decides rotation is counted in this process.
  */
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
@@ -189,6 +191,29 @@ export class PaneLog {
   private fileOf(day: string): string {
     return path.join(this.agentDir, `${day}.log`);
   }
+}
+
+const DAY_FILE = /^(\d{4}-\d{2}-\d{2})\.log(?:\.\d+)?$/;
+
+/**
+ * Retention of the agents' output: every agent's day files (and their rotated parts) of days
+ * more than `keepDays` before today (UTC) are deleted; today's file is always kept. Returns the
+ * files removed.
+ */
+export async function removeOldPaneLogDays(dir: string, keepDays: number, now: number = Date.now()): Promise<number> {
+  const oldestKept = utcDay(now - keepDays * 86_400_000);
+  let removed = 0;
+  for (const agent of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (!agent.isDirectory()) continue;
+    const agentDir = path.join(dir, agent.name);
+    for (const name of await readdir(agentDir).catch(() => [] as string[])) {
+      const day = DAY_FILE.exec(name)?.[1];
+      if (day === undefined || day >= oldestKept) continue;
+      await rm(path.join(agentDir, name), { force: true });
+      removed += 1;
+    }
+  }
+  return removed;
 }
 
 /** An output line that starts like a marker gets a leading backslash. */

@@ -1,0 +1,92 @@
+/**
+ * A log file that rotates itself, by size and by age: the destination of `orchestra.log` and of
+ * each runner's log (`logs/runners/<agent>.log`).
+ *
+ * Why in-process and not `pino-roll` or logrotate: the orchestra's log lines are written
+ * synchronously (a line logged before exit is on disk when the call returns), and scrubbed of
+ * secrets before any destination sees them. `pino-roll` is a pino transport: it runs in a worker
+ * thread, asynchronously, and would need a new dependency for what fifty lines do here. logrotate
+ * (reopen on SIGHUP) needs a signal sent to every runner process too, and a host rule an operator
+ * must remember; this file needs neither, and works the same under systemd, tmux and tests.
+ *
+ * - `file` is the current file; a rotated one is `file.1` (newest) … `file.<maxFiles>` (oldest);
+ *   the one past `maxFiles` is deleted. So the disk it takes is at most
+ *   `(maxFiles + 1) × maxBytes` (plus one line).
+ * - It rotates before a line that would take it past `maxBytes`, and before a line written when
+ *   the file was begun more than `maxAgeMs` ago (its birth time on disk when the file system
+ *   keeps one, else when this process opened it).
+ * - Writes are `writeSync` on a file opened for append; one process writes a file at a time (the
+ *   orchestra its own, each runner its agent's).
+ */
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+
+export interface RotatingFileOptions {
+  file: string;
+  /** A file reaching this size is rotated before the next line. */
+  maxBytes: number;
+  /** A file begun longer ago than this is rotated before the next line. */
+  maxAgeMs: number;
+  /** Rotated files kept (`file.1` … `file.<maxFiles>`). */
+  maxFiles: number;
+  /** Epoch milliseconds. Default Date.now. */
+  clock?: () => number;
+}
+
+export class RotatingFile {
+  private fd: number | undefined;
+  private size = 0;
+  private begunAt = 0;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: RotatingFileOptions) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  /** pino's destination contract: one serialized line (with its newline). */
+  write(line: string): boolean {
+    const bytes = Buffer.from(line);
+    if (this.fd === undefined) this.open();
+    const tooBig = this.size > 0 && this.size + bytes.length > this.options.maxBytes;
+    const tooOld = this.size > 0 && this.clock() - this.begunAt > this.options.maxAgeMs;
+    if (tooBig || tooOld) this.rotate();
+    writeSync(this.fd!, bytes);
+    this.size += bytes.length;
+    return true;
+  }
+
+  /** Every line is on disk when `write` returns; nothing waits. */
+  flushSync(): void {}
+
+  /** Closes the file; a later write opens it again (also what a SIGHUP reopen would do). */
+  end(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): void {
+    mkdirSync(path.dirname(this.options.file), { recursive: true, mode: 0o700 });
+    this.fd = openSync(this.options.file, 'a', 0o600);
+    const stats = fstatSync(this.fd);
+    this.size = stats.size;
+    // A file kept from an earlier run ages from its birth, where the file system records one.
+    this.begunAt = stats.size > 0 && stats.birthtimeMs > 0 ? stats.birthtimeMs : this.clock();
+  }
+
+  /** `file` → `file.1` → `file.2` …; the one past maxFiles is deleted. */
+  private rotate(): void {
+    const { file, maxFiles } = this.options;
+    this.end();
+    if (maxFiles <= 0) {
+      rmSync(file, { force: true });
+    } else {
+      rmSync(`${file}.${maxFiles}`, { force: true });
+      for (let n = maxFiles - 1; n >= 1; n--) {
+        if (existsSync(`${file}.${n}`)) renameSync(`${file}.${n}`, `${file}.${n + 1}`);
+      }
+      renameSync(file, `${file}.1`);
+    }
+    this.open();
+    this.begunAt = this.clock();
+  }
+}
