@@ -36,7 +36,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   let memory = EMPTY_HEALTH_MEMORY;
   let lastProblems = new Set<string>();
   const observer = new HealthObserver(resources);
-  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs, maxStoreShare: resources.config.health.maxStoreShare, minFreeDiskBytes: resources.config.health.minFreeDiskBytes };
+  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs, maxStoreShare: resources.config.health.maxStoreShare };
   const { notify } = resources.config;
   const notifier = notify.webhooks.length === 0 ? undefined : new WebhookNotifier({
     targets: notify.webhooks,
@@ -57,7 +57,8 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
         const observation = await observer.observe();
         agentsPresent = {};
         for (const agent of observation.agents) if (agent.status === 'running') agentsPresent[agent.role] = (agentsPresent[agent.role] ?? 0) + 1;
-        const judged = judgeHealth(observation, memory, limits);
+        // Read at each check: the disk guard's threshold may be changed while it runs.
+        const judged = judgeHealth(observation, memory, { ...limits, minFreeDiskBytes: resources.config.health.minFreeDiskBytes });
         memory = judged.memory;
         const findings = judged.problems;
         resources.lastHealth = { ok: findings.length === 0, problems: findings.map((finding) => finding.message), findings, checkedAt: new Date().toISOString() };

@@ -28,7 +28,10 @@ describe('Bus.storeUsage', () => {
   });
 
   it('reads the bytes the streams hold and the account limits from the server', async () => {
-    const topology = uniqueTopology('file');
+    const refused = new Bus(nc, { sender: 'store-test', topology: uniqueTopology('file') });
+    // The default size limits reserve more than this account has: refused, saying what to change.
+    await expect(refused.ensureTopology()).rejects.toThrow(/insufficient storage.*lower bus\.maxBytes/);
+    const topology = { ...uniqueTopology('file'), maxBytes: { tasks: -1, events: -1, dlq: -1, state: -1, once: -1 } }; // unlimited: no reservation
     const bus = new Bus(nc, { sender: 'store-test', topology });
     await bus.ensureTopology();
     const before = await bus.storeUsage();

@@ -52,7 +52,7 @@ describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
     for (const number of [1, 2, 3]) {
       await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Docs ${number}\nlabels: [miyabi, "type:docs"]\n---\n`);
     }
-    const config = await exampleAgentsConfig(dir, socket, { health: { checkIntervalMs: 1000 } });
+    const config = await exampleAgentsConfig(dir, socket, { health: { checkIntervalMs: 1000, reportHeartbeatMs: 1000 } });
     const up = startUp(['--config', config]);
     try {
       const done = async () => {

@@ -49,10 +49,10 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     test = await startTestOrchestra({
       backend: 'process',
       // The test code generator: commits like the example agent, and says what each task cost.
-      agents: { codegen: { command: ['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'priced'], min: 1, max: 1 } },
+      agents: { codegen: { command: ['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'priced'], min: 1, max: 2 } },
       config: {
         http: { enabled: true, port: 0 },
-        health: { checkIntervalMs: 300 },
+        health: { checkIntervalMs: 300, reportHeartbeatMs: 300 },
         notify: { webhooks: [{ kind: 'json', urlEnv: 'MIYABI_TEST_NOTIFY_URL' }] },
         workflow: { defaultRoute: ['codegen'] },
       },
@@ -89,7 +89,11 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
   });
 
   it('has the KPIs of the last day, computed from the bus by the code `kpi` uses', async () => {
-    await waitFor(async () => (await scrape(test)).get('miyabi_kpi_issues_per_day{outcome="done"}') === 3, { what: 'three issues done in the KPIs' });
+    // Utilization needs two health reports with the agents in them (the available time between them).
+    await waitFor(async () => {
+      const now = await scrape(test);
+      return now.get('miyabi_kpi_issues_per_day{outcome="done"}') === 3 && now.has('miyabi_kpi_utilization_ratio{role="codegen"}');
+    }, { what: 'three issues done and the agents\' available time in the KPIs' });
     const series = await scrape(test);
     expect(series.get('miyabi_kpi_issues_per_day{outcome="finished"}')).toBe(3);
     expect(series.get('miyabi_kpi_success_ratio{of="issues"}')).toBe(1);
@@ -150,7 +154,7 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     const running = await scrape(test);
     expect(named(running, 'miyabi_actor_state{actor="codegen-2"').length).toBeGreaterThan(1);
     expect(running.has('miyabi_agent_resident_memory_bytes{role="codegen",agent="codegen-2"}')).toBe(true);
-    // The pool scaler may stop it first (one idle agent above max): either way its pool stops it.
+    // The pool scaler may stop it first (an idle agent above min): either way its pool stops it.
     await pool().terminateChild('codegen-2').catch(() => undefined);
     await waitFor(() => !pool().childIds().includes('codegen-2'), { what: 'codegen-2 stopped' });
     const after = await scrape(test);

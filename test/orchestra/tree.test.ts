@@ -85,8 +85,13 @@ describe('the orchestra tree', { timeout: 90_000 }, () => {
     }
     expect(processAlive(natsPid)).toBe(false);
     expect(orchestra.resources.bus).toBe(busBefore);
-    // The same bus, reconnected to the new server (a publish waits for the reconnect).
-    const published = await orchestra.resources.bus!.publish('miyabi.events.test', 'test.ping', { ok: true }, { timeoutMs: 10_000 });
+    // The same bus, reconnected to the new server. JetStream may still be recovering its store when
+    // the connection is back: a publish then times out, and the bus's contract is to retry it with
+    // the same message id (as every publisher of the orchestra does) until it is stored.
+    const published = await waitFor(
+      () => orchestra.resources.bus!.publish('miyabi.events.test', 'test.ping', { ok: true }, { timeoutMs: 2_000, msgId: 'tree-ping' }).catch(() => undefined),
+      { timeoutMs: 60_000, what: 'a publish stored by the restarted server' },
+    );
     expect(published.seq).toBeGreaterThan(0);
   });
 

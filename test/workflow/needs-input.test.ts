@@ -17,7 +17,7 @@ describe('needs input, on the local source', { timeout: 90_000 }, () => {
     const test = await startTestOrchestra({
       backend: 'process',
       agents: { codegen: { command: ['node', join(fixturesDir, 'needs-input.mjs')], min: 1, max: 1 } },
-      config: { health: { checkIntervalMs: 300 }, workflow: { defaultRoute: ['codegen'], retry: { initialDelayMs: 200 } } },
+      config: { health: { checkIntervalMs: 300, reportHeartbeatMs: 300 }, workflow: { defaultRoute: ['codegen'], retry: { initialDelayMs: 200 } } },
       issues: { '1.md': issueFile({ number: 1, title: 'A button' }) },
     });
     try {

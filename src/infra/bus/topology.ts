@@ -213,9 +213,16 @@ function isNotFound(error: unknown): boolean {
 function topologyError(what: string, error: unknown): MiyabiError {
   if (error instanceof MiyabiError) return error;
   const refused = error instanceof JetStreamApiError;
+  const detail = describeError(error);
+  // Each stream and bucket reserves its max_bytes against the account's JetStream limit.
+  const hint = !refused
+    ? ' (is the server running with JetStream, -js?)'
+    : /insufficient storage/i.test(detail)
+      ? ' (the streams and buckets reserve bus.maxBytes: lower bus.maxBytes.* in the config, or raise the account\'s JetStream limit)'
+      : '';
   return new MiyabiError(
     refused ? ErrorCodes.BusTopologyConflict : ErrorCodes.NatsUnreachable,
-    `${what}: ${describeError(error)}${refused ? '' : ' (is the server running with JetStream, -js?)'}`,
+    `${what}: ${detail}${hint}`,
     { cause: error },
   );
 }
