@@ -8,8 +8,7 @@
  * event-loop delay and memory.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { statfs } from 'node:fs/promises';
-import { diskSpace } from '../infra/os/disk.ts';
+import { diskSpace, type DiskSpace } from '../infra/os/disk.ts';
 import type { HealthObservation, TaskObservation } from '../machines/health-judge.ts';
 import { flattenTree } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -59,7 +58,7 @@ export class HealthObserver {
       trackerDegraded: await trackerDegraded(resources),
       diskFreeRatio: disk?.freeRatio,
       diskFreeBytes: disk?.freeBytes,
-      natsStore: await natsStore(resources),
+      natsStore: await natsStore(resources, disk),
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
       roles: resources.taskSamples.snapshot(),
@@ -97,7 +96,7 @@ function tasksInFlight(resources: OrchestraResources, now: number): TaskObservat
  * embedded server's store against the size of the disk it lives on (`<dataDir>/nats`). An
  * external server's disk is not the orchestra's to see: without an account limit, unknown.
  */
-async function natsStore(resources: OrchestraResources): Promise<HealthObservation['natsStore']> {
+async function natsStore(resources: OrchestraResources, disk: DiskSpace | undefined): Promise<HealthObservation['natsStore']> {
   const usage = await resources.bus?.storeUsage().catch(() => undefined);
   if (!usage) return undefined;
   const { config } = resources;
@@ -106,8 +105,7 @@ async function natsStore(resources: OrchestraResources): Promise<HealthObservati
   }
   if (usage.fileLimitBytes !== undefined) return { bytes: usage.fileBytes, limitBytes: usage.fileLimitBytes, limitOf: "the account's JetStream limit" };
   if (config.nats.urls.length > 0) return undefined;
-  const disk = await statfs(config.dataDir).catch(() => undefined);
-  return disk === undefined || disk.blocks === 0 ? undefined : { bytes: usage.fileBytes, limitBytes: disk.blocks * disk.bsize, limitOf: "the data directory's disk" };
+  return disk === undefined ? undefined : { bytes: usage.fileBytes, limitBytes: disk.sizeBytes, limitOf: "the data directory's disk" };
 }
 
 async function trackerDegraded(resources: OrchestraResources): Promise<boolean> {

@@ -18,8 +18,9 @@
  * - Writes are `writeSync` on a file opened for append; one process writes a file at a time (the
  *   orchestra its own, each runner its agent's).
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { shiftRotatedFiles } from '../os/rotated-files.ts';
 
 export interface RotatingFileOptions {
   file: string;
@@ -75,17 +76,8 @@ export class RotatingFile {
 
   /** `file` → `file.1` → `file.2` …; the one past maxFiles is deleted. */
   private rotate(): void {
-    const { file, maxFiles } = this.options;
     this.end();
-    if (maxFiles <= 0) {
-      rmSync(file, { force: true });
-    } else {
-      rmSync(`${file}.${maxFiles}`, { force: true });
-      for (let n = maxFiles - 1; n >= 1; n--) {
-        if (existsSync(`${file}.${n}`)) renameSync(`${file}.${n}`, `${file}.${n + 1}`);
-      }
-      renameSync(file, `${file}.1`);
-    }
+    shiftRotatedFiles(this.options.file, this.options.maxFiles);
     this.open();
     this.begunAt = this.clock();
   }

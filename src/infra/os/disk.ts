@@ -9,6 +9,8 @@ export interface DiskSpace {
   freeBytes: number;
   /** That, as a share (0..1) of the file system's size. */
   freeRatio: number;
+  /** The file system's size. */
+  sizeBytes: number;
 }
 
 /** Undefined when the file system cannot be read (the directory is missing, say). */
@@ -16,7 +18,7 @@ export async function diskSpace(dir: string): Promise<DiskSpace | undefined> {
   try {
     const stats = await statfs(dir);
     if (stats.blocks <= 0) return undefined;
-    return { freeBytes: stats.bavail * stats.bsize, freeRatio: stats.bavail / stats.blocks };
+    return { freeBytes: stats.bavail * stats.bsize, freeRatio: stats.bavail / stats.blocks, sizeBytes: stats.blocks * stats.bsize };
   } catch {
     return undefined;
   }

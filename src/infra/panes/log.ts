@@ -19,12 +19,13 @@
  * `close()`. `close()` releases the file; a later write opens it again. One writer per agent:
  * the size that decides rotation is counted in this process.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
+import { shiftRotatedFiles } from '../os/rotated-files.ts';
 
 export interface PaneLogOptions {
   /** Root of the pane logs, e.g. `<dataDir>/logs/panes`. */
@@ -174,17 +175,9 @@ export class PaneLog {
 
   /** `.log` → `.log.1` → `.log.2` …; the one past maxFiles is dropped. */
   private rotate(): void {
-    const file = this.fileOf(this.day);
     closeSync(this.fd!);
     this.fd = undefined;
-    if (this.maxFiles === 0) {
-      rmSync(file, { force: true });
-    } else {
-      for (let n = this.maxFiles - 1; n >= 1; n--) {
-        if (existsSync(`${file}.${n}`)) renameSync(`${file}.${n}`, `${file}.${n + 1}`);
-      }
-      renameSync(file, `${file}.1`);
-    }
+    shiftRotatedFiles(this.fileOf(this.day), this.maxFiles);
     this.open(this.day);
   }
 
