@@ -13,7 +13,9 @@
  * `startedAt` differ), or of one run further apart than `GAP_FACTOR × intervalMs` and
  * `MIN_SILENCE_MS`, the orchestra was down (not running, or too stuck to check), the whole gap.
  * A gap with a planned stop in it ended with a person starting the orchestra again (a manual
- * restart); any other gap is a fault (`orchestra_down`) recovered when the reports resume.
+ * restart); so does a gap between two runs whose first run was asked to stop at all (its monitor
+ * may still report while it shuts down, after the stop). Any other gap is a fault
+ * (`orchestra_down`) recovered when the reports resume.
  */
 
 export type Intervention = 'answer' | 'retry_command' | 'label_edit' | 'manual_restart';
@@ -95,8 +97,19 @@ interface Alive {
   down: Interval[];
   /** The gaps that followed a planned stop: started again by a person. */
   restarts: Interval[];
-  /** Spans the orchestra was up between two reports, with the agents of the first. */
+  /** Spans the orchestra was up between two reports, with the agents present on average (the mean of its two ends). */
   up: { span: Interval; agents: Readonly<Record<string, number>> }[];
+}
+
+/**
+ * The agents of a span between two reports: the mean of its ends. The monitor reports when they
+ * change, but a check can be late (a loaded machine at start), and the agents that came up
+ * meanwhile were there for part of the span, not none of it.
+ */
+function meanAgents(first: Readonly<Record<string, number>>, second: Readonly<Record<string, number>>): Record<string, number> {
+  const mean: Record<string, number> = {};
+  for (const role of new Set([...Object.keys(first), ...Object.keys(second)])) mean[role] = ((first[role] ?? 0) + (second[role] ?? 0)) / 2;
+  return mean;
 }
 
 function aliveSpans(facts: readonly KpiFact[], window: KpiWindow): Alive {
@@ -111,10 +124,12 @@ function aliveSpans(facts: readonly KpiFact[], window: KpiWindow): Alive {
     const next = reports[index]!;
     const span: Interval = [previous.at, next.at];
     const restarted = previous.startedAt !== undefined && next.startedAt !== undefined && previous.startedAt !== next.startedAt;
-    if (!restarted && span[1] - span[0] <= Math.max(GAP_FACTOR * previous.intervalMs, MIN_SILENCE_MS)) up.push({ span, agents: previous.agents });
+    if (!restarted && span[1] - span[0] <= Math.max(GAP_FACTOR * previous.intervalMs, MIN_SILENCE_MS)) up.push({ span, agents: meanAgents(previous.agents, next.agents) });
     else {
       down.push(span);
-      if (stops.some((at) => at >= span[0] && at <= span[1])) restarts.push(span);
+      // A run stops once: a stop after the previous run began was its end, planned.
+      const from = restarted ? Math.min(span[0], previous.startedAt!) : span[0];
+      if (stops.some((at) => at >= from && at <= span[1])) restarts.push(span);
     }
   }
   const observed: Interval | undefined = reports.length >= 2 ? [reports[0]!.at, reports.at(-1)!.at] : undefined;

@@ -144,6 +144,27 @@ describe('computeKpis edge cases', () => {
     expect(report.mttr).toEqual({ meanMs: null, recoveries: 0, unrecovered: 0, byFault: {} });
   });
 
+  it('a run asked to stop that reports once more while it shuts down still ended by a manual restart', () => {
+    const run = (from: number, to: number, startedAt: number): KpiFact[] =>
+      Array.from({ length: to - from + 1 }, (_, m) => ({ kind: 'alive', at: at(from + m), intervalMs: MIN, agents, startedAt }));
+    const stoppedEarlier = computeKpis([...run(0, 10, at(0)), { kind: 'stopped', at: at(9.5) }, ...run(20, 30, at(19))], window);
+    expect(stoppedEarlier.autonomy.interventions.manual_restart).toBe(1);
+    expect(stoppedEarlier.mttr).toEqual({ meanMs: null, recoveries: 0, unrecovered: 0, byFault: {} });
+    // A stop before the previous run began was another run's: this gap is a fault.
+    const stoppedBefore = computeKpis([{ kind: 'stopped', at: at(-1) }, ...run(0, 10, at(0)), ...run(20, 30, at(19))], window);
+    expect(stoppedBefore.autonomy.interventions.manual_restart).toBe(0);
+    expect(stoppedBefore.mttr.byFault).toEqual({ orchestra_down: { meanMs: 10 * MIN, count: 1 } });
+  });
+
+  it('agents that came up between two reports count for half the span: a late check at start still sees them', () => {
+    const facts: KpiFact[] = [
+      { kind: 'alive', at: at(0), intervalMs: MIN, agents: {} },
+      { kind: 'alive', at: at(2), intervalMs: MIN, agents: { codegen: 1 } },
+      task(2, 1, 'codegen', 1, 'success'),
+    ];
+    expect(computeKpis(facts, window).utilization.byRole.codegen).toEqual({ busyMs: MIN, availableMs: MIN, ratio: 1 });
+  });
+
   it('a new run of the orchestra is a gap however short; without a planned stop, a fault', () => {
     const run = (from: number, to: number, startedAt: number): KpiFact[] =>
       Array.from({ length: to - from + 1 }, (_, m) => ({ kind: 'alive', at: at(from + m), intervalMs: MIN, agents, startedAt }));
