@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeResult, runChaos } from './chaos.ts';
 import { FAULT_KINDS } from './plan.ts';
+import { NO_TARGET } from './supervised-up.ts';
 
 describe('chaos, fixed seed', () => {
   it('every issue done, nothing lost, duplicated or leaked, every fault kind recovered from', async () => {
@@ -14,7 +15,7 @@ describe('chaos, fixed seed', () => {
     console.log(report);
     expect(report.split('\n').at(-1)).toBe(`chaos: ${result.faults.length} faults, 6/6 done, 0 lost, 0 duplicated, 0 leaked`);
     expect(new Set(result.faults.map((fault) => fault.kind))).toEqual(new Set(FAULT_KINDS));
-    expect(result.faults.filter((fault) => fault.target === 'no target at that moment').map((fault) => fault.kind)).toEqual([]);
+    expect(result.faults.filter((fault) => fault.target === NO_TARGET).map((fault) => fault.kind)).toEqual([]);
     expect(result.orchestratorRestarts).toBe(1);
     // The orchestra's own MTTR saw its restart.
     expect(result.kpis?.mttr.byFault.orchestra_down?.count).toBe(1);
