@@ -63,6 +63,7 @@ export class SpareRunners implements Spares {
     } catch (error) {
       this.logger.warn({ role, spare: spare.id, err: describeError(error) }, 'spare runner could not be claimed; starting one');
       spare.handle.kill();
+      void spare.handle.exited.then(() => spare.handle.dispose());
       return undefined;
     } finally {
       this.replenish(role);
@@ -83,9 +84,11 @@ export class SpareRunners implements Spares {
           const spare: Spare = { id, handle, ready: false };
           this.spares.set(role, spare);
           void handle.exited.then(() => {
-            // A spare that dies unclaimed is replaced, after a pause so a broken one cannot spin.
+            // A spare that dies unclaimed is replaced, after a pause so a broken one cannot spin;
+            // its pane goes (nobody's post-mortem: no task ran in it), or tmux keeps it for ever.
             if (this.spares.get(role) !== spare) return;
             this.spares.delete(role);
+            handle.dispose();
             this.logger.warn({ role, spare: id }, 'spare runner exited; replacing it');
             const timer = setTimeout(() => {
               this.retryTimers.delete(timer);

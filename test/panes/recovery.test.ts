@@ -2,6 +2,7 @@
  * Agents that misbehave, and runners that die: every failure is noticed, the runner is replaced,
  * and no task is lost. The same tests run on the tmux and the process backend.
  */
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -151,6 +152,23 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     const next = await test.dispatch('codegen', { issue: issue(37) });
     expect((await test.result(next)).status).toBe('success');
   });
+
+  // Only tmux keeps a pane after its process died (remain-on-exit, for the post-mortem).
+  if (backend === 'tmux') {
+    it('replaces a spare runner that died and closes its dead pane', async () => {
+      const panes = async () => {
+        const listed = await execa('tmux', ['-L', test.socket, 'list-panes', '-a', '-F', '#{pane_pid} #{pane_dead} #{pane_title}']);
+        return listed.stdout.split('\n').filter(Boolean).map((line) => {
+          const [pid, dead, ...title] = line.split(' ');
+          return { pid: Number(pid), dead: dead === '1', title: title.join(' ') };
+        });
+      };
+      const spare = await waitFor(async () => (await panes()).find((pane) => pane.title === 'spare · codegen' && !pane.dead), { timeoutMs: 30_000, what: "codegen's spare runner" });
+      process.kill(spare.pid, 'SIGKILL');
+      await waitFor(async () => (await panes()).some((pane) => pane.title === 'spare · codegen' && !pane.dead && pane.pid !== spare.pid), { timeoutMs: 30_000, what: 'a new spare' });
+      await waitFor(async () => !(await panes()).some((pane) => pane.pid === spare.pid), { timeoutMs: 10_000, what: "the dead spare's pane closed" });
+    });
+  }
 
   it('leaves no runner behind after stop', async () => {
     const pids = ['codegen', 'review', 'slow', 'hang'].map((role) => runnerPid(role, `${role}-1`));
