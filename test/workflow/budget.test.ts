@@ -5,7 +5,7 @@
  * that is not a number is ignored with a warning and the wall-clock still counted; the day's
  * spend survives a restart and shows in `status` and /metrics; past a share of the daily budget
  * P3 waits, then everything but P0; at 100 % dispatch pauses with an alert; `budget resume`
- * lets the waiting work go.
+ * lets the waiting work go; an issue past its own cap fails with budget_exceeded.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,6 +98,7 @@ beforeAll(async () => {
       agents: { codegen: { command: ['node', join(repoRoot, 'test/workflow/fixtures/costly-agent.mjs')], min: 1, max: 1 } },
       budget: {
         task: { wallClockMs: WALL_CLOCK_CAP_MS },
+        issue: { usd: 6.5 },
         daily: { usd: 10 },
         admission: [
           { share: 0.5, maxPriority: 2 },
@@ -191,5 +192,13 @@ describe('budgets', { timeout: 120_000 }, () => {
     expect(resumed).toMatchObject({ ok: true, budget: { resumed: true, admission: { share: 1.05 } } });
     for (const number of [8, 6, 4]) await waitForState(number, 'done');
     expect(budget().resumed).toBe(true);
+  });
+
+  it('an issue whose spend reaches its cap fails with budget_exceeded, whatever its agent said', async () => {
+    await addIssue({ number: 9, body: 'cost: {"usd": 7}' });
+    await waitForState(9, 'failed');
+    const { context } = workflow()!.snapshot(9);
+    expect(context.reason).toMatch(/budget_exceeded: the issue's cap was reached \(usd 7\.00 of 6\.50\)/);
+    expect(context.history.filter((run) => run.stage === 'codegen')).toHaveLength(1);
   });
 });
