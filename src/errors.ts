@@ -25,6 +25,8 @@ export const AgentErrorCodes = {
   WorktreeMissing: 'worktree_missing',
   /** The agent wrote a result file that is not valid JSON of the result schema. */
   ResultInvalid: 'result_invalid',
+  /** The task (or its issue) is past its budget: failed, not retried (docs/BUDGETS.md). */
+  BudgetExceeded: 'budget_exceeded',
 } as const;
 
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];

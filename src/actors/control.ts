@@ -2,7 +2,8 @@
  * Control: answers the CLI over NATS request/reply. `status` returns the supervisor tree,
  * `stop` asks the orchestra to stop gracefully, `restart` restarts one agent (a fresh actor and
  * runner, through its pool: counted as its restart) for an operator who found it wedged — a
- * person stepping in, so `miyabi_human_interventions_total{kind="manual_restart"}` counts it. Core NATS (not JetStream): a request to a
+ * person stepping in, so `miyabi_human_interventions_total{kind="manual_restart"}` counts it;
+ * `budget.resume` lifts the daily budget's hold until the next budget day (docs/BUDGETS.md). Core NATS (not JetStream): a request to a
  * stopped orchestra should fail fast with "no responders", not wait in a stream.
  *
  * Fault injection, for chaos and crash tests only: when the orchestra was started with
@@ -14,7 +15,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
-import { CONTROL_SUBJECTS, type RestartReply, type StatusReply } from './control-subjects.ts';
+import { CONTROL_SUBJECTS, type BudgetReply, type RestartReply, type StatusReply } from './control-subjects.ts';
 import type { OrchestraResources } from './resources.ts';
 
 export { CONTROL_SUBJECTS, type RestartReply, type StatusReply } from './control-subjects.ts';
@@ -35,6 +36,7 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
           natsUrl: resources.natsServers[0]!,
           httpUrl: resources.httpUrl,
           tree: resources.inspect(),
+          ...(resources.budget ? { budget: resources.budget.status() } : {}),
         };
         message.respond(encode(reply));
       },
@@ -45,6 +47,17 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
         logger.info('stop requested over NATS');
         message.respond(encode({ ok: true, pid: process.pid }));
         resources.requestStop('stop requested');
+      },
+    }),
+    nc.subscribe(CONTROL_SUBJECTS.budgetResume, {
+      callback: (error, message) => {
+        if (error) return logger.warn({ err: describeError(error) }, 'budget subscription error');
+        const budget = resources.budget;
+        if (!budget) return void message.respond(encode({ ok: false, error: 'the workflow is not running; try again in a moment' } satisfies BudgetReply));
+        void budget.resume().then(
+          (status) => message.respond(encode({ ok: true, budget: status } satisfies BudgetReply)),
+          (failure: unknown) => message.respond(encode({ ok: false, error: `not resumed: ${describeError(failure)}` } satisfies BudgetReply)),
+        );
       },
     }),
     nc.subscribe(CONTROL_SUBJECTS.restart, {

@@ -59,6 +59,7 @@ export class HealthObserver {
       diskFreeRatio: disk?.freeRatio,
       diskFreeBytes: disk?.freeBytes,
       natsStore: await natsStore(resources, disk),
+      ...(resources.budget?.admission().paused === undefined ? {} : { budgetPaused: resources.budget.admission().paused! }),
       eventLoopLagMs: Number.isFinite(lagMs) ? lagMs : 0,
       rssBytes: process.memoryUsage.rss(),
       roles: resources.taskSamples.snapshot(),

@@ -30,6 +30,7 @@ import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { logRedelivery } from '../workflow/redeliveries.ts';
 import { WorkflowStore } from '../workflow/store.ts';
+import { BudgetLedger } from '../workflow/budget-ledger.ts';
 import { IssueGate, resultRefusal } from '../workflow/vouchers.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/issue-events.ts';
 
@@ -90,10 +91,12 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
     await Promise.all(subscriptions.map((subscription) => subscription.stop()));
     await engine?.close();
     if (resources.workflow === engine) resources.workflow = undefined;
+    resources.budget = undefined;
   };
 
   void (async () => {
     const kv = await bus.kv();
+    const budget = await BudgetLedger.open(kv, resources.config.budget, logger);
     engine = new Workflow({
       config: resources.config,
       source,
@@ -117,7 +120,8 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       checkProgram: (command) => checkAgentProgram(command),
       // Read at each dispatch, not from the last health check: a disk that fills between two
       // checks stops new work at once.
-      dispatchPaused: async () => diskFullReason((await diskSpace(resources.config.dataDir))?.freeBytes, resources.config.health.minFreeDiskBytes),
+      dispatchPaused: async () =>
+        diskFullReason((await diskSpace(resources.config.dataDir))?.freeBytes, resources.config.health.minFreeDiskBytes) ?? budget.admission(),
     });
     await engine.start();
     if (stopping) return;
@@ -173,8 +177,10 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
           if (payload.status !== 'needs_input') {
             resources.taskSamples.record(payload.role, payload.durationMs / 1000, payload.status === 'failure' || payload.status === 'retry');
           }
+          // Spent once, whatever the workflow makes of it; past the issue's cap it is a budget_exceeded failure.
+          const counted = await budget.record(payload);
           // The runner redacted it; redacted again here, before it reaches the KV bucket and the tracker.
-          await engine!.result(redactDeep(payload, resources.redact));
+          await engine!.result(redactDeep(counted, resources.redact));
         },
       }),
       // A task the bus gave up on (its runners died, or it hit the delivery limit) never sends a
@@ -200,9 +206,11 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
     if (stopping) return void (await stop());
     ticker = setInterval(() => {
       resources.workflowMetrics.issuesByState(countStates(engine!));
+      resources.workflowMetrics.budget(budget.status());
       engine!.tick().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'workflow tick failed'));
     }, TICK_MS);
     resources.workflow = engine;
+    resources.budget = budget;
     controls.setState('running', { ready: true });
   })().catch((error: unknown) => {
     void stop().finally(() => controls.fail(error));

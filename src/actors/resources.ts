@@ -7,6 +7,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { BudgetLedger } from '../workflow/budget-ledger.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { Secrets } from '../config/secrets.ts';
 import type { Bus } from '../infra/bus/bus.ts';
@@ -77,6 +78,8 @@ export interface OrchestraResources {
   readonly pushBranch: ((branch: string) => Promise<void>) | undefined;
   /** Set by the workflow actor while it runs. */
   workflow: Workflow | undefined;
+  /** Set by the workflow actor while it runs: what agents spent, and what the budget admits (docs/BUDGETS.md). */
+  budget: BudgetLedger | undefined;
   /** Recent task durations and outcomes per role, for the health monitor's anomaly checks. */
   readonly taskSamples: TaskSamples;
   /** When each agent's runner last sent a heartbeat (ms), for the health monitor. */

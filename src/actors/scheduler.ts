@@ -11,6 +11,7 @@
 import { assign, createActor, setup, type ActorRefFrom } from 'xstate';
 import { shutdownTransition, stoppedState } from '../machines/shutdown.ts';
 import { TaskQueue, type QueuedTask, type SchedulerPolicy } from '../machines/scheduler.ts';
+import type { Admission } from '../machines/budget.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { QueuePort } from '../workflow/ports.ts';
 import { sendNow } from './send-now.ts';
@@ -21,7 +22,7 @@ export type SchedulerEvent =
   | { type: 'scheduler.finished'; id: string }
   | { type: 'scheduler.running'; task: QueuedTask }
   /** Takes every task that may start at `now`; they are in `taken` until the next take. */
-  | { type: 'scheduler.take'; now: number }
+  | { type: 'scheduler.take'; now: number; admitted?: Omit<Admission, 'share'> }
   | { type: 'supervisor.shutdown' };
 
 export interface SchedulerContext {
@@ -47,7 +48,7 @@ export const schedulerLogic = setup({
         'scheduler.finished': { actions: assign(({ context, event }) => (context.queue.finished(event.id), { changes: context.changes + 1 })) },
         'scheduler.running': { actions: assign(({ context, event }) => (context.queue.markRunning(event.task), { changes: context.changes + 1 })) },
         'scheduler.take': {
-          actions: assign(({ context, event }) => ({ taken: context.queue.take(event.now), changes: context.changes + 1 })),
+          actions: assign(({ context, event }) => ({ taken: context.queue.take(event.now, event.admitted), changes: context.changes + 1 })),
         },
       },
     },
@@ -67,8 +68,8 @@ export function queuePort(actor: SchedulerActor): QueuePort {
     remove: (id) => sendNow(actor, { type: 'scheduler.remove', id }),
     finished: (id) => sendNow(actor, { type: 'scheduler.finished', id }),
     markRunning: (task) => sendNow(actor, { type: 'scheduler.running', task }),
-    take: (now) => {
-      sendNow(actor, { type: 'scheduler.take', now });
+    take: (now, admitted) => {
+      sendNow(actor, { type: 'scheduler.take', now, ...(admitted ? { admitted } : {}) });
       return actor.getSnapshot().context.taken;
     },
   };

@@ -69,6 +69,8 @@ export interface RunAgentOptions {
 
 export interface AgentRun extends AgentOutcome {
   exitCode: number | undefined;
+  /** The agent was stopped at `agent.taskTimeoutMs`. */
+  timedOut?: boolean;
   signal: string | undefined;
   durationMs: number;
   pid: number | undefined;
@@ -219,8 +221,9 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRun> {
   }
   const task = parsed.data;
   const files = taskFilesOf(options.dataDir, task.taskId);
-  const ended = (outcome: AgentOutcome, end: Partial<Pick<AgentRun, 'exitCode' | 'signal' | 'pid'>> = {}): AgentRun => ({
+  const ended = (outcome: AgentOutcome, end: Partial<Pick<AgentRun, 'exitCode' | 'signal' | 'pid' | 'timedOut'>> = {}): AgentRun => ({
     ...outcome,
+    ...(end.timedOut ? { timedOut: true } : {}),
     exitCode: end.exitCode,
     signal: end.signal,
     pid: end.pid,

@@ -175,6 +175,8 @@ export interface AgentOutcome {
   question?: string;
   outputs?: Record<string, unknown>;
   cost?: AgentCost;
+  /** What of the result file was ignored, and why (a cost field that is not a number). */
+  warnings?: string[];
 }
 
 export interface RunEnd {
@@ -198,8 +200,32 @@ export function describeZodError(error: z.ZodError): string {
     .join('; ');
 }
 
-/** Parses a result file's text: the result, or the problem in one line. */
-export function parseResultFile(text: string): { ok: true; result: ResultFile } | { ok: false; problem: string } {
+/**
+ * The result file's `cost` with every field that is not a valid count left out, each named in a
+ * warning: a bad cost never costs the agent its answer, and the wall-clock is counted anyway.
+ */
+function lenientCost(json: unknown): string[] {
+  if (typeof json !== 'object' || json === null || !('cost' in json)) return [];
+  const holder = json as { cost: unknown };
+  if (typeof holder.cost !== 'object' || holder.cost === null || Array.isArray(holder.cost)) {
+    const warning = `cost: expected an object of numbers, got ${JSON.stringify(holder.cost)?.slice(0, 80)}; ignored`;
+    delete (holder as { cost?: unknown }).cost;
+    return [warning];
+  }
+  const cost = holder.cost as Record<string, unknown>;
+  const warnings: string[] = [];
+  for (const [key, value] of Object.entries(cost)) {
+    const field = costSchema.shape[key as keyof typeof costSchema.shape];
+    if (field === undefined || !field.safeParse(value).success) {
+      delete cost[key];
+      warnings.push(field === undefined ? `cost.${key}: unknown field; ignored` : `cost.${key}: expected a non-negative number, got ${JSON.stringify(value)?.slice(0, 80)}; ignored`);
+    }
+  }
+  return warnings;
+}
+
+/** Parses a result file's text: the result (and what of its cost was ignored), or the problem in one line. */
+export function parseResultFile(text: string): { ok: true; result: ResultFile; warnings: string[] } | { ok: false; problem: string } {
   if (Buffer.byteLength(text) > MAX_RESULT_FILE_BYTES) {
     return { ok: false, problem: `larger than ${MAX_RESULT_FILE_BYTES} bytes` };
   }
@@ -209,8 +235,9 @@ export function parseResultFile(text: string): { ok: true; result: ResultFile } 
   } catch (error) {
     return { ok: false, problem: `not JSON (${(error as Error).message})` };
   }
+  const warnings = lenientCost(json);
   const parsed = resultFileSchema.safeParse(json);
-  return parsed.success ? { ok: true, result: parsed.data } : { ok: false, problem: describeZodError(parsed.error) };
+  return parsed.success ? { ok: true, result: parsed.data, warnings } : { ok: false, problem: describeZodError(parsed.error) };
 }
 
 /** What a finished run means for the task. Pure: the runner reads the result file. */
@@ -228,7 +255,8 @@ export function outcomeOf(end: RunEnd): AgentOutcome {
     const { status, summary, outputs, cost } = parsed.result;
     const reason = `result file says ${status}${summary ? `: ${firstLine(summary)}` : ''}`;
     const question = status === 'needs_input' ? (parsed.result.question ?? summary) : undefined;
-    return withOptional({ status, reason }, { summary, question, outputs, cost });
+    const warnings = parsed.warnings.length > 0 ? parsed.warnings : undefined;
+    return withOptional({ status, reason }, { summary, question, outputs, cost, warnings });
   }
   if (end.exitCode === 0) return { status: 'success', reason: 'exit code 0' };
   if (end.exitCode === EXIT_TEMPFAIL) return { status: 'retry', reason: `exit code ${EXIT_TEMPFAIL} (EX_TEMPFAIL): try again later` };
@@ -241,7 +269,7 @@ function firstLine(text: string, max = 200): string {
   return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
-function withOptional(outcome: AgentOutcome, extra: Pick<AgentOutcome, 'summary' | 'question' | 'outputs' | 'cost'>): AgentOutcome {
+function withOptional(outcome: AgentOutcome, extra: Pick<AgentOutcome, 'summary' | 'question' | 'outputs' | 'cost' | 'warnings'>): AgentOutcome {
   for (const [key, value] of Object.entries(extra)) {
     if (value !== undefined) Object.assign(outcome, { [key]: value });
   }

@@ -17,6 +17,7 @@ import { logsSearch } from './commands/logs.ts';
 import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
 import { restart } from './commands/restart.ts';
+import { budget } from './commands/budget.ts';
 import { status } from './commands/status.ts';
 import { stop } from './commands/stop.ts';
 import { up } from './commands/up.ts';
@@ -30,6 +31,7 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   status [--json] [--config FILE]  the running orchestra's supervisor tree
   stop [--config FILE]             stop the running orchestra gracefully
   restart AGENT [--config FILE]    restart one agent by hand (counted as a manual_restart)
+  budget [status|resume] [--json]  the budget day's spend; resume: lift the daily budget's hold until the next budget day
   config check [--config FILE]     validate a config file (exit 2 on problems)
   config schema [--write]          print (or write to config/) the config's JSON Schema
   doctor [--config FILE]           check what this host needs
@@ -82,6 +84,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'restart': {
       const { values, positionals } = parse(rest, {});
       return restart(positionals[0], values);
+    }
+    case 'budget': {
+      const { values, positionals } = parse(rest, { json: { type: 'boolean' } });
+      return budget(positionals[0], values);
     }
     case 'config': {
       const [sub, ...args] = rest;

@@ -1,4 +1,5 @@
 /** Exit codes and printing for the CLI. */
+import type { BudgetStatus } from '../workflow/budget-ledger.ts';
 import type { ConfigProblem } from '../config/problems.ts';
 import { formatProblem } from '../config/problems.ts';
 import { flattenTree, type TreeNode } from '../supervisor/tree.ts';
@@ -86,4 +87,24 @@ export function renderSummary(rows: readonly SummaryRow[]): string {
   const done = rows.filter((row) => row.state === 'done').length;
   const footer = `${done} of ${rows.length} issue(s) done${notes.length > 0 ? `\n\n${notes.join('\n')}` : ''}`;
   return `${lines.join('\n')}\n\n${footer}\n`;
+}
+
+/** The budget day in a few lines: what is spent, by role, and what dispatch admits. */
+export function formatBudget(status: BudgetStatus): string {
+  const { admission, total } = status;
+  const admits =
+    admission.paused !== undefined
+      ? `dispatch paused: ${admission.paused}`
+      : status.resumed
+        ? 'dispatch resumed by the operator until the next budget day'
+        : admission.maxPriority !== undefined
+          ? `only P0..P${admission.maxPriority} dispatched${admission.closedRoles ? `; roles at their cap: ${admission.closedRoles.join(', ')}` : ''}`
+          : `every priority dispatched${admission.closedRoles ? `; roles at their cap: ${admission.closedRoles.join(', ')}` : ''}`;
+  const line = (name: string, spend: BudgetStatus['total']) =>
+    `  ${name.padEnd(12)} $${spend.usd.toFixed(2)}  ${(spend.wallClockMs / 1000).toFixed(0)} s  ${spend.tasks} task(s)  ${spend.inputTokens + spend.outputTokens} token(s)`;
+  return [
+    `budget day ${status.day}: ${(admission.share * 100).toFixed(0)} % of the daily budget used; ${admits}`,
+    line('total', total),
+    ...Object.entries(status.roles).map(([role, spend]) => line(role, spend)),
+  ].join('\n');
 }

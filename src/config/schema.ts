@@ -18,6 +18,7 @@
 import { z } from 'zod';
 import { pathField } from './fields.ts';
 import { agentsSection } from './sections/agents.ts';
+import { budgetSection } from './sections/budget.ts';
 import { busSection, httpSection, logSection, natsSection } from './sections/infra.ts';
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
@@ -40,9 +41,13 @@ export const configSchema = z
     health: healthSection,
     retention: retentionSection,
     notify: notifySection,
+    budget: budgetSection,
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const role of Object.keys(config.budget.daily.roles)) {
+      if (!(role in config.agents)) ctx.addIssue({ code: 'custom', path: ['budget', 'daily', 'roles', role], message: `no agent role ${role} in agents` });
+    }
     if (config.notify.githubIssues.enabled && config.issues.source !== 'github') {
       ctx.addIssue({ code: 'custom', path: ['notify', 'githubIssues', 'enabled'], message: 'needs issues.source: github (the issues are opened on that repository)' });
     }

@@ -21,6 +21,7 @@
  *   heartbeat_late       warning   a ready agent's last heartbeat is older than `heartbeatLateMs` (a beat missed)
  *   slow_tasks           warning   a role's recent tasks are slower than its baseline (./health-anomaly.ts)
  *   failure_rate         warning   a role's recent tasks fail at least twice as often as before
+ *   budget_exhausted     critical  the daily budget is used up: dispatch paused until the next budget day or `budget resume`
  */
 
 import { detectAnomalies, type RoleSamples } from './health-anomaly.ts';
@@ -42,7 +43,8 @@ export type HealthProblemKind =
   | 'task_stuck'
   | 'heartbeat_late'
   | 'slow_tasks'
-  | 'failure_rate';
+  | 'failure_rate'
+  | 'budget_exhausted';
 
 export interface HealthProblem {
   kind: HealthProblemKind;
@@ -87,6 +89,8 @@ export interface HealthObservation {
   diskFreeRatio: number | undefined;
   /** The JetStream store's bytes against its limit; undefined when unknown (or no limit is known). */
   natsStore?: { bytes: number; limitBytes: number; limitOf: string };
+  /** Why the budget paused dispatch (src/machines/budget.ts), while it does. */
+  budgetPaused?: string;
   /** Free bytes on that disk; undefined when unknown. */
   diskFreeBytes?: number | undefined;
   /** The worst event-loop delay since the last check. */
@@ -174,6 +178,7 @@ export function judgeHealth(
   }
   const full = diskFullReason(observation.diskFreeBytes, limits.minFreeDiskBytes ?? 0);
   if (full !== undefined) add('disk_full', 'critical', 'dataDir', full);
+  if (observation.budgetPaused !== undefined) add('budget_exhausted', 'critical', 'budget', observation.budgetPaused);
   if (observation.eventLoopLagMs > limits.maxEventLoopLagMs) add('event_loop_lag', 'warning', 'orchestrator', `event loop held up ${Math.round(observation.eventLoopLagMs)} ms`);
   if (observation.rssBytes > limits.maxRssBytes) add('memory_high', 'warning', 'orchestrator', `resident memory ${Math.round(observation.rssBytes / 1024 ** 2)} MiB`);
   const detected = detectAnomalies(observation.roles ?? {}, memory.anomalies ?? new Set());

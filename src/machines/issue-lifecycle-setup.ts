@@ -4,6 +4,7 @@
  * The states themselves are in issue-lifecycle.ts (the agents' stages) and
  * issue-lifecycle-merge.ts (the merge stage and the wait for a person).
  */
+import { BUDGET_EXCEEDED } from './budget.ts';
 import { assign, setup } from 'xstate';
 import type { StageResult } from '../agents/task.ts';
 import {
@@ -86,7 +87,9 @@ export const lifecycleSetup = setup({
     reviewRoundsLeft: ({ context }) => context.reviewRounds < context.maxReviewRounds,
     ciRoundsLeft: ({ context }) => context.ciRounds < context.maxCiRounds,
     conflictRoundsLeft: ({ context }) => context.conflictRounds < context.maxConflictRounds,
-    attemptsLeft: ({ context, event }) => Math.max(context.attempt, (event as ResultEvent).outcome.attempt) < context.maxAttempts,
+    // Past its budget a task is not tried again: another attempt would spend more (src/machines/budget.ts).
+    attemptsLeft: ({ context, event }) =>
+      (event as ResultEvent).outcome.code !== BUDGET_EXCEEDED && Math.max(context.attempt, (event as ResultEvent).outcome.attempt) < context.maxAttempts,
     retryDue: ({ context, event }) => (event as { now: number }).now >= (context.retryAt ?? 0),
     isLastStage: ({ context }) => context.stageIndex === context.route.length - 1,
     nextIsOrchestraStage: ({ context }) => isOrchestraStage(context.route[context.stageIndex + 1]?.stage ?? ''),

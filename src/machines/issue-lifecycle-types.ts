@@ -135,6 +135,8 @@ export interface TaskOutcome {
   status: 'success' | 'retry' | 'failure' | 'changes_requested' | 'needs_input';
   reason: string;
   attempt: number;
+  /** `budget_exceeded`: the task or the issue is past its budget, failed at once, never retried. */
+  code?: string;
   summary?: string;
   /** With `needs_input`: what the agent asks. */
   question?: string;

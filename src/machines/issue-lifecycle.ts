@@ -211,9 +211,9 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
             target: 'failed',
             actions: [
               {
-                // A `retry` outcome means the runner would run it again: we have given up on it.
+                // A `retry` outcome means the runner would run it again (also one the budget turned into a failure): we have given up on it.
                 type: 'cancelTask',
-                params: ({ context, event }) => ({ taskId: event.outcome.status === 'retry' ? context.taskId! : '' }),
+                params: ({ context, event }) => ({ taskId: event.outcome.status === 'retry' || event.outcome.code !== undefined ? context.taskId! : '' }),
               },
               assign({
                 history: ({ context, event }) => [

@@ -8,7 +8,10 @@
  * then lose on its later SLA deadline, for as long as P0s keep coming.
  *
  * Capacity is per role: a role at its limit holds back its own tasks only, never another role's.
+ * Admission (the budget's, ./budget.ts) holds back tasks by their own priority and role: they
+ * stay queued, in order, until it lets them go.
  */
+import { mayDispatch, type Admission } from './budget.ts';
 
 export interface QueuedTask {
   id: string;
@@ -93,14 +96,16 @@ export class TaskQueue {
     this.#runningPerRole.set(task.role, this.running(task.role) + 1);
   }
 
-  /** Every task that may start now, in order, within each role's free capacity; they count as running from here. */
-  take(now: number): QueuedTask[] {
+  /** Every task that may start now (and that `admitted` lets go), in order, within each role's free capacity; they count as running from here. */
+  take(now: number, admitted: Omit<Admission, 'share'> = {}): QueuedTask[] {
     const free = new Map<string, number>();
     for (const [role, capacity] of Object.entries(this.#policy.capacity)) {
       if (capacity - this.running(role) > 0) free.set(role, capacity - this.running(role));
     }
     if (free.size === 0) return [];
-    const candidates = [...this.#queued.values()].filter((task) => free.has(task.role) && !this.#running.has(task.id));
+    const candidates = [...this.#queued.values()].filter(
+      (task) => free.has(task.role) && !this.#running.has(task.id) && mayDispatch(admitted, task.priority, task.role),
+    );
     candidates.sort((a, b) => compareTasks(a, b, now, this.#policy.agingMs));
     const taken: QueuedTask[] = [];
     for (const task of candidates) {

@@ -5,8 +5,8 @@
  *
  * | identity          | publishes                                                      | subscribes |
  * | ----------------- | -------------------------------------------------------------- | ---------- |
- * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,restart,fault}` | anything |
- * | `operator`        | `miyabi.control.{status,stop,restart,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
+ * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,restart,budget.resume,fault}` | anything |
+ * | `operator`        | `miyabi.control.{status,stop,restart,budget.resume,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
  * | `runner-<role>-<n>` | its own agent's (`<role>-<n>`) results, heartbeats and errors, its role's dead letters; pulls and acks on its role's durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its own inbox `_INBOX.runner-<role>-<n>.>` |
  * | `runner-<role>-spare` | its role's spares' ready | its role's spare claims, its own inbox |
  *
@@ -79,7 +79,7 @@ function orchestratorOnly(): string[] {
  */
 export function orchestratorPermissions(): UserPermissions {
   return {
-    publish: { allow: ['>'], deny: [CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.fault] },
+    publish: { allow: ['>'], deny: [CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume, CONTROL_SUBJECTS.fault] },
     subscribe: { allow: ['>'] },
   };
 }
@@ -89,7 +89,7 @@ export function runnerPermissions(role: string, slot: RunnerSlot): UserPermissio
   if (slot === 'spare') {
     // A spare only waits to be claimed; it serves as the slot it is claimed for, as that slot.
     return {
-      publish: { allow: [spareReadySubject(role, '*')], deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart] },
+      publish: { allow: [spareReadySubject(role, '*')], deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume] },
       subscribe: { allow: [inbox, spareClaimSubject(role, '*')] },
       allowResponses: true,
     };
@@ -114,7 +114,7 @@ export function runnerPermissions(role: string, slot: RunnerSlot): UserPermissio
         // The Conductor's pane shows the tree.
         ...(role === 'conductor' ? [CONTROL_SUBJECTS.status] : []),
       ],
-      deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart],
+      deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume],
     },
     subscribe: { allow: [inbox, CANCEL_SUBJECT] },
     allowResponses: true,
@@ -127,7 +127,7 @@ export function operatorPermissions(): UserPermissions {
   const view = ['CONSUMER.CREATE.>', 'CONSUMER.DELETE.>', 'CONSUMER.MSG.NEXT.>'];
   return {
     publish: {
-      allow: [CONTROL_SUBJECTS.status, CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.fault, ...[...read, ...view].map((api) => `$JS.API.${api}`), '$JS.FC.>'],
+      allow: [CONTROL_SUBJECTS.status, CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume, CONTROL_SUBJECTS.fault, ...[...read, ...view].map((api) => `$JS.API.${api}`), '$JS.FC.>'],
       deny: orchestratorOnly().filter((subject) => subject !== CONTROL_SUBJECTS.fault),
     },
     subscribe: { allow: [`${topology.prefix}.>`, '_INBOX.>'] },

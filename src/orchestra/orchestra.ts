@@ -257,6 +257,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     extraDependencies: dependencyFile.dependencies,
     pushBranch: issueSource.kind === 'github' ? (branch) => workspace.publish(branch) : undefined,
     workflow: undefined,
+    budget: undefined,
     watcher: undefined,
     startedAt: new Date(),
     root: () => supervisorOf(root),

@@ -12,6 +12,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { runAgent } from '../agents/run-agent.ts';
+import { AgentErrorCodes } from '../agents/errors.ts';
+import { runTimeoutMs, taskOverBudget } from '../agents/task-budget.ts';
 import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { backoffDelayMs } from '../backoff.ts';
@@ -218,8 +220,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         const worktree = await worktrees.ensure(`issue-${task.issue.number}`, task.branch);
         print(`── #${task.issue.number} ${task.stage} (attempt ${attempt}) in ${worktree.path}`);
         paneLog.taskStart({ taskId: task.taskId, issue: task.issue.number, role, attempt });
+        // The task's wall-clock cap, when lower than the role's timeout, is where the agent is stopped.
+        const limit = runTimeoutMs(agent.taskTimeoutMs, config.budget.task);
         const run = await runAgent({
-          agent,
+          agent: { ...agent, taskTimeoutMs: limit.timeoutMs },
           task: { ...task, attempt, worktree: worktree.path },
           dataDir: config.dataDir,
           signal: AbortSignal.any([delivery.signal, cancel.signal]),
@@ -240,6 +244,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
             if (tail.length > LOG_TAIL_LINES) tail.shift();
           },
         });
+        const overBudget = taskOverBudget(config.budget.task, { usd: run.cost?.usd, timedOutAtCap: limit.atCap && run.timedOut === true });
+        if (overBudget !== undefined) Object.assign(run, { status: 'failure', code: AgentErrorCodes.BudgetExceeded, reason: overBudget });
+        for (const warning of run.warnings ?? []) print(`── #${task.issue.number} ${task.stage}: result file: ${warning}`);
+        if (run.warnings) logger.warn({ taskId: task.taskId, warnings: run.warnings }, 'result file cost ignored in part; wall-clock counted');
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
@@ -260,6 +268,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           agentId,
           status: run.status,
           reason: run.reason,
+          ...(overBudget === undefined ? {} : { code: AgentErrorCodes.BudgetExceeded }),
           ...(run.summary === undefined ? {} : { summary: run.summary }),
           ...(run.question === undefined ? {} : { question: run.question }),
           ...(run.outputs === undefined ? {} : { outputs: run.outputs }),

@@ -87,6 +87,8 @@ export const taskResultSchema = z.object({
   agentId: z.string(),
   status: z.enum(['success', 'retry', 'failure', 'changes_requested', 'needs_input']),
   reason: z.string(),
+  /** Set when the orchestra, not the agent, decided the outcome (`budget_exceeded`): a failure with a code is not retried. */
+  code: z.string().optional(),
   summary: z.string().optional(),
   /** With `needs_input`: the agent's question for a person. */
   question: z.string().optional(),

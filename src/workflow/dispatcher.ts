@@ -7,14 +7,17 @@
  * A branch that cannot be prepared (git failed: a locked repository, a remote down) holds back
  * only its issue: it leaves the queue and comes back after a backoff, the others go on.
  *
- * While `paused` gives a reason (the data directory's disk is nearly full), nothing is taken from
- * the queue: tasks at work finish, new ones wait, and the next settle after it clears goes on.
+ * While `paused` gives a reason (the data directory's disk is nearly full, the daily budget is
+ * used up), nothing is taken from the queue: tasks at work finish, new ones wait, and the next
+ * settle after it clears goes on. An admission instead (the budget past a share of its daily cap,
+ * src/machines/budget.ts) lets only some priorities and roles go; the others wait in the queue.
  */
 import { describeError } from '../errors.ts';
 import { slaMsOf } from '../issues/routing.ts';
 import { sha256 } from '../issues/text.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { QueuedTask } from '../machines/scheduler.ts';
+import type { Admission } from '../machines/budget.ts';
 import type { StageResult } from '../agents/task.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
 import { BranchPlanner, type DependencyBranch, type PreparedBranch } from './branches.ts';
@@ -24,6 +27,9 @@ import type { WorkflowStore } from './store.ts';
 
 const PREPARE_CONCURRENCY = 8;
 const PREPARE_RETRY_MS = [1_000, 5_000, 30_000];
+
+/** Asked before new work is dispatched: a reason holds every task in the queue; an admission lets some go. */
+export type DispatchGate = () => Promise<string | Omit<Admission, 'share'> | undefined>;
 
 export class Dispatcher {
   readonly #branches: BranchPlanner | undefined;
@@ -35,20 +41,21 @@ export class Dispatcher {
   constructor(
     private readonly store: WorkflowStore,
     workspace: WorkspacePort | undefined,
-    private readonly paused: () => Promise<string | undefined> = async () => undefined,
+    private readonly paused: DispatchGate = async () => undefined,
   ) {
     this.#branches = workspace ? new BranchPlanner(workspace) : undefined;
   }
 
   /** Dispatches what may start now; true when anything was taken. */
   async schedule(book: Book): Promise<boolean> {
-    const reason = await this.paused();
+    const gate = await this.paused();
+    const reason = typeof gate === 'string' ? gate : gate?.paused;
     // Said once when it pauses and once when it resumes.
     if (reason !== undefined && this.#pausedFor === undefined) book.log.warn({ reason }, 'dispatch paused');
     if (reason === undefined && this.#pausedFor !== undefined) book.log.info('dispatch resumed');
     this.#pausedFor = reason;
     if (reason !== undefined) return false;
-    const taken = book.queue.take(book.now());
+    const taken = book.queue.take(book.now(), typeof gate === 'object' ? gate : undefined);
     if (taken.length === 0) return false;
     const cache = new Map<string, StageResult | undefined>();
     const prepared = new Map<string, PreparedBranch | Error>();

@@ -22,7 +22,7 @@ import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-li
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
-import { Dispatcher, queueEntryMoved, queueIdOf, queuedTaskOf, stageKey } from './dispatcher.ts';
+import { Dispatcher, queueEntryMoved, queueIdOf, queuedTaskOf, stageKey, type DispatchGate } from './dispatcher.ts';
 import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions } from './effects.ts';
 import { MergeStage } from './merge-stage.ts';
 import { MergeRunner } from './merges.ts';
@@ -50,8 +50,8 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   workspace?: WorkspacePort;
   metrics?: Pick<WorkflowMetrics, 'mergeStage' | 'humanIntervention' | 'trackerLag'> & KpiMetrics;
   now?: () => number;
-  /** Asked before new work is dispatched: a reason (the disk is full) holds every task in the queue. */
-  dispatchPaused?: () => Promise<string | undefined>;
+  /** Asked before new work is dispatched: a reason (the disk is full) holds every task in the queue; an admission (the budget) some. */
+  dispatchPaused?: DispatchGate;
 }
 
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
@@ -198,10 +198,10 @@ export class Workflow implements Book {
       }
       this.#kpis.result(result.taskId, result.durationMs, this.now());
       const before = this.#snapshots.get(record.number)!;
-      const { taskId, status, reason, attempt, agentId, summary, question, outputs } = result;
+      const { taskId, status, reason, attempt, agentId, summary, question, outputs, code } = result;
       await this.#send(record, {
         type: 'stage.result',
-        outcome: { taskId, status, reason, attempt, agentId, ...(summary === undefined ? {} : { summary }), ...(question === undefined ? {} : { question }), ...(outputs === undefined ? {} : { outputs }) },
+        outcome: { taskId, status, reason, attempt, agentId, ...(summary === undefined ? {} : { summary }), ...(question === undefined ? {} : { question }), ...(outputs === undefined ? {} : { outputs }), ...(code === undefined ? {} : { code }) },
         now: this.now(),
       });
       const after = this.#snapshots.get(record.number)!;

@@ -26,6 +26,10 @@ export class WorkflowMetrics {
   readonly #slaBreaches: Counter<'priority'>;
   readonly #costUsd: Counter<'role'>;
   readonly #tokens: Counter<'role' | 'direction'>;
+  readonly #wallClock: Counter<'role'>;
+  readonly #budgetSpent: Gauge<'role' | 'measure'>;
+  readonly #budgetShare: Gauge;
+  readonly #budgetAdmitted: Gauge;
   /** Stage names and ignore reasons come from config and code, but a bound costs nothing. */
   readonly #names = new BoundedLabel(200);
 
@@ -102,6 +106,20 @@ export class WorkflowMetrics {
       labelNames: ['role', 'direction'],
       registers,
     });
+    this.#wallClock = new Counter({ name: 'miyabi_agent_wall_clock_seconds_total', help: 'Wall-clock time agents worked on tasks, by role (known for every task, cost reported or not)', labelNames: ['role'], registers });
+    this.#budgetSpent = new Gauge({
+      name: 'miyabi_budget_spent',
+      help: 'What the current budget day has spent so far (durable: read from the KV bucket), by role and measure (usd, wall_clock_seconds, tasks)',
+      labelNames: ['role', 'measure'],
+      registers,
+    });
+    this.#budgetShare = new Gauge({ name: 'miyabi_budget_daily_share', help: 'The most used daily budget cap, as a share (1 = used up: dispatch paused)', registers });
+    this.#budgetAdmitted = new Gauge({
+      name: 'miyabi_budget_admitted_priority',
+      help: 'The least urgent priority the budget lets be dispatched now (9: any, -1: none, dispatch paused)',
+      registers,
+    });
+    this.#budgetAdmitted.set(9);
     // Known from the start, so the first one is a change `rate()` can see.
     for (const kind of HUMAN_INTERVENTIONS) this.#humanInterventions.inc({ kind }, 0);
     for (const outcome of ['done', 'failed', 'released']) this.#finished.inc({ outcome }, 0);
@@ -112,6 +130,8 @@ export class WorkflowMetrics {
   known(roles: readonly string[], priorities: number): void {
     for (const role of roles) {
       this.#costUsd.inc({ role }, 0);
+      this.#wallClock.inc({ role }, 0);
+      for (const measure of ['usd', 'wall_clock_seconds', 'tasks']) this.#budgetSpent.set({ role, measure }, 0);
       for (const direction of ['input', 'output']) this.#tokens.inc({ role, direction }, 0);
     }
     for (let priority = 0; priority < priorities; priority += 1) this.#slaBreaches.inc({ priority: `p${priority}` }, 0);
@@ -121,10 +141,23 @@ export class WorkflowMetrics {
   taskResult(result: { role: string; stage: string; status: string; durationMs: number; cost?: { usd?: number; inputTokens?: number; outputTokens?: number } | undefined }): void {
     const role = this.#names.value(result.role);
     this.#taskDuration.observe({ role, stage: this.#names.value(result.stage), outcome: result.status }, result.durationMs / 1000);
+    this.#wallClock.inc({ role }, Math.max(0, result.durationMs) / 1000);
     const cost = result.cost;
     if (cost?.usd !== undefined) this.#costUsd.inc({ role }, cost.usd);
     if (cost?.inputTokens !== undefined) this.#tokens.inc({ role, direction: 'input' }, cost.inputTokens);
     if (cost?.outputTokens !== undefined) this.#tokens.inc({ role, direction: 'output' }, cost.outputTokens);
+  }
+
+  /** The budget day's spend and what it admits (src/workflow/budget-ledger.ts). */
+  budget(status: { roles: Record<string, { usd: number; wallClockMs: number; tasks: number }>; admission: { share: number; paused?: string; maxPriority?: number } }): void {
+    for (const [name, spend] of Object.entries(status.roles)) {
+      const role = this.#names.value(name);
+      this.#budgetSpent.set({ role, measure: 'usd' }, spend.usd);
+      this.#budgetSpent.set({ role, measure: 'wall_clock_seconds' }, spend.wallClockMs / 1000);
+      this.#budgetSpent.set({ role, measure: 'tasks' }, spend.tasks);
+    }
+    this.#budgetShare.set(Number.isFinite(status.admission.share) ? status.admission.share : 1);
+    this.#budgetAdmitted.set(status.admission.paused !== undefined ? -1 : (status.admission.maxPriority ?? 9));
   }
 
   queueWait(role: string, seconds: number): void {

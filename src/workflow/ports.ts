@@ -7,6 +7,7 @@
  */
 import type { DagSnapshot, DependencyGraph, NodeState } from '../machines/dag.ts';
 import type { QueuedTask, TaskQueue } from '../machines/scheduler.ts';
+import type { Admission } from '../machines/budget.ts';
 
 export interface GraphPort {
   /** For reading only: changes go through the methods. */
@@ -24,8 +25,8 @@ export interface QueuePort {
   remove(id: string): void;
   finished(id: string): void;
   markRunning(task: QueuedTask): void;
-  /** Every task that may start at `now`; they count as running from here. */
-  take(now: number): QueuedTask[];
+  /** Every task that may start at `now` (and that `admitted` lets go: the budget); they count as running from here. */
+  take(now: number, admitted?: Omit<Admission, 'share'>): QueuedTask[];
 }
 
 export interface GitRef {

@@ -56,6 +56,18 @@ describe('outcomeOf with a result file', () => {
     });
   });
 
+  it.each([
+    ['a string', { usd: 'lots', inputTokens: 10 }, ['cost.usd: expected a non-negative number, got "lots"; ignored'], { inputTokens: 10 }],
+    ['a negative number', { usd: -1 }, ['cost.usd: expected a non-negative number, got -1; ignored'], {}],
+    ['an unknown field', { euros: 3, usd: 0.5 }, ['cost.euros: unknown field; ignored'], { usd: 0.5 }],
+    ['not an object', 'cheap', ['cost: expected an object of numbers, got "cheap"; ignored'], undefined],
+  ])('a cost field that is not a number (%s) is ignored with a warning; the answer stands', (_, cost, warnings, kept) => {
+    const outcome = outcomeOf(end({ exitCode: 0, resultFile: result({ status: 'success', summary: 'done', cost }) }));
+    expect(outcome.status).toBe('success');
+    expect(outcome.warnings).toEqual(warnings);
+    expect(outcome.cost).toEqual(kept);
+  });
+
   it('a timeout or a signal wins over a result file: the run did not finish', () => {
     expect(outcomeOf(end({ timedOut: true, resultFile: result({ status: 'success' }) })).status).toBe('retry');
     expect(outcomeOf(end({ signal: 'SIGKILL', exitCode: undefined, resultFile: result({ status: 'success' }) })).status).toBe('retry');
@@ -66,7 +78,6 @@ describe('outcomeOf with a result file', () => {
     ['an unknown status', result({ status: 'done' }), 'invalid result file: status: Invalid option'],
     ['no status', result({ summary: 'ok' }), 'invalid result file: status:'],
     ['an unknown key', result({ status: 'success', sumary: 'typo' }), 'sumary'],
-    ['a negative cost', result({ status: 'success', cost: { usd: -1 } }), 'cost.usd'],
     ['not an object', result(['success']), 'invalid result file'],
   ])('an invalid result file (%s) is a failure naming the problem', (_, text, reason) => {
     const outcome = outcomeOf(end({ exitCode: 0, resultFile: text }));

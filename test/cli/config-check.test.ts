@@ -33,6 +33,8 @@ describe('config check', { timeout: 60_000 }, () => {
       ['no-dir', 'issues:\n  local:\n    dir: nowhere\n', /^issues\.local\.dir: .*nowhere.*(ENOENT|no such file)/m],
       ['program', `${local}agents:\n  codegen: { command: [/nonexistent/agent-cli] }\n  review: { command: [node, x.mjs] }\n  pr: { command: [node, x.mjs] }\n  deploy: { command: [node, x.mjs] }\n`, /^agents\.codegen\.command: .*\/nonexistent\/agent-cli/m],
       ['retry', `${local}workflow:\n  retry: { initialDelayMs: 5000, maxDelayMs: 1000 }\n`, /^workflow\.retry\.initialDelayMs: must be <= maxDelayMs \(1000\)/m],
+      ['budget', `${local}budget:\n  task: { usd: 5 }\n  daily: { usd: 2 }\n`, /^budget\.task\.usd: 5 is above budget\.daily\.usd \(2\)/m],
+      ['budget-role', `${local}budget:\n  task: { wallClockMs: 600000 }\n  daily: { roles: { review: { wallClockMs: 60000 } } }\n`, /^budget\.task\.wallClockMs: 600000 is above budget\.daily\.roles\.review\.wallClockMs \(60000\)/m],
     ];
     for (const [name, text, expected] of cases) {
       const result = await runCli(['config', 'check', '--config', await dir.file(`${name}.yaml`, text)]);

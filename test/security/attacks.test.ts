@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { deadLetterSchema } from '../../src/infra/bus/dead-letter.ts';
+import { deadLetterSchema, type DeadLetter } from '../../src/infra/bus/dead-letter.ts';
 import { createEnvelope, decodeEnvelope, encodeEnvelope } from '../../src/infra/bus/envelope.ts';
 import { identityOfSeed, inboxPrefixOf } from '../../src/infra/nats/identities.ts';
 import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
@@ -200,6 +200,50 @@ describe('bad input', { timeout: 60_000 }, () => {
     expect(fingerprint()).toEqual(before);
   });
 
+
+  it('dead-letters garbage on the task and result subjects with the reason, answers garbage on the control subjects with an error, and nothing changes', async () => {
+    const before = fingerprint();
+    const sender = await connectWith('orchestrator', inboxPrefixOf('orchestrator'));
+    const js = jetstream(sender.nc);
+    const bus = orchestra.resources.bus!;
+    const jsm = await jetstreamManager(sender.nc);
+    // review-1 is idle (codegen-1 is held with #1): it takes the garbage tasks at once.
+    const garbage: Array<[string, Uint8Array | string, RegExp]> = [
+      ['miyabi.tasks.review', new Uint8Array([0xff, 0xfe, 0x00, 0x42]), /^not_json: /],
+      ['miyabi.tasks.review', forged('task.dispatched', { taskId: 'x', issue: 'none' }), /^invalid_payload: /],
+      ['miyabi.events.task.review.review-1', '{"not": "an envelope"', /^not_json: /],
+      ['miyabi.events.task.review.review-1', forged('task.result', { taskId: 't', issue: -1, status: 'done' }), /^invalid_payload: /],
+    ];
+    const letters = async (subject: string) => {
+      const found: DeadLetter[] = [];
+      const { state } = await jsm.streams.info(bus.topology.streams.dlq);
+      for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq += 1) {
+        const stored = await jsm.streams.getMessage(bus.topology.streams.dlq, { seq }).catch(() => undefined);
+        if (stored?.subject !== bus.deadLetterSubject(subject)) continue;
+        const decoded = decodeEnvelope(stored.data, deadLetterSchema);
+        if (decoded.ok) found.push(decoded.envelope.payload);
+      }
+      return found;
+    };
+    for (const [index, [subject, body, reason]] of garbage.entries()) {
+      const known = (await letters(subject)).length;
+      await js.publish(subject, body, { msgID: `garbage-${index}` });
+      const letter = await waitFor(async () => (await letters(subject))[known], { what: `the dead letter of garbage ${index} on ${subject}` });
+      expect(letter).toMatchObject({ reason: 'malformed', deliveryCount: 1, originalSubject: subject });
+      expect(letter.error).toMatch(reason);
+    }
+    await sender.nc.close();
+    // Control is request/reply, not a stream: garbage gets an answer that says what is wrong, and nothing is done.
+    const operator = await connectWith('operator', inboxPrefixOf('operator'));
+    for (const subject of [CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume, CONTROL_SUBJECTS.status]) {
+      const reply = await operator.nc.request(subject, new Uint8Array([0xff, 0x00, 0x7b]), { timeout: 10_000 });
+      expect(reply.data.length, subject).toBeGreaterThan(0);
+      if (subject === CONTROL_SUBJECTS.restart) expect(reply.json()).toEqual({ ok: false, error: 'expected { "agent": "<id>" }' });
+    }
+    await operator.nc.close();
+    expect((await orchestraLog(dataDir)).filter((line) => line.msg === 'bus handler failed')).toEqual([]);
+    expect(fingerprint()).toEqual(before);
+  });
 
   it('made the data directory private and repaired loose and broken credentials at start, naming each', async () => {
     expect(await mode(dataDir)).toBe('700');

@@ -2,7 +2,7 @@
 import { describeError } from '../../errors.ts';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { connectCli, liveRunFile, loadConfigOrExit } from '../connect.ts';
-import { CliExit, ExitCode, countActors, formatDuration, renderTree } from '../output.ts';
+import { CliExit, ExitCode, countActors, formatBudget, formatDuration, renderTree } from '../output.ts';
 
 export async function requestControl<T>(flags: { config?: string }, subject: string, timeoutMs = 5_000, body?: unknown): Promise<T> {
   const loaded = await loadConfigOrExit(flags.config);
@@ -29,5 +29,6 @@ export async function status(flags: { config?: string; json?: boolean }): Promis
       `${reply.httpUrl ? `, HTTP ${reply.httpUrl}` : ''}, ${countActors(reply.tree)} actors\n\n`,
   );
   process.stdout.write(`${renderTree(reply.tree)}\n`);
+  if (reply.budget) process.stdout.write(`\n${formatBudget(reply.budget)}\n`);
   return ExitCode.ok;
 }
