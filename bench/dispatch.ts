@@ -21,6 +21,7 @@ import { spawnNatsServer } from '../src/infra/nats/embedded-server.ts';
 import type { IssueSource } from '../src/issues/source.ts';
 import { TASK_DISPATCHED, taskSubject, type TaskMessage } from '../src/runner/task-message.ts';
 import { Workflow } from '../src/workflow/engine.ts';
+import { InspectionHub } from '../src/actors/inspection.ts';
 import { workflowParts } from '../test/support/workflow-parts.ts';
 import { WorkflowStore } from '../src/workflow/store.ts';
 import type { BenchRow } from './types.ts';
@@ -50,7 +51,8 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
-async function ourPath(nc: NatsConnection): Promise<{ perSecond: number; latencies: number[] }> {
+/** The orchestra's path; `inspect`: with the console's inspection hub recording every lifecycle step (bench/inspection.ts). */
+export async function ourPath(nc: NatsConnection, inspect = false): Promise<{ perSecond: number; latencies: number[]; inspection?: InspectionHub }> {
   const parsed = parseConfigText(
     [`agents: { codegen: { command: [x], max: ${ISSUES + 1} } }`, 'workflow: { defaultRoute: [codegen] }', 'bus: { storage: file }'].join('\n'),
     'bench.yaml',
@@ -75,7 +77,10 @@ async function ourPath(nc: NatsConnection): Promise<{ perSecond: number; latenci
       if (started.size === ISSUES) allStarted();
     },
   });
+  const inspection = inspect ? new InspectionHub({ config: parsed.config, logger }) : undefined;
+  await inspection?.connect(nc);
   const engine = new Workflow({
+    ...(inspection ? { onTransition: (record, previous, next, event) => inspection.issueTransition(record, previous, next, event) } : {}),
     config: parsed.config,
     ...workflowParts(parsed.config),
     source: noopTracker,
@@ -107,7 +112,7 @@ async function ourPath(nc: NatsConnection): Promise<{ perSecond: number; latenci
   await engine.close();
   await bus.close();
   const latencies = [...started.values()].map((at) => at - readyAt);
-  return { perSecond: ISSUES / ((last - readyAt) / 1000), latencies };
+  return { perSecond: ISSUES / ((last - readyAt) / 1000), latencies, ...(inspection ? { inspection } : {}) };
 }
 
 async function rawPath(nc: NatsConnection): Promise<{ perSecond: number; latencies: number[] }> {

@@ -12,6 +12,7 @@ import { benchBus } from './bus.ts';
 import { benchDag } from './dag.ts';
 import { benchDispatch } from './dispatch.ts';
 import { benchHandoff } from './handoff.ts';
+import { benchInspection } from './inspection.ts';
 import { benchLogs } from './logs.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
@@ -27,6 +28,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['panes', benchPanes],
   ['dag', benchDag],
   ['dispatch', benchDispatch],
+  ['inspection', benchInspection],
   ['handoff', benchHandoff],
   ['parse', benchParse],
   // Writes and indexes 256 MiB of logs (MIYABI_BENCH_LOG_MB=1024 for the full gigabyte): minutes.

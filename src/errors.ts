@@ -108,6 +108,8 @@ export const ErrorCodes = {
   GitCommandFailed: 'git_command_failed',
   WorktreeConflict: 'worktree_conflict',
   ActorDown: 'actor_down',
+  /** The inspection history stream (MIYABI_INSPECT) is not there: deleted, or never made (src/infra/bus/inspection-stream.ts). */
+  InspectionHistoryMissing: 'inspection_history_missing',
   /** A log search whose query FTS5 cannot parse, or with nothing to search for (src/logs). */
   LogQueryInvalid: 'log_query_invalid',
 } as const;

@@ -27,6 +27,7 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
   let bus: Bus | undefined;
 
   const release = async () => {
+    resources.inspection.disconnect(nc);
     if (resources.bus === bus) resources.bus = undefined;
     if (resources.nc === nc) resources.nc = undefined;
     await bus?.close().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'bus close failed'));
@@ -57,6 +58,8 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
       topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes },
     });
     await bus.ensureTopology();
+    // The console's history is not worth failing the bus for: without it, only live events.
+    await resources.inspection.connect(nc).catch((error: unknown) => logger.warn({ err: describeError(error) }, 'no inspection history stream; the console shows live events only'));
     // The runners' consumers, made here: a runner may look its own up and pull, not create one.
     for (const role of Object.keys(config.agents)) {
       if (role !== 'conductor') await bus.backlog(taskConsumer(role, config.bus));
@@ -66,6 +69,7 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
     controls.setState('connected', { ready: true, detail: { server: nc.getServer() } });
     void watchStatus(nc, controls);
     const error = await nc.closed();
+    resources.inspection.disconnect(nc);
     if (!stopping) {
       resources.bus = undefined;
       resources.nc = undefined;

@@ -20,6 +20,19 @@ import type { OrchestraResources } from './resources.ts';
 
 export { CONTROL_SUBJECTS, type RestartReply, type StatusReply } from './control-subjects.ts';
 
+/** What `status --json` shows, and the console's /api/tree. */
+export function statusReply(resources: OrchestraResources): StatusReply {
+  return {
+    pid: process.pid,
+    startedAt: resources.startedAt.toISOString(),
+    uptimeMs: Date.now() - resources.startedAt.getTime(),
+    natsUrl: resources.natsServers[0]!,
+    httpUrl: resources.httpUrl,
+    tree: resources.inspect(),
+    ...(resources.budget ? { budget: resources.budget.status() } : {}),
+  };
+}
+
 export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {
   const logger = actorLogger(resources.logger, 'control');
   const nc = resources.nc;
@@ -29,16 +42,7 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
     nc.subscribe(CONTROL_SUBJECTS.status, {
       callback: (error, message) => {
         if (error) return logger.warn({ err: describeError(error) }, 'status subscription error');
-        const reply: StatusReply = {
-          pid: process.pid,
-          startedAt: resources.startedAt.toISOString(),
-          uptimeMs: Date.now() - resources.startedAt.getTime(),
-          natsUrl: resources.natsServers[0]!,
-          httpUrl: resources.httpUrl,
-          tree: resources.inspect(),
-          ...(resources.budget ? { budget: resources.budget.status() } : {}),
-        };
-        message.respond(encode(reply));
+        message.respond(encode(statusReply(resources)));
       },
     }),
     nc.subscribe(CONTROL_SUBJECTS.stop, {

@@ -1,6 +1,6 @@
 /**
- * The HTTP endpoint: /metrics, /healthz, /readyz, bound to 127.0.0.1 unless configured
- * otherwise. Healthy while the tree runs; ready while the bus is connected and every
+ * The HTTP endpoint: /metrics, /healthz, /readyz and the console (`/`, `/api/*`:
+ * ./console-api.ts), bound to 127.0.0.1 unless configured otherwise. Healthy while the tree runs; ready while the bus is connected and every
  * infrastructure and workflow actor runs — or is stopping because its supervisor asked it to (a
  * crashed actor shows `stopped` or `backoff` until it runs again). Agents are not its business:
  * one agent restarting is the health monitor's finding (src/machines/health-judge.ts), not a
@@ -17,6 +17,7 @@ import { actorLogger } from '../infra/observe/logger.ts';
 import { flattenTree, fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 import { isInfrastructure } from './health-checks.ts';
+import { consoleHandler } from './console-api.ts';
 
 export function readiness(resources: OrchestraResources): { ok: boolean; detail: Record<string, unknown> } {
   const notRunning = flattenTree(resources.inspect())
@@ -45,6 +46,7 @@ export const httpEndpointLogic = fromRuntime<{ resources: OrchestraResources }>(
       ready: () => readiness(resources),
       logger,
       routes: webhookRoutes(resources, logger),
+      ...(resources.config.console.enabled ? { fallback: consoleHandler(resources, logger) } : {}),
     });
   // Batch mode is not where Prometheus looks: a port taken (by a running orchestra, say) is no reason to fail.
   const started = listen(port).catch((error: unknown) => {

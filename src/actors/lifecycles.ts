@@ -117,6 +117,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       },
       ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
       redact: resources.redact,
+      onTransition: (record, previous, next, event) => resources.inspection.issueTransition(record, previous, next, event),
       checkProgram: (command) => checkAgentProgram(command),
       // Read at each dispatch, not from the last health check: a disk that fills between two
       // checks stops new work at once.

@@ -26,6 +26,7 @@ import type { WorkspacePort } from '../workflow/ports.ts';
 import type { WorkflowMetrics } from '../workflow/metrics.ts';
 import type { HealthReport } from '../machines/health-monitor.ts';
 import type { TaskSamples } from '../machines/health-anomaly.ts';
+import type { InspectionHub } from './inspection.ts';
 
 /** Runners started ahead, one per role, for a fresh agent to take over (./spare-runners.ts). */
 export interface Spares {
@@ -88,6 +89,8 @@ export interface OrchestraResources {
   lastHealth?: HealthReport;
   /** Set by the issue watcher while it runs. */
   watcher: IssueWatcher | undefined;
+  /** The actors' inspection events: to the console's live clients and the history stream (./inspection.ts). */
+  readonly inspection: InspectionHub;
   /** Set by the http actor once listening. */
   httpUrl: string | undefined;
   /** The root supervisor, to reach a pool (the scaler). */

@@ -9,11 +9,13 @@ import { busStreams, busTail } from './commands/bus.ts';
 import { configCheck, configSchema } from './commands/config.ts';
 import { dagCheck, dagShow } from './commands/dag.ts';
 import { doctor } from './commands/doctor.ts';
+import { inspect } from './commands/inspect.ts';
 import { installService } from './commands/install-service.ts';
 import { issues } from './commands/issues.ts';
 import { kpi } from './commands/kpi.ts';
 import { labelsSync } from './commands/labels.ts';
 import { logsSearch } from './commands/logs.ts';
+import { machines } from './commands/machines.ts';
 import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
 import { restart } from './commands/restart.ts';
@@ -40,6 +42,12 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
                                    ISO time) from the running orchestra's bus (docs/KPI.md)
   dag check [--config FILE]        validate the backlog's dependencies (exit 2 on a cycle, naming it)
   dag show [--format F]            the dependency graph with each issue's state (mermaid, dot, json)
+  machines [--format F] [--machine ID]
+                                   every state machine drawn from its definition, offline
+                                   (mermaid stateDiagram-v2 or json; docs/CONSOLE.md)
+  inspect [--issue N] [--actor ID] [--count N] [--json]
+                                   the running orchestra's inspection events, live (with --issue:
+                                   its recorded transitions first)
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
   bus streams [--json]             streams and consumers with their counts
   bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
@@ -110,6 +118,14 @@ export async function main(argv: string[]): Promise<number> {
       if (sub === 'check') return dagCheck(values);
       if (sub === 'show') return dagShow(values);
       throw new CliExit(ExitCode.invalid, `unknown dag subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
+    }
+    case 'machines': {
+      const { values } = parse(rest, { format: { type: 'string' }, machine: { type: 'string' } });
+      return machines(values);
+    }
+    case 'inspect': {
+      const { values } = parse(rest, { issue: { type: 'string' }, actor: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } });
+      return inspect(values);
     }
     case 'labels': {
       const [sub, ...args] = rest;

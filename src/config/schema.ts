@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { pathField } from './fields.ts';
 import { agentsSection } from './sections/agents.ts';
 import { budgetSection } from './sections/budget.ts';
+import { consoleSection } from './sections/console.ts';
 import { busSection, httpSection, logSection, natsSection } from './sections/infra.ts';
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
@@ -31,6 +32,7 @@ export const configSchema = z
     nats: natsSection,
     bus: busSection,
     http: httpSection,
+    console: consoleSection,
     log: logSection,
     supervisor: supervisorSection,
     issues: issuesSection,

@@ -18,6 +18,8 @@ export interface Secrets {
   readonly githubToken?: string;
   /** Only read when issues.github.webhook is set. */
   readonly webhookSecret?: string;
+  /** The console's token (console.tokenEnv). */
+  readonly consoleToken?: string;
 }
 
 export interface SecretsResult {
@@ -62,9 +64,11 @@ export function resolveSecrets(config: OrchestraConfig, env: Env = process.env):
     github?.webhook?.secretEnv,
     ' (needed because issues.github.webhook is set)',
   );
+  const consoleToken = read('console.tokenEnv', config.console.tokenEnv);
   return {
     secrets: {
       nats: dropUndefined(nats),
+      ...(consoleToken === undefined ? {} : { consoleToken }),
       ...(githubToken === undefined ? {} : { githubToken }),
       ...(webhookSecret === undefined ? {} : { webhookSecret }),
     },
@@ -75,7 +79,7 @@ export function resolveSecrets(config: OrchestraConfig, env: Env = process.env):
 /** Every secret value, for the logger's redaction by value. */
 export function secretValues(secrets: Secrets): string[] {
   const { user, password, token } = secrets.nats;
-  return [user, password, token, secrets.githubToken, secrets.webhookSecret].filter(
+  return [user, password, token, secrets.githubToken, secrets.webhookSecret, secrets.consoleToken].filter(
     (value): value is string => typeof value === 'string' && value !== '',
   );
 }

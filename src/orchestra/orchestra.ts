@@ -44,6 +44,7 @@ import { WorkflowMetrics } from '../workflow/metrics.ts';
 import { KPI_TYPES, kpiFactPublisher, type FaultPayload, type RecoveryPayload } from '../workflow/kpi-facts.ts';
 import { IssueVouchers } from '../workflow/vouchers.ts';
 import { localMergePort, WorkspaceGit } from '../workflow/workspace-git.ts';
+import { InspectionHub } from '../actors/inspection.ts';
 
 export interface Orchestra {
   readonly logger: Logger;
@@ -253,6 +254,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     nc: undefined,
     bus: undefined,
     httpUrl: undefined,
+    inspection: new InspectionHub({ config, logger, redact: textRedactor(secretList), registry: metrics.registry }),
     issueSource,
     extraDependencies: dependencyFile.dependencies,
     pushBranch: issueSource.kind === 'github' ? (branch) => workspace.publish(branch) : undefined,
@@ -297,7 +299,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   logger.info({ configPath: loaded.path, dataDir: config.dataDir, nats: embedded ? 'embedded' : 'external' }, 'orchestra starting');
   progress('starting the supervisor tree');
   const finished = new Promise<{ error: unknown }>((resolve) => {
-    root = createActor(supervisorLogic, { input: buildTree(resources, { embeddedNats, listener }), id: 'root' });
+    root = createActor(supervisorLogic, { input: buildTree(resources, { embeddedNats, listener }), id: 'root', inspect: (event) => resources.inspection.inspector('root', event) });
     root.subscribe({
       error: (error) => resolve({ error }),
       complete: () => resolve({ error: undefined }),

@@ -69,6 +69,7 @@ export function buildTree(
     strategy: 'rest_for_one',
     ...settings,
     listener: options.listener,
+    inspect: resources.inspection.inspector,
     children: [
       ...infra,
       supervisorChild({

@@ -9,13 +9,13 @@
  * actors of their own (no shared system), so a restart never meets a stale systemId. A record's
  * `incarnation` tells the reports of its current actor from those of a previous one.
  */
-import { createActor, type AnyActor, type Subscription } from 'xstate';
+import { createActor, type AnyActor, type InspectionEvent, type Subscription } from 'xstate';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import type { NormalizedChildSpec } from './child-spec.ts';
 import type { Clock } from './clock.ts';
 import type { ExitReason, Strategy } from './restart-policy.ts';
 import { SHUTDOWN_EVENT } from './runtime-logic.ts';
-import { describeActorState, type SupervisorListener } from './tree.ts';
+import { describeActorState, type ChildInspector, type SupervisorListener } from './tree.ts';
 
 export type ChildStatus = 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
 
@@ -42,6 +42,9 @@ export interface ChildrenOptions {
   strategy: Strategy;
   clock: Clock;
   listener: SupervisorListener;
+  /** The supervisor's path in the tree; a child's is `<path>/<child id>`. */
+  path: string;
+  inspect?: ChildInspector;
   /** A running child ended by itself (not stopped by the supervisor, not while starting). */
   onExit: (record: ChildRecord, exit: ExitReason) => void;
 }
@@ -117,12 +120,14 @@ export class Children {
     const ready = new Promise<void>((resolve, reject) => {
       record.readyWaiter = { resolve, reject };
     });
-    const listener = spec.type === 'supervisor' ? { listener: events } : {};
+    const path = `${this.options.path}/${spec.id}`;
+    const { inspect } = this.options;
+    const inherited = spec.type === 'supervisor' ? { listener: events, path, ...(inspect ? { inspect } : {}) } : {};
     const input =
       spec.type === 'supervisor' && spec.input && typeof spec.input === 'object'
-        ? { ...listener, ...(spec.input as object) }
+        ? { ...inherited, ...(spec.input as object) }
         : spec.input;
-    const actor = createActor(spec.logic, { input, id: spec.id });
+    const actor = createActor(spec.logic, { input, id: spec.id, ...(inspect ? { inspect: (event: InspectionEvent) => inspect(path, event) } : {}) });
     record.actor = actor;
     record.subscription = actor.subscribe({
       next: (snapshot) => this.#onSnapshot(record, incarnation, snapshot),

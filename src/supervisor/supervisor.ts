@@ -25,7 +25,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { Restarts } from './restarts.ts';
 import type { Backoff, Strategy } from './restart-policy.ts';
 import { fromRuntime, runtimeOf, type Runtime, type RuntimeControls } from './runtime-logic.ts';
-import type { SupervisorListener, TreeNode } from './tree.ts';
+import type { ChildInspector, SupervisorListener, TreeNode } from './tree.ts';
 
 /** Defaults, documented in docs/ARCHITECTURE.md: a little more tolerant than OTP's 1 in 5 s,
  * because agent children crash for outside reasons (a CLI exits) more often than Erlang code. */
@@ -42,6 +42,10 @@ export interface SupervisorSpec {
   children?: ChildSpec[];
   /** Told of every start, exit, restart and escalation, for logs and metrics. Passed to nested supervisors. */
   listener?: SupervisorListener;
+  /** XState's `inspect` for every child actor, told the child's path. Passed to nested supervisors. */
+  inspect?: ChildInspector;
+  /** This supervisor's path in the tree (`root/core`); its id when it is the root. */
+  path?: string;
   clock?: Clock;
   random?: () => number;
 }
@@ -75,6 +79,8 @@ export class Supervisor implements Runtime {
       strategy: spec.strategy,
       clock: this.clock,
       listener,
+      path: spec.path ?? spec.id,
+      ...(spec.inspect ? { inspect: spec.inspect } : {}),
       onExit: (record, exit) => this.enqueue(() => this.restarts.handleExit(record, exit)),
     });
     this.restarts = new Restarts({

@@ -2,6 +2,7 @@
  * What a supervisor tells the world: events for logs and metrics, and the tree as plain data
  * for `status`. Plain data only, so it crosses the bus as JSON.
  */
+import type { InspectionEvent } from 'xstate';
 import type { ExitReason } from './restart-policy.ts';
 
 export type SupervisorEvent =
@@ -14,6 +15,13 @@ export type SupervisorEvent =
   | { type: 'supervisor.escalated'; supervisor: string; reason: string };
 
 export type SupervisorListener = (event: SupervisorEvent) => void;
+
+/**
+ * Given to every child's `createActor` as XState's `inspect` option, with the child's path in
+ * the tree (`root/core/workflow/dag`, as `flattenTree` names it): what an inspector makes of the
+ * events is its own business. Passed to nested supervisors.
+ */
+export type ChildInspector = (path: string, event: InspectionEvent) => void;
 
 export interface TreeNode {
   id: string;

@@ -1,17 +1,15 @@
 /**
- * The workflow engine, run by the `lifecycles` actor: every issue's lifecycle, stepped one event
- * at a time, with the dependency graph and the ready queue owned by its sibling actors (`dag`,
- * `scheduler`, src/workflow/ports.ts). Each step:
+ * The workflow engine, run by the `lifecycles` actor: every issue's lifecycle, stepped one event at a time, with the
+ * dependency graph and the ready queue owned by its sibling actors (`dag`, `scheduler`, src/workflow/ports.ts). Each step:
  *
  *   1. the lifecycle machine answers its next snapshot and the effects it wants (pure);
  *   2. the snapshot and the effects (the outbox) are written to the KV bucket;
  *   3. the effects run, each idempotent by key (ledger in KV, and the tracker's own markers);
- *   4. the graph and the queue follow the new state (readiness.ts), ready work is dispatched on
- *      a branch the orchestra prepared (dispatcher.ts), and merging issues are looked at by the
- *      merge stage (merges.ts).
+ *   4. the graph and the queue follow the new state (readiness.ts), ready work is dispatched on a branch the
+ *      orchestra prepared (dispatcher.ts), and merging issues are looked at by the merge stage (merges.ts).
  *
- * A crash anywhere replays from the last written record: tasks in flight are redelivered by
- * JetStream, effects in the outbox run again and find themselves done. I/O is injected.
+ * A crash anywhere replays from the last written record: tasks in flight are redelivered by JetStream, effects in the
+ * outbox run again and find themselves done. I/O is injected; each step is told to `onTransition` (the console's history).
  */
 import type { Logger } from 'pino';
 import { transition } from 'xstate';
@@ -52,6 +50,7 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   now?: () => number;
   /** Asked before new work is dispatched: a reason (the disk is full) holds every task in the queue; an admission (the budget) some. */
   dispatchPaused?: DispatchGate;
+  onTransition?: (record: IssueRecord, previous: LifecycleSnapshot, next: LifecycleSnapshot, event: LifecycleEvent) => void;
 }
 
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
@@ -326,6 +325,7 @@ export class Workflow implements Book {
     record.outbox.push(...effects);
     this.#follow(record, previous, next);
     this.#kpis.transition(record, previous, next, this.now());
+    this.#options.onTransition?.(record, previous, next, event);
     return true;
   }
 

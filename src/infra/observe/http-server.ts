@@ -7,7 +7,7 @@
  *
  * HEAD is answered like GET without a body; any other method gets 405 with `Allow`, any other
  * path 404. Extra routes (a webhook receiver, say) can be mounted by exact path; they see every
- * method. Binds 127.0.0.1 unless told otherwise. `close()` also drops keep-alive connections,
+ * method. A `fallback` (the console) is asked about every other path, and answers it or not. Binds 127.0.0.1 unless told otherwise. `close()` also drops keep-alive connections,
  * so it never waits on an idle client.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -34,6 +34,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Extra handlers by exact path, e.g. `{ '/webhooks/github': handler }`. */
   routes?: Readonly<Record<string, RouteHandler>>;
+  /** Asked about any other path before the 404: resolves true when it answered the request. */
+  fallback?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean | Promise<boolean>;
 }
 
 export interface HttpServer {
@@ -82,6 +84,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const route = options.routes?.[path];
     if (route !== undefined) return route(req, res);
     const handler = builtIn[path];
+    if (handler === undefined && options.fallback && (await options.fallback(req, res, path))) return;
     if (handler === undefined) return sendJson(res, 404, { error: 'not found', path });
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return sendJson(res, 405, { error: 'method not allowed', method: req.method }, { allow: 'GET, HEAD' });

@@ -10,8 +10,11 @@ import type { DependencyGraph } from './graph.ts';
  * "depends on"; external nodes are dashed, blocked ones red. `labels` adds text after the
  * number (the issue's state, its title): untrusted, so it is escaped for each format.
  */
+/** What rendering reads of the graph (a read-only view, the workflow's port, will do). */
+export type RenderableGraph = Pick<DependencyGraph, 'nodes' | 'blocked' | 'state' | 'isExternal' | 'isReady' | 'dependencies' | 'cycles'>;
+
 export function renderGraph(
-  graph: DependencyGraph,
+  graph: RenderableGraph,
   format: 'mermaid' | 'dot' | 'json',
   labels?: (id: number) => string,
 ): string {
