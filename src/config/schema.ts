@@ -22,6 +22,7 @@ import { busSection, httpSection, logSection, natsSection } from './sections/inf
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
 import { healthSection, notifySection, retentionSection, supervisorSection } from './sections/runtime.ts';
+import { reportsSection } from './sections/reports.ts';
 import { workflowSection } from './sections/workflow.ts';
 
 export const configSchema = z
@@ -40,6 +41,7 @@ export const configSchema = z
     health: healthSection,
     retention: retentionSection,
     notify: notifySection,
+    reports: reportsSection,
   })
   .strict()
   .superRefine((config, ctx) => {
