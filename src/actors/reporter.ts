@@ -16,8 +16,8 @@
  * A report not posted (a destination down) is tried again at the next firing while its period is
  * still the last complete one, and at start.
  *
- * Catch-up: at start, a period whose firing came while the orchestra was down (croner's next run
- * after the period's end is already past) is posted if the period ended within
+ * Catch-up: at start, each period whose firing came while the orchestra was down (croner's next
+ * run after the period's end is already past) is posted, oldest first, if the period ended within
  * `reports.catchUpMs`.
  */
 import { Cron } from 'croner';
@@ -132,16 +132,19 @@ export class ReportScheduler {
     this.fired[kind] += 1;
   }
 
+  /** Every period of `kind` that ended within the catch-up window and whose firing came, oldest first. */
   async #catchUp(kind: ReportPeriodKind): Promise<void> {
     const expression = this.#expression(kind);
     if (expression === undefined) return;
     const { timeZone, catchUpMs } = this.options.reports;
     const now = (this.options.now ?? Date.now)();
-    const period = lastCompletePeriod(kind, now, timeZone);
-    if (now - period.until > catchUpMs) return;
-    const due = new Cron(expression, { timezone: timeZone, paused: true }).nextRun(new Date(period.until - 1));
-    if (!due || due.getTime() > now) return;
-    await this.#once(period, now);
+    const cron = new Cron(expression, { timezone: timeZone, paused: true });
+    const missed: ReportPeriod[] = [];
+    for (let period = lastCompletePeriod(kind, now, timeZone); now - period.until <= catchUpMs; period = lastCompletePeriod(kind, period.since, timeZone)) {
+      const due = cron.nextRun(new Date(period.until - 1));
+      if (due && due.getTime() <= now) missed.unshift(period);
+    }
+    for (const period of missed) await this.#once(period, now);
   }
 
   async #once(period: ReportPeriod, now: number): Promise<void> {
