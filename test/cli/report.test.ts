@@ -14,7 +14,7 @@ import { trackerDirOf } from '../../src/config/paths.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { Report } from '../../src/workflow/report.ts';
-import { lastCompletePeriod } from '../../src/workflow/report-period.ts';
+import { lastCompletePeriod, periodOf } from '../../src/workflow/report-period.ts';
 import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
@@ -23,7 +23,7 @@ const dir = await tempDir('miyabi-report-cli-');
 const socket = `miyabi-report-${process.pid}`;
 const received: Array<{ title?: string; text?: string; key?: string }> = [];
 /** The reports among what the webhook received (the health monitor's notices go there too). */
-const hooks = () => received.filter((hook) => hook.key?.startsWith('report.'));
+const hooks = (keys: string[]) => received.filter((hook) => keys.includes(hook.key ?? ''));
 let server: Server;
 beforeAll(async () => {
   server = createServer((request, response) => {
@@ -59,7 +59,7 @@ describe('report: bad input', { timeout: 60_000 }, () => {
     }
   });
 
-  it('exits 2 naming a bad --period, --format or --at', async () => {
+  it('exits 2 naming a bad --period or --format', async () => {
     const config = join(dir.path, 'absent.yaml');
     expect(await runCli(['report', '--period', 'hourly', '--config', config])).toMatchObject({ exitCode: 2, stderr: expect.stringContaining('--period "hourly": expected daily or weekly') });
     expect(await runCli(['report', '--format', 'pdf', '--config', config])).toMatchObject({ exitCode: 2, stderr: expect.stringContaining('--format "pdf": expected md or json') });
@@ -85,9 +85,10 @@ describe('report on a running orchestra, and its schedule', { timeout: 180_000 }
     });
     const loaded = await loadConfig(config);
     const tracker = new LocalIssueSource({ dir: issues, trackerDir: trackerDirOf(loaded.config) });
-    const reportComments = async () => (await tracker.listComments(9)).filter((comment) => comment.key?.startsWith('report.'));
     const daily = lastCompletePeriod('daily', Date.now(), 'Asia/Tokyo');
     const weekly = lastCompletePeriod('weekly', Date.now(), 'Asia/Tokyo');
+    const scheduled = [daily.key, weekly.key];
+    const reportComments = async (keys = scheduled) => (await tracker.listComments(9)).filter((comment) => keys.includes(comment.key ?? ''));
     const log = join(loaded.config.dataDir, 'logs', 'orchestra.log');
     const alreadyPosted = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((line) => line.includes('report already posted for this period')).length;
 
@@ -127,10 +128,20 @@ describe('report on a running orchestra, and its schedule', { timeout: 180_000 }
       expect(empty.stdout).toContain('**No activity in this period**');
 
       // The schedule: the last complete day and week, posted on issue 9 and to the webhook.
-      await waitFor(async () => (await reportComments()).length === 2 && hooks().length === 2, { timeoutMs: 30_000, what: 'the scheduled reports posted' });
+      await waitFor(async () => (await reportComments()).length === 2 && hooks(scheduled).length === 2, { timeoutMs: 30_000, what: 'the scheduled reports posted' });
       expect((await reportComments()).map((comment) => comment.key).sort()).toEqual([daily.key, weekly.key].sort());
-      expect(hooks().map((hook) => hook.key).sort()).toEqual([daily.key, weekly.key].sort());
-      expect(hooks().find((hook) => hook.key === daily.key)?.text).toContain('**No activity in this period**');
+      expect(hooks(scheduled).map((hook) => hook.key).sort()).toEqual([daily.key, weekly.key].sort());
+      expect(hooks(scheduled).find((hook) => hook.key === daily.key)?.text).toContain('**No activity in this period**');
+      // By hand: the day before, posted on the tracker once however often it is asked, and to the webhook each time.
+      const dayBefore = periodOf('daily', daily.since - 12 * 3_600_000, 'Asia/Tokyo');
+      for (let ask = 0; ask < 2; ask += 1) {
+        const posted = await runCli(['report', '--period', 'daily', '--at', dayBefore.start, '--post', '--config', config]);
+        expect(posted.exitCode, posted.stderr).toBe(0);
+        expect(posted.stderr).toContain(`report posted (issue #9, key ${dayBefore.key})`);
+      }
+      expect(await reportComments([dayBefore.key])).toHaveLength(1);
+      expect(hooks([dayBefore.key])).toHaveLength(2);
+
       // Each firing after that finds its period posted.
       await waitFor(async () => (await alreadyPosted()) >= 2, { timeoutMs: 30_000, what: 'a firing after the post' });
     } finally {
@@ -148,7 +159,7 @@ describe('report on a running orchestra, and its schedule', { timeout: 180_000 }
       await again;
     }
     expect((await reportComments()).map((comment) => comment.key).sort()).toEqual([daily.key, weekly.key].sort());
-    expect(hooks()).toHaveLength(2);
+    expect(hooks(scheduled)).toHaveLength(2);
     await tracker.close();
   });
 });

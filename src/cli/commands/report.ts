@@ -29,7 +29,11 @@ export async function report(flags: ReportFlags): Promise<number> {
   const format = flags.format ?? 'md';
   if (format !== 'md' && format !== 'json') throw new CliExit(ExitCode.invalid, `--format ${JSON.stringify(flags.format)}: expected md or json`);
   const loaded = await loadConfigOrExit(flags.config);
-  const { timeZone } = loaded.config.reports;
+  const { reports, notify } = loaded.config;
+  const { timeZone } = reports;
+  if (flags.post && reports.issue === undefined && (!reports.webhooks || notify.webhooks.length === 0)) {
+    throw new CliExit(ExitCode.invalid, '--post: nowhere to post; set reports.issue (the tracker issue) or notify.webhooks');
+  }
   const now = Date.now();
   const at = flags.at === undefined ? now : parseReportDate(flags.at, timeZone);
   if (at === undefined) throw new CliExit(ExitCode.invalid, `--at ${JSON.stringify(flags.at)} is neither a date (2026-12-01) nor an ISO time`);
@@ -47,11 +51,7 @@ export async function report(flags: ReportFlags): Promise<number> {
   process.stdout.write(format === 'json' ? `${JSON.stringify(made, null, 2)}\n` : renderReport(made));
   if (!flags.post) return ExitCode.ok;
 
-  const { reports, notify } = loaded.config;
   const logger = pino({ level: 'silent' });
-  if (reports.issue === undefined && (!reports.webhooks || notify.webhooks.length === 0)) {
-    throw new CliExit(ExitCode.invalid, 'nowhere to post: set reports.issue (the tracker issue) or notify.webhooks');
-  }
   const posted = await withIssueSource(loaded, (source) =>
     postReport(made, {
       ...(reports.issue === undefined ? {} : { tracker: { issue: reports.issue, comment: (number, key, body) => source.comment(number, key, body) } }),
