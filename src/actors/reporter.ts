@@ -13,8 +13,8 @@
  *   as soon as it took the report: a failed target is tried again without the others posting
  *   twice. A chat webhook keeps no marker: a crash between its answer and its record (a moment)
  *   would post it again, the one case the ledger cannot close.
- * A report not posted (a destination down) is tried again at the next firing while its period is
- * still the last complete one, and at start.
+ * A report not posted everywhere (a destination down) is tried again at each later firing and at
+ * start, while its period ended within `reports.catchUpMs`.
  *
  * Catch-up: at start, each period whose firing came while the orchestra was down (croner's next
  * run after the period's end is already past) is posted, oldest first, if the period ended within
@@ -125,26 +125,36 @@ export class ReportScheduler {
     for (const job of this.#jobs) job.stop();
   }
 
-  /** A firing of `kind`'s schedule: the last complete period, once. */
+  /**
+   * A firing of `kind`'s schedule: the last complete period, once; and any earlier one still
+   * within the catch-up window that was not posted everywhere (a destination that was down).
+   */
   async fire(kind: ReportPeriodKind): Promise<void> {
     const now = (this.options.now ?? Date.now)();
-    await this.#once(lastCompletePeriod(kind, now, this.options.reports.timeZone), now);
+    const last = lastCompletePeriod(kind, now, this.options.reports.timeZone);
+    for (const period of this.#missed(kind, now)) if (period.key !== last.key) await this.#once(period, now);
+    await this.#once(last, now);
     this.fired[kind] += 1;
   }
 
-  /** Every period of `kind` that ended within the catch-up window and whose firing came, oldest first. */
+  /** At start: every period whose firing came while the orchestra was down, within the window. */
   async #catchUp(kind: ReportPeriodKind): Promise<void> {
-    const expression = this.#expression(kind);
-    if (expression === undefined) return;
-    const { timeZone, catchUpMs } = this.options.reports;
     const now = (this.options.now ?? Date.now)();
+    for (const period of this.#missed(kind, now)) await this.#once(period, now);
+  }
+
+  /** Every period of `kind` that ended within the catch-up window and whose firing came by `now`, oldest first. */
+  #missed(kind: ReportPeriodKind, now: number): ReportPeriod[] {
+    const expression = this.#expression(kind);
+    if (expression === undefined) return [];
+    const { timeZone, catchUpMs } = this.options.reports;
     const cron = new Cron(expression, { timezone: timeZone, paused: true });
     const missed: ReportPeriod[] = [];
     for (let period = lastCompletePeriod(kind, now, timeZone); now - period.until <= catchUpMs; period = lastCompletePeriod(kind, period.since, timeZone)) {
       const due = cron.nextRun(new Date(period.until - 1));
       if (due && due.getTime() <= now) missed.unshift(period);
     }
-    for (const period of missed) await this.#once(period, now);
+    return missed;
   }
 
   async #once(period: ReportPeriod, now: number): Promise<void> {

@@ -100,6 +100,31 @@ describe('reporter: once per period', { timeout: 60_000 }, () => {
   });
 });
 
+describe('reporter: a destination that was down', { timeout: 30_000 }, () => {
+  it('gets the period at a later firing, within the catch-up window', async () => {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const env: Record<string, string> = {};
+    const once = await ledger();
+    let now = Date.parse('2031-01-02T00:00:05Z');
+    const scheduler = new ReportScheduler({
+      reports: reports({ daily: '* * * * * *', catchUpMs: 2 * 86_400_000 }),
+      ledger: once,
+      build: empty,
+      post: (report) => postReport(report, { webhooks: [{ kind: 'json', urlEnv: 'LATER_HOOK' }], env, notify: { timeoutMs: 2_000, retries: 0 }, logger: pino({ level: 'silent' }) }, once),
+      logger: pino({ level: 'silent' }),
+      now: () => now,
+    });
+    // The webhook's variable is not set yet: not posted, not recorded.
+    await scheduler.fire('daily');
+    expect(await once.has('report.daily.2031-01-01')).toBe(false);
+    env.LATER_HOOK = url;
+    now = Date.parse('2031-01-03T00:00:05Z');
+    await scheduler.fire('daily');
+    expect(received.map((hook) => hook.key).filter((key) => key.startsWith('report.daily.2031-'))).toEqual(['report.daily.2031-01-01', 'report.daily.2031-01-02']);
+    expect(await once.has('report.daily.2031-01-01')).toBe(true);
+  });
+});
+
 describe('reporter: catch-up at start', { timeout: 30_000 }, () => {
   const until = Date.parse('2030-01-02T00:00:00Z');
   const run = async (daily: string, now: number, catchUpMs = 86_400_000) => {
