@@ -66,7 +66,7 @@ describe('report: bad input', { timeout: 60_000 }, () => {
   });
 });
 
-describe('report on a running orchestra, and its schedule', { timeout: 180_000 }, () => {
+describe('report on a running orchestra, and its schedule', { timeout: 300_000 }, () => {
   it('reports what the backlog did, and posts each period once across a restart', async () => {
     const issues = join(dir.path, 'issues');
     const repo = join(dir.path, 'repo');
@@ -99,7 +99,7 @@ describe('report on a running orchestra, and its schedule', { timeout: 180_000 }
         const rows = shown.exitCode === 0 ? (JSON.parse(shown.stdout) as Array<{ issue: number; state: string }>) : [];
         return rows.filter((row) => row.issue !== 9).length === 2 && rows.every((row) => row.issue === 9 || row.state === 'done');
       };
-      await waitFor(done, { timeoutMs: 90_000, what: 'two issues done' });
+      await waitFor(done, { timeoutMs: 150_000, what: 'two issues done' });
       const report = async () => {
         const shown = await runCli(['report', '--period', 'daily', '--format', 'json', '--config', config]);
         expect(shown.exitCode, shown.stderr).toBe(0);
