@@ -90,7 +90,8 @@ describe('report on a running orchestra, and its schedule', { timeout: 300_000 }
     const scheduled = [daily.key, weekly.key];
     const reportComments = async (keys = scheduled) => (await tracker.listComments(9)).filter((comment) => keys.includes(comment.key ?? ''));
     const log = join(loaded.config.dataDir, 'logs', 'orchestra.log');
-    const alreadyPosted = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((line) => line.includes('report already posted for this period')).length;
+    const logged = async (message: string) => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((line) => line.includes(message)).length;
+    const alreadyPosted = () => logged('report already posted for this period');
 
     const up = startUp(['--config', config]);
     try {
@@ -152,6 +153,8 @@ describe('report on a running orchestra, and its schedule', { timeout: 300_000 }
     const firingsBefore = await alreadyPosted();
     const again = startUp(['--config', config]);
     try {
+      // Started in full (a signal before that would end it without its clean stop).
+      await waitFor(async () => (await logged('"orchestra running"')) >= 2, { timeoutMs: 60_000, what: 'the orchestra running again' });
       // Several firings (and the catch-up at start) after the restart: the periods are posted already.
       await waitFor(async () => (await alreadyPosted()) >= firingsBefore + 4, { timeoutMs: 60_000, what: 'firings after the restart' });
     } finally {
