@@ -13,6 +13,7 @@ import { inspect } from './commands/inspect.ts';
 import { installService } from './commands/install-service.ts';
 import { issues } from './commands/issues.ts';
 import { kpi } from './commands/kpi.ts';
+import { report } from './commands/report.ts';
 import { labelsSync } from './commands/labels.ts';
 import { logsSearch } from './commands/logs.ts';
 import { machines } from './commands/machines.ts';
@@ -40,6 +41,9 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   issues [--json]                  what the running orchestra does with each issue (state, attempts, why)
   kpi [--since T] [--json]         the plan's five KPIs since T (default 24h; 90s, 30m, 1h, 7d or an
                                    ISO time) from the running orchestra's bus (docs/KPI.md)
+  report --period daily|weekly [--at DATE] [--format md|json] [--post]
+                                   the daily or weekly report of the period containing DATE (default
+                                   now, in reports.timeZone); --post posts it (docs/OPERATIONS.md)
   dag check [--config FILE]        validate the backlog's dependencies (exit 2 on a cycle, naming it)
   dag show [--format F]            the dependency graph with each issue's state (mermaid, dot, json)
   machines [--format F] [--machine ID]
@@ -111,6 +115,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'kpi': {
       const { values } = parse(rest, { json: { type: 'boolean' }, since: { type: 'string' } });
       return kpi(values);
+    }
+    case 'report': {
+      const { values } = parse(rest, { period: { type: 'string' }, at: { type: 'string' }, format: { type: 'string' }, post: { type: 'boolean' } });
+      return report(values);
     }
     case 'dag': {
       const [sub, ...args] = rest;

@@ -24,6 +24,7 @@ import { busSection, httpSection, logSection, natsSection } from './sections/inf
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
 import { healthSection, notifySection, retentionSection, supervisorSection } from './sections/runtime.ts';
+import { reportsSection } from './sections/reports.ts';
 import { workflowSection } from './sections/workflow.ts';
 
 export const configSchema = z
@@ -44,6 +45,7 @@ export const configSchema = z
     retention: retentionSection,
     notify: notifySection,
     budget: budgetSection,
+    reports: reportsSection,
   })
   .strict()
   .superRefine((config, ctx) => {

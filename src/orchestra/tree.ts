@@ -16,6 +16,7 @@
  *   │   │   └─ lifecycles  every issue's lifecycle, the KV commit; dispatches, writes back
  *   │   ├─ workspace       worktree clean-up
  *   │   ├─ pool-scaler     grows and shrinks the pools
+ *   │   ├─ reporter        daily and weekly reports, when reports.daily/weekly are set
  *   │   └─ health-monitor  periodic checks
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
@@ -40,6 +41,7 @@ import { workflowChild } from '../actors/workflow.ts';
 import { poolScalerChild } from '../actors/pool-scaler.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
+import { reporterChild } from '../actors/reporter.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSettings, type SupervisorSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from '../actors/resources.ts';
 
@@ -64,6 +66,7 @@ export function buildTree(
     panesChild(resources),
   ];
   const withShutdown = (child: ChildSpec): ChildSpec => ({ shutdown: config.supervisor.shutdownTimeoutMs, ...child });
+  const reporter = reporterChild(resources);
   return {
     id: 'root',
     strategy: 'rest_for_one',
@@ -83,6 +86,7 @@ export function buildTree(
           workflowChild(resources, settings),
           workspaceChild(resources),
           poolScalerChild(resources),
+          ...(reporter ? [withShutdown(reporter)] : []),
           withShutdown(healthMonitorChild(resources)),
         ],
       }),

@@ -17,7 +17,8 @@ export type WebhookKind = 'slack' | 'discord' | 'json';
 export interface Notice {
   /** Stable per problem: a notice and its resolution share it. */
   key: string;
-  severity: 'warning' | 'critical';
+  /** `info`: a message that is no problem (a daily report), sent as it is. */
+  severity: 'info' | 'warning' | 'critical';
   resolved: boolean;
   title: string;
   text: string;
@@ -35,7 +36,8 @@ export interface NotifierOptions {
 }
 
 export function webhookBody(kind: WebhookKind, notice: Notice): unknown {
-  const line = `${notice.resolved ? 'RESOLVED' : notice.severity.toUpperCase()}: ${notice.title}\n${notice.text}`;
+  const head = notice.resolved ? 'RESOLVED: ' : notice.severity === 'info' ? '' : `${notice.severity.toUpperCase()}: `;
+  const line = `${head}${notice.title}\n${notice.text}`;
   if (kind === 'slack') return { text: line };
   if (kind === 'discord') return { content: line.slice(0, 2000) };
   return { source: 'miyabi-orchestra', ...notice };
