@@ -25,6 +25,8 @@ export const AgentErrorCodes = {
   WorktreeMissing: 'worktree_missing',
   /** The agent wrote a result file that is not valid JSON of the result schema. */
   ResultInvalid: 'result_invalid',
+  /** The role requires the agent's sandbox (`isolation.sandbox: required`) and the host cannot make it. */
+  SandboxUnavailable: 'sandbox_unavailable',
 } as const;
 
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];
