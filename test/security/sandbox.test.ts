@@ -23,7 +23,8 @@ import { identityFile } from '../../src/infra/nats/identities.ts';
 import { markerKey, prepareDataDir, secretsDir } from '../../src/orchestra/installation.ts';
 import { natsIdentityDir, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
 import { runFilePath, writeRunFile } from '../../src/orchestra/run-file.ts';
-import { tempDir, type TempDir } from '../support/cli.ts';
+import { stringify } from 'yaml';
+import { runCli, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo, issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -184,6 +185,18 @@ describe('on a host that cannot make the sandbox (an unshare that is not there)'
     expect(lines[0]).toMatch(/: ok$/);
   });
 
+  it('doctor says so: a failed check when a role requires it, a warning when agents run without it', async () => {
+    await using dir = await tempDir('miyabi-sandbox-');
+    const configOf = (mode: string) =>
+      dir.file(`${mode}.yaml`, stringify({ dataDir: join(dir.path, 'data'), agents: { codegen: { command: ['true'], isolation: { sandbox: mode, unshare: MISSING_UNSHARE } } } }));
+    const required = await runCli(['doctor', '--config', await configOf('required')]);
+    expect(required.exitCode).toBe(1);
+    expect(required.stdout).toMatch(new RegExp(`✗ sandbox +not available: ${MISSING_UNSHARE} not found \\(util-linux\\); required by codegen: up refuses to start\n  → allow unprivileged user namespaces`));
+    const auto = await runCli(['doctor', '--config', await configOf('auto')]);
+    expect(auto.stdout).toMatch(/! sandbox +not available: .* agents run without it \(auto\): they can read the data directory and signal the orchestra\n  → /);
+    expect(auto.stdout).not.toMatch(/✗ sandbox/);
+  });
+
   it('required: up refuses to start, naming the field and why', async () => {
     const starting = startTestOrchestra({
       backend: 'process',
@@ -201,6 +214,11 @@ describe.skipIf(!probe.ok)('a running orchestra', { timeout: 90_000 }, () => {
   let test: TestOrchestra | undefined;
   afterAll(async () => {
     await test?.stop();
+  });
+
+  it('doctor says the host can make it', async () => {
+    const doctor = await runCli(['doctor']);
+    expect(doctor.stdout).toMatch(/✓ sandbox +available: agents run in user, mount and PID namespaces/);
   });
 
   it("serves a sandboxed agent's task (heartbeats, its result on the bus, its commit) and says once which roles run without a sandbox", async () => {
