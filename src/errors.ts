@@ -27,6 +27,8 @@ export const AgentErrorCodes = {
   ResultInvalid: 'result_invalid',
   /** The task (or its issue) is past its budget: failed, not retried (docs/BUDGETS.md). */
   BudgetExceeded: 'budget_exceeded',
+  /** The role requires the agent's sandbox (`isolation.sandbox: required`) and the host cannot make it. */
+  SandboxUnavailable: 'sandbox_unavailable',
 } as const;
 
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];

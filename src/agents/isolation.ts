@@ -11,14 +11,23 @@
  *   systemd   `systemd-run --user --scope --quiet --collect -p MemoryMax=… -p CPUQuota=… -p TasksMax=… --`:
  *             a transient scope with those limits (needs a systemd user session; with `user`, the
  *             agent user's own, e.g. `loginctl enable-linger <user>`).
+ *   sandbox   `unshare` user, mount and PID namespaces that hide the data directory but the agent's
+ *             worktree and task files (./sandbox.ts): with `auto` (the default) where the host allows
+ *             it, with `required` or not at all; innermost, so it also holds under the other two.
  *
  * What this does not do: confine the network, or what the agent may do in its worktree and with
  * the credentials it is given (an agent with the repository's push credentials can push).
  */
 
+import { sandboxedArgv, type SandboxMode, type SandboxPlan } from './sandbox.ts';
+
 export interface AgentIsolation {
   user?: string;
   systemd?: { memoryMax?: string; cpuQuota?: string; tasksMax?: number };
+  /** Default when unset: `off` here (the caller's choice); the config's default is `auto`. */
+  sandbox?: SandboxMode;
+  /** The util-linux `unshare` binary. Default: `unshare` on PATH. */
+  unshare?: string;
 }
 
 const OWN_TO_THE_USER = new Set(['HOME', 'USER', 'LOGNAME', 'SHELL', 'MAIL']);
@@ -32,9 +41,19 @@ export function currentHost(): IsolationHost {
   return { isRoot: typeof process.getuid === 'function' && process.getuid() === 0 };
 }
 
-/** The argv that runs `argv` with `isolation`; `envNames` are the variables the agent must keep (sudo only). */
-export function isolatedArgv(argv: readonly string[], isolation: AgentIsolation | undefined, envNames: readonly string[], host: IsolationHost = currentHost()): string[] {
-  if (!isolation) return [...argv];
+/**
+ * The argv that runs `argv` with `isolation`; `envNames` are the variables the agent must keep
+ * (sudo only); `sandbox`, what the sandbox hides and keeps when the agent runs in one.
+ */
+export function isolatedArgv(
+  argv: readonly string[],
+  isolation: AgentIsolation | undefined,
+  envNames: readonly string[],
+  host: IsolationHost = currentHost(),
+  sandbox?: SandboxPlan,
+): string[] {
+  const inner = sandbox === undefined ? [...argv] : sandboxedArgv(argv, sandbox, isolation?.unshare);
+  if (!isolation) return inner;
   const scope: string[] = [];
   if (isolation.systemd) {
     const { memoryMax, cpuQuota, tasksMax } = isolation.systemd;
@@ -53,5 +72,5 @@ export function isolatedArgv(argv: readonly string[], isolation: AgentIsolation 
       user.push('sudo', '-n', '-H', '-u', isolation.user, ...(kept.length > 0 ? [`--preserve-env=${kept.join(',')}`] : []), '--');
     }
   }
-  return [...user, ...scope, ...argv];
+  return [...user, ...scope, ...inner];
 }

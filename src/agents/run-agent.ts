@@ -22,10 +22,12 @@ import { mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageDir, substituteCommand } from './command.ts';
+import { checkAgentProgram } from './command-check.ts';
 import { isolatedArgv, type AgentIsolation } from './isolation.ts';
 import { AgentErrorCodes, AgentProtocolError, type AgentErrorCode } from './errors.ts';
 import { runInProcessGroup, type OutputStream } from './process-group.ts';
 import { promptFileOf, renderPromptFile } from './prompt.ts';
+import { probeSandbox, sandboxPlan, signalOfExitCode, type SandboxPlan } from './sandbox.ts';
 import {
   agentTaskSchema,
   describeZodError,
@@ -48,7 +50,7 @@ export interface AgentSpec {
   prompt?: string;
   /** Names of extra environment variables passed to the agent (`ANTHROPIC_API_KEY`). */
   env?: readonly string[];
-  /** Another Unix user, a systemd scope with limits (./isolation.ts). */
+  /** Another Unix user, a systemd scope with limits, the sandbox (./isolation.ts; unset: none of them). */
   isolation?: AgentIsolation;
 }
 
@@ -75,6 +77,8 @@ export interface AgentRun extends AgentOutcome {
   durationMs: number;
   pid: number | undefined;
   files: TaskFiles;
+  /** Whether the agent ran in the sandbox (./sandbox.ts). */
+  sandboxed: boolean;
 }
 
 export interface TaskFiles {
@@ -200,6 +204,21 @@ async function prepare(options: RunAgentOptions, task: AgentTask, files: TaskFil
   return argv;
 }
 
+/**
+ * The sandbox the agent runs in (`isolation.sandbox`): what it hides and keeps; undefined for
+ * none (`off`, or `auto` on a host that cannot make it); or why the agent may not run (`required`).
+ */
+async function sandboxOf(options: RunAgentOptions, task: AgentTask, files: TaskFiles): Promise<SandboxPlan | AgentOutcome | undefined> {
+  const mode = options.agent.isolation?.sandbox ?? 'off';
+  if (mode === 'off') return undefined;
+  const probe = await probeSandbox(options.agent.isolation?.unshare);
+  if (!probe.ok) {
+    if (mode === 'auto') return undefined;
+    return refused(AgentErrorCodes.SandboxUnavailable, `the agent's sandbox is required (isolation.sandbox: required) but this host cannot make it: ${probe.reason}`);
+  }
+  return sandboxPlan({ dataDir: options.dataDir, worktree: task.worktree, taskDir: files.dir, env: options.parentEnv ?? process.env });
+}
+
 /** The result file's text, at most one byte more than allowed (outcomeOf refuses that); undefined when absent. */
 async function readResultFile(path: string): Promise<string | undefined> {
   const handle = await open(path, 'r').catch(() => undefined);
@@ -221,6 +240,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRun> {
   }
   const task = parsed.data;
   const files = taskFilesOf(options.dataDir, task.taskId);
+  let sandbox: SandboxPlan | undefined;
   const ended = (outcome: AgentOutcome, end: Partial<Pick<AgentRun, 'exitCode' | 'signal' | 'pid' | 'timedOut'>> = {}): AgentRun => ({
     ...outcome,
     ...(end.timedOut ? { timedOut: true } : {}),
@@ -229,16 +249,29 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRun> {
     pid: end.pid,
     durationMs: Math.round(performance.now() - started),
     files,
+    sandboxed: sandbox !== undefined,
   });
 
   const cancelled = () => ended(outcomeOf({ exitCode: undefined, signal: undefined, timedOut: false, cancelled: true, resultFile: undefined }));
   if (options.signal?.aborted) return cancelled();
   const prepared = await prepare(options, task, files);
   if (!Array.isArray(prepared)) return ended(prepared);
+  const planned = await sandboxOf(options, task, files);
+  if (planned !== undefined && !('hidden' in planned)) return ended(planned);
+  sandbox = planned;
   if (options.signal?.aborted) return cancelled();
   const [command] = prepared as [string, ...string[]];
   const env = agentEnv(task, files, options.agent.env ?? [], options.parentEnv ?? process.env);
-  const [file, ...args] = isolatedArgv(prepared, options.agent.isolation, Object.keys(env)) as [string, ...string[]];
+  const [file, ...args] = isolatedArgv(prepared, options.agent.isolation, Object.keys(env), undefined, sandbox) as [string, ...string[]];
+  if (sandbox !== undefined) {
+    // In the sandbox a missing program is unshare's exit 127: said here as it is without one.
+    try {
+      checkAgentProgram([isAbsolute(command) || !command.includes('/') ? command : resolve(task.worktree, command)], env);
+    } catch (error) {
+      if (error instanceof AgentProtocolError) return ended(refused(error.code, error.message));
+      throw error;
+    }
+  }
 
   const end = await runInProcessGroup({
     file,
@@ -260,6 +293,9 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentRun> {
           : `command could not start: ${end.spawnError.message}`;
     return ended(refused(AgentErrorCodes.CommandNotFound, reason));
   }
+  // The sandbox's PID 1 reports an agent killed by a signal as 128 + its number (./sandbox.ts).
+  const signalInSandbox = sandbox !== undefined && end.signal === undefined ? signalOfExitCode(end.exitCode) : undefined;
+  if (signalInSandbox !== undefined) Object.assign(end, { exitCode: undefined, signal: signalInSandbox });
   const outcome = outcomeOf({
     exitCode: end.exitCode,
     signal: end.signal,

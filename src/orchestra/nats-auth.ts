@@ -25,7 +25,7 @@
  * `nats.auth.identities: true` the orchestra then connects with them and refuses to start when a
  * seed is missing or readable by others, naming the file.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTROL_SUBJECTS } from '../actors/control-subjects.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
@@ -173,11 +173,27 @@ export async function prepareNatsAuth(
   await ensurePrivateDir(secretsDir(config.dataDir), { repair: options.repair, onRepair });
   const dir = natsIdentityDir(config.dataDir);
   const identities = await loadIdentities(dir, identityNames(config), { repair: options.repair, onRepair });
+  if (options.repair) await removeStaleRunnerSeeds(dir, identities, onRepair);
   if (!(options.writeServerConfig ?? config.nats.urls.length === 0)) return { identities };
   const serverConfigFile = join(dir, 'server.conf');
   await writeFile(serverConfigFile, `# written by miyabi-orchestra at each start; edit nothing here\n${authorizationBlock(natsUsers(identities, config))}`, { mode: 0o600 });
   await chmod(serverConfigFile, 0o600);
   return { identities, serverConfigFile };
+}
+
+/**
+ * Deletes the runner seeds no runner of this config uses: the per-role `runner-<role>.nk` of
+ * before per-slot identities, the slots above a lowered `max`, the roles gone. The server does not
+ * know them any more; a seed nobody uses is only one more to leak. The orchestrator's and the
+ * operator's are never touched, nor anything that is not a runner's seed.
+ */
+async function removeStaleRunnerSeeds(dir: string, identities: ReadonlyMap<string, NatsIdentity>, onRepair?: (file: string, what: string) => void): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const identity = /^(runner-[a-z0-9-]+)\.nk$/.exec(name)?.[1];
+    if (identity === undefined || identities.has(identity)) continue;
+    await rm(join(dir, name), { force: true });
+    onRepair?.(join(dir, name), 'removed: no runner of this config uses this identity');
+  }
 }
 
 /** What `nats-config` prints: the users in an account of their own, for an external server. */

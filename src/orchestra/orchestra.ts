@@ -35,6 +35,7 @@ import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { packageVersion } from '../package-root.ts';
 import { TaskSamples } from '../machines/health-anomaly.ts';
+import { checkAgentSandbox } from './agent-sandbox.ts';
 import { dataDirError, markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
@@ -130,6 +131,14 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     logger.warn({ reason: previous.reason }, 'stale run file from an orchestra that did not stop cleanly; cleaning up');
     stopOrphanedNatsServer(previous.runFile, logger);
     await removeRunFile(config.dataDir, previous.runFile?.pid);
+  }
+
+  // The agents' sandbox, probed once: refused when a role requires it, said once when agents run without.
+  const sandbox = await checkAgentSandbox(config);
+  if (sandbox.refused[0]) await refuse(sandbox.refused[0].path, sandbox.refused[0].message);
+  if (sandbox.without.length > 0) {
+    const roles = sandbox.without.map(({ role }) => role);
+    logger.warn({ actorId: 'orchestra', roles, reason: sandbox.without[0]!.reason }, `agents of ${roles.join(', ')} run WITHOUT a sandbox: this host cannot make one, so they can read the data directory (secrets included) and signal the orchestra (docs/SECURITY.md)`);
   }
 
   // The repository the agents work on must be one, before anything starts; worktrees left by

@@ -37,7 +37,8 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
       agents: {
         codegen: { command: example('codegen'), min: 1, max: 1, taskTimeoutMs: 20_000 },
         review: { command: example('review'), min: 1, max: 1, taskTimeoutMs: 20_000 },
-        slow: { command: hangOnce, min: 1, max: 1, taskTimeoutMs: 60_000, prompt },
+        // No sandbox: the test reads the agent's pid from outside, which a PID namespace would not give.
+        slow: { command: hangOnce, min: 1, max: 1, taskTimeoutMs: 60_000, prompt, isolation: { sandbox: 'off' } },
         hang: { command: example('codegen'), min: 1, max: 1, taskTimeoutMs: 1_500, graceMs: 500, prompt },
         ghost: { command: ['/nonexistent/agent-cli', '{taskFile}'], min: 1, max: 1, prompt },
       },

@@ -4,7 +4,7 @@
  * An external server knows only the keys `nats-config` gave it, so there `up` refuses a missing
  * or loose file, naming it, instead of inventing a key the server would not know.
  */
-import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.ts';
@@ -54,6 +54,26 @@ describe('identity files', () => {
     expect([...third.identities.keys()].filter((name) => name.startsWith('runner-codegen'))).toEqual(['runner-codegen-1', 'runner-codegen-2', 'runner-codegen-spare']);
     expect(third.identities.get('runner-codegen-1')!.publicKey).toBe(first.identities.get('runner-codegen-1')!.publicKey);
     expect(await readFile(third.serverConfigFile!, 'utf8')).toContain(`# runner-codegen-2\n    {\n      nkey: "${third.identities.get('runner-codegen-2')!.publicKey}"`);
+  });
+
+  it("embedded: the seeds no runner of the config uses are deleted at start (a role's one seed of before per-slot identities, a slot above a lowered max, a role gone), naming each; the others kept", async () => {
+    const dataDir = join(dir.path, 'stale');
+    const grown = configSchema.parse({ dataDir, agents: { codegen: { command: ['true'], max: 2 }, review: { command: ['true'] }, deploy: { command: ['true'] } } });
+    const first = await prepareNatsAuth(grown, { repair: true });
+    const seeds = natsIdentityDir(dataDir);
+    // What an orchestra of before per-slot identities left: one seed per role.
+    for (const role of ['codegen', 'review']) await writeFile(identityFile(seeds, `runner-${role}`), (await readFile(identityFile(seeds, `runner-${role}-1`))), { mode: 0o600 });
+    await writeFile(join(seeds, 'notes.txt'), 'not a seed\n');
+    const repaired: string[] = [];
+    const second = await prepareNatsAuth(configFor(dataDir, false), { repair: true, onRepair: (file, what) => repaired.push(`${file}: ${what}`) });
+    const gone = ['runner-codegen', 'runner-codegen-2', 'runner-deploy-1', 'runner-deploy-spare', 'runner-review'];
+    expect(repaired.sort()).toEqual(gone.map((name) => `${identityFile(seeds, name)}: removed: no runner of this config uses this identity`).sort());
+    expect((await readdir(seeds)).sort()).toEqual(
+      ['notes.txt', 'operator.nk', 'orchestrator.nk', 'runner-codegen-1.nk', 'runner-codegen-spare.nk', 'runner-review-1.nk', 'runner-review-spare.nk', 'server.conf'],
+    );
+    for (const name of ['orchestrator', 'operator', 'runner-codegen-1', 'runner-review-1']) {
+      expect(second.identities.get(name)!.publicKey).toBe(first.identities.get(name)!.publicKey);
+    }
   });
 
   it('external: refused, naming the file, when missing or loose or another identity’s', async () => {

@@ -44,7 +44,8 @@ afterEach(async () => {
 /** The example review agent, and codegen holding its first attempt of each issue until the test releases it (`hold`). */
 function holdingAgents(dir: string) {
   return {
-    codegen: { command: ['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'hold', dir], min: 1, max: 2 },
+    // No sandbox: the test reads the agent's pid from outside, which a PID namespace would not give.
+    codegen: { command: ['node', join(repoRoot, 'test/support/agents/codegen.mjs'), 'hold', dir], min: 1, max: 2, isolation: { sandbox: 'off' } },
     review: { command: ['node', join(repoRoot, 'examples/agents/review.mjs')], min: 1, max: 1 },
     pr: githubAgents().pr,
   };

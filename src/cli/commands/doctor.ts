@@ -10,6 +10,8 @@ import { textRedactor } from '../../infra/observe/redact.ts';
 import { createIssueSource } from '../../issues/create-source.ts';
 import { describeError } from '../../errors.ts';
 import { findNatsServerBinary } from '../../infra/nats/embedded-server.ts';
+import { probeSandbox } from '../../agents/sandbox.ts';
+import type { OrchestraConfig } from '../../config/schema.ts';
 import { connectCli } from '../connect.ts';
 import { ExitCode } from '../output.ts';
 
@@ -17,8 +19,10 @@ interface Check {
   name: string;
   ok: boolean;
   detail: string;
-  /** What to do about it, when not ok. */
+  /** What to do about it, when not ok (or a warning). */
   fix?: string;
+  /** Not a failure, but said with `!` and its fix. */
+  warn?: boolean;
 }
 
 const MIN_NODE = [20, 6] as const;
@@ -38,7 +42,7 @@ export async function doctor(flags: { config?: string }): Promise<number> {
     fix: `install Node.js >= ${MIN_NODE.join('.')}`,
   });
 
-  let config;
+  let config: OrchestraConfig | undefined;
   try {
     const loaded = await loadConfig(flags.config);
     config = loaded.config;
@@ -102,13 +106,35 @@ export async function doctor(flags: { config?: string }): Promise<number> {
     }
   }
 
+  checks.push(await sandboxCheck(config));
+
   for (const check of checks) {
-    process.stdout.write(`${check.ok ? '✓' : '✗'} ${check.name.padEnd(12)} ${check.detail}\n`);
-    if (!check.ok && check.fix) process.stdout.write(`  → ${check.fix}\n`);
+    process.stdout.write(`${check.ok ? (check.warn ? '!' : '✓') : '✗'} ${check.name.padEnd(12)} ${check.detail}\n`);
+    if ((!check.ok || check.warn) && check.fix) process.stdout.write(`  → ${check.fix}\n`);
   }
   const failed = checks.filter((check) => !check.ok);
   process.stdout.write(failed.length === 0 ? '\nall checks passed\n' : `\n${failed.length} check(s) failed\n`);
   return failed.length === 0 ? ExitCode.ok : ExitCode.failure;
+}
+
+/**
+ * Whether this host can make the agents' sandbox (src/agents/sandbox.ts), probed for real. Failed
+ * only when a role requires it; otherwise a host without it is said, as a warning.
+ */
+async function sandboxCheck(config: OrchestraConfig | undefined): Promise<Check> {
+  const roles = Object.entries(config?.agents ?? {}).filter(([, agent]) => agent.isolation.sandbox !== 'off');
+  if (config && roles.length === 0) return { name: 'sandbox', ok: true, detail: 'off for every role: agents can read the data directory and signal the orchestra' };
+  const unshare = roles[0]?.[1].isolation.unshare;
+  const probe = await probeSandbox(unshare);
+  if (probe.ok) return { name: 'sandbox', ok: true, detail: `available: agents run in user, mount and PID namespaces (${unshare ?? 'unshare'})` };
+  const required = roles.filter(([, agent]) => agent.isolation.sandbox === 'required').map(([role]) => role);
+  return {
+    name: 'sandbox',
+    ok: required.length === 0,
+    warn: true,
+    detail: `not available: ${probe.reason}; ${required.length > 0 ? `required by ${required.join(', ')}: up refuses to start` : 'agents run without it (auto): they can read the data directory and signal the orchestra'}`,
+    fix: 'allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone=1 on Debian, kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu), install util-linux, or run agents as another user (docs/SECURITY.md)',
+  };
 }
 
 /** `dir` itself, or its nearest ancestor that exists (the one `mkdir -p` would write into). */

@@ -36,6 +36,13 @@ const isolation = z
       .strict()
       .optional()
       .describe('Run the agent in a transient `systemd-run --user --scope` with these limits (needs a systemd user session)'),
+    sandbox: z
+      .enum(['auto', 'required', 'off'])
+      .default('auto')
+      .describe(
+        "Run the agent in Linux user, mount and PID namespaces (util-linux `unshare`) that hide from it the data directory (secrets, run file, NATS store, logs; all but its worktree and task files), the orchestra's tmux socket, the user's runtime directory and the orchestra's processes: auto, where the host allows it (checked at start, a warning when not); required, agents do not run without it (`up` refuses to start); off (docs/SECURITY.md)",
+      ),
+    unshare: z.string().min(1).default('unshare').describe('The util-linux `unshare` program the sandbox is made with: a name on PATH or a path'),
   })
   .strict()
   .describe('Least privilege for the agent, where the host allows it (docs/SECURITY.md)');
@@ -66,7 +73,7 @@ const agent = z
       .describe(
         'Environment variables passed through to the agent, by NAME, besides PATH, HOME, locale and the MIYABI_* task variables; nothing else of the orchestra\'s environment reaches it',
       ),
-    isolation: isolation.optional(),
+    isolation: isolation.prefault({}),
   })
   .strict()
   .superRefine((value, ctx) => {
