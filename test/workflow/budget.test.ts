@@ -95,7 +95,9 @@ beforeAll(async () => {
       workflow: { defaultRoute: ['codegen'] },
       issues: { local: { dir: issuesDir, pollIntervalMs: 300 } },
       health: { checkIntervalMs: 300 },
-      agents: { codegen: { command: ['node', join(repoRoot, 'test/workflow/fixtures/costly-agent.mjs')], min: 1, max: 1 } },
+      // Out of the sandbox: the test reads the agent's own pid from its task directory, and a
+      // sandboxed agent sees only a pid of its PID namespace.
+      agents: { codegen: { command: ['node', join(repoRoot, 'test/workflow/fixtures/costly-agent.mjs')], min: 1, max: 1, isolation: { sandbox: 'off' } } },
       budget: {
         task: { wallClockMs: WALL_CLOCK_CAP_MS },
         issue: { usd: 6.5 },
