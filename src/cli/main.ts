@@ -40,7 +40,9 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   dag show [--format F]            the dependency graph with each issue's state (mermaid, dot, json)
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
   bus streams [--json]             streams and consumers with their counts
-  bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
+  bus tail [SUBJECT] [--count N] [--heartbeats]
+                                   print live bus messages (default subject miyabi.>); the
+                                   runners' heartbeats only with --heartbeats
   logs search QUERY [--issue N] [--agent ID] [--task ID] [--since T] [--limit N] [--json]
                                    search the orchestra's, runners' and agents' logs (FTS5 query
                                    syntax; --since 2h or an ISO time); the index is updated first
@@ -147,7 +149,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'bus': {
       const [sub, ...args] = rest;
-      const { values, positionals } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' } });
+      const { values, positionals } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' }, heartbeats: { type: 'boolean' } });
       if (sub === 'streams') return busStreams(values);
       if (sub === 'tail') return busTail(positionals[0], values);
       throw new CliExit(ExitCode.invalid, `unknown bus subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
