@@ -13,7 +13,7 @@ import { installService } from './commands/install-service.ts';
 import { issues } from './commands/issues.ts';
 import { kpi } from './commands/kpi.ts';
 import { labelsSync } from './commands/labels.ts';
-import { logsSearch } from './commands/logs.ts';
+import { logsIndex, logsSearch } from './commands/logs.ts';
 import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
 import { restart } from './commands/restart.ts';
@@ -46,6 +46,8 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   logs search QUERY [--issue N] [--agent ID] [--task ID] [--since T] [--limit N] [--json]
                                    search the orchestra's, runners' and agents' logs (FTS5 query
                                    syntax; --since 2h or an ISO time); the index is updated first
+  logs index [--config FILE]       bring the log index up to date (the running orchestra does it
+                                   every log.index.intervalMs)
   nats-config [--account NAME]     the orchestra's NATS users and permissions, for an external
                                    server (seeds made in <dataDir>/secrets/nats; docs/SECURITY.md)
   pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
@@ -124,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
       });
       if (sub === 'search') return logsSearch(positionals, values);
+      if (sub === 'index') return logsIndex(values);
       throw new CliExit(ExitCode.invalid, `unknown logs subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
     }
     case 'install-service': {
