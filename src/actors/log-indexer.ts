@@ -1,6 +1,6 @@
 /**
  * The log indexer: keeps `<dataDir>/logs/index.sqlite` (src/logs) up to date with the log files,
- * at start and then `log.index.intervalMs` after each update ends, so `logs search` and the
+ * `log.index.intervalMs` after start and then after each update ends, so `logs search` and the
  * console find a line written a minute ago without indexing it first.
  *
  * The indexing runs in a process of its own, the CLI's `logs index`, one at a time: it is
@@ -55,11 +55,16 @@ export const logIndexerLogic = fromRuntime<{ resources: OrchestraResources }>(({
       logger.warn({ exitCode: result.exitCode, signal: result.signal, stderr: String(result.stderr).slice(-500) }, 'log index update failed; tried again at the next interval');
     }
     controls.setState('idle', { detail: { updates } });
-    timer = setTimeout(() => void update().catch((error: unknown) => controls.fail(error)), intervalMs);
+    schedule();
+  };
+  const schedule = () => {
+    timer = setTimeout(() => void update().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'log index update failed')), intervalMs);
   };
 
   controls.setState('idle', { ready: true });
-  void update().catch((error: unknown) => logger.warn({ err: describeError(error) }, 'log index update failed'));
+  // The first update one interval after start, not during it: the start (NATS, the runners) has
+  // the machine's attention, and a search meanwhile updates the index itself.
+  schedule();
   const stop = async () => {
     stopping = true;
     clearTimeout(timer);
