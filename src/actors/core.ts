@@ -18,6 +18,9 @@ import { onceLedger } from './once-ledger.ts';
 import { HealthIssueReporter } from './health-issues.ts';
 import type { OrchestraResources } from './resources.ts';
 
+/** Where the health monitor's reports go (docs/BUS.md). */
+export const HEALTH_SUBJECT = 'miyabi.events.health';
+
 function publisher(resources: OrchestraResources, actorId: string) {
   const logger = actorLogger(resources.logger, actorId);
   return (subject: string, type: string, payload: unknown) => {
@@ -91,7 +94,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
         const next = reportToPublish(published, report, Date.now(), health.reportHeartbeatMs, agentsPresent);
         if (next === undefined) return;
         published = next;
-        publish('miyabi.events.health', 'health.report', { ...report, intervalMs: health.reportHeartbeatMs, agents: agentsPresent, startedAt: resources.startedAt.toISOString() });
+        publish(HEALTH_SUBJECT, 'health.report', { ...report, intervalMs: health.reportHeartbeatMs, agents: agentsPresent, startedAt: resources.startedAt.toISOString() });
       },
     },
   });

@@ -15,7 +15,7 @@ import { issues } from './commands/issues.ts';
 import { kpi } from './commands/kpi.ts';
 import { report } from './commands/report.ts';
 import { labelsSync } from './commands/labels.ts';
-import { logsSearch } from './commands/logs.ts';
+import { logsIndex, logsSearch } from './commands/logs.ts';
 import { machines } from './commands/machines.ts';
 import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
@@ -54,10 +54,14 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
                                    its recorded transitions first)
   labels sync [--config FILE]      create the labels the orchestra uses on the tracker, when missing
   bus streams [--json]             streams and consumers with their counts
-  bus tail [SUBJECT] [--count N]   print live bus messages (default subject miyabi.>)
+  bus tail [SUBJECT] [--count N] [--heartbeats]
+                                   print live bus messages (default subject miyabi.>); the
+                                   runners' heartbeats only with --heartbeats
   logs search QUERY [--issue N] [--agent ID] [--task ID] [--since T] [--limit N] [--json]
                                    search the orchestra's, runners' and agents' logs (FTS5 query
                                    syntax; --since 2h or an ISO time); the index is updated first
+  logs index [--config FILE]       bring the log index up to date (the running orchestra does it
+                                   every log.index.intervalMs)
   nats-config [--account NAME]     the orchestra's NATS users and permissions, for an external
                                    server (seeds made in <dataDir>/secrets/nats; docs/SECURITY.md)
   pane --agent ID --role ROLE      the runner inside an agent's pane (started by the orchestra)
@@ -152,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
       });
       if (sub === 'search') return logsSearch(positionals, values);
+      if (sub === 'index') return logsIndex(values);
       throw new CliExit(ExitCode.invalid, `unknown logs subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
     }
     case 'install-service': {
@@ -177,7 +182,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'bus': {
       const [sub, ...args] = rest;
-      const { values, positionals } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' } });
+      const { values, positionals } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' }, heartbeats: { type: 'boolean' } });
       if (sub === 'streams') return busStreams(values);
       if (sub === 'tail') return busTail(positionals[0], values);
       throw new CliExit(ExitCode.invalid, `unknown bus subcommand ${sub ?? '(none)'}\n\n${USAGE}`);

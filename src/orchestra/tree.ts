@@ -15,6 +15,7 @@
  *   │   │   ├─ scheduler   the ready queue
  *   │   │   └─ lifecycles  every issue's lifecycle, the KV commit; dispatches, writes back
  *   │   ├─ workspace       worktree clean-up
+ *   │   ├─ log-indexer     keeps the log index up to date (`logs index` every log.index.intervalMs)
  *   │   ├─ pool-scaler     grows and shrinks the pools
  *   │   ├─ reporter        daily and weekly reports, when reports.daily/weekly are set
  *   │   └─ health-monitor  periodic checks
@@ -30,6 +31,7 @@
  * the agents' work). Only a server that keeps dying (the broker's restart intensity) takes the
  * rest down with it. docs/ARCHITECTURE.md ("The tree") says what each actor owns.
  */
+import { logIndexerChild } from '../actors/log-indexer.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { agentPoolChild } from '../actors/agent-pool.ts';
 import { busConnectionChild } from '../actors/bus-connection.ts';
@@ -85,6 +87,7 @@ export function buildTree(
           ...[issueWatcherChild(resources)].map(withShutdown),
           workflowChild(resources, settings),
           workspaceChild(resources),
+          logIndexerChild(resources),
           poolScalerChild(resources),
           ...(reporter ? [withShutdown(reporter)] : []),
           withShutdown(healthMonitorChild(resources)),

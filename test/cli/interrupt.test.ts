@@ -78,7 +78,7 @@ describe('Ctrl-C', { timeout: 120_000 }, () => {
       expect(stopped.indexOf('bus')).toBeGreaterThanOrEqual(0);
       expect(stopped.indexOf('bus')).toBeLessThan(stopped.indexOf('nats-server'));
     } finally {
-      if (up.exitCode === undefined && up.pid) process.kill(-up.pid, 'SIGKILL');
+      if (up.exitCode === null && up.pid) process.kill(-up.pid, 'SIGKILL');
       await up;
     }
   });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../../src/infra/os/process.ts';
 import { flattenTree, type TreeNode } from '../../src/supervisor/tree.ts';
-import { runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
+import { cliPath, runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -40,6 +40,54 @@ async function readRun(dataDir: string) {
   };
 }
 
+/** A `bus tail` left running: its lines as they come, waited on with a deadline, killed by the caller. */
+function startTail(args: string[]) {
+  const child = execa(cliPath, ['bus', 'tail', ...args], { reject: false, timeout: 60_000, buffer: false });
+  const lines: string[] = [];
+  let ready = false;
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => lines.push(...chunk.split('\n').filter(Boolean)));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    if (chunk.includes('tailing ')) ready = true;
+  });
+  return {
+    lines,
+    ready: () => waitFor(() => ready || child.exitCode !== null, { timeoutMs: 30_000, what: `bus tail ${args.join(' ')} to subscribe` }),
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await child;
+    },
+  };
+}
+
+const HEARTBEAT_LINE = / miyabi\.heartbeat\.codegen\.codegen-\d+ heartbeat \{/;
+
+/**
+ * `bus tail` (everything under miyabi.>) leaves the runners' heartbeats out while `--heartbeats`
+ * shows them: both tails subscribe, then the asking one sees heartbeats while the plain one sees
+ * the health reports only. Every wait is bounded and both tails are killed whatever happens.
+ */
+async function tailLeavesHeartbeatsOut(config: string) {
+  const plain = startTail(['--config', config]);
+  const asking = startTail(['--heartbeats', '--config', config]);
+  try {
+    await plain.ready();
+    await asking.ready();
+    const heartbeatsBefore = asking.lines.filter((line) => HEARTBEAT_LINE.test(line)).length;
+    await waitFor(() => asking.lines.filter((line) => HEARTBEAT_LINE.test(line)).length >= heartbeatsBefore + 3, {
+      timeoutMs: 20_000,
+      what: 'three heartbeats printed by bus tail --heartbeats',
+    });
+    await waitFor(() => plain.lines.some((line) => line.includes(' health.report ')), {
+      timeoutMs: 20_000,
+      what: 'a health report printed by bus tail',
+    });
+    expect(plain.lines.filter((line) => line.includes(' miyabi.heartbeat.'))).toEqual([]);
+  } finally {
+    await plain.stop();
+    await asking.stop();
+  }
+}
+
 // Each CLI call is a fresh Node process (about a second on a loaded 2-core machine): allow for it.
 describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
   it('runs the tree, reports it, and stops everything on SIGTERM with exit 0', async () => {
@@ -58,6 +106,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
         '  level: info',
         'panes:',
         '  backend: tmux',
+        '  heartbeatIntervalMs: 200',
         `  socket: ${socket}`,
         'workspace:',
         `  repo: ${repo}`,
@@ -117,6 +166,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       const tail = await runCli(['bus', 'tail', 'miyabi.events.health', '--count', '1', '--config', config]);
       expect(tail.exitCode).toBe(0);
       expect(tail.stdout).toMatch(/miyabi\.events\.health health\.report orchestra#\d+ \{"ok":true/);
+      await tailLeavesHeartbeatsOut(config);
 
       const metrics = await fetch(`${run.httpUrl}/metrics`);
       expect(metrics.status).toBe(200);
@@ -141,8 +191,12 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(after.exitCode).toBe(1);
       expect(after.stderr).toContain('no orchestra is running');
     } finally {
-      if (up.exitCode === undefined && up.pid) up.kill('SIGKILL');
+      // A failed assertion above must fail now, not after execa's own timeout: kill what is left.
+      if (up.exitCode === null && up.pid) up.kill('SIGKILL');
       await up;
+      const orphan = await readRun(dataDir).catch(() => undefined);
+      if (orphan?.natsServerPid && processAlive(orphan.natsServerPid)) process.kill(orphan.natsServerPid, 'SIGKILL');
+      await execa('tmux', ['-L', socket, 'kill-server'], { reject: false });
     }
   });
 
@@ -169,7 +223,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect((await second).exitCode).toBe(0);
       expect(processAlive(next.natsServerPid!)).toBe(false);
     } finally {
-      if (second.exitCode === undefined) second.kill('SIGKILL');
+      if (second.exitCode === null) second.kill('SIGKILL');
       await second;
     }
   });

@@ -92,8 +92,8 @@ describe('the Conductor pane and a crash of the orchestra', { timeout: 120_000 }
       expect(fresh.every((pid) => !processAlive(pid))).toBe(true);
       expect((await tmux('list-sessions')).exitCode).not.toBe(0);
     } finally {
-      if (first.exitCode === undefined) first.kill('SIGKILL');
-      if (second && second.exitCode === undefined) second.kill('SIGKILL');
+      if (first.exitCode === null) first.kill('SIGKILL');
+      if (second && second.exitCode === null) second.kill('SIGKILL');
       await Promise.allSettled([first, second]);
     }
   });

@@ -1,8 +1,10 @@
 /** `bus streams` and `bus tail [SUBJECT]`: the bus seen from the CLI, for hosts without `nats`. */
 import { pino } from 'pino';
 import { Bus } from '../../infra/bus/bus.ts';
+import type { TailMessage } from '../../infra/bus/inspect.ts';
+import { HEARTBEAT_SUBJECT_PREFIX } from '../../runner/heartbeat.ts';
 import { connectCli, loadConfigOrExit, serversFor } from '../connect.ts';
-import { ExitCode } from '../output.ts';
+import { CliExit, ExitCode } from '../output.ts';
 
 async function openBus(flags: { config?: string }) {
   const loaded = await loadConfigOrExit(flags.config);
@@ -36,27 +38,51 @@ export async function busStreams(flags: { config?: string; json?: boolean }): Pr
   }
 }
 
-export async function busTail(subject: string | undefined, flags: { config?: string; count?: string }): Promise<number> {
-  const { nc, bus } = await openBus(flags);
+/**
+ * Whether `bus tail` prints a message on `subject`. Heartbeats (a few a second from every runner,
+ * not envelopes) would bury everything else: they are left out unless asked for, by
+ * `--heartbeats` or by a subject filter under `miyabi.heartbeat.` itself.
+ */
+export function tailShows(subject: string, filter: string, heartbeats: boolean): boolean {
+  if (heartbeats || !subject.startsWith(`${HEARTBEAT_SUBJECT_PREFIX}.`)) return true;
+  return filter.startsWith(`${HEARTBEAT_SUBJECT_PREFIX}.`);
+}
+
+function tailLine(message: TailMessage): string {
+  const time = new Date().toISOString();
+  if (message.envelope) {
+    const { type, sender, seq, payload } = message.envelope;
+    return `${time} ${message.subject} ${type} ${sender}#${seq} ${JSON.stringify(payload)}\n`;
+  }
+  const text = new TextDecoder().decode(message.data);
+  if (message.subject.startsWith(`${HEARTBEAT_SUBJECT_PREFIX}.`)) return `${time} ${message.subject} heartbeat ${text}\n`;
+  return `${time} ${message.subject} (not an envelope: ${message.error}) ${text}\n`;
+}
+
+export async function busTail(
+  subject: string | undefined,
+  flags: { config?: string; count?: string; heartbeats?: boolean },
+): Promise<number> {
   const limit = flags.count === undefined ? Number.POSITIVE_INFINITY : Number(flags.count);
+  if (flags.count !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new CliExit(ExitCode.invalid, `--count: expected a positive whole number, got ${flags.count}`);
+  }
+  const filter = subject ?? 'miyabi.>';
+  const { nc, bus } = await openBus(flags);
   let seen = 0;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
   });
-  const handle = bus.tail(subject, (message) => {
-    const time = new Date().toISOString();
-    if (message.envelope) {
-      const { type, sender, seq, payload } = message.envelope;
-      process.stdout.write(`${time} ${message.subject} ${type} ${sender}#${seq} ${JSON.stringify(payload)}\n`);
-    } else {
-      process.stdout.write(`${time} ${message.subject} (not an envelope: ${message.error}) ${new TextDecoder().decode(message.data)}\n`);
-    }
+  const handle = bus.tail(filter, (message) => {
+    if (seen >= limit || !tailShows(message.subject, filter, flags.heartbeats === true)) return;
+    process.stdout.write(tailLine(message));
     seen += 1;
     if (seen >= limit) finish();
   });
   await nc.flush();
-  process.stderr.write(`tailing ${subject ?? 'miyabi.>'} on ${nc.getServer()} (Ctrl-C to stop)\n`);
+  const left = tailShows(`${HEARTBEAT_SUBJECT_PREFIX}.x`, filter, flags.heartbeats === true) ? '' : ', heartbeats left out (--heartbeats)';
+  process.stderr.write(`tailing ${filter} on ${nc.getServer()}${left} (Ctrl-C to stop)\n`);
   process.once('SIGINT', finish);
   process.once('SIGTERM', finish);
   await Promise.race([finished, nc.closed()]);

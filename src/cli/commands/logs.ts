@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
 import { inert } from '../../issues/text.ts';
-import { searchLogs, type LogHit, type LogSearch } from '../../logs/log-index.ts';
+import { LogIndex, searchLogs, type LogHit, type LogSearch } from '../../logs/log-index.ts';
 import { SEARCH_WINDOW } from '../../logs/search.ts';
 import { loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode } from '../output.ts';
@@ -87,5 +87,23 @@ export async function logsSearch(words: readonly string[], flags: LogsSearchFlag
   if (result.hits.length === 0) out.push(`no line matches (${result.update.files} log file(s) indexed in ${logsDir})`);
   else if (result.windowFull) out.push(`(ranked among the newest ${result.ranked} matching lines; narrow with --issue, --agent, --task or --since to reach older ones)`);
   process.stdout.write(`${out.join('\n')}\n`);
+  return ExitCode.ok;
+}
+
+/**
+ * `logs index`: brings the index up to date and prints what it read as one JSON line. The running
+ * orchestra runs it every `log.index.intervalMs` (src/actors/log-indexer.ts), in a process of its
+ * own so that a long first indexing never holds up the daemon's event loop.
+ */
+export async function logsIndex(flags: { config?: string }): Promise<number> {
+  const loaded = await loadConfigOrExit(flags.config);
+  const logsDir = join(loaded.config.dataDir, 'logs');
+  if (!existsSync(logsDir)) throw new CliExit(ExitCode.failure, `no logs to index: ${logsDir} does not exist (has the orchestra run with this config?)`);
+  const index = LogIndex.open(logsDir);
+  try {
+    process.stdout.write(`${JSON.stringify(index.update())}\n`);
+  } finally {
+    index.close();
+  }
   return ExitCode.ok;
 }

@@ -155,6 +155,13 @@ export const logSection = z
       .strict()
       .prefault({})
       .describe('Rotation of <dataDir>/logs/orchestra.log and <dataDir>/logs/runners/<agent>.log, done by the orchestra itself (no logrotate rule needed)'),
+    index: z
+      .object({
+        intervalMs: millis('How often the running orchestra indexes the lines appended to its logs since the last time (<dataDir>/logs/index.sqlite), so `logs search` finds them without indexing first', 60_000, 100),
+      })
+      .strict()
+      .prefault({})
+      .describe('The log index kept up to date by the orchestra (docs/OPERATIONS.md)'),
     redact: z
       .array(z.string().regex(redactPath, 'expected a field path like "*.apiKey" or \'headers["x-api-key"]\''))
       .default([])
