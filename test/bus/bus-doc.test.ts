@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
 import { HEALTH_SUBJECT } from '../../src/actors/core.ts';
+import { INSPECT_SUBJECTS } from '../../src/actors/inspection.ts';
 import { decodeEnvelope, type Envelope } from '../../src/infra/bus/envelope.ts';
 import { deadLetterSubject, DEFAULT_BUS_TOPOLOGY } from '../../src/infra/bus/topology.ts';
 import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../../src/runner/heartbeat.ts';
@@ -74,6 +75,8 @@ const CODE_SUBJECTS = [
   runnerErrorSubject('<role>', '<agentId>'),
   spareClaimSubject('<role>', '<spareId>'),
   spareReadySubject('<role>', '<spareId>'),
+  INSPECT_SUBJECTS.actors,
+  INSPECT_SUBJECTS.issue('<n>' as unknown as number),
 ];
 
 let test: TestOrchestra;
