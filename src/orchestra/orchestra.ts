@@ -14,7 +14,7 @@ import { ConfigInvalidError } from '../config/problems.ts';
 import { knownSecretValues, resolveSecrets } from '../config/secrets.ts';
 import { logFilePath, logRotationOf, repoDirOf } from '../config/paths.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
-import { createLogger, flushLogger, type LoggerOptions } from '../infra/observe/logger.ts';
+import { actorLogger, createLogger, flushLogger, type LoggerOptions } from '../infra/observe/logger.ts';
 import { textRedactor } from '../infra/observe/redact.ts';
 import { OrchestraMetrics } from '../infra/observe/metrics.ts';
 import { WorktreeManager, ensureScratchRepository } from '../infra/git/worktrees.ts';
@@ -263,7 +263,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     nc: undefined,
     bus: undefined,
     httpUrl: undefined,
-    inspection: new InspectionHub({ config, logger, redact: textRedactor(secretList), registry: metrics.registry }),
+    inspection: new InspectionHub({ config, logger: actorLogger(logger, 'inspection'), redact: textRedactor(secretList), registry: metrics.registry }),
     issueSource,
     extraDependencies: dependencyFile.dependencies,
     pushBranch: issueSource.kind === 'github' ? (branch) => workspace.publish(branch) : undefined,
