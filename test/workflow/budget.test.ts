@@ -184,7 +184,8 @@ describe('budgets', { timeout: 120_000 }, () => {
     await heldInQueue(8);
     const report = await waitFor(() => orchestra!.resources.lastHealth?.findings?.find((finding) => finding.kind === 'budget_exhausted'), { what: 'the budget_exhausted finding' });
     expect(report).toMatchObject({ severity: 'critical', subject: 'budget' });
-    expect(await metrics()).toMatch(/^miyabi_budget_admitted_priority -1$/m);
+    // The gauge follows the admission at its next update: wait for it rather than race it.
+    await waitFor(async () => /^miyabi_budget_admitted_priority -1$/m.test(await metrics()), { what: 'miyabi_budget_admitted_priority -1 in /metrics' });
     const status = await control<StatusReply>(CONTROL_SUBJECTS.status);
     expect(formatBudget(status.budget!)).toMatch(/^budget day \d{4}-\d\d-\d\d: 105 % of the daily budget used; dispatch paused: daily budget used up/);
   });
