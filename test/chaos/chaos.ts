@@ -8,7 +8,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
-import { duplicateEffects, duplicateRuns, leaks, lostIssues, taskMarkers, type IssueOutcome } from './invariants.ts';
+import { taskMarkers } from '../support/run-records.ts';
+import { duplicateEffects, duplicateRuns, leaks, lostIssues, type IssueOutcome } from './invariants.ts';
 import { describePlan, issueFile, planChaos, type PlannedFault } from './plan.ts';
 import { NO_TARGET, SupervisedUp } from './supervised-up.ts';
 
@@ -59,9 +60,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const deadline = started + options.durationMs;
   let rows: IssueOutcome[] = [];
   const settled = async () => {
-    const shown = await run.cli(['issues', '--json']);
-    if (shown.exitCode !== 0) return false;
-    rows = (JSON.parse(shown.stdout) as Array<{ issue: number; state: string; reason?: string }>).map(({ issue, state, reason }) => ({ issue, state, reason }));
+    const shown = await run.issueRows();
+    if (shown === undefined) return false;
+    rows = shown;
     return plan.issues.every((issue) => rows.some((row) => row.issue === issue.number && FINAL.has(row.state)));
   };
 

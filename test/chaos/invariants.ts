@@ -8,7 +8,7 @@
 import { execa } from 'execa';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseMarker, type TaskMarker } from '../../src/infra/panes/log.ts';
+import type { TaskMarker } from '../../src/infra/panes/log.ts';
 import { belongsTo, listProcesses } from './processes.ts';
 
 export interface IssueOutcome {
@@ -26,22 +26,6 @@ export function lostIssues(expected: readonly number[], rows: readonly IssueOutc
     if ((row.state === 'failed' || row.state === 'blocked') && row.reason) return [];
     return [`#${issue}: ${row.state}${row.reason ? ` (${row.reason})` : ' with no reason'}`];
   });
-}
-
-/** Every task start and end marker the runners wrote to their pane logs. */
-export async function taskMarkers(dataDir: string): Promise<TaskMarker[]> {
-  const root = join(dataDir, 'logs', 'agents');
-  const markers: TaskMarker[] = [];
-  for (const agentId of await readdir(root).catch(() => [] as string[])) {
-    for (const file of (await readdir(join(root, agentId)).catch(() => [] as string[])).sort()) {
-      const text = await readFile(join(root, agentId, file), 'utf8').catch(() => '');
-      for (const line of text.split('\n')) {
-        const marker = parseMarker(line);
-        if (marker) markers.push(marker);
-      }
-    }
-  }
-  return markers;
 }
 
 export function duplicateRuns(markers: readonly TaskMarker[]): string[] {

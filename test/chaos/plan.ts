@@ -3,6 +3,7 @@
  * (issues with random dependencies on earlier ones, some of them slow) and the fault schedule
  * (each fault a kind and the count of dispatched stages after which it strikes). Pure.
  */
+import { seededRandom } from '../../bench/dag.ts';
 
 export const FAULT_KINDS = ['kill_agent', 'kill_runner', 'silence_runner', 'kill_nats', 'kill_orchestrator'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -26,17 +27,8 @@ export interface ChaosPlan {
   faults: PlannedFault[];
 }
 
-/** mulberry32: a small seeded generator, the same numbers for the same seed everywhere. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+// The benchmarks' seeded generator (mulberry32): the same numbers for the same seed everywhere.
+export { seededRandom } from '../../bench/dag.ts';
 
 /** Stages a docs issue goes through with the example agents: codegen, pr, merge. */
 export const STAGES_PER_ISSUE = 3;

@@ -42,12 +42,3 @@ export function isAgentProgram(info: ProcessInfo, dataDir: string): boolean {
 export function isNatsServer(info: ProcessInfo, dataDir: string): boolean {
   return info.argv[0] !== undefined && info.argv[0].endsWith('nats-server') && info.argv.some((arg) => arg.includes(dataDir));
 }
-
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -9,10 +9,12 @@ import { execa, type ResultPromise } from 'execa';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../../src/infra/os/process.ts';
 import { cliPath, repoRoot } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
+import type { IssueOutcome } from './invariants.ts';
 import type { FaultKind } from './plan.ts';
-import { alive, isAgentProgram, isNatsServer, isRunner, listProcesses, type ProcessInfo } from './processes.ts';
+import { isAgentProgram, isNatsServer, isRunner, listProcesses, type ProcessInfo } from './processes.ts';
 
 export const NO_TARGET = 'no target at that moment';
 
@@ -85,6 +87,13 @@ export class SupervisedUp {
     return execa(cliPath, [...args, '--config', this.configPath], { cwd: repoRoot, reject: false, timeout: 30_000 });
   }
 
+  /** Each issue's state and reason as `issues --json` shows them; undefined while the orchestra does not answer. */
+  async issueRows(): Promise<IssueOutcome[] | undefined> {
+    const shown = await this.cli(['issues', '--json']);
+    if (shown.exitCode !== 0) return undefined;
+    return (JSON.parse(shown.stdout) as Array<{ issue: number; state: string; reason?: string }>).map(({ issue, state, reason }) => ({ issue, state, reason }));
+  }
+
   /** tmux on the run's private socket. */
   cliTmux(args: string[]) {
     return execa('tmux', ['-L', this.socket ?? 'none', ...args], { reject: false });
@@ -118,7 +127,7 @@ export class SupervisedUp {
       const working = candidates.filter((info) => info.argv.includes('--agent'));
       const targets = working.length > 0 ? working : candidates;
       const target = targets[Math.floor(Math.random() * targets.length)];
-      if (target && alive(target.pid)) {
+      if (target && processAlive(target.pid)) {
         process.kill(target.pid, kind === 'silence_runner' ? 'SIGUSR2' : 'SIGKILL');
         return `pid ${target.pid} (${target.argv.slice(0, 6).join(' ').slice(0, 120)})`;
       }

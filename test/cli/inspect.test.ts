@@ -3,11 +3,10 @@
  * orchestra: the issue's recorded transitions, in order, from the MIYABI_INSPECT stream.
  */
 import { execa } from 'execa';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
-import { gitRepo } from '../support/orchestra.ts';
+import { localBacklog } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
 const dir = await tempDir('miyabi-inspect-cli-');
@@ -35,14 +34,7 @@ describe('machines', () => {
 
 describe('inspect on a running orchestra', { timeout: 120_000 }, () => {
   it("prints an issue's transitions in order", async () => {
-    const issues = join(dir.path, 'issues');
-    const repo = join(dir.path, 'repo');
-    await mkdir(issues);
-    await mkdir(repo);
-    await gitRepo(repo);
-    for (const number of [1, 2]) {
-      await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Docs ${number}\nlabels: [miyabi]\n---\n`);
-    }
+    await localBacklog(dir, [1, 2], '[miyabi]');
     const config = await exampleAgentsConfig(dir, socket, { workflow: { defaultRoute: ['codegen'] } });
     const up = startUp(['--config', config]);
     try {

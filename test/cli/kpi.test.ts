@@ -3,14 +3,13 @@
  * plan's KPIs read back from the bus must be what the run did.
  */
 import { execa } from 'execa';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSince } from '../../src/cli/commands/kpi.ts';
 import { CliExit } from '../../src/cli/output.ts';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
 import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
-import { gitRepo } from '../support/orchestra.ts';
+import { localBacklog } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
 const dir = await tempDir('miyabi-kpi-cli-');
@@ -44,14 +43,7 @@ describe('kpi --since', () => {
 
 describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
   it('reports what a small backlog did: every issue done, no intervention, no fault', async () => {
-    const issues = join(dir.path, 'issues');
-    const repo = join(dir.path, 'repo');
-    await mkdir(issues);
-    await mkdir(repo);
-    await gitRepo(repo);
-    for (const number of [1, 2, 3]) {
-      await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Docs ${number}\nlabels: [miyabi, "type:docs"]\n---\n`);
-    }
+    await localBacklog(dir, [1, 2, 3], '[miyabi, "type:docs"]');
     const config = await exampleAgentsConfig(dir, socket, { health: { checkIntervalMs: 1000, reportHeartbeatMs: 1000 } });
     const up = startUp(['--config', config]);
     try {

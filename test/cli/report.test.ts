@@ -5,7 +5,7 @@
  * restart in between posts nothing again. Also: a bad cron expression in config.
  */
 import { execa } from 'execa';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { Report } from '../../src/workflow/report.ts';
 import { lastCompletePeriod, periodOf } from '../../src/workflow/report-period.ts';
 import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
-import { gitRepo } from '../support/orchestra.ts';
+import { localBacklog } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
 const dir = await tempDir('miyabi-report-cli-');
@@ -68,14 +68,8 @@ describe('report: bad input', { timeout: 60_000 }, () => {
 
 describe('report on a running orchestra, and its schedule', { timeout: 300_000 }, () => {
   it('reports what the backlog did, and posts each period once across a restart', async () => {
+    await localBacklog(dir, [1, 2], '[miyabi, "type:docs"]');
     const issues = join(dir.path, 'issues');
-    const repo = join(dir.path, 'repo');
-    await mkdir(issues);
-    await mkdir(repo);
-    await gitRepo(repo);
-    for (const number of [1, 2]) {
-      await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Docs ${number}\nlabels: [miyabi, "type:docs"]\n---\n`);
-    }
     // The issue the reports are posted on: no trigger label, so no agent works on it.
     await writeFile(join(issues, '9.md'), '---\nnumber: 9\ntitle: Reports\nlabels: []\n---\n');
     const config = await exampleAgentsConfig(dir, socket, {

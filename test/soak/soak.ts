@@ -3,13 +3,14 @@
  * while faults recur, its resources sampled all along, then judged (test/soak/trend.ts): nothing
  * may grow without bound. `npm run soak -- --duration 1h`; test/soak/soak.test.ts at CI size.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
-import { duplicateEffects, duplicateRuns, leaks, lostIssues, taskMarkers, type IssueOutcome } from '../chaos/invariants.ts';
+import { duplicateEffects, duplicateRuns, leaks, lostIssues, type IssueOutcome } from '../chaos/invariants.ts';
 import { FAULT_KINDS, issueFile, seededRandom, type PlannedIssue } from '../chaos/plan.ts';
 import { belongsTo, listProcesses } from '../chaos/processes.ts';
 import { NO_TARGET, SupervisedUp } from '../chaos/supervised-up.ts';
+import { bytesUnder, taskMarkers } from '../support/run-records.ts';
 import { judgeAll, type Sample, type TrendRule, type Verdict } from './trend.ts';
 
 export interface SoakOptions {
@@ -67,16 +68,6 @@ async function fdCount(pid: number): Promise<number> {
   return (await readdir(`/proc/${pid}/fd`).catch(() => [])).length;
 }
 
-async function bytesUnder(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await bytesUnder(path);
-    else if (entry.isFile()) total += (await stat(path).catch(() => undefined))?.size ?? 0;
-  }
-  return total;
-}
-
 async function sample(run: SupervisedUp, at: number): Promise<Sample> {
   const values: Record<string, number> = {};
   const tree = (await listProcesses()).filter((info) => belongsTo(info, run.runDir));
@@ -121,9 +112,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const samples: Sample[] = [];
   let rows: IssueOutcome[] = [];
   const settled = async () => {
-    const shown = await run.cli(['issues', '--json']);
-    if (shown.exitCode !== 0) return false;
-    rows = (JSON.parse(shown.stdout) as Array<{ issue: number; state: string; reason?: string }>).map(({ issue, state, reason }) => ({ issue, state, reason }));
+    const shown = await run.issueRows();
+    if (shown === undefined) return false;
+    rows = shown;
     return issues.every((issue) => rows.some((row) => row.issue === issue.number && ['done', 'failed', 'blocked'].includes(row.state)));
   };
   let nextIssueAt = started;

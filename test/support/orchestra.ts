@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
@@ -41,6 +41,19 @@ export async function gitRepo(path: string): Promise<void> {
   await execa('sh', ['-c', 'echo "# target" > README.md'], { cwd: path });
   await git('add', '.');
   await git('commit', '-q', '-m', 'initial');
+}
+
+/**
+ * What exampleAgentsConfig points at: `<dir>/issues` with one issue file per number (title
+ * "Docs <n>", the labels given, no body) and `<dir>/repo`, a git repository.
+ */
+export async function localBacklog(dir: TempDir, numbers: readonly number[], labels: string): Promise<void> {
+  const issues = join(dir.path, 'issues');
+  const repo = join(dir.path, 'repo');
+  await mkdir(issues);
+  await mkdir(repo);
+  await gitRepo(repo);
+  for (const number of numbers) await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Docs ${number}\nlabels: ${labels}\n---\n`);
 }
 
 export async function startTestOrchestra(options: {

@@ -7,35 +7,20 @@
  * the events, with generous deadlines, and asserts no timing (`npm run bench -- broker-loss`).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
-import { parseMarker, type TaskMarker } from '../../src/infra/panes/log.ts';
+import type { TaskMarker } from '../../src/infra/panes/log.ts';
 import { processAlive } from '../../src/infra/os/process.ts';
 import { repoRoot, tempDir } from '../support/cli.ts';
 import { startTestOrchestra, type TestOrchestra } from '../support/orchestra.ts';
+import { taskMarkers } from '../support/run-records.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ISSUES = 4;
 const issueFile = (n: number) =>
   `---\nnumber: ${n}\ntitle: Note ${n}\nlabels: [miyabi, type:docs${n % 2 === 0 ? ', demo:slow' : ''}]\nauthor: aiko\n---\nWrite note ${n} down.\n`;
-
-/** Every task start and end marker the runners wrote to their pane logs, in order per agent. */
-async function taskMarkers(dataDir: string): Promise<TaskMarker[]> {
-  const root = join(dataDir, 'logs', 'agents');
-  const markers: TaskMarker[] = [];
-  for (const agentId of await readdir(root).catch(() => [] as string[])) {
-    for (const file of (await readdir(join(root, agentId))).sort()) {
-      const text = await readFile(join(root, agentId, file), 'utf8');
-      for (const line of text.split('\n')) {
-        const marker = parseMarker(line);
-        if (marker) markers.push(marker);
-      }
-    }
-  }
-  return markers;
-}
 
 /** Runs of a task started after one of its runs had ended with an answer (not `retry`): finished work run again. */
 function rerunsOfFinishedTasks(markers: TaskMarker[]): string[] {

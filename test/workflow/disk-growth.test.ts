@@ -1,8 +1,9 @@
 import type { KV } from '@nats-io/kv';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startTestOrchestra } from '../support/orchestra.ts';
+import { bytesUnder } from '../support/run-records.ts';
 import { waitFor } from '../support/wait.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -17,16 +18,6 @@ export const GROWTH_PER_ISSUE_BOUND = 64 * 1024;
 
 /** 300 with `npm run test:growth` (MIYABI_GROWTH_ISSUES=300); fewer by default, to keep the suite fast. */
 const ISSUES = Number(process.env.MIYABI_GROWTH_ISSUES ?? 20);
-
-async function bytesUnder(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await bytesUnder(path);
-    else if (entry.isFile()) total += (await stat(path).catch(() => undefined))?.size ?? 0;
-  }
-  return total;
-}
 
 async function countKeys(kv: KV, filter: string): Promise<number> {
   let count = 0;
