@@ -83,12 +83,20 @@ export async function startTestOrchestra(options: {
       log: { level: 'debug', file: true },
       // Long enough that a redelivery within a test comes from a nak, never from the ack wait.
       bus: { ackWaitMs: 30_000, maxDeliver: 5 },
-      panes: { backend: options.backend, socket, session: 'miyabi-test', heartbeatIntervalMs: 500, missedHeartbeats: 4 },
       issues: { local: { dir: issuesDir, pollIntervalMs: 500 } },
       agents: options.agents,
       ...options.config,
-      // The test's workspace settings go with the repository, not instead of it.
+      // The test's workspace and pane settings go with the repository and the private tmux
+      // socket, not instead of them.
       workspace: { repo, ...(options.config?.workspace as Record<string, unknown> | undefined) },
+      panes: {
+        backend: options.backend,
+        socket,
+        session: 'miyabi-test',
+        heartbeatIntervalMs: 500,
+        missedHeartbeats: 4,
+        ...(options.config?.panes as Record<string, unknown> | undefined),
+      },
     }),
   );
   let orchestra: Orchestra;
