@@ -75,9 +75,17 @@ export function addSpend(a: Spend, b: Partial<Spend>): Spend {
   };
 }
 
+/** One formatter per time zone: making one costs about a millisecond, and admission asks for the day at every dispatch. */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** The budget day of `now` in `timeZone`: `YYYY-MM-DD`. */
 export function budgetDay(now: number, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
+  let format = dayFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, format);
+  }
+  const parts = format.formatToParts(now);
   const part = (type: string) => parts.find((each) => each.type === type)?.value ?? '00';
   return `${part('year')}-${part('month')}-${part('day')}`;
 }
