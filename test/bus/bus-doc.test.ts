@@ -89,7 +89,8 @@ beforeAll(async () => {
   test = await startTestOrchestra({
     backend: 'process',
     agents: Object.fromEntries(ROLES.map((role) => [role, agent(role)])),
-    config: { health: { checkIntervalMs: 300, reportHeartbeatMs: 300 } },
+    // Spare runners on: their subjects are on the wire and in BUS.md.
+    config: { health: { checkIntervalMs: 300, reportHeartbeatMs: 300 }, panes: { spareRunners: true } },
   });
   const nc = test.orchestra.resources.nc as NatsConnection;
   nc.subscribe('miyabi.>', {

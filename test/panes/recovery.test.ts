@@ -42,6 +42,8 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
         hang: { command: example('codegen'), min: 1, max: 1, taskTimeoutMs: 1_500, graceMs: 500, prompt },
         ghost: { command: ['/nonexistent/agent-cli', '{taskFile}'], min: 1, max: 1, prompt },
       },
+      // The replacements are the roles' spare runners.
+      config: { panes: { spareRunners: true } },
     });
     for (const role of ['codegen', 'review', 'slow', 'hang']) await waitAgentReady(test, role, `${role}-1`, 60_000);
   }, 120_000);

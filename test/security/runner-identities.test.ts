@@ -18,6 +18,7 @@ beforeAll(async () => {
   test = await startTestOrchestra({
     backend: 'process',
     agents: { codegen: { command: ['node', '{packageRoot}/examples/agents/codegen.mjs'], min: 2, max: 2 } },
+    config: { panes: { spareRunners: true } },
   });
   await waitAgentReady(test, 'codegen', 'codegen-1', 60_000);
   await waitAgentReady(test, 'codegen', 'codegen-2', 60_000);

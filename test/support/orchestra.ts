@@ -95,6 +95,10 @@ export async function startTestOrchestra(options: {
         session: 'miyabi-test',
         heartbeatIntervalMs: 500,
         missedHeartbeats: 4,
+        // No spare runners unless a test asks for them: each is a Node process started with the
+        // orchestra and again after every claim, a third of the suite's CPU for tests that never
+        // lose a runner. The tests of recovery, identities and the bus turn them on.
+        spareRunners: false,
         ...(options.config?.panes as Record<string, unknown> | undefined),
       },
     }),
