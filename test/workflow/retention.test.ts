@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Bus } from '../../src/infra/bus/bus.ts';
@@ -82,8 +83,12 @@ describe('KV retention of finished issues', () => {
       await waitFor(async () => (left = [...(await keysOf(kv, 'effect.>')), ...(await keysOf(kv, 'cache.>'))]).length === 0, {
         timeoutMs: 30_000,
         what: 'the finished issues\' ledger and cache pruned',
-      }).catch((error: unknown) => {
-        throw new Error(`${String(error)}; left: ${left.join(', ')}`);
+      }).catch(async (error: unknown) => {
+        // What kept them: an outbox not yet empty, or a sweep that failed (its warning in the log).
+        const records = await Promise.all([1, 2].map(async (n) => (await kv.get(`issue.${n}`))?.string()));
+        const log = await readFile(join(test.dataDir, 'logs', 'orchestra.log'), 'utf8').catch(() => '');
+        const warnings = log.split('\n').filter((line) => /"level":(40|50)/.test(line)).slice(-10);
+        throw new Error(`${String(error)}; left: ${left.join(', ')}\nrecords: ${records.join('\n')}\nwarnings: ${warnings.join('\n')}`);
       });
       expect(await keysOf(kv, 'issue.*')).toEqual(['issue.1', 'issue.2']);
     } finally {
