@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliPath, repoRoot, tempDir } from '../support/cli.ts';
-import { backlogConfig, dispatchedSoFar, expectEachSideEffectOnce } from '../support/crash-backlog.ts';
+import { backlogConfig, CRASH_BACKLOG_WORKED, dispatchedSoFar, expectEachSideEffectOnce } from '../support/crash-backlog.ts';
 import { waitFor } from '../support/wait.ts';
 
 const dir = await tempDir('miyabi-crash-actors-');
@@ -49,7 +49,7 @@ describe('kill of the workflow actors mid-backlog', () => {
     }
     const done = await run;
     expect(done.exitCode, done.stderr.slice(-2000)).toBe(0);
-    expect(done.stdout).toContain('15 of 15 issue(s) done');
+    expect(done.stdout).toContain(`${CRASH_BACKLOG_WORKED.length} of ${CRASH_BACKLOG_WORKED.length} issue(s) done`);
     await expectEachSideEffectOnce(dataDir);
     // Each kill restarted all three, in start order (one_for_all).
     const log = (await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string; actorId?: string; supervisor?: string });
