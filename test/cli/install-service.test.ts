@@ -38,7 +38,7 @@ describe('install-service', { timeout: 120_000 }, () => {
     const result = await runCli(['install-service', '--print', '--config', config]);
     expect(result.exitCode).toBe(0);
     const unit = result.stdout;
-    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=60', 'RestartPreventExitStatus=2', 'StateDirectory=miyabi', 'ConfigurationDirectory=miyabi', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/miyabi', 'ProtectHome=yes', 'PrivateDevices=yes', 'SystemCallFilter=@system-service', 'CapabilityBoundingSet=']) {
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=60', 'RestartPreventExitStatus=2', 'StateDirectory=miyabi', 'ConfigurationDirectory=miyabi', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/miyabi', 'ProtectHome=yes', 'PrivateDevices=yes', 'SystemCallFilter=@system-service', 'CapabilityBoundingSet=', 'Environment=TMUX_TMPDIR=/var/lib/miyabi']) {
       expect(unit.split('\n'), line).toContain(line);
     }
     expect(unit).toContain(`ExecStart=${join(repoRoot, 'bin/miyabi-orchestra')} up --config ${config}`);
@@ -74,6 +74,33 @@ describe('install-service', { timeout: 120_000 }, () => {
     const good = await dir.file('good.yaml', `dataDir: /var/lib/miyabi\nworkspace:\n  repo: /srv/target\n`);
     const printed = await runCli(['install-service', '--print', '--config', good]);
     expect(printed.stdout).toContain('ReadWritePaths=/var/lib/miyabi /srv/target\n');
+  });
+
+  // useradd needs root; CI runs as root, as the data-directory tests do.
+  it.skipIf(process.getuid?.() !== 0)('--create-user makes a system user whose home is the data directory, once', async () => {
+    const user = `miyabi-t${process.pid % 100_000}`;
+    const unitDir = join(dir.path, 'units-user');
+    const config = join(dir.path, 'etc-user', 'miyabi.yaml');
+    const args = ['install-service', '--create-user', '--user', user, '--config', config, '--unit-dir', unitDir];
+    await execa('userdel', [user], { reject: false });
+    try {
+      const made = await runCli(args);
+      expect(made.exitCode, made.stderr).toBe(0);
+      expect(made.stdout).toContain(`created the system user ${user}`);
+      expect(made.stdout, 'no useradd left to do in the next steps').not.toContain('useradd');
+      const entry = (await execa('getent', ['passwd', user])).stdout.split(':');
+      expect(entry[5], 'home').toBe('/var/lib/miyabi');
+      expect(entry[6], 'shell').toBe('/usr/sbin/nologin');
+      const { stdout: sysMax } = await execa('sh', ['-c', "awk '/^SYS_UID_MAX/ {print $2}' /etc/login.defs"]);
+      expect(Number(entry[2]), 'a system uid').toBeLessThanOrEqual(Number(sysMax || 999));
+      expect((await execa('getent', ['group', user])).exitCode, 'its own group').toBe(0);
+      expect(await readFile(join(unitDir, 'miyabi-orchestra.service'), 'utf8')).toContain(`User=${user}\nGroup=${user}\n`);
+      const again = await runCli(args);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.stdout).toContain(`user ${user} exists`);
+    } finally {
+      await execa('userdel', [user], { reject: false });
+    }
   });
 
   it('ships deploy/miyabi-orchestra.service as the unit for the default paths', async () => {
