@@ -16,6 +16,7 @@ import { processAlive } from '../../src/infra/os/process.ts';
 import { flattenTree, type TreeNode } from '../../src/supervisor/tree.ts';
 import { cliPath, runCli, startUp, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
+import { listProcesses, processTree } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
 let dir: TempDir;
@@ -152,6 +153,15 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(nodes.find((node) => node.path === 'root/panes')!.state).toBe('tmux');
       const panes = await execa('tmux', ['-L', socket, 'list-panes', '-a', '-F', '#{pane_title}']);
       expect(panes.stdout).toContain('カエデ Kaede · codegen · idle');
+      // The compiled runtime: `up` and its runners (under tmux, not under `up`) run the bundles,
+      // with no TypeScript loader and no build beside them.
+      const all = listProcesses();
+      const ours = [...processTree(up.pid!, all), ...all.filter((entry) => entry.argv.includes(config))];
+      expect(ours.find((entry) => entry.pid === up.pid)?.argv[1]).toMatch(/dist\/miyabi-orchestra\.mjs$/);
+      const runners = ours.filter((entry) => entry.argv.includes('pane'));
+      expect(runners.length).toBeGreaterThanOrEqual(2);
+      for (const runner of runners) expect(runner.argv[1]).toMatch(/dist\/miyabi-runner\.mjs$/);
+      for (const entry of ours) expect(entry.argv.join(' ')).not.toMatch(/esbuild|tsx/);
 
       const human = await runCli(['status', '--config', config]);
       expect(human.exitCode).toBe(0);
