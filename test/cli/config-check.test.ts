@@ -1,6 +1,8 @@
 /** `config check` as an operator runs it: exit 0, or exit 2 with one line per problem and its path. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, type TempDir } from '../support/cli.ts';
+import { repoRoot, runCli, tempDir, type TempDir } from '../support/cli.ts';
 
 let dir: TempDir;
 beforeAll(async () => {
@@ -15,6 +17,19 @@ describe('config check', { timeout: 60_000 }, () => {
     const result = await runCli(['config', 'check']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/config OK: .*config\/miyabi\.yaml \(embedded default\)/);
+  });
+
+  it("accepts README's GitHub example as written, real agents and all, once its secrets are set", async () => {
+    const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+    const example = /^## On GitHub\n[\s\S]*?^```yaml\n([\s\S]*?)^```/m.exec(readme);
+    expect(example, 'a yaml block under "## On GitHub"').not.toBeNull();
+    expect(example![1]).toContain('claude-code.sh');
+    const path = await dir.file('readme-github.yaml', example![1]!);
+    const env = { GITHUB_TOKEN: 'token', GITHUB_WEBHOOK_SECRET: 'secret', ANTHROPIC_API_KEY: 'key' };
+    const result = await runCli(['config', 'check', '--config', path], { env });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`config OK: ${path}`);
+    expect(result.exitCode).toBe(0);
   });
 
   it('accepts a good file', async () => {
