@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Bus } from '../../src/infra/bus/bus.ts';
@@ -91,6 +91,14 @@ describe('KV retention of finished issues', () => {
         throw new Error(`${String(error)}; left: ${left.join(', ')}\nrecords: ${records.join('\n')}\nwarnings: ${warnings.join('\n')}`);
       });
       expect(await keysOf(kv, 'issue.*')).toEqual(['issue.1', 'issue.2']);
+      // The agents' log days go by the same retention, swept by the running orchestra: a day of
+      // long ago goes, one within retention (dated ahead, so no midnight can age it) stays.
+      const agentLogs = join(test.dataDir, 'logs', 'agents', 'codegen-1');
+      await mkdir(agentLogs, { recursive: true });
+      await writeFile(join(agentLogs, '2000-01-01.log'), 'old output\n');
+      await writeFile(join(agentLogs, '2999-01-01.log'), 'kept output\n');
+      await waitFor(async () => !(await readdir(agentLogs)).includes('2000-01-01.log'), { timeoutMs: 30_000, what: 'the old log day removed' });
+      expect(await readdir(agentLogs)).toContain('2999-01-01.log');
     } finally {
       await test.stop();
     }
