@@ -13,8 +13,6 @@ import { connectNats } from '../infra/nats/connection.ts';
 import { identityFile, inboxPrefixOf, readIdentity, type NatsIdentity } from '../infra/nats/identities.ts';
 import { natsIdentityDir, OPERATOR, usesIdentities } from '../orchestra/nats-auth.ts';
 import { readRunFile, type RunFile } from '../orchestra/run-file.ts';
-import { createIssueSource } from '../issues/create-source.ts';
-import type { IssueSource } from '../issues/source.ts';
 import { CliExit, ExitCode, printProblems } from './output.ts';
 
 export async function loadConfigOrExit(path: string | undefined): Promise<LoadedConfig> {
@@ -90,19 +88,4 @@ export async function serversFor(loaded: LoadedConfig): Promise<string[]> {
   if (state.kind === 'live') return [state.runFile.natsUrl];
   if (loaded.config.nats.urls.length > 0) return loaded.config.nats.urls;
   return [(await liveRunFile(loaded)).natsUrl];
-}
-
-/** Runs `work` with the configured issue source, closed afterwards; a missing secret exits 2 naming it. */
-export async function withIssueSource<T>(loaded: LoadedConfig, work: (source: IssueSource) => Promise<T>): Promise<T> {
-  const { secrets, problems } = resolveSecrets(loaded.config);
-  if (problems.length > 0) {
-    printProblems(loaded.path, problems);
-    throw new CliExit(ExitCode.invalid, '');
-  }
-  const source = createIssueSource(loaded.config, secrets, pino({ level: 'silent' }));
-  try {
-    return await work(source);
-  } finally {
-    await source.close();
-  }
 }

@@ -13,7 +13,8 @@ import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus/topology.ts';
 import { readRunFile } from '../../orchestra/run-file.ts';
 import type { IssueRecord } from '../../workflow/record.ts';
 import { WorkflowStore } from '../../workflow/store.ts';
-import { connectCli, loadConfigOrExit, withIssueSource } from '../connect.ts';
+import { connectCli, loadConfigOrExit } from '../connect.ts';
+import { withIssueSource } from '../issue-source.ts';
 import { CliExit, ExitCode, printProblems } from '../output.ts';
 
 async function plan(loaded: LoadedConfig): Promise<BacklogPlan> {

@@ -4,7 +4,8 @@
  */
 import type { OrchestraConfig } from '../../config/schema.ts';
 import type { LabelSpec } from '../../issues/source.ts';
-import { loadConfigOrExit, withIssueSource } from '../connect.ts';
+import { loadConfigOrExit } from '../connect.ts';
+import { withIssueSource } from '../issue-source.ts';
 import { ExitCode } from '../output.ts';
 
 export function orchestraLabels(config: OrchestraConfig): LabelSpec[] {

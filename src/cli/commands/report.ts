@@ -12,7 +12,8 @@ import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus/topology.ts';
 import { periodOf, parseReportDate, REPORT_PERIODS, type ReportPeriodKind } from '../../workflow/report-period.ts';
 import { readReport } from '../../workflow/report-read.ts';
 import { renderReport } from '../../workflow/report-render.ts';
-import { connectCli, loadConfigOrExit, serversFor, withIssueSource } from '../connect.ts';
+import { connectCli, loadConfigOrExit, serversFor } from '../connect.ts';
+import { withIssueSource } from '../issue-source.ts';
 import { CliExit, ExitCode } from '../output.ts';
 
 export interface ReportFlags {
