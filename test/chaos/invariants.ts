@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskMarker } from '../../src/infra/panes/log.ts';
-import { belongsTo, listProcesses } from './processes.ts';
+import { belongsTo, listProcesses } from '../support/processes.ts';
 
 export interface IssueOutcome {
   issue: number;

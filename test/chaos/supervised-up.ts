@@ -14,7 +14,7 @@ import { cliPath, repoRoot } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import type { IssueOutcome } from './invariants.ts';
 import type { FaultKind } from './plan.ts';
-import { isAgentProgram, isNatsServer, isRunner, listProcesses, type ProcessInfo } from './processes.ts';
+import { isAgentProgram, isNatsServer, isRunner, listProcesses, type ProcessInfo } from '../support/processes.ts';
 
 export const NO_TARGET = 'no target at that moment';
 

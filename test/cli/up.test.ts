@@ -155,7 +155,7 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(panes.stdout).toContain('カエデ Kaede · codegen · idle');
       // The compiled runtime: `up` and its runners (under tmux, not under `up`) run the bundles,
       // with no TypeScript loader and no build beside them.
-      const all = listProcesses();
+      const all = await listProcesses();
       const ours = [...processTree(up.pid!, all), ...all.filter((entry) => entry.argv.includes(config))];
       expect(ours.find((entry) => entry.pid === up.pid)?.argv[1]).toMatch(/dist\/miyabi-orchestra\.mjs$/);
       const runners = ours.filter((entry) => entry.argv.includes('pane'));

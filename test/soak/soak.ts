@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
 import { duplicateEffects, duplicateRuns, leaks, lostIssues, type IssueOutcome } from '../chaos/invariants.ts';
 import { FAULT_KINDS, issueFile, seededRandom, type PlannedIssue } from '../chaos/plan.ts';
-import { belongsTo, listProcesses } from '../chaos/processes.ts';
+import { belongsTo, listProcesses } from '../support/processes.ts';
 import { NO_TARGET, SupervisedUp } from '../chaos/supervised-up.ts';
 import { bytesUnder, taskMarkers } from '../support/run-records.ts';
 import { judgeAll, type Sample, type TrendRule, type Verdict } from './trend.ts';
