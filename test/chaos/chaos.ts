@@ -126,7 +126,7 @@ export function describeResult(result: ChaosResult): string {
     lines.push(`MTTR (the orchestra's KPI): ${result.kpis.mttr.meanMs === null ? 'no recovery' : `${Math.round(result.kpis.mttr.meanMs)} ms`}${mttr.length ? ` — ${mttr.join(', ')}` : ''}; ${result.kpis.mttr.unrecovered} not recovered`);
     const ratio = (value: number | null) => (value === null ? 'n/a' : `${(value * 100).toFixed(1)} %`);
     const { throughput } = result.kpis;
-    lines.push(`throughput ${throughput.finished} finished (${throughput.done} done, ${throughput.failed} failed), ${Math.round(throughput.finishedPerDay)} a day at this pace; autonomy ${ratio(result.kpis.autonomy.ratio)}, success ${ratio(result.kpis.successRate.issues)}, utilization ${ratio(result.kpis.utilization.ratio)}`);
+    lines.push(`throughput ${throughput.finished} finished (${throughput.done} done, ${throughput.failed} failed); autonomy ${ratio(result.kpis.autonomy.ratio)}, success ${ratio(result.kpis.successRate.issues)}, utilization ${ratio(result.kpis.utilization.ratio)}`);
   } else lines.push('KPIs: not read (the orchestra did not answer `kpi`)');
   for (const [label, items] of [['lost', result.lost], ['duplicated', result.duplicated], ['leaked', result.leaked]] as const) for (const item of items) lines.push(`${label}: ${item}`);
   const injected = result.faults.filter((fault) => fault.target !== NO_TARGET).length;
