@@ -201,7 +201,7 @@ describe('bad input', { timeout: 60_000 }, () => {
   });
 
 
-  it('dead-letters garbage on the task and result subjects with the reason, answers garbage on the control subjects with an error, and nothing changes', async () => {
+  it('dead-letters garbage on the task, result and issue-event subjects with the reason, answers garbage on the control subjects with an error, and nothing changes', async () => {
     const before = fingerprint();
     const sender = await connectWith('orchestrator', inboxPrefixOf('orchestrator'));
     const js = jetstream(sender.nc);
@@ -213,6 +213,7 @@ describe('bad input', { timeout: 60_000 }, () => {
       ['miyabi.tasks.review', forged('task.dispatched', { taskId: 'x', issue: 'none' }), /^invalid_payload: /],
       ['miyabi.events.task.review.review-1', '{"not": "an envelope"', /^not_json: /],
       ['miyabi.events.task.review.review-1', forged('task.result', { taskId: 't', issue: -1, status: 'done' }), /^invalid_payload: /],
+      ['miyabi.events.issue.779', new Uint8Array([0x7b, 0xff, 0x00]), /^not_json: /],
     ];
     const letters = async (subject: string) => {
       const found: DeadLetter[] = [];
