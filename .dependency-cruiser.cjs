@@ -7,6 +7,7 @@
  * modules: each other). Everything else under src/ is forbidden to them. The interface is not
  * listed: `src/cli/`, and `src/runner/main.ts` (the runner bundle's entry), may import anything.
  * The test also fails on a module no layer covers, so a new folder needs its row here.
+ * test/architecture/layers-doc.test.ts checks that these rows and the doc's tables agree.
  */
 'use strict';
 

@@ -1,7 +1,8 @@
 /**
- * The one exponential backoff of the orchestra: the bus's retries (src/infra/backoff.ts), the
- * supervisor's restarts (src/supervisor/restart-policy.ts), an issue's retries
- * (src/machines/issue-lifecycle-types.ts), an agent's own retry (src/runner/pane-runner.ts) and
+ * The one exponential backoff of the orchestra: the infrastructure's retries
+ * (`jitteredRetryDelayMs`, src/infra/backoff.ts), the supervisor's restarts
+ * (src/supervisor/restart-policy.ts), an issue's stage retries (`stageRetryDelayMs`,
+ * src/machines/issue-lifecycle-types.ts), an agent's own retry (src/runner/pane-runner.ts) and
  * the tracker writes' rounds (src/workflow/tracker-writer.ts) all compute their delay here, each
  * from its own settings.
  *

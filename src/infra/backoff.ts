@@ -1,11 +1,13 @@
 /**
- * Retry delays for the bus: the initial NATS connect and the nak of a failed handler, and the
- * abortable wait between tries.
+ * Retry delays for the infrastructure: the initial NATS connect, the nak of a failed handler, a
+ * consumer's pull loop, a notification webhook; and the abortable wait between tries.
  *
- * Attempt 1 waits `initialMs`, each later attempt doubles it up to `maxMs`; then up to `jitter`
- * (a fraction, 0.2 = 20 %) of the delay is taken off at random so that many clients retrying the
- * same server don't retry in step. The formula is the shared one (src/backoff.ts); this is the
- * bus's way of asking for it. Pure: the random source is injected.
+ * `jitteredRetryDelayMs`: attempt 1 waits `initialMs`, each later attempt doubles it up to
+ * `maxMs`; then up to `jitter` (a fraction, 0.2 = 20 %) of the delay is taken off at random so
+ * that many clients retrying the same server don't retry in step. The formula is the shared one
+ * (src/backoff.ts); this is the infrastructure's way of asking for it, attempts counted from 1.
+ * (An issue's stage retries are not jittered: `stageRetryDelayMs`, src/machines.) Pure: the
+ * random source is injected.
  */
 import { backoffDelayMs } from '../backoff.ts';
 
@@ -15,7 +17,7 @@ export interface RetryBackoff {
   jitter: number;
 }
 
-export function retryDelayMs(attempt: number, policy: RetryBackoff, random: () => number = Math.random): number {
+export function jitteredRetryDelayMs(attempt: number, policy: RetryBackoff, random: () => number = Math.random): number {
   // Attempts count from 1; past 30 doublings the delay is the cap anyway (and 0 × 2^1024 is NaN).
   const retry = Math.min(Math.max(0, Math.floor(attempt) - 1), 30);
   const jitter = Math.min(1, Math.max(0, policy.jitter));

@@ -209,8 +209,12 @@ export interface CommentParams {
   taskId?: string;
 }
 
-/** Delay before attempt `attempt + 1`: doubles from the initial delay, capped. */
-export function retryDelayMs(attempt: number, initialMs: number, maxMs: number): number {
+/**
+ * How long a failed stage waits before its attempt `attempt + 1` (workflow.retry): doubles from
+ * the initial delay, capped, and no jitter — the lifecycle is a pure machine, and the time it
+ * records (`retryAt`) must be the same on every replay.
+ */
+export function stageRetryDelayMs(attempt: number, initialMs: number, maxMs: number): number {
   return backoffDelayMs(attempt - 1, { baseMs: initialMs, maxMs });
 }
 

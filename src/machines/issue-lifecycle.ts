@@ -32,7 +32,7 @@ import {
   FRESH_GENERATION,
   hashReason,
   keepsStages,
-  retryDelayMs,
+  stageRetryDelayMs,
   runOf,
   stageOf,
   stageResultOf,
@@ -200,7 +200,7 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
                   runOf(context, event.outcome.status === 'retry' ? 'retry' : 'failure', event.outcome.reason, event.now, event.outcome.agentId),
                 ],
                 retryAt: ({ context, event }) =>
-                  event.now + retryDelayMs(Math.max(context.attempt, event.outcome.attempt), context.retryInitialDelayMs, context.retryMaxDelayMs),
+                  event.now + stageRetryDelayMs(Math.max(context.attempt, event.outcome.attempt), context.retryInitialDelayMs, context.retryMaxDelayMs),
                 attempt: ({ context, event }) => Math.max(context.attempt, event.outcome.attempt) + 1,
                 reason: ({ event }) => event.outcome.reason,
                 taskId: undefined,

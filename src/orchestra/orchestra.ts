@@ -1,8 +1,8 @@
 /**
  * One running orchestra: checks what it needs before starting anything (config, secrets, the
- * nats-server binary, the NATS identities, a live run file), starts the tree, writes the run
- * file, and stops it all in reverse order on request. Signals are the CLI's business: this
- * module only offers `stop()`.
+ * nats-server binary, the NATS identities; a live run file, the sandbox and the workspace
+ * repository in start-checks.ts), starts the tree, writes the run file, and stops it all in
+ * reverse order on request. Signals are the CLI's business: this module only offers `stop()`.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -17,14 +17,11 @@ import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { actorLogger, createLogger, flushLogger, type LoggerOptions } from '../infra/observe/logger.ts';
 import { textRedactor } from '../infra/observe/redact.ts';
 import { OrchestraMetrics } from '../infra/observe/metrics.ts';
-import { WorktreeManager, ensureScratchRepository } from '../infra/git/worktrees.ts';
-import { defaultBranch, fetchBranch, hasRemote, resolveCommit } from '../infra/git/branches.ts';
 import { findFreePort, findNatsServerBinary, natsUrl } from '../infra/nats/embedded-server.ts';
 import { supervisorLogic, supervisorOf, type Supervisor, type SupervisorEvent, type TreeNode } from '../supervisor/index.ts';
 import type { EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import type { OrchestraResources } from '../actors/resources.ts';
-import { commandLineOf, processAlive } from '../infra/os/process.ts';
-import { readRunFile, removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
+import { removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
@@ -35,7 +32,7 @@ import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { packageVersion } from '../package-root.ts';
 import { TaskSamples } from '../machines/health-anomaly.ts';
-import { checkAgentSandbox } from './agent-sandbox.ts';
+import { checkPreviousRun, checkSandbox, prepareWorkspace, type Refuse } from './start-checks.ts';
 import { dataDirError, markerKey, prepareDataDir } from './installation.ts';
 import { ORCHESTRATOR, prepareNatsAuth, usesIdentities } from './nats-auth.ts';
 import { createIssueSource } from '../issues/create-source.ts';
@@ -44,7 +41,7 @@ import { loadDependencyFile } from '../workflow/dependency-file.ts';
 import { WorkflowMetrics } from '../workflow/metrics.ts';
 import { KPI_TYPES, kpiFactPublisher, type FaultPayload, type RecoveryPayload } from '../workflow/kpi-facts.ts';
 import { IssueVouchers } from '../workflow/vouchers.ts';
-import { localMergePort, WorkspaceGit } from '../workflow/workspace-git.ts';
+import { localMergePort } from '../workflow/workspace-git.ts';
 import { InspectionHub } from '../actors/inspection.ts';
 
 export interface Orchestra {
@@ -84,7 +81,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   if (!dependencyFile.ok) throw new ConfigInvalidError(loaded.path, dependencyFile.problems);
   // A data directory this start makes is removed again when the config proves unworkable later.
   const dataDirIsNew = !existsSync(config.dataDir);
-  const refuse = async (path: string, message: string): Promise<never> => {
+  const refuse: Refuse = async (path, message) => {
     await flushLogger(logger);
     if (dataDirIsNew) await rm(config.dataDir, { recursive: true, force: true });
     throw new ConfigInvalidError(loaded.path, [{ path, message }]);
@@ -120,64 +117,10 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     else logger.warn({ actorId: 'orchestra', file, repaired }, 'NATS credentials repaired');
   }
 
-  const previous = await readRunFile(config.dataDir);
-  if (previous.kind === 'live') {
-    throw new MiyabiError(
-      ErrorCodes.OrchestraAlreadyRunning,
-      `an orchestra is already running with data directory ${config.dataDir} (pid ${previous.runFile.pid}); stop it first: miyabi-orchestra stop`,
-    );
-  }
-  if (previous.kind === 'stale') {
-    logger.warn({ reason: previous.reason }, 'stale run file from an orchestra that did not stop cleanly; cleaning up');
-    stopOrphanedNatsServer(previous.runFile, logger);
-    await removeRunFile(config.dataDir, previous.runFile?.pid);
-  }
-
-  // The agents' sandbox, probed once: refused when a role requires it, said once when agents run without.
-  const sandbox = await checkAgentSandbox(config);
-  if (sandbox.refused[0]) await refuse(sandbox.refused[0].path, sandbox.refused[0].message);
-  if (sandbox.without.length > 0) {
-    const roles = sandbox.without.map(({ role }) => role);
-    logger.warn({ actorId: 'orchestra', roles, reason: sandbox.without[0]!.reason }, `agents of ${roles.join(', ')} run WITHOUT a sandbox: this host cannot make one, so they can read the data directory (secrets included) and signal the orchestra (docs/SECURITY.md)`);
-  }
-
-  // The repository the agents work on must be one, before anything starts; worktrees left by
-  // an earlier run are removed (their branches, and so every commit, stay).
+  await checkPreviousRun(config.dataDir, logger);
+  await checkSandbox(config, logger, refuse);
   progress('checking the workspace repository');
-  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees'), logger });
-  try {
-    if (config.workspace.repo === undefined) {
-      const scratch = await ensureScratchRepository(repoDirOf(config));
-      logger.info({ repo: scratch.dir }, 'workspace.repo not set: the agents work on a scratch repository');
-    }
-    // Opens the repository first: not_a_git_repository when it is none.
-    await worktrees.reconcile(new Set());
-  } catch (error) {
-    if (error instanceof MiyabiError && error.code === ErrorCodes.NotAGitRepository) await refuse('workspace.repo', error.message);
-    await flushLogger(logger);
-    throw error;
-  }
-
-  let baseBranch: string;
-  try {
-    baseBranch = await checkBaseBranch(repoDirOf(config), config.workspace.baseBranch);
-  } catch (error) {
-    baseBranch = await refuse('workspace.baseBranch', describeError(error));
-  }
-  if (config.issues.source === 'github' && !(await hasRemote(repoDirOf(config), 'origin'))) {
-    // Nothing reaches GitHub's copy of the branches, and GitHub's merges never reach this clone.
-    logger.warn(
-      { repo: repoDirOf(config) },
-      'workspace.repo has no origin remote: branches are not pushed, and dependents start from the local base branch, without what GitHub merged',
-    );
-  }
-  const workspace = new WorkspaceGit({
-    repoDir: repoDirOf(config),
-    baseBranch,
-    worktrees,
-    tempDir: join(config.dataDir, 'restack'),
-    logger: logger.child({ actorId: 'workspace' }),
-  });
+  const { worktrees, workspace } = await prepareWorkspace(config, logger, refuse);
 
   // `config check` refuses these; a running orchestra says them and serves what it can.
   const unworkable = [...unservedStages(config), ...missingAgentPrograms(config, options.env ?? process.env)];
@@ -372,29 +315,4 @@ async function withinMs(ms: number, work: Promise<void>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
-}
-
-/** A nats-server orphaned by a killed orchestra still holds our store; stop it if it is ours. */
-function stopOrphanedNatsServer(runFile: RunFile | undefined, logger: Logger): void {
-  const pid = runFile?.natsServerPid;
-  if (!pid || !processAlive(pid)) return;
-  const argv = commandLineOf(pid);
-  if (!argv.some((arg) => arg.includes('nats-server')) || !runFile?.natsStoreDir || !argv.includes(runFile.natsStoreDir)) return;
-  logger.warn({ pid }, 'stopping orphaned embedded nats-server');
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (error) {
-    logger.warn({ pid, err: describeError(error) }, 'could not stop orphaned nats-server');
-  }
-}
-
-/**
- * The base branch: the configured one, else the one checked out in the repository. It must exist
- * (locally, or on `origin` for a clone): `up` refuses to start, naming it, when it does not.
- */
-async function checkBaseBranch(repoDir: string, configured: string | undefined): Promise<string> {
-  const branch = configured ?? (await defaultBranch(repoDir)) ?? 'main';
-  if (await resolveCommit(repoDir, `refs/heads/${branch}`)) return branch;
-  if ((await hasRemote(repoDir, 'origin')) && (await fetchBranch(repoDir, 'origin', branch).catch(() => undefined))) return branch;
-  throw new Error(`the base branch ${branch} does not exist in ${repoDir}${configured ? '' : ' (set workspace.baseBranch)'}`);
 }

@@ -8,29 +8,31 @@
  *   4. the graph and the queue follow the new state (readiness.ts), ready work is dispatched on a branch the
  *      orchestra prepared (dispatcher.ts), and merging issues are looked at by the merge stage (merges.ts).
  *
+ * The effects of step 3 are run by the issue's outbox (outbox.ts): the orchestra's own at once, the tracker writes in
+ * the background.
+ *
  * A crash anywhere replays from the last written record: tasks in flight are redelivered by JetStream, effects in the
  * outbox run again and find themselves done. I/O is injected; each step is told to `onTransition` (the console's history).
  */
 import type { Logger } from 'pino';
 import { transition } from 'xstate';
 import type { OrchestraConfig } from '../config/schema.ts';
-import { describeError } from '../errors.ts';
 import { routeIssue } from '../issues/routing.ts';
 import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
-import { Dispatcher, queueEntryMoved, queueIdOf, queuedTaskOf, stageKey, type DispatchGate } from './dispatcher.ts';
-import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions } from './effects.ts';
+import { Dispatcher, queuedTaskOf, type DispatchGate } from './dispatcher.ts';
+import { toEffects, type EffectRunnerOptions } from './effects.ts';
 import { MergeStage } from './merge-stage.ts';
 import { MergeRunner } from './merges.ts';
 import type { WorkflowMetrics } from './metrics.ts';
 import type { GraphPort, QueuePort, WorkspacePort } from './ports.ts';
-import { nodeStateOf, Readiness, type ReadinessOptions } from './readiness.ts';
-import type { IssueRecord, ObservedIssue, WorkflowEffect } from './record.ts';
+import { followLifecycle, Readiness, rebuildNode, type ReadinessOptions } from './readiness.ts';
+import { Outbox } from './outbox.ts';
+import type { IssueRecord, ObservedIssue } from './record.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
-import { TrackerWriters } from './tracker-writer.ts';
-import { failedWrites, isSettled, newRecord, relabelEvent } from './intake.ts';
+import { failedWrites, isSettled, newRecord, relabelEvent, resultEvent } from './intake.ts';
 import { WorkflowKpis, type KpiMetrics } from './kpis.ts';
 import { SerialSteps } from './serial-steps.ts';
 
@@ -55,8 +57,6 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
 
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
 const COMMIT_CONCURRENCY = 64;
-/** Log tails kept for failure comments. */
-const LOG_TAILS_KEPT = 256;
 /** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -70,14 +70,11 @@ export class Workflow implements Book {
   readonly now: () => number;
   readonly #options: WorkflowOptions;
   readonly #snapshots = new Map<number, LifecycleSnapshot>();
-  readonly #effects: EffectRunner;
-  readonly #writers: TrackerWriters;
+  readonly #outbox: Outbox;
   readonly #readiness: Readiness;
   readonly #dispatcher: Dispatcher;
   readonly #merges: MergeRunner;
   readonly #kpis: WorkflowKpis;
-  /** The last lines an agent printed, by task, for the failure comment (not persisted: best effort). */
-  readonly #logTails = new Map<string, string[]>();
   readonly #steps = new SerialSteps();
   #dagSaved = -1;
 
@@ -88,17 +85,7 @@ export class Workflow implements Book {
     this.now = options.now ?? Date.now;
     this.dag = options.dag;
     this.queue = options.scheduler;
-    this.#effects = new EffectRunner(options);
-    this.#writers = new TrackerWriters({
-      run: (record, effect) => this.#run(record, effect),
-      persist: (record) => options.store.putRecord(record),
-      background: this.background,
-      logger: this.log,
-      now: this.now,
-      closed: () => this.#steps.closed,
-      drained: () => this.#merges.kick(this),
-      onLabelLanded: (seconds) => options.metrics?.trackerLag(seconds),
-    });
+    this.#outbox = new Outbox(this, { ...options, drained: () => this.#merges.kick(this), onLabelLanded: (seconds) => options.metrics?.trackerLag(seconds) });
     this.#readiness = new Readiness(options, this.now);
     this.#dispatcher = new Dispatcher(options.store, options.workspace, options.dispatchPaused);
     const stage = new MergeStage({ ...options, workspace: options.workspace, now: this.now });
@@ -114,15 +101,10 @@ export class Workflow implements Book {
         const snapshot = issueLifecycleMachine.resolveState(record.snapshot as never);
         this.records.set(record.number, record);
         this.#snapshots.set(record.number, snapshot);
-        this.dag.setNode(record.number, this.#dependenciesOf(record));
-        this.dag.setState(record.number, nodeStateOf(record, snapshot, this.config.workflow.dependencies.mode));
-        if (snapshot.value === 'queued') this.queue.enqueue(queuedTaskOf(this.config, record, snapshot));
-        if (snapshot.value === 'running') this.queue.markRunning(queuedTaskOf(this.config, record, snapshot));
+        rebuildNode(this, record, snapshot, this.#dependenciesOf(record));
       }
       if (this.records.size > 0) this.log.info({ issues: this.records.size }, 'workflow state restored');
-      // What was in an outbox may have been done before the crash: the ledger decides.
-      for (const record of this.records.values()) for (const effect of record.outbox) effect.replay = true;
-      await forEachConcurrently([...this.records.values()], COMMIT_CONCURRENCY, (record) => this.#drain(record));
+      await this.#outbox.replay([...this.records.values()], COMMIT_CONCURRENCY);
       await this.settle();
     });
   }
@@ -190,20 +172,12 @@ export class Workflow implements Book {
       const record = this.records.get(result.issue);
       if (!record) return void this.log.warn({ issue: result.issue, taskId: result.taskId }, 'result for an issue the workflow does not know; ignored');
       // Before the step: the failure comment it may ask for quotes them.
-      if (result.logTail) {
-        this.#logTails.set(result.taskId, result.logTail);
-        // Only a failure comment soon after reads them: keep the latest few, not every task ever.
-        if (this.#logTails.size > LOG_TAILS_KEPT) this.#logTails.delete(this.#logTails.keys().next().value!);
-      }
+      if (result.logTail) this.#outbox.keepLogTail(result.taskId, result.logTail);
       this.#kpis.result(result.taskId, result.durationMs, this.now());
       const before = this.#snapshots.get(record.number)!;
-      const { taskId, status, reason, attempt, agentId, summary, question, outputs, code } = result;
-      await this.#send(record, {
-        type: 'stage.result',
-        outcome: { taskId, status, reason, attempt, agentId, ...(summary === undefined ? {} : { summary }), ...(question === undefined ? {} : { question }), ...(outputs === undefined ? {} : { outputs }), ...(code === undefined ? {} : { code }) },
-        now: this.now(),
-      });
+      await this.#send(record, resultEvent(result, this.now()));
       const after = this.#snapshots.get(record.number)!;
+      const { taskId, status, reason } = result;
       if (status === 'retry' && after.value === 'running' && after.context.taskId === taskId) {
         // The runner runs it again itself (the message is redelivered): say so, or the log hides retries.
         this.log.info({ issue: record.number, stage: result.stage, role: result.role, attempt: after.context.attempt, taskId, reason }, 'stage redelivered');
@@ -248,7 +222,7 @@ export class Workflow implements Book {
       for (const record of this.records.values()) {
         const snapshot = this.#snapshots.get(record.number)!;
         if (snapshot.value === 'retrying' && now >= (snapshot.context.retryAt ?? 0)) await this.#send(record, { type: 'retry.due', now });
-        if (record.outbox.length > 0) await this.#drain(record);
+        if (record.outbox.length > 0) await this.#outbox.drain(record);
       }
       this.#dispatcher.release(this, (record) => this.queue.enqueue(queuedTaskOf(this.config, record, this.#snapshots.get(record.number)!)));
       this.#readiness.refresh(this, now);
@@ -323,7 +297,9 @@ export class Workflow implements Book {
     this.#snapshots.set(record.number, next);
     record.snapshot = issueLifecycleMachine.getPersistedSnapshot(next);
     record.outbox.push(...effects);
-    this.#follow(record, previous, next);
+    // The graph, the queue and the merge stage follow the lifecycle.
+    followLifecycle(this, record, previous, next);
+    if (next.value === 'merging' && previous.value !== 'merging') this.#merges.schedule(record.number);
     this.#kpis.transition(record, previous, next, this.now());
     this.#options.onTransition?.(record, previous, next, event);
     return true;
@@ -333,21 +309,8 @@ export class Workflow implements Book {
   async commit(records: readonly IssueRecord[]): Promise<void> {
     await forEachConcurrently(records, COMMIT_CONCURRENCY, async (record) => {
       await this.#options.store.putRecord(record);
-      await this.#drain(record);
+      await this.#outbox.drain(record);
     });
-  }
-
-  /** The graph, the queue and the merge stage follow the lifecycle. */
-  #follow(record: IssueRecord, previous: LifecycleSnapshot, next: LifecycleSnapshot): void {
-    const id = queueIdOf(record.number);
-    if (previous.value === 'queued' && next.value !== 'queued' && next.value !== 'running') this.queue.remove(id);
-    if (previous.value === 'running' && next.value !== 'running') this.queue.finished(id);
-    if (next.value === 'queued' && (previous.value !== 'queued' || queueEntryMoved(previous, next))) {
-      this.queue.enqueue(queuedTaskOf(this.config, record, next));
-    }
-    if (next.value === 'merging' && previous.value !== 'merging') this.#merges.schedule(record.number);
-    const state = nodeStateOf(record, next, this.config.workflow.dependencies.mode);
-    if (this.dag.graph.state(record.number) !== state) this.dag.setState(record.number, state);
   }
 
   #dependenciesOf(record: IssueRecord): number[] {
@@ -366,35 +329,5 @@ export class Workflow implements Book {
       await this.#options.store.putDag(this.dag.graph.toJSON());
     }
     this.#merges.kick(this);
-  }
-
-  /**
-   * Runs the record's outbox. The orchestra's own effects (tasks, cancels, events) run here, in
-   * order; writes to the tracker go to the issue's tracker writer (tracker-writer.ts).
-   */
-  async #drain(record: IssueRecord): Promise<void> {
-    if (record.outbox.length === 0) return;
-    let changed = false;
-    for (const effect of [...record.outbox]) {
-      if (writesTracker(effect)) continue;
-      try {
-        await this.#run(record, effect);
-        record.outbox.splice(record.outbox.indexOf(effect), 1);
-        changed = true;
-      } catch (error) {
-        effect.failures = (effect.failures ?? 0) + 1;
-        this.log.warn({ issue: record.number, effect: effect.type, failures: effect.failures, err: describeError(error) }, 'side effect failed; retried next tick');
-      }
-    }
-    if (changed) await this.#options.store.putRecord(record);
-    this.#writers.start(record);
-  }
-
-  #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
-    return this.#effects.run(record, effect, {
-      lifecycle: this.#snapshots.get(record.number)!.context,
-      stageKey: (stage) => stageKey(this, record, stage),
-      logTail: (taskId) => this.#logTails.get(taskId),
-    });
   }
 }

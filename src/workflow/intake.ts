@@ -1,8 +1,9 @@
 /**
  * An issue's way in and the batch's way out: the record and lifecycle of an issue seen for the
  * first time (or again after a release, as a new generation), the route its labels say when they
- * change on the way, and whether the whole backlog has settled — nothing more will happen without
- * something new from outside, so `up --once` stops.
+ * change on the way, an agent's result as the event its lifecycle takes, and whether the whole
+ * backlog has settled — nothing more will happen without something new from outside, so
+ * `up --once` stops.
  */
 import { initialTransition } from 'xstate';
 import type { OrchestraConfig } from '../config/schema.ts';
@@ -10,6 +11,7 @@ import { routeIssue, type IssueRoute } from '../issues/routing.ts';
 import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { Book, LifecycleSnapshot } from './book.ts';
 import { toEffects, writesTracker } from './effects.ts';
+import type { TaskResult } from '../runner/task-message.ts';
 import type { IssueRecord, ObservedIssue } from './record.ts';
 import { stuckWrite } from './tracker-writer.ts';
 
@@ -69,6 +71,16 @@ export function relabelEvent(snapshot: LifecycleSnapshot, route: IssueRoute, now
   if (route.priority === context.priority && JSON.stringify(route.stages) === JSON.stringify(context.route)) return undefined;
   const keep = context.stageIndex + (NOT_STARTED.has(state) ? 0 : 1);
   return { type: 'issue.relabeled', route: route.stages, priority: route.priority, keep, now };
+}
+
+/** The lifecycle's event for an agent's result: what the machine reads of it, optional fields only when present. */
+export function resultEvent(result: TaskResult, now: number): LifecycleEvent {
+  const { taskId, status, reason, attempt, agentId, summary, question, outputs, code } = result;
+  return {
+    type: 'stage.result',
+    outcome: { taskId, status, reason, attempt, agentId, ...(summary === undefined ? {} : { summary }), ...(question === undefined ? {} : { question }), ...(outputs === undefined ? {} : { outputs }), ...(code === undefined ? {} : { code }) },
+    now,
+  };
 }
 
 export function isSettled(book: Book): boolean {

@@ -1,6 +1,7 @@
 /**
- * Which issues may run: each issue's node in the dependency graph follows its lifecycle, and
- * each waiting, queued or blocked issue follows the graph.
+ * Which issues may run: each issue's node in the dependency graph, and its entry in the ready
+ * queue, follow its lifecycle (rebuilt from the records after a restart), and each waiting, queued
+ * or blocked issue follows the graph.
  *
  * When a dependency counts as satisfied (a `done` node) depends on `workflow.dependencies.mode`:
  *   merged   its change is in the base branch: merged by the merge stage, or its pull request
@@ -23,6 +24,7 @@ import { missingRoles } from '../issues/routing.ts';
 import type { NodeState } from '../machines/dag.ts';
 import type { LifecycleEvent, RouteStage } from '../machines/issue-lifecycle.ts';
 import type { Book, LifecycleSnapshot } from './book.ts';
+import { queueEntryMoved, queueIdOf, queuedTaskOf } from './dispatcher.ts';
 import type { IssueRecord } from './record.ts';
 
 /** External dependencies are looked up on the tracker at most this often. */
@@ -45,6 +47,30 @@ export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mo
   // none. Asked by its route, not by the record: the pull request is opened just after the step
   // that ends the pr stage, and a dependent freed in between would start without its work.
   return snapshot.value === 'done' && record.pullRequest === undefined && !context.route.some((stage) => stage.stage === 'pr') ? 'done' : 'pending';
+}
+
+/**
+ * The graph and the queue after a step of the lifecycle. Each change goes to the `dag` or
+ * `scheduler` actor at once and throws when it cannot take it (src/workflow/ports.ts): the step
+ * fails before its record is written.
+ */
+export function followLifecycle(book: Book, record: IssueRecord, previous: LifecycleSnapshot, next: LifecycleSnapshot): void {
+  const id = queueIdOf(record.number);
+  if (previous.value === 'queued' && next.value !== 'queued' && next.value !== 'running') book.queue.remove(id);
+  if (previous.value === 'running' && next.value !== 'running') book.queue.finished(id);
+  if (next.value === 'queued' && (previous.value !== 'queued' || queueEntryMoved(previous, next))) {
+    book.queue.enqueue(queuedTaskOf(book.config, record, next));
+  }
+  const state = nodeStateOf(record, next, book.config.workflow.dependencies.mode);
+  if (book.dag.graph.state(record.number) !== state) book.dag.setState(record.number, state);
+}
+
+/** A record read back from KV at start: its node in the graph, and its queue entry when it is queued or running. */
+export function rebuildNode(book: Book, record: IssueRecord, snapshot: LifecycleSnapshot, dependsOn: readonly number[]): void {
+  book.dag.setNode(record.number, dependsOn);
+  book.dag.setState(record.number, nodeStateOf(record, snapshot, book.config.workflow.dependencies.mode));
+  if (snapshot.value === 'queued') book.queue.enqueue(queuedTaskOf(book.config, record, snapshot));
+  if (snapshot.value === 'running') book.queue.markRunning(queuedTaskOf(book.config, record, snapshot));
 }
 
 /** What readiness needs besides the book: the tracker, and how to look for a role's agent program. */

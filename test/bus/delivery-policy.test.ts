@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../../src/infra/backoff.ts';
+import { jitteredRetryDelayMs } from '../../src/infra/backoff.ts';
 import { afterHandling, beforeHandling, outcomeOf } from '../../src/infra/bus/delivery-policy.ts';
 
 const limits = { maxDeliver: 3, backoff: { initialMs: 100, maxMs: 1_000, jitter: 0 } };
@@ -45,8 +45,8 @@ describe('delivery policy', () => {
 
   it('backoff doubles to its ceiling and jitter only shortens', () => {
     const policy = { initialMs: 100, maxMs: 1_000, jitter: 0.5 };
-    expect([1, 2, 3, 4, 5, 50].map((n) => retryDelayMs(n, policy, () => 0))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
-    expect(retryDelayMs(2, policy, () => 1)).toBe(100);
-    expect(retryDelayMs(0, policy, () => 0)).toBe(100);
+    expect([1, 2, 3, 4, 5, 50].map((n) => jitteredRetryDelayMs(n, policy, () => 0))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect(jitteredRetryDelayMs(2, policy, () => 1)).toBe(100);
+    expect(jitteredRetryDelayMs(0, policy, () => 0)).toBe(100);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import {
   issueLifecycleMachine,
-  retryDelayMs,
+  stageRetryDelayMs,
   type LifecycleEvent,
   type LifecycleInput,
 } from '../../src/machines/issue-lifecycle.ts';
@@ -127,7 +127,7 @@ describe('issue lifecycle', () => {
     expect(run.snapshot.context.reason).toMatch(/^codegen failed after 3 attempt\(s\)/);
     expect(run.of('comment').at(-1)).toMatchObject({ kind: 'failed', key: 'issue-7.g1.failed' });
     expect(run.of('finished').at(-1)).toMatchObject({ outcome: 'failed' });
-    expect(retryDelayMs(10, 1_000, 10_000)).toBe(10_000);
+    expect(stageRetryDelayMs(10, 1_000, 10_000)).toBe(10_000);
   });
 
   it('goes back to the first stage on changes_requested, at most maxReviewRounds times', () => {

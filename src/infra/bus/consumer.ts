@@ -15,7 +15,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { describeError } from '../../errors.ts';
-import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
+import { abortableDelay, jitteredRetryDelayMs, type RetryBackoff } from '../backoff.ts';
 import type { BusObserver } from './observer.ts';
 import { boundedBody, deadLetterMsgId, DeadLetterReasons, MalformedPayload, type DeadLetter } from './dead-letter.ts';
 import { afterHandling, beforeHandling, outcomeOf, type DeliveryAction, type HandlerOutcome } from './delivery-policy.ts';
@@ -178,7 +178,7 @@ export class BusConsumer<P> implements BusSubscription {
         failures++;
         this.#log.warn({ err: describeError(error), failures }, 'bus consumer interrupted; resuming');
       }
-      if (!this.#stopping) await abortableDelay(retryDelayMs(Math.max(1, failures), LOOP_BACKOFF), this.#abort.signal);
+      if (!this.#stopping) await abortableDelay(jitteredRetryDelayMs(Math.max(1, failures), LOOP_BACKOFF), this.#abort.signal);
     }
   }
 
@@ -290,7 +290,7 @@ export class BusConsumer<P> implements BusSubscription {
     } catch (error) {
       // Not lost: redelivered later, and dead-lettered then (its delivery count is past the limit).
       this.#log.error({ subject: msg.subject, streamSeq: msg.seq, err: describeError(error) }, 'bus dead letter failed; will retry');
-      return this.#settle(msg, { action: 'nak', delayMs: retryDelayMs(msg.info.deliveryCount, this.#settings.retryBackoff) });
+      return this.#settle(msg, { action: 'nak', delayMs: jitteredRetryDelayMs(msg.info.deliveryCount, this.#settings.retryBackoff) });
     }
     this.#log.warn({ subject: msg.subject, streamSeq: msg.seq, reason: action.reason, err: action.error }, 'bus message dead-lettered');
     this.#settle(msg, { action: 'term' });

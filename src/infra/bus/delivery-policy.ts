@@ -13,7 +13,7 @@
  * a malformed message is dead-lettered at once, whatever its delivery count.
  */
 import { describeError } from '../../errors.ts';
-import { retryDelayMs, type RetryBackoff } from '../backoff.ts';
+import { jitteredRetryDelayMs, type RetryBackoff } from '../backoff.ts';
 import { DeadLetterReasons, type DeadLetterReason } from './dead-letter.ts';
 
 export type HandlerOutcome =
@@ -57,7 +57,7 @@ export function afterHandling(
       error: `handler asked to retry on delivery ${deliveryCount} of ${limits.maxDeliver}`,
     };
   }
-  if (!last) return { action: 'nak', delayMs: retryDelayMs(deliveryCount, limits.backoff, random) };
+  if (!last) return { action: 'nak', delayMs: jitteredRetryDelayMs(deliveryCount, limits.backoff, random) };
   return {
     action: 'dead_letter',
     reason: DeadLetterReasons.DeliveryLimit,

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type NatsConnection, type NodeConnectionOptions, type Status } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
-import { abortableDelay, retryDelayMs, type RetryBackoff } from '../backoff.ts';
+import { abortableDelay, jitteredRetryDelayMs, type RetryBackoff } from '../backoff.ts';
 
 export interface NatsAuth {
   user?: string;
@@ -129,7 +129,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       return nc;
     } catch (error) {
       lastError = error;
-      const delayMs = Math.min(retryDelayMs(attempt, policy), Math.max(0, deadline - Date.now()));
+      const delayMs = Math.min(jitteredRetryDelayMs(attempt, policy), Math.max(0, deadline - Date.now()));
       const giveUp = Date.now() + delayMs >= deadline;
       logger.warn(
         { servers, attempt, nextDelayMs: giveUp ? null : delayMs, code: errorCode(error), err: describeError(error) },

@@ -10,7 +10,7 @@
 import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError } from '@slack/webhook';
 import type { Logger } from 'pino';
 import { describeError } from '../../errors.ts';
-import { abortableDelay, retryDelayMs } from '../backoff.ts';
+import { abortableDelay, jitteredRetryDelayMs } from '../backoff.ts';
 
 export type WebhookKind = 'slack' | 'discord' | 'json';
 
@@ -73,7 +73,7 @@ export class WebhookNotifier {
         // The error may quote the URL: only its kind is kept.
         problem = (error as Error).name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : describeError(error).replaceAll(url, `$${urlEnv}`);
       }
-      if (attempt <= retries) await abortableDelay(retryDelayMs(attempt, { initialMs: this.options.retryBaseMs ?? 1_000, maxMs: 30_000, jitter: 0.2 }));
+      if (attempt <= retries) await abortableDelay(jitteredRetryDelayMs(attempt, { initialMs: this.options.retryBaseMs ?? 1_000, maxMs: 30_000, jitter: 0.2 }));
     }
     logger.warn({ kind, urlEnv, problem, notice: notice.key }, 'notification not delivered');
     onOutcome?.(kind, 'failed');
