@@ -13,21 +13,11 @@ import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { kpisOf } from '../support/kpi.ts';
 import { waitFor } from '../support/wait.ts';
+import { scrapeSeries } from '../support/scrape.ts';
 import { repoRoot } from '../support/cli.ts';
 import { issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
 
-/** `name{labels} value` lines of the exposition, as a map from `name{labels}` to the value. */
-async function scrape(test: TestOrchestra): Promise<Map<string, number>> {
-  const response = await fetch(`${test.orchestra.resources.httpUrl}/metrics`);
-  expect(response.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
+const scrape = (test: TestOrchestra) => scrapeSeries(test.orchestra.resources.httpUrl!);
 
 const named = (series: Map<string, number>, prefix: string) => [...series.keys()].filter((key) => key.startsWith(prefix));
 
