@@ -83,7 +83,7 @@ export class WorkflowMetrics {
     const durations = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
     this.#taskDuration = new Histogram({
       name: 'miyabi_task_duration_seconds',
-      help: 'How long an agent worked on a task, by role, stage and outcome (the result\'s status, or dead_letter)',
+      help: 'How long an agent worked on a task, by role, stage and outcome (the result\'s status; a dead-lettered task has no duration and is not here)',
       labelNames: ['role', 'stage', 'outcome'],
       buckets: durations,
       registers,
@@ -148,7 +148,7 @@ export class WorkflowMetrics {
     for (let priority = 0; priority < priorities; priority += 1) this.#slaBreaches.inc({ priority: `p${priority}` }, 0);
   }
 
-  /** A task's result (or its dead letter): duration, and the cost the agent reported. */
+  /** A task's result: duration, and the cost the agent reported (a dead letter has neither: it is only a stage run). */
   taskResult(result: { role: string; stage: string; status: string; durationMs: number; cost?: { usd?: number; inputTokens?: number; outputTokens?: number } | undefined }): void {
     const role = this.#names.value(result.role);
     this.#taskDuration.observe({ role, stage: this.#names.value(result.stage), outcome: result.status }, result.durationMs / 1000);
