@@ -51,6 +51,7 @@ describe('the scrape of a fresh orchestra', { timeout: 60_000 }, () => {
       for (const reason of ['malformed', 'delivery_limit']) zero(`miyabi_bus_dead_lettered_total{subject="${subject}",reason="${reason}"}`);
     }
     zero('miyabi_dead_letters');
+    for (const role of ['codegen', 'review', 'pr']) zero(`miyabi_tasks_overdue{role="${role}"}`);
   });
 
   it('names the NATS server\'s version in miyabi_build_info', async () => {
