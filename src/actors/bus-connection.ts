@@ -66,8 +66,9 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
     }
     resources.nc = nc;
     resources.bus = bus;
+    serverVersion(nc, resources);
     controls.setState('connected', { ready: true, detail: { server: nc.getServer() } });
-    void watchStatus(nc, controls);
+    void watchStatus(nc, controls, () => serverVersion(nc!, resources));
     const error = await nc.closed();
     resources.inspection.disconnect(nc);
     if (!stopping) {
@@ -91,11 +92,20 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
   };
 });
 
-async function watchStatus(nc: NatsConnection, controls: { setState: (state: string) => void }): Promise<void> {
+async function watchStatus(nc: NatsConnection, controls: { setState: (state: string) => void }, onReconnect: () => void): Promise<void> {
   for await (const status of nc.status()) {
     if (status.type === 'disconnect') controls.setState('reconnecting');
-    if (status.type === 'reconnect') controls.setState('connected');
+    if (status.type === 'reconnect') {
+      controls.setState('connected');
+      onReconnect();
+    }
   }
+}
+
+/** The server's version as it announced it (INFO), in `miyabi_build_info`. */
+function serverVersion(nc: NatsConnection, resources: OrchestraResources): void {
+  const version = nc.info?.version;
+  if (version !== undefined) resources.metrics.natsServerVersion(version);
 }
 
 export function busConnectionChild(resources: OrchestraResources): ChildSpec<typeof busConnectionLogic> {

@@ -11,8 +11,7 @@ import { IssueWatcher } from '../workflow/watcher.ts';
 import type { ChildSpec } from '../supervisor/index.ts';
 import { DEFAULT_HEALTH_LIMITS, EMPTY_HEALTH_MEMORY, judgeHealth } from '../machines/health-judge.ts';
 import { HealthObserver } from './health-checks.ts';
-import { healthNotices } from '../machines/health-notices.ts';
-import type { HealthProblem } from '../machines/health-judge.ts';
+import { EMPTY_NOTICE_MEMORY, healthNotices } from '../machines/health-notices.ts';
 import { WebhookNotifier } from '../infra/observe/notifier.ts';
 import { onceLedger } from './once-ledger.ts';
 import { HealthIssueReporter } from './health-issues.ts';
@@ -48,7 +47,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
     logger,
     onOutcome: (kind, outcome) => resources.metrics.notification(kind, outcome),
   });
-  let notified = new Map<string, HealthProblem>();
+  let notified = EMPTY_NOTICE_MEMORY;
   const issueTracker = notify.githubIssues.enabled ? resources.issueSource?.healthIssues?.(notify.githubIssues.label) : undefined;
   const healthIssues = issueTracker && new HealthIssueReporter({ tracker: issueTracker, commentIntervalMs: notify.githubIssues.commentIntervalMs, maxPerCheck: notify.maxPerCheck, logger });
   // For the KPIs (docs/KPI.md): each report is a sign of life, with the agents there to work.
@@ -82,8 +81,8 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
         }
         lastProblems = new Set(report.problems);
         if (notifier) {
-          const next = healthNotices(notified, report.findings ?? [], notify);
-          notified = next.open;
+          const next = healthNotices(notified, report.findings ?? [], notify, Date.now());
+          notified = next.memory;
           // In the background: a slow or failing webhook never holds up the checks.
           for (const notice of next.notices) void notifier.send(notice);
         }

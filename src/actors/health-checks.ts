@@ -77,7 +77,7 @@ export class HealthObserver {
  * timeout and grace, and the heartbeat deadline after which a dead runner's task is handed on —
  * once for every delivery the bus makes before it dead-letters the task.
  */
-function tasksInFlight(resources: OrchestraResources, now: number): TaskObservation[] {
+export function tasksInFlight(resources: OrchestraResources, now: number): TaskObservation[] {
   const engine = resources.workflow;
   if (!engine) return [];
   const { agents, panes, bus } = resources.config;

@@ -2,7 +2,8 @@
  * The metrics read when Prometheus scrapes (docs/METRICS.md), from what the actors share: the
  * agents of every pool by state (`miyabi_agents`, every state of every role present, stopped
  * agents gone with the tree), each agent's process tree from /proc, the queue per role (the
- * scheduler's waiting tasks plus those on the bus no runner took yet) and the tasks in flight,
+ * scheduler's waiting tasks plus those on the bus no runner took yet), the tasks in flight and
+ * those of them past their role's limit,
  * the dead letters, and the runners' side of the bus from the task consumers' info (a runner's
  * own counters never leave its process: what it was given, acked and had redelivered is what
  * JetStream knows of its consumer).
@@ -13,6 +14,7 @@ import type { StreamSummary } from '../infra/bus/inspect.ts';
 import { processTable, processTreeUsage } from '../infra/os/usage.ts';
 import type { Supervisor, TreeNode } from '../supervisor/index.ts';
 import { taskDurable } from '../runner/task-message.ts';
+import { tasksInFlight } from './health-checks.ts';
 import type { OrchestraResources } from './resources.ts';
 
 /** The states of `miyabi_agents`: restarting is an agent its pool is starting again. */
@@ -134,6 +136,17 @@ export function registerScrapeMetrics(resources: OrchestraResources): void {
       const queue = resources.workflow?.queue.queue;
       this.reset();
       for (const role of roles(resources)) this.set({ role }, queue?.running(role) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'miyabi_tasks_overdue',
+    help: 'Tasks in flight past the longest their role allows — (its timeout + grace + the heartbeat deadline) × bus.maxDeliver, the health monitor\'s task_stuck — per role',
+    labelNames: ['role'],
+    registers,
+    collect() {
+      const overdue = tasksInFlight(resources, Date.now()).filter((task) => task.ageMs > task.limitMs);
+      this.reset();
+      for (const role of roles(resources)) this.set({ role }, overdue.filter((task) => task.role === role).length);
     },
   });
   new Gauge({

@@ -36,7 +36,8 @@ import type { Logger } from 'pino';
 import { IssueErrorCodes, IssueSourceError } from './errors.ts';
 import { LimitGate } from './github-limits.ts';
 
-export type GitHubOutageKind = 'rate_limit' | 'secondary_rate_limit' | 'server_error' | 'network';
+export const GITHUB_OUTAGE_KINDS = ['rate_limit', 'secondary_rate_limit', 'server_error', 'network'] as const;
+export type GitHubOutageKind = (typeof GITHUB_OUTAGE_KINDS)[number];
 
 export interface GitHubOutage {
   kind: GitHubOutageKind;

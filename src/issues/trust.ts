@@ -15,9 +15,10 @@ import type { AuthorAssociation, Labeler, TrackedIssue } from './source.ts';
 
 export type TrustPolicy = OrchestraConfig['workflow']['trust'];
 
-export type TrustVerdict =
-  | { trusted: true }
-  | { trusted: false; reason: 'no_trigger_label' | 'untrusted_author' | 'bot_author' | 'unknown_labeler' | 'untrusted_labeler' | 'bot_labeler'; detail: string };
+/** Why an issue is not trusted (`miyabi_issues_ignored_total{reason}` counts each from 0). */
+export const DISTRUST_REASONS = ['no_trigger_label', 'untrusted_author', 'bot_author', 'unknown_labeler', 'untrusted_labeler', 'bot_labeler'] as const;
+
+export type TrustVerdict = { trusted: true } | { trusted: false; reason: (typeof DISTRUST_REASONS)[number]; detail: string };
 
 interface Person {
   login: string;

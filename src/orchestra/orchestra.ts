@@ -24,11 +24,10 @@ import type { OrchestraResources } from '../actors/resources.ts';
 import { removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
-import { missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
+import { agentStages, missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
 import { observeSupervisorEvent } from './supervisor-events.ts';
 import { registerScrapeMetrics } from '../actors/metrics-collectors.ts';
 import { registerKpiGauges } from '../actors/kpi-gauges.ts';
-import { DeadLetterReasons } from '../infra/bus/dead-letter.ts';
 import { taskSubject } from '../runner/task-message.ts';
 import { packageVersion } from '../package-root.ts';
 import { TaskSamples } from '../machines/health-anomaly.ts';
@@ -224,9 +223,9 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const roles = Object.keys(config.agents).filter((role) => role !== 'conductor');
   // Every priority an issue can have: each label's, the default's, and each the SLA list names.
   const { priority } = config.workflow;
-  workflowMetrics.known(roles, Math.max(priority.slaMs.length, priority.default + 1, ...Object.values(priority.labels).map((level) => level + 1)));
-  for (const role of roles) metrics.busSubjectKnown(taskSubject(role), Object.values(DeadLetterReasons));
-  metrics.buildInfo({ version: packageVersion(), node: process.version, natsServer: binary ? 'embedded' : 'external' });
+  workflowMetrics.known(roles, Math.max(priority.slaMs.length, priority.default + 1, ...Object.values(priority.labels).map((level) => level + 1)), agentStages(config));
+  for (const role of roles) metrics.busSubjectKnown(taskSubject(role));
+  metrics.buildInfo({ version: packageVersion(), node: process.version, natsMode: binary ? 'embedded' : 'external' });
 
   const runFile: RunFile = {
     pid: process.pid,

@@ -14,22 +14,33 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import { ORCHESTRA_STAGES } from '../config/sections/workflow.ts';
 import { describeError } from '../errors.ts';
 
+/** Every stage some route can reach (a default route's, a labelled route's, an extra stage), with where the config names it. */
+function routeStages(workflow: OrchestraConfig['workflow']): Array<{ stage: string; path: string }> {
+  return [
+    ...workflow.defaultRoute.map((stage, index) => ({ stage, path: `workflow.defaultRoute.${index}` })),
+    ...workflow.routes.flatMap((route, r) => route.stages.map((stage, index) => ({ stage, path: `workflow.routes.${r}.stages.${index}` }))),
+    ...workflow.extraStages.map((extra, index) => ({ stage: extra.stage, path: `workflow.extraStages.${index}.stage` })),
+  ];
+}
+
+/** The stages agents run (the orchestra's own, `merge`, left out), each once: `miyabi_stage_runs_total` has them from 0. */
+export function agentStages(config: OrchestraConfig): string[] {
+  return [...new Set(routeStages(config.workflow).map(({ stage }) => stage))].filter((stage) => !ORCHESTRA_STAGES.has(stage));
+}
+
 /** Every stage some route can reach whose role has no agent pool. */
 export function unservedStages(config: OrchestraConfig): ConfigProblem[] {
   const { workflow, agents } = config;
   const roleOf = (stage: string) => workflow.stageRoles[stage] ?? stage;
   const problems: ConfigProblem[] = [];
-  const check = (stage: string, path: string) => {
-    if (ORCHESTRA_STAGES.has(stage) || roleOf(stage) in agents) return;
+  for (const { stage, path } of routeStages(workflow)) {
+    if (ORCHESTRA_STAGES.has(stage) || roleOf(stage) in agents) continue;
     const via = workflow.stageRoles[stage] === undefined ? '' : ` (workflow.stageRoles.${stage})`;
     problems.push({
       path,
       message: `stage "${stage}" is run by role "${roleOf(stage)}"${via}, which is not in agents (${Object.keys(agents).join(', ')}): its issues would wait for ever`,
     });
-  };
-  workflow.defaultRoute.forEach((stage, index) => check(stage, `workflow.defaultRoute.${index}`));
-  workflow.routes.forEach((route, r) => route.stages.forEach((stage, index) => check(stage, `workflow.routes.${r}.stages.${index}`)));
-  workflow.extraStages.forEach((extra, index) => check(extra.stage, `workflow.extraStages.${index}.stage`));
+  }
   return problems;
 }
 

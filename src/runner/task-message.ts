@@ -78,6 +78,9 @@ export const TASK_RESULT = 'task.result';
 export const taskMessageSchema = agentTaskSchema.omit({ worktree: true });
 export type TaskMessage = z.input<typeof taskMessageSchema>;
 
+/** What an agent's task can end with (the result's `status`). */
+export const TASK_RESULT_STATUSES = ['success', 'retry', 'failure', 'changes_requested', 'needs_input'] as const;
+
 export const taskResultSchema = z.object({
   taskId: z.string(),
   issue: z.number().int(),
@@ -85,7 +88,7 @@ export const taskResultSchema = z.object({
   stage: z.string(),
   attempt: z.number().int(),
   agentId: z.string(),
-  status: z.enum(['success', 'retry', 'failure', 'changes_requested', 'needs_input']),
+  status: z.enum(TASK_RESULT_STATUSES),
   reason: z.string(),
   /** Set when the orchestra, not the agent, decided the outcome (`budget_exceeded`): a failure with a code is not retried. */
   code: z.string().optional(),

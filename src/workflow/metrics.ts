@@ -7,9 +7,17 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { BoundedLabel } from '../infra/observe/metrics.ts';
+import { GITHUB_OUTAGE_KINDS } from '../issues/github-client.ts';
+import { DISTRUST_REASONS } from '../issues/trust.ts';
+import { TASK_RESULT_STATUSES } from '../runner/task-message.ts';
 
 export const HUMAN_INTERVENTIONS = ['needs_input', 'answer', 'retry_command', 'manual_restart', 'label_edit'] as const;
 export type HumanIntervention = (typeof HUMAN_INTERVENTIONS)[number];
+
+/** What the trust gate ignores: an issue it does not trust, or a comment command from someone it does not. */
+export const IGNORE_REASONS = [...DISTRUST_REASONS, 'untrusted_commenter'] as const;
+/** How a stage run ends: its task's result, or the bus giving up on the task (`dead_letter`). */
+export const STAGE_RUN_STATUSES = [...TASK_RESULT_STATUSES, 'dead_letter'] as const;
 
 export class WorkflowMetrics {
   readonly #issuesIgnored: Counter<'reason'>;
@@ -75,7 +83,7 @@ export class WorkflowMetrics {
     const durations = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
     this.#taskDuration = new Histogram({
       name: 'miyabi_task_duration_seconds',
-      help: 'How long an agent worked on a task, by role, stage and outcome (the result\'s status, or dead_letter)',
+      help: 'How long an agent worked on a task, by role, stage and outcome (the result\'s status; a dead-lettered task has no duration and is not here)',
       labelNames: ['role', 'stage', 'outcome'],
       buckets: durations,
       registers,
@@ -124,10 +132,13 @@ export class WorkflowMetrics {
     for (const kind of HUMAN_INTERVENTIONS) this.#humanInterventions.inc({ kind }, 0);
     for (const outcome of ['done', 'failed', 'released']) this.#finished.inc({ outcome }, 0);
     for (const outcome of ['merged', 'blocked', 'conflict', 'ci_failed', 'failed']) this.#merges.inc({ outcome }, 0);
+    for (const kind of GITHUB_OUTAGE_KINDS) this.#trackerWaits.inc({ kind }, 0);
+    for (const reason of IGNORE_REASONS) this.#issuesIgnored.inc({ reason }, 0);
   }
 
-  /** The roles and priorities of the config: their counters exist from 0. */
-  known(roles: readonly string[], priorities: number): void {
+  /** The roles, agents' stages and priorities of the config: their counters exist from 0. */
+  known(roles: readonly string[], priorities: number, stages: readonly string[] = []): void {
+    for (const stage of stages) for (const status of STAGE_RUN_STATUSES) this.#stageRuns.inc({ stage: this.#names.value(stage), status }, 0);
     for (const role of roles) {
       this.#costUsd.inc({ role }, 0);
       this.#wallClock.inc({ role }, 0);
@@ -137,7 +148,7 @@ export class WorkflowMetrics {
     for (let priority = 0; priority < priorities; priority += 1) this.#slaBreaches.inc({ priority: `p${priority}` }, 0);
   }
 
-  /** A task's result (or its dead letter): duration, and the cost the agent reported. */
+  /** A task's result: duration, and the cost the agent reported (a dead letter has neither: it is only a stage run). */
   taskResult(result: { role: string; stage: string; status: string; durationMs: number; cost?: { usd?: number; inputTokens?: number; outputTokens?: number } | undefined }): void {
     const role = this.#names.value(result.role);
     this.#taskDuration.observe({ role, stage: this.#names.value(result.stage), outcome: result.status }, result.durationMs / 1000);
@@ -191,7 +202,7 @@ export class WorkflowMetrics {
     for (const [state, count] of Object.entries(counts)) this.#issuesByState.set({ state }, count);
   }
 
-  stageRun(stage: string, status: string): void {
+  stageRun(stage: string, status: (typeof STAGE_RUN_STATUSES)[number]): void {
     this.#stageRuns.inc({ stage: this.#names.value(stage), status });
   }
 

@@ -36,6 +36,7 @@ export function recordingObserver(): BusObserver & { calls: ObserverCall[]; coun
     deadLettered: (subject, reason) => void calls.push(['deadLettered', subject, reason]),
     sequenceGap: (sender, missing) => void calls.push(['sequenceGap', sender, missing]),
     duplicate: (sender) => void calls.push(['duplicate', sender]),
+    consuming: (subject) => void calls.push(['consuming', subject]),
   };
 }
 

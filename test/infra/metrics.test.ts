@@ -82,6 +82,27 @@ describe('OrchestraMetrics', () => {
     expect(subjectLabel('miyabi.events')).toBe('miyabi.events');
   });
 
+  it('has the counters of a subject a consumer reads from 0, dead letters by every reason; none for a wildcard label', async () => {
+    const metrics = new OrchestraMetrics({ defaultMetrics: false });
+    const observer = metrics.busObserver();
+    observer.consuming('miyabi.events.task.>');
+    observer.consuming('miyabi.events.>');
+    expect(await series(metrics, 'miyabi_bus_dead_lettered_total')).toEqual([
+      'miyabi_bus_dead_lettered_total{subject="miyabi.events.task",reason="malformed"} 0',
+      'miyabi_bus_dead_lettered_total{subject="miyabi.events.task",reason="delivery_limit"} 0',
+    ]);
+    expect(await series(metrics, 'miyabi_bus_acked_total')).toEqual(['miyabi_bus_acked_total{subject="miyabi.events.task"} 0']);
+  });
+
+  it('names the NATS server\'s version in miyabi_build_info once connected, and keeps it when the build is told again', async () => {
+    const metrics = new OrchestraMetrics({ defaultMetrics: false });
+    metrics.buildInfo({ version: '1.2.3', node: 'v20.0.0', natsMode: 'embedded' });
+    expect(await series(metrics, 'miyabi_build_info')).toEqual(['miyabi_build_info{version="1.2.3",node="v20.0.0",nats_server="unknown",nats_mode="embedded"} 1']);
+    metrics.natsServerVersion('2.10.24');
+    metrics.buildInfo({ version: '1.2.3', node: 'v20.0.0', natsMode: 'embedded' });
+    expect(await series(metrics, 'miyabi_build_info')).toEqual(['miyabi_build_info{version="1.2.3",node="v20.0.0",nats_server="2.10.24",nats_mode="embedded"} 1']);
+  });
+
   it('bounds the distinct values of a label', async () => {
     const metrics = new OrchestraMetrics({ defaultMetrics: false, maxLabelValues: 2 });
     for (const sender of ['a', 'b', 'c', 'd', 'a']) metrics.busDuplicate(sender);

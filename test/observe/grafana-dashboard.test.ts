@@ -18,6 +18,7 @@ import type { AnyActorRef } from 'xstate';
 import { findFreePort } from '../../src/infra/nats/embedded-server.ts';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { runTool } from '../support/tools.ts';
 import { waitFor } from '../support/wait.ts';
 import { exampleAgent, issueFiles, waitForState } from '../support/workflow-run.ts';
 
@@ -52,11 +53,9 @@ describe('the Grafana dashboard on a real Prometheus', { timeout: 120_000 }, () 
         `  - { job_name: miyabi-orchestra, static_configs: [{ targets: ['127.0.0.1:${port}'] }] }`,
       ].join('\n'),
     );
-    try {
-      prometheus = execa('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { reject: false });
-    } catch {
-      throw new Error('prometheus not found: install the Debian package "prometheus" (./bootstrap test does)');
-    }
+    // Not installed: fail now, naming the package (execa with reject: false would only resolve, and the wait below time out).
+    await runTool('prometheus', ['--version'], 'prometheus');
+    prometheus = execa('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(dir.path, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], { reject: false });
     prometheus.catch(() => undefined);
     await waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.ok === true, { what: 'prometheus ready', timeoutMs: 20_000 });
     test = await startTestOrchestra({

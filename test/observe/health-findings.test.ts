@@ -9,7 +9,8 @@
  * is counted once in `miyabi_sla_breaches_total` of its priority: with the codegen pool (and the
  * scaler that would restart it) stopped by hand, an issue is dispatched that no runner takes; it
  * stays `running` with no result, and past the role's limit — (timeout + grace + heartbeat
- * deadline) × bus.maxDeliver — the health report says `task_stuck` for that issue.
+ * deadline) × bus.maxDeliver — the health report says `task_stuck` for that issue, and
+ * `miyabi_tasks_overdue` counts it.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -84,6 +85,12 @@ describe('the health monitor on a stuck task', { timeout: 120_000 }, () => {
       subject: '#1',
       message: expect.stringMatching(/^task \S+ of issue #1 \(codegen\) has had no result for \d+ s, past the 2 s its role allows$/),
     });
+  });
+
+  it('counts the stuck task in miyabi_tasks_overdue of its role', async () => {
+    const overdue = async () => (await test.orchestra.resources.metrics.registry.getSingleMetric('miyabi_tasks_overdue')!.get()).values;
+    await waitFor(() => test.orchestra.resources.lastHealth?.findings?.some((finding) => finding.kind === 'task_stuck'), { timeoutMs: 30_000, what: 'a task_stuck finding' });
+    expect((await overdue()).map(({ labels, value }) => [labels.role, value])).toEqual([['codegen', 1]]);
   });
 
   it('reports the JetStream store of the embedded server against the data directory\'s disk', async () => {

@@ -2,8 +2,10 @@
  * The metrics of docs/METRICS.md, scraped from the real /metrics endpoint of an orchestra that
  * worked a small backlog with the test code generator (which says what each task cost), then lost
  * a runner to `kill -9`: the KPI families are present, the agents' cost and tokens counted, labelled counters exist from 0, the recovery is observed, and an agent
- * stopped by its pool leaves no series behind.
+ * stopped by its pool leaves no series behind. Its health notices go to a receiver that answers
+ * and to one that never does: the work goes on while a notice hangs, and both are counted.
  */
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -13,21 +15,11 @@ import { agentInstanceChild } from '../../src/actors/agent-pool.ts';
 import { startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
 import { kpisOf } from '../support/kpi.ts';
 import { waitFor } from '../support/wait.ts';
+import { scrapeSeries } from '../support/scrape.ts';
 import { repoRoot } from '../support/cli.ts';
-import { issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
+import { issueFile, issueFiles, waitForLog, waitForState } from '../support/workflow-run.ts';
 
-/** `name{labels} value` lines of the exposition, as a map from `name{labels}` to the value. */
-async function scrape(test: TestOrchestra): Promise<Map<string, number>> {
-  const response = await fetch(`${test.orchestra.resources.httpUrl}/metrics`);
-  expect(response.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
+const scrape = (test: TestOrchestra) => scrapeSeries(test.orchestra.resources.httpUrl!);
 
 const named = (series: Map<string, number>, prefix: string) => [...series.keys()].filter((key) => key.startsWith(prefix));
 
@@ -35,6 +27,9 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
   let test: TestOrchestra;
   let receiver: Server;
   const notices: Array<{ key: string; resolved: boolean }> = [];
+  // Takes each notice and never answers: a Slack that hangs.
+  let hanging: Server;
+  let hung = 0;
   const pool = () => test.orchestra.root()!.childSupervisor('agents')!.childSupervisor('pool.codegen')!;
   const runnerPid = (id: string) => ((pool().childActor(id) as AnyActorRef).getSnapshot() as { context: { pid: number } }).context.pid;
 
@@ -46,6 +41,9 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     process.env.MIYABI_TEST_NOTIFY_URL = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    hanging = createServer((req) => void req.on('data', () => undefined).on('end', () => (hung += 1)));
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    process.env.MIYABI_TEST_HANG_URL = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/services/T0/B0/x`;
     test = await startTestOrchestra({
       backend: 'process',
       // The test code generator: commits like the example agent, and says what each task cost.
@@ -56,7 +54,8 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
         http: { enabled: true, port: 0 },
         panes: { scaleIntervalMs: 3_600_000 },
         health: { checkIntervalMs: 300, reportHeartbeatMs: 300 },
-        notify: { webhooks: [{ kind: 'json', urlEnv: 'MIYABI_TEST_NOTIFY_URL' }] },
+        // No retries: the hanging notice fails once its receiver goes away, not after a backoff.
+        notify: { webhooks: [{ kind: 'json', urlEnv: 'MIYABI_TEST_NOTIFY_URL' }, { kind: 'slack', urlEnv: 'MIYABI_TEST_HANG_URL' }], timeoutMs: 600_000, retries: 0 },
         workflow: { defaultRoute: ['codegen'] },
       },
       issues: issueFiles([{ number: 1 }, { number: 2 }, { number: 3 }]),
@@ -64,9 +63,12 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     await waitForState(test, [1, 2, 3], 'done');
   }, 120_000);
   afterAll(async () => {
+    hanging?.closeAllConnections();
     await test?.stop();
     delete process.env.MIYABI_TEST_NOTIFY_URL;
+    delete process.env.MIYABI_TEST_HANG_URL;
     await new Promise((resolve) => receiver?.close(resolve));
+    await new Promise((resolve) => hanging?.close(resolve));
   });
 
   it('has the task, queue, issue and agent families, with the backlog in them', async () => {
@@ -139,6 +141,8 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     // The notifier: one message for the problem, one when it is resolved (the next check).
     await waitFor(() => notices.some((notice) => notice.key === 'agent_restarted:codegen-1' && notice.resolved), { what: 'the resolved notice' });
     expect(notices.filter((notice) => notice.key === 'agent_restarted:codegen-1').map((notice) => notice.resolved)).toEqual([false, true]);
+    // Each notice the receiver took is counted as sent (once it answered).
+    await waitFor(async () => (await scrape(test)).get('miyabi_notifications_total{kind="json",outcome="sent"}') === notices.length, { what: 'the notices counted as sent' });
     const series = await scrape(test);
     expect(series.get('miyabi_recovery_seconds_count{fault="pane_died"}')).toBe(1);
     expect(series.get('miyabi_recovery_seconds_sum{fault="pane_died"}')).toBeGreaterThan(0);
@@ -149,6 +153,18 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(facts.filter((fact) => fact.kind === 'fault')).toEqual([expect.objectContaining({ fault: 'pane_died', actor: expect.stringContaining('codegen-1') })]);
     expect(report.mttr.unrecovered).toBe(0);
     expect(report.mttr.byFault.pane_died!.meanMs).toBeGreaterThan(0);
+  });
+
+  it('works an issue while a notice hangs on a webhook that never answers, then counts that notice as failed', async () => {
+    await waitFor(() => hung >= 2, { what: 'the problem and its resolution posted to the hanging receiver' });
+    await writeFile(join(test.dir.path, 'issues', '4.md'), issueFile({ number: 4 }));
+    await waitForState(test, [4], 'done');
+    // Done while both notices still wait for an answer: nothing counted for them yet.
+    const during = await scrape(test);
+    expect(during.get('miyabi_notifications_total{kind="slack",outcome="sent"}')).toBe(0);
+    expect(during.get('miyabi_notifications_total{kind="slack",outcome="failed"}')).toBe(0);
+    hanging.closeAllConnections();
+    await waitFor(async () => (await scrape(test)).get('miyabi_notifications_total{kind="slack",outcome="failed"}') === hung, { what: 'the hanging notices counted as failed' });
   });
 
   it('removes the series of an agent its pool stopped', async () => {

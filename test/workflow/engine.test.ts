@@ -7,6 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.ts';
 import type { OrchestraConfig } from '../../src/config/schema.ts';
@@ -17,6 +18,7 @@ import { Workflow } from '../../src/workflow/engine.ts';
 import { logRedelivery } from '../../src/workflow/redeliveries.ts';
 import { workflowParts } from '../support/workflow-parts.ts';
 import { WorkflowStore } from '../../src/workflow/store.ts';
+import { WorkflowMetrics } from '../../src/workflow/metrics.ts';
 import { observedIssue } from '../../src/workflow/issue-events.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
 import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
@@ -65,6 +67,8 @@ interface Harness {
   state(issue: number): string;
   comments(issue: number): Promise<string[]>;
   commentBodies(issue: number): Promise<string[]>;
+  /** `miyabi_human_interventions_total{kind}` of the engine's metrics. */
+  interventions(kind: string): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -85,7 +89,9 @@ async function harness(dir: TempDir, yaml = '', options: { refuseComments?: bool
   const cancelled: string[] = [];
   const log: Harness['log'] = [];
   const clock = { now: 1_000_000 };
+  const registry = new Registry();
   const engine = new Workflow({
+    metrics: new WorkflowMetrics(registry),
     config: config(yaml),
     ...workflowParts(config(yaml)),
     source,
@@ -144,6 +150,10 @@ async function harness(dir: TempDir, yaml = '', options: { refuseComments?: bool
       const { readFile } = await import('node:fs/promises');
       const record = JSON.parse(await readFile(join(dir.path, `tracker-${bucket}`, `issue-${issue}.json`), 'utf8')) as { comments: Array<{ body: string }> };
       return record.comments.map((comment) => comment.body);
+    },
+    async interventions(kind) {
+      const metric = await registry.getSingleMetric('miyabi_human_interventions_total')!.get();
+      return metric.values.find((value) => value.labels.kind === kind)?.value;
     },
     close: () => engine.close(),
   };
@@ -284,13 +294,29 @@ describe('workflow engine', () => {
     await run.answer(run.task(1), 'success');
     await run.answer(run.task(1), 'failure');
     expect(run.state(1)).toBe('failed');
+    expect(await run.interventions('retry_command')).toBe(0);
     expect(await run.engine.retry(1, 'alice')).toBe(true);
     await run.engine.flush();
+    expect(await run.interventions('retry_command')).toBe(1);
     // codegen is not run again: straight to review.
     expect(run.tasks.map((task) => task.stage)).toEqual(['codegen', 'review', 'review']);
     expect(run.engine.snapshot(1)!.context.history.map((entry) => entry.status)).toEqual(['success', 'failure', 'cached']);
     await run.answer(run.task(1), 'success');
     expect(run.state(1)).toBe('done');
+    await run.close();
+  });
+
+  it('reroutes a running issue whose labels a person changed, and counts it as a label edit', async () => {
+    const run = await harness(dir, 'workflow: { defaultRoute: [codegen, review], routes: [{ label: "type:docs", stages: [codegen, pr] }] }');
+    await run.issue(1, {});
+    expect(run.task(1).stage).toBe('codegen');
+    expect(await run.interventions('label_edit')).toBe(0);
+    await run.issue(1, { labels: ['miyabi', 'type:docs'] });
+    expect(run.engine.snapshot(1)!.context.route.map((stage) => stage.stage)).toEqual(['codegen', 'pr']);
+    expect(await run.interventions('label_edit')).toBe(1);
+    // Seen again with the same labels: no edit.
+    await run.issue(1, { labels: ['miyabi', 'type:docs'] });
+    expect(await run.interventions('label_edit')).toBe(1);
     await run.close();
   });
 

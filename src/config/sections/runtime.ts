@@ -99,7 +99,9 @@ export const notifySection = z
       .default([])
       .describe('Where health problems are sent'),
     minSeverity: z.enum(['warning', 'critical']).default('warning').describe('The least severe problem that is sent'),
-    maxPerCheck: z.number().int().min(1).default(5).describe('More new problems in one check than this become one summary message'),
+    maxPerCheck: z.number().int().min(1).default(5).describe('More new problems (or resolutions) in one check than this become one summary message'),
+    intervalMs: millis('Per problem, the least time between two messages of its appearance: a problem that comes back sooner (it flaps) is told again, with how often it came back, only once this time has passed since its last message; also the window of maxPerInterval', 1_800_000, 1),
+    maxPerInterval: z.number().int().min(1).default(20).describe('Messages sent in any intervalMs, all problems together; past it, notices are held and sent as one summary once the window allows'),
     timeoutMs: millis('How long a webhook may take to answer', 5_000, 1),
     retries: z.number().int().min(0).default(3).describe('Retries of a webhook that answers 5xx or 429 or not at all, with backoff'),
     githubIssues: z

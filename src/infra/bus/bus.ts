@@ -191,6 +191,7 @@ export class Bus {
     const settings = consumeSettings(options);
     const jsm = await this.#manager();
     await ensureConsumer(jsm, settings.stream, consumerConfig(settings), this.#log);
+    if (settings.filterSubject !== undefined) this.#observer.consuming(settings.filterSubject);
     const key = `${settings.stream}/${settings.durable}`;
     let tracker = this.#trackers.get(key);
     if (!tracker) this.#trackers.set(key, (tracker = new SequenceTracker()));

@@ -17,6 +17,8 @@ export interface BusObserver {
   sequenceGap(sender: string, missing: number): void;
   /** A sender's sequence number arrived again (or late). */
   duplicate(sender: string): void;
+  /** A consumer started reading `subject` (its filter, wildcards and all): what it will count can be known from 0. */
+  consuming(subject: string): void;
 }
 
 export const noopBusObserver: BusObserver = {
@@ -26,6 +28,7 @@ export const noopBusObserver: BusObserver = {
   deadLettered() {},
   sequenceGap() {},
   duplicate() {},
+  consuming() {},
 };
 
 /** Wraps an observer so that a throwing method is logged once per method and otherwise ignored. */
@@ -50,5 +53,6 @@ export function guardObserver(observer: BusObserver, onError: (method: string, e
     deadLettered: guard('deadLettered', (s: string, r: string) => observer.deadLettered(s, r)),
     sequenceGap: guard('sequenceGap', (s: string, n: number) => observer.sequenceGap(s, n)),
     duplicate: guard('duplicate', (s: string) => observer.duplicate(s)),
+    consuming: guard('consuming', (s: string) => observer.consuming(s)),
   };
 }

@@ -8,6 +8,7 @@
  * Other modules may register their own metrics on `registry`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DeadLetterReasons } from '../bus/dead-letter.ts';
 import type { BusObserver } from '../bus/observer.ts';
 
 export const OTHER_LABEL = 'other';
@@ -50,6 +51,9 @@ export class OrchestraMetrics {
   readonly #actorStates = new Map<string, { current: string; seen: Set<string> }>();
   /** Per actor: a fault seen and not yet recovered from (src/orchestra/supervisor-events.ts). */
   readonly #faults = new Map<string, { fault: string; at: number }>();
+  /** `miyabi_build_info`'s labels, once known. */
+  #build: { version: string; node: string; natsMode: 'embedded' | 'external' } | undefined;
+  #natsServer = 'unknown';
   /** Per child: its supervisor, for the restart counter's series. */
   readonly #supervisorOf = new Map<string, string>();
 
@@ -137,8 +141,8 @@ export class OrchestraMetrics {
     });
     new Gauge({
       name: 'miyabi_build_info',
-      help: 'Always 1: the orchestra\'s version, the Node.js version and the nats-server version (embedded, else "external")',
-      labelNames: ['version', 'node', 'nats_server'],
+      help: 'Always 1: the orchestra\'s version, the Node.js version, the nats-server\'s version (from the connection\'s server info; "unknown" before the first connection) and whether that server is the embedded one or external',
+      labelNames: ['version', 'node', 'nats_server', 'nats_mode'],
       registers,
     });
     for (const fault of FAULTS) this.#recovery.zero({ fault });
@@ -146,11 +150,23 @@ export class OrchestraMetrics {
     for (const kind of ['slack', 'discord', 'json']) for (const outcome of ['sent', 'failed']) this.#notifications.inc({ kind, outcome }, 0);
   }
 
-  /** The build's facts, as `miyabi_build_info`'s labels. */
-  buildInfo(info: { version: string; node: string; natsServer: string }): void {
-    const gauge = this.registry.getSingleMetric('miyabi_build_info') as Gauge<'version' | 'node' | 'nats_server'>;
+  /** The build's facts, as `miyabi_build_info`'s labels (the server's version comes with its connection: natsServerVersion). */
+  buildInfo(info: { version: string; node: string; natsMode: 'embedded' | 'external' }): void {
+    this.#build = info;
+    this.#setBuildInfo();
+  }
+
+  /** The version the NATS server announced when the orchestrator connected (again: it may have been upgraded). */
+  natsServerVersion(version: string): void {
+    this.#natsServer = version;
+    this.#setBuildInfo();
+  }
+
+  #setBuildInfo(): void {
+    if (!this.#build) return;
+    const gauge = this.registry.getSingleMetric('miyabi_build_info') as Gauge<'version' | 'node' | 'nats_server' | 'nats_mode'>;
     gauge.reset();
-    gauge.set({ version: info.version, node: info.node, nats_server: info.natsServer }, 1);
+    gauge.set({ version: this.#build.version, node: this.#build.node, nats_server: this.#natsServer, nats_mode: this.#build.natsMode }, 1);
   }
 
   notification(kind: string, outcome: 'sent' | 'failed'): void {
@@ -191,8 +207,12 @@ export class OrchestraMetrics {
     this.#escalations.inc({ supervisor: this.#labels.supervisor.value(supervisor) }, 0);
   }
 
-  /** A subject (its first three tokens) the orchestra uses: its bus counters exist from 0. */
-  busSubjectKnown(subject: string, deadLetterReasons: readonly string[] = []): void {
+  /**
+   * A subject (its first three tokens) the orchestra uses: its bus counters exist from 0, the dead
+   * letters by every reason. A filter whose first three tokens hold a wildcard names no one label: none.
+   */
+  busSubjectKnown(subject: string, deadLetterReasons: readonly string[] = Object.values(DeadLetterReasons)): void {
+    if (/[*>]/.test(subjectLabel(subject))) return;
     const label = { subject: this.#subject(subject) };
     for (const counter of [this.#published, this.#acked, this.#redelivered]) counter.inc(label, 0);
     for (const reason of deadLetterReasons) this.#deadLettered.inc({ ...label, reason: this.#labels.reason.value(reason) }, 0);
@@ -261,6 +281,7 @@ export class OrchestraMetrics {
       deadLettered: (subject, reason) => this.busDeadLettered(subject, reason),
       sequenceGap: (sender) => this.busSequenceGap(sender),
       duplicate: (sender) => this.busDuplicate(sender),
+      consuming: (subject) => this.busSubjectKnown(subject),
     };
   }
 
