@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { describeError } from '../../errors.ts';
 import type { TrackedComment } from '../source.ts';
-import { inert } from '../text.ts';
+import { inert } from '../../inert-text.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
 import { utf8, type IssueFile, type IssueFileComment } from './issue-files.ts';
 
