@@ -19,13 +19,23 @@ const unsafeInJson = new RegExp(`[${RAW_IN_JSON}]`, 'g');
  * left prints as written, on one line.
  */
 export function inert(text: string): string {
-  return text.replace(unsafe, (char) => {
-    if (char === '\n') return '\\n';
-    if (char === '\r') return '\\r';
-    if (char === '\t') return '\\t';
-    const code = char.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return text.replace(unsafe, escape);
+}
+
+/**
+ * Untrusted text of several lines (a comment's body, an agent's output quoted in a comment) for a
+ * page or a terminal: as `inert`, but its line breaks and tabs kept (a CRLF as a newline).
+ */
+export function inertLines(text: string): string {
+  return text.replace(/\r\n/g, '\n').replace(unsafe, (char) => (char === '\n' || char === '\t' ? char : escape(char)));
+}
+
+function escape(char: string): string {
+  if (char === '\n') return '\\n';
+  if (char === '\r') return '\\r';
+  if (char === '\t') return '\\t';
+  const code = char.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 /**
