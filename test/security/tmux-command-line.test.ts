@@ -8,22 +8,21 @@
  * that writes its arguments down and runs the real one. The agent still has the key.
  */
 import { execa } from 'execa';
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
 import { issue, startTestOrchestra, waitAgentReady, type TestOrchestra } from '../support/orchestra.ts';
+import { listProcesses } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
 const KEY_ENV = 'MIYABI_TEST_PANE_KEY';
 const PLANTED = 'sk-tmux-argv-5e0c8a1f9b2d4e73';
 const fixture = join(repoRoot, 'test/security/fixtures/gated-agent.sh');
 
-/** Every process's command line now, its arguments joined by spaces (a process gone meanwhile is skipped). */
+/** Every other process's command line now, its arguments joined by spaces (this one's was set before the key was). */
 async function commandLines(): Promise<string[]> {
-  const pids = (await readdir('/proc')).filter((name) => /^\d+$/.test(name));
-  const lines = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/cmdline`).then((data) => data.toString().replaceAll('\0', ' '), () => '')));
-  return lines.filter((line) => line !== '');
+  return (await listProcesses()).map((info) => info.argv.join(' '));
 }
 
 describe('no secret on a command line, agents in tmux', { timeout: 90_000 }, () => {
