@@ -26,6 +26,7 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { WebhookNotifier, type WebhookKind } from '../infra/observe/notifier.ts';
+import type { Redact } from '../infra/observe/redact.ts';
 import type { OnceLedger } from '../issues/webhook.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { Report } from '../workflow/report.ts';
@@ -41,6 +42,8 @@ export interface ReportDestinations {
   webhooks: ReadonlyArray<{ kind: WebhookKind; urlEnv: string }>;
   notify: { timeoutMs: number; retries: number };
   env?: Readonly<Record<string, string | undefined>>;
+  /** Every known secret out of the report before it goes anywhere (an agent's reason may quote one). */
+  redact: Redact;
   logger: Logger;
   onWebhook?: (kind: WebhookKind, outcome: 'sent' | 'failed') => void;
 }
@@ -51,7 +54,7 @@ export interface ReportDestinations {
  */
 export async function postReport(report: Report, destinations: ReportDestinations, ledger?: OnceLedger): Promise<boolean> {
   const { key } = report.period;
-  const body = renderReport(report);
+  const body = destinations.redact(renderReport(report));
   let complete = true;
   if (destinations.tracker) {
     try {
@@ -77,7 +80,7 @@ export async function postReport(report: Report, destinations: ReportDestination
         destinations.onWebhook?.(kind, result);
       },
     });
-    await notifier.send({ key, severity: 'info', resolved: false, title: reportTitle(report), text: body });
+    await notifier.send({ key, severity: 'info', resolved: false, title: destinations.redact(reportTitle(report)), text: body });
     if (outcome === 'sent') await ledger?.add(targetKey);
     else complete = false;
   }
@@ -186,6 +189,7 @@ export const reporterLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
     ...(reports.issue !== undefined && source ? { tracker: { issue: reports.issue, comment: (number, key, body) => source.comment(number, key, body) } } : {}),
     webhooks: reports.webhooks ? notify.webhooks : [],
     notify,
+    redact: resources.redact,
     logger,
     onWebhook: (kind, outcome) => resources.metrics.notification(kind, outcome),
   };

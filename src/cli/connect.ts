@@ -7,13 +7,24 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { loadConfig, type LoadedConfig } from '../config/load.ts';
 import { ConfigInvalidError } from '../config/problems.ts';
-import { resolveSecrets } from '../config/secrets.ts';
+import type { OrchestraConfig } from '../config/schema.ts';
+import { knownSecretValues, resolveSecrets } from '../config/secrets.ts';
 import { describeError } from '../errors.ts';
 import { connectNats } from '../infra/nats/connection.ts';
+import { textRedactor, type Redact } from '../infra/observe/redact.ts';
 import { identityFile, inboxPrefixOf, readIdentity, type NatsIdentity } from '../infra/nats/identities.ts';
 import { natsIdentityDir, OPERATOR, usesIdentities } from '../orchestra/nats-auth.ts';
 import { readRunFile, type RunFile } from '../orchestra/run-file.ts';
 import { CliExit, ExitCode, printProblems } from './output.ts';
+
+/**
+ * What the CLI prints or posts, redacted like the orchestra's log: every value the config makes
+ * known to be secret (its tokens, every variable an `*Env` field names or a role passes to its
+ * agents), as this environment holds them.
+ */
+export function cliRedactor(config: OrchestraConfig): Redact {
+  return textRedactor(knownSecretValues(resolveSecrets(config).secrets, config));
+}
 
 export async function loadConfigOrExit(path: string | undefined): Promise<LoadedConfig> {
   try {

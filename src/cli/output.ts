@@ -3,7 +3,7 @@ import type { BudgetStatus } from '../workflow/budget-ledger.ts';
 import type { ConfigProblem } from '../config/problems.ts';
 import { formatProblem } from '../config/problems.ts';
 import { flattenTree, type TreeNode } from '../supervisor/tree.ts';
-import { inert } from '../issues/text.ts';
+import { inert } from '../inert-text.ts';
 import type { SummaryRow } from '../workflow/summary.ts';
 
 export const ExitCode = {

@@ -31,20 +31,3 @@ export function sha256(...parts: readonly string[]): string {
   for (const part of parts) hash.update(part).update('\u0000');
   return hash.digest('hex');
 }
-
-/**
- * Untrusted text made inert for one line of a table, a heading or a terminal: every control
- * character (C0 with newline and tab, DEL, C1, so ANSI escapes too) and every bidirectional
- * override (which can make a line read otherwise than it is) shown as a visible escape
- * (`\n`, `\x1b`, `\u202e`). What is left prints as written, on one line.
- */
-export function inert(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, (char) => {
-    if (char === '\n') return '\\n';
-    if (char === '\r') return '\\r';
-    if (char === '\t') return '\\t';
-    const code = char.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}

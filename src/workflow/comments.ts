@@ -1,7 +1,10 @@
 /**
  * What the orchestra says on an issue. Plain Markdown; issue text never goes in unescaped code
- * that could close a fence, and log excerpts are bounded.
+ * that could close a fence, and log excerpts are bounded. What an agent or an issue wrote is
+ * shown inert (its escape sequences, control characters and bidi overrides as visible escapes):
+ * the comment reaches a page, and a terminal through the local tracker's files.
  */
+import { inert, inertLines } from '../inert-text.ts';
 import type { CommentParams, LifecycleContext } from '../machines/issue-lifecycle.ts';
 import type { IssueRecord } from './record.ts';
 
@@ -18,7 +21,7 @@ export interface CommentContext {
 }
 
 const fence = (lines: readonly string[]) => {
-  const text = lines.join('\n').replace(/```/g, '`\u200b``');
+  const text = inertLines(lines.join('\n')).replace(/```/g, '`\u200b``');
   return `\`\`\`text\n${text}\n\`\`\``;
 };
 
@@ -72,10 +75,10 @@ export function renderComment(params: CommentParams, context: CommentContext): s
 /** A block quote of at most `max` characters and 40 lines: an agent's text, shown as data. */
 function quote(text: string, max = 4_000): string {
   const lines = (text.length > max ? `${text.slice(0, max)}…` : text).split('\n').slice(0, 40);
-  return lines.map((line) => `> ${line.replace(/<!--/g, '<\u200b!--')}`).join('\n');
+  return lines.map((line) => `> ${inertLines(line).replace(/<!--/g, '<\u200b!--')}`).join('\n');
 }
 
 function oneLine(text: string, max = 500): string {
   const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
+  return inert(line.length > max ? `${line.slice(0, max)}…` : line);
 }

@@ -1,15 +1,20 @@
 /**
  * A report (./report.ts) as Markdown: what `report` prints by default and what is posted on the
  * tracker and to the chat webhooks. Issue titles and reasons come from issues and agents:
- * untrusted, so they are flattened to one line and kept out of Markdown's way (no table
- * breaks, no mentions, no links that ping anyone).
+ * untrusted, so they are flattened to one line, made inert (no escape sequence, control
+ * character or bidi override reaches a terminal or a page) and kept out of Markdown's way (no
+ * table breaks, no mentions, no links that ping anyone). Secrets are not this module's business:
+ * whoever posts or prints the report redacts it (src/actors/reporter.ts, the `report` command).
  */
+import { inert } from '../inert-text.ts';
 import type { IssueLine, Report } from './report.ts';
 
-/** One line of untrusted text: no newlines, pipes or backticks; `@` defused so nobody is pinged. */
+/** One line of untrusted text: no newlines, controls, pipes or backticks; `@` defused so nobody is pinged. */
 function plain(value: string, max = 120): string {
-  const flat = value.replace(/[\r\n\t]+/g, ' ').replace(/[|`]/g, "'").replace(/@/g, '@\u200b').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  const flat = value.replace(/[\r\n\t]+/g, ' ').trim();
+  // Cut before the escapes are written, so none is cut in half.
+  const cut = flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+  return inert(cut).replace(/[|`]/g, "'").replace(/@/g, '@\u200b');
 }
 
 function duration(ms: number | null): string {

@@ -16,11 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postReport, ReportScheduler, type ReportDestinations } from '../../src/actors/reporter.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { connectNats } from '../../src/infra/nats/connection.ts';
+import { noRedaction, textRedactor } from '../../src/infra/observe/redact.ts';
+import { REDACTED } from '../../src/infra/observe/logger.ts';
 import type { OnceLedger } from '../../src/issues/webhook.ts';
 import { buildReport } from '../../src/workflow/report.ts';
 import type { ReportPeriod } from '../../src/workflow/report-period.ts';
 import { OnceStore } from '../../src/workflow/store.ts';
 import { githubSourceHarness } from '../support/github-source.ts';
+import { oneFailureReport } from '../support/reports.ts';
 import { startNatsServer, type TestNatsServer } from '../support/nats.ts';
 
 const harness = githubSourceHarness();
@@ -28,6 +31,8 @@ let nats: TestNatsServer;
 let nc: NatsConnection;
 let server: Server;
 const received: Array<{ key: string }> = [];
+/** Every webhook body as it arrived, unparsed. */
+const receivedBodies: string[] = [];
 let bucket = 0;
 
 beforeAll(async () => {
@@ -37,7 +42,10 @@ beforeAll(async () => {
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
-      received.push(JSON.parse(body) as { key: string });
+      receivedBodies.push(body);
+      // A chat webhook's body (Slack's `{ text }`) carries no key.
+      const parsed = JSON.parse(body) as { key?: string };
+      if (parsed.key !== undefined) received.push(parsed as { key: string });
       response.end('ok');
     });
   });
@@ -69,6 +77,7 @@ describe('reporter: once per period', { timeout: 60_000 }, () => {
       webhooks: [{ kind: 'json', urlEnv: 'HOOK' }],
       env: { HOOK: url },
       notify: { timeoutMs: 2_000, retries: 0 },
+      redact: noRedaction,
       logger: pino({ level: 'silent' }),
     };
     const now = Date.parse('2030-01-02T00:00:05Z');
@@ -100,6 +109,34 @@ describe('reporter: once per period', { timeout: 60_000 }, () => {
   });
 });
 
+describe('reporter: secrets', { timeout: 30_000 }, () => {
+  it("a secret an agent's reason quotes, and an issue's title, reach neither the tracker nor the webhooks", async () => {
+    const secret = 'sk-report-7f3e91c2d4b8a605';
+    const github = await harness.fake();
+    github.addIssue({ title: 'Reports' });
+    const source = harness.source(github);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const report = oneFailureReport({ title: `Use ${secret}`, taskReason: `the model refused key=${secret}`, reason: `gave up: ${secret}` });
+    const destinations: ReportDestinations = {
+      tracker: { issue: 1, comment: (number, key, body) => source.comment(number, key, body) },
+      webhooks: [{ kind: 'json', urlEnv: 'SECRET_HOOK' }, { kind: 'slack', urlEnv: 'SECRET_HOOK' }],
+      env: { SECRET_HOOK: url },
+      notify: { timeoutMs: 2_000, retries: 0 },
+      redact: textRedactor([secret]),
+      logger: pino({ level: 'silent' }),
+    };
+    const before = receivedBodies.length;
+    expect(await postReport(report, destinations)).toBe(true);
+    const comment = github.state.comments.find((candidate) => candidate.body.includes('daily report: 2032-01-01'))!.body;
+    const hooks = receivedBodies.slice(before);
+    expect(hooks).toHaveLength(2);
+    // Redacted, not dropped: the failure is still reported.
+    expect(comment).toContain(`#7 Use ${REDACTED} — gave up: ${REDACTED}`);
+    expect(comment).toContain(`the model refused key=${REDACTED}`);
+    for (const text of [comment, ...hooks]) expect(text).not.toContain(secret);
+  });
+});
+
 describe('reporter: a destination that was down', { timeout: 30_000 }, () => {
   it('gets the period at a later firing, within the catch-up window', async () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
@@ -110,7 +147,7 @@ describe('reporter: a destination that was down', { timeout: 30_000 }, () => {
       reports: reports({ daily: '* * * * * *', catchUpMs: 2 * 86_400_000 }),
       ledger: once,
       build: empty,
-      post: (report) => postReport(report, { webhooks: [{ kind: 'json', urlEnv: 'LATER_HOOK' }], env, notify: { timeoutMs: 2_000, retries: 0 }, logger: pino({ level: 'silent' }) }, once),
+      post: (report) => postReport(report, { webhooks: [{ kind: 'json', urlEnv: 'LATER_HOOK' }], env, notify: { timeoutMs: 2_000, retries: 0 }, redact: noRedaction, logger: pino({ level: 'silent' }) }, once),
       logger: pino({ level: 'silent' }),
       now: () => now,
     });

@@ -1,5 +1,6 @@
 /** `bus streams` and `bus tail [SUBJECT]`: the bus seen from the CLI, for hosts without `nats`. */
 import { pino } from 'pino';
+import { inert, inertJson } from '../../inert-text.ts';
 import { Bus } from '../../infra/bus/bus.ts';
 import type { TailMessage } from '../../infra/bus/inspect.ts';
 import { HEARTBEAT_SUBJECT_PREFIX } from '../../runner/heartbeat.ts';
@@ -48,15 +49,20 @@ export function tailShows(subject: string, filter: string, heartbeats: boolean):
   return filter.startsWith(`${HEARTBEAT_SUBJECT_PREFIX}.`);
 }
 
-function tailLine(message: TailMessage): string {
-  const time = new Date().toISOString();
+/**
+ * One line of `bus tail`. What a message holds is anyone's text (an issue's title in an event, a
+ * runner's bytes): shown inert, so it stays one line and nothing in it reaches the terminal; an
+ * envelope's payload stays JSON (the same JSON, with what JSON leaves raw escaped).
+ */
+export function tailLine(message: TailMessage, time = new Date().toISOString()): string {
+  const subject = inert(message.subject);
   if (message.envelope) {
     const { type, sender, seq, payload } = message.envelope;
-    return `${time} ${message.subject} ${type} ${sender}#${seq} ${JSON.stringify(payload)}\n`;
+    return `${time} ${subject} ${inert(type)} ${inert(sender)}#${seq} ${inertJson(String(JSON.stringify(payload)))}\n`;
   }
-  const text = new TextDecoder().decode(message.data);
-  if (message.subject.startsWith(`${HEARTBEAT_SUBJECT_PREFIX}.`)) return `${time} ${message.subject} heartbeat ${text}\n`;
-  return `${time} ${message.subject} (not an envelope: ${message.error}) ${text}\n`;
+  const text = inert(new TextDecoder().decode(message.data));
+  if (message.subject.startsWith(`${HEARTBEAT_SUBJECT_PREFIX}.`)) return `${time} ${subject} heartbeat ${text}\n`;
+  return `${time} ${subject} (not an envelope: ${inert(message.error ?? '')}) ${text}\n`;
 }
 
 export async function busTail(

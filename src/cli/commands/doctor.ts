@@ -5,14 +5,13 @@ import { dirname } from 'node:path';
 import { ConfigInvalidError, formatProblem } from '../../config/problems.ts';
 import { loadConfig } from '../../config/load.ts';
 import { pino } from 'pino';
-import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
-import { textRedactor } from '../../infra/observe/redact.ts';
+import { resolveSecrets } from '../../config/secrets.ts';
 import { createIssueSource } from '../../issues/create-source.ts';
 import { describeError } from '../../errors.ts';
 import { findNatsServerBinary } from '../../infra/nats/embedded-server.ts';
 import { probeSandbox } from '../../agents/sandbox.ts';
 import type { OrchestraConfig } from '../../config/schema.ts';
-import { connectCli } from '../connect.ts';
+import { cliRedactor, connectCli } from '../connect.ts';
 import { ExitCode } from '../output.ts';
 
 interface Check {
@@ -57,7 +56,7 @@ export async function doctor(flags: { config?: string }): Promise<number> {
       // A token GitHub rejects (401), a repository it cannot see, a permission missing: a failed check, not a pass.
       const { secrets } = resolveSecrets(loaded.config);
       const source = createIssueSource(loaded.config, secrets, pino({ level: 'silent' }));
-      const redact = textRedactor(knownSecretValues(secrets, loaded.config));
+      const redact = cliRedactor(loaded.config);
       try {
         const access = (await source.checkAccess?.()) as { fullName?: string } | undefined;
         checks.push({ name: 'github', ok: true, detail: `the token can read ${access?.fullName ?? loaded.config.issues.github?.repo}` });

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
-import { inert } from '../../issues/text.ts';
+import { inert } from '../../inert-text.ts';
 import { LogIndex, searchLogs, type LogHit, type LogSearch } from '../../logs/log-index.ts';
 import { SEARCH_WINDOW } from '../../logs/search.ts';
 import { loadConfigOrExit } from '../connect.ts';

@@ -8,11 +8,14 @@
 import { Kvm } from '@nats-io/kv';
 import { pino } from 'pino';
 import { postReport } from '../../actors/reporter.ts';
+import { inertJson } from '../../inert-text.ts';
 import { DEFAULT_BUS_TOPOLOGY } from '../../infra/bus/topology.ts';
+import type { Redact } from '../../infra/observe/redact.ts';
 import { periodOf, parseReportDate, REPORT_PERIODS, type ReportPeriodKind } from '../../workflow/report-period.ts';
+import type { Report } from '../../workflow/report.ts';
 import { readReport } from '../../workflow/report-read.ts';
 import { renderReport } from '../../workflow/report-render.ts';
-import { connectCli, loadConfigOrExit, serversFor } from '../connect.ts';
+import { cliRedactor, connectCli, loadConfigOrExit, serversFor } from '../connect.ts';
 import { withIssueSource } from '../issue-source.ts';
 import { CliExit, ExitCode } from '../output.ts';
 
@@ -22,6 +25,15 @@ export interface ReportFlags {
   at?: string;
   format?: string;
   post?: boolean;
+}
+
+/**
+ * What `report` prints: Markdown or JSON. Its reasons come from agents and its titles from
+ * issues, so it is redacted of every known secret and nothing in it reaches the terminal raw (the
+ * JSON is the same JSON, what it leaves raw escaped).
+ */
+export function reportText(made: Report, format: 'md' | 'json', redact: Redact): string {
+  return redact(format === 'json' ? `${inertJson(JSON.stringify(made, null, 2))}\n` : renderReport(made));
 }
 
 export async function report(flags: ReportFlags): Promise<number> {
@@ -49,7 +61,8 @@ export async function report(flags: ReportFlags): Promise<number> {
   } finally {
     await nc.close();
   }
-  process.stdout.write(format === 'json' ? `${JSON.stringify(made, null, 2)}\n` : renderReport(made));
+  const redact = cliRedactor(loaded.config);
+  process.stdout.write(reportText(made, format, redact));
   if (!flags.post) return ExitCode.ok;
 
   const logger = pino({ level: 'silent' });
@@ -58,6 +71,7 @@ export async function report(flags: ReportFlags): Promise<number> {
       ...(reports.issue === undefined ? {} : { tracker: { issue: reports.issue, comment: (number, key, body) => source.comment(number, key, body) } }),
       webhooks: reports.webhooks ? notify.webhooks : [],
       notify,
+      redact,
       logger,
       onWebhook: (kind, outcome) => process.stderr.write(`webhook ${kind}: ${outcome}\n`),
     }),

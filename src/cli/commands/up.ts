@@ -7,13 +7,11 @@
  * taken (another orchestra's, say): a batch run is not where Prometheus looks.
  */
 import { ConfigInvalidError } from '../../config/problems.ts';
-import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
-import { textRedactor } from '../../infra/observe/redact.ts';
-import { inert } from '../../issues/text.ts';
+import { inert } from '../../inert-text.ts';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 import { startOrchestra } from '../../orchestra/orchestra.ts';
 import { OrchestraService } from '../../orchestra/service.ts';
-import { loadConfigOrExit } from '../connect.ts';
+import { cliRedactor, loadConfigOrExit } from '../connect.ts';
 import { waitUntilSettled } from '../../orchestra/settle.ts';
 import { CliExit, ExitCode, printProblems, renderSummary } from '../output.ts';
 
@@ -27,7 +25,7 @@ export async function up(flags: { config?: string; once?: boolean }): Promise<nu
   });
   // What `up` itself prints (an upstream error quoting a token, an agent's reason) is redacted
   // like the log: every value known to be secret.
-  const redact = textRedactor(knownSecretValues(resolveSecrets(loaded.config).secrets, loaded.config));
+  const redact = cliRedactor(loaded.config);
   let orchestra;
   try {
     // Batch mode shows progress, one line per step of an issue; the full log is in the log file.

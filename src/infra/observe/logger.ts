@@ -15,10 +15,11 @@
  *   reaches a destination. Only verbatim copies are caught (not URL-encoded or base64 ones).
  *
  * Untrusted text in a field cannot break a line (JSON escapes newlines and ESC) nor reach the
- * terminal of whoever reads the log: what JSON leaves raw is escaped too (`inertJsonLine`).
+ * terminal of whoever reads the log: what JSON leaves raw is escaped too (`inertJson`, src/inert-text.ts).
  */
 import { hostname } from 'node:os';
 import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
+import { inertJson } from '../../inert-text.ts';
 import { RotatingFile } from './rotating-file.ts';
 
 export const REDACTED = '[REDACTED]';
@@ -128,23 +129,10 @@ export function secretScrubber(secrets: readonly string[]): ((line: string) => s
   };
 }
 
-/**
- * What JSON leaves raw in a string but a terminal obeys when the log is read with `cat` or
- * `tail`: DEL, the C1 controls (0x9b is a CSI) and the bidirectional marks and overrides (which
- * make a line read otherwise than it is). Untrusted text (an issue's title) reaches log fields;
- * each of these is written as its `\uXXXX` escape, which is the same JSON.
- */
-// eslint-disable-next-line no-control-regex
-const rawInJson = /[\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
-
-export function inertJsonLine(line: string): string {
-  return line.replace(rawInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
 function scrubbing(stream: DestinationStream, scrub: ((line: string) => string) | undefined): DestinationStream {
   const inner = stream as DestinationStream & { flushSync?: () => void; end?: () => void };
   return Object.assign(
-    { write: (line: string) => inner.write(inertJsonLine(scrub === undefined ? line : scrub(line))) },
+    { write: (line: string) => inner.write(inertJson(scrub === undefined ? line : scrub(line))) },
     inner.flushSync === undefined ? {} : { flushSync: () => inner.flushSync!() },
     inner.end === undefined ? {} : { end: () => inner.end!() },
   );

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { describeError } from '../../errors.ts';
 import type { TrackedComment } from '../source.ts';
-import { inert } from '../text.ts';
+import { inert, inertLines } from '../../inert-text.ts';
 import { LocalIssueSourceError, LocalSourceErrorCodes } from './errors.ts';
 import { utf8, type IssueFile, type IssueFileComment } from './issue-files.ts';
 
@@ -141,8 +141,8 @@ export function renderIssue(issue: IssueFile, record: TrackerRecord): string {
   const comments = interleave(issue.comments, record.comments);
   if (comments.length === 0) lines.push('None yet.', '');
   for (const entry of comments) {
-    if (entry.from === 'file') lines.push(`### ${inert(entry.comment.author)} (in the issue file)`, '', entry.comment.body, '');
-    else lines.push(`### ${entry.comment.at}`, `<!-- key: ${entry.comment.key} -->`, '', entry.comment.body, '');
+    if (entry.from === 'file') lines.push(`### ${inert(entry.comment.author)} (in the issue file)`, '', inertLines(entry.comment.body), '');
+    else lines.push(`### ${entry.comment.at}`, `<!-- key: ${entry.comment.key} -->`, '', inertLines(entry.comment.body), '');
   }
   return lines.join('\n');
 }
@@ -195,7 +195,7 @@ export function renderPull(pull: LocalPullRequest): string {
     `- State: ${pull.merged ? 'merged' : pull.state}`,
     ...(pull.merged ? [`- Merged as ${pull.mergeCommit ?? 'an unknown commit'} (${pull.method ?? 'merge'}) at ${pull.mergedAt ?? 'an unknown time'}`] : []),
     '',
-    pull.body,
+    inertLines(pull.body),
     '',
   ].join('\n');
 }

@@ -3,12 +3,14 @@
  * it. Reads the graph through its public methods only; apart from it because presentation and
  * escaping have nothing to do with the graph's bookkeeping.
  */
+import { inert, inertJson } from '../../inert-text.ts';
 import type { DependencyGraph } from './graph.ts';
 
 /**
  * The graph for a person: Mermaid (a Markdown comment), Graphviz DOT, or JSON. An arrow reads
  * "depends on"; external nodes are dashed, blocked ones red. `labels` adds text after the
- * number (the issue's state, its title): untrusted, so it is escaped for each format.
+ * number (the issue's state, its title): untrusted, so it is made inert (no control character,
+ * escape sequence or bidi override reaches the terminal or the page) and escaped for each format.
  */
 /** What rendering reads of the graph (a read-only view, the workflow's port, will do). */
 export type RenderableGraph = Pick<DependencyGraph, 'nodes' | 'blocked' | 'state' | 'isExternal' | 'isReady' | 'dependencies' | 'cycles'>;
@@ -30,7 +32,7 @@ export function renderGraph(
       ...(labels ? { label: labels(id) } : {}),
       ...(blocked.has(id) ? { blocked: blocked.get(id)! } : {}),
     }));
-    return JSON.stringify({ nodes, cycles: graph.cycles() }, null, 2);
+    return inertJson(JSON.stringify({ nodes, cycles: graph.cycles() }, null, 2));
   }
   const lines: string[] = [];
   if (format === 'mermaid') {
@@ -56,9 +58,10 @@ export function renderGraph(
 
 /** Mermaid reads `#name;` as an entity and HTML inside labels: both are written as entities. */
 function mermaidEscape(value: string): string {
-  return value.replace(/[#"<>\r\n]/g, (character) => `#${character.charCodeAt(0)};`);
+  return inert(value).replace(/[#"<>]/g, (character) => `#${character.charCodeAt(0)};`);
 }
 
+/** Inert first (a newline shown as `\n`, not a line break), then DOT's quoting. */
 function dotEscape(value: string): string {
-  return value.replace(/[\\"]/g, (character) => `\\${character}`).replace(/\r?\n/g, '\\n');
+  return inert(value).replace(/[\\"]/g, (character) => `\\${character}`);
 }
