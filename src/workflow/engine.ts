@@ -20,7 +20,7 @@ import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-li
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
-import { Dispatcher, queueEntryMoved, queueIdOf, queuedTaskOf, stageKey, type DispatchGate } from './dispatcher.ts';
+import { Dispatcher, effectContextOf, queueEntryMoved, queueIdOf, queuedTaskOf, type DispatchGate } from './dispatcher.ts';
 import { EffectRunner, toEffects, writesTracker, type EffectRunnerOptions } from './effects.ts';
 import { MergeStage } from './merge-stage.ts';
 import { MergeRunner } from './merges.ts';
@@ -391,10 +391,6 @@ export class Workflow implements Book {
   }
 
   #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
-    return this.#effects.run(record, effect, {
-      lifecycle: this.#snapshots.get(record.number)!.context,
-      stageKey: (stage) => stageKey(this, record, stage),
-      logTail: (taskId) => this.#logTails.get(taskId),
-    });
+    return this.#effects.run(record, effect, effectContextOf(this, record, (taskId) => this.#logTails.get(taskId)));
   }
 }
