@@ -8,6 +8,9 @@
  * miyabi/issue-1 before #1 merged, and #3's, opened on it by a pr stage that was running while #1
  * merged (test/workflow/fixtures/gate.mjs holds the one and the other), both end on main.
  *
+ * Merged on the tracker: #1's route has no merge stage either; once a person merges its pull
+ * request, #2's goes to main all the same, and #3's merge stage, which waited for #1, goes on.
+ *
  * Restack after a CI fix: #8's CI is red once (`demo:ci-fail-once`) after its dependent #9
  * started; #8's codegen fixes it with new commits, and #9 is rebased onto them before its next
  * stage. #9's first run is held until #8's fix is in, #8's second CI until #9 was restacked, so
@@ -116,6 +119,41 @@ describe('stacked dependents', { timeout: 150_000 }, () => {
       }
       expect(indexOf(log, 'pull request retargeted to the base branch', 2)).toBeGreaterThan(indexOf(log, 'merge recorded', 1));
       expect(indexOf(log, 'pull request retargeted to the base branch', 3)).toBeGreaterThan(indexOf(log, 'pull request opened', 3));
+    } finally {
+      await test.stop();
+    }
+  });
+
+  it('a dependency without a merge stage, merged on the tracker: its dependent\'s pull request goes to main, its dependent\'s merge goes on', async () => {
+    const gates = await gateDir('merged-outside');
+    const test = await startTestOrchestra({
+      backend: 'process',
+      agents: exampleAgents('codegen', 'pr'),
+      config: stacked(gates, { routes: [{ label: 'no-merge', stages: ['codegen', 'pr'] }] }),
+      issues: issueFiles([
+        { number: 1, labels: ['no-merge'] },
+        { number: 2, dependsOn: [1], labels: ['no-merge'] },
+        { number: 3, dependsOn: [1] },
+      ]),
+    });
+    try {
+      await waitForState(test, [1, 2], 'done');
+      const pull1 = await waitFor(() => pullOf(test.dataDir, 1), { timeoutMs: 30_000, what: '#1\'s pull request' });
+      const pull2 = await waitFor(() => pullOf(test.dataDir, 2), { timeoutMs: 30_000, what: '#2\'s pull request' });
+      expect(pull2.base).toBe('miyabi/issue-1');
+      // #3's merge stage waits for #1, whose route has none: only a merge on the tracker frees it.
+      await waitFor(() => (snapshotOf(test, 3)?.context.reason?.includes('waiting for #1 to merge first') ? true : undefined), { timeoutMs: 60_000, what: '#3 waiting for #1' });
+
+      // A person merges #1's pull request on the tracker.
+      const headSha = await git(test.repo, 'rev-parse', 'miyabi/issue-1');
+      const merged = await test.orchestra.resources.issueSource!.mergePullRequest({ number: pull1.number, headSha, method: 'merge', title: 'by hand', message: 'Closes #1' });
+      expect(merged).toMatchObject({ kind: 'merged' });
+      await waitForLog(test.dataDir, (line) => line.msg === 'pull request retargeted to the base branch' && line.issue === 2, '#2\'s pull request pointed at main', 60_000);
+      expect(await pullOf(test.dataDir, 2)).toMatchObject({ base: 'main', state: 'open' });
+      await waitForState(test, [3], 'done');
+      expect(await pullOf(test.dataDir, 3)).toMatchObject({ base: 'main', merged: true });
+      const log = await orchestraLog(test.dataDir);
+      expect(indexOf(log, 'pull request retargeted to the base branch', 2)).toBeGreaterThan(indexOf(log, 'pull request merged on the tracker', 1));
     } finally {
       await test.stop();
     }
