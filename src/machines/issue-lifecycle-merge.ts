@@ -13,7 +13,16 @@ import { assign } from 'xstate';
 import { lifecycleSetup, roundComment } from './issue-lifecycle-setup.ts';
 import { commentKey, hashReason, runOf, stageOf, type LifecycleContext } from './issue-lifecycle-types.ts';
 
-const mergeDone = { target: 'advancing' as const, actions: 'recordMerge' as const };
+/** Merged: recorded, and in stacked mode the pull requests stacked on the issue's branch are pointed at the base branch. */
+const mergeDone = {
+  target: 'advancing' as const,
+  actions: [
+    'recordMerge' as const,
+    lifecycleSetup.enqueueActions(({ context, enqueue }) => {
+      if (context.git?.mode === 'stacked') enqueue({ type: 'retargetStacked', params: { generation: context.generation } });
+    }),
+  ],
+};
 
 /**
  * A conflict the first stage must resolve — met merging into the base branch (`merge.conflict`),

@@ -38,6 +38,8 @@ export const lifecycleSetup = setup({
     /** Records the stage's success (the idempotency cache); the pull-request stage opens its pull request here. */
     stageSucceeded: (_, _params: { stage: string; generation: number; result: StageResult }) => {},
     finished: (_, _params: { outcome: 'done' | 'failed' | 'released'; reason?: string }) => {},
+    /** Stacked mode: the issue merged, so the pull requests stacked on its branch now target the base branch. */
+    retargetStacked: (_, _params: { generation: number }) => {},
     recordCached: assign(({ context, event }) => {
       const { result, now } = event as Extract<LifecycleEvent, { type: 'stage.cached' }>;
       return {

@@ -21,6 +21,7 @@ import type { Admission } from '../machines/budget.ts';
 import type { StageResult } from '../agents/task.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
 import { BranchPlanner, type DependencyBranch, type PreparedBranch } from './branches.ts';
+import type { EffectContext } from './effects.ts';
 import type { WorkspacePort } from './ports.ts';
 import type { IssueRecord } from './record.ts';
 import type { WorkflowStore } from './store.ts';
@@ -156,6 +157,24 @@ export function stageKey(book: Book, record: IssueRecord, stage: string): string
     return `${dependency}:${known ? sha256(JSON.stringify(book.snapshot(dependency).context.results)) : 'external'}`;
   });
   return `${record.number}.${stage}.${sha256(record.contentHash, JSON.stringify(others), ...dependencies).slice(0, 32)}`;
+}
+
+/** What an effect of the issue needs from the book when it runs (./effects.ts), read as it is then. */
+export function effectContextOf(book: Book, record: IssueRecord, logTail: (taskId: string) => string[] | undefined): EffectContext {
+  return {
+    lifecycle: book.snapshot(record.number).context,
+    stageKey: (stage) => stageKey(book, record, stage),
+    logTail,
+    dependentPulls: () =>
+      book.dag.graph.dependents(record.number).flatMap((issue) => {
+        const pullRequest = book.records.get(issue)?.pullRequest?.number;
+        return pullRequest === undefined ? [] : [{ issue, pullRequest }];
+      }),
+    merged: (issue) => {
+      const other = book.records.get(issue);
+      return other !== undefined && (book.snapshot(issue).context.merged !== undefined || other.mergedOutside !== undefined);
+    },
+  };
 }
 
 export function queueIdOf(issue: number): string {

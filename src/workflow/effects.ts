@@ -17,7 +17,7 @@ import { renderComment } from './comments.ts';
 import type { IssueRecord, WorkflowEffect } from './record.ts';
 import type { WorkflowStore } from './store.ts';
 
-const EFFECT_TYPES = new Set<string>(['setStateLabel', 'comment', 'dispatchTask', 'cancelTask', 'stageSucceeded', 'finished']);
+const EFFECT_TYPES = new Set<string>(['setStateLabel', 'comment', 'dispatchTask', 'cancelTask', 'stageSucceeded', 'finished', 'retargetStacked']);
 
 /** The effects among a transition's actions, decided at `at` (ms since the epoch). */
 export function toEffects(actions: ReadonlyArray<{ type: string; params?: unknown }>, at: number): WorkflowEffect[] {
@@ -28,7 +28,12 @@ export function toEffects(actions: ReadonlyArray<{ type: string; params?: unknow
 
 /** Effects that write to the tracker: they keep their order among themselves through an outage. */
 export function writesTracker(effect: WorkflowEffect): boolean {
-  return effect.type === 'setStateLabel' || effect.type === 'comment' || (effect.type === 'stageSucceeded' && effect.params.stage === 'pr');
+  return (
+    effect.type === 'setStateLabel' ||
+    effect.type === 'comment' ||
+    effect.type === 'retargetStacked' ||
+    (effect.type === 'stageSucceeded' && effect.params.stage === 'pr')
+  );
 }
 
 /** The stage whose success opens the pull request. */
@@ -57,6 +62,10 @@ export interface EffectContext {
   stageKey(stage: string): string;
   /** The last lines the agent of a task printed, when known. */
   logTail(taskId: string): string[] | undefined;
+  /** The pull requests of the issues that depend on this one, as the orchestra opened them. */
+  dependentPulls(): Array<{ issue: number; pullRequest: number }>;
+  /** Whether an issue of the orchestra's has its change merged into the base branch. */
+  merged(issue: number): boolean;
 }
 
 export class EffectRunner {
@@ -125,7 +134,13 @@ export class EffectRunner {
         const stage = effect.params.stage as string;
         const result = effect.params.result as StageResult;
         await store.putCache(at.stageKey(stage), result);
-        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result, context.git?.pullRequestBase);
+        if (stage === PULL_REQUEST_STAGE) await this.#openPullRequest(record, effect.params.generation as number, result, at);
+        return;
+      }
+      case 'retargetStacked': {
+        // Each time from the tracker's answer, so a replay after a crash finds the work done.
+        const branch = this.#branchOf(record.number);
+        for (const { issue, pullRequest } of at.dependentPulls()) await this.#retarget(issue, pullRequest, branch, record.number);
         return;
       }
       case 'finished': {
@@ -142,13 +157,15 @@ export class EffectRunner {
     }
   }
 
-  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult, planned: string | undefined): Promise<void> {
+  async #openPullRequest(record: IssueRecord, generation: number, result: StageResult, at: EffectContext): Promise<void> {
     const ledger = `pr.${record.number}.g${generation}`;
     const done = await this.#options.store.effect<{ number: number; url: string }>(ledger);
     if (done) {
       record.pullRequest = { number: done.number, url: done.url };
+      await this.#stackedOnMerged(record, at);
       return;
     }
+    const planned = at.lifecycle.git?.pullRequestBase;
     const branch = this.#branchOf(record.number);
     await this.#options.pushBranch?.(branch);
     const outputs = result.outputs ?? {};
@@ -169,6 +186,31 @@ export class EffectRunner {
     record.pullRequest = { number: pullRequest.number, url: pullRequest.url };
     await this.#options.store.markEffect(ledger, record.pullRequest);
     this.#options.logger.info({ issue: record.number, pullRequest: pullRequest.url, created: pullRequest.created }, 'pull request opened');
+    await this.#stackedOnMerged(record, at);
+  }
+
+  /**
+   * A pull request stacked on a dependency that merged while its pr stage ran: the dependency's
+   * own retarget (`retargetStacked`) came before the pull request existed, so it goes to the base
+   * branch here. Asked after the pull request is recorded: whichever of the two comes second
+   * sees the other, and the tracker's answer makes a second retarget a no-op.
+   */
+  async #stackedOnMerged(record: IssueRecord, at: EffectContext): Promise<void> {
+    const git = at.lifecycle.git;
+    const dependency = git?.dependencies.find((candidate) => candidate.branch === git.pullRequestBase);
+    if (!record.pullRequest || !dependency || !at.merged(dependency.number)) return;
+    await this.#retarget(record.number, record.pullRequest.number, dependency.branch, dependency.number);
+  }
+
+  /** Points the issue's pull request at the base branch when it still targets `from` (the branch of `dependency`, merged). */
+  async #retarget(issue: number, number: number, from: string, dependency: number): Promise<void> {
+    const { source, logger } = this.#options;
+    const base = this.#options.baseBranch ?? this.#options.config.workspace.baseBranch;
+    const pull = await source.pullRequest(number);
+    // Merged, closed or pointed elsewhere by a person: not ours to move.
+    if (!pull || base === undefined || pull.state !== 'open' || pull.baseRef !== from) return;
+    await source.retargetPullRequest(number, base);
+    logger.info({ issue, pullRequest: number, base, merged: dependency }, 'pull request retargeted to the base branch');
   }
 
   #redact(text: string): string {

@@ -4,8 +4,8 @@
  *
  *   1. the pull request merged already (a replay after a crash, a person)   → merge.done
  *   2. stacked mode: a dependency not merged yet                            → merge.waiting
- *      (once they are: the pull request is retargeted to the base branch and the branch
- *      restacked onto it)
+ *      (once they are: the branch restacked onto the base branch; the pull request was
+ *      retargeted there by the dependency's merge, effects.ts — or here, if it was not)
  *   3. the branch pushed to the tracker; CI on its head: running            → merge.waiting
  *                                                      red                  → merge.ci_failed
  *   4. auto-merge off                                                       → merge.waiting (a person merges)

@@ -11,7 +11,7 @@
  */
 import { describeError } from '../errors.ts';
 import { forEachConcurrently, type Book } from './book.ts';
-import { stageKey } from './dispatcher.ts';
+import { effectContextOf } from './dispatcher.ts';
 import { EffectRunner, writesTracker, type EffectRunnerOptions } from './effects.ts';
 import type { IssueRecord, WorkflowEffect } from './record.ts';
 import { TrackerWriters } from './tracker-writer.ts';
@@ -82,10 +82,6 @@ export class Outbox {
   }
 
   #run(record: IssueRecord, effect: WorkflowEffect): Promise<void> {
-    return this.#effects.run(record, effect, {
-      lifecycle: this.#book.snapshot(record.number).context,
-      stageKey: (stage) => stageKey(this.#book, record, stage),
-      logTail: (taskId) => this.#logTails.get(taskId),
-    });
+    return this.#effects.run(record, effect, effectContextOf(this.#book, record, (taskId) => this.#logTails.get(taskId)));
   }
 }

@@ -147,8 +147,11 @@ export class Readiness {
   }
 
   /**
-   * In the background: dependencies outside the scope (closed on the tracker yet?) and, in
-   * `merged` mode, done issues whose pull request someone else may have merged.
+   * In the background: dependencies outside the scope (closed on the tracker yet?) and done
+   * issues whose pull request someone else may have merged (a route without a merge stage). In
+   * `stacked` mode such a merge also points the pull requests stacked on the issue's branch at
+   * the base branch (the effect the merge stage's merge asks for), and lets a dependent's merge
+   * stage, which waits for it, go on.
    */
   refresh(book: Book, now: number): void {
     const graph = book.dag.graph;
@@ -170,7 +173,7 @@ export class Readiness {
         ),
       );
     }
-    if (book.config.workflow.dependencies.mode !== 'merged') return;
+    const { mode } = book.config.workflow.dependencies;
     for (const record of book.records.values()) {
       const pull = record.pullRequest;
       if (!pull || record.mergedOutside || book.snapshot(record.number).value !== 'done') continue;
@@ -182,6 +185,9 @@ export class Readiness {
               if (!state?.merged || record.mergedOutside) return;
               record.mergedOutside = state.mergeCommitSha ?? state.headSha;
               book.log.info({ issue: record.number, pullRequest: pull.number, sha: record.mergedOutside }, 'pull request merged on the tracker');
+              if (mode === 'stacked') {
+                record.outbox.push({ type: 'retargetStacked', params: { generation: book.snapshot(record.number).context.generation }, at: book.now() });
+              }
               await book.commit([record]);
               book.dag.setState(record.number, 'done');
               await book.settle();

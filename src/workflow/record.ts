@@ -6,7 +6,7 @@
 
 /** A side effect a lifecycle asked for (one of its machine's actions), kept in the outbox until done. */
 export interface WorkflowEffect {
-  type: 'setStateLabel' | 'comment' | 'dispatchTask' | 'cancelTask' | 'stageSucceeded' | 'finished';
+  type: 'setStateLabel' | 'comment' | 'dispatchTask' | 'cancelTask' | 'stageSucceeded' | 'finished' | 'retargetStacked';
   params: Record<string, unknown>;
   /** Attempts that failed so far (a tracker outage): retried on the next tick. */
   failures?: number;

@@ -78,6 +78,23 @@ describe('the merge stage', () => {
     expect(drive1.of('finished')).toEqual([{ outcome: 'done' }]);
   });
 
+  it('asks, once merged in stacked mode, for the pull requests stacked on its branch to go to the base branch', () => {
+    const merged = (mode: 'merged' | 'stacked') => {
+      const drive1 = drive();
+      const git = { mode, baseBranch: 'main', startedFrom: { ref: 'main', sha: 'a'.repeat(40) }, dependencies: [], pullRequestBase: 'main' };
+      drive1.send({ type: 'deps.ready' });
+      for (let stage = 0; stage < 3; stage += 1) {
+        drive1.send({ type: 'stage.dispatch', now: 1, git });
+        drive1.send({ type: 'stage.result', outcome: { taskId: drive1.snapshot.context.taskId!, status: 'success', reason: 'ok', attempt: 1 }, now: 2 });
+      }
+      expect(drive1.of('retargetStacked')).toEqual([]);
+      drive1.send({ type: 'merge.done', sha: 'c'.repeat(40), method: 'merge', now: 4 });
+      return drive1.of('retargetStacked');
+    };
+    expect(merged('stacked')).toEqual([{ generation: 1 }]);
+    expect(merged('merged')).toEqual([]);
+  });
+
   it('goes on to the stages after merge (deploy) once merged', () => {
     const route = [...input().route, { stage: 'deploy', role: 'deploy' }];
     const drive1 = drive(input({ route }));

@@ -24,6 +24,18 @@ export const exampleAgent = (role: string, extra: Record<string, unknown> = {}) 
 
 export const exampleAgents = (...roles: string[]) => Object.fromEntries(roles.map((role) => [role, exampleAgent(role)]));
 
+/** `argv` held until the test writes `<gates>/<name>`, when `<gates>/<name>.hold` exists (fixtures/gate.mjs). */
+export const gated = (gates: string, name: string, argv: string[]) => ['node', join(fixturesDir, 'gate.mjs'), join(gates, name), '--', ...argv];
+
+/** The example CI check (`workflow.ci.command`). */
+export const exampleCi = ['node', '{packageRoot}/examples/ci/check.mjs'];
+
+/** The example code generator, two at a time, each run held by the gate `codegen-<issue>-r<round>`. */
+export function gatedCodegen(gates: string) {
+  const codegen = exampleAgent('codegen', { min: 2, max: 2 });
+  return { ...codegen, command: gated(gates, 'codegen-{issue}-r{round}', codegen.command) };
+}
+
 export interface IssueSpec {
   number: number;
   title?: string;

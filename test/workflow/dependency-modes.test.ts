@@ -20,9 +20,11 @@ import { tempDir } from '../support/cli.ts';
 import { startTestOrchestra, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 import {
-  exampleAgent,
   exampleAgents,
+  exampleCi,
   fixturesDir,
+  gated,
+  gatedCodegen,
   git,
   indexOf,
   isAncestor,
@@ -41,10 +43,6 @@ const EDGES: Record<number, number[]> = { 2: [1], 3: [2], 5: [4], 6: [4], 7: [5,
 const ALL = [1, 2, 3, 4, 5, 6, 7];
 const backlog = issueFiles(ALL.map((number) => ({ number, dependsOn: EDGES[number] ?? [] })));
 const edges = Object.entries(EDGES).flatMap(([dependent, on]) => on.map((dependency) => [Number(dependent), dependency] as const));
-
-/** Held until the test writes `<gates>/<name>` (when `<gates>/<name>.hold` exists). */
-const gated = (gates: string, name: string, argv: string[]) => ['node', join(fixturesDir, 'gate.mjs'), join(gates, name), '--', ...argv];
-const exampleCi = ['node', '{packageRoot}/examples/ci/check.mjs'];
 
 function config(mode: 'merged' | 'stacked', extra: Record<string, unknown> = {}) {
   return {
@@ -169,10 +167,9 @@ describe('dependencies carry their work', { timeout: 150_000 }, () => {
     // #9's first codegen run waits until #8 has been sent back and has new commits; #8's CI until #9 is restacked.
     await writeFile(join(gates, 'codegen-9-r0.hold'), '');
     await writeFile(join(gates, 'ci-8.hold'), '');
-    const codegen = exampleAgent('codegen', { min: 2, max: 2 });
     const test = await startTestOrchestra({
       backend: 'process',
-      agents: { ...exampleAgents('review', 'pr'), codegen: { ...codegen, command: gated(gates, 'codegen-{issue}-r{round}', codegen.command) } },
+      agents: { ...exampleAgents('review', 'pr'), codegen: gatedCodegen(gates) },
       config: config('stacked', {
         routes: [{ label: 'review-last', stages: ['codegen', 'pr', 'review', 'merge'] }],
         ci: { pollIntervalMs: 200, command: gated(gates, 'ci-{issue}', exampleCi) },
