@@ -164,6 +164,8 @@ export class MergeStage {
     const head = await workspace.head(pull.headRef);
     const startedFrom = context.git?.startedFrom.sha;
     if (head === undefined || startedFrom === undefined || (await workspace.isAncestor(startedFrom, base.sha))) return undefined;
+    // Restacked already (at an earlier look, while CI runs): a rebase now would only redo it.
+    if (await workspace.isAncestor(base.sha, head)) return undefined;
     const rebased = await workspace.rebase(pull.headRef, startedFrom, base.sha);
     if ('sha' in rebased) {
       logger.info({ issue: record.number, branch: pull.headRef, onto: base.sha }, 'branch restacked onto the base branch');

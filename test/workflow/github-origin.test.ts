@@ -25,6 +25,7 @@ import {
   githubAgents,
   githubConfig,
   githubEnv,
+  orchestraLog,
   pullOf,
   rowOf,
   stateOf,
@@ -146,6 +147,13 @@ describe('stacked mode with a real origin', { timeout: 120_000 }, () => {
     expect(await git(origin, 'rev-parse', 'refs/heads/miyabi/issue-2')).toBe(restacked);
     expect(await isAncestor(origin, squash, restacked)).toBe(true);
     expect(await isAncestor(origin, firstHead, restacked)).toBe(false);
+    // Looked at twice more while its build runs: restacked once, not again at every look.
+    const looks = () => fake!.requestsTo('GET', `/repos/acme/widgets/pulls/${pull.number}`).filter((request) => !request.path.endsWith('/merge')).length;
+    const seen = looks();
+    await waitFor(() => looks() >= seen + 2, { what: `two more looks at #${second.number}'s pull request` });
+    expect(await branchHead(test.repo, second.number)).toBe(restacked);
+    const restacks = (await orchestraLog(test.dataDir)).filter((line) => line.msg === 'branch restacked onto the base branch' && line.issue === second.number);
+    expect(restacks).toHaveLength(1);
     fake!.setCheckRun(restacked, { name: 'build', conclusion: 'success' });
     await waitState(test, second.number, 'done');
     const main = await git(origin, 'rev-parse', 'refs/heads/main');
