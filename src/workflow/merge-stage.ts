@@ -6,7 +6,9 @@
  *   2. stacked mode: a dependency not merged yet                            → merge.waiting
  *      (once they are: the branch restacked onto the base branch; the pull request was
  *      retargeted there by the dependency's merge, effects.ts — or here, if it was not)
- *   3. the branch pushed to the tracker; CI on its head: running            → merge.waiting
+ *   3. the branch pushed to the tracker (refused: someone else's commits    → merge.blocked
+ *      there, never forced over);
+ *      CI on its head: running                                              → merge.waiting
  *                                                      red                  → merge.ci_failed
  *   4. auto-merge off                                                       → merge.waiting (a person merges)
  *   5. the tracker merges it                                                → merge.done
@@ -24,7 +26,7 @@ import type { IssueSource, MergeOutcome, PullRequestState } from '../issues/sour
 import type { LifecycleContext, LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import { BranchPlanner } from './branches.ts';
 import { CiJudge } from './ci.ts';
-import type { WorkspacePort } from './ports.ts';
+import { PushRefused, type WorkspacePort } from './ports.ts';
 import type { IssueRecord } from './record.ts';
 import type { WorkflowStore } from './store.ts';
 
@@ -84,7 +86,16 @@ export class MergeStage {
     }
 
     const branch = pull.headRef;
-    await workspace?.publish(branch);
+    try {
+      await workspace?.publish(branch);
+    } catch (error) {
+      if (!(error instanceof PushRefused)) throw error;
+      // Someone pushed to the branch since the orchestra did (or a hook, a protection said no):
+      // theirs stays; a person settles it, and a change of the pull request brings us back.
+      record.mergeRefusedAt = { updatedAt: pull.updatedAt, headSha: pull.headSha, at: now() };
+      const reason = `${branch} on origin is not what the orchestra pushed there (someone else's commits?): not forced over it; git push refused: ${error.reason}`;
+      return { type: 'merge.blocked', reason, now: now() };
+    }
     const headSha = (await workspace?.head(branch)) ?? pull.headSha;
     const verdict = await this.#ci.judge(record, context, branch, headSha);
     if (verdict.kind === 'pending') return { type: 'merge.waiting', reason: verdict.reason, now: now() };
@@ -153,6 +164,8 @@ export class MergeStage {
     const head = await workspace.head(pull.headRef);
     const startedFrom = context.git?.startedFrom.sha;
     if (head === undefined || startedFrom === undefined || (await workspace.isAncestor(startedFrom, base.sha))) return undefined;
+    // Restacked already (at an earlier look, while CI runs): a rebase now would only redo it.
+    if (await workspace.isAncestor(base.sha, head)) return undefined;
     const rebased = await workspace.rebase(pull.headRef, startedFrom, base.sha);
     if ('sha' in rebased) {
       logger.info({ issue: record.number, branch: pull.headRef, onto: base.sha }, 'branch restacked onto the base branch');

@@ -59,8 +59,22 @@ export interface WorkspacePort {
   isAncestor(ancestor: string, descendant: string): Promise<boolean>;
   /** Commits in `to` that are not in `from`, newest first, a few at most. */
   commitsBetween(from: string, to: string): Promise<Commit[]>;
-  /** Pushes the branch to `origin` when the repository has one (a lease on what was pushed before: never over someone else's commits). */
+  /**
+   * Pushes the branch to `origin` when the repository has one, with a lease on what the orchestra
+   * pushed there last: never over someone else's commits (`PushRefused`).
+   */
   publish(branch: string): Promise<void>;
   /** The issue's worktree on its branch, made when missing. */
   worktree(issue: number, branch: string): Promise<string>;
+}
+
+/** `origin` refused a push of the orchestra's branch: someone else's commits there, a hook, a protection. */
+export class PushRefused extends Error {
+  constructor(
+    readonly branch: string,
+    readonly reason: string,
+  ) {
+    super(`git push of ${branch} to origin refused: ${reason}`);
+    this.name = 'PushRefused';
+  }
 }

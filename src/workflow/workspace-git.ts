@@ -5,20 +5,24 @@
  *
  * With an `origin` remote (a clone of the GitHub repository) the base branch is what origin has
  * (fetched before each use: a dependency merged on GitHub is there), and branches are pushed
- * there with `--force-with-lease` on what the orchestra last saw of them — a restack may rewrite
- * the orchestra's own branch, never commits someone else pushed. Without one (the demo, a local
- * repository) everything stays local, and the local source merges into the base branch itself
- * (`localMergePort`).
+ * there with `--force-with-lease` on what the orchestra itself pushed last (kept in
+ * `refs/miyabi/pushed/<branch>`, which no `git fetch` moves — the remote-tracking ref does, and a
+ * person's fetch in the workspace would turn a lease on it into a force over what they fetched):
+ * a restack may rewrite the orchestra's own branch, never commits someone else pushed; such a
+ * push is `PushRefused`. Without one (the demo, a local repository) everything stays local, and
+ * the local source merges into the base branch itself (`localMergePort`).
  */
 import type { Logger } from 'pino';
-import { branchHead, commitsBetween, createBranch, fetchBranch, hasRemote, isAncestor, pushBranch, resolveCommit } from '../infra/git/branches.ts';
+import { branchHead, branchRef, commitsBetween, createBranch, fetchBranch, hasRemote, isAncestor, pushBranch, resolveCommit, setRef } from '../infra/git/branches.ts';
 import { mergeCommitOf, mergeIntoBranch, type MergeMethod } from '../infra/git/merge.ts';
 import { rebaseBranch } from '../infra/git/rebase.ts';
 import type { WorktreeManager } from '../infra/git/worktrees.ts';
 import type { MergeOutcome } from '../issues/source.ts';
-import type { Commit, GitRef, WorkspacePort } from './ports.ts';
+import { PushRefused, type Commit, type GitRef, type WorkspacePort } from './ports.ts';
 
 const REMOTE = 'origin';
+/** Where the sha the orchestra last pushed of a branch is kept: the lease of its next push. */
+const pushedRef = (branch: string) => branchRef(branch).replace(/^refs\/heads\//, 'refs/miyabi/pushed/');
 
 export interface WorkspaceGitOptions {
   repoDir: string;
@@ -91,11 +95,14 @@ export class WorkspaceGit implements WorkspacePort {
 
   async publish(branch: string): Promise<void> {
     if (!(await this.#hasRemote())) return;
-    const lease = await resolveCommit(this.#repo, `refs/remotes/${REMOTE}/${branch}`);
+    // A branch pushed before the orchestra kept its own record (an older version): the
+    // remote-tracking ref, as that version leased on.
+    const lease = (await resolveCommit(this.#repo, pushedRef(branch))) ?? (await resolveCommit(this.#repo, `refs/remotes/${REMOTE}/${branch}`));
     // Already there as far as we know (the merge stage looks again and again while CI runs).
     if (lease !== undefined && lease === (await branchHead(this.#repo, branch))) return;
     const pushed = await pushBranch(this.#repo, REMOTE, branch, lease ? { forceWithLease: lease } : {});
-    if ('rejected' in pushed) throw new Error(`git push of ${branch} to ${REMOTE} refused: ${pushed.rejected}`);
+    if ('rejected' in pushed) throw new PushRefused(branch, pushed.rejected);
+    await setRef(this.#repo, pushedRef(branch), pushed.sha);
     this.#options.logger.info({ branch, sha: pushed.sha }, 'branch pushed to origin');
   }
 

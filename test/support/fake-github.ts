@@ -54,13 +54,19 @@
  * Bodies can be raw bytes (`rawBody`), spliced into the JSON as is, to send text that is not
  * valid UTF-8. The bytes must not contain `"`, `\` or control characters.
  *
+ * Git: given a bare repository (`origin`, the one the workspace's `origin` remote points at), the
+ * branches are real — a pull request's head is its branch there, `mergeable` a trial merge, a
+ * merge really made there by the method asked (its sha answered; 405 when it does not merge
+ * cleanly), a pull request or base naming a branch it does not have refused (422). Without one,
+ * shas are made up (a hash of the branch name, a fake merge commit).
+ *
  * Test controls beyond the data: a pull request's head (`setPullHead`), what GitHub says of
  * merging it (`setPullMergeable`: mergeable, mergeable_state, a 405 message), check runs and
  * statuses per sha (`setCheckRun`, `setStatus`), and what blocks an issue (`setBlockedBy`).
  *
  * One module per resource under fake-github/: repository.ts, issues.ts, comments.ts, labels.ts
  * (with the label events), pulls.ts, merges.ts, checks.ts, dependencies.ts, collaborators.ts; faults.ts (faults and rate limits),
- * server.ts (recording, auth, ETags), http.ts (answers, pagination), repo.ts (the shared state,
+ * origin.ts (the bare repository's branches and merges), server.ts (recording, auth, ETags), http.ts (answers, pagination), repo.ts (the shared state,
  * ids, clock and users), types.ts. This file assembles them.
  */
 import { checksRoute, setCheckRun, setStatus } from './fake-github/checks.ts';
@@ -89,6 +95,8 @@ export async function startFakeGitHub(options: {
   defaultBranch?: string;
   /** false: no issue dependencies (`…/dependencies/blocked_by` answers 404), as an older GitHub Enterprise Server. */
   dependencies?: boolean;
+  /** A bare git repository holding the branches: pull requests' heads and merges are real there (fake-github/origin.ts). */
+  origin?: string;
 }): Promise<FakeGitHub> {
   const fake = new FakeRepo(options);
   const { state } = fake;

@@ -64,11 +64,14 @@ export async function startTestOrchestra(options: {
   issues?: Record<string, string>;
   /** An issue source of the test's own (a GitHub source with shrunk retries, say) instead of the configured one. */
   issueSource?: IssueSource;
+  /** Prepares the workspace repository (an `origin` remote, say) before the orchestra starts. */
+  prepareRepo?: (repo: string) => Promise<void>;
 }): Promise<TestOrchestra> {
   const dir = await tempDir('miyabi-orchestra-');
   const repo = join(dir.path, 'repo');
   await execa('mkdir', ['-p', repo]);
   await gitRepo(repo);
+  await options.prepareRepo?.(repo);
   const dataDir = join(dir.path, 'data');
   // No backlog: these tests dispatch their own tasks (the workflow's tests bring theirs).
   const issuesDir = join(dir.path, 'issues');

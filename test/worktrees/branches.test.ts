@@ -11,6 +11,7 @@ import {
   isAncestor,
   pushBranch,
   resolveCommit,
+  setRef,
 } from '../../src/infra/git/branches.ts';
 import { git } from '../../src/infra/git/git.ts';
 import { commitFiles, fixture, sha, worktreePaths } from './git-fixture.ts';
@@ -76,6 +77,19 @@ describe('createBranch', () => {
     await expect(createBranch(repo, 'a..b', root)).rejects.toMatchObject({ code: 'invalid_argument' });
     await expect(createBranch(repo, 'ok', '0'.repeat(40))).rejects.toMatchObject({ code: 'invalid_argument' });
     expect(await branchExists(repo, 'ok')).toBe(false);
+  });
+});
+
+describe('setRef', () => {
+  it('points a ref outside refs/heads at a sha, whatever it pointed at; refuses a branch or a name outside refs/', async () => {
+    const { repo, root } = await fixture();
+    const next = await commitFiles(repo, 'topic', { 'a.txt': 'a\n' }, 'a');
+    await setRef(repo, 'refs/miyabi/pushed/topic', root);
+    await setRef(repo, 'refs/miyabi/pushed/topic', next);
+    expect(await resolveCommit(repo, 'refs/miyabi/pushed/topic')).toBe(next);
+    await expect(setRef(repo, 'refs/heads/main', next)).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(setRef(repo, 'miyabi/pushed', next)).rejects.toMatchObject({ code: 'invalid_argument' });
+    expect(await resolveCommit(repo, 'main')).toBe(root);
   });
 });
 

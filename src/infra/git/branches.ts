@@ -123,6 +123,12 @@ export async function createBranch(
   }
 }
 
+/** Points `ref` (a full ref name outside `refs/heads/`, e.g. `refs/miyabi/…`) at `sha`, whatever it pointed at. */
+export async function setRef(repo: string, ref: string, sha: string): Promise<void> {
+  if (!ref.startsWith('refs/') || ref.startsWith('refs/heads/')) throw invalid(`${JSON.stringify(ref)} is not a ref setRef may move`);
+  await git([...COMMIT_CONFIG, 'update-ref', '-m', 'miyabi-orchestra: record', checkRev(ref), checkRev(sha, 'sha')], repo);
+}
+
 /** The worktree (its top directory) where `branch` is checked out, if any. */
 export async function worktreeOf(repo: string, branch: string): Promise<string | undefined> {
   branchRef(branch);

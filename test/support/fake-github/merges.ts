@@ -7,12 +7,18 @@
  *   409  "Head branch was modified. Review and try the merge again.": `sha` is not the head
  *   422  a `merge_method` other than merge, squash or rebase
  *   200  `{ sha, merged: true, message }`: the pull request is merged (a fake 40-hex merge commit),
- *        closed, and the issues its body closes (`Closes #N`, `fixes #N` …) are closed as completed
+ *        closed, and — merged into the default branch, as GitHub does it — the issues its body
+ *        closes (`Closes #N`, `fixes #N` …) are closed as completed
  *
- * A pull request whose head sha the test never set adopts the `sha` of the first merge request.
+ * Without origin, a pull request whose head sha the test never set adopts the `sha` of the first
+ * merge request. With a bare repository as origin (origin.ts) the merge is real: the head is its
+ * branch there, the merge is made in it by the method asked (the commit title and message as
+ * GitHub writes them), the answer is the commit the base branch ends at, and a head that does not
+ * merge cleanly is refused (405 "Pull Request is not mergeable").
  */
 import { closeIssue } from './issues.ts';
 import { docs, invalid, type Answer, type FakeRequest } from './http.ts';
+import { mergeInOrigin, originHead, type MergeMethod } from './origin.ts';
 import type { FakeRepo } from './repo.ts';
 import { refJson } from './repository.ts';
 import type { FakeIssue } from './types.ts';
@@ -40,12 +46,23 @@ export async function mergeRoute(fake: FakeRepo, pull: FakeIssue, { method, body
   if (pull.state === 'closed' || fields.merged !== undefined || fields.mergeable === false) return refused('Pull Request is not mergeable');
   if (fields.refuseMerge !== undefined) return refused(fields.refuseMerge);
   const wanted = typeof request.sha === 'string' ? request.sha : undefined;
-  fields.headSha ??= wanted ?? refJson(fake, fields.head).sha;
-  if (wanted !== undefined && wanted !== fields.headSha) {
+  if (fake.origin === undefined) fields.headSha ??= wanted ?? refJson(fake, fields.head).sha;
+  const head = fake.origin === undefined ? fields.headSha! : (originHead(fake.origin, fields.head) ?? fields.headSha ?? refJson(fake, fields.head).sha);
+  if (wanted !== undefined && wanted !== head) {
     return { status: 409, body: { message: 'Head branch was modified. Review and try the merge again.', documentation_url: docs, status: '409' } };
   }
+  const title = typeof request.commit_title === 'string' ? request.commit_title : `Merge pull request #${pull.number} from ${fake.owner}/${fields.head}`;
+  const message = typeof request.commit_message === 'string' ? `${title}\n\n${request.commit_message}` : title;
+  let sha: string | undefined;
+  if (fake.origin !== undefined) {
+    const merged = mergeInOrigin(fake.origin, { base: fields.base, headSha: head, method: mergeMethod as MergeMethod, message });
+    if ('conflict' in merged) return refused('Pull Request is not mergeable');
+    sha = merged.sha;
+    // What was merged stays the head GitHub shows, whatever the branch does afterwards.
+    fields.headSha = head;
+  }
   const at = fake.now();
-  const sha = fake.sha(`merge ${pull.number} ${fields.headSha} ${mergeMethod} ${at}`);
+  sha ??= fake.sha(`merge ${pull.number} ${head} ${mergeMethod} ${at}`);
   fields.merged = {
     at,
     sha,
@@ -57,7 +74,7 @@ export async function mergeRoute(fake: FakeRepo, pull: FakeIssue, { method, body
   pull.state = 'closed';
   pull.closedAt = at;
   pull.updatedAt = at;
-  for (const number of closedByBody(pull.body ?? '')) {
+  for (const number of fields.base === fake.state.defaultBranch ? closedByBody(pull.body ?? '') : []) {
     const issue = fake.state.issues.get(number);
     if (issue !== undefined && issue.pull === undefined && issue.state === 'open') closeIssue(fake, number);
   }

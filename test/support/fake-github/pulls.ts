@@ -5,16 +5,40 @@
  * mergeable, mergeable_state, merged_by), `PATCH /pulls/{n}` (base, title, body; 422 for the base
  * of a closed one), and a test's controls of the head commit and of what GitHub says of merging
  * it. The merge itself is merges.ts.
+ *
+ * With a bare repository as origin (origin.ts) the branches are real: an open pull request's head
+ * is its branch's commit there, whether it is mergeable is a trial merge of its base and head
+ * (unless the test said otherwise), and a pull request (or a new base) naming a branch origin does
+ * not have is refused 422, as GitHub does.
  */
 import { docs, invalid, notFound, paginate, type Route } from './http.ts';
 import { labelsJson } from './labels.ts';
 import { mergeRoute } from './merges.ts';
+import { mergesCleanly, originHead } from './origin.ts';
 import type { FakeRepo } from './repo.ts';
 import { refJson } from './repository.ts';
 import type { FakeGitHub, FakeIssue } from './types.ts';
 
-/** The head commit GitHub shows: the one set, else a hash of the branch name. */
-export const headShaOf = (fake: FakeRepo, i: FakeIssue): string => i.pull!.headSha ?? refJson(fake, i.pull!.head).sha;
+/**
+ * The head commit GitHub shows: an open pull request's branch in origin when the fake has one;
+ * else (and once merged) the one set, else a hash of the branch name.
+ */
+export const headShaOf = (fake: FakeRepo, i: FakeIssue): string => {
+  const fields = i.pull!;
+  const pushed = fake.origin !== undefined && fields.merged === undefined ? originHead(fake.origin, fields.head) : undefined;
+  return pushed ?? fields.headSha ?? refJson(fake, fields.head).sha;
+};
+
+/** What GitHub says of merging an open pull request: what the test set, else (with origin) a trial merge. */
+function mergeability(fake: FakeRepo, i: FakeIssue): { mergeable: boolean; state: string } {
+  const { mergeable, mergeableState, head, base } = i.pull!;
+  if (mergeable !== undefined || fake.origin === undefined) return { mergeable: mergeable !== false, state: mergeableState ?? 'clean' };
+  return mergesCleanly(fake.origin, base, head) ? { mergeable: true, state: mergeableState ?? 'clean' } : { mergeable: false, state: 'dirty' };
+}
+
+/** With origin: a 422 naming `field` when `branch` is not one of its branches. */
+const missingBranch = (fake: FakeRepo, branch: string, field: 'head' | 'base') =>
+  fake.origin !== undefined && originHead(fake.origin, branch) === undefined ? invalid([{ resource: 'PullRequest', field, code: 'invalid' }]) : undefined;
 
 /** A pull request as GitHub lists it. */
 const pullJson = (fake: FakeRepo, i: FakeIssue) => ({
@@ -52,13 +76,14 @@ const pullJson = (fake: FakeRepo, i: FakeIssue) => ({
 export const pullDetailJson = (fake: FakeRepo, i: FakeIssue) => {
   const { merged } = i.pull!;
   const open = i.state === 'open';
+  // GitHub stops computing mergeability once a pull request is closed; null: still computing.
+  const merge = open ? (i.pull!.mergeable === null ? { mergeable: null, state: i.pull!.mergeableState ?? 'clean' } : mergeability(fake, i)) : undefined;
   return {
     ...pullJson(fake, i),
     merged: merged !== undefined,
-    // GitHub stops computing mergeability once a pull request is closed.
-    mergeable: open ? (i.pull!.mergeable === undefined ? true : i.pull!.mergeable) : null,
-    rebaseable: open ? i.pull!.mergeable !== false : null,
-    mergeable_state: open ? (i.pull!.mergeableState ?? 'clean') : 'unknown',
+    mergeable: merge?.mergeable ?? null,
+    rebaseable: open ? merge?.mergeable !== false : null,
+    mergeable_state: merge?.state ?? 'unknown',
     merged_by: merged ? fake.userJson(merged.by) : null,
     comments: fake.state.comments.filter((c) => c.issue === i.number).length,
     review_comments: 0,
@@ -133,6 +158,8 @@ export const pullsRoute: Route = async (fake, request) => {
         if (pull.state === 'closed') {
           return { status: 422, body: { message: 'Cannot change the base branch of a closed pull request.', documentation_url: docs, status: '422' } };
         }
+        const missing = missingBranch(fake, change.base, 'base');
+        if (missing !== undefined) return missing;
         pull.pull.base = change.base;
       }
       if (typeof change.title === 'string') pull.title = change.title;
@@ -161,6 +188,8 @@ export const pullsRoute: Route = async (fake, request) => {
     if (head === '' || baseRef === '' || typeof request.title !== 'string') {
       return invalid([{ resource: 'PullRequest', code: 'missing_field', field: head === '' ? 'head' : baseRef === '' ? 'base' : 'title' }]);
     }
+    const missing = missingBranch(fake, head, 'head') ?? missingBranch(fake, baseRef, 'base');
+    if (missing !== undefined) return missing;
     if (pulls.some((p) => p.state === 'open' && p.pull!.head === head && p.pull!.base === baseRef)) {
       return invalid([{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${owner}:${head}.` }]);
     }

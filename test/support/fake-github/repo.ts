@@ -17,14 +17,17 @@ export class FakeRepo {
   base = '';
   /** Raw bodies travel as placeholders (one per issue) until the JSON text becomes bytes. */
   readonly raw = new Map<string, Buffer>();
+  /** A bare git repository holding the repository's branches (origin.ts), when the test gave one. */
+  readonly origin: string | undefined;
   #ids = 1000;
   #clock = 0;
   #nextNumber = 1;
 
-  constructor(options: { owner: string; repo: string; defaultBranch?: string; dependencies?: boolean }) {
+  constructor(options: { owner: string; repo: string; defaultBranch?: string; dependencies?: boolean; origin?: string }) {
     const { owner, repo } = options;
     this.owner = owner;
     this.repo = repo;
+    this.origin = options.origin;
     this.state = {
       owner,
       repo,

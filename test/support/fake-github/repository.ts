@@ -1,10 +1,12 @@
 /**
  * The repository itself: `GET /repos/{o}/{r}` (its default branch, visibility and the viewer's
- * permissions), and the JSON of a branch of it as pull requests embed it.
+ * permissions), and the JSON of a branch of it as pull requests embed it: its sha read from the
+ * bare repository when the fake has one, else a hash of its name.
  */
 import { createHash } from 'node:crypto';
 import { permissionsOf } from './collaborators.ts';
 import type { Route } from './http.ts';
+import { originHead } from './origin.ts';
 import type { FakeRepo } from './repo.ts';
 
 export const repoJson = (fake: FakeRepo) => {
@@ -34,7 +36,7 @@ export const repoJson = (fake: FakeRepo) => {
 export const refJson = (fake: FakeRepo, branch: string) => ({
   label: `${fake.owner}:${branch}`,
   ref: branch,
-  sha: createHash('sha1').update(branch).digest('hex'),
+  sha: (fake.origin === undefined ? undefined : originHead(fake.origin, branch)) ?? createHash('sha1').update(branch).digest('hex'),
   user: fake.userJson(fake.ownerUser()),
   repo: repoJson(fake),
 });
