@@ -18,6 +18,7 @@ import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchParse } from './parse.ts';
 import { benchSupervisor } from './supervisor.ts';
+import { benchUtilization } from './utilization.ts';
 import type { BenchRow } from './types.ts';
 
 const suites: Array<[string, () => Promise<BenchRow[]>]> = [
@@ -30,6 +31,7 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['dispatch', benchDispatch],
   ['inspection', benchInspection],
   ['handoff', benchHandoff],
+  ['utilization', benchUtilization],
   ['parse', benchParse],
   // Writes and indexes 256 MiB of logs (MIYABI_BENCH_LOG_MB=1024 for the full gigabyte): minutes.
   ['logs', benchLogs],

@@ -12,7 +12,7 @@
  * The plan's KPI asks for more than 80 % busy; the issue's goal is 95 %. What an idle gap holds:
  * the result published and stepped, the next task pulled, its worktree made, the agent spawned.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flattenTree } from '../src/supervisor/tree.ts';
 import { startTestOrchestra } from '../test/support/orchestra.ts';
@@ -52,7 +52,8 @@ async function run(): Promise<{ stamps: Stamp[]; elapsedMs: number }> {
   const test = await startTestOrchestra({
     backend: 'process',
     agents: { codegen: { command: ['node', agentScript, String(WORK_MS)], min: AGENTS, max: AGENTS } },
-    config: { log: { level: 'info', file: true }, workflow: { defaultRoute: ['codegen'], ci: { command: [] } } },
+    // Task directories kept while the bench reads them.
+    config: { log: { level: 'info', file: true }, workflow: { defaultRoute: ['codegen'], ci: { command: [] } }, workspace: { taskFilesRetentionHours: 24 } },
   });
   try {
     // Every agent ready before the backlog lands: the measure is the steady state, not the start.
@@ -63,8 +64,16 @@ async function run(): Promise<{ stamps: Stamp[]; elapsedMs: number }> {
       await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Work ${number}\nlabels: [miyabi]\n---\nBench.\n`);
     }
     const started = Date.now();
-    const file = join(test.dataDir, 'bench-stamps.jsonl');
-    const read = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Stamp);
+    // Each agent notes its stamps in its task directory (the sandbox hides the rest of the data).
+    const tasks = join(test.dataDir, 'tasks');
+    const read = async () => {
+      const stamps: Stamp[] = [];
+      for (const task of await readdir(tasks).catch(() => [] as string[])) {
+        const text = await readFile(join(tasks, task, 'bench-stamps.jsonl'), 'utf8').catch(() => '');
+        for (const line of text.split('\n').filter(Boolean)) stamps.push(JSON.parse(line) as Stamp);
+      }
+      return stamps;
+    };
     await waitFor(async () => (await read()).filter((stamp) => stamp.event === 'end').length >= ISSUES, { timeoutMs: 600_000, intervalMs: 500, what: `${ISSUES} tasks` });
     return { stamps: await read(), elapsedMs: Date.now() - started };
   } finally {
