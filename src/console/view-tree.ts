@@ -8,6 +8,8 @@ import { flatten } from './live.ts';
 import type { View } from './view.ts';
 import type { TreeNode } from './api.ts';
 
+const FLASH_MS = 3_000;
+
 type Row = { element: HTMLElement; fields: Record<'status' | 'state' | 'restarts' | 'uptime', HTMLElement>; flashedAt: number };
 
 export const treeView: View = (root, { live, machines, navigate }) => {
@@ -42,7 +44,9 @@ export const treeView: View = (root, { live, machines, navigate }) => {
       name.title = `open the ${node.machine} machine`;
       name.addEventListener('click', () => navigate(`machines/${node.machine}`));
     }
-    rows.set(node.path, { element, fields, flashedAt: live.restartedAt.get(node.path) ?? 0 });
+    // A restart of the last few seconds flashes in a view opened just after it; an older one does not.
+    const restarted = live.restartedAt.get(node.path) ?? 0;
+    rows.set(node.path, { element, fields, flashedAt: Date.now() - restarted < FLASH_MS ? 0 : restarted });
     if (node.children && node.children.length > 0) element.append(el('ul', {}, ...node.children.map((child) => row({ ...child, path: `${node.path}/${child.id}` }))));
     return element;
   };

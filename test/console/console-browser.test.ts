@@ -33,6 +33,8 @@ let context: BrowserContext;
 let page: Page;
 let base: string;
 const requests: string[] = [];
+/** Script errors and policy violations in the page: there must be none. */
+const pageErrors: string[] = [];
 
 const consoleUrl = (hash: string) => `${base}/?token=${TOKEN}#${hash}`;
 const screenshot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
@@ -69,6 +71,11 @@ beforeAll(async () => {
     return new URL(route.request().url()).origin === base ? route.continue() : route.abort();
   });
   page = await context.newPage();
+  page.on('pageerror', (error) => pageErrors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    // The refusals (401) and the deleted history (503) are answers the tests ask for.
+    if (message.type() === 'error' && !/status of (401|503)\b/.test(message.text())) pageErrors.push(`console: ${message.text()}`);
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -168,6 +175,18 @@ describe('the web console in chromium', { timeout: 60_000 }, () => {
     await screenshot('logs');
   });
 
+  it("flashes an actor's row when it restarts, and counts the restart", async () => {
+    await open('tree');
+    const agentRow = page.locator('li.actor[data-path="root/agents/pool.codegen/codegen-1"]');
+    await expect.poll(() => agentRow.locator('> .row .restarts').textContent(), WAIT).toBe('0 restarts');
+    expect(await agentRow.getAttribute('class')).not.toContain('flash');
+    // As `restart` over the control subject does (the operator's subject; this is the orchestrator's connection).
+    await test.orchestra.resources.root()!.childSupervisor('agents')!.childSupervisor('pool.codegen')!.restartChild('codegen-1');
+    await page.locator('li.actor.flash[data-path="root/agents/pool.codegen/codegen-1"]').waitFor(WAIT);
+    await expect.poll(() => agentRow.locator('> .row .restarts').textContent(), WAIT).toBe('1 restart');
+    await screenshot('tree-restart');
+  });
+
   it('says so when the history stream was deleted, and shows the live state', async () => {
     await (await jetstreamManager(test.orchestra.resources.nc!)).streams.delete(test.orchestra.resources.inspection.stream);
     await page.goto(consoleUrl('issue/1'));
@@ -178,7 +197,8 @@ describe('the web console in chromium', { timeout: 60_000 }, () => {
     await screenshot('issue-history-gone');
   });
 
-  it('made no request to any host but the orchestra', () => {
+  it('made no request to any host but the orchestra, and ran without a script error or a policy violation', () => {
+    expect(pageErrors).toEqual([]);
     expect(requests.length).toBeGreaterThan(10);
     expect(requests.filter((url) => new URL(url).origin !== base)).toEqual([]);
     // The EventSource and the APIs carried the token.
