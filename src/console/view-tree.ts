@@ -36,7 +36,7 @@ export const treeView: View = (root, { live, machines, navigate }) => {
     const element = el(
       'li',
       { class: `actor ${node.type}`, 'data-path': node.path },
-      el('div', { class: 'row' }, name, node.strategy ? el('span', { class: 'strategy' }, node.strategy) : undefined, fields.status, fields.state, fields.restarts, fields.uptime),
+      el('div', { class: 'row' }, name, el('span', { class: 'strategy' }, node.strategy ?? ''), fields.status, fields.state, fields.restarts, fields.uptime),
     );
     if (node.machine && known.has(node.machine)) {
       name.classList.add('link');
