@@ -43,6 +43,8 @@ const layers = [
   { name: 'workflow', from: dir('workflow'), may: workflowMay },
   { name: 'actors', from: dir('actors'), may: actorsMay },
   { name: 'orchestra', from: dir('orchestra'), may: [...actorsMay, dir('actors')] },
+  // The web console runs in a browser (bundled alone into dist/console.js): nothing of the server's.
+  { name: 'console', from: dir('console'), may: [] },
 ];
 
 const layerRules = layers.map((layer) => ({

@@ -6,6 +6,9 @@
  *   GET /api/issues/<n>/history  the issue's transitions, oldest first, from MIYABI_INSPECT
  *   GET /api/dag                 the dependency graph, as `dag show --format json`
  *   GET /api/events              Server-Sent Events: live inspection records (`?issue=N`, `?actor=ID`)
+ *   GET /api/queues, /api/agents/<id>/output   waiting and running tasks, agents, an agent's output (./console-data.ts)
+ *   GET /api/logs                the log index searched, as `logs search --json` (./console-logs.ts)
+ *   GET /                        the console itself (./console-page.ts, the views in src/console)
  *
  * Bound to a loopback address (the default) they are open to the machine's users, as /metrics
  * is. Bound to any other address, every console page and API asks for the token of
@@ -19,10 +22,13 @@ import { describeError, MiyabiError, ErrorCodes } from '../errors.ts';
 import { readSubjectHistory } from '../infra/bus/inspection-stream.ts';
 import { SseStream } from '../infra/observe/sse.ts';
 import { machineDefinitions } from '../machines/catalog.ts';
+import { toGraph } from '../machines/diagram.ts';
 import { renderGraph } from '../machines/dag.ts';
 import { statusReply } from './control.ts';
 import { INSPECT_SUBJECTS, type InspectionRecord } from './inspection.ts';
 import type { OrchestraResources } from './resources.ts';
+import { agentOutput, queues } from './console-data.ts';
+import { logsSearchAnswer } from './console-logs.ts';
 import { consolePage } from './console-page.ts';
 
 type Answer = { status: number; body: unknown };
@@ -67,9 +73,9 @@ export function consoleHandler(resources: OrchestraResources, logger: Logger) {
       return true;
     }
     if (path === '/') {
-      const page = consolePage();
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), 'cache-control': 'no-store' });
-      res.end(page);
+      const { html, headers } = consolePage();
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'cache-control': 'no-store' });
+      res.end(html);
       return true;
     }
     if (path === '/api/events') {
@@ -77,19 +83,41 @@ export function consoleHandler(resources: OrchestraResources, logger: Logger) {
       return true;
     }
     const history = /^\/api\/issues\/([^/]+)\/history$/.exec(path);
+    const output = /^\/api\/agents\/([^/]+)\/output$/.exec(path);
     const answer: Answer | undefined =
       path === '/api/tree'
         ? { status: 200, body: statusReply(resources) }
         : path === '/api/machines'
-          ? { status: 200, body: { machines: machineDefinitions() } }
+          ? { status: 200, body: machinesBody() }
           : path === '/api/dag'
             ? dag(resources)
-            : history
-              ? await issueHistory(resources, history[1]!, logger)
-              : undefined;
+            : path === '/api/queues'
+              ? queues(resources)
+              : path === '/api/logs'
+                ? await logsSearchAnswer(resources, url)
+                : output
+                  ? await agentOutput(resources, decodedSegment(output[1]!), url)
+                  : history
+                    ? await issueHistory(resources, history[1]!, logger)
+                    : undefined;
     json(res, answer ?? { status: 404, body: { error: 'not found', path } });
     return true;
   };
+}
+
+/** A path segment decoded; a malformed escape stays as it was (and fails the id's check). */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/** The definitions, and each machine's ELK graph (src/machines/diagram.ts) for the page to lay out. */
+function machinesBody(): { machines: ReturnType<typeof machineDefinitions>; graphs: Record<string, ReturnType<typeof toGraph>> } {
+  const machines = machineDefinitions();
+  return { machines, graphs: Object.fromEntries(machines.map((machine) => [machine.id, toGraph(machine)])) };
 }
 
 function dag(resources: OrchestraResources): Answer {

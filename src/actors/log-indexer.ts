@@ -20,14 +20,19 @@ import { packageRoot } from '../package-root.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 
-/** `logs index` through the CLI bundle, or through tsx in a checkout never built. */
-export function logsIndexArgv(configPath: string | undefined): string[] {
+/** A command of the CLI (`logs index`, `logs search …`) through its bundle, or through tsx in a checkout never built. */
+export function cliArgv(configPath: string | undefined, command: readonly string[], positionals: readonly string[] = []): string[] {
   const root = packageRoot();
   const bundle = join(root, 'dist', 'miyabi-orchestra.mjs');
   const entry = existsSync(bundle)
     ? [bundle]
     : ['--import', pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, join(root, 'src', 'cli', 'main.ts')];
-  return [process.execPath, ...entry, 'logs', 'index', ...(configPath === undefined ? [] : ['--config', configPath])];
+  // After `--`, a positional that starts with a dash is not read as a flag.
+  return [process.execPath, ...entry, ...command, ...(configPath === undefined ? [] : ['--config', configPath]), ...(positionals.length > 0 ? ['--', ...positionals] : [])];
+}
+
+export function logsIndexArgv(configPath: string | undefined): string[] {
+  return cliArgv(configPath, ['logs', 'index']);
 }
 
 export const logIndexerLogic = fromRuntime<{ resources: OrchestraResources }>(({ resources }, controls) => {

@@ -176,6 +176,7 @@ export class Supervisor implements Runtime {
           const node = nested.inspect(now);
           return { ...node, id: child.spec.id, restarts: child.restarts, status: child.status };
         }
+        const machine = machineIdOf(child.spec.logic);
         return {
           id: child.spec.id,
           type: child.spec.type,
@@ -183,6 +184,7 @@ export class Supervisor implements Runtime {
           state: child.state,
           restarts: child.restarts,
           uptimeMs: child.startedAt === undefined || child.status !== 'running' ? 0 : now - child.startedAt,
+          ...(machine === undefined ? {} : { machine }),
         };
       }),
     };
@@ -292,4 +294,10 @@ export function supervisorOf(actor: AnyActorRef | undefined): Supervisor | undef
 export function supervisorChild(spec: SupervisorSpec & Pick<ChildSpec, 'restart' | 'shutdown'>): ChildSpec<typeof supervisorLogic> {
   const { restart, shutdown, ...input } = spec;
   return { id: spec.id, logic: supervisorLogic, input, type: 'supervisor', restart, shutdown };
+}
+
+/** A state machine's id (a machine's logic has a root state node); undefined for other logic. */
+function machineIdOf(logic: unknown): string | undefined {
+  const candidate = logic as { id?: unknown; root?: unknown } | undefined;
+  return candidate?.root !== undefined && typeof candidate.id === 'string' ? candidate.id : undefined;
 }

@@ -33,6 +33,8 @@ export interface TreeNode {
   state: string;
   restarts: number;
   uptimeMs: number;
+  /** The XState machine's id, for an actor running a machine (what the console draws for it). */
+  machine?: string;
   children?: TreeNode[];
 }
 

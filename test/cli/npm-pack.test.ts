@@ -59,10 +59,10 @@ function processesUnder(path: string): string[] {
 
 type PackManifest = { filename: string; files: Array<{ path: string }> };
 
-/** The bundles, the bin, the config and prompts, the examples and deploy files; no sources, tests or dot files. */
+/** The bundles (the console's script and style among them), the bin, the config and prompts, the examples and deploy files; no sources, tests or dot files. */
 function expectPackageContents(manifest: PackManifest): void {
   const files = manifest.files.map((file) => file.path);
-  for (const needed of ['bin/miyabi-orchestra', 'dist/miyabi-orchestra.mjs', 'dist/miyabi-runner.mjs', 'config/miyabi.yaml', 'config/prompts/codegen.md', 'examples/agents/codegen.mjs', 'examples/backlog/01-config-loader.md', 'deploy/miyabi-orchestra.service', 'package.json']) {
+  for (const needed of ['bin/miyabi-orchestra', 'dist/miyabi-orchestra.mjs', 'dist/miyabi-runner.mjs', 'dist/console.js', 'dist/console.css', 'config/miyabi.yaml', 'config/prompts/codegen.md', 'examples/agents/codegen.mjs', 'examples/backlog/01-config-loader.md', 'deploy/miyabi-orchestra.service', 'package.json']) {
     expect(files, needed).toContain(needed);
   }
   expect(files.filter((file) => /^(src|test|bench|scripts|node_modules)\//.test(file) || file.startsWith('.'))).toEqual([]);

@@ -122,7 +122,7 @@ describe('who may see the console', () => {
   });
 
   it('refuses every page and API without the token when bound off loopback', async () => {
-    for (const path of ['/', '/api/tree', '/api/machines', '/api/dag', '/api/events', '/api/issues/1/history']) {
+    for (const path of ['/', '/api/tree', '/api/machines', '/api/dag', '/api/events', '/api/issues/1/history', '/api/queues', '/api/logs', '/api/agents/codegen-1/output']) {
       expect((await fetch(`${base}${path}`)).status, path).toBe(401);
       expect((await fetch(`${base}${path}`, { headers: { authorization: 'Bearer wrong' } })).status, path).toBe(401);
       // Another loopback address reaches a server bound everywhere: still refused.
@@ -152,9 +152,23 @@ describe('the console on a running orchestra', { timeout: 120_000 }, () => {
     }
   });
 
-  it('serves every machine as a definition', async () => {
-    const body = (await (await get('/api/machines')).json()) as { machines: Array<{ id: string; root: { states: unknown[] } }> };
+  it('serves every machine as a definition, with its graph for the page to lay out', async () => {
+    const body = (await (await get('/api/machines')).json()) as { machines: Array<{ id: string; root: { states: unknown[] } }>; graphs: Record<string, { children: unknown[]; edges: unknown[] }> };
     expect(body.machines.map((machine) => machine.id).sort()).toEqual(['agent-pane', 'health-monitor', 'issue-lifecycle', 'issue-watcher']);
+    expect(Object.keys(body.graphs).sort()).toEqual(body.machines.map((machine) => machine.id).sort());
+    expect(body.graphs['agent-pane']!.edges.length).toBeGreaterThan(5);
+  });
+
+  it('serves the page with its script and style inlined, under a policy that allows no other host', async () => {
+    const response = await fetch(withToken('/'));
+    expect(response.status).toBe(200);
+    const csp = response.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
+    const html = await response.text();
+    expect(html).toMatch(/<script>[^]{100000,}<\/script>/);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
   });
 
   it('streams an agent going idle → busy when a task arrives, and back', async () => {
@@ -171,8 +185,17 @@ describe('the console on a running orchestra', { timeout: 120_000 }, () => {
       const busy = await waitFor(() => client.inspection().find((record) => record.state === 'alive.ready.busy'), { timeoutMs: 30_000, what: 'codegen-1 busy' });
       expect(busy).toMatchObject({ kind: 'snapshot', actor: AGENT_PATH, machine: 'agent-pane', value: { alive: { ready: 'busy' } } });
       await waitFor(() => existsSync(join(holdDir, 'held-1')) || undefined, { what: 'the agent holding #1' });
+      // The queues say who works on what; the agent's output is tailed from its pane log.
+      const queues = (await (await get('/api/queues')).json()) as { roles: Array<{ role: string; running: Array<{ issue: number; agent?: string }>; agents: Array<{ id: string; busy: boolean }> }> };
+      expect(queues.roles).toEqual([expect.objectContaining({ role: 'codegen', capacity: 1, waiting: [], running: [expect.objectContaining({ issue: 1, agent: 'codegen-1', stage: 'codegen' })], agents: [expect.objectContaining({ id: 'codegen-1', busy: true })] })]);
+      const tail = (await (await get('/api/agents/codegen-1/output?lines=50')).json()) as { file: string; offset: number; lines: string[] };
+      expect(tail.lines.some((line) => line.startsWith('=== miyabi task start') && line.includes('"issue":1'))).toBe(true);
       await writeFile(join(holdDir, 'release-1'), '');
       await waitFor(() => client.inspection().find((record) => record.seq > busy.seq && record.state === 'alive.ready.idle'), { timeoutMs: 30_000, what: 'codegen-1 idle again' });
+      // Followed from where the tail ended: only what came since, the task's end among it.
+      const since = (await (await get(`/api/agents/codegen-1/output?file=${tail.file}&offset=${tail.offset}`)).json()) as { lines: string[] };
+      expect(since.lines.some((line) => line.startsWith('=== miyabi task start'))).toBe(false);
+      expect(since.lines.some((line) => line.startsWith('=== miyabi task end') && line.includes('"issue":1'))).toBe(true);
       // Only codegen-1's records (and what it invoked) came through the filter.
       for (const record of client.inspection()) expect(record.actor.startsWith(AGENT_PATH), record.actor).toBe(true);
     } finally {
@@ -193,6 +216,29 @@ describe('the console on a running orchestra', { timeout: 120_000 }, () => {
     const result = body.transitions[2]!;
     expect(result.issue).toMatchObject({ number: 1, stage: 'codegen', role: 'codegen', attempt: 1, agent: 'codegen-1' });
     expect(result.context).toMatchObject({ number: 1, history: [expect.objectContaining({ stage: 'codegen', status: 'success' })] });
+  });
+
+  it('searches the log index as `logs search --json` does, and refuses what the command refuses', async () => {
+    const response = await get('/api/logs?issue=1&limit=5');
+    expect(response.status, await response.clone().text()).toBe(200);
+    const body = (await response.json()) as { query: string; hits: Array<{ issue?: number; file: string }>; ranked: number; windowFull: boolean; indexed: unknown };
+    expect(Object.keys(body).sort()).toEqual(['hits', 'indexed', 'query', 'ranked', 'windowFull']);
+    expect(body.hits.length).toBeGreaterThan(0);
+    expect(body.hits.length).toBeLessThanOrEqual(5);
+    for (const hit of body.hits) expect(hit.issue).toBe(1);
+    expect(body.hits.some((hit) => hit.file.startsWith('agents/codegen-1/'))).toBe(true);
+    const words = (await (await get('/api/logs?q=held')).json()) as { query: string; hits: unknown[] };
+    expect(words.query).toBe('held');
+    for (const [query, flag] of [['', 'QUERY'], ['q=x&limit=0', '--limit'], ['q=x&since=yesterday', '--since'], ['q=x&agent=a%20b', '--agent']] as const) {
+      const refused = await get(`/api/logs?${query}`);
+      expect(refused.status, query).toBe(400);
+      expect(await refused.json()).toMatchObject({ error: 'invalid_search', message: expect.stringContaining(flag) });
+    }
+  });
+
+  it("refuses an agent id that is not one for the agent's output", async () => {
+    expect((await get('/api/agents/..%2F..%2Fetc/output')).status).toBe(400);
+    expect(await (await get('/api/agents/nobody/output')).json()).toEqual({ agent: 'nobody', file: null, offset: 0, lines: [] });
   });
 
   it('serves the dependency graph as `dag show --format json`', async () => {
