@@ -16,11 +16,11 @@ afterEach(async () => {
   await fake?.close();
 });
 
-async function setup(fullPollEvery: number) {
+async function setup(fullPollEvery: number, client: { retries?: number } = {}) {
   fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token: 't' });
   const parsed = parseConfigText(`issues: { source: github, github: { owner: acme, repo: widgets, fullPollEvery: ${fullPollEvery} } }`, 'test.yaml');
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  source = new GitHubIssueSource({ owner: 'acme', repo: 'widgets', baseUrl: fake.url, token: 't', logger: pino({ level: 'silent' }), client: { writeSpacing: false } });
+  source = new GitHubIssueSource({ owner: 'acme', repo: 'widgets', baseUrl: fake.url, token: 't', logger: pino({ level: 'silent' }), client: { writeSpacing: false, ...client } });
   const published: Array<{ type: string; payload: { number?: number; issue?: { number: number }; reason?: string; open?: number[] } }> = [];
   const ignored: string[] = [];
   const watcher = new IssueWatcher({
@@ -32,6 +32,9 @@ async function setup(fullPollEvery: number) {
   });
   return { fake, watcher, published, ignored };
 }
+
+const observedNumbers = (published: Array<{ type: string; payload: { issue?: { number: number } } }>) =>
+  published.filter((message) => message.type === 'issue.observed').map((message) => message.payload.issue!.number);
 
 describe('the issue watcher on GitHub', () => {
   it('reads in full first, then only what changed since the newest change, and in full again every Nth poll', async () => {
@@ -57,6 +60,31 @@ describe('the issue watcher on GitHub', () => {
     // The third poll after the first full one is full again: the scope is published.
     await watcher.poll();
     expect(published.at(-1)).toMatchObject({ type: 'issue.scope', payload: { open: [2] } });
+  });
+
+  it('a `since` poll that failed part way (a 503 reading who labelled one issue) moves nothing on: the next poll reads the same changes and takes the issue', async () => {
+    const { fake, watcher, published } = await setup(10, { retries: 0 });
+    const first = fake.addIssue({ title: 'First', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(first.number, 'miyabi', 'acme');
+    await watcher.poll();
+    // Between full polls: a trusted issue whose labeler cannot be read, then a later change elsewhere.
+    const missed = fake.addIssue({ title: 'Would be missed', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(missed.number, 'miyabi', 'acme');
+    fake.addIssue({ title: 'Changed after it', author: 'acme', authorAssociation: 'OWNER' });
+    fake.fail({ kind: 'server_error', status: 503, method: 'GET', path: new RegExp(`/issues/${missed.number}/events$`) });
+    const failed = await watcher.poll();
+    expect(failed).toMatchObject({ unchanged: false, undecided: 1 });
+    expect(watcher.failures).toBe(1);
+    expect(observedNumbers(published)).toEqual([first.number]);
+
+    const taken = await watcher.poll();
+    expect(taken).toMatchObject({ unchanged: false, undecided: 0 });
+    expect(observedNumbers(published)).toEqual([first.number, missed.number]);
+    expect(watcher.failures).toBe(0);
+    // Both were `since` polls from the same watermark: the failed one did not move it, nor keep its ETag.
+    const since = fake.requestsTo('GET', '/repos/acme/widgets/issues').filter((request) => request.query.includes('since='));
+    expect(since.map((request) => request.status)).toEqual([200, 200]);
+    expect(since[1]!.query).toBe(since[0]!.query);
   });
 
   it('an unchanged backlog costs 304s only, and an issue seen again is not published again', async () => {
