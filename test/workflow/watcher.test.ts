@@ -130,6 +130,35 @@ describe('the issue watcher on GitHub', () => {
     expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: member.number } });
   });
 
+  it('by polling alone, the trigger label removed and applied again within the same second by someone without write access: released at the next poll', async () => {
+    for (const fullPollEvery of [1, 10]) {
+      const { fake, watcher, published } = await setup(fullPollEvery);
+      fake.freezeClock(true);
+      fake.setCollaborator('alice', 'write');
+      fake.setCollaborator('mallory', 'triage');
+      const member = fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
+      fake.labelIssue(member.number, 'miyabi', 'alice');
+      await watcher.poll();
+      await watcher.poll();
+      expect(observedNumbers(published)).toEqual([member.number]);
+      const from = fake.state.requests.length;
+      fake.unlabelIssue(member.number, 'miyabi', 'mallory');
+      fake.labelIssue(member.number, 'miyabi', 'mallory');
+      expect(fake.state.issues.get(member.number)!.updatedAt).toBe(member.createdAt);
+      await watcher.poll();
+      // The issue as GitHub lists it did not change (a 304); its events did.
+      expect(fake.state.requests.slice(from).find((request) => request.path === '/repos/acme/widgets/issues')).toMatchObject({ status: 304 });
+      expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: member.number, reason: expect.stringMatching(/mallory/) } });
+      // Applied again by someone who may write: taken again.
+      fake.unlabelIssue(member.number, 'miyabi', 'alice');
+      fake.labelIssue(member.number, 'miyabi', 'alice');
+      await watcher.poll();
+      expect(observedNumbers(published)).toEqual([member.number, member.number]);
+      await source!.close();
+      await fake.close();
+    }
+  });
+
   it('an author no longer a member, with the same `updated_at` (GitHub does not move it): judged again at the next poll, released', async () => {
     const { fake, watcher, published } = await setup(1);
     fake.freezeClock(true);
