@@ -36,6 +36,18 @@ async function setup(fullPollEvery: number, client: { retries?: number } = {}) {
 const observedNumbers = (published: Array<{ type: string; payload: { issue?: { number: number } } }>) =>
   published.filter((message) => message.type === 'issue.observed').map((message) => message.payload.issue!.number);
 
+/** GitHub's clock stopped; a member's issue labelled by alice (who may write), seen by a first poll; mallory may not write. */
+async function memberLabelledInFrozenTime(fullPollEvery: number) {
+  const parts = await setup(fullPollEvery);
+  parts.fake.freezeClock(true);
+  parts.fake.setCollaborator('alice', 'write');
+  parts.fake.setCollaborator('mallory', 'triage');
+  const member = parts.fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
+  parts.fake.labelIssue(member.number, 'miyabi', 'alice');
+  await parts.watcher.poll();
+  return { ...parts, member };
+}
+
 describe('the issue watcher on GitHub', () => {
   it('reads in full first, then only what changed since the newest change, and in full again every Nth poll', async () => {
     const { fake, watcher, published } = await setup(3);
@@ -114,13 +126,7 @@ describe('the issue watcher on GitHub', () => {
   });
 
   it('by webhook, the trigger label removed and applied again within the same second by someone without write access: judged again, released', async () => {
-    const { fake, watcher, published } = await setup(1);
-    fake.freezeClock(true);
-    fake.setCollaborator('alice', 'write');
-    fake.setCollaborator('mallory', 'triage');
-    const member = fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
-    fake.labelIssue(member.number, 'miyabi', 'alice');
-    await watcher.poll();
+    const { fake, watcher, published, member } = await memberLabelledInFrozenTime(1);
     expect(published.map((message) => message.type)).toContain('issue.observed');
     fake.unlabelIssue(member.number, 'miyabi', 'mallory');
     fake.labelIssue(member.number, 'miyabi', 'mallory');
@@ -132,13 +138,7 @@ describe('the issue watcher on GitHub', () => {
 
   it('by polling alone, the trigger label removed and applied again within the same second by someone without write access: released at the next poll', async () => {
     for (const fullPollEvery of [1, 10]) {
-      const { fake, watcher, published } = await setup(fullPollEvery);
-      fake.freezeClock(true);
-      fake.setCollaborator('alice', 'write');
-      fake.setCollaborator('mallory', 'triage');
-      const member = fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
-      fake.labelIssue(member.number, 'miyabi', 'alice');
-      await watcher.poll();
+      const { fake, watcher, published, member } = await memberLabelledInFrozenTime(fullPollEvery);
       await watcher.poll();
       expect(observedNumbers(published)).toEqual([member.number]);
       const from = fake.state.requests.length;
