@@ -12,7 +12,8 @@
  *   issue.released   the issue was closed, or lost its trigger label or its trust
  *   issue.command    `/miyabi retry` from a trusted commenter (msgId `command:<n>:<comment id>`),
  *                    or the answer to an agent's question (./answers.ts); each comment once for
- *                    good (./comment-commands.ts: `command.<n>.<comment id>` in KV, with retention)
+ *                    good (./comment-commands.ts: `command.<n>.<comment id>` in KV, with retention;
+ *                    the msgId is in the payload too, `id`: the workflow obeys each once)
  * On `miyabi.events.issue.scope` after each full poll that saw a change: every open issue's number
  * that is trusted or not judged yet, so a workflow that restarted (or a watcher that did) releases
  * what left the scope — and never what could not be judged this time.
