@@ -49,6 +49,8 @@ const issueEventSchema = z.discriminatedUnion('kind', [
     by: z.string(),
     /** With `answer`: the answer, untrusted text from a trusted person. */
     text: z.string().max(65_536).optional(),
+    /** The message id (`command:<n>:<comment id>`, `answer:<n>:<comment id>`): obeyed once for good. */
+    id: z.string().max(200).optional(),
   }),
   z.object({ kind: z.literal(ISSUE_SCOPE), open: z.array(z.number().int().positive()) }),
 ]);
@@ -148,8 +150,8 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
               return (await gate.released(event.number)) ? engine!.release(event.number, event.reason) : undefined;
             case ISSUE_COMMAND:
               if (!(await gate.command(event))) return;
-              if (event.command === 'answer') return void (await engine!.answer(event.number, event.text ?? '', event.by));
-              return void (await engine!.retry(event.number, event.by));
+              if (event.command === 'answer') return void (await engine!.answer(event.number, event.text ?? '', event.by, event.id));
+              return void (await engine!.retry(event.number, event.by, event.id));
             case ISSUE_SCOPE: {
               if (!gate.scope(event.open)) return;
               const open = new Set(event.open);

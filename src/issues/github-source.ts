@@ -147,6 +147,10 @@ export class GitHubIssueSource implements IssueSource {
     return this.labels.labeler(number, label);
   }
 
+  labelingEvent(number: number, label: string): Promise<string | undefined> {
+    return this.labels.labelingEvent(number, label);
+  }
+
   comment(number: number, key: string, body: string): Promise<{ posted: boolean }> {
     return this.comments.comment(number, key, body);
   }

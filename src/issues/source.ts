@@ -57,6 +57,8 @@ export interface Labeler {
   hasWriteAccess: boolean | undefined;
   /** Why `hasWriteAccess` is unknown, naming what the token lacks. */
   accessProblem?: string;
+  /** Which labelling this was (`labelingEvent`): another one, even by the same login, is another labeler. */
+  event?: string;
 }
 
 export interface ListResult {
@@ -167,6 +169,13 @@ export interface IssueSource {
   get(number: number): Promise<TrackedIssue | undefined>;
   /** Who applied `label` most recently; undefined when unknown. */
   labeler(number: number, label: string): Promise<Labeler | undefined>;
+  /**
+   * Which labelling applied `label` most recently (its event and who), without asking whether that
+   * person may write: cheap enough to ask at every poll (GitHub: the issue's events, conditionally,
+   * a 304 free of rate limit when no label moved). The same as `labeler(…).event`; undefined when
+   * unknown. Optional: a source without it is asked `labeler` when the issue changed.
+   */
+  labelingEvent?(number: number, label: string): Promise<string | undefined>;
   /** Posts `body` once per `key` (a hidden marker remembers it). Resolves whether or not it was new. */
   comment(number: number, key: string, body: string): Promise<{ posted: boolean }>;
   /**

@@ -321,7 +321,8 @@ export function createGitHubWebhookHandler(options: GitHubWebhookOptions): GitHu
       reply(res, 500, { error: 'handler failed' });
       return;
     }
-    // Handled: a failure to remember it is logged; a redelivery would find the handler's own msgIds and ledger.
+    // Handled: a failure to remember it (or a crash before) is logged; a redelivery is handled again,
+    // and the commands it publishes carry their comment's id, which the workflow obeys once for good.
     await options.deliveries?.add(ledgerKey).catch((error: unknown) =>
       logger.warn({ webhook: context, err: describeError(error) }, 'webhook delivery handled but not remembered durably'),
     );

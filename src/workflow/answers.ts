@@ -100,6 +100,8 @@ export interface AnswerCommand {
   command: 'answer';
   by: string;
   text: string;
+  /** The message id: the workflow obeys each once for good (./obeyed-commands.ts). */
+  id: string;
 }
 
 /** What the watcher remembers of answers: published ones and untrusted replies already reported, by issue. */
@@ -145,8 +147,9 @@ export class AnswerWatch {
   async #publish(number: number, commentId: string, by: string, text: string): Promise<boolean> {
     const published = this.#published.get(number) ?? new Set<string>();
     if (published.has(commentId)) return false;
-    const payload: AnswerCommand = { number, command: 'answer', by, text: promptBody(text) };
-    await this.#options.publish(number, payload, `answer:${number}:${commentId}`);
+    const id = `answer:${number}:${commentId}`;
+    const payload: AnswerCommand = { number, command: 'answer', by, text: promptBody(text), id };
+    await this.#options.publish(number, payload, id);
     published.add(commentId);
     this.#published.set(number, published);
     this.#options.logger.info({ issue: number, by, comment: commentId }, 'answer to the question published');

@@ -4,7 +4,9 @@
  * `command:<n>:<comment id>`); another comment may answer the question an agent asked
  * (./answers.ts). The orchestra's own comments (a key) are neither. Each comment is obeyed once
  * for good: the ledger (`command.<n>.<comment id>`, in the bus's `miyabi-once` KV bucket with
- * retention) makes GitHub's redelivery of it, even days later, a no-op.
+ * retention) makes GitHub's redelivery of it, even days later, a no-op. It is written after the
+ * publish; a crash between the two publishes the command again at the redelivery, with the same
+ * `id`, and the workflow obeys each id once (./obeyed-commands.ts).
  */
 import type { Logger } from 'pino';
 import type { OrchestraConfig } from '../config/schema.ts';
@@ -67,7 +69,10 @@ export class CommentCommands {
       this.#options.onIgnored?.('untrusted_commenter');
       return false;
     }
-    await this.#options.publish(issueSubject(comment.issue), ISSUE_COMMAND, { number: comment.issue, command, by: comment.author }, `command:${comment.issue}:${comment.commentId}`);
+    // Published, then remembered: a crash between the two publishes it again at the redelivery,
+    // with the same id, which the workflow obeys once for good (./obeyed-commands.ts).
+    const id = `command:${comment.issue}:${comment.commentId}`;
+    await this.#options.publish(issueSubject(comment.issue), ISSUE_COMMAND, { number: comment.issue, command, by: comment.author, id }, id);
     await this.#ledger.add(done);
     return true;
   }

@@ -35,6 +35,7 @@ import { summaryRow, type SummaryRow } from './summary.ts';
 import { failedWrites, isSettled, newRecord, relabelEvent, resultEvent } from './intake.ts';
 import { WorkflowKpis, type KpiMetrics } from './kpis.ts';
 import { SerialSteps } from './serial-steps.ts';
+import { obeyOnce } from './obeyed-commands.ts';
 
 export type { LifecycleSnapshot } from './book.ts';
 export type { ObservedIssue } from './record.ts';
@@ -187,30 +188,25 @@ export class Workflow implements Book {
     });
   }
 
-  /** `/miyabi retry` from a trusted commenter: a failed (or done) issue starts again, as a new generation. */
-  retry(number: number, by: string): Promise<boolean> {
-    return this.serially(async () => {
-      const record = this.records.get(number);
-      const snapshot = this.#snapshots.get(number);
-      if (!record || !snapshot || (snapshot.value !== 'failed' && snapshot.value !== 'done')) return false;
+  /** `/miyabi retry` from a trusted commenter: a failed (or done) issue starts again, as a new generation. Each `id` once for good. */
+  retry(number: number, by: string, id?: string): Promise<boolean> {
+    return obeyOnce(this, number, id, async (record, state) => {
+      if (state !== 'failed' && state !== 'done') return false;
       const route = routeIssue(record.issue.labels, this.config.workflow);
       this.log.info({ issue: number, by }, 'retry requested');
       this.#options.metrics?.humanIntervention('retry_command', number);
       await this.#send(record, { type: 'issue.reset', reason: `retry requested by ${by}`, route: route.stages, priority: route.priority, now: this.now() });
-      await this.settle();
       return true;
     });
   }
 
-  /** A trusted person's answer to the question an agent asked; false when the issue is not waiting for one. */
-  answer(number: number, answer: string, by: string): Promise<boolean> {
-    return this.serially(async () => {
-      const record = this.records.get(number);
-      if (!record || this.#snapshots.get(number)?.value !== 'waiting_for_human') return false;
+  /** A trusted person's answer to the question an agent asked; false when the issue is not waiting for one. Each `id` once for good. */
+  answer(number: number, answer: string, by: string, id?: string): Promise<boolean> {
+    return obeyOnce(this, number, id, async (record, state) => {
+      if (state !== 'waiting_for_human') return false;
       this.log.info({ issue: number, by }, 'question answered');
       await this.#send(record, { type: 'issue.answer', answer, by, now: this.now() });
       this.#options.metrics?.humanIntervention('answer', number);
-      await this.settle();
       return true;
     });
   }

@@ -51,6 +51,7 @@ export function newRecord(
     snapshot: issueLifecycleMachine.getPersistedSnapshot(snapshot),
     outbox: [...(previous?.outbox ?? []), ...toEffects(actions, now)],
     discoveredAt: now,
+    ...(previous?.commands ? { commands: previous.commands } : {}),
   };
   return { record, snapshot, route };
 }

@@ -43,6 +43,8 @@ export interface IssueRecord {
   pullRequest?: { number: number; url: string };
   /** Its pull request was merged outside the merge stage (a route without one, a person): the merge commit. */
   mergedOutside?: string;
+  /** Comment commands taken, by message id, newest last (./obeyed-commands.ts): one published again is not obeyed twice. */
+  commands?: string[];
   /** The pull request as it was when the tracker refused the merge (and when, our clock): a change to it is the cue to try again. */
   mergeRefusedAt?: { updatedAt: string; headSha: string; at?: number };
 }

@@ -7,12 +7,16 @@
  * second as another change) would keep a stale verdict for good.
  *
  * Who applied the trigger label is read from the tracker (its events: conditional on GitHub, so
- * free when no label moved). It is read again whenever the issue changed (`updated_at`) and the
- * rest of the key did not — someone may have removed the label and applied it again — except when
- * the caller knows the change cannot have moved the trigger label (a webhook delivery about
- * another label, such as the orchestra's own state labels): then the verdict stands as it was.
- * And whenever the caller knows it moved (a webhook delivery about the trigger label), even with
- * the same `updated_at`: removed and applied again by someone else within one second.
+ * free when no label moved), and the verdict is kept by that labelling too (which event, by whom).
+ * The whole labeler, with whether that person may write, is read again whenever the issue changed
+ * (`updated_at`) or the caller knows the trigger label moved (a webhook delivery about it), even
+ * with the same `updated_at`. Otherwise, for an issue carrying the label, the source is asked only
+ * which labelling applied it last (`labelingEvent`: on GitHub the same conditional events, a 304
+ * free of rate limit) at every look: removed and applied again by someone else within the second
+ * of the issue's last change, the issue the tracker lists is the same to the byte, and only its
+ * events tell. A new labelling is judged again. Not asked when the caller knows the change cannot
+ * have moved the trigger label (a webhook delivery about another label, such as the orchestra's
+ * own state labels): then the verdict stands as it was.
  *
  * A verdict that could not be reached — reading the labeler failed (an outage), or the tracker
  * would not say whether the labeler may write, or does not know yet who applied the label — is
@@ -38,21 +42,27 @@ export type LabelerHint = 'unchanged' | 'moved' | undefined;
 
 export interface TrustVerdictsOptions {
   config: OrchestraConfig;
-  source: Pick<IssueSource, 'labeler'>;
+  source: Pick<IssueSource, 'labeler' | 'labelingEvent'>;
   logger: Logger;
   onIgnored?: (reason: string) => void;
 }
 
 interface Remembered {
   key: string;
+  /** The labelling the verdict was reached with (`Labeler.event`). */
+  labeling: string | undefined;
   updatedAt: string;
-  labeler: Labeler | undefined;
   verdict: TrustVerdict;
 }
 
-/** Everything a verdict depends on but the labeler. */
-export function trustKey(issue: TrackedIssue, triggerLabel: string): string {
-  return JSON.stringify([issue.labels.includes(triggerLabel), issue.author, issue.authorAssociation, issue.authorIsBot]);
+/**
+ * Everything a verdict depends on: whether the issue carries the trigger label, its author (login,
+ * association, bot-ness) and, when it carries the label, which labelling applied it (`labeling`:
+ * the event and who; whether that person may write is read with it).
+ */
+export function trustKey(issue: TrackedIssue, triggerLabel: string, labeling: string | undefined): string {
+  const triggered = issue.labels.includes(triggerLabel);
+  return JSON.stringify([triggered, issue.author, issue.authorAssociation, issue.authorIsBot, triggered ? (labeling ?? null) : null]);
 }
 
 export class TrustVerdicts {
@@ -77,24 +87,32 @@ export class TrustVerdicts {
 
   async judge(issue: TrackedIssue, hint?: LabelerHint): Promise<Judged> {
     const { triggerLabel, trust } = this.#options.config.workflow;
-    const key = trustKey(issue, triggerLabel);
+    const { source } = this.#options;
+    const triggered = issue.labels.includes(triggerLabel);
     const remembered = this.#remembered.get(issue.number);
-    if (remembered?.key === key && hint !== 'moved' && (remembered.updatedAt === issue.updatedAt || hint === 'unchanged')) {
-      return { verdict: remembered.verdict, decided: true };
+    const same = remembered !== undefined && hint !== 'moved' && (remembered.updatedAt === issue.updatedAt || hint === 'unchanged');
+    if (same && trustKey(issue, triggerLabel, remembered.labeling) === remembered.key) {
+      if (hint === 'unchanged' || !triggered || !source.labelingEvent) return { verdict: remembered.verdict, decided: true };
+      let labeling: string | undefined;
+      try {
+        labeling = await source.labelingEvent(issue.number, triggerLabel);
+      } catch (error) {
+        return this.#unread(issue, error);
+      }
+      if (labeling === remembered.labeling) return { verdict: remembered.verdict, decided: true };
     }
     let labeler: Labeler | undefined;
-    if (issue.labels.includes(triggerLabel)) {
+    if (triggered) {
       try {
-        labeler = await this.#options.source.labeler(issue.number, triggerLabel);
+        labeler = await source.labeler(issue.number, triggerLabel);
       } catch (error) {
-        const problem = `who applied "${triggerLabel}" to #${issue.number} could not be read: ${describeError(error)}`;
-        this.#tell(issue, key, 'problem', () => this.#options.logger.warn({ issue: issue.number }, `issue not judged yet; looked at again next poll: ${problem}`));
-        return { verdict: { trusted: false, reason: 'unknown_labeler', detail: problem }, decided: false, problem };
+        return this.#unread(issue, error);
       }
     }
+    const key = trustKey(issue, triggerLabel, labeler?.event);
     const verdict = judgeIssue(issue, labeler, triggerLabel, trust);
     const decided = verdict.trusted || verdict.reason !== 'unknown_labeler';
-    if (decided) this.#remembered.set(issue.number, { key, updatedAt: issue.updatedAt, labeler, verdict });
+    if (decided) this.#remembered.set(issue.number, { key, labeling: labeler?.event, updatedAt: issue.updatedAt, verdict });
     else this.#remembered.delete(issue.number);
     if (!verdict.trusted) {
       this.#tell(issue, key, verdict.reason, () => {
@@ -107,6 +125,15 @@ export class TrustVerdicts {
       });
     }
     return decided ? { verdict, decided } : { verdict, decided, problem: verdict.detail };
+  }
+
+  /** Who applied the trigger label could not be read (an outage): not judged yet. */
+  #unread(issue: TrackedIssue, error: unknown): Judged {
+    const { triggerLabel } = this.#options.config.workflow;
+    const problem = `who applied "${triggerLabel}" to #${issue.number} could not be read: ${describeError(error)}`;
+    const key = trustKey(issue, triggerLabel, this.#remembered.get(issue.number)?.labeling);
+    this.#tell(issue, key, 'problem', () => this.#options.logger.warn({ issue: issue.number }, `issue not judged yet; looked at again next poll: ${problem}`));
+    return { verdict: { trusted: false, reason: 'unknown_labeler', detail: problem }, decided: false, problem };
   }
 
   /** Once per issue version and outcome. */

@@ -34,6 +34,7 @@ export interface IssueCommandEvent {
   command: 'retry' | 'answer';
   by: string;
   text?: string;
+  id?: string;
 }
 
 const KEPT_SCOPES = 16;

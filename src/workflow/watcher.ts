@@ -12,7 +12,8 @@
  *   issue.released   the issue was closed, or lost its trigger label or its trust
  *   issue.command    `/miyabi retry` from a trusted commenter (msgId `command:<n>:<comment id>`),
  *                    or the answer to an agent's question (./answers.ts); each comment once for
- *                    good (./comment-commands.ts: `command.<n>.<comment id>` in KV, with retention)
+ *                    good (./comment-commands.ts: `command.<n>.<comment id>` in KV, with retention;
+ *                    the msgId is in the payload too, `id`: the workflow obeys each once)
  * On `miyabi.events.issue.scope` after each full poll that saw a change: every open issue's number
  * that is trusted or not judged yet, so a workflow that restarted (or a watcher that did) releases
  * what left the scope — and never what could not be judged this time.
@@ -84,6 +85,8 @@ export class IssueWatcher {
   readonly #commands: CommentCommands;
   /** Waiting issues whose comments could not be read: looked at again at the next poll. */
   readonly #unread = new Set<number>();
+  /** Open issues carrying the trigger label, as last seen: their labelling is asked at every poll. */
+  readonly #triggered = new Map<number, TrackedIssue>();
 
   constructor(options: WatcherOptions) {
     this.#options = options;
@@ -150,6 +153,8 @@ export class IssueWatcher {
     }
     const listing = await source.listOpen();
     if (listing.issues === undefined) return this.#unchanged(listing);
+    const listed = new Set(listing.issues.map((issue) => issue.number));
+    for (const number of this.#triggered.keys()) if (!listed.has(number)) this.#triggered.delete(number);
     const scope = new Map<number, string>();
     /** Undecided issues count as in scope for the workflow: not released for what is not known. */
     const unknown: number[] = [];
@@ -189,6 +194,7 @@ export class IssueWatcher {
     const tally = { observed: 0, ignored: 0, undecided: 0, problem: undefined as string | undefined };
     const waiting: number[] = [];
     for (const issue of listing.issues) {
+      if (issue.state !== 'open') this.#triggered.delete(issue.number);
       const seen = issue.state === 'open' ? await this.#see(issue) : ({ kind: 'ignored', reason: 'closed on the tracker' } as const);
       if (seen.kind === 'undecided') {
         tally.undecided += 1;
@@ -204,8 +210,35 @@ export class IssueWatcher {
       if (issue.state === 'open') tally.ignored += 1;
       if (this.#inScope.delete(issue.number)) await this.#release(issue.number, seen.reason);
     }
+    await this.#relabelled(new Set(listing.issues.map((issue) => issue.number)), tally);
     await this.#lookForAnswers(waiting);
     return this.#complete(listing, listing.issues, tally);
+  }
+
+  /**
+   * The open issues carrying the trigger label that this poll's listing did not show (all of them
+   * after a 304, the unchanged ones of a `since` poll), judged again: their labelling is asked
+   * (./trust-verdicts.ts; on GitHub a conditional read, a 304 when no label moved). The trigger
+   * label removed and applied again by someone else within the second of the issue's last change
+   * leaves the issue GitHub lists the same to the byte; only its events tell.
+   */
+  async #relabelled(listed: ReadonlySet<number>, tally: Tally): Promise<boolean> {
+    let changed = false;
+    for (const [number, issue] of [...this.#triggered]) {
+      if (listed.has(number)) continue;
+      const before = this.#inScope.get(number);
+      const seen = await this.#see(issue);
+      if (seen.kind === 'undecided') {
+        tally.undecided += 1;
+        tally.problem ??= seen.problem;
+      } else if (seen.kind === 'ignored') {
+        if (this.#inScope.delete(number)) await this.#release(number, seen.reason);
+      } else {
+        this.#inScope.set(number, seen.version);
+      }
+      changed ||= this.#inScope.get(number) !== before;
+    }
+    return changed;
   }
 
   /**
@@ -213,6 +246,8 @@ export class IssueWatcher {
    * lookup it needed failed: neither published nor released.
    */
   async #see(issue: TrackedIssue, hint?: LabelerHint): Promise<Seen> {
+    if (issue.labels.includes(this.#options.config.workflow.triggerLabel)) this.#triggered.set(issue.number, issue);
+    else this.#triggered.delete(issue.number);
     const judged = await this.#verdicts.judge(issue, hint);
     if (!judged.decided) return { kind: 'undecided', problem: judged.problem ?? 'not judged' };
     if (!judged.verdict.trusted) return { kind: 'ignored', reason: judged.verdict.detail };
@@ -230,12 +265,18 @@ export class IssueWatcher {
     return { kind: 'observed', version };
   }
 
-  /** Nothing changed since the last complete listing. */
+  /**
+   * The listing is as it was at the last complete poll: kept (a 304 stays a 304). Who labelled the
+   * triggered issues is asked all the same; one that could not be read makes the poll not complete.
+   */
   async #unchanged(listing: ListResult): Promise<PollOutcome> {
+    const tally: Tally = { observed: 0, ignored: 0, undecided: 0 };
+    const changed = await this.#relabelled(new Set(), tally);
     await this.#lookForAnswers([]);
     listing.commit?.();
+    if (tally.undecided > 0) return { unchanged: false, ...tally };
     this.#polls += 1;
-    return { unchanged: true, observed: 0, ignored: 0, undecided: 0 };
+    return { unchanged: !changed, observed: 0, ignored: 0, undecided: 0 };
   }
 
   /**
@@ -243,7 +284,7 @@ export class IssueWatcher {
    * from its newest change. One with an issue not judged is neither: the next poll reads the same
    * changes again (and never as "unchanged").
    */
-  #complete(listing: ListResult, issues: readonly TrackedIssue[], tally: Omit<PollOutcome, 'unchanged'>): PollOutcome {
+  #complete(listing: ListResult, issues: readonly TrackedIssue[], tally: Tally): PollOutcome {
     const outcome: PollOutcome = { unchanged: false, observed: tally.observed, ignored: tally.ignored, undecided: tally.undecided };
     if (tally.undecided > 0) return { ...outcome, ...(tally.problem === undefined ? {} : { problem: tally.problem }) };
     listing.commit?.();
@@ -259,6 +300,7 @@ export class IssueWatcher {
    */
   async issueEvent(issue: TrackedIssue, change: { action?: string; label?: string } = {}): Promise<void> {
     if (issue.state === 'closed') {
+      this.#triggered.delete(issue.number);
       if (this.#inScope.delete(issue.number)) await this.#release(issue.number, 'closed on the tracker');
       return;
     }
@@ -327,5 +369,6 @@ export async function deliverWebhookEvent(watcher: IssueWatcher, event: GitHubWe
   }
 }
 
+type Tally = Omit<PollOutcome, 'unchanged'>;
 type Seen = { kind: 'observed'; version: string } | { kind: 'ignored'; reason: string } | { kind: 'undecided'; problem: string };
 

@@ -152,11 +152,20 @@ describe('labeler', () => {
     github.labelIssue(issue.number, 'miyabi:ready', 'stranger');
     const issues = source(github);
 
-    expect(await issues.labeler(issue.number, 'miyabi:ready')).toEqual({ login: 'stranger', isBot: false, hasWriteAccess: false });
+    const first = await issues.labeler(issue.number, 'miyabi:ready');
+    expect(first).toEqual({ login: 'stranger', isBot: false, hasWriteAccess: false, event: expect.stringMatching(/:stranger$/) });
+    expect(await issues.labelingEvent(issue.number, 'miyabi:ready')).toBe(first!.event);
 
+    // Removed and applied again by someone else: another labelling, told apart without a permission read.
     github.unlabelIssue(issue.number, 'miyabi:ready', 'stranger');
     github.labelIssue(issue.number, 'miyabi:ready', 'maya');
-    expect(await issues.labeler(issue.number, 'MIYABI:READY')).toEqual({ login: 'maya', isBot: false, hasWriteAccess: true });
+    const relabelled = await issues.labelingEvent(issue.number, 'miyabi:ready');
+    expect(relabelled).toMatch(/:maya$/);
+    expect(github.requestsTo('GET', `/repos/${owner}/${repo}/collaborators/maya/permission`)).toHaveLength(0);
+    expect(await issues.labeler(issue.number, 'MIYABI:READY')).toEqual({ login: 'maya', isBot: false, hasWriteAccess: true, event: relabelled });
+    // Asked again with no label moved: a 304, free.
+    expect(await issues.labelingEvent(issue.number, 'miyabi:ready')).toBe(relabelled);
+    expect(github.state.requests.at(-1)).toMatchObject({ status: 304, counted: false });
 
     github.labelIssue(issue.number, 'other', 'tri');
     expect(await issues.labeler(issue.number, 'other')).toMatchObject({ login: 'tri', hasWriteAccess: false });
@@ -188,7 +197,7 @@ describe('labeler', () => {
     const issue = github.addIssue({});
     github.labelIssue(issue.number, 'go', 'helper[bot]');
     github.state.users.delete('helper[bot]');
-    expect(await source(github).labeler(issue.number, 'go')).toEqual({ login: 'helper[bot]', isBot: true, hasWriteAccess: false });
+    expect(await source(github).labeler(issue.number, 'go')).toMatchObject({ login: 'helper[bot]', isBot: true, hasWriteAccess: false });
   });
 
   it('pages through the events of a busy issue', async () => {

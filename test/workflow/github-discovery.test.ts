@@ -85,6 +85,25 @@ describe('no issue missed on GitHub', { timeout: 60_000 }, () => {
     expect(contextOf(test, routed.number).route.map((stage) => stage.stage)).toEqual(['codegen', 'pr', 'merge']);
   });
 
+  it('by polling alone, within one second: the trigger label removed and applied again by someone without write access releases the running issue', async () => {
+    fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
+    fake.freezeClock(true);
+    fake.setCollaborator('mallory', 'triage');
+    holds = await tempDir('miyabi-held-');
+    const held = holds.path;
+    const issue = trustedIssue(fake, 'Relabelled');
+    // No webhook: polling is all the orchestra has.
+    test = await startTestOrchestra({ backend: 'process', agents: holdingAgents(held), config: githubConfig(fake, { ci: noCi }) });
+    await waitFor(() => existsSync(join(held, `held-${issue.number}`)), { timeoutMs: 20_000, what: 'codegen running' });
+    const agentPid = Number(readFileSync(join(held, `held-${issue.number}`), 'utf8'));
+    fake.unlabelIssue(issue.number, 'miyabi', 'mallory');
+    fake.labelIssue(issue.number, 'miyabi', 'mallory');
+    expect(fake.state.issues.get(issue.number)!.updatedAt).toBe(issue.createdAt);
+    await waitState(test, issue.number, 'released', 10_000);
+    await waitFor(() => !alive(agentPid), { what: 'its agent stopped' });
+    expect(contextOf(test, issue.number).reason).toMatch(/mallory/);
+  });
+
   it('by webhook, within one second: a route label after the trigger label is the route, and the trigger label removed stops the agent', async () => {
     fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token });
     fake.freezeClock(true);

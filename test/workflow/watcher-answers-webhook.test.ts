@@ -142,10 +142,10 @@ describe('answers by webhook', () => {
         subject: 'miyabi.events.issue.12',
         msgId: 'answer:12:503',
         type: 'issue.command',
-        payload: { number: 12, command: 'answer', by: 'acme', text: 'JSON, please.' },
+        payload: { number: 12, command: 'answer', by: 'acme', text: 'JSON, please.', id: 'answer:12:503' },
       },
-      { subject: 'miyabi.events.issue.13', msgId: 'answer:13:505', type: 'issue.command', payload: { number: 13, command: 'answer', by: 'maya', text: 'YAML' } },
-      { subject: 'miyabi.events.issue.13', msgId: 'command:13:506', type: 'issue.command', payload: { number: 13, command: 'retry', by: 'acme' } },
+      { subject: 'miyabi.events.issue.13', msgId: 'answer:13:505', type: 'issue.command', payload: { number: 13, command: 'answer', by: 'maya', text: 'YAML', id: 'answer:13:505' } },
+      { subject: 'miyabi.events.issue.13', msgId: 'command:13:506', type: 'issue.command', payload: { number: 13, command: 'retry', by: 'acme', id: 'command:13:506' } },
     ]);
     expect(ignored).toEqual(['untrusted_commenter', 'untrusted_commenter']);
     expect(warnings).toEqual(['reply to a question from an untrusted commenter ignored', 'reply to a question from an untrusted commenter ignored']);
@@ -180,7 +180,7 @@ describe('answers by webhook', () => {
         subject: `miyabi.events.issue.${issue.number}`,
         msgId: `answer:${issue.number}:${reply.id}`,
         type: 'issue.command',
-        payload: { number: issue.number, command: 'answer', by: 'acme', text: 'JSON, please.' },
+        payload: { number: issue.number, command: 'answer', by: 'acme', text: 'JSON, please.', id: `answer:${issue.number}:${reply.id}` },
       },
     ]);
   });

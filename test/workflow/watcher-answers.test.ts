@@ -74,7 +74,7 @@ describe('answers on GitHub, by polling', () => {
       {
         subject: `miyabi.events.issue.${number}`,
         type: 'issue.command',
-        payload: { number, command: 'answer', by: 'acme', text: 'JSON, please.' },
+        payload: { number, command: 'answer', by: 'acme', text: 'JSON, please.', id: `answer:${number}:${reply.id}` },
         msgId: `answer:${number}:${reply.id}`,
       },
     ]);
@@ -203,7 +203,7 @@ describe('answers on the local source', () => {
       {
         subject: 'miyabi.events.issue.1',
         type: 'issue.command',
-        payload: { number: 1, command: 'answer', by: 'ren', text: 'JSON, please.' },
+        payload: { number: 1, command: 'answer', by: 'ren', text: 'JSON, please.', id: 'answer:1:f2' },
         msgId: 'answer:1:f2',
       },
     ]);

@@ -16,11 +16,11 @@ afterEach(async () => {
   await fake?.close();
 });
 
-async function setup(fullPollEvery: number) {
+async function setup(fullPollEvery: number, client: { retries?: number } = {}) {
   fake = await startFakeGitHub({ owner: 'acme', repo: 'widgets', token: 't' });
   const parsed = parseConfigText(`issues: { source: github, github: { owner: acme, repo: widgets, fullPollEvery: ${fullPollEvery} } }`, 'test.yaml');
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
-  source = new GitHubIssueSource({ owner: 'acme', repo: 'widgets', baseUrl: fake.url, token: 't', logger: pino({ level: 'silent' }), client: { writeSpacing: false } });
+  source = new GitHubIssueSource({ owner: 'acme', repo: 'widgets', baseUrl: fake.url, token: 't', logger: pino({ level: 'silent' }), client: { writeSpacing: false, ...client } });
   const published: Array<{ type: string; payload: { number?: number; issue?: { number: number }; reason?: string; open?: number[] } }> = [];
   const ignored: string[] = [];
   const watcher = new IssueWatcher({
@@ -31,6 +31,21 @@ async function setup(fullPollEvery: number) {
     onIgnored: (reason) => ignored.push(reason),
   });
   return { fake, watcher, published, ignored };
+}
+
+const observedNumbers = (published: Array<{ type: string; payload: { issue?: { number: number } } }>) =>
+  published.filter((message) => message.type === 'issue.observed').map((message) => message.payload.issue!.number);
+
+/** GitHub's clock stopped; a member's issue labelled by alice (who may write), seen by a first poll; mallory may not write. */
+async function memberLabelledInFrozenTime(fullPollEvery: number) {
+  const parts = await setup(fullPollEvery);
+  parts.fake.freezeClock(true);
+  parts.fake.setCollaborator('alice', 'write');
+  parts.fake.setCollaborator('mallory', 'triage');
+  const member = parts.fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
+  parts.fake.labelIssue(member.number, 'miyabi', 'alice');
+  await parts.watcher.poll();
+  return { ...parts, member };
 }
 
 describe('the issue watcher on GitHub', () => {
@@ -57,6 +72,31 @@ describe('the issue watcher on GitHub', () => {
     // The third poll after the first full one is full again: the scope is published.
     await watcher.poll();
     expect(published.at(-1)).toMatchObject({ type: 'issue.scope', payload: { open: [2] } });
+  });
+
+  it('a `since` poll that failed part way (a 503 reading who labelled one issue) moves nothing on: the next poll reads the same changes and takes the issue', async () => {
+    const { fake, watcher, published } = await setup(10, { retries: 0 });
+    const first = fake.addIssue({ title: 'First', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(first.number, 'miyabi', 'acme');
+    await watcher.poll();
+    // Between full polls: a trusted issue whose labeler cannot be read, then a later change elsewhere.
+    const missed = fake.addIssue({ title: 'Would be missed', author: 'acme', authorAssociation: 'OWNER' });
+    fake.labelIssue(missed.number, 'miyabi', 'acme');
+    fake.addIssue({ title: 'Changed after it', author: 'acme', authorAssociation: 'OWNER' });
+    fake.fail({ kind: 'server_error', status: 503, method: 'GET', path: new RegExp(`/issues/${missed.number}/events$`) });
+    const failed = await watcher.poll();
+    expect(failed).toMatchObject({ unchanged: false, undecided: 1 });
+    expect(watcher.failures).toBe(1);
+    expect(observedNumbers(published)).toEqual([first.number]);
+
+    const taken = await watcher.poll();
+    expect(taken).toMatchObject({ unchanged: false, undecided: 0 });
+    expect(observedNumbers(published)).toEqual([first.number, missed.number]);
+    expect(watcher.failures).toBe(0);
+    // Both were `since` polls from the same watermark: the failed one did not move it, nor keep its ETag.
+    const since = fake.requestsTo('GET', '/repos/acme/widgets/issues').filter((request) => request.query.includes('since='));
+    expect(since.map((request) => request.status)).toEqual([200, 200]);
+    expect(since[1]!.query).toBe(since[0]!.query);
   });
 
   it('an unchanged backlog costs 304s only, and an issue seen again is not published again', async () => {
@@ -86,13 +126,7 @@ describe('the issue watcher on GitHub', () => {
   });
 
   it('by webhook, the trigger label removed and applied again within the same second by someone without write access: judged again, released', async () => {
-    const { fake, watcher, published } = await setup(1);
-    fake.freezeClock(true);
-    fake.setCollaborator('alice', 'write');
-    fake.setCollaborator('mallory', 'triage');
-    const member = fake.addIssue({ title: 'Member', author: 'alice', authorAssociation: 'MEMBER' });
-    fake.labelIssue(member.number, 'miyabi', 'alice');
-    await watcher.poll();
+    const { fake, watcher, published, member } = await memberLabelledInFrozenTime(1);
     expect(published.map((message) => message.type)).toContain('issue.observed');
     fake.unlabelIssue(member.number, 'miyabi', 'mallory');
     fake.labelIssue(member.number, 'miyabi', 'mallory');
@@ -100,6 +134,29 @@ describe('the issue watcher on GitHub', () => {
     expect(issue.updatedAt).toBe(member.createdAt);
     await watcher.issueEvent(issue, { action: 'labeled', label: 'miyabi' });
     expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: member.number } });
+  });
+
+  it('by polling alone, the trigger label removed and applied again within the same second by someone without write access: released at the next poll', async () => {
+    for (const fullPollEvery of [1, 10]) {
+      const { fake, watcher, published, member } = await memberLabelledInFrozenTime(fullPollEvery);
+      await watcher.poll();
+      expect(observedNumbers(published)).toEqual([member.number]);
+      const from = fake.state.requests.length;
+      fake.unlabelIssue(member.number, 'miyabi', 'mallory');
+      fake.labelIssue(member.number, 'miyabi', 'mallory');
+      expect(fake.state.issues.get(member.number)!.updatedAt).toBe(member.createdAt);
+      await watcher.poll();
+      // The issue as GitHub lists it did not change (a 304); its events did.
+      expect(fake.state.requests.slice(from).find((request) => request.path === '/repos/acme/widgets/issues')).toMatchObject({ status: 304 });
+      expect(published.at(-1)).toMatchObject({ type: 'issue.released', payload: { number: member.number, reason: expect.stringMatching(/mallory/) } });
+      // Applied again by someone who may write: taken again.
+      fake.unlabelIssue(member.number, 'miyabi', 'alice');
+      fake.labelIssue(member.number, 'miyabi', 'alice');
+      await watcher.poll();
+      expect(observedNumbers(published)).toEqual([member.number, member.number]);
+      await source!.close();
+      await fake.close();
+    }
   });
 
   it('an author no longer a member, with the same `updated_at` (GitHub does not move it): judged again at the next poll, released', async () => {

@@ -26,6 +26,7 @@ import { ConditionalLists } from './pages.ts';
 import type { GitHubRepo } from './repo.ts';
 
 export interface EventJson {
+  id?: number;
   event?: string;
   created_at?: string;
   label?: { name?: string };
@@ -51,20 +52,36 @@ export class GitHubLabels {
   async labeler(number: number, label: string): Promise<Labeler | undefined> {
     const { github } = this;
     return github.call(`reading who labeled #${number} ${label}`, async () => {
-      let events: EventJson[];
-      try {
-        events = await this.eventsOf(number);
-      } catch (error) {
-        if (gitHubStatus(error) === 404 || gitHubStatus(error) === 410) return undefined;
-        throw error;
-      }
-      const event = appliedBy(events, label, await this.ownLoginIfRestored(events, label));
+      const event = await this.lastLabeling(number, label);
       if (event === undefined) return undefined;
       const login = event.actor?.login;
-      if (login === undefined) return { login: 'ghost', isBot: false, hasWriteAccess: false };
+      if (login === undefined) return { login: 'ghost', isBot: false, hasWriteAccess: false, event: labelingOf(event) };
       const access = await this.access.writeAccess(login);
-      return { login, isBot: isBotUser(event.actor), hasWriteAccess: access.hasWriteAccess, ...(access.problem ? { accessProblem: access.problem } : {}) };
+      return {
+        login,
+        isBot: isBotUser(event.actor),
+        hasWriteAccess: access.hasWriteAccess,
+        ...(access.problem ? { accessProblem: access.problem } : {}),
+        event: labelingOf(event),
+      };
     });
+  }
+
+  /** Which labelling applied `label` last: the events alone (conditionally: a 304 when no label moved), no permission lookup. */
+  async labelingEvent(number: number, label: string): Promise<string | undefined> {
+    const event = await this.github.call(`reading who labeled #${number} ${label}`, () => this.lastLabeling(number, label));
+    return event === undefined ? undefined : labelingOf(event);
+  }
+
+  private async lastLabeling(number: number, label: string): Promise<EventJson | undefined> {
+    let events: EventJson[];
+    try {
+      events = await this.eventsOf(number);
+    } catch (error) {
+      if (gitHubStatus(error) === 404 || gitHubStatus(error) === 410) return undefined;
+      throw error;
+    }
+    return appliedBy(events, label, await this.ownLoginIfRestored(events, label));
   }
 
   async setExclusiveLabel(number: number, family: readonly string[], label: string | undefined): Promise<void> {
@@ -162,6 +179,9 @@ export class GitHubLabels {
     });
   }
 }
+
+/** A labelling's identity: its event and who applied it. */
+const labelingOf = (event: EventJson): string => `${event.id ?? event.created_at ?? ''}:${event.actor?.login ?? 'ghost'}`;
 
 /**
  * The event that applied `label` last, passing over each `unlabeled` then `labeled` pair of it by
