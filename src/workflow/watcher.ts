@@ -8,7 +8,9 @@
  *   issue.observed   a trusted open issue; msgId `observed:<n>:<version>` (its content and its
  *                    labels but the state labels: `issueVersion`), so the same issue seen by
  *                    polling and by a webhook within the duplicate window is handled once, and a
- *                    label added later (a route label) is published again
+ *                    label added later (a route label) is published again; after a release by
+ *                    this watcher `…:after-release-<token>`, so an issue taken again (the label
+ *                    back) within the duplicate window is not dropped as a duplicate
  *   issue.released   the issue was closed, or lost its trigger label or its trust
  *   issue.command    `/miyabi retry` from a trusted commenter (msgId `command:<n>:<comment id>`),
  *                    or the answer to an agent's question (./answers.ts); each comment once for
@@ -71,6 +73,8 @@ export class IssueWatcher {
   readonly #options: WatcherOptions;
   /** Trusted open issues of the last poll, with their version (content and labels: `issueVersion`). */
   #inScope = new Map<number, string>();
+  /** Each issue this watcher released, and a token of its last release (see #observe). */
+  readonly #releases = new Map<number, string>();
   readonly #verdicts: TrustVerdicts;
   #polls = 0;
   /** Polls in a row that failed or were not complete; and why the last one was not. */
@@ -342,14 +346,19 @@ export class IssueWatcher {
 
   async #observe(observed: ObservedIssue, version: string): Promise<void> {
     const { number } = observed.issue;
-    await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${version}`);
+    // Taken again after a release, the same version needs a msgId of its own: within the bus's
+    // duplicate window the first one's would be dropped, and the issue missed.
+    const released = this.#releases.get(number);
+    await this.#options.publish(issueSubject(number), ISSUE_OBSERVED, observed, `observed:${number}:${version}${released === undefined ? '' : `:after-release-${released}`}`);
   }
 
   /** A failed publish fails the poll (logged by the actor): the next full poll releases it again. */
   async #release(number: number, reason: string): Promise<void> {
     this.#answers.forget(number);
     this.#dependencies.forget(number);
-    await this.#options.publish(issueSubject(number), ISSUE_RELEASED, { number, reason }, `released:${number}:${Date.now()}`);
+    const token = Date.now().toString(36);
+    this.#releases.set(number, token);
+    await this.#options.publish(issueSubject(number), ISSUE_RELEASED, { number, reason }, `released:${number}:${token}`);
   }
 }
 

@@ -21,13 +21,13 @@ async function setup(fullPollEvery: number, client: { retries?: number } = {}) {
   const parsed = parseConfigText(`issues: { source: github, github: { owner: acme, repo: widgets, fullPollEvery: ${fullPollEvery} } }`, 'test.yaml');
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
   source = new GitHubIssueSource({ owner: 'acme', repo: 'widgets', baseUrl: fake.url, token: 't', logger: pino({ level: 'silent' }), client: { writeSpacing: false, ...client } });
-  const published: Array<{ type: string; payload: { number?: number; issue?: { number: number }; reason?: string; open?: number[] } }> = [];
+  const published: Array<{ type: string; msgId?: string; payload: { number?: number; issue?: { number: number }; reason?: string; open?: number[] } }> = [];
   const ignored: string[] = [];
   const watcher = new IssueWatcher({
     config: parsed.config,
     source,
     logger: pino({ level: 'silent' }),
-    publish: async (_subject, type, payload) => void published.push({ type, payload: payload as never }),
+    publish: async (_subject, type, payload, msgId) => void published.push({ type, msgId, payload: payload as never }),
     onIgnored: (reason) => ignored.push(reason),
   });
   return { fake, watcher, published, ignored };
@@ -154,6 +154,11 @@ describe('the issue watcher on GitHub', () => {
       fake.labelIssue(member.number, 'miyabi', 'alice');
       await watcher.poll();
       expect(observedNumbers(published)).toEqual([member.number, member.number]);
+      // The same version as before the release, yet a message of its own: the bus would drop a
+      // repeated msgId within its duplicate window, and the issue would be missed.
+      const [first, again] = published.filter((message) => message.type === 'issue.observed').map((message) => message.msgId);
+      expect(again).not.toBe(first);
+      expect(again).toMatch(new RegExp(`^${first}:after-release-`));
       await source!.close();
       await fake.close();
     }
