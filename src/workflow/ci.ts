@@ -27,6 +27,8 @@ export type CiVerdict =
   | { kind: 'error'; reason: string };
 
 export class CiJudge {
+  /** Aborted when the orchestra stops: a running `ci.command` is stopped with it, not left behind. */
+  readonly #stopping = new AbortController();
   constructor(
     private readonly options: {
       config: OrchestraConfig;
@@ -36,6 +38,11 @@ export class CiJudge {
       now(): number;
     },
   ) {}
+
+  /** Stops a `ci.command` that runs (its process group); what it would have said is not recorded. */
+  stop(): void {
+    this.#stopping.abort();
+  }
 
   async judge(record: IssueRecord, context: LifecycleContext, branch: string, headSha: string): Promise<CiVerdict> {
     const { source, config } = this.options;
@@ -72,7 +79,10 @@ export class CiJudge {
       command,
       values: { worktree, issue: record.number, branch, baseBranch: workspace.baseBranch, headSha },
       timeoutMs: config.workflow.ci.timeoutMs,
+      signal: this.#stopping.signal,
     });
+    // Stopped with the orchestra: no verdict, nothing recorded; the next start runs it again.
+    if (this.#stopping.signal.aborted) return { kind: 'pending', reason: 'the orchestra is stopping: the CI command runs again at the next start' };
     if (run.code) return { kind: 'error', reason: `${run.code}: ${run.reason}` };
     const excerpt = run.status === 'success' ? [] : [...run.logTail.slice(-CI_LOG_TAIL_LINES), `(${run.reason})`];
     await store.markEffect(ledger, { status: run.status, excerpt });

@@ -258,6 +258,7 @@ export class Workflow implements Book {
 
   /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
   async close(): Promise<void> {
+    this.#merges.stop();
     await this.#steps.close();
     await this.background.settledWithin(CLOSE_WAIT_MS);
   }

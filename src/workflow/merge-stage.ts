@@ -55,6 +55,11 @@ export class MergeStage {
     this.#ci = new CiJudge(options);
   }
 
+  /** The orchestra stops: a CI command that runs stops too (./ci.ts). */
+  stop(): void {
+    this.#ci.stop();
+  }
+
   /** Whether the orchestra merges by itself: `workflow.merge.auto`, by default on for the local source only. */
   get auto(): boolean {
     const { config, source } = this.#options;

@@ -29,6 +29,11 @@ export class MergeRunner {
     private readonly metrics: Pick<WorkflowMetrics, 'mergeStage'> | undefined,
   ) {}
 
+  /** The orchestra stops: what the merge stage runs (a CI command) stops with it. */
+  stop(): void {
+    this.stage.stop();
+  }
+
   /** Look at the issue at `at` (now: 0). */
   schedule(issue: number, at = 0): void {
     this.#due.set(issue, at);

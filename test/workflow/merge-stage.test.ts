@@ -9,11 +9,17 @@
  * two such issues conflict at the second merge; `demo:ci-fail-once` leaves `ci: red` in the
  * issue's file until a CI round.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { processAlive } from '../../src/infra/os/process.ts';
 import { startTestOrchestra, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 import {
   exampleAgent,
+  exampleCi,
+  gated,
   git,
   isAncestor,
   issueFiles,
@@ -159,5 +165,21 @@ describe('the merge stage, local source', { timeout: 120_000 }, () => {
     } finally {
       await test.stop();
     }
+  });
+
+  it('a ci.command running when the orchestra stops is stopped with it, not left behind', async () => {
+    const gates = await mkdtemp(join(tmpdir(), 'miyabi-ci-gates-'));
+    await writeFile(join(gates, 'ci-1.hold'), '');
+    const test = await start({ ci: { pollIntervalMs: 200, command: gated(gates, 'ci-{issue}', exampleCi) } }, issueFiles([{ number: 1, title: 'Held in CI' }]));
+    let pid: number;
+    try {
+      const waiting = await waitFor(() => readFile(join(gates, 'ci-1.waiting'), 'utf8').catch(() => undefined), { timeoutMs: 60_000, what: "#1's CI command running" });
+      pid = Number(waiting.trim());
+      expect(processAlive(pid)).toBe(true);
+    } finally {
+      await test.stop();
+    }
+    // Its process group is gone with the orchestra (it waited for a file that never came).
+    await waitFor(() => !processAlive(pid), { timeoutMs: 10_000, what: 'the CI command stopped' }).finally(() => rm(gates, { recursive: true, force: true }));
   });
 });
