@@ -90,6 +90,8 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
   const stop = async () => {
     stopping = true;
     clearInterval(ticker);
+    // A handler in flight may wait on a step that waits on a CI command: stopped before waiting.
+    engine?.interrupt();
     await Promise.all(subscriptions.map((subscription) => subscription.stop()));
     await engine?.close();
     if (resources.workflow === engine) resources.workflow = undefined;

@@ -257,8 +257,13 @@ export class Workflow implements Book {
   }
 
   /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
-  async close(): Promise<void> {
+  /** Stops what may run for long (a CI command), first, so that a stop waits on nothing of it. */
+  interrupt(): void {
     this.#merges.stop();
+  }
+
+  async close(): Promise<void> {
+    this.interrupt();
     await this.#steps.close();
     await this.background.settledWithin(CLOSE_WAIT_MS);
   }
