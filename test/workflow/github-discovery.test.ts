@@ -94,13 +94,13 @@ describe('no issue missed on GitHub', { timeout: 60_000 }, () => {
     const issue = trustedIssue(fake, 'Relabelled');
     // No webhook: polling is all the orchestra has.
     test = await startTestOrchestra({ backend: 'process', agents: holdingAgents(held), config: githubConfig(fake, { ci: noCi }) });
-    await waitFor(() => existsSync(join(held, `held-${issue.number}`)), { timeoutMs: 20_000, what: 'codegen running' });
+    await waitFor(() => existsSync(join(held, `held-${issue.number}`)), { timeoutMs: 60_000, what: 'codegen running' });
     const agentPid = Number(readFileSync(join(held, `held-${issue.number}`), 'utf8'));
     fake.unlabelIssue(issue.number, 'miyabi', 'mallory');
     fake.labelIssue(issue.number, 'miyabi', 'mallory');
     expect(fake.state.issues.get(issue.number)!.updatedAt).toBe(issue.createdAt);
-    await waitState(test, issue.number, 'released', 10_000);
-    await waitFor(() => !alive(agentPid), { what: 'its agent stopped' });
+    await waitState(test, issue.number, 'released', 30_000);
+    await waitFor(() => !alive(agentPid), { timeoutMs: 30_000, what: 'its agent stopped' });
     expect(contextOf(test, issue.number).reason).toMatch(/mallory/);
   });
 
