@@ -1,9 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { actorLogger, createLogger, flushLogger, REDACTED } from '../../src/infra/observe/logger.ts';
+import pino, { type Logger } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { actorLogger, createLogger, flushLogger, REDACTED, secretScrubber } from '../../src/infra/observe/logger.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -161,5 +163,112 @@ describe('createLogger', () => {
     logger.fatal('nothing');
     await flushLogger(logger);
     expect(await readFile(file, 'utf8')).toBe('');
+  });
+
+  it('appends to an existing file, which it creates readable by its owner only', async () => {
+    const kept = join(dir, 'kept.log');
+    await writeFile(kept, '{"msg":"from an earlier run"}\n');
+    const earlier = createLogger({ level: 'info', filePath: kept, stdout: false });
+    earlier.info('next run');
+    await flushLogger(earlier);
+    expect((await linesOf(kept)).map((l) => l.msg)).toEqual(['from an earlier run', 'next run']);
+
+    const fresh = join(dir, 'fresh.log');
+    const logger = createLogger({ level: 'info', filePath: fresh, stdout: false });
+    logger.info('first');
+    await flushLogger(logger);
+    expect((await stat(fresh)).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes a line to the file before the call returns, so a crash right after loses nothing', () => {
+    const file = join(dir, 'sync.log');
+    const logger = createLogger({ level: 'info', filePath: file, stdout: false });
+    logger.info('last words');
+    expect(fs.readFileSync(file, 'utf8')).toContain('"msg":"last words"');
+  });
+
+  it('writes the stdout copy to file descriptor 1 by default, before the call returns', () => {
+    // fd 1 is the test runner's: the write is intercepted (and not passed on) to be seen.
+    const toStdout: string[] = [];
+    const writeSync = fs.writeSync;
+    const intercept = (fd: number, data: string, ...rest: never[]) => {
+      if (fd !== 1) return writeSync(fd, data, ...rest);
+      toStdout.push(String(data));
+      return Buffer.byteLength(String(data));
+    };
+    const spy = vi.spyOn(fs, 'writeSync').mockImplementation(intercept as typeof fs.writeSync);
+    try {
+      const logger = createLogger({ level: 'info' });
+      logger.info('to the terminal');
+      expect(toStdout.join('')).toContain('"msg":"to the terminal"');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('changes nothing else when no secrets and no extra paths are given', async () => {
+    // Among the samples, the filler text a mutation tool puts into an empty list: a logger that
+    // invented a secret or a redact path out of nothing would censor it.
+    const out = capture();
+    const logger = createLogger({ level: 'info', stdout: out.stream });
+    const sample = 'Stryker was here';
+    logger.info({ [sample]: sample, note: 'plain', list: [sample] }, `${sample}: nothing secret`);
+    await flushLogger(logger);
+    expect(out.lines()[0]).toMatchObject({
+      [sample]: sample,
+      note: 'plain',
+      list: [sample],
+      msg: `${sample}: nothing secret`,
+    });
+  });
+
+  it('flushes a destination that buffers, given as the stdout copy', async () => {
+    const file = join(dir, 'buffered.log');
+    // Sync, but held until 4 KiB are gathered: only a flush writes a short line out.
+    const buffered = pino.destination({ dest: file, sync: true, minLength: 4096 });
+    try {
+      const logger = createLogger({ level: 'info', stdout: buffered });
+      logger.info('held back');
+      expect(fs.readFileSync(file, 'utf8')).toBe('');
+      await flushLogger(logger);
+      expect(fs.readFileSync(file, 'utf8')).toContain('"msg":"held back"');
+    } finally {
+      buffered.destroy();
+    }
+  });
+
+  it("ends each destination when the logger's streams are ended, one without flushSync too", () => {
+    // pino's multistream flushes (where it can) then ends each destination; a Node Writable has
+    // end() but no flushSync().
+    const out = capture();
+    const logger = createLogger({ level: 'info', stdout: out.stream });
+    logger.info('before the end');
+    destinationsOf(logger).end();
+    expect(out.stream.writableEnded).toBe(true);
+    expect(out.lines().map((l) => l.msg)).toEqual(['before the end']);
+  });
+});
+
+/** The logger's own destination (pino's multistream), as pino exposes it. */
+function destinationsOf(logger: Logger): { end(): void } {
+  return (logger as unknown as Record<symbol, { end(): void }>)[pino.symbols.streamSym]!;
+}
+
+describe('secretScrubber', () => {
+  it('replaces the longest secret first, so one that holds another goes whole', () => {
+    // Given shortest first on purpose: a scrubber that kept that order would leave "-suffix".
+    const scrub = secretScrubber(['abc123', 'abc123-suffix'])!;
+    const line = '{"msg":"x abc123-suffix y abc123 z"}';
+    expect(scrub(line)).toBe(`{"msg":"x ${REDACTED} y ${REDACTED} z"}`);
+  });
+
+  it('returns a line without any secret as it is', () => {
+    const scrub = secretScrubber(['s3cr3t-value'])!;
+    expect(scrub('{"msg":"nothing to hide","n":1}')).toBe('{"msg":"nothing to hide","n":1}');
+  });
+
+  it('is none at all when there is no secret to look for', () => {
+    expect(secretScrubber([])).toBeUndefined();
+    expect(secretScrubber(['', ''])).toBeUndefined();
   });
 });
