@@ -35,6 +35,34 @@ describe('ordering', () => {
     expect(ids(sorted)).toEqual(['b', 'a', 'c', 'd', 'e']);
   });
 
+  it('equal priority, deadline and age: the lower id first, whatever the order they came in', () => {
+    const queue = new TaskQueue({ capacity: { codegen: 2 }, agingMs: 0 });
+    for (const id of ['t3', 't2', 't1']) queue.enqueue(task(id, { enqueuedAt: 5 }));
+    expect(ids(queue.queued(10))).toEqual(['t1', 't2', 't3']);
+    expect(ids(queue.take(10))).toEqual(['t1', 't2']);
+    // The comparator itself, both ways and on a tie: Array.prototype.sort needs it consistent.
+    const [first, second] = [task('t1'), task('t2')];
+    expect(compareTasks(first, second, 10, 0)).toBeLessThan(0);
+    expect(compareTasks(second, first, 10, 0)).toBeGreaterThan(0);
+    expect(compareTasks(first, task('t1'), 10, 0)).toBe(0);
+  });
+
+  it('the earlier deadline goes first even when the other task is older and has the lower id', () => {
+    const older = task('a', { deadline: 5 * hour, enqueuedAt: 1 });
+    const urgent = task('b', { deadline: 4 * hour, enqueuedAt: 9 });
+    expect(compareTasks(urgent, older, 10, 0)).toBeLessThan(0);
+    expect(compareTasks(older, urgent, 10, 0)).toBeGreaterThan(0);
+  });
+
+  it('the queue listing is in start order, not in the order the tasks came in', () => {
+    const queue = new TaskQueue({ capacity: {}, agingMs: 0 });
+    queue.enqueue(task('p3', { priority: 3, enqueuedAt: 0 }));
+    queue.enqueue(task('p0-late', { priority: 0, enqueuedAt: 2 }));
+    queue.enqueue(task('p1', { priority: 1, enqueuedAt: 1 }));
+    queue.enqueue(task('p0-early', { priority: 0, enqueuedAt: 1 }));
+    expect(ids(queue.queued(10))).toEqual(['p0-early', 'p0-late', 'p1', 'p3']);
+  });
+
   it('the SLA deadline comes from the config list, the last entry past it', () => {
     const slaMs = [hour, 4 * hour];
     expect(slaDeadline(0, 100, slaMs)).toBe(100 + hour);
@@ -117,5 +145,43 @@ describe('capacity', () => {
     expect(ids(queue.take(0))).toEqual(['b']);
     queue.finished('b');
     expect(ids(queue.take(0))).toEqual(['a']);
+  });
+
+  it('a task marked running twice (restored twice) takes one slot, not two', () => {
+    const queue = new TaskQueue({ capacity: { codegen: 1 }, agingMs: 0 });
+    queue.markRunning(task('a'));
+    queue.markRunning(task('a'));
+    expect(queue.running('codegen')).toBe(1);
+    expect(queue.running()).toBe(1);
+    queue.enqueue(task('b'));
+    queue.finished('a');
+    expect(queue.running('codegen')).toBe(0);
+    expect(ids(queue.take(0))).toEqual(['b']);
+  });
+
+  it('a role at or past its capacity takes nothing until enough of its tasks finish', () => {
+    // Past it: tasks restored as running after a restart with a lowered maximum.
+    const queue = new TaskQueue({ capacity: { codegen: 1 }, agingMs: 0 });
+    queue.markRunning(task('a'));
+    queue.markRunning(task('b'));
+    queue.markRunning(task('c'));
+    queue.enqueue(task('d'));
+    expect(queue.take(0)).toEqual([]);
+    queue.finished('a');
+    expect(queue.take(0)).toEqual([]);
+    queue.finished('b');
+    expect(queue.take(0)).toEqual([]);
+    expect(ids(queue.queued(0))).toEqual(['d']);
+    queue.finished('c');
+    expect(ids(queue.take(0))).toEqual(['d']);
+  });
+
+  it('a role takes only its free slots: capacity minus what already runs', () => {
+    const queue = new TaskQueue({ capacity: { codegen: 3 }, agingMs: 0 });
+    queue.markRunning(task('running'));
+    for (const id of ['q1', 'q2', 'q3', 'q4']) queue.enqueue(task(id));
+    expect(ids(queue.take(0))).toEqual(['q1', 'q2']);
+    expect(queue.running('codegen')).toBe(3);
+    expect(ids(queue.queued(0))).toEqual(['q3', 'q4']);
   });
 });
