@@ -17,13 +17,14 @@
  * within 3× the floor. Quantiles are interpolated between the nearest samples.
  */
 import { execa } from 'execa';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { resultSubject, type TaskResult } from '../src/runner/task-message.ts';
 import { startTestOrchestra } from '../test/support/orchestra.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { quantile, readStamps, type Stamp } from './stamps.ts';
 import type { BenchRow } from './types.ts';
 
 /** 31 issues: 30 merge handoffs and 62 stage handoffs, so p99 is more than the slowest one. */
@@ -32,34 +33,6 @@ const ROUNDS = 40;
 const SPAWNS = 30;
 const ROLES = ['codegen', 'review', 'pr'] as const;
 const agentScript = join(import.meta.dirname, 'fixtures', 'stamp-agent.mjs');
-
-interface Stamp {
-  event: 'start' | 'end';
-  at: number;
-  issue: number;
-  stage: string;
-}
-
-/** Linear interpolation between the nearest ranks (R's type 7). */
-function quantile(values: readonly number[], q: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const position = q * (sorted.length - 1);
-  const below = Math.floor(position);
-  const above = Math.min(sorted.length - 1, below + 1);
-  return sorted[below]! + (sorted[above]! - sorted[below]!) * (position - below);
-}
-
-/** Every stamp the agents left in their task directories. */
-async function readStamps(dataDir: string): Promise<Stamp[]> {
-  const tasks = join(dataDir, 'tasks');
-  const stamps: Stamp[] = [];
-  for (const dir of await readdir(tasks)) {
-    const text = await readFile(join(tasks, dir, 'bench-stamps.jsonl'), 'utf8').catch(() => '');
-    for (const line of text.split('\n').filter(Boolean)) stamps.push(JSON.parse(line) as Stamp);
-  }
-  return stamps;
-}
 
 async function chain(): Promise<{ stages: number[]; merges: number[] }> {
   const agent = { command: ['node', agentScript], min: 1, max: 1 };

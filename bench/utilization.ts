@@ -12,28 +12,18 @@
  * The plan's KPI asks for more than 80 % busy; the issue's goal is 95 %. What an idle gap holds:
  * the result published and stepped, the next task pulled, its worktree made, the agent spawned.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { flattenTree } from '../src/supervisor/tree.ts';
 import { startTestOrchestra } from '../test/support/orchestra.ts';
 import { waitFor } from '../test/support/wait.ts';
+import { quantile, readStamps, type Stamp } from './stamps.ts';
 import type { BenchRow } from './types.ts';
 
 const AGENTS = 4;
 const ISSUES = Number(process.env.MIYABI_BENCH_UTILIZATION_ISSUES ?? 400);
 const WORK_MS = 200;
 const agentScript = join(import.meta.dirname, 'fixtures', 'timed-agent.mjs');
-
-interface Stamp {
-  event: 'start' | 'end';
-  at: number;
-  issue: number;
-}
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}
 
 /** Each start after the first AGENTS takes the earliest end before it not yet taken. */
 export function idleGaps(stamps: readonly Stamp[], agents: number): number[] {
@@ -64,16 +54,7 @@ async function run(): Promise<{ stamps: Stamp[]; elapsedMs: number }> {
       await writeFile(join(issues, `${number}.md`), `---\nnumber: ${number}\ntitle: Work ${number}\nlabels: [miyabi]\n---\nBench.\n`);
     }
     const started = Date.now();
-    // Each agent notes its stamps in its task directory (the sandbox hides the rest of the data).
-    const tasks = join(test.dataDir, 'tasks');
-    const read = async () => {
-      const stamps: Stamp[] = [];
-      for (const task of await readdir(tasks).catch(() => [] as string[])) {
-        const text = await readFile(join(tasks, task, 'bench-stamps.jsonl'), 'utf8').catch(() => '');
-        for (const line of text.split('\n').filter(Boolean)) stamps.push(JSON.parse(line) as Stamp);
-      }
-      return stamps;
-    };
+    const read = () => readStamps(test.dataDir);
     await waitFor(async () => (await read()).filter((stamp) => stamp.event === 'end').length >= ISSUES, { timeoutMs: 600_000, intervalMs: 500, what: `${ISSUES} tasks` });
     return { stamps: await read(), elapsedMs: Date.now() - started };
   } finally {

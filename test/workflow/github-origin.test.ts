@@ -37,6 +37,7 @@ import {
 } from '../support/github-orchestra.ts';
 import { startTestOrchestra, type TestOrchestra } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
+import { git, isAncestor } from '../support/workflow-run.ts';
 
 beforeAll(githubEnv);
 
@@ -52,9 +53,6 @@ afterEach(async () => {
   dir = undefined;
 });
 
-const git = async (cwd: string, ...args: string[]) => (await execa('git', args, { cwd })).stdout.trim();
-const isAncestor = async (cwd: string, ancestor: string, descendant: string) =>
-  (await execa('git', ['merge-base', '--is-ancestor', ancestor, descendant], { cwd, reject: false })).exitCode === 0;
 
 /** A bare repository as origin, the fake GitHub serving it; answers its path. */
 async function githubWithOrigin(): Promise<string> {
