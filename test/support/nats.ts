@@ -31,7 +31,8 @@ export interface TestNatsServer {
 const running = new Set<NatsServerProcess>();
 let exitHookInstalled = false;
 
-function track(server: NatsServerProcess): NatsServerProcess {
+/** Every server started by a test helper is tracked here, and SIGKILLed at exit if still running. */
+export function trackNatsServer(server: NatsServerProcess): NatsServerProcess {
   running.add(server);
   void server.exited.then(() => running.delete(server));
   if (!exitHookInstalled) {
@@ -54,7 +55,7 @@ export async function startNatsServer(options: { serverName?: string; config?: s
   const storeDir = await mkdtemp(path.join(tmpdir(), 'miyabi-nats-'));
   const configFile = options.config === undefined ? undefined : path.join(storeDir, 'test-server.conf');
   if (configFile !== undefined) await writeFile(configFile, options.config!);
-  let current = track(await spawnNatsServer({ storeDir, serverName: options.serverName, configFile }));
+  let current = trackNatsServer(await spawnNatsServer({ storeDir, serverName: options.serverName, configFile }));
   const port = current.port;
   let stopped = false;
 
@@ -76,7 +77,7 @@ export async function startNatsServer(options: { serverName?: string; config?: s
     kill: () => current.kill(),
     async restart() {
       await current.stop(5_000);
-      current = track(await spawnNatsServer({ storeDir, port, serverName: options.serverName, configFile }));
+      current = trackNatsServer(await spawnNatsServer({ storeDir, port, serverName: options.serverName, configFile }));
     },
     [Symbol.asyncDispose]: stop,
   };
