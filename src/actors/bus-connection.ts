@@ -6,6 +6,7 @@
  * closes for good; ordinary reconnects are the client's job and do not restart anything.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { busTopologyOf } from '../config/bus-topology.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { Bus } from '../infra/bus/bus.ts';
 import { connectNats } from '../infra/nats/connection.ts';
@@ -55,7 +56,7 @@ export const busConnectionLogic = fromRuntime<BusConnectionInput>(({ resources }
       sender: 'orchestra',
       logger,
       observer: resources.busObserver,
-      topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes },
+      topology: busTopologyOf(config),
     });
     await bus.ensureTopology();
     // The console's history is not worth failing the bus for: without it, only live events.

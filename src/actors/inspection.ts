@@ -114,7 +114,7 @@ export class InspectionHub {
   async connect(nc: NatsConnection): Promise<void> {
     if (!this.enabled) return;
     const { history } = this.#config.console;
-    await ensureInspectionStream(await jetstreamManager(nc), { maxAgeMs: history.maxAgeMs, maxBytes: history.maxBytes, storage: this.#config.bus.storage }, this.#logger);
+    await ensureInspectionStream(await jetstreamManager(nc), { maxAgeMs: history.maxAgeMs, maxBytes: history.maxBytes, storage: this.#config.bus.storage, replicas: this.#config.cluster.replicas }, this.#logger);
     this.#connection = nc;
     this.publisher.attach((subject, data) => nc.publish(subject, data));
   }

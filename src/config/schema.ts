@@ -20,6 +20,7 @@ import { pathField } from './fields.ts';
 import { agentsSection } from './sections/agents.ts';
 import { budgetSection } from './sections/budget.ts';
 import { consoleSection } from './sections/console.ts';
+import { clusterSection } from './sections/cluster.ts';
 import { busSection, httpSection, logSection, natsSection } from './sections/infra.ts';
 import { issuesSection } from './sections/issues.ts';
 import { panesSection, workspaceSection } from './sections/panes.ts';
@@ -32,6 +33,7 @@ export const configSchema = z
     dataDir: pathField('Directory of the run file, the logs and the embedded NATS store').default('.miyabi'),
     nats: natsSection,
     bus: busSection,
+    cluster: clusterSection,
     http: httpSection,
     console: consoleSection,
     log: logSection,
@@ -49,6 +51,13 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (config.cluster.replicas > 1 && config.nats.urls.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cluster', 'replicas'],
+        message: `${config.cluster.replicas} replicas need a NATS cluster in nats.urls: the embedded nats-server is one server and holds one replica`,
+      });
+    }
     for (const role of Object.keys(config.budget.daily.roles)) {
       if (!(role in config.agents)) ctx.addIssue({ code: 'custom', path: ['budget', 'daily', 'roles', role], message: `no agent role ${role} in agents` });
     }

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import { runAgent } from '../agents/run-agent.ts';
 import { AgentErrorCodes } from '../agents/errors.ts';
 import { runTimeoutMs, taskOverBudget } from '../agents/task-budget.ts';
+import { busTopologyOf } from '../config/bus-topology.ts';
 import { repoDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { backoffDelayMs } from '../backoff.ts';
@@ -92,7 +93,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   const bus = new Bus(nc, {
     sender: agentId,
     logger,
-    topology: { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes },
+    topology: busTopologyOf(config),
   });
   const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees') });
   const paneLog = new PaneLog({

@@ -46,6 +46,7 @@ let counter = 0;
 export function uniqueTopology(storage: 'file' | 'memory' = 'memory'): BusTopologyOptions & {
   prefix: string;
   streams: { tasks: string; events: string; dlq: string };
+  kvBucket: string;
 } {
   const id = `t${process.pid}x${++counter}`;
   return {

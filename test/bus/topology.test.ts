@@ -24,6 +24,8 @@ describe('bus topology', () => {
         storage: 'file',
         retention: 'limits',
         duplicate_window: 90_000_000_000,
+        // One server, one replica: a single node is as it was before clusters (#16).
+        num_replicas: 1,
       });
     }
     const kv = await bus.kv();
@@ -34,6 +36,10 @@ describe('bus topology', () => {
     // one entry per key, kept a week — longer than GitHub lets anyone redeliver (three days).
     const once = (await (await bus.once()).status()).streamInfo.config;
     expect(once).toMatchObject({ storage: 'file', max_msgs_per_subject: 1, max_age: 7 * 24 * 3_600 * 1e9 });
+    // The leader lease's bucket is a cluster's alone: a single node's topology has none.
+    const buckets = await (await jsm.streams.names()).next();
+    expect(buckets).not.toContain(`KV_${topology.kvBucket}-cluster`);
+    expect(buckets).toContain(`KV_${topology.kvBucket}`);
   });
 
   it('is idempotent: again, and from another bus, nothing fails and nothing changes', async () => {

@@ -31,6 +31,7 @@ import {
   deadLetterSubject,
   ensureConsumer,
   ensureKv,
+  ensureLeaseKv,
   ensureOnceKv,
   ensureStream,
   resolveTopology,
@@ -98,6 +99,7 @@ export class Bus {
   readonly #manager: () => Promise<JetStreamManager>;
   readonly #kv: () => Promise<KV>;
   readonly #once: () => Promise<KV>;
+  readonly #lease: () => Promise<KV>;
   #closed = false;
 
   constructor(nc: NatsConnection, options: BusOptions) {
@@ -118,6 +120,7 @@ export class Bus {
     );
     this.#kv = keptUntilFailed(async () => ensureKv(nc, await this.#manager(), this.topology, this.#log));
     this.#once = keptUntilFailed(async () => ensureOnceKv(nc, await this.#manager(), this.topology, this.#log));
+    this.#lease = keptUntilFailed(async () => ensureLeaseKv(nc, await this.#manager(), this.topology, this.#log));
   }
 
   /** Creates the streams and the KV bucket, or checks and updates them; safe to run at every start. */
@@ -223,6 +226,11 @@ export class Bus {
   /** The ledger of what must happen once for good (webhook deliveries, comment commands): entries expire. */
   once(): Promise<KV> {
     return this.#once();
+  }
+
+  /** The bucket of a cluster's leader lease (created if missing; never by ensureTopology: a single node has none). */
+  lease(): Promise<KV> {
+    return this.#lease();
   }
 
   /** Streams with their counts and consumers, for `bus streams`. */

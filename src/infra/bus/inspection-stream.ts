@@ -30,6 +30,8 @@ export interface InspectionStreamOptions {
   maxAgeMs: number;
   maxBytes: number;
   storage?: 'file' | 'memory';
+  /** Default 1: a single server. */
+  replicas?: number;
 }
 
 /** `miyabi.inspect.>` */
@@ -45,7 +47,7 @@ export function inspectionStreamConfig(options: InspectionStreamOptions): Wanted
     duplicate_window: 0,
     max_age: options.maxAgeMs * 1_000_000,
     max_bytes: options.maxBytes,
-    num_replicas: 1,
+    num_replicas: options.replicas ?? 1,
   };
 }
 

@@ -9,10 +9,13 @@
  * | KV miyabi-state| (`$KV.miyabi-state.>`) | durable state                                 |
  * | KV miyabi-once | (`$KV.miyabi-once.>`) | what must happen once for good (a webhook       |
  * |                |                   | delivery, a comment command), kept `onceMaxAgeMs` |
+ * | KV miyabi-cluster | (`$KV.miyabi-cluster.>`) | the leader lease of a cluster; made only by   |
+ * |                |                   | a node that takes part in one (docs/CLUSTER.md)    |
  *
  * Limits retention (messages stay until `maxAgeMs`, so an operator can read what was done),
  * file storage unless told otherwise, and a duplicate window on every stream (Nats-Msg-Id dedupe).
- * Every stream and bucket is bounded by age and by size (`maxBytes`). What happens at the size
+ * Every stream and bucket has `replicas` replicas (1 on a single server; 3 on a NATS cluster
+ * survives the loss of one server of three) and is bounded by age and by size (`maxBytes`). What happens at the size
  * limit is chosen per stream (`DISCARD`, docs/BUS.md "Limits"): the tasks and events streams
  * refuse a new message (discard new: the publisher sees the error and retries, and nothing a
  * consumer has not read is dropped), the dead letters drop their oldest (discard old: they are
@@ -50,12 +53,15 @@ export interface BusTopology {
   onceBucket: string;
   /** Longer than GitHub lets anyone redeliver a webhook delivery (3 days). */
   onceMaxAgeMs: number;
+  /** The leader lease of a cluster (src/cluster/leader-lease.ts): one key, one entry kept. */
+  leaseBucket: string;
   storage: 'file' | 'memory';
   duplicateWindowMs: number;
   /** Per stream; 0 keeps messages forever. */
   maxAgeMs: { tasks: number; events: number; dlq: number };
-  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger); -1 is unlimited. */
-  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number };
+  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's); -1 is unlimited. */
+  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number };
+  /** Of every stream and KV bucket. */
   replicas: number;
 }
 
@@ -74,20 +80,22 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   kvBucket: 'miyabi-state',
   onceBucket: 'miyabi-once',
   onceMaxAgeMs: 7 * DAY_MS,
+  leaseBucket: 'miyabi-cluster',
   storage: 'file',
   duplicateWindowMs: 120_000,
   maxAgeMs: { tasks: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS },
-  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB },
+  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB },
   replicas: 1,
 };
 
-const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1 };
+const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1 };
 
 export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
   return {
     ...DEFAULT_BUS_TOPOLOGY,
     // A topology of its own (a test's) gets a ledger of its own beside its state bucket.
     onceBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.onceBucket : `${options.kvBucket}-once`,
+    leaseBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.leaseBucket : `${options.kvBucket}-cluster`,
     ...options,
     streams: { ...DEFAULT_BUS_TOPOLOGY.streams, ...options.streams },
     maxAgeMs: { ...DEFAULT_BUS_TOPOLOGY.maxAgeMs, ...options.maxAgeMs },
@@ -301,6 +309,11 @@ export async function ensureOnceKv(nc: NatsConnection, jsm: JetStreamManager, to
   return ensureBucket(nc, jsm, topology, { bucket: topology.onceBucket, history: 1, maxAgeMs: topology.onceMaxAgeMs, maxBytes: topology.maxBytes.once }, logger);
 }
 
+/** Creates (or opens) the bucket of the leader lease: the latest entry of each key is all that counts. */
+export async function ensureLeaseKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
+  return ensureBucket(nc, jsm, topology, { bucket: topology.leaseBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.lease }, logger);
+}
+
 async function ensureBucket(
   nc: NatsConnection,
   jsm: JetStreamManager,
@@ -321,10 +334,12 @@ async function ensureBucket(
     const config = status.streamInfo.config;
     const wantedStorage = topology.storage === 'memory' ? StorageType.Memory : StorageType.File;
     if (config.storage !== wantedStorage) throw conflictError(what, [`storage ${config.storage} (wanted ${wantedStorage})`]);
-    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number } = {};
+    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number; num_replicas?: number } = {};
     if (config.duplicate_window !== nanos(topology.duplicateWindowMs)) updates.duplicate_window = nanos(topology.duplicateWindowMs);
     if (config.max_age !== nanos(wanted.maxAgeMs)) updates.max_age = nanos(wanted.maxAgeMs);
     if (config.max_bytes !== wanted.maxBytes) updates.max_bytes = wanted.maxBytes;
+    // A bucket made before the node joined a cluster (one replica) gets the cluster's count.
+    if (config.num_replicas !== topology.replicas) updates.num_replicas = topology.replicas;
     if (Object.keys(updates).length > 0) {
       await jsm.streams.update(config.name, updates);
       logger?.info({ bucket: wanted.bucket, stream: config.name, updated: Object.keys(updates) }, 'bus KV bucket updated');

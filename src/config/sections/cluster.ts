@@ -1,0 +1,37 @@
+/**
+ * Config section of scale-out (docs/CLUSTER.md): this node's name, the replica count of the
+ * streams and KV buckets, and the leader lease. With the defaults (one replica) a single node
+ * runs exactly as before; several replicas need a NATS cluster in `nats.urls` (checked by the
+ * schema: the embedded nats-server is one server).
+ */
+import { z } from 'zod';
+import { millis } from '../fields.ts';
+
+export const clusterSection = z
+  .object({
+    node: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, "-" or "_" (at most 64): the name is part of KV values and log lines')
+      .optional()
+      .describe('This node\'s name in the cluster, unique among the nodes (the lease names its holder by it). Unset: the host name'),
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(1)
+      .describe('Replicas of every stream and KV bucket (JetStream allows 1 to 5); 3 survives the loss of one NATS server of three. More than 1 needs a NATS cluster of at least as many servers in nats.urls'),
+    leaseTtlMs: millis(
+      'How long the leader\'s lease lasts without a renewal: a node that stops renewing (dead, paused, cut off) is replaced after at most this plus one poll (a third of it)',
+      10_000,
+      300,
+    ),
+  })
+  .strict()
+  .prefault({})
+  .describe('Several orchestra nodes on one NATS JetStream cluster (docs/CLUSTER.md): replicas and the leader lease');
+
+/** How often a node reads (and its holder renews) the lease: three polls to a TTL, so one lost renewal never costs the lease. */
+export function leasePollMs(leaseTtlMs: number): number {
+  return Math.max(100, Math.floor(leaseTtlMs / 3));
+}
