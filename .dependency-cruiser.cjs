@@ -20,7 +20,7 @@ const infra = (name) => dir(`infra/${name}`);
 const RUNNER_ENTRY = '^src/runner/main\\.ts$';
 
 const workflowMay = [ROOT, dir('infra'), dir('agents'), dir('config'), dir('machines'), dir('issues'), dir('runner')];
-const actorsMay = [...workflowMay, dir('supervisor'), dir('workflow'), dir('logs')];
+const actorsMay = [...workflowMay, dir('supervisor'), dir('workflow'), dir('logs'), dir('cluster')];
 
 const layers = [
   { name: 'root', from: ROOT, may: [] },
@@ -40,6 +40,8 @@ const layers = [
   { name: 'issues', from: dir('issues'), may: [ROOT, dir('config')] },
   { name: 'logs', from: dir('logs'), may: [ROOT, dir('infra')] },
   { name: 'runner', from: dir('runner'), except: RUNNER_ENTRY, may: [ROOT, dir('infra'), dir('agents'), dir('config')] },
+  // The leader lease of a cluster: decisions from machines, the KV from the bus; nothing of issues or the workflow.
+  { name: 'cluster', from: dir('cluster'), may: [ROOT, dir('infra'), dir('config'), dir('machines')] },
   { name: 'workflow', from: dir('workflow'), may: workflowMay },
   { name: 'actors', from: dir('actors'), may: actorsMay },
   { name: 'orchestra', from: dir('orchestra'), may: [...actorsMay, dir('actors')] },

@@ -114,6 +114,10 @@ export const ErrorCodes = {
   InspectionHistoryMissing: 'inspection_history_missing',
   /** A log search whose query FTS5 cannot parse, or with nothing to search for (src/logs). */
   LogQueryInvalid: 'log_query_invalid',
+  /** A write fenced by the leader lease, refused: this node does not lead that epoch, or was deposed (src/cluster/leader-lease.ts). */
+  LeaseLost: 'lease_lost',
+  /** A write fenced by the leader lease, held back: the lease could not be confirmed (no answer from its bucket). */
+  LeaseUnconfirmed: 'lease_unconfirmed',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -34,6 +34,8 @@ describe('streams and KV buckets on a cluster', () => {
       const info = await jsm.streams.info(name);
       expect({ name, replicas: info.config.num_replicas, peers: 1 + (info.cluster?.replicas?.length ?? 0) }).toEqual({ name, replicas: 3, peers: 3 });
     }
+    // The lease is read from its stream's leader only: a replica behind it would answer a stale lease.
+    expect((await jsm.streams.info(`KV_${topology.kvBucket}-cluster`)).config.allow_direct).toBe(false);
   });
 
   it('raise a bucket of one replica to the configured count', async () => {

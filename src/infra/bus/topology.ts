@@ -309,16 +309,21 @@ export async function ensureOnceKv(nc: NatsConnection, jsm: JetStreamManager, to
   return ensureBucket(nc, jsm, topology, { bucket: topology.onceBucket, history: 1, maxAgeMs: topology.onceMaxAgeMs, maxBytes: topology.maxBytes.once }, logger);
 }
 
-/** Creates (or opens) the bucket of the leader lease: the latest entry of each key is all that counts. */
+/**
+ * Creates (or opens) the bucket of the leader lease: the latest entry of each key is all that
+ * counts, and reads are answered by the stream's leader alone (no direct get: with replicas, a
+ * direct get may be answered by a replica behind the leader, and a lease read stale makes its
+ * holder's renewal fail and depose it for nothing).
+ */
 export async function ensureLeaseKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.leaseBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.lease }, logger);
+  return ensureBucket(nc, jsm, topology, { bucket: topology.leaseBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.lease, direct: false }, logger);
 }
 
 async function ensureBucket(
   nc: NatsConnection,
   jsm: JetStreamManager,
   topology: BusTopology,
-  wanted: { bucket: string; history: number; maxAgeMs: number; maxBytes: number },
+  wanted: { bucket: string; history: number; maxAgeMs: number; maxBytes: number; /** Default: the client's choice (direct gets on). */ direct?: boolean },
   logger?: Logger,
 ): Promise<KV> {
   const what = `KV bucket ${wanted.bucket}`;
@@ -329,20 +334,24 @@ async function ensureBucket(
       history: wanted.history,
       max_bytes: wanted.maxBytes,
       ...(wanted.maxAgeMs > 0 ? { ttl: wanted.maxAgeMs } : {}),
+      ...(wanted.direct === undefined ? {} : { allow_direct: wanted.direct }),
     });
     const status = await kv.status();
     const config = status.streamInfo.config;
     const wantedStorage = topology.storage === 'memory' ? StorageType.Memory : StorageType.File;
     if (config.storage !== wantedStorage) throw conflictError(what, [`storage ${config.storage} (wanted ${wantedStorage})`]);
-    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number; num_replicas?: number } = {};
+    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number; num_replicas?: number; allow_direct?: boolean } = {};
     if (config.duplicate_window !== nanos(topology.duplicateWindowMs)) updates.duplicate_window = nanos(topology.duplicateWindowMs);
     if (config.max_age !== nanos(wanted.maxAgeMs)) updates.max_age = nanos(wanted.maxAgeMs);
     if (config.max_bytes !== wanted.maxBytes) updates.max_bytes = wanted.maxBytes;
     // A bucket made before the node joined a cluster (one replica) gets the cluster's count.
     if (config.num_replicas !== topology.replicas) updates.num_replicas = topology.replicas;
+    if (wanted.direct !== undefined && (config.allow_direct ?? false) !== wanted.direct) updates.allow_direct = wanted.direct;
     if (Object.keys(updates).length > 0) {
       await jsm.streams.update(config.name, updates);
       logger?.info({ bucket: wanted.bucket, stream: config.name, updated: Object.keys(updates) }, 'bus KV bucket updated');
+      // The handle chose direct gets or not when it opened the bucket: open it again to read as now configured.
+      if (updates.allow_direct !== undefined) return await new Kvm(nc).open(wanted.bucket);
     }
     return kv;
   } catch (error) {
