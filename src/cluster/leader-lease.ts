@@ -125,7 +125,8 @@ export class LeaderLease {
   /** Polls and fences, one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
-  #running = false;
+  /** Which start() the poll loop belongs to, or undefined when stopped: a poll still running from before a stop() and start() must not arm a second loop. */
+  #run: object | undefined;
 
   constructor(options: LeaderLeaseOptions) {
     this.#store = options.store;
@@ -161,13 +162,13 @@ export class LeaderLease {
 
   /** Polls now, then `pollMs` after each poll ends, until `stop()`. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
+    if (this.#run !== undefined) return;
+    const run = (this.#run = {});
     const tick = (): void => {
       void this.poll()
         .catch((error: unknown) => this.#log.error({ err: describeError(error) }, 'leader lease poll failed'))
         .finally(() => {
-          if (this.#running) this.#timer = setTimeout(tick, this.#pollMs);
+          if (this.#run === run) this.#timer = setTimeout(tick, this.#pollMs);
         });
     };
     tick();
@@ -175,7 +176,7 @@ export class LeaderLease {
 
   /** No more polls (the lease is kept until it expires: see `release`); resolves when the one running is done. */
   async stop(): Promise<void> {
-    this.#running = false;
+    this.#run = undefined;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#queue;
