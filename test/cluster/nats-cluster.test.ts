@@ -20,7 +20,11 @@ describe('a test NATS cluster of three servers', () => {
       const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
       try {
         const kv = await new Kvm(nc).create('cluster-probe', { replicas: 3, history: 1 });
-        const info = (await kv.status()).streamInfo;
+        // Just made, the bucket's stream may still be electing its leader: its peers are listed once it has.
+        const info = await waitFor(async () => {
+          const { streamInfo } = await kv.status();
+          return streamInfo.cluster?.leader !== undefined && streamInfo.cluster.replicas?.length === 2 && streamInfo;
+        }, { what: 'the bucket\'s leader and two replicas' });
         expect(info.config.num_replicas).toBe(3);
         expect(info.cluster?.name).toBe(cluster.name);
         expect([info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((peer) => peer.name)].sort()).toEqual(['n1', 'n2', 'n3']);

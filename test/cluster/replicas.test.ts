@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '../../src/infra/bus/bus.ts';
 import { uniqueTopology } from '../bus/helpers.ts';
 import { startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('streams and KV buckets on a cluster', () => {
   let cluster: TestNatsCluster;
@@ -31,8 +32,12 @@ describe('streams and KV buckets on a cluster', () => {
     const jsm = await jetstreamManager(nc);
     const names = [...Object.values(topology.streams), `KV_${topology.kvBucket}`, `KV_${topology.kvBucket}-once`, `KV_${topology.kvBucket}-cluster`];
     for (const name of names) {
-      const info = await jsm.streams.info(name);
-      expect({ name, replicas: info.config.num_replicas, peers: 1 + (info.cluster?.replicas?.length ?? 0) }).toEqual({ name, replicas: 3, peers: 3 });
+      expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+      // Just made, a stream may still be electing its leader: its peers are listed once it has.
+      await waitFor(async () => {
+        const { cluster } = await jsm.streams.info(name);
+        return cluster?.leader !== undefined && cluster.replicas?.length === 2;
+      }, { what: `${name} with a leader and two replicas` });
     }
     // The lease is read from its stream's leader only: a replica behind it would answer a stale lease.
     expect((await jsm.streams.info(`KV_${topology.kvBucket}-cluster`)).config.allow_direct).toBe(false);
