@@ -11,6 +11,8 @@
  *
  * The plan's KPI asks for more than 80 % busy; the issue's goal is 95 %. What an idle gap holds:
  * the result published and stepped, the next task pulled, its worktree made, the agent spawned.
+ * The role dispatches as many tasks ahead as it has agents (`agents.<role>.tasksAhead`), so the
+ * orchestra's own step of a result is off a freed agent's way whenever it keeps up.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,7 +43,7 @@ export function idleGaps(stamps: readonly Stamp[], agents: number): number[] {
 async function run(): Promise<{ stamps: Stamp[]; elapsedMs: number }> {
   const test = await startTestOrchestra({
     backend: 'process',
-    agents: { codegen: { command: ['node', agentScript, String(WORK_MS)], min: AGENTS, max: AGENTS } },
+    agents: { codegen: { command: ['node', agentScript, String(WORK_MS)], min: AGENTS, max: AGENTS, tasksAhead: AGENTS } },
     // Task directories kept while the bench reads them.
     config: { log: { level: 'info', file: true }, workflow: { defaultRoute: ['codegen'], ci: { command: [] } }, workspace: { taskFilesRetentionHours: 24 } },
   });
@@ -70,7 +72,7 @@ export async function benchUtilization(): Promise<BenchRow[]> {
   const last = Math.max(...stamps.map((stamp) => stamp.at));
   const busy = worked.reduce((sum, ms) => sum + ms, 0) / (AGENTS * (last - first));
   const gaps = idleGaps(stamps, AGENTS);
-  const note = `${AGENTS} agents (process backend), ${ISSUES} issues of one ${WORK_MS} ms stage, all ready at once; ${(elapsedMs / 1000).toFixed(1)} s`;
+  const note = `${AGENTS} agents (process backend, ${AGENTS} tasks dispatched ahead), ${ISSUES} issues of one ${WORK_MS} ms stage, all ready at once; ${(elapsedMs / 1000).toFixed(1)} s`;
   return [
     { name: 'utilization: agents busy, share of their time', value: busy * 100, unit: '%', note: `${note}; goal ≥ 95 % (the plan's KPI: > 80 %)` },
     { name: 'utilization: idle gap, task end → next task start, median', value: quantile(gaps, 0.5), unit: 'ms', note: `${gaps.length} gaps: result stepped, next task pulled, worktree made, agent spawned` },

@@ -80,10 +80,14 @@ export function standaloneQueue(policy: SchedulerPolicy): QueuePort {
   return queuePort(createActor(schedulerLogic, { input: policy }).start());
 }
 
-/** Each role's capacity (its pool's `max`) and the aging rate, from the config. */
+/**
+ * Each role's capacity and the aging rate, from the config. The capacity is the pool's `max` and
+ * its `tasksAhead`: with only `max` dispatched, a finished agent idles for the whole round trip of
+ * its result through the orchestra before its next task exists on the bus.
+ */
 export function schedulerPolicyOf(config: OrchestraConfig): SchedulerPolicy {
   return {
-    capacity: Object.fromEntries(Object.entries(config.agents).map(([role, agent]) => [role, agent.max])),
+    capacity: Object.fromEntries(Object.entries(config.agents).map(([role, agent]) => [role, agent.max + agent.tasksAhead])),
     agingMs: config.workflow.priority.agingMs,
   };
 }

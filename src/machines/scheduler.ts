@@ -26,7 +26,7 @@ export interface QueuedTask {
 }
 
 export interface SchedulerPolicy {
-  /** Tasks each role may run at once; a role not listed runs none. */
+  /** Tasks each role may have dispatched at once (at work or waiting on the bus for an agent); a role not listed runs none. */
   capacity: Readonly<Record<string, number>>;
   /** A waiting task gains one priority level each time it has waited this long; 0 disables aging. */
   agingMs: number;

@@ -90,6 +90,20 @@ describe('WorktreeManager', () => {
     expect(await readFile(path.join(second.path, 'feature.txt'), 'utf8')).toBe('codegen was here\n');
   });
 
+  it('makes a worktree again whose directory vanished, on its branch, though a vanished one of another name held the branch', async () => {
+    const { repo, manager } = await fixture();
+    const first = await manager.ensure('issue-5', 'miyabi/issue-5');
+    const head = await commitIn(first.path, 'feature.txt', 'kept on the branch\n');
+    await manager.ensure('old-6', 'miyabi/issue-6');
+    // Deleted behind git's back: still registered (prunable), and holding their branches.
+    await rm(first.path, { recursive: true, force: true });
+    await rm(path.join(path.dirname(first.path), 'old-6'), { recursive: true, force: true });
+    expect(await manager.ensure('issue-5', 'miyabi/issue-5')).toEqual({ ...first, created: true });
+    expect((await git(['rev-parse', 'HEAD'], first.path)).trim()).toBe(head);
+    expect(await manager.ensure('issue-6', 'miyabi/issue-6')).toMatchObject({ branch: 'miyabi/issue-6', created: true });
+    expect(await git(['worktree', 'list', '--porcelain'], repo)).not.toContain('prunable');
+  });
+
   it('checks out an existing branch, and refuses a name already on another branch', async () => {
     const { repo, manager } = await fixture();
     await git(['branch', 'existing'], repo);

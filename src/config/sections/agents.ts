@@ -62,6 +62,14 @@ const agent = z
       ),
     min: z.number().int().min(0).default(0).describe('Instances kept running even when idle'),
     max: z.number().int().min(1).default(1).describe('Most instances running at once'),
+    tasksAhead: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Tasks of this role dispatched beyond `max`, waiting on the bus: an agent that finishes pulls its next task at once instead of idling while the orchestra steps its result and dispatches another — for short tasks, where that round trip is a large share of each. A waiting task holds no agent and runs no ack wait, but it has left the priority queue: a more urgent issue found later waits behind it. 0: a task is dispatched only for a free agent',
+      ),
     taskTimeoutMs: millis('Longest a task may run before its agent\'s process group is sent SIGTERM', 1_800_000, 1),
     graceMs: millis('After the timeout or a cancel, how long SIGTERM has before SIGKILL', 10_000),
     prompt: pathField(

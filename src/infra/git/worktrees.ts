@@ -132,6 +132,8 @@ export function parseWorktreeList(output: string): { path: string; branch: strin
 
 export class WorktreeManager {
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Counts the adds and removals this manager has finished: a listing taken before it moved may be stale. */
+  private madeOrRemoved = 0;
   private ready: Promise<{ repo: string; root: string }> | undefined;
 
   constructor(private readonly options: WorktreeManagerOptions) {}
@@ -140,13 +142,16 @@ export class WorktreeManager {
   async ensure(name: string, branch: string): Promise<Worktree> {
     const { repo, root } = await this.init();
     checkName(name);
-    // Both git calls at once: an existing worktree (every stage after the first) costs one round.
-    const [, listed] = await Promise.all([checkBranch(branch, repo), this.list()]);
+    // Every git call the add may need, at once: a worktree made for a task's start costs two rounds
+    // of git (these, then the add), an existing one (every stage after the first) one.
+    const made = this.madeOrRemoved;
+    const [, listed, branchMade] = await Promise.all([checkBranch(branch, repo), this.listAll(), hasBranch(branch, repo)]);
     return this.locked(name, async () => {
       const worktreePath = path.join(root, name);
-      const seen = listed.find((entry) => entry.name === name && !entry.prunable);
-      // Not there a moment ago: look again under the lock, another caller may have just made it.
-      const existing = seen ?? (await this.list()).find((entry) => entry.name === name);
+      // What this manager made or removed since the listing is the one change a caller here can miss.
+      const fresh = this.madeOrRemoved === made;
+      const records = fresh ? listed : await this.listAll();
+      const existing = ours(records, root).find((entry) => entry.name === name);
       if (existing && !existing.prunable) {
         if (existing.branch !== branch) {
           throw new MiyabiError(
@@ -157,16 +162,13 @@ export class WorktreeManager {
         return { name, path: worktreePath, branch, created: false };
       }
       await this.locked(repositoryAdmin, async () => {
-        await git(['worktree', 'prune'], repo);
+        // A registration whose directory is gone (this name's, or one holding the branch) fails the add.
+        if (records.some((record) => record.prunable)) await git(['worktree', 'prune'], repo);
         await rm(worktreePath, { recursive: true, force: true }); // an interrupted add, never registered
-        const hasBranch = await git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo).then(
-          () => true,
-          () => false,
-        );
-        const add = hasBranch
+        const add = (fresh ? branchMade : await hasBranch(branch, repo))
           ? ['worktree', 'add', worktreePath, branch]
           : ['worktree', 'add', '--no-track', '-b', branch, worktreePath, this.options.baseRef ?? 'HEAD'];
-        await git(add, repo);
+        await git(add, repo).finally(() => (this.madeOrRemoved += 1));
       });
       this.options.logger?.info({ worktree: name, branch, path: worktreePath }, 'worktree created');
       return { name, path: worktreePath, branch, created: true };
@@ -181,12 +183,16 @@ export class WorktreeManager {
       const worktreePath = path.join(root, name);
       const entry = (await this.list()).find((candidate) => candidate.name === name);
       const leftover = await this.locked(repositoryAdmin, async () => {
-        if (entry && !entry.prunable) await git(['worktree', 'remove', '--force', '--force', worktreePath], repo);
-        const left = await stat(worktreePath).then(() => true, () => false);
-        await rm(worktreePath, { recursive: true, force: true });
-        await git(['worktree', 'prune'], repo);
-        if (options.deleteBranch && entry?.branch) await git(['branch', '-D', entry.branch], repo);
-        return left;
+        try {
+          if (entry && !entry.prunable) await git(['worktree', 'remove', '--force', '--force', worktreePath], repo);
+          const left = await stat(worktreePath).then(() => true, () => false);
+          await rm(worktreePath, { recursive: true, force: true });
+          await git(['worktree', 'prune'], repo);
+          if (options.deleteBranch && entry?.branch) await git(['branch', '-D', entry.branch], repo);
+          return left;
+        } finally {
+          this.madeOrRemoved += 1;
+        }
       });
       if (entry || leftover) this.options.logger?.info({ worktree: name, path: worktreePath }, 'worktree removed');
       return entry !== undefined || leftover;
@@ -195,11 +201,14 @@ export class WorktreeManager {
 
   /** Our worktrees: those of the repository directly under rootDir. */
   async list(): Promise<WorktreeEntry[]> {
-    const { repo, root } = await this.init();
-    const records = parseWorktreeList(await git(['worktree', 'list', '--porcelain', '-z'], repo));
-    return records
-      .filter((record) => path.dirname(record.path) === root)
-      .map((record) => ({ name: path.basename(record.path), ...record }));
+    const { root } = await this.init();
+    return ours(await this.listAll(), root);
+  }
+
+  /** Every worktree of the repository, ours or not. */
+  private async listAll(): Promise<ReturnType<typeof parseWorktreeList>> {
+    const { repo } = await this.init();
+    return parseWorktreeList(await git(['worktree', 'list', '--porcelain', '-z'], repo));
   }
 
   /** Removes every worktree (and stray directory) under rootDir whose name is not in `keep`. */
@@ -245,6 +254,17 @@ export class WorktreeManager {
     });
     return run;
   }
+}
+
+function ours(records: ReturnType<typeof parseWorktreeList>, root: string): WorktreeEntry[] {
+  return records.filter((record) => path.dirname(record.path) === root).map((record) => ({ name: path.basename(record.path), ...record }));
+}
+
+async function hasBranch(branch: string, repo: string): Promise<boolean> {
+  return git(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo).then(
+    () => true,
+    () => false,
+  );
 }
 
 function checkName(name: string): void {
