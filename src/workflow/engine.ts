@@ -15,9 +15,9 @@
  * outbox run again and find themselves done. I/O is injected; each step is told to `onTransition` (the console's history).
  */
 import type { Logger } from 'pino';
-import { transition } from 'xstate';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { routeIssue } from '../issues/routing.ts';
+import { inertTransition } from '../machines/inert-transition.ts';
 import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
@@ -55,6 +55,9 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   dispatchPaused?: DispatchGate;
   onTransition?: (record: IssueRecord, previous: LifecycleSnapshot, next: LifecycleSnapshot, event: LifecycleEvent) => void;
 }
+
+/** A lifecycle step: xstate's `transition`, without its throwaway actor per call (src/machines/inert-transition.ts). */
+const transition = inertTransition(issueLifecycleMachine);
 
 /** Issues whose records and effects are written at once: one issue's effects stay in order. */
 const COMMIT_CONCURRENCY = 64;
@@ -293,7 +296,7 @@ export class Workflow implements Book {
 
   step(record: IssueRecord, event: LifecycleEvent): boolean {
     const previous = this.#snapshots.get(record.number)!;
-    const [next, actions] = transition(issueLifecycleMachine, previous, event);
+    const [next, actions] = transition(previous, event);
     const effects = toEffects(actions, this.now());
     if (next.value === previous.value && effects.length === 0 && next.context === previous.context) return false;
     this.#snapshots.set(record.number, next);
