@@ -21,7 +21,7 @@ import { inertTransition } from '../machines/inert-transition.ts';
 import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
-import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
+import type { Book, LifecycleSnapshot } from './book.ts';
 import { Dispatcher, queuedTaskOf, type DispatchGate } from './dispatcher.ts';
 import { toEffects, type EffectRunnerOptions } from './effects.ts';
 import { MergeStage } from './merge-stage.ts';
@@ -59,8 +59,8 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
 /** A lifecycle step: xstate's `transition`, without its throwaway actor per call (src/machines/inert-transition.ts). */
 const transition = inertTransition(issueLifecycleMachine);
 
-/** Issues whose records and effects are written at once: one issue's effects stay in order. */
-const COMMIT_CONCURRENCY = 64;
+/** Outboxes replayed at once after a restart. */
+const REPLAY_CONCURRENCY = 64;
 /** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -108,7 +108,7 @@ export class Workflow implements Book {
         rebuildNode(this, record, snapshot, this.#dependenciesOf(record));
       }
       if (this.records.size > 0) this.log.info({ issues: this.records.size }, 'workflow state restored');
-      await this.#outbox.replay([...this.records.values()], COMMIT_CONCURRENCY);
+      await this.#outbox.replay([...this.records.values()], REPLAY_CONCURRENCY);
       await this.settle();
     });
   }
@@ -310,12 +310,24 @@ export class Workflow implements Book {
     return true;
   }
 
-  /** Writes the records (snapshot and outbox) and runs their outboxes. Different issues go concurrently; one issue's effects keep their order. */
+  /**
+   * Writes the records (snapshot and outbox) and runs their outboxes; one issue's effects keep their order.
+   *
+   * Every issue's write is in flight at once, not one after another: the connection keeps them in the order they were
+   * sent and JetStream stores them in batches. Exactly once holds per issue, and issues are independent: an issue's
+   * effects start only once the write holding them in its outbox is acknowledged (a crash before that loses the step,
+   * never an effect; a crash after it replays the outbox, whose effects find themselves done), whatever the other
+   * issues' writes are doing. Waits for every issue before it throws the first failure, so no write outlives the step.
+   */
   async commit(records: readonly IssueRecord[]): Promise<void> {
-    await forEachConcurrently(records, COMMIT_CONCURRENCY, async (record) => {
-      await this.#options.store.putRecord(record);
-      await this.#outbox.drain(record);
-    });
+    const outcomes = await Promise.allSettled(
+      records.map(async (record) => {
+        await this.#options.store.putRecord(record);
+        await this.#outbox.drain(record);
+      }),
+    );
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   #dependenciesOf(record: IssueRecord): number[] {
@@ -325,9 +337,17 @@ export class Workflow implements Book {
 
   async settle(): Promise<void> {
     for (let round = 0; round < 100; round += 1) {
-      const changed = await this.#readiness.evaluate(this);
-      const dispatched = await this.#dispatcher.schedule(this);
-      if (!changed && !dispatched) break;
+      // An issue that becomes ready and is dispatched in the same round is written once, queued and running at once:
+      // its record is written before any of its effects run, which is all a replay needs. A crash before that write
+      // finds it as it was, and readiness steps it again.
+      const stepped = new Set(this.#readiness.evaluate(this));
+      let dispatched = false;
+      try {
+        dispatched = await this.#dispatcher.schedule(this, stepped);
+      } finally {
+        await this.commit([...stepped]);
+      }
+      if (stepped.size === 0 && !dispatched) break;
     }
     if (this.dag.changes !== this.#dagSaved) {
       this.#dagSaved = this.dag.changes;
