@@ -27,6 +27,7 @@ import type { IssueRecord } from './record.ts';
 import type { WorkflowStore } from './store.ts';
 
 const PREPARE_CONCURRENCY = 8;
+const CACHE_READ_CONCURRENCY = 256;
 const PREPARE_RETRY_MS = [1_000, 5_000, 30_000];
 
 /** Asked before new work is dispatched: a reason holds every task in the queue; an admission lets some go. */
@@ -58,16 +59,14 @@ export class Dispatcher {
     if (reason !== undefined) return false;
     const taken = book.queue.take(book.now(), typeof gate === 'object' ? gate : undefined);
     if (taken.length === 0) return false;
-    // Every task's cache entry asked at once (reads of the KV bucket); the branches, which run git, a few at a time.
+    // The tasks' cache entries asked many at once (reads of the KV bucket); the branches, which run git, a few at a time.
     const cache = new Map<string, StageResult | undefined>();
-    await Promise.all(
-      taken.map(async (task) => {
-        const record = book.records.get(task.issue)!;
-        const { context } = book.snapshot(task.issue);
-        // A conflict to resolve is work the cached run did not do.
-        cache.set(task.id, context.conflict ? undefined : await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage)));
-      }),
-    );
+    await forEachConcurrently(taken, CACHE_READ_CONCURRENCY, async (task) => {
+      const record = book.records.get(task.issue)!;
+      const { context } = book.snapshot(task.issue);
+      // A conflict to resolve is work the cached run did not do.
+      cache.set(task.id, context.conflict ? undefined : await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage)));
+    });
     const prepared = new Map<string, PreparedBranch | Error>();
     if (this.#branches) {
       await forEachConcurrently(

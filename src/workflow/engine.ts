@@ -21,7 +21,7 @@ import { inertTransition } from '../machines/inert-transition.ts';
 import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
-import type { Book, LifecycleSnapshot } from './book.ts';
+import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
 import { Dispatcher, queuedTaskOf, type DispatchGate } from './dispatcher.ts';
 import { toEffects, type EffectRunnerOptions } from './effects.ts';
 import { MergeStage } from './merge-stage.ts';
@@ -59,6 +59,11 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
 /** A lifecycle step: xstate's `transition`, without its throwaway actor per call (src/machines/inert-transition.ts). */
 const transition = inertTransition(issueLifecycleMachine);
 
+/**
+ * Issues whose records and effects are in flight at once: enough to keep JetStream's batches full, few enough that the
+ * last request of a batch is answered well within its timeout on a loaded host (each waits for those before it).
+ */
+const COMMIT_CONCURRENCY = 256;
 /** Outboxes replayed at once after a restart. */
 const REPLAY_CONCURRENCY = 64;
 /** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
@@ -313,21 +318,23 @@ export class Workflow implements Book {
   /**
    * Writes the records (snapshot and outbox) and runs their outboxes; one issue's effects keep their order.
    *
-   * Every issue's write is in flight at once, not one after another: the connection keeps them in the order they were
-   * sent and JetStream stores them in batches. Exactly once holds per issue, and issues are independent: an issue's
+   * Issues' writes are in flight together (up to COMMIT_CONCURRENCY), not one after another: the connection keeps them
+   * in the order they were sent and JetStream stores them in batches. Exactly once holds per issue, and issues are independent: an issue's
    * effects start only once the write holding them in its outbox is acknowledged (a crash before that loses the step,
    * never an effect; a crash after it replays the outbox, whose effects find themselves done), whatever the other
    * issues' writes are doing. Waits for every issue before it throws the first failure, so no write outlives the step.
    */
   async commit(records: readonly IssueRecord[]): Promise<void> {
-    const outcomes = await Promise.allSettled(
-      records.map(async (record) => {
+    let failure: { error: unknown } | undefined;
+    await forEachConcurrently(records, COMMIT_CONCURRENCY, async (record) => {
+      try {
         await this.#options.store.putRecord(record);
         await this.#outbox.drain(record);
-      }),
-    );
-    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
-    if (failed) throw failed.reason;
+      } catch (error) {
+        failure ??= { error };
+      }
+    });
+    if (failure) throw failure.error;
   }
 
   #dependenciesOf(record: IssueRecord): number[] {
