@@ -27,6 +27,7 @@ import type { IssueRecord } from './record.ts';
 import type { WorkflowStore } from './store.ts';
 
 const PREPARE_CONCURRENCY = 8;
+const CACHE_READ_CONCURRENCY = 256;
 const PREPARE_RETRY_MS = [1_000, 5_000, 30_000];
 
 /** Asked before new work is dispatched: a reason holds every task in the queue; an admission lets some go. */
@@ -47,8 +48,8 @@ export class Dispatcher {
     this.#branches = workspace ? new BranchPlanner(workspace) : undefined;
   }
 
-  /** Dispatches what may start now; true when anything was taken. */
-  async schedule(book: Book): Promise<boolean> {
+  /** Dispatches what may start now, stepping the issues in memory and adding them to `stepped` (the caller commits them); true when anything was taken. */
+  async schedule(book: Book, stepped: Set<IssueRecord>): Promise<boolean> {
     const gate = await this.paused();
     const reason = typeof gate === 'string' ? gate : gate?.paused;
     // Said once when it pauses and once when it resumes.
@@ -58,26 +59,32 @@ export class Dispatcher {
     if (reason !== undefined) return false;
     const taken = book.queue.take(book.now(), typeof gate === 'object' ? gate : undefined);
     if (taken.length === 0) return false;
+    // The tasks' cache entries asked many at once (reads of the KV bucket); the branches, which run git, a few at a time.
     const cache = new Map<string, StageResult | undefined>();
-    const prepared = new Map<string, PreparedBranch | Error>();
-    await forEachConcurrently(taken, PREPARE_CONCURRENCY, async (task) => {
+    await forEachConcurrently(taken, CACHE_READ_CONCURRENCY, async (task) => {
       const record = book.records.get(task.issue)!;
       const { context } = book.snapshot(task.issue);
       // A conflict to resolve is work the cached run did not do.
-      const cached = context.conflict ? undefined : await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage));
-      cache.set(task.id, cached);
-      if (cached?.status !== 'success' && this.#branches) {
-        prepared.set(task.id, await this.#prepare(book, record).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
-      }
+      cache.set(task.id, context.conflict ? undefined : await this.store.cached(stageKey(book, record, context.route[context.stageIndex]!.stage)));
     });
-    const stepped: IssueRecord[] = [];
+    const prepared = new Map<string, PreparedBranch | Error>();
+    if (this.#branches) {
+      await forEachConcurrently(
+        taken.filter((task) => cache.get(task.id)?.status !== 'success'),
+        PREPARE_CONCURRENCY,
+        async (task) => {
+          const record = book.records.get(task.issue)!;
+          prepared.set(task.id, await this.#prepare(book, record).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))));
+        },
+      );
+    }
     for (const task of taken) {
       const record = book.records.get(task.issue)!;
       const cached = cache.get(task.id);
       const { context } = book.snapshot(task.issue);
       if (cached && cached.status === 'success') {
         book.log.info({ issue: task.issue, stage: context.route[context.stageIndex]!.stage }, 'stage already succeeded with the same content; skipped (cache)');
-        if (book.step(record, { type: 'stage.cached', result: cached, now: book.now() })) stepped.push(record);
+        if (book.step(record, { type: 'stage.cached', result: cached, now: book.now() })) stepped.add(record);
         book.queue.finished(task.id);
         continue;
       }
@@ -90,14 +97,13 @@ export class Dispatcher {
       if (branch?.conflict) book.log.info({ issue: task.issue, files: branch.conflict.files, during: branch.conflict.during }, 'conflict for the agent to resolve');
       if (branch?.conflict && context.stageIndex > 0) {
         // Only the first stage resolves a conflict: back there, as after a merge conflict.
-        if (book.step(record, { type: 'branch.conflict', conflict: branch.conflict, now: book.now() })) stepped.push(record);
+        if (book.step(record, { type: 'branch.conflict', conflict: branch.conflict, now: book.now() })) stepped.add(record);
         book.queue.finished(task.id);
         continue;
       }
       const event = { type: 'stage.dispatch' as const, now: book.now(), ...(branch ? { git: branch.git } : {}), ...(branch?.conflict ? { conflict: branch.conflict } : {}) };
-      if (book.step(record, event)) stepped.push(record);
+      if (book.step(record, event)) stepped.add(record);
     }
-    await book.commit(stepped);
     return true;
   }
 

@@ -105,8 +105,8 @@ export class EffectRunner {
       }
       case 'dispatchTask': {
         const params = effect.params as unknown as DispatchParams;
-        const ledger = `dispatch.${params.taskId}`;
-        if (mayBeDone(effect) && (await store.hasEffect(ledger))) return;
+        // Written by earlier versions, which kept a ledger entry per dispatch: still honoured on a replay.
+        if (mayBeDone(effect) && (await store.hasEffect(`dispatch.${params.taskId}`))) return;
         const task: TaskMessage = {
           taskId: params.taskId,
           issue: record.issue,
@@ -120,8 +120,11 @@ export class EffectRunner {
           ...(params.conflict ? { conflict: params.conflict } : {}),
           ...(params.answers && params.answers.length > 0 ? { answers: params.answers } : {}),
         };
+        // No ledger entry of its own: the record's next write, the effect out of its outbox (outbox.ts), is the ledger.
+        // A crash after the PubAck and before that write replays the publish with the same Msg-Id, which JetStream
+        // drops within its duplicate window (bus.duplicateWindowMs) — the same window a separate ledger write left
+        // open between the PubAck and itself, one write fewer per dispatch.
         await this.#options.publish(taskSubject(params.role), TASK_DISPATCHED, task, `task:${params.taskId}`);
-        await store.markEffect(ledger);
         this.#options.logger.info({ issue: record.number, stage: params.stage, role: params.role, attempt: params.attempt, taskId: params.taskId }, 'stage dispatched');
         return;
       }

@@ -15,9 +15,9 @@
  * outbox run again and find themselves done. I/O is injected; each step is told to `onTransition` (the console's history).
  */
 import type { Logger } from 'pino';
-import { transition } from 'xstate';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { routeIssue } from '../issues/routing.ts';
+import { inertTransition } from '../machines/inert-transition.ts';
 import { issueLifecycleMachine, type LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { TaskResult } from '../runner/task-message.ts';
 import { Background } from './background.ts';
@@ -56,8 +56,16 @@ export interface WorkflowOptions extends EffectRunnerOptions, ReadinessOptions {
   onTransition?: (record: IssueRecord, previous: LifecycleSnapshot, next: LifecycleSnapshot, event: LifecycleEvent) => void;
 }
 
-/** Issues whose records and effects are written at once: one issue's effects stay in order. */
-const COMMIT_CONCURRENCY = 64;
+/** A lifecycle step: xstate's `transition`, without its throwaway actor per call (src/machines/inert-transition.ts). */
+const transition = inertTransition(issueLifecycleMachine);
+
+/**
+ * Issues whose records and effects are in flight at once: enough to keep JetStream's batches full, few enough that the
+ * last request of a batch is answered well within its timeout on a loaded host (each waits for those before it).
+ */
+const COMMIT_CONCURRENCY = 256;
+/** Outboxes replayed at once after a restart. */
+const REPLAY_CONCURRENCY = 64;
 /** On close, how long a tracker write in flight may take to finish (it is replayed otherwise). */
 const CLOSE_WAIT_MS = 5_000;
 
@@ -105,7 +113,7 @@ export class Workflow implements Book {
         rebuildNode(this, record, snapshot, this.#dependenciesOf(record));
       }
       if (this.records.size > 0) this.log.info({ issues: this.records.size }, 'workflow state restored');
-      await this.#outbox.replay([...this.records.values()], COMMIT_CONCURRENCY);
+      await this.#outbox.replay([...this.records.values()], REPLAY_CONCURRENCY);
       await this.settle();
     });
   }
@@ -293,7 +301,7 @@ export class Workflow implements Book {
 
   step(record: IssueRecord, event: LifecycleEvent): boolean {
     const previous = this.#snapshots.get(record.number)!;
-    const [next, actions] = transition(issueLifecycleMachine, previous, event);
+    const [next, actions] = transition(previous, event);
     const effects = toEffects(actions, this.now());
     if (next.value === previous.value && effects.length === 0 && next.context === previous.context) return false;
     this.#snapshots.set(record.number, next);
@@ -307,12 +315,26 @@ export class Workflow implements Book {
     return true;
   }
 
-  /** Writes the records (snapshot and outbox) and runs their outboxes. Different issues go concurrently; one issue's effects keep their order. */
+  /**
+   * Writes the records (snapshot and outbox) and runs their outboxes; one issue's effects keep their order.
+   *
+   * Issues' writes are in flight together (up to COMMIT_CONCURRENCY), not one after another: the connection keeps them
+   * in the order they were sent and JetStream stores them in batches. Exactly once holds per issue, and issues are independent: an issue's
+   * effects start only once the write holding them in its outbox is acknowledged (a crash before that loses the step,
+   * never an effect; a crash after it replays the outbox, whose effects find themselves done), whatever the other
+   * issues' writes are doing. Waits for every issue before it throws the first failure, so no write outlives the step.
+   */
   async commit(records: readonly IssueRecord[]): Promise<void> {
+    let failure: { error: unknown } | undefined;
     await forEachConcurrently(records, COMMIT_CONCURRENCY, async (record) => {
-      await this.#options.store.putRecord(record);
-      await this.#outbox.drain(record);
+      try {
+        await this.#options.store.putRecord(record);
+        await this.#outbox.drain(record);
+      } catch (error) {
+        failure ??= { error };
+      }
     });
+    if (failure) throw failure.error;
   }
 
   #dependenciesOf(record: IssueRecord): number[] {
@@ -322,9 +344,17 @@ export class Workflow implements Book {
 
   async settle(): Promise<void> {
     for (let round = 0; round < 100; round += 1) {
-      const changed = await this.#readiness.evaluate(this);
-      const dispatched = await this.#dispatcher.schedule(this);
-      if (!changed && !dispatched) break;
+      // An issue that becomes ready and is dispatched in the same round is written once, queued and running at once:
+      // its record is written before any of its effects run, which is all a replay needs. A crash before that write
+      // finds it as it was, and readiness steps it again.
+      const stepped = new Set(this.#readiness.evaluate(this));
+      let dispatched = false;
+      try {
+        dispatched = await this.#dispatcher.schedule(this, stepped);
+      } finally {
+        await this.commit([...stepped]);
+      }
+      if (stepped.size === 0 && !dispatched) break;
     }
     if (this.dag.changes !== this.#dagSaved) {
       this.#dagSaved = this.dag.changes;

@@ -120,8 +120,8 @@ export class Readiness {
     return undefined;
   }
 
-  /** Steps every issue whose dependencies changed; true when any did. */
-  async evaluate(book: Book): Promise<boolean> {
+  /** Steps every issue whose dependencies changed, in memory: the caller commits the records it answers. */
+  evaluate(book: Book): IssueRecord[] {
     const changed: IssueRecord[] = [];
     const graph = book.dag.graph;
     for (const record of book.records.values()) {
@@ -142,8 +142,7 @@ export class Readiness {
       }
       if (event && book.step(record, event)) changed.push(record);
     }
-    await book.commit(changed);
-    return changed.length > 0;
+    return changed;
   }
 
   /**

@@ -7,7 +7,8 @@
  * empty (every effect it decided is known done) and whose record was last written before
  * `olderThan`:
  *
- *   effect.comment.issue-<n>.*   effect.dispatch.issue-<n>.*   the ledger of its effects
+ *   effect.comment.issue-<n>.*   effect.dispatch.issue-<n>.*   the ledger of its effects (dispatches:
+ *                                                                 written by earlier versions)
  *   effect.pr.<n>.*              effect.ci.<n>.*
  *   cache.<n>.*                  its stages' cached results
  *

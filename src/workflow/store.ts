@@ -4,7 +4,8 @@
  *   issue.<n>            the issue's record: what we know of the issue, its lifecycle snapshot
  *                        and its outbox (effects decided but not yet known to be done)
  *   dag                  the dependency graph (plain data)
- *   effect.<key>         the ledger: a side effect done (a comment, a dispatch, a pull request)
+ *   effect.<key>         the ledger: a side effect done (a comment, a pull request; a dispatch's
+ *                        is its record written without it in the outbox)
  *   cache.<key>          a stage that succeeded, by idempotency key (issue, stage, content, dependencies)
  *
  * And in the ledger of what happened once (the bus's `once` bucket, whose entries expire after a

@@ -13,11 +13,13 @@
  *   while it waits) goes before the others — an issue's final state label, say.
  */
 export class TrackerTurns {
-  readonly #waiting: Array<{ grant: () => void; urgent: () => boolean }> = [];
+  readonly #waiting: Array<{ grant: () => void; urgent: (() => boolean) | undefined }> = [];
+  /** Waiters that may be urgent: while there are none, a turn goes to the first in line without asking each waiter. */
+  #mayBeUrgent = 0;
   #busy = false;
 
-  /** Resolves when it is the caller's turn, with the function that ends it (call it exactly once). */
-  take(urgent: () => boolean = () => false): Promise<() => void> {
+  /** Resolves when it is the caller's turn, with the function that ends it (call it exactly once); `urgent` absent: never. */
+  take(urgent?: () => boolean): Promise<() => void> {
     return new Promise((resolve) => {
       const grant = () => {
         this.#busy = true;
@@ -28,15 +30,22 @@ export class TrackerTurns {
           this.#next();
         });
       };
-      if (this.#busy) this.#waiting.push({ grant, urgent });
-      else grant();
+      if (!this.#busy) return grant();
+      this.#waiting.push({ grant, urgent });
+      if (urgent) this.#mayBeUrgent += 1;
     });
   }
 
   #next(): void {
-    const index = Math.max(0, this.#waiting.findIndex((waiter) => waiter.urgent()));
+    // Asking every waiter at every turn costs the square of the waiters (a thousand issues' labels waiting): only
+    // those that can be urgent are asked.
+    const index = this.#mayBeUrgent === 0 ? 0 : Math.max(0, this.#waiting.findIndex((waiter) => waiter.urgent?.() === true));
     const [waiter] = this.#waiting.splice(index, 1);
-    if (waiter) waiter.grant();
-    else this.#busy = false;
+    if (!waiter) {
+      this.#busy = false;
+      return;
+    }
+    if (waiter.urgent) this.#mayBeUrgent -= 1;
+    waiter.grant();
   }
 }

@@ -84,7 +84,7 @@ export class TrackerWriters {
         let effect = await this.#nextToSend(record, writer, lane);
         if (effect === undefined) break;
         // A pull request is never skipped and its branch push takes seconds: it waits for no turn.
-        const endTurn = opensPullRequest(effect) ? undefined : await this.#turns[lane].take(() => finalLabel(record, lane));
+        const endTurn = opensPullRequest(effect) ? undefined : await this.#turns[lane].take(lane === 'label' ? () => finalLabel(record) : undefined);
         try {
           // Decided again now that the turn came: the issue may have moved on while it waited.
           if (endTurn) effect = closed() ? undefined : await this.#nextToSend(record, writer, lane);
@@ -175,8 +175,8 @@ type Lane = 'label' | 'log';
 const LANES: readonly Lane[] = ['label', 'log'];
 
 /** The issue's latest state label waiting is a final one (done, failed): its turn comes before the others'. */
-function finalLabel(record: IssueRecord, lane: Lane): boolean {
-  const latest = lane === 'label' ? record.outbox.findLast((effect) => inLane(effect, lane)) : undefined;
+function finalLabel(record: IssueRecord): boolean {
+  const latest = record.outbox.findLast((effect) => inLane(effect, 'label'));
   return latest !== undefined && FINAL_LABELS.has(String(latest.params.label));
 }
 
