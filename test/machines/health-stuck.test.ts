@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { healthSection } from '../../src/config/sections/runtime.ts';
-import { EMPTY_HEALTH_MEMORY, judgeHealth, type HealthObservation } from '../../src/machines/health-judge.ts';
 import { judgeStuckIssues, stateAges, type IssueStateObservation } from '../../src/machines/health-stuck.ts';
 
 // The bounds as the config gives them by default.
@@ -80,28 +79,5 @@ describe('stateAges', () => {
       [3, { state: 'merging', since: 500 }],
     ]);
     expect([...stateAges(second, [{ key: 3, state: 'merging', enteredAt: 500 }], 6_000).keys()]).toEqual([3]);
-  });
-});
-
-describe('judgeHealth with stuck issues', () => {
-  const observation = (extra: Partial<HealthObservation>): HealthObservation => ({
-    busConnected: true,
-    actorsDown: [],
-    agents: [],
-    deadLetters: 0,
-    trackerDegraded: false,
-    diskFreeRatio: 0.5,
-    eventLoopLagMs: 5,
-    rssBytes: 100 * 1024 ** 2,
-    ...extra,
-  });
-
-  it('reports the stuck issues among its findings, with the configured bounds', () => {
-    const judged = judgeHealth(
-      observation({ issues: [issue(3, 'blocked', hours(2)), issue(4, 'queued', minutes(5), { role: 'codegen' })], idleForMs: { codegen: minutes(5) } }),
-      EMPTY_HEALTH_MEMORY,
-      { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000, maxStoreShare: 0.8, stuckIssues: limits },
-    );
-    expect(judged.problems.map((problem) => `${problem.kind}:${problem.subject}`)).toEqual(['issue_stuck:#3', 'dispatch_stalled:#4']);
   });
 });
