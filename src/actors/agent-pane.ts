@@ -111,6 +111,8 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
             if (heartbeat.agentId !== agentId) return void logger.warn({ claimed: heartbeat.agentId }, 'a heartbeat named another agent; ignored');
             inFlight = heartbeat.state === 'busy' ? { ackSubject: heartbeat.ackSubject } : undefined;
             resources.heartbeats.set(agentId, Date.now());
+            // A task stopped at its timeout is running again (src/actors/lifecycles.ts).
+            if (heartbeat.state === 'busy' && heartbeat.taskId !== undefined) resources.faults.recovered(`task ${heartbeat.taskId}`, Date.now());
             sendBack({ type: 'agent.heartbeat', heartbeat });
           },
         });

@@ -38,7 +38,7 @@ export function healthMonitorChild(resources: OrchestraResources): ChildSpec {
   let memory = EMPTY_HEALTH_MEMORY;
   let lastProblems = new Set<string>();
   const observer = new HealthObserver(resources);
-  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs, maxStoreShare: resources.config.health.maxStoreShare };
+  const limits = { ...DEFAULT_HEALTH_LIMITS, heartbeatLateMs: 2 * resources.config.panes.heartbeatIntervalMs, maxStoreShare: resources.config.health.maxStoreShare, stuckIssues: resources.config.health.stuckIssues };
   const { notify } = resources.config;
   const notifier = notify.webhooks.length === 0 ? undefined : new WebhookNotifier({
     targets: notify.webhooks,

@@ -5,11 +5,15 @@
  * last heartbeat, each task in flight with the longest its role may take, the dead-letter
  * stream's depth, the tracker's state, the data directory's disk, the JetStream store against its
  * limit, and the orchestrator's own
- * event-loop delay and memory.
+ * event-loop delay and memory; each issue neither running nor finished with the time it has been
+ * in its state, and per role how long an agent of it has been idle (./health-stuck.ts's ages).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { diskSpace, type DiskSpace } from '../infra/os/disk.ts';
-import type { HealthObservation, TaskObservation } from '../machines/health-judge.ts';
+import type { LifecycleContext } from '../machines/issue-lifecycle.ts';
+import { mayDispatch } from '../machines/budget.ts';
+import { diskFullReason, type HealthObservation, type TaskObservation } from '../machines/health-judge.ts';
+import { isBoundedState, stateAges, type IssueStateObservation } from '../machines/health-stuck.ts';
 import { flattenTree } from '../supervisor/index.ts';
 import type { OrchestraResources } from './resources.ts';
 
@@ -23,6 +27,9 @@ export function isInfrastructure(path: string): boolean {
 
 export class HealthObserver {
   readonly #delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  /** Since when each issue, and each agent, has been in the state the last check saw. */
+  #issueStates = new Map<number, { state: string; since: number }>();
+  #agentStates = new Map<string, { state: string; since: number }>();
 
   constructor(private readonly resources: OrchestraResources) {
     this.#delay.enable();
@@ -64,12 +71,63 @@ export class HealthObserver {
       rssBytes: process.memoryUsage.rss(),
       roles: resources.taskSamples.snapshot(),
       tasks: tasksInFlight(resources, now),
+      issues: this.#issuesWaiting(now, disk?.freeBytes),
+      idleForMs: this.#idleForMs(agents, now),
     };
+  }
+
+  /** The issues in a state the monitor bounds, each with the time it has been in it. */
+  #issuesWaiting(now: number, freeBytes: number | undefined): IssueStateObservation[] {
+    const engine = this.resources.workflow;
+    if (!engine) return [];
+    const { health } = this.resources.config;
+    const admission = this.resources.budget?.admission();
+    const diskFull = diskFullReason(freeBytes, health.minFreeDiskBytes) !== undefined;
+    const issues = [...engine.states()].filter(([, state]) => isBoundedState(state)).map(([issue, state]) => {
+      const { context } = engine.snapshot(issue);
+      const role = state === 'queued' ? context.route[context.stageIndex]?.role : undefined;
+      return {
+        issue,
+        state,
+        role,
+        reason: context.reason,
+        held: role !== undefined && (diskFull || (admission !== undefined && !mayDispatch(admission, context.priority, role))),
+        enteredAt: enteredAt(state, context),
+      };
+    });
+    this.#issueStates = stateAges(this.#issueStates, issues.map(({ issue, state, enteredAt }) => ({ key: issue, state, enteredAt })), now);
+    return issues.map(({ issue, state, role, reason, held }) => ({
+      issue,
+      state,
+      ageMs: now - this.#issueStates.get(issue)!.since,
+      ...(role === undefined ? {} : { role }),
+      ...(reason === undefined ? {} : { reason }),
+      ...(held ? { dispatchHeld: true } : {}),
+    }));
+  }
+
+  /** Per role, the longest one of its agents has been idle since the check that first saw it so. */
+  #idleForMs(agents: HealthObservation['agents'], now: number): Record<string, number> {
+    this.#agentStates = stateAges(this.#agentStates, agents.map((agent) => ({ key: agent.id, state: agent.status === 'running' ? agent.state : agent.status })), now);
+    const idle: Record<string, number> = {};
+    for (const agent of agents) {
+      const seen = this.#agentStates.get(agent.id)!;
+      if (agent.status !== 'running' || !seen.state.endsWith('ready.idle')) continue;
+      idle[agent.role] = Math.max(idle[agent.role] ?? 0, now - seen.since);
+    }
+    return idle;
   }
 
   close(): void {
     this.#delay.disable();
   }
+}
+
+/** When the lifecycle says the issue entered `state`, where it keeps that. */
+function enteredAt(state: string, context: LifecycleContext): number | undefined {
+  if (state === 'merging') return context.mergingSince;
+  if (state === 'waiting_for_human') return context.history.at(-1)?.finishedAt;
+  return undefined;
 }
 
 /**

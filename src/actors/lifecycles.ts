@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { checkAgentProgram } from '../agents/command-check.ts';
-import { issueSchema } from '../agents/task.ts';
+import { isTimedOutReason, issueSchema } from '../agents/task.ts';
 import { describeError } from '../errors.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
@@ -177,6 +177,8 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
           }
           if (isRedelivery(payload)) return type === TASK_REDELIVERED ? logRedelivery(engine!, payload) : undefined;
           if (type !== TASK_RESULT) return;
+          // Its runner stopped the agent at the timeout and hands the task on: recovered when it runs again.
+          if (payload.status === 'retry' && isTimedOutReason(payload.reason)) resources.faults.noticed(`task ${payload.taskId}`, 'timeout', Date.now());
           resources.workflowMetrics.stageRun(payload.stage, payload.status);
           resources.workflowMetrics.taskResult(payload);
           if (payload.status !== 'needs_input') {

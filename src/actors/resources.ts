@@ -14,7 +14,7 @@ import type { Bus } from '../infra/bus/bus.ts';
 import type { BusObserver } from '../infra/bus/observer.ts';
 import type { NatsIdentity } from '../infra/nats/identities.ts';
 import type { Redact } from '../infra/observe/redact.ts';
-import type { OrchestraMetrics } from '../infra/observe/metrics.ts';
+import type { Fault, OrchestraMetrics } from '../infra/observe/metrics.ts';
 import type { PaneDriver, PaneHandle } from '../infra/panes/driver.ts';
 import type { WorktreeManager } from '../infra/git/worktrees.ts';
 import type { Supervisor, TreeNode } from '../supervisor/index.ts';
@@ -34,6 +34,16 @@ export interface Spares {
   claim(role: string, agentId: string, title: string): Promise<PaneHandle | undefined>;
   /** Stops the spares. */
   close(): void;
+}
+
+/**
+ * The faults the MTTR counts (`miyabi_recovery_seconds{fault}`), by a key naming what is to run
+ * again (an actor, `task <id>`): the first fault of a key counts until its recovery. Built by the
+ * assembly (src/orchestra/supervisor-events.ts), which also tells each to the bus as a KPI fact.
+ */
+export interface FaultBook {
+  noticed(key: string, fault: Fault, now: number): void;
+  recovered(key: string, now: number): void;
 }
 
 export interface OrchestraResources {
@@ -83,6 +93,8 @@ export interface OrchestraResources {
   budget: BudgetLedger | undefined;
   /** Recent task durations and outcomes per role, for the health monitor's anomaly checks. */
   readonly taskSamples: TaskSamples;
+  /** Faults noticed outside the supervisors' events (a task stopped at its timeout), and their recoveries. */
+  readonly faults: FaultBook;
   /** When each agent's runner last sent a heartbeat (ms), for the health monitor. */
   readonly heartbeats: Map<string, number>;
   /** The health monitor's last report. */

@@ -240,11 +240,19 @@ export function parseResultFile(text: string): { ok: true; result: ResultFile; w
   return parsed.success ? { ok: true, result: parsed.data, warnings } : { ok: false, problem: describeZodError(parsed.error) };
 }
 
+/** How a run stopped at its timeout begins its reason: the orchestrator counts it as a `timeout` fault (src/actors/lifecycles.ts). */
+export const TIMED_OUT_REASON = 'timed out after';
+
+/** Whether a task's result says its agent was stopped at the task's timeout. */
+export function isTimedOutReason(reason: string): boolean {
+  return reason.startsWith(TIMED_OUT_REASON);
+}
+
 /** What a finished run means for the task. Pure: the runner reads the result file. */
 export function outcomeOf(end: RunEnd): AgentOutcome {
   if (end.cancelled) return { status: 'retry', reason: 'cancelled' };
   if (end.timedOut) {
-    return { status: 'retry', reason: `timed out after ${end.timeoutMs ?? '?'} ms; the agent's process group was killed` };
+    return { status: 'retry', reason: `${TIMED_OUT_REASON} ${end.timeoutMs ?? '?'} ms; the agent's process group was killed` };
   }
   if (end.signal !== undefined) return { status: 'retry', reason: `killed by ${end.signal}` };
   if (end.resultFile !== undefined) {

@@ -18,6 +18,9 @@
  *   memory_high          warning   the orchestrator's resident memory over `maxRssBytes`
  *   task_stuck           warning   an issue's task has had no result for longer than its role allows
  *                                  (timeout + grace + heartbeat deadline, for every delivery the bus makes)
+ *   issue_stuck          warning   an issue in a state other than running past its bound (`health.stuckIssues`:
+ *                                  waiting, blocked, queued, retrying, merging …; ./health-stuck.ts)
+ *   dispatch_stalled     warning   an issue queued while an agent of its role idles, past `queuedWhileIdleMs`
  *   heartbeat_late       warning   a ready agent's last heartbeat is older than `heartbeatLateMs` (a beat missed)
  *   slow_tasks           warning   a role's recent tasks are slower than its baseline (./health-anomaly.ts)
  *   failure_rate         warning   a role's recent tasks fail at least twice as often as before
@@ -25,6 +28,7 @@
  */
 
 import { detectAnomalies, type RoleSamples } from './health-anomaly.ts';
+import { judgeStuckIssues, type IssueStateObservation, type StuckIssueLimits } from './health-stuck.ts';
 
 export type Severity = 'warning' | 'critical';
 
@@ -41,6 +45,8 @@ export type HealthProblemKind =
   | 'event_loop_lag'
   | 'memory_high'
   | 'task_stuck'
+  | 'issue_stuck'
+  | 'dispatch_stalled'
   | 'heartbeat_late'
   | 'slow_tasks'
   | 'failure_rate'
@@ -100,6 +106,10 @@ export interface HealthObservation {
   roles?: Record<string, RoleSamples>;
   /** The tasks in flight. */
   tasks?: TaskObservation[];
+  /** The issues neither running a task nor finished, each with the time in its state. */
+  issues?: IssueStateObservation[];
+  /** Per role, the longest one of its agents has been idle without a break. */
+  idleForMs?: Record<string, number>;
 }
 
 export interface HealthLimits {
@@ -111,6 +121,8 @@ export interface HealthLimits {
   maxStoreShare: number;
   /** Under this many free bytes on the data directory's disk, dispatch stops (`health.minFreeDiskBytes`). */
   minFreeDiskBytes?: number;
+  /** The longest an issue may stay in each state (`health.stuckIssues`); absent, issues are not judged. */
+  stuckIssues?: StuckIssueLimits;
 }
 
 export const DEFAULT_HEALTH_LIMITS: HealthLimits = { maxEventLoopLagMs: 1_000, maxRssBytes: 2 * 1024 ** 3, heartbeatLateMs: 4_000, maxStoreShare: 0.8 };
@@ -164,6 +176,7 @@ export function judgeHealth(
     if (task.ageMs <= task.limitMs) continue;
     add('task_stuck', 'warning', `#${task.issue}`, `task ${task.taskId} of issue #${task.issue} (${task.role}) has had no result for ${seconds(task.ageMs)}, past the ${seconds(task.limitMs)} its role allows`);
   }
+  if (limits.stuckIssues) problems.push(...judgeStuckIssues(observation.issues ?? [], new Map(Object.entries(observation.idleForMs ?? {})), limits.stuckIssues));
   const { deadLetters } = observation;
   if (deadLetters !== undefined && memory.deadLetters !== undefined && deadLetters > memory.deadLetters) {
     add('dead_letters_growing', 'warning', 'MIYABI_DLQ', `dead letters grew from ${memory.deadLetters} to ${deadLetters}`);

@@ -25,7 +25,7 @@ import { removeRunFile, writeRunFile, type RunFile } from './run-file.ts';
 import { findRunnerBundle } from './runner-bundle.ts';
 import { buildTree } from './tree.ts';
 import { agentStages, missingAgentPrograms, missingIssueDirectory, unservedStages } from './workable-config.ts';
-import { observeSupervisorEvent } from './supervisor-events.ts';
+import { faultBook, observeSupervisorEvent } from './supervisor-events.ts';
 import { registerScrapeMetrics } from '../actors/metrics-collectors.ts';
 import { registerKpiGauges } from '../actors/kpi-gauges.ts';
 import { taskSubject } from '../runner/task-message.ts';
@@ -181,6 +181,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const runnerBundle = await findRunnerBundle(logger);
   let root: Actor<typeof supervisorLogic> | undefined;
   let stopRequested: ((reason: string) => void) | undefined;
+  const faultFacts = { fault: (fact: FaultPayload) => void publishFact(KPI_TYPES.fault, fact), recovery: (fact: RecoveryPayload) => void publishFact(KPI_TYPES.recovery, fact) };
   const resources: OrchestraResources = {
     config,
     configPath: loaded.isDefault ? undefined : loaded.path,
@@ -197,6 +198,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     issueVouchers: new IssueVouchers(),
     taskSamples: new TaskSamples(),
     heartbeats: new Map(),
+    faults: faultBook(metrics, faultFacts),
     logger,
     metrics,
     workflowMetrics,
@@ -235,7 +237,6 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     ...(embeddedNats ? { natsStoreDir: embeddedNats.storeDir } : {}),
   };
   let runFileWritten = false;
-  const faultFacts = { fault: (fact: FaultPayload) => void publishFact(KPI_TYPES.fault, fact), recovery: (fact: RecoveryPayload) => void publishFact(KPI_TYPES.recovery, fact) };
   const listener = (event: SupervisorEvent) => {
     observeSupervisorEvent(event, logger, metrics, Date.now(), faultFacts);
     options.onSupervisorEvent?.(event);

@@ -9,11 +9,14 @@
  *     its task past the timeout (timeout)
  *   any other actor crashed (actor_crash)               the actor started again
  *   the bus connection reconnecting (nats_reconnect)    connected again
+ *   a task's agent stopped at the task's timeout by      that task running again (a busy heartbeat
+ *     its runner (timeout; src/actors/lifecycles.ts)       naming it; src/actors/agent-pane.ts)
  *
  * Each fault and recovery is also told to `facts` (published as `kpi.fault` / `kpi.recovery` on
  * `miyabi.events.kpi`, so `miyabi-orchestra kpi` computes the MTTR from the bus: docs/KPI.md).
  */
 import type { Logger } from 'pino';
+import type { FaultBook } from '../actors/resources.ts';
 import { describeError } from '../errors.ts';
 import type { Fault, OrchestraMetrics } from '../infra/observe/metrics.ts';
 import type { SupervisorEvent } from '../supervisor/index.ts';
@@ -25,7 +28,7 @@ export interface FaultFacts {
 }
 
 /** The metrics' fault bookkeeping, each new fault and each recovery told to `facts` too. */
-function faultBook(metrics: OrchestraMetrics, facts: FaultFacts | undefined) {
+export function faultBook(metrics: OrchestraMetrics, facts: FaultFacts | undefined): FaultBook {
   return {
     noticed(actor: string, fault: Fault, now: number): void {
       if (metrics.faultNoticed(actor, fault, now)) facts?.fault({ actor, fault });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { healthSection } from '../../src/config/sections/runtime.ts';
 import { DEFAULT_HEALTH_LIMITS, EMPTY_HEALTH_MEMORY, judgeHealth, type AgentObservation, type HealthObservation } from '../../src/machines/health-judge.ts';
 
 const agent = (id: string, extra: Partial<AgentObservation> = {}): AgentObservation => ({ id, role: 'codegen', status: 'running', state: 'alive.ready.idle', restarts: 0, ...extra });
@@ -100,5 +101,16 @@ describe('judgeHealth', () => {
     ]);
     expect(judgeHealth(store(96), EMPTY_HEALTH_MEMORY).problems[0]).toMatchObject({ kind: 'nats_store_full', severity: 'critical' });
     expect(judgeHealth(store(60), EMPTY_HEALTH_MEMORY, { ...DEFAULT_HEALTH_LIMITS, maxStoreShare: 0.5 }).problems[0]).toMatchObject({ kind: 'nats_store_full', severity: 'warning' });
+  });
+
+  it('reports stuck issues among its findings, with the configured bounds (test/machines/health-stuck.test.ts has the rest)', () => {
+    const judged = judgeHealth(
+      healthy({ issues: [{ issue: 3, state: 'blocked', ageMs: 7_200_000 }, { issue: 4, state: 'queued', ageMs: 300_000, role: 'codegen' }], idleForMs: { codegen: 300_000 } }),
+      EMPTY_HEALTH_MEMORY,
+      { ...DEFAULT_HEALTH_LIMITS, stuckIssues: healthSection.parse({}).stuckIssues },
+    );
+    expect(judged.problems.map((problem) => `${problem.kind}:${problem.subject}`)).toEqual(['issue_stuck:#3', 'dispatch_stalled:#4']);
+    // Without bounds (a caller that judges no issues), none.
+    expect(judgeHealth(healthy({ issues: [{ issue: 3, state: 'blocked', ageMs: 7_200_000 }] }), EMPTY_HEALTH_MEMORY).problems).toEqual([]);
   });
 });

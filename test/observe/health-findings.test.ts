@@ -2,7 +2,8 @@
  * The health monitor of a running orchestra finds a late heartbeat: a runner silenced with
  * SIGUSR2 (the runner's fault injection: it stops its heartbeats, as if wedged) sends none, and
  * its agent is reported `heartbeat_late` (one beat missed) well before its watchdog gives up on it
- * (`missedHeartbeats` of them); once it was replaced, the finding is gone.
+ * (`missedHeartbeats` of them); once it was replaced, the finding is gone. Two issues that depend
+ * on each other are blocked (a cycle), and past `health.stuckIssues.blockedMs` each is `issue_stuck`.
  *
  * And it finds a stuck task, and the embedded server's store past the configured share of the
  * data directory's disk (a share so small that the streams of one issue pass it); the stuck issue
@@ -28,7 +29,8 @@ describe('the health monitor on a late heartbeat', { timeout: 120_000 }, () => {
       backend: 'process',
       agents: { codegen: exampleAgent('codegen', { min: 1, max: 1 }) },
       // The watchdog gives up after 300 missed beats (30 s); one missed (200 ms) is late.
-      config: { health: { checkIntervalMs: 100 }, panes: { heartbeatIntervalMs: 100, missedHeartbeats: 300 } },
+      // A blocked issue is stuck at once (the bound's minimum), for the test of issue_stuck below.
+      config: { health: { checkIntervalMs: 100, stuckIssues: { blockedMs: 1 } }, panes: { heartbeatIntervalMs: 100, missedHeartbeats: 300 } },
     });
     await waitAgentReady(test, 'codegen', 'codegen-1');
   }, 120_000);
@@ -47,6 +49,20 @@ describe('the health monitor on a late heartbeat', { timeout: 120_000 }, () => {
     // Replaced at once rather than after the watchdog's 30 s.
     process.kill(pid, 'SIGKILL');
     await waitFor(() => test.orchestra.resources.lastHealth?.ok, { timeoutMs: 30_000, what: 'a healthy report after the agent was replaced' });
+  });
+
+  it('reports issues blocked past health.stuckIssues.blockedMs as issue_stuck, with why they are blocked', async () => {
+    // Each depends on the other: a cycle, which only a person can untangle.
+    await writeFile(join(test.dir.path, 'issues', '1.md'), issueFile({ number: 1, dependsOn: [2] }));
+    await writeFile(join(test.dir.path, 'issues', '2.md'), issueFile({ number: 2, dependsOn: [1] }));
+    await waitForState(test, [1, 2], 'blocked');
+    const stuck = () => {
+      const findings = (test.orchestra.resources.lastHealth?.findings ?? []).filter((finding) => finding.kind === 'issue_stuck');
+      return findings.length === 2 && findings;
+    };
+    const found = await waitFor(stuck, { timeoutMs: 20_000, what: 'issue_stuck for #1 and #2' });
+    expect(found.map((finding) => [finding.subject, finding.severity])).toEqual([['#1', 'warning'], ['#2', 'warning']]);
+    expect(found[0]!.message).toMatch(/^issue #1 has been blocked for \d+ s, past the 0 s allowed \(.+\)$/);
   });
 });
 

@@ -77,6 +77,18 @@ describe('PaneWatcher', () => {
     expect(await deathOf(pid)).toMatchObject({ exitCode: 3, signal: null });
   });
 
+  it('reports a pane killed with `tmux kill-pane` once, without a status', async () => {
+    const { paneId, pid } = await t.server.spawnPane(session, sleeper());
+    const { deaths, deathOf, watcher, errors } = watch();
+    // Seen alive first: a pane it never saw is not its to report.
+    await watcher.poll();
+    await t.server.run(['kill-pane', '-t', paneId]);
+    expect(await deathOf(pid)).toEqual({ paneId, pid, exitCode: null, signal: null, statusFrom: 'gone' });
+    await watcher.poll();
+    expect(deaths.filter((d) => d.paneId === paneId)).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
   it('reports every death of 50 rapid crash/respawn cycles exactly once; each respawn has a new pid', async () => {
     const { paneId, pid: first } = await t.server.spawnPane(session, sleeper());
     const { deaths, deathOf, watcher } = watch({ intervalMs: 10 });

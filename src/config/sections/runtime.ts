@@ -60,6 +60,27 @@ export const healthSection = z
       .describe(
         'Under this many free bytes on the data directory\'s disk, no new task is dispatched (tasks at work finish; the NATS store and the records keep room to be written) and the health monitor reports disk_full; dispatch resumes when there is more. The monitor warns earlier, under 10 % free. 0: never paused',
       ),
+    stuckIssues: z
+      .object({
+        discoveredMs: millis('An issue just discovered, before the dependency graph placed it', 600_000, 1),
+        waitingMs: millis('An issue waiting for its dependencies to be done', 86_400_000, 1),
+        blockedMs: millis('An issue blocked (a dependency failed or released, a cycle, a role missing): it needs a person', 3_600_000, 1),
+        queuedMs: millis('An issue queued for its stage with no agent free (a backlog)', 86_400_000, 1),
+        queuedWhileIdleMs: millis(
+          'An issue queued while an agent of its role is idle, both this long, with neither the budget nor a full disk holding dispatch back: dispatch_stalled',
+          120_000,
+          1,
+        ),
+        retryingMs: millis('An issue waiting out the backoff before a stage runs again', 3_600_000, 1),
+        waitingForHumanMs: millis('An issue waiting for a person\'s answer to its agent\'s question', 259_200_000, 1),
+        mergingMs: millis('An issue in the merge stage (its CI, review and mergeability)', 7_200_000, 1),
+        mergeBlockedMs: millis('An issue whose merge the tracker refused, until its pull request changes', 86_400_000, 1),
+      })
+      .strict()
+      .prefault({})
+      .describe(
+        'The longest an issue may stay in each state other than running (a running issue is judged by its task: task_stuck); past it the health monitor reports issue_stuck (src/machines/health-stuck.ts). The time is the lifecycle\'s own where it keeps one (the merge stage\'s start, the question asked), else since the monitor first saw the issue in that state, begun again by a restart',
+      ),
     reportHeartbeatMs: millis(
       'A health report goes on the bus (miyabi.events.health) when it differs from the last one, and otherwise this long after it (a slow heartbeat). The KPIs take a silence over three of these (and 30 s) as the orchestra down (docs/KPI.md)',
       60_000,

@@ -12,6 +12,11 @@
  * status comes from tmux (`pane_dead_status` / `pane_dead_signal`); when tmux has none (the lost
  * SIGCHLD), from the unreaped zombie's /proc entry; failing both, the watcher waits up to
  * `statusGraceMs` for tmux to learn it, then reports the death with an unknown status.
+ *
+ * A pane that vanished (`tmux kill-pane`, its window closed) leaves no dead pane to read: one
+ * seen alive at the last poll and missing from this one is reported as a death without a status
+ * (`statusFrom: 'gone'`). tmux sent its process group SIGHUP; whoever waits on the death kills
+ * what may be left.
  */
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
@@ -26,8 +31,8 @@ export interface PaneDeath {
   exitCode: number | null;
   /** The signal that ended it; null after an exit or when unknown. */
   signal: number | null;
-  /** Where the status was read: tmux, the zombie's /proc entry, or nowhere. */
-  statusFrom: 'tmux' | 'proc' | 'unknown';
+  /** Where the status was read: tmux, the zombie's /proc entry, nowhere, or the pane itself is gone. */
+  statusFrom: 'tmux' | 'proc' | 'unknown' | 'gone';
 }
 
 export interface PaneWatcherOptions {
@@ -55,6 +60,8 @@ export class PaneWatcher {
   private readonly channel: string;
   /** Pane → pid whose death was reported. */
   private readonly reported = new Map<string, number>();
+  /** Pane → the pid it ran at the last poll, alive: a pane missing from the next poll was killed. */
+  private readonly alive = new Map<string, number>();
   /** Pane → the pid seen dead without a status, and since when. */
   private readonly waiting = new Map<string, { pid: number; since: number }>();
   private last: Promise<unknown> = Promise.resolve();
@@ -122,6 +129,11 @@ export class PaneWatcher {
       if (!pane.dead) this.reported.delete(pane.paneId);
       if (death) deaths.push(death);
     }
+    for (const [paneId, pid] of this.alive) {
+      if (!present.has(paneId)) deaths.push({ paneId, pid, exitCode: null, signal: null, statusFrom: 'gone' });
+    }
+    this.alive.clear();
+    for (const pane of panes) if (!pane.placeholder && !pane.dead) this.alive.set(pane.paneId, pane.pid);
     for (const map of [this.reported, this.waiting]) {
       for (const paneId of map.keys()) if (!present.has(paneId)) map.delete(paneId);
     }
