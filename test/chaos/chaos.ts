@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
 import { taskMarkers } from '../support/run-records.ts';
 import { duplicateEffects, duplicateRuns, leaks, lostIssues, type IssueOutcome } from './invariants.ts';
-import { describePlan, issueFile, planChaos, type PlannedFault } from './plan.ts';
+import { describePlan, FAULT_KINDS, issueFile, planChaos, TRACKER_FAULT_KINDS, type PlannedFault, type TrackerFaultKind } from './plan.ts';
 import { NO_TARGET, SupervisedUp } from './supervised-up.ts';
+import { fileIssues, injectTrackerFault, startChaosTracker, trackerDuplicates, type ChaosTracker } from './tracker.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -20,6 +21,11 @@ export interface ChaosOptions {
   /** The run gives up after this long: what is not finished by then is lost. */
   durationMs: number;
   backend?: 'tmux' | 'process';
+  /**
+   * `local` (default): a local issue directory, process faults only. `github`: the fake GitHub,
+   * and its faults in the schedule too (5xx, a secondary rate limit, dropped connections, slow answers).
+   */
+  tracker?: 'local' | 'github';
   /** Progress lines (the plan, each fault, each restart). */
   log?: (line: string) => void;
   /** Keep the run's directory (to look at its logs). */
@@ -52,10 +58,18 @@ const FINAL = new Set(['done', 'failed', 'blocked']);
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const log = options.log ?? (() => undefined);
-  const plan = planChaos(options);
-  log(`chaos plan ${describePlan(plan)}`);
-  const run = await SupervisedUp.create({ name: 'chaos', backend: options.backend ?? 'tmux' });
-  for (const issue of plan.issues) await writeFile(join(run.issuesDir, `${issue.number}.md`), issueFile(issue));
+  const tracker: ChaosTracker | undefined = options.tracker === 'github' ? await startChaosTracker() : undefined;
+  const plan = planChaos({ ...options, kinds: tracker ? [...FAULT_KINDS, ...TRACKER_FAULT_KINDS] : FAULT_KINDS });
+  log(`chaos plan ${describePlan(plan)}${tracker ? ' (on the fake GitHub)' : ''}`);
+  const run = await SupervisedUp.create({ name: 'chaos', backend: options.backend ?? 'tmux', config: tracker?.config, env: tracker?.env }).catch(async (error: unknown) => {
+    await tracker?.close();
+    throw error;
+  });
+  if (tracker) {
+    await tracker.connect(run.repo);
+    fileIssues(tracker.fake, plan.issues);
+  }
+  else for (const issue of plan.issues) await writeFile(join(run.issuesDir, `${issue.number}.md`), issueFile(issue));
   const started = Date.now();
   const deadline = started + options.durationMs;
   let rows: IssueOutcome[] = [];
@@ -77,7 +91,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const fault = plan.faults[next];
       if (fault && (await run.dispatchedStages()) >= fault.afterStages) {
         next += 1;
-        const target = await run.inject(fault.kind, Math.min(deadline, Date.now() + 15_000));
+        const target = isTrackerFault(fault.kind)
+          ? injectTrackerFault(tracker!.fake, fault.kind)
+          : await run.inject(fault.kind, Math.min(deadline, Date.now() + 15_000));
         injected.push({ ...fault, at: Date.now(), target, workAgainMs: undefined });
         log(`chaos: ${fault.kind} after ${fault.afterStages} stages: ${target}`);
         continue;
@@ -100,10 +116,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       plan: describePlan(plan),
       faults: injected,
       orchestratorRestarts: run.restarts,
-      done: rows.filter((row) => row.state === 'done').length,
+      // The plan's issues only: the orchestra may file its own (a health issue) in the same tracker.
+      done: rows.filter((row) => numbers.includes(row.issue) && row.state === 'done').length,
       issues: numbers.length,
       lost: lostIssues(numbers, rows),
-      duplicated: [...duplicateRuns(markers), ...(await duplicateEffects(run.dataDir, run.repo, numbers))],
+      duplicated: [...duplicateRuns(markers), ...(tracker ? trackerDuplicates(tracker.fake, numbers) : await duplicateEffects(run.dataDir, run.repo, numbers))],
       leaked: await leaks({ runDir: run.runDir, dataDir: run.dataDir, repo: run.repo, socket: run.socket }),
       kpis,
       elapsedMs: Date.now() - started,
@@ -111,8 +128,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     };
   } finally {
     await run.dispose(options.keep ?? false);
+    await tracker?.close();
   }
 }
+
+const isTrackerFault = (kind: string): kind is TrackerFaultKind => (TRACKER_FAULT_KINDS as readonly string[]).includes(kind);
 
 /** The run as the operator reads it; the last line is the verdict. */
 export function describeResult(result: ChaosResult): string {

@@ -6,7 +6,11 @@
 import { seededRandom } from '../../bench/dag.ts';
 
 export const FAULT_KINDS = ['kill_agent', 'kill_runner', 'silence_runner', 'kill_nats', 'kill_orchestrator'] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export type ProcessFaultKind = (typeof FAULT_KINDS)[number];
+/** The tracker's faults, when the tracker is the fake GitHub (test/chaos/tracker.ts says what each does). */
+export const TRACKER_FAULT_KINDS = ['tracker_5xx', 'tracker_secondary_limit', 'tracker_drop', 'tracker_slow'] as const;
+export type TrackerFaultKind = (typeof TRACKER_FAULT_KINDS)[number];
+export type FaultKind = ProcessFaultKind | TrackerFaultKind;
 
 export interface PlannedIssue {
   number: number;
@@ -33,7 +37,8 @@ export { seededRandom } from '../../bench/dag.ts';
 /** Stages a docs issue goes through with the example agents: codegen, pr, merge. */
 export const STAGES_PER_ISSUE = 3;
 
-export function planChaos(options: { seed: number; issues: number; faults: number }): ChaosPlan {
+/** `kinds`: the faults to draw from (default the process faults: the plans of the local runs stay what they were). */
+export function planChaos(options: { seed: number; issues: number; faults: number; kinds?: readonly FaultKind[] }): ChaosPlan {
   const random = seededRandom(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const issues: PlannedIssue[] = [];
@@ -45,14 +50,18 @@ export function planChaos(options: { seed: number; issues: number; faults: numbe
   }
   // Faults strike while work goes on: spread over the first three quarters of the stages.
   const stages = Math.max(1, Math.floor(options.issues * STAGES_PER_ISSUE * 0.75));
-  const faults: PlannedFault[] = Array.from({ length: options.faults }, () => ({ kind: pick(FAULT_KINDS), afterStages: 1 + Math.floor(random() * stages) }));
+  const kinds = options.kinds ?? FAULT_KINDS;
+  const faults: PlannedFault[] = Array.from({ length: options.faults }, () => ({ kind: pick(kinds), afterStages: 1 + Math.floor(random() * stages) }));
   faults.sort((a, b) => a.afterStages - b.afterStages);
   return { seed: options.seed, issues, faults };
 }
 
+/** The issue's text: its dependencies as a task list, as an operator writes them (local file or GitHub alike). */
+export const issueBody = (issue: PlannedIssue): string => [`Write note ${issue.number} down.`, '', ...issue.dependsOn.map((n) => `- [ ] #${n} comes first`)].join('\n');
+
 export function issueFile(issue: PlannedIssue): string {
   const labels = ['miyabi', 'type:docs', ...(issue.slow ? ['demo:slow'] : [])];
-  const body = [`Write note ${issue.number} down.`, '', ...issue.dependsOn.map((n) => `- [ ] #${n} comes first`)].join('\n');
+  const body = issueBody(issue);
   return `---\nnumber: ${issue.number}\ntitle: Chaos note ${issue.number}\nlabels: [${labels.join(', ')}]\nauthor: aiko\n---\n${body}\n`;
 }
 

@@ -1,6 +1,7 @@
 /**
- * `npm run chaos -- [--issues N] [--faults N] [--seed S] [--duration T] [--backend tmux|process] [--keep]`:
- * a chaos run at the size asked for (default: 40 issues, 20 faults, 15 minutes at most), its
+ * `npm run chaos -- [--issues N] [--faults N] [--seed S] [--duration T] [--backend tmux|process] [--tracker local|github] [--keep]`:
+ * a chaos run at the size asked for (default: 40 issues, 20 faults, 15 minutes at most, local
+ * issues; `--tracker github`: on the fake GitHub, its faults in the schedule too), its
  * plan printed first so a failure can be replayed with the same seed. Exit 1 when anything was
  * lost, duplicated or leaked.
  */
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     duration: { type: 'string', default: '15m' },
     backend: { type: 'string', default: 'tmux' },
+    tracker: { type: 'string', default: 'local' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -31,6 +33,7 @@ function count(name: string, text: string): number {
 }
 
 if (values.backend !== 'tmux' && values.backend !== 'process') throw new Error(`--backend ${JSON.stringify(values.backend)}: tmux or process`);
+if (values.tracker !== 'local' && values.tracker !== 'github') throw new Error(`--tracker ${JSON.stringify(values.tracker)}: local or github`);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : count('seed', values.seed);
 const result = await runChaos({
   seed,
@@ -38,6 +41,7 @@ const result = await runChaos({
   faults: count('faults', values.faults),
   durationMs: duration(values.duration),
   backend: values.backend,
+  tracker: values.tracker,
   keep: values.keep,
   log: (line) => console.log(line),
 });

@@ -13,7 +13,7 @@ import { processAlive } from '../../src/infra/os/process.ts';
 import { cliPath, repoRoot } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import type { IssueOutcome } from './invariants.ts';
-import type { FaultKind } from './plan.ts';
+import type { ProcessFaultKind } from './plan.ts';
 import { isAgentProgram, isNatsServer, isRunner, listProcesses, type ProcessInfo } from '../support/processes.ts';
 
 export const NO_TARGET = 'no target at that moment';
@@ -29,9 +29,16 @@ export class SupervisedUp {
     readonly issuesDir: string,
     readonly configPath: string,
     readonly socket: string | undefined,
+    readonly env: Record<string, string>,
   ) {}
 
-  static async create(options: { name: string; backend: 'tmux' | 'process'; config?: Record<string, unknown> }): Promise<SupervisedUp> {
+  /** `config` replaces sections of the default one (`issues` for another tracker); `env` is added to the CLI's (a token). */
+  static async create(options: {
+    name: string;
+    backend: 'tmux' | 'process';
+    config?: Record<string, unknown>;
+    env?: Record<string, string>;
+  }): Promise<SupervisedUp> {
     const runDir = await mkdtemp(join(tmpdir(), `miyabi-${options.name}-`));
     const dataDir = join(runDir, 'data');
     const repo = join(runDir, 'repo');
@@ -57,11 +64,11 @@ export class SupervisedUp {
         ...options.config,
       }),
     );
-    return new SupervisedUp(runDir, dataDir, repo, issuesDir, configPath, socket);
+    return new SupervisedUp(runDir, dataDir, repo, issuesDir, configPath, socket, options.env ?? {});
   }
 
   start(): void {
-    this.#up = execa(cliPath, ['up', '--config', this.configPath], { cwd: repoRoot, reject: false, stdin: 'ignore', stdout: 'ignore' });
+    this.#up = execa(cliPath, ['up', '--config', this.configPath], { cwd: repoRoot, env: this.env, reject: false, stdin: 'ignore', stdout: 'ignore' });
   }
 
   get pid(): number | undefined {
@@ -84,7 +91,7 @@ export class SupervisedUp {
 
   /** The CLI against this orchestra (`issues --json`, `kpi --json`…). */
   cli(args: string[]) {
-    return execa(cliPath, [...args, '--config', this.configPath], { cwd: repoRoot, reject: false, timeout: 30_000 });
+    return execa(cliPath, [...args, '--config', this.configPath], { cwd: repoRoot, env: this.env, reject: false, timeout: 30_000 });
   }
 
   /** Each issue's state and reason as `issues --json` shows them; undefined while the orchestra does not answer. */
@@ -110,12 +117,12 @@ export class SupervisedUp {
   }
 
   /** One fault: its target found in the process table, waiting until `until` for one to exist. */
-  async inject(kind: FaultKind, until: number): Promise<string> {
+  async inject(kind: ProcessFaultKind, until: number): Promise<string> {
     if (kind === 'kill_orchestrator') {
       this.#up?.kill('SIGKILL');
       return `orchestrator ${this.#up?.pid}`;
     }
-    const matches: Record<Exclude<FaultKind, 'kill_orchestrator'>, (info: ProcessInfo) => boolean> = {
+    const matches: Record<Exclude<ProcessFaultKind, 'kill_orchestrator'>, (info: ProcessInfo) => boolean> = {
       kill_agent: (info) => isAgentProgram(info, this.dataDir),
       kill_runner: (info) => isRunner(info, this.configPath),
       silence_runner: (info) => isRunner(info, this.configPath),

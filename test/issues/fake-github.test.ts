@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeGitHub, type FakeGitHub } from '../support/fake-github.ts';
+import { waitFor } from '../support/wait.ts';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(new URL(`./fixtures/github-${name}.json`, import.meta.url), 'utf8'));
@@ -251,5 +252,17 @@ describe('merges, checks and dependencies', () => {
       [0, 201],
       [502, 201],
     ]);
+  });
+
+  it('answers a slow request late: received, not yet applied, then applied and answered as usual', async () => {
+    const issue = github.addIssue({});
+    const path = `/repos/octocat/Hello-World/issues/${issue.number}/comments`;
+    github.fail({ kind: 'slow', delayMs: 3_000, method: 'POST', path });
+    const answer = send('POST', path, { body: 'late' });
+    await waitFor(() => github.requestsTo('POST', path).length === 1, { timeoutMs: 3_000, what: 'the slow request received' });
+    expect(github.commentCount(issue.number)).toBe(0);
+    expect((await answer).status).toBe(201);
+    expect(github.commentCount(issue.number)).toBe(1);
+    expect(github.requestsTo('POST', path).map((r) => r.status)).toEqual([201]);
   });
 });

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { describeSoak, runSoak } from './soak.ts';
 
 const seed = Number(process.env.MIYABI_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const DURATION_MS = 180_000;
+// Five minutes of feed, as the issue asks of CI (npm run test:ci-long, a step of .ci/run of its own).
+const DURATION_MS = 300_000;
 
 describe(`soak, seed ${seed}`, () => {
   it('a steady stream of issues under recurring faults: every resource bounded, every issue done, nothing leaked', async () => {

@@ -158,7 +158,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const kpis = kpiRun.exitCode === 0 ? (JSON.parse(kpiRun.stdout) as KpiReport) : undefined;
     await run.stop();
     const numbers = issues.map((issue) => issue.number);
-    const done = rows.filter((row) => row.state === 'done').length;
+    // The fed issues only: the orchestra may file its own (a health issue) in the same tracker,
+    // which made the verdict read `24/23 done`.
+    const done = rows.filter((row) => numbers.includes(row.issue) && row.state === 'done').length;
     const markers = await taskMarkers(run.dataDir);
     return {
       seed: options.seed,

@@ -2,9 +2,9 @@
  * Faults and rate limits: the next N requests (optionally only those matching a method, a path
  * and a query) answer 5xx, a secondary rate limit (403 + `retry-after`; with `window`, every
  * request until it is over), a primary rate limit (403 + `x-ratelimit-remaining: 0` +
- * `x-ratelimit-reset`), a 403 naming the permissions it wants, or drop the connection; or are
- * applied and then lose their answer (`answer_lost`: the connection dropped, or a 5xx, after the
- * write happened; server.ts runs the route first). The primary limit is also a budget
+ * `x-ratelimit-reset`), a 403 naming the permissions it wants, or drop the connection; or answer
+ * late (`slow`); or are applied and then lose their answer (`answer_lost`: the connection
+ * dropped, or a 5xx, after the write happened; server.ts runs the route first). The primary limit is also a budget
  * (`state.rateLimit`): once `remaining` is 0, every request is refused until `resetAt`. And the
  * `x-ratelimit-*` headers every answer carries.
  */
@@ -88,6 +88,8 @@ export const faultAnswer = (state: FakeGitHubState, fault: Fault): Answer => {
       };
     case 'network':
     case 'answer_lost':
+    case 'slow':
+      // Not answered from here: server.ts drops the connection, or runs the route (late, or first).
       return { status: 0 };
   }
 };

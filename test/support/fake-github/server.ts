@@ -46,6 +46,10 @@ export async function serve(
         return;
       }
       answer = faultAnswer(state, { ...fault, kind: 'server_error' });
+    } else if (fault?.kind === 'slow') {
+      // Late, not lost: the route answers (and applies the request) after the wait.
+      await new Promise((resolve) => setTimeout(resolve, fault.delayMs ?? 1000));
+      answer = await route(req, url);
     } else if (limited !== undefined) {
       answer = faultAnswer(state, limited);
     } else if (fault !== undefined) {

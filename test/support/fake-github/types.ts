@@ -120,9 +120,10 @@ export interface RecordedRequest {
 
 /**
  * `answer_lost`: the request is applied (the comment posted, the pull request merged …), then its
- * answer is lost: the connection dropped, or `status` (a 5xx) answered instead.
+ * answer is lost: the connection dropped, or `status` (a 5xx) answered instead. `slow`: the
+ * request is answered as usual, `delayMs` late.
  */
-export type FaultKind = 'server_error' | 'secondary_rate_limit' | 'rate_limit' | 'forbidden' | 'network' | 'answer_lost';
+export type FaultKind = 'server_error' | 'secondary_rate_limit' | 'rate_limit' | 'forbidden' | 'network' | 'answer_lost' | 'slow';
 
 export interface Fault {
   kind: FaultKind;
@@ -144,6 +145,8 @@ export interface Fault {
   window?: boolean;
   /** forbidden: the `x-accepted-github-permissions` header, e.g. `issues=write`. */
   acceptedPermissions?: string;
+  /** slow: how late the answer comes (default 1000 ms); the request is applied after the wait. */
+  delayMs?: number;
 }
 
 export interface FakeGitHubState {
