@@ -2,8 +2,10 @@
  * Budgets over time, on a real orchestra (embedded nats-server, headless runners, local issues,
  * the fixture agent test/workflow/fixtures/costly-agent.mjs) whose budget day runs on a clock
  * of the test's: an agent whose cost so far ($MIYABI_COST_FILE) goes above the task's cap is
- * stopped and its task fails with budget_exceeded; the day at its cap pauses dispatch; the next
- * budget day resumes it with a spend from 0, the day before kept in the KV bucket.
+ * stopped and its task fails with budget_exceeded; the day at its cap pauses dispatch and, with
+ * `budget.atLimit: stop`, stops the agents at work, their issues held with the state label
+ * `miyabi:budget-hold`; the next budget day resumes them with a spend from 0, the day before
+ * kept in the KV bucket.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +17,7 @@ import { readDaySpends } from '../../src/workflow/budget-ledger.ts';
 import { BudgetOrchestra } from '../support/budget-orchestra.ts';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
+import { waitFor } from '../support/wait.ts';
 
 const DAY_MS = 86_400_000;
 let dir: TempDir;
@@ -24,6 +27,8 @@ let run: BudgetOrchestra;
 let clockOffsetMs = 0;
 const budgetNow = () => Date.now() + clockOffsetMs;
 let dayD: string;
+
+const labels = async (number: number) => (await run.orchestra!.resources.issueSource!.get(number))?.labels ?? [];
 
 /** The pid the fixture agent of an issue's first task wrote before it slept. */
 async function agentPid(issue: number): Promise<number> {
@@ -50,7 +55,7 @@ beforeAll(async () => {
       issues: { local: { dir: issuesDir, pollIntervalMs: 300 } },
       // Out of the sandbox: the test reads the agent's own pid from its task directory.
       agents: { codegen: { command: ['node', join(repoRoot, 'test/workflow/fixtures/costly-agent.mjs')], min: 2, max: 2, isolation: { sandbox: 'off' } } },
-      budget: { task: { usd: 8 }, daily: { usd: 10 }, admission: [] },
+      budget: { task: { usd: 8 }, daily: { usd: 10 }, admission: [], atLimit: 'stop' },
     }),
   );
   run = new BudgetOrchestra({ configPath, dataDir, issuesDir }, { budgetClock: budgetNow });
@@ -74,23 +79,38 @@ describe('budgets over time', { timeout: 120_000 }, () => {
     expect(run.budget().roles.codegen).toMatchObject({ tasks: 1, usd: 9, outputTokens: 5 });
   });
 
-  it('the day at its cap pauses dispatch; the next budget day resumes it from 0, the day before kept', async () => {
+  it('the day at its cap pauses dispatch and stops the agents at work (atLimit: stop); the next budget day resumes them from 0, the day before kept', async () => {
+    // Issue 4's agent is at work (it sleeps on its first run) when issue 2 brings the day to its cap.
+    await run.addIssue({ number: 4, body: 'sleep once' });
+    await run.waitForState(4, 'running');
+    const sleeper = await waitFor(() => agentPid(4).catch(() => undefined), { what: "issue 4's agent pid" });
     await run.addIssue({ number: 2, body: 'cost: {"usd": 1}' });
     await run.waitForState(2, 'done');
     expect(run.budget().admission.paused).toMatch(/^daily budget used up \(usd 10\.00 of 10\.00\)/);
+    await run.waitForState(4, 'queued');
+    const stopped = run.workflow()!.snapshot(4).context;
+    expect(stopped.history.at(-1)).toMatchObject({ stage: 'codegen', status: 'failure', reason: expect.stringMatching(/^budget_exceeded: daily budget used up \(usd 10\.00 of 10\.00\).*; the agent was stopped$/) });
+    await waitFor(() => !processAlive(sleeper), { what: "issue 4's agent stopped" });
     await run.addIssue({ number: 3, labels: ['P0'] });
     await run.heldInQueue(3);
+    await run.heldInQueue(4);
+    await run.workflow()!.flush();
+    for (const number of [3, 4]) expect(await labels(number)).toContain('miyabi:budget-hold');
 
     // Midnight passes on the budget's clock: no sleeping until then.
     clockOffsetMs += DAY_MS;
     const dayAfter = budgetDay(budgetNow(), 'UTC');
     expect(dayAfter).not.toBe(dayD);
-    await run.waitForState(3, 'done');
+    for (const number of [3, 4]) await run.waitForState(number, 'done');
+    await run.workflow()!.flush();
+    for (const number of [3, 4]) expect(await labels(number)).toEqual(expect.not.arrayContaining(['miyabi:budget-hold']));
+    // The stopped run is not run again under its cancelled id: the run after the resume has its own.
+    expect(run.workflow()!.snapshot(4).context.history.map((each) => each.taskId)).toEqual(['issue-4.g1.codegen.r0.a1', 'issue-4.g1.codegen.r0.s1.a1']);
     const today = run.budget();
     expect(today.day).toBe(dayAfter);
     expect(today.admission.paused).toBeUndefined();
     expect(today.resumed).toBe(false);
-    expect(today.total).toMatchObject({ usd: 0, tasks: 1 });
+    expect(today.total).toMatchObject({ usd: 0, tasks: 2 });
     await run.orchestra!.resources.budget!.flush();
     const kv = await run.orchestra!.resources.bus!.kv();
     const [before] = await readDaySpends(kv, dayD, dayD);

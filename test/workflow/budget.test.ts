@@ -34,6 +34,7 @@ const waitForState = (number: number, expected: string) => run.waitForState(numb
 const heldInQueue = (number: number) => run.heldInQueue(number);
 const control = <T>(subject: string) => run.control<T>(subject);
 const metrics = () => run.metrics();
+const labels = async (number: number) => (await run.orchestra!.resources.issueSource!.get(number))?.labels ?? [];
 
 beforeAll(async () => {
   dir = await tempDir('miyabi-budget-');
@@ -141,6 +142,10 @@ describe('budgets', { timeout: 120_000 }, () => {
     expect(budget().admission.paused).toMatch(/^daily budget used up \(usd 10\.50 of 10\.00\)/);
     await addIssue({ number: 8, labels: ['P0'] });
     await heldInQueue(8);
+    // The issue says why it waits (budget.atLimit is finish here: the agents at work were let finish).
+    await workflow()!.flush();
+    expect(await labels(8)).toContain('miyabi:budget-hold');
+    expect(await labels(8)).not.toContain('miyabi:pending');
     const report = await waitFor(() => run.orchestra!.resources.lastHealth?.findings?.find((finding) => finding.kind === 'budget_exhausted'), { what: 'the budget_exhausted finding' });
     expect(report).toMatchObject({ severity: 'critical', subject: 'budget' });
     // The gauge follows the admission at its next update: wait for it rather than race it.
@@ -154,6 +159,8 @@ describe('budgets', { timeout: 120_000 }, () => {
     expect(resumed).toMatchObject({ ok: true, budget: { resumed: true, admission: { share: 1.05 } } });
     for (const number of [8, 6, 4]) await waitForState(number, 'done');
     expect(budget().resumed).toBe(true);
+    await workflow()!.flush();
+    expect(await labels(8)).not.toContain('miyabi:budget-hold');
   });
 
   it('an issue whose spend reaches its cap fails with budget_exceeded, whatever its agent said', async () => {
