@@ -100,7 +100,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
 
   void (async () => {
     const kv = await bus.kv();
-    const budget = await BudgetLedger.open(kv, resources.config.budget, logger);
+    const budget = await BudgetLedger.open(kv, resources.config.budget, logger, resources.budgetClock);
     engine = new Workflow({
       config: resources.config,
       source,

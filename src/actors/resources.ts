@@ -91,6 +91,8 @@ export interface OrchestraResources {
   workflow: Workflow | undefined;
   /** Set by the workflow actor while it runs: what agents spent, and what the budget admits (docs/BUDGETS.md). */
   budget: BudgetLedger | undefined;
+  /** The clock of the budget day: the system's, or a test's. */
+  readonly budgetClock: () => number;
   /** Recent task durations and outcomes per role, for the health monitor's anomaly checks. */
   readonly taskSamples: TaskSamples;
   /** Faults noticed outside the supervisors' events (a task stopped at its timeout), and their recoveries. */

@@ -86,6 +86,8 @@ export interface TaskFiles {
   taskFile: string;
   promptFile: string;
   resultFile: string;
+  /** Where the agent may keep its cost so far while it runs (the runner stops it past the task's cap). */
+  costFile: string;
 }
 
 export const DEFAULT_GRACE_MS = 10_000;
@@ -115,7 +117,7 @@ export const BASE_ENV = [
 
 export function taskFilesOf(dataDir: string, taskId: string): TaskFiles {
   const dir = join(resolve(dataDir), 'tasks', taskId);
-  return { dir, taskFile: join(dir, 'task.json'), promptFile: join(dir, 'prompt.md'), resultFile: join(dir, 'result.json') };
+  return { dir, taskFile: join(dir, 'task.json'), promptFile: join(dir, 'prompt.md'), resultFile: join(dir, 'result.json'), costFile: join(dir, 'cost.json') };
 }
 
 export async function removeTaskFiles(dataDir: string, taskId: string): Promise<void> {
@@ -151,6 +153,7 @@ export function agentEnv(task: AgentTask, files: TaskFiles, names: readonly stri
     MIYABI_TASK_ID: task.taskId,
     MIYABI_TASK_FILE: files.taskFile,
     MIYABI_RESULT_FILE: files.resultFile,
+    MIYABI_COST_FILE: files.costFile,
     MIYABI_PROMPT_FILE: files.promptFile,
     MIYABI_TASK_DIR: files.dir,
     MIYABI_ROLE: task.role,
@@ -196,6 +199,7 @@ async function prepare(options: RunAgentOptions, task: AgentTask, files: TaskFil
   try {
     await mkdir(files.dir, { recursive: true });
     await rm(files.resultFile, { force: true });
+    await rm(files.costFile, { force: true });
     await writeFile(files.promptFile, prompt);
     await writeFile(files.taskFile, `${JSON.stringify(taskFile, null, 2)}\n`);
   } catch (error) {

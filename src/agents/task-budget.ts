@@ -1,6 +1,7 @@
 /**
  * One task's budget, as the runner applies it (docs/BUDGETS.md): the agent is stopped at the
- * task's wall-clock cap, and a run that reports more dollars than the task's cap fails. Either
+ * task's wall-clock cap, or once the cost it reports while it runs is above the task's cap; a
+ * run whose result reports more dollars than the cap fails. Either
  * is a failure with the code `budget_exceeded`, which the workflow never retries. Pure.
  */
 import { AgentErrorCodes } from './errors.ts';
@@ -18,10 +19,14 @@ export function runTimeoutMs(taskTimeoutMs: number, caps: Caps): { timeoutMs: nu
 
 /**
  * A task's caps against what its run cost: why it failed with `budget_exceeded`, or undefined.
- * `timedOutAtCap`: the runner stopped the agent at the task's wall-clock cap.
+ * `timedOutAtCap`: the runner stopped the agent at the task's wall-clock cap; `stoppedOverCost`:
+ * it stopped the agent because its cost so far was above the task's cap.
  */
-export function taskOverBudget(caps: Caps, run: { usd?: number | undefined; timedOutAtCap: boolean }): string | undefined {
+export function taskOverBudget(caps: Caps, run: { usd?: number | undefined; timedOutAtCap: boolean; stoppedOverCost?: boolean }): string | undefined {
   if (run.timedOutAtCap) return `${AgentErrorCodes.BudgetExceeded}: the task's wall-clock cap of ${caps.wallClockMs} ms was reached; the agent was stopped`;
+  if (run.stoppedOverCost) {
+    return `${AgentErrorCodes.BudgetExceeded}: the task's cost reached usd ${(run.usd ?? 0).toFixed(2)} while it ran, above its cap of ${(caps.usd ?? 0).toFixed(2)}; the agent was stopped`;
+  }
   if (caps.usd !== undefined && run.usd !== undefined && run.usd > caps.usd) {
     return `${AgentErrorCodes.BudgetExceeded}: the task cost usd ${run.usd.toFixed(2)}, above its cap of ${caps.usd.toFixed(2)}`;
   }

@@ -224,6 +224,25 @@ function lenientCost(json: unknown): string[] {
   return warnings;
 }
 
+/**
+ * The cost so far that an agent may write while it runs (`$MIYABI_COST_FILE`, docs/AGENT_PROTOCOL.md):
+ * the fields of the result file's `cost`, each that is not a valid count left out with a warning.
+ * Undefined when the text is not JSON (a file caught half-written: read again at the next look).
+ */
+export function parseRunningCost(text: string): { cost: AgentCost; warnings: string[] } | undefined {
+  if (Buffer.byteLength(text) > MAX_RESULT_FILE_BYTES) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const holder: { cost?: unknown } = { cost: json };
+  const warnings = lenientCost(holder);
+  const parsed = costSchema.safeParse(holder.cost ?? {});
+  return parsed.success ? { cost: parsed.data, warnings } : undefined;
+}
+
 /** Parses a result file's text: the result (and what of its cost was ignored), or the problem in one line. */
 export function parseResultFile(text: string): { ok: true; result: ResultFile; warnings: string[] } | { ok: false; problem: string } {
   if (Buffer.byteLength(text) > MAX_RESULT_FILE_BYTES) {

@@ -74,6 +74,24 @@ export const lifecycleSetup = setup({
         reason: `merge conflict with ${conflict.theirs.ref} in ${conflict.files.join(', ') || 'the branch'} still there after ${context.conflictRounds} round(s) (workflow.maxConflictRounds ${context.maxConflictRounds})`,
       };
     }),
+    /**
+     * The daily budget used up (docs/BUDGETS.md): a queued issue is held, its state label
+     * `budget_hold` instead of `pending` until dispatch resumes. With `budget.atLimit: stop` a
+     * running one is stopped: its task cancelled (the runner stops the agent), recorded as a
+     * `budget_exceeded` failure, held queued with a new task id for the run after the resume (the
+     * cancelled id never runs again). Not the run's fault: no attempt is spent.
+     */
+    holdForBudget: assign({ budgetHeld: true }),
+    releaseFromBudget: assign({ budgetHeld: false }),
+    stopForBudget: assign(({ context, event }) => {
+      const { reason, now } = event as Extract<LifecycleEvent, { type: 'budget.stop' }>;
+      return {
+        history: [...context.history, runOf(context, 'failure', `${BUDGET_EXCEEDED}: ${reason}; the agent was stopped`, now)],
+        budgetStops: (context.budgetStops ?? 0) + 1,
+        taskId: undefined,
+        budgetHeld: true,
+      };
+    }),
     /** Back to the first stage for another round (review feedback, a red CI, a conflict). */
     toFirstStage: assign(({ context }) => ({ round: context.round + 1, stageIndex: 0, attempt: 1, taskId: undefined, retryAt: undefined })),
     reset: assign(({ context, event }) => {
@@ -82,6 +100,8 @@ export const lifecycleSetup = setup({
     }),
   },
   guards: {
+    budgetHeld: ({ context }) => context.budgetHeld === true,
+    notBudgetHeld: ({ context }) => context.budgetHeld !== true,
     isCurrentTask: ({ context, event }) => (event as ResultEvent).outcome.taskId === context.taskId,
     succeeded: ({ event }) => (event as ResultEvent).outcome.status === 'success',
     changesRequested: ({ event }) => (event as ResultEvent).outcome.status === 'changes_requested',

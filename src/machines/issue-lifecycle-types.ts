@@ -35,7 +35,8 @@ export type StateLabel =
   | 'waiting_for_human'
   | 'done'
   | 'failed'
-  | 'blocked';
+  | 'blocked'
+  | 'budget_hold';
 
 export interface LifecycleInput {
   number: number;
@@ -109,6 +110,10 @@ export interface LifecycleContext extends Omit<LifecycleInput, 'generation' | 'm
   merged: { sha: string; method: string; at: number } | undefined;
   /** When the merge stage began (for the time a merge took). */
   mergingSince: number | undefined;
+  /** Queued, and held back with the state label `budget_hold` while the daily budget is used up. */
+  budgetHeld?: boolean;
+  /** Runs stopped because the daily budget ran out (`budget.atLimit: stop`): the `s` of a task id. */
+  budgetStops?: number;
 }
 
 /** What a new generation starts with: no stage run, no round, nothing asked, nothing merged. */
@@ -148,6 +153,11 @@ export type LifecycleEvent =
   | { type: 'deps.waiting'; on: number[] }
   | { type: 'deps.blocked'; reason: string }
   | { type: 'deps.ready' }
+  /** The daily budget is used up (reason): a queued issue is held with its state label; a running one, with `budget.atLimit: stop`, stopped. */
+  | { type: 'budget.hold'; reason: string; now: number }
+  | { type: 'budget.stop'; reason: string; now: number }
+  /** Dispatch resumed (the next budget day, `budget resume`): a held issue shows `pending` again. */
+  | { type: 'budget.release'; now: number }
   /** `git`: the branch as the orchestra prepared it for this run (absent: as before); `conflict`: one met making it. */
   | { type: 'stage.dispatch'; now: number; git?: GitPlan; conflict?: ConflictReport }
   /** Restacking the branch before a later stage conflicted: back to the first stage to resolve it. */
@@ -224,11 +234,13 @@ export function stageRetryDelayMs(attempt: number, initialMs: number, maxMs: num
  * same stage, round and attempt, and must not take the id (the bus's message id, the dispatch
  * ledger, the task directory) of the run that asked.
  */
-export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt' | 'answers'>): string {
+export function taskIdOf(context: Pick<LifecycleContext, 'number' | 'generation' | 'stageIndex' | 'route' | 'round' | 'attempt' | 'answers' | 'budgetStops'>): string {
   const stage = context.route[context.stageIndex]?.stage ?? 'none';
   // `?.`: a record written before answers existed has none.
   const answered = context.answers?.length ? `.q${context.answers.length}` : '';
-  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}${answered}.a${context.attempt}`;
+  // A run the daily budget stopped is run again under a new id: its own was cancelled.
+  const stopped = context.budgetStops ? `.s${context.budgetStops}` : '';
+  return `issue-${context.number}.g${context.generation}.${stage}.r${context.round}${answered}${stopped}.a${context.attempt}`;
 }
 
 export const stageOf = (context: LifecycleContext): RouteStage => context.route[context.stageIndex]!;

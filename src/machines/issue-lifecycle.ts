@@ -125,6 +125,7 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
               startedAt: ({ context, event }) => context.startedAt ?? event.now,
               git: ({ context, event }) => event.git ?? context.git,
               conflict: ({ context, event }) => event.conflict ?? context.conflict,
+              budgetHeld: false,
             }),
             { type: 'setStateLabel', params: ({ context }) => ({ label: runLabel(context) }) },
             {
@@ -134,14 +135,34 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
             { type: 'dispatchTask', params: ({ context }) => dispatchParams(context) },
           ],
         },
-        'stage.cached': { target: 'advancing', actions: 'recordCached' },
+        'stage.cached': { target: 'advancing', actions: ['recordCached', assign({ budgetHeld: false })] },
         'branch.conflict': conflictRound,
-        'deps.blocked': { target: 'blocked', actions: assign({ reason: ({ event }) => event.reason }) },
-        'deps.waiting': { target: 'waiting', actions: assign({ waitingOn: ({ event }) => event.on }) },
+        'deps.blocked': { target: 'blocked', actions: assign({ reason: ({ event }) => event.reason, budgetHeld: false }) },
+        'deps.waiting': {
+          target: 'waiting',
+          actions: [
+            // A held issue that goes back to waiting for its dependencies shows pending again.
+            lifecycleSetup.enqueueActions(({ context, enqueue }) => {
+              if (context.budgetHeld) enqueue({ type: 'setStateLabel', params: { label: 'pending' } });
+            }),
+            assign({ waitingOn: ({ event }) => event.on, budgetHeld: false }),
+          ],
+        },
+        // The daily budget used up, and dispatch resumed (issue-lifecycle-setup.ts).
+        'budget.hold': { guard: 'notBudgetHeld', actions: ['holdForBudget', { type: 'setStateLabel', params: { label: 'budget_hold' } }] },
+        'budget.release': { guard: 'budgetHeld', actions: ['releaseFromBudget', { type: 'setStateLabel', params: { label: 'pending' } }] },
       },
     },
     running: {
       on: {
+        'budget.stop': {
+          target: 'queued',
+          actions: [
+            { type: 'cancelTask', params: ({ context }) => ({ taskId: context.taskId ?? '' }) },
+            'stopForBudget',
+            { type: 'setStateLabel', params: { label: 'budget_hold' } },
+          ],
+        },
         'stage.result': [
           { guard: ({ context, event }) => event.outcome.taskId !== context.taskId },
           {

@@ -69,6 +69,8 @@ export interface StartOptions {
   onProgress?: (status: string) => void;
   /** Told every event of the supervisors, after the orchestra's own logging. */
   onSupervisorEvent?: (event: SupervisorEvent) => void;
+  /** The clock of the budget day (tests move it past midnight); default the system's. */
+  budgetClock?: () => number;
 }
 
 export async function startOrchestra(loaded: LoadedConfig, options: StartOptions = {}): Promise<Orchestra> {
@@ -213,6 +215,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
     pushBranch: issueSource.kind === 'github' ? (branch) => workspace.publish(branch) : undefined,
     workflow: undefined,
     budget: undefined,
+    budgetClock: options.budgetClock ?? Date.now,
     watcher: undefined,
     startedAt: new Date(),
     root: () => supervisorOf(root),

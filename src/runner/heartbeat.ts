@@ -10,6 +10,7 @@
  * announce another role's spare.
  */
 import { z } from 'zod';
+import { costSchema } from '../agents/task.ts';
 
 export const HEARTBEAT_SUBJECT_PREFIX = 'miyabi.heartbeat';
 
@@ -46,6 +47,8 @@ export const heartbeatSchema = z.object({
   agentPid: z.number().int().optional(),
   /** Where the in-flight task's acks go: the orchestra naks it there if the runner dies. */
   ackSubject: z.string().optional(),
+  /** What the running agent says it has spent so far (`$MIYABI_COST_FILE`): shown, the runner enforces the task's cap. */
+  cost: costSchema.optional(),
   at: z.string(),
 });
 

@@ -11,7 +11,8 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { runAgent } from '../agents/run-agent.ts';
+import { runAgent, taskFilesOf } from '../agents/run-agent.ts';
+import type { AgentCost } from '../agents/task.ts';
 import { AgentErrorCodes } from '../agents/errors.ts';
 import { runTimeoutMs, taskOverBudget } from '../agents/task-budget.ts';
 import { busTopologyOf } from '../config/bus-topology.ts';
@@ -29,6 +30,7 @@ import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
 import { finishedResult, keepFinishedResult } from './finished-task.ts';
+import { watchRunningCost } from './running-cost.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
   CANCEL_SUBJECT,
@@ -107,7 +109,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   // (often a redelivered one, after a crash) is already waiting. A failure shows at that task.
   void worktrees.list().catch(() => undefined);
 
-  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string } | undefined;
+  let current: { taskId: string; issue: number; agentPid?: number; ackSubject?: string; cost?: AgentCost } | undefined;
   /** Stops the current task's agent when the workflow cancels the task. */
   let cancelCurrent: AbortController | undefined;
   const beat = () => {
@@ -217,6 +219,22 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       // Keep the message ours while the agent works: JetStream would redeliver it after ackWait.
       const keepAlive = setInterval(() => delivery.working(), Math.max(1_000, Math.floor(config.bus.ackWaitMs / 3)));
       const started = Date.now();
+      // The cost the agent says it has spent so far: in the heartbeats, and past the task's cap it is stopped.
+      const overCost = new AbortController();
+      const costs = watchRunningCost({
+        file: taskFilesOf(config.dataDir, task.taskId).costFile,
+        capUsd: config.budget.task.usd,
+        intervalMs: config.panes.heartbeatIntervalMs,
+        onCost: (cost) => {
+          if (current) current.cost = cost;
+        },
+        onOverCap: (cost) => {
+          print(`── #${task.issue.number} ${task.stage}: cost usd ${cost.usd} above the task's cap of ${config.budget.task.usd}; stopping the agent`);
+          logger.warn({ taskId: task.taskId, cost, capUsd: config.budget.task.usd }, 'agent above its task cost cap; stopped');
+          overCost.abort();
+        },
+        onWarnings: (warnings) => logger.warn({ taskId: task.taskId, warnings }, 'cost file ignored in part'),
+      });
       try {
         const worktree = await worktrees.ensure(`issue-${task.issue.number}`, task.branch);
         print(`── #${task.issue.number} ${task.stage} (attempt ${attempt}) in ${worktree.path}`);
@@ -227,7 +245,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           agent: { ...agent, taskTimeoutMs: limit.timeoutMs },
           task: { ...task, attempt, worktree: worktree.path },
           dataDir: config.dataDir,
-          signal: AbortSignal.any([delivery.signal, cancel.signal]),
+          signal: AbortSignal.any([delivery.signal, cancel.signal, overCost.signal]),
           onSpawn: (pid) => {
             if (current) current.agentPid = pid;
             try {
@@ -245,7 +263,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
             if (tail.length > LOG_TAIL_LINES) tail.shift();
           },
         });
-        const overBudget = taskOverBudget(config.budget.task, { usd: run.cost?.usd, timedOutAtCap: limit.atCap && run.timedOut === true });
+        // A run stopped mid-way has no result file: what it said it spent so far is what it cost.
+        const cost = run.cost ?? (await costs.stop());
+        const stoppedOverCost = overCost.signal.aborted && !cancel.signal.aborted && !delivery.signal.aborted;
+        const overBudget = taskOverBudget(config.budget.task, { usd: cost?.usd, timedOutAtCap: limit.atCap && run.timedOut === true, stoppedOverCost });
         if (overBudget !== undefined) Object.assign(run, { status: 'failure', code: AgentErrorCodes.BudgetExceeded, reason: overBudget });
         for (const warning of run.warnings ?? []) print(`── #${task.issue.number} ${task.stage}: result file: ${warning}`);
         if (run.warnings) logger.warn({ taskId: task.taskId, warnings: run.warnings }, 'result file cost ignored in part; wall-clock counted');
@@ -273,7 +294,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           ...(run.summary === undefined ? {} : { summary: run.summary }),
           ...(run.question === undefined ? {} : { question: run.question }),
           ...(run.outputs === undefined ? {} : { outputs: run.outputs }),
-          ...(run.cost === undefined ? {} : { cost: run.cost }),
+          ...(cost === undefined ? {} : { cost }),
           durationMs: Date.now() - started,
           worktree: worktree.path,
           branch: task.branch,
@@ -290,6 +311,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         logger.error({ taskId: task.taskId, err: describeError(error) }, 'task could not run');
         throw error;
       } finally {
+        void costs.stop();
         clearInterval(keepAlive);
         if (current?.agentPid !== undefined) clearAgentGroup(config.dataDir, agentId);
         current = undefined;

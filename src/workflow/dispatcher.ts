@@ -11,6 +11,11 @@
  * used up), nothing is taken from the queue: tasks at work finish, new ones wait, and the next
  * settle after it clears goes on. An admission instead (the budget past a share of its daily cap,
  * src/machines/budget.ts) lets only some priorities and roles go; the others wait in the queue.
+ *
+ * The daily budget used up (an admission that pauses) also says so on the issues: each queued one
+ * is held (`budget.hold`: the state label `budget_hold`), and with `budget.atLimit: stop` each
+ * running one is stopped (`budget.stop`: its agent stopped, its task failed with
+ * `budget_exceeded`, held queued); when dispatch resumes they are released (`budget.release`).
  */
 import { describeError } from '../errors.ts';
 import { slaMsOf } from '../issues/routing.ts';
@@ -39,6 +44,8 @@ export class Dispatcher {
   readonly #heldBack = new Map<number, { at: number; failures: number }>();
 
   #pausedFor: string | undefined;
+  /** Whether held issues may be about (true at start: a restart may find some, held before it). */
+  #budgetHolds = true;
 
   constructor(
     private readonly store: WorkflowStore,
@@ -56,6 +63,7 @@ export class Dispatcher {
     if (reason !== undefined && this.#pausedFor === undefined) book.log.warn({ reason }, 'dispatch paused');
     if (reason === undefined && this.#pausedFor !== undefined) book.log.info('dispatch resumed');
     this.#pausedFor = reason;
+    await this.#followBudget(book, typeof gate === 'object' ? gate.paused : undefined);
     if (reason !== undefined) return false;
     const taken = book.queue.take(book.now(), typeof gate === 'object' ? gate : undefined);
     if (taken.length === 0) return false;
@@ -105,6 +113,34 @@ export class Dispatcher {
       if (book.step(record, event)) stepped.add(record);
     }
     return true;
+  }
+
+  /**
+   * Holds the queued issues (and stops the running ones, `atLimit: stop`) while the daily budget
+   * pauses dispatch; releases them once after it resumes. Each step is the lifecycle's, guarded
+   * there, so an issue is labelled once however often this runs.
+   */
+  async #followBudget(book: Book, budgetPaused: string | undefined): Promise<void> {
+    if (budgetPaused === undefined && !this.#budgetHolds) return;
+    this.#budgetHolds = budgetPaused !== undefined;
+    const stop = budgetPaused !== undefined && book.config.budget.atLimit === 'stop';
+    const now = book.now();
+    const stepped: IssueRecord[] = [];
+    for (const record of book.records.values()) {
+      const { value, context } = book.snapshot(record.number);
+      const event =
+        value === 'queued' && budgetPaused !== undefined && context.budgetHeld !== true
+          ? { type: 'budget.hold' as const, reason: budgetPaused, now }
+          : value === 'queued' && budgetPaused === undefined && context.budgetHeld === true
+            ? { type: 'budget.release' as const, now }
+            : value === 'running' && stop
+              ? { type: 'budget.stop' as const, reason: budgetPaused!, now }
+              : undefined;
+      if (event === undefined || !book.step(record, event)) continue;
+      stepped.push(record);
+      if (event.type === 'budget.stop') book.log.warn({ issue: record.number, taskId: context.taskId }, 'agent stopped: the daily budget is used up (budget.atLimit: stop)');
+    }
+    if (stepped.length > 0) await book.commit(stepped);
   }
 
   /** Issues held back whose time has come go back in the queue. */

@@ -1,6 +1,6 @@
 /**
  * A report (./report.ts) from a running orchestra's durable records: the events stream read back
- * from the period's start (src/infra/bus/history.ts, as `kpi` reads it) and the issues' records in
+ * from the period's start (src/infra/bus/history.ts, as `kpi` reads it) and the issues' records and the budget ledger's days in
  * the KV bucket. What `report` prints and what the `reporter` actor posts.
  */
 import type { KV } from '@nats-io/kv';
@@ -11,7 +11,8 @@ import { readStreamSince } from '../infra/bus/history.ts';
 import { DEFAULT_BUS_TOPOLOGY } from '../infra/bus/topology.ts';
 import { slaMsOf } from '../issues/routing.ts';
 import type { IssueRecord } from './record.ts';
-import { buildReport, type Report, type ReportIssue } from './report.ts';
+import { readDaySpends } from './budget-ledger.ts';
+import { budgetDaysOf, buildReport, type Report, type ReportIssue } from './report.ts';
 import type { ReportPeriod } from './report-period.ts';
 import { WorkflowStore } from './store.ts';
 
@@ -41,7 +42,7 @@ export function reportIssueOf(record: IssueRecord): ReportIssue {
 }
 
 export async function readReport(
-  options: { nc: NatsConnection; kv: KV; config: Pick<OrchestraConfig, 'workflow'>; stream?: string },
+  options: { nc: NatsConnection; kv: KV; config: Pick<OrchestraConfig, 'workflow' | 'budget'>; stream?: string },
   period: ReportPeriod,
   now: number,
 ): Promise<Report> {
@@ -52,5 +53,9 @@ export async function readReport(
     });
   }
   const records = (await new WorkflowStore(options.kv).records()).map(reportIssueOf);
-  return buildReport({ period, now, envelopes, records, slaMs: (priority) => slaMsOf(priority, options.config.workflow) });
+  // The budget days the period touches, in the budget's own time zone (it may differ from the reports').
+  const { timeZone } = options.config.budget;
+  const { from, to } = budgetDaysOf(period.since, Math.min(period.until, now), timeZone);
+  const budget = { timeZone, days: await readDaySpends(options.kv, from, to) };
+  return buildReport({ period, now, envelopes, records, slaMs: (priority) => slaMsOf(priority, options.config.workflow), budget });
 }

@@ -87,6 +87,19 @@ export function renderReport(report: Report): string {
   }
   out.push('');
 
+  if (report.budget !== null) {
+    const { from, to, timeZone, byRole, total } = report.budget;
+    out.push(`### Budget spend (the budget ledger, budget day${from === to ? ` ${from}` : `s ${from} to ${to}`}, ${plain(timeZone)})`);
+    if (total.tasks === 0) out.push('Nothing spent.');
+    else {
+      out.push('| role | tasks | USD | wall-clock | input tokens | output tokens |', '| --- | --- | --- | --- | --- | --- |');
+      const row = (name: string, spend: typeof total) => `| ${name} | ${spend.tasks} | ${spend.usd.toFixed(2)} | ${duration(spend.wallClockMs)} | ${spend.inputTokens} | ${spend.outputTokens} |`;
+      for (const [role, spend] of Object.entries(byRole).sort(([a], [b]) => a.localeCompare(b))) out.push(row(plain(role), spend));
+      out.push(row('total', total));
+    }
+    out.push('');
+  }
+
   out.push('### SLA breaches');
   if (report.slaBreaches.length === 0) out.push('None.');
   for (const breach of report.slaBreaches) out.push(`- #${breach.issue} ${plain(breach.title, 80)} (P${breach.priority}): deadline ${breach.deadline}, ${plain(breach.state)} now`);

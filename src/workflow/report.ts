@@ -14,11 +14,16 @@
  *                   and the recoveries (`kpi.recovery`) and faults never recovered (`kpi.fault`)
  *   cost            the `cost` the agents reported with their results, per role; "not reported"
  *                   when no result of the period carried one
+ *   budget spend    the budget ledger's durable spend per role (dollars, wall-clock, tokens,
+ *                   tasks) over the budget days the period touches (src/workflow/budget-ledger.ts
+ *                   `readDaySpends`, summed by src/machines/budget.ts `spendPerRole`); wall-clock
+ *                   is counted even when no agent reports a cost
  *   SLA breaches    issues whose deadline (`discoveredAt + workflow.priority.slaMs[priority]`)
  *                   fell in the period while they were not done by it
  *   failure reasons failed issues' and failed tasks' reasons, counted, the most frequent first
  */
 import type { Envelope } from '../infra/bus/envelope.ts';
+import { addSpend, budgetDay, emptySpend, spendPerRole, type DaySpend, type Spend } from '../machines/budget.ts';
 import { KpiFacts } from './kpi-facts.ts';
 import { computeKpis, type KpiReport } from './kpi-report.ts';
 import type { ReportPeriod } from './report-period.ts';
@@ -76,6 +81,8 @@ export interface Report {
   };
   /** Null when no result of the period carried a cost: not reported, rather than zero. */
   cost: { byRole: Record<string, RoleCost>; total: Omit<RoleCost, 'results' | 'reported'> } | null;
+  /** The ledger's spend per role over the budget days `from`..`to`; null when the ledger was not read. */
+  budget: { timeZone: string; from: string; to: string; byRole: Record<string, Spend>; total: Spend } | null;
   slaBreaches: Array<{ issue: number; title: string; priority: number; deadline: string; state: string }>;
   failureReasons: Array<{ reason: string; count: number; issues: number[] }>;
 }
@@ -89,6 +96,8 @@ export interface ReportInput {
   records: readonly ReportIssue[];
   /** The SLA of a priority (ms): `slaMsOf(priority, config.workflow)`. */
   slaMs: (priority: number) => number;
+  /** The budget ledger's days (`budget.timeZone`), as `readDaySpends` reads them; absent: no budget section. */
+  budget?: { timeZone: string; days: readonly DaySpend[] };
 }
 
 export const SLOWEST = 5;
@@ -175,6 +184,7 @@ export function buildReport(input: ReportInput): Report {
 
   const restarts = restartsOf(facts, starts, stops, inPeriod);
   const cost = costOf(tasks);
+  const budget = input.budget === undefined ? null : budgetOf(input.budget, period.since, until);
 
   const slaBreaches: Report['slaBreaches'] = [];
   for (const issue of records) {
@@ -210,6 +220,7 @@ export function buildReport(input: ReportInput): Report {
     stages,
     restarts,
     cost,
+    budget,
     slaBreaches,
     failureReasons,
   };
@@ -257,4 +268,15 @@ function costOf(tasks: ReadonlyArray<{ role: string; cost?: Record<string, unkno
     }
   }
   return reported === 0 ? null : { byRole, total };
+}
+
+/** The budget days a period touches: from the day of its start to the day of its last instant, in the budget's time zone. */
+export function budgetDaysOf(since: number, until: number, timeZone: string): { from: string; to: string } {
+  return { from: budgetDay(since, timeZone), to: budgetDay(Math.max(since, until - 1), timeZone) };
+}
+
+function budgetOf(budget: NonNullable<ReportInput['budget']>, since: number, until: number): Report['budget'] {
+  const { from, to } = budgetDaysOf(since, until, budget.timeZone);
+  const byRole = spendPerRole(budget.days, from, to);
+  return { timeZone: budget.timeZone, from, to, byRole, total: Object.values(byRole).reduce(addSpend, emptySpend()) };
 }

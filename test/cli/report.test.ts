@@ -110,11 +110,16 @@ describe('report on a running orchestra, and its schedule', { timeout: 300_000 }
       expect(today.slowestStages.map((stage) => stage.stage).sort()).toEqual(['codegen', 'codegen', 'pr', 'pr']);
       // The example agents report no cost.
       expect(today.cost).toBeNull();
+      // The budget ledger counts their wall-clock all the same, per role, durably.
+      expect(today.budget).toMatchObject({ timeZone: 'UTC', byRole: { codegen: { tasks: 2, usd: 0 }, pr: { tasks: 2, usd: 0 } }, total: { tasks: 4 } });
+      expect(today.budget!.byRole.codegen!.wallClockMs).toBeGreaterThan(0);
       expect(today.empty).toBe(false);
       const markdown = await runCli(['report', '--period', 'weekly', '--config', config]);
       expect(markdown.exitCode).toBe(0);
       expect(markdown.stdout).toMatch(/^- done: 2$/m);
       expect(markdown.stdout).toContain('Not reported: no agent result of this period carried a cost.');
+      expect(markdown.stdout).toMatch(/^### Budget spend \(the budget ledger, budget days? [-\d]+.*, UTC\)$/m);
+      expect(markdown.stdout).toMatch(/^\| codegen \| 2 \| 0\.00 \| /m);
 
       // An empty period (the day before the last complete one: nothing ran then) is an honest empty report.
       const before = new Date(daily.since - 12 * 3_600_000).toISOString();

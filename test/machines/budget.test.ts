@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runTimeoutMs, taskOverBudget } from '../../src/agents/task-budget.ts';
+import { parseRunningCost } from '../../src/agents/task.ts';
 import { admission, budgetDay, emptySpend, mayDispatch, spendPerRole, type BudgetPolicy, type DaySpend, type Spend } from '../../src/machines/budget.ts';
 import { TaskQueue, type QueuedTask } from '../../src/machines/scheduler.ts';
 
@@ -91,5 +92,13 @@ describe("a task's caps", () => {
     expect(taskOverBudget({ usd: 1 }, { usd: 1.5, timedOutAtCap: false })).toMatch(/^budget_exceeded: the task cost usd 1\.50, above its cap of 1\.00/);
     expect(taskOverBudget({ usd: 1 }, { usd: 0.5, timedOutAtCap: false })).toBeUndefined();
     expect(taskOverBudget({ usd: 1 }, { timedOutAtCap: false })).toBeUndefined();
+    expect(taskOverBudget({ usd: 1 }, { usd: 1.25, timedOutAtCap: false, stoppedOverCost: true })).toMatch(/^budget_exceeded: the task's cost reached usd 1\.25 while it ran, above its cap of 1\.00; the agent was stopped/);
+  });
+
+  it('the cost so far an agent keeps while it runs: its fields as in a result, a bad one ignored with a warning, half-written text skipped', () => {
+    expect(parseRunningCost('{"usd": 1.5, "inputTokens": 10}')).toEqual({ cost: { usd: 1.5, inputTokens: 10 }, warnings: [] });
+    expect(parseRunningCost('{"usd": "lots", "outputTokens": 3}')).toEqual({ cost: { outputTokens: 3 }, warnings: ['cost.usd: expected a non-negative number, got "lots"; ignored'] });
+    expect(parseRunningCost('[1]')).toEqual({ cost: {}, warnings: ['cost: expected an object of numbers, got [1]; ignored'] });
+    expect(parseRunningCost('{"usd": 1.')).toBeUndefined();
   });
 });

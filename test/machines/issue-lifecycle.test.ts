@@ -79,6 +79,25 @@ describe('issue lifecycle', () => {
     expect(run.of('dispatchTask').at(-1)).toMatchObject({ previous: { codegen: { summary: 'codegen ok' }, review: { summary: 'review ok' } } });
   });
 
+  it('held by a used-up daily budget: labelled budget_hold once, pending again once released; a stopped run fails with budget_exceeded and runs again under a new id, no attempt spent', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    run.send({ type: 'budget.hold', reason: 'daily budget used up', now: 1 });
+    run.send({ type: 'budget.hold', reason: 'daily budget used up', now: 2 });
+    run.send({ type: 'budget.release', now: 3 });
+    run.send({ type: 'budget.release', now: 4 });
+    expect(run.of('setStateLabel').slice(-2)).toEqual([{ label: 'budget_hold' }, { label: 'pending' }]);
+    const first = run.dispatch(5);
+    run.send({ type: 'budget.stop', reason: 'daily budget used up', now: 6 });
+    expect(run.snapshot.value).toBe('queued');
+    expect(run.snapshot.context).toMatchObject({ budgetHeld: true, attempt: 1 });
+    expect(run.of('cancelTask').at(-1)).toEqual({ taskId: first });
+    expect(run.snapshot.context.history.at(-1)).toMatchObject({ status: 'failure', reason: 'budget_exceeded: daily budget used up; the agent was stopped' });
+    run.send({ type: 'budget.release', now: 7 });
+    expect(run.dispatch(8)).toBe('issue-7.g1.codegen.r0.s1.a1');
+    expect(run.of('setStateLabel').slice(-3)).toEqual([{ label: 'budget_hold' }, { label: 'pending' }, { label: 'implementing' }]);
+  });
+
   it('ignores a result that is not for the task it runs (a stale redelivery)', () => {
     const run = drive();
     run.send({ type: 'deps.ready' });

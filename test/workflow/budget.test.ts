@@ -7,74 +7,34 @@
  * P3 waits, then everything but P0; at 100 % dispatch pauses with an alert; `budget resume`
  * lets the waiting work go; an issue past its own cap fails with budget_exceeded.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadConfig } from '../../src/config/load.ts';
 import { processAlive } from '../../src/infra/os/process.ts';
-import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
 import { runnerLogFile } from '../../src/runner/runner-log.ts';
-import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { CONTROL_SUBJECTS, type BudgetReply, type StatusReply } from '../../src/actors/control-subjects.ts';
 import { formatBudget } from '../../src/cli/output.ts';
-import { inboxPrefixOf } from '../../src/infra/nats/identities.ts';
-import { natsIdentityDir } from '../../src/orchestra/nats-auth.ts';
+import { BudgetOrchestra } from '../support/budget-orchestra.ts';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
-import { issueFile, type IssueSpec } from '../support/workflow-run.ts';
 
 let dir: TempDir;
 let dataDir: string;
 let issuesDir: string;
-let configPath: string;
-let orchestra: Orchestra | undefined;
+let run: BudgetOrchestra;
 const WALL_CLOCK_CAP_MS = 3_000;
 
-async function start(): Promise<Orchestra> {
-  orchestra = await startOrchestra(await loadConfig(configPath), { logStream: false });
-  return orchestra;
-}
-
-const workflow = () => orchestra!.resources.workflow;
-const state = (number: number) => workflow()?.states().get(number);
-const addIssue = (spec: IssueSpec) => writeFile(join(issuesDir, `${spec.number}.md`), issueFile(spec));
-const budget = () => orchestra!.resources.budget!.status();
-
-async function waitForState(number: number, expected: string): Promise<void> {
-  await waitFor(
-    () => {
-      const now = state(number);
-      if (now !== expected && (now === 'done' || now === 'failed')) throw new Error(`#${number} is ${now}, not ${expected}: ${workflow()!.snapshot(number).context.reason}`);
-      return now === expected;
-    },
-    { timeoutMs: 60_000, what: `#${number} ${expected}` },
-  );
-}
-
-/** Queued, and still queued once the step that queued it (and dispatched what it could) is over. */
-async function heldInQueue(number: number): Promise<void> {
-  await waitForState(number, 'queued');
-  await workflow()!.serially(async () => undefined);
-  await workflow()!.tick();
-  expect(state(number)).toBe('queued');
-}
-
-/** A control request as `miyabi-orchestra status` / `budget resume` send it: as the operator, whose key is in the data directory. */
-async function control<T>(subject: string): Promise<T> {
-  const seed = (await readFile(join(natsIdentityDir(dataDir), 'operator.nk'), 'utf8')).trim();
-  const nc = await connect({ servers: orchestra!.resources.natsServers, authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)), inboxPrefix: inboxPrefixOf('operator'), reconnect: false });
-  try {
-    return (await nc.request(subject, undefined, { timeout: 10_000 })).json<T>();
-  } finally {
-    await nc.close();
-  }
-}
-
-async function metrics(): Promise<string> {
-  return (await fetch(`${orchestra!.resources.httpUrl}/metrics`)).text();
-}
+const workflow = () => run.workflow();
+const state = (number: number) => run.state(number);
+const addIssue = (spec: Parameters<BudgetOrchestra['addIssue']>[0]) => run.addIssue(spec);
+const budget = () => run.budget();
+const waitForState = (number: number, expected: string) => run.waitForState(number, expected);
+const heldInQueue = (number: number) => run.heldInQueue(number);
+const control = <T>(subject: string) => run.control<T>(subject);
+const metrics = () => run.metrics();
+const labels = async (number: number) => (await run.orchestra!.resources.issueSource!.get(number))?.labels ?? [];
 
 beforeAll(async () => {
   dir = await tempDir('miyabi-budget-');
@@ -84,7 +44,7 @@ beforeAll(async () => {
   dataDir = join(dir.path, 'data');
   issuesDir = join(dir.path, 'issues');
   await mkdir(issuesDir);
-  configPath = await dir.file(
+  const configPath = await dir.file(
     'miyabi.yaml',
     stringify({
       dataDir,
@@ -109,11 +69,12 @@ beforeAll(async () => {
       },
     }),
   );
-  await start();
+  run = new BudgetOrchestra({ configPath, dataDir, issuesDir });
+  await run.start();
 }, 60_000);
 
 afterAll(async () => {
-  await orchestra?.stop();
+  await run?.stop();
   await dir?.[Symbol.asyncDispose]();
 });
 
@@ -146,11 +107,10 @@ describe('budgets', { timeout: 120_000 }, () => {
   it("the day's spend survives a restart, and shows in status and /metrics", async () => {
     await addIssue({ number: 3, body: 'cost: {"usd": 6}' });
     await waitForState(3, 'done');
-    await orchestra!.resources.budget!.flush();
-    await orchestra!.stop();
-    orchestra = undefined;
-    await start();
-    await waitFor(() => orchestra!.resources.budget, { what: 'the budget ledger' });
+    await run.orchestra!.resources.budget!.flush();
+    await run.stop();
+    await run.start();
+    await waitFor(() => run.orchestra!.resources.budget, { what: 'the budget ledger' });
     expect(budget().total).toMatchObject({ usd: 6, tasks: 3 });
     expect(budget().admission).toEqual({ share: 0.6, maxPriority: 2 });
     expect((await control<StatusReply>(CONTROL_SUBJECTS.status)).budget?.total.usd).toBe(6);
@@ -182,7 +142,11 @@ describe('budgets', { timeout: 120_000 }, () => {
     expect(budget().admission.paused).toMatch(/^daily budget used up \(usd 10\.50 of 10\.00\)/);
     await addIssue({ number: 8, labels: ['P0'] });
     await heldInQueue(8);
-    const report = await waitFor(() => orchestra!.resources.lastHealth?.findings?.find((finding) => finding.kind === 'budget_exhausted'), { what: 'the budget_exhausted finding' });
+    // The issue says why it waits (budget.atLimit is finish here: the agents at work were let finish).
+    await workflow()!.flush();
+    expect(await labels(8)).toContain('miyabi:budget-hold');
+    expect(await labels(8)).not.toContain('miyabi:pending');
+    const report = await waitFor(() => run.orchestra!.resources.lastHealth?.findings?.find((finding) => finding.kind === 'budget_exhausted'), { what: 'the budget_exhausted finding' });
     expect(report).toMatchObject({ severity: 'critical', subject: 'budget' });
     // The gauge follows the admission at its next update: wait for it rather than race it.
     await waitFor(async () => /^miyabi_budget_admitted_priority -1$/m.test(await metrics()), { what: 'miyabi_budget_admitted_priority -1 in /metrics' });
@@ -195,6 +159,8 @@ describe('budgets', { timeout: 120_000 }, () => {
     expect(resumed).toMatchObject({ ok: true, budget: { resumed: true, admission: { share: 1.05 } } });
     for (const number of [8, 6, 4]) await waitForState(number, 'done');
     expect(budget().resumed).toBe(true);
+    await workflow()!.flush();
+    expect(await labels(8)).not.toContain('miyabi:budget-hold');
   });
 
   it('an issue whose spend reaches its cap fails with budget_exceeded, whatever its agent said', async () => {

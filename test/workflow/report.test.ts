@@ -3,6 +3,7 @@
  * hand, an empty period, and the periods' boundaries in a time zone (DST included).
  */
 import { describe, expect, it } from 'vitest';
+import type { DaySpend } from '../../src/machines/budget.ts';
 import { buildReport, type ReportIssue } from '../../src/workflow/report.ts';
 import { lastCompletePeriod, parseReportDate, periodOf } from '../../src/workflow/report-period.ts';
 import { renderReport } from '../../src/workflow/report-render.ts';
@@ -113,6 +114,45 @@ describe('buildReport on a scripted day', () => {
     expect(text).toContain('| codegen | 3 (1) | 0.50 | 1000 | 200 |');
     expect(text).toContain('- orchestra started at 2030-01-02T00:10:00.000Z (after a stop that was asked for)');
     expect(text).not.toContain('No activity');
+  });
+});
+
+describe('the budget spend in the report', () => {
+  const spend = (usd: number, wallClockMs: number, tasks: number) => ({ usd, wallClockMs, inputTokens: 10 * tasks, outputTokens: tasks, tasks });
+  const days: DaySpend[] = [
+    { day: '2030-01-01', roles: { codegen: spend(9, 60_000, 9) } },
+    { day: '2030-01-02', roles: { codegen: spend(1.5, 120_000, 2), review: spend(0, 30_000, 1) } },
+    { day: '2030-01-03', roles: { codegen: spend(4, 60_000, 1) } },
+  ];
+
+  it("sums the ledger's spend per role over the budget days of the period, wall-clock with it, without a reported cost too", () => {
+    const period = periodOf('daily', at('12:00:00'), 'UTC');
+    const report = buildReport({ period, now: Date.parse('2030-01-03T06:00:00Z'), envelopes: [], records: [], slaMs, budget: { timeZone: 'UTC', days } });
+    expect(report.budget).toEqual({
+      timeZone: 'UTC',
+      from: '2030-01-02',
+      to: '2030-01-02',
+      byRole: { codegen: spend(1.5, 120_000, 2), review: spend(0, 30_000, 1) },
+      total: spend(1.5, 150_000, 3),
+    });
+    const text = renderReport(report);
+    expect(text).toContain('### Budget spend (the budget ledger, budget day 2030-01-02, UTC)');
+    expect(text).toContain('| codegen | 2 | 1.50 | 2m | 20 | 2 |');
+    expect(text).toContain('| review | 1 | 0.00 | 30s | 10 | 1 |');
+    expect(text).toContain('| total | 3 | 1.50 | 2m30s | 30 | 3 |');
+  });
+
+  it('takes every budget day a period touches when the budget keeps another time zone', () => {
+    // A UTC day runs from 09:00 one Tokyo day to 09:00 the next: both budget days are in it.
+    const period = periodOf('daily', at('12:00:00'), 'UTC');
+    const report = buildReport({ period, now: Date.parse('2030-01-03T06:00:00Z'), envelopes: [], records: [], slaMs, budget: { timeZone: 'Asia/Tokyo', days } });
+    expect(report.budget).toMatchObject({ from: '2030-01-02', to: '2030-01-03', total: spend(5.5, 210_000, 4) });
+  });
+
+  it('is left out when the ledger was not read', () => {
+    const report = buildReport({ period: periodOf('daily', at('12:00:00'), 'UTC'), now: at('13:00:00'), envelopes: [], records: [], slaMs });
+    expect(report.budget).toBeNull();
+    expect(renderReport(report)).not.toContain('Budget spend');
   });
 });
 

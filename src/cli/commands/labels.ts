@@ -24,6 +24,7 @@ export function orchestraLabels(config: OrchestraConfig): LabelSpec[] {
     merging: '1d76db',
     merge_blocked: 'd93f0b',
     waiting_for_human: 'fbca04',
+    budget_hold: 'e99695',
   };
   for (const [state, name] of Object.entries(workflow.stateLabels)) {
     labels.push({ name, color: states[state as keyof typeof states], description: `Miyabi Orchestra state: ${state}` });

@@ -40,6 +40,10 @@ export const budgetSection = z
       })
       .prefault({})
       .describe('Daily caps: past the admission shares only urgent issues are dispatched; at 100 % of the total, dispatch pauses until the next budget day or `miyabi-orchestra budget resume`'),
+    atLimit: z
+      .enum(['finish', 'stop'])
+      .default('finish')
+      .describe('At 100 % of the daily budget, the agents at work: finish their tasks (spend counted), or are stopped, their tasks failed with budget_exceeded and run again when dispatch resumes'),
     admission: z
       .array(admissionStep)
       .default([

@@ -162,6 +162,11 @@ const stateLabels = z
       .min(1)
       .default('miyabi:waiting-for-human')
       .describe('Label while an agent\'s question waits for a trusted person\'s answer'),
+    budget_hold: z
+      .string()
+      .min(1)
+      .default('miyabi:budget-hold')
+      .describe('Label while it waits because the daily budget is used up (docs/BUDGETS.md); pending again when dispatch resumes'),
   })
   .strict()
   .prefault({})
