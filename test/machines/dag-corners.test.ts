@@ -69,6 +69,16 @@ describe('blocked: tangles and ties', () => {
     expect(graph.blockedReason(11)).toBe('depends on #12, which is blocked: #9 depends on #1, which failed');
   });
 
+  it('of two failed dependencies the smaller is named, whatever order they were added in', () => {
+    const graph = new DependencyGraph();
+    graph.setNode(2, []);
+    graph.setNode(1, []);
+    graph.setNode(10, [1, 2]);
+    graph.setState(2, 'failed');
+    graph.setState(1, 'failed');
+    expect(graph.blockedReason(10)).toBe('depends on #1, which failed');
+  });
+
   it('cycles are listed by their first member, whatever order they were added in', () => {
     const graph = graphOf({ 5: [6], 6: [5], 1: [2], 2: [1] });
     expect(graph.cycles()).toEqual([[1, 2], [5, 6]]);
@@ -174,7 +184,10 @@ describe('renderGraph, in full', () => {
         '',
       ].join('\n'),
     );
-    expect(renderGraph(graphOf({ 1: [] }), 'mermaid')).not.toContain('class ');
+    // No external or blocked node: no class line at all.
+    expect(renderGraph(graphOf({ 1: [] }), 'mermaid')).toBe(
+      'flowchart LR\n  classDef external stroke-dasharray: 4 4\n  classDef blocked stroke:#c00,color:#c00\n  n1["#1"]\n',
+    );
   });
 
   it('dot, a backslash in a label escaped', () => {
@@ -195,6 +208,10 @@ describe('renderGraph, in full', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('dot without labels', () => {
+    expect(renderGraph(graphOf({ 1: [] }), 'dot')).toBe('digraph dependencies {\n  rankdir=LR;\n  n1 [label="#1"];\n}\n');
   });
 
   it('json, with labels', () => {
