@@ -13,6 +13,7 @@ export default defineConfig({
       'test/bus/envelope.test.ts',
       'test/issues/trust-and-routing.test.ts',
       'test/machines/dag.test.ts',
+      'test/machines/dag-corners.test.ts',
       'test/machines/scheduler.test.ts',
       'test/machines/issue-lifecycle.test.ts',
       'test/machines/issue-lifecycle-merge.test.ts',

@@ -7,9 +7,13 @@
 // mutants that do not compile, that error at run time, or that are ignored are left out.
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
-let file = 'reports/mutation/mutation.json';
+// A config file given to `stryker run` (stryker.static.config.mjs) may name its own report.
+const configFile = args.find((arg, at) => /\.m?js$/.test(arg) && !args[at - 1]?.startsWith('-'));
+const config = configFile ? (await import(pathToFileURL(configFile).href)).default : {};
+let file = config.jsonReporter?.fileName ?? 'reports/mutation/mutation.json';
 if (args[0] === '--report') file = args[1];
 else {
   const run = spawnSync('npx', ['stryker', 'run', ...args], { stdio: 'inherit' });

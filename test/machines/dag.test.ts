@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DependencyGraph, formatCycle, renderGraph, type DagSnapshot } from '../../src/machines/dag.ts';
-
-function graphOf(edges: Record<number, number[]>): DependencyGraph {
-  const graph = new DependencyGraph();
-  for (const [id, dependsOn] of Object.entries(edges)) graph.setNode(Number(id), dependsOn);
-  return graph;
-}
+import { graphOf } from '../support/dag-graph.ts';
 
 describe('DependencyGraph: order and readiness', () => {
   it('orders dependencies first, ties by id, and readies the issues without open dependencies', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { BUDGET_EXCEEDED } from '../../src/machines/budget.ts';
 import {
   issueLifecycleMachine,
   stageRetryDelayMs,
@@ -219,5 +220,68 @@ describe('issue lifecycle', () => {
     });
     expect(next.value).toBe('queued');
     expect(next.context.stageIndex).toBe(1);
+  });
+});
+
+describe('issue lifecycle: dependencies, budget and labels', () => {
+  it('comments again when it stays blocked for another reason, and leaves blocked for waiting with the label back to pending', () => {
+    const run = drive();
+    run.send({ type: 'deps.blocked', reason: 'depends on #3, which failed' });
+    run.send({ type: 'deps.blocked', reason: 'depends on #4, which does not exist' });
+    expect(run.of('comment').map((p) => (p as { reason: string }).reason)).toEqual(['depends on #3, which failed', 'depends on #4, which does not exist']);
+    run.send({ type: 'deps.waiting', on: [4] });
+    expect(run.snapshot.value).toBe('waiting');
+    expect(run.snapshot.context).toMatchObject({ waitingOn: [4], reason: undefined });
+    expect(run.of('setStateLabel').at(-1)).toEqual({ label: 'pending' });
+    run.send({ type: 'deps.waiting', on: [4, 5] });
+    expect(run.snapshot.context.waitingOn).toEqual([4, 5]);
+    run.send({ type: 'deps.ready' });
+    expect(run.snapshot).toMatchObject({ value: 'queued', context: { waitingOn: [] } });
+    run.send({ type: 'deps.waiting', on: [6] });
+    expect(run.snapshot).toMatchObject({ value: 'waiting', context: { waitingOn: [6] } });
+  });
+
+  it('takes a new route and priority only when the stages run so far stay as they were', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    run.dispatch(0);
+    run.answer('success', 1);
+    const longer = [...input().route, { stage: 'deploy', role: 'deploy' }];
+    run.send({ type: 'issue.relabeled', route: longer, priority: 5, keep: 1, now: 2 });
+    expect(run.snapshot.context).toMatchObject({ route: longer, priority: 5 });
+    const other = [{ stage: 'docs', role: 'docs' }, ...input().route];
+    run.send({ type: 'issue.relabeled', route: other, priority: 9, keep: 1, now: 3 });
+    expect(run.snapshot.context).toMatchObject({ route: longer, priority: 5 });
+  });
+
+  it('fails at once, cancelling its task, when the task went past its budget', () => {
+    const run = drive();
+    run.send({ type: 'deps.ready' });
+    const taskId = run.dispatch(0);
+    run.answer('failure', 1, { code: BUDGET_EXCEEDED });
+    expect(run.snapshot.value).toBe('failed');
+    expect(run.of('cancelTask')).toEqual([{ taskId }]);
+  });
+
+  it('cancels nothing when a plain failure used up its attempts, and names the stage and task that failed', () => {
+    const run = drive(input({ maxAttempts: 1 }));
+    run.send({ type: 'deps.ready' });
+    const taskId = run.dispatch(0);
+    run.answer('failure', 1);
+    expect(run.snapshot.value).toBe('failed');
+    expect(run.of('cancelTask')).toEqual([{ taskId: '' }]);
+    expect(run.of('comment').at(-1)).toEqual({
+      kind: 'failed',
+      key: 'issue-7.g1.failed',
+      reason: 'codegen failed after 1 attempt(s): failure',
+      stage: 'codegen',
+      taskId,
+    });
+    expect(run.of('setStateLabel').at(-1)).toEqual({ label: 'failed' });
+    expect(run.snapshot.context.finishedAt).toBe(1);
+  });
+
+  it('allows 3 CI rounds and 2 conflict rounds unless told otherwise', () => {
+    expect(drive().snapshot.context).toMatchObject({ maxCiRounds: 3, maxConflictRounds: 2, generation: 1 });
   });
 });
