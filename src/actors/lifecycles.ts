@@ -22,7 +22,7 @@ import type { OrchestraResources } from './resources.ts';
 import type { Bus } from '../infra/bus/bus.ts';
 import { deadLetterSchema, MalformedPayload, originalBody, type DeadLetter } from '../infra/bus/dead-letter.ts';
 import { decodeEnvelope, formatIssues } from '../infra/bus/envelope.ts';
-import { CANCEL_SUBJECT, cancelKey, isRedelivery, TASK_REDELIVERED, TASK_RESULT, taskEventSchema, taskMessageSchema, type TaskResult } from '../runner/task-message.ts';
+import { CANCEL_SUBJECT, cancelKey, isRedelivery, isResult, TASK_CANCELLED, TASK_REDELIVERED, TASK_RESULT, taskEventSchema, taskMessageSchema, type TaskResult } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { DagActor } from './dag.ts';
 import { graphPort } from './dag.ts';
@@ -176,6 +176,12 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
             return void logger.warn({ issue: payload.issue, taskId: payload.taskId, role: payload.role, why: refusal }, 'task result not from the role of its task; ignored');
           }
           if (isRedelivery(payload)) return type === TASK_REDELIVERED ? logRedelivery(engine!, payload) : undefined;
+          if (!isResult(payload)) {
+            if (type !== TASK_CANCELLED) throw new MalformedPayload(`a ${type} event without a result's status`);
+            // A run the workflow cancelled answers nothing, but what it spent is counted (once, like a result's).
+            resources.workflowMetrics.agentSpend(payload.role, payload.durationMs, payload.cost);
+            return void (await budget.count(payload));
+          }
           if (type !== TASK_RESULT) return;
           // Its runner stopped the agent at the timeout and hands the task on: recovered when it runs again.
           if (payload.status === 'retry' && isTimedOutReason(payload.reason)) resources.faults.noticed(`task ${payload.taskId}`, 'timeout', Date.now());

@@ -132,11 +132,23 @@ export function admission(policy: BudgetPolicy, day: DaySpend, resumed = false):
   return { share: used, ...(maxPriority === undefined ? {} : { maxPriority }), ...(closedRoles.length === 0 ? {} : { closedRoles }) };
 }
 
+/** Why `admitted` holds back a task of `priority` for `role` (the issue's `budget_hold` label says so); undefined when it may go. */
+export function heldBack(admitted: Omit<Admission, 'share'>, priority: number, role: string): string | undefined {
+  if (admitted.paused !== undefined) return admitted.paused;
+  if (admitted.closedRoles?.includes(role)) return `the daily budget of role ${role} is used up`;
+  const { maxPriority } = admitted;
+  if (maxPriority !== undefined && priority > maxPriority) return `past a share of the daily budget only ${maxPriority === 0 ? 'P0 is' : `P0–P${maxPriority} are`} dispatched, not P${priority}`;
+  return undefined;
+}
+
 /** May a task of `priority` for `role` be dispatched under `admitted`? */
 export function mayDispatch(admitted: Omit<Admission, 'share'>, priority: number, role: string): boolean {
-  if (admitted.paused !== undefined) return false;
-  if (admitted.closedRoles?.includes(role)) return false;
-  return admitted.maxPriority === undefined || priority <= admitted.maxPriority;
+  return heldBack(admitted, priority, role) === undefined;
+}
+
+/** Whether `admitted` holds back anything at all (a pause, a priority, a role). */
+export function restricts(admitted: Omit<Admission, 'share'>): boolean {
+  return admitted.paused !== undefined || admitted.maxPriority !== undefined || (admitted.closedRoles?.length ?? 0) > 0;
 }
 
 /** Spend per role over the budget days `from`..`to` (inclusive, `YYYY-MM-DD`), for reports. */

@@ -75,8 +75,9 @@ export const lifecycleSetup = setup({
       };
     }),
     /**
-     * The daily budget used up (docs/BUDGETS.md): a queued issue is held, its state label
-     * `budget_hold` instead of `pending` until dispatch resumes. With `budget.atLimit: stop` a
+     * The budget holding a queued issue back (docs/BUDGETS.md: used up, or its priority or role
+     * not admitted): it is held, its state label `budget_hold` instead of `pending` until the
+     * budget lets it go. The daily budget used up, with `budget.atLimit: stop`, a
      * running one is stopped: its task cancelled (the runner stops the agent), recorded as a
      * `budget_exceeded` failure, held queued with a new task id for the run after the resume (the
      * cancelled id never runs again). Not the run's fault: no attempt is spent.

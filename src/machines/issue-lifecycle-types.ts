@@ -110,7 +110,7 @@ export interface LifecycleContext extends Omit<LifecycleInput, 'generation' | 'm
   merged: { sha: string; method: string; at: number } | undefined;
   /** When the merge stage began (for the time a merge took). */
   mergingSince: number | undefined;
-  /** Queued, and held back with the state label `budget_hold` while the daily budget is used up. */
+  /** Queued, and held back with the state label `budget_hold` while the budget holds it back (used up, or its priority or role not admitted). */
   budgetHeld?: boolean;
   /** Runs stopped because the daily budget ran out (`budget.atLimit: stop`): the `s` of a task id. */
   budgetStops?: number;
@@ -153,10 +153,10 @@ export type LifecycleEvent =
   | { type: 'deps.waiting'; on: number[] }
   | { type: 'deps.blocked'; reason: string }
   | { type: 'deps.ready' }
-  /** The daily budget is used up (reason): a queued issue is held with its state label; a running one, with `budget.atLimit: stop`, stopped. */
+  /** The budget holds a queued issue back (reason: used up, its priority or role not admitted): held with its state label; a running one, the daily budget used up with `budget.atLimit: stop`, stopped. */
   | { type: 'budget.hold'; reason: string; now: number }
   | { type: 'budget.stop'; reason: string; now: number }
-  /** Dispatch resumed (the next budget day, `budget resume`): a held issue shows `pending` again. */
+  /** The budget lets a held issue go (the next budget day, `budget resume`, a more urgent priority): it shows `pending` again. */
   | { type: 'budget.release'; now: number }
   /** `git`: the branch as the orchestra prepared it for this run (absent: as before); `conflict`: one met making it. */
   | { type: 'stage.dispatch'; now: number; git?: GitPlan; conflict?: ConflictReport }

@@ -148,7 +148,7 @@ export const issueLifecycleMachine = lifecycleSetup.createMachine({
             assign({ waitingOn: ({ event }) => event.on, budgetHeld: false }),
           ],
         },
-        // The daily budget used up, and dispatch resumed (issue-lifecycle-setup.ts).
+        // The budget holds the issue back, and lets it go (issue-lifecycle-setup.ts).
         'budget.hold': { guard: 'notBudgetHeld', actions: ['holdForBudget', { type: 'setStateLabel', params: { label: 'budget_hold' } }] },
         'budget.release': { guard: 'budgetHeld', actions: ['releaseFromBudget', { type: 'setStateLabel', params: { label: 'pending' } }] },
       },

@@ -35,6 +35,7 @@ import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
   CANCEL_SUBJECT,
   cancelKey,
+  TASK_CANCELLED,
   LOG_TAIL_LINES,
   resultSubject,
   TASK_REDELIVERED,
@@ -42,6 +43,7 @@ import {
   taskConsumer,
   taskDurable,
   taskMessageSchema,
+  type TaskCancelled,
   type TaskRedelivered,
   type TaskResult,
 } from './task-message.ts';
@@ -169,19 +171,20 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
    * a result given up on would be a finished run done again. One result per attempt: a republish
    * (after a lost PubAck, a crash before the ack) is deduplicated by its message id.
    */
-  const publishResult = async (result: TaskResult, stopping: AbortSignal): Promise<void> => {
+  const publishUntilTaken = async (type: string, payload: TaskResult | TaskCancelled, msgId: string, stopping: AbortSignal): Promise<void> => {
     for (let failures = 0; ; failures++) {
       try {
-        await bus.publish(resultSubject(role, agentId), TASK_RESULT, result, { msgId: `result:${result.taskId}:${result.attempt}`, timeoutMs: RESULT_PUBLISH_TIMEOUT_MS });
-        if (failures > 0) logger.info({ taskId: result.taskId, failures }, 'task result published after the bus came back');
+        await bus.publish(resultSubject(role, agentId), type, payload, { msgId, timeoutMs: RESULT_PUBLISH_TIMEOUT_MS });
+        if (failures > 0) logger.info({ taskId: payload.taskId, type, failures }, 'task event published after the bus came back');
         return;
       } catch (error) {
         if (stopping.aborted || nc.isClosed()) throw error;
-        if (failures === 0) logger.warn({ taskId: result.taskId, err: describeError(error) }, 'task result not published; retrying until the bus is back');
+        if (failures === 0) logger.warn({ taskId: payload.taskId, type, err: describeError(error) }, 'task event not published; retrying until the bus is back');
         await abortableDelay(backoffDelayMs(failures, RESULT_PUBLISH_BACKOFF), stopping);
       }
     }
   };
+  const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
 
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
@@ -274,6 +277,11 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
           logger.info({ taskId: task.taskId, attempt }, 'task cancelled by the workflow');
+          // No result, but the run spent all the same: its wall-clock and cost so far go to the budget ledger.
+          const spent: TaskCancelled = { taskId: task.taskId, issue: task.issue.number, role, stage: task.stage, attempt, agentId, durationMs: Date.now() - started, ...(cost === undefined ? {} : { cost }) };
+          await publishUntilTaken(TASK_CANCELLED, spent, `cancelled:${task.taskId}:${attempt}`, delivery.signal).catch((error: unknown) =>
+            logger.warn({ taskId: task.taskId, err: describeError(error) }, "a cancelled run's spend could not be reported; not counted"),
+          );
           return undefined;
         }
         if (delivery.signal.aborted) {

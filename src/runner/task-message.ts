@@ -120,9 +120,27 @@ export const taskRedeliveredSchema = taskResultSchema.pick({ taskId: true, issue
 
 export type TaskRedelivered = z.infer<typeof taskRedeliveredSchema>;
 
-/** What the workflow reads on `miyabi.events.task.<role>`: a result, or a redelivery taken over. */
-export const taskEventSchema = z.union([taskResultSchema, taskRedeliveredSchema]);
+/**
+ * A run the workflow cancelled (its issue closed, the daily budget used up with
+ * `budget.atLimit: stop`) answers nothing, but it spent: its wall-clock and the cost it reported
+ * so far ($MIYABI_COST_FILE) are said at once, on the role's result subject, for the budget
+ * ledger (docs/BUDGETS.md), which counts them once by task and attempt like a result's.
+ */
+export const TASK_CANCELLED = 'task.cancelled';
 
-export function isRedelivery(payload: TaskResult | TaskRedelivered): payload is TaskRedelivered {
-  return !('status' in payload);
+export const taskCancelledSchema = taskResultSchema.pick({ taskId: true, issue: true, role: true, stage: true, attempt: true, agentId: true, cost: true, durationMs: true });
+
+export type TaskCancelled = z.infer<typeof taskCancelledSchema>;
+
+/** What the workflow reads on `miyabi.events.task.<role>`: a result, a redelivery taken over, or a cancelled run's spend. */
+export const taskEventSchema = z.union([taskResultSchema, taskRedeliveredSchema, taskCancelledSchema]);
+
+export type TaskEvent = z.infer<typeof taskEventSchema>;
+
+export function isRedelivery(payload: TaskEvent): payload is TaskRedelivered {
+  return 'deliveryCount' in payload;
+}
+
+export function isResult(payload: TaskEvent): payload is TaskResult {
+  return 'status' in payload;
 }

@@ -6,7 +6,7 @@
  *   budget.resumed              the budget day an operator said `miyabi-orchestra budget resume`
  *
  * Each task result is counted once (by task and attempt: a result redelivered after a crash is
- * not spent twice). The day's spend decides admission (src/machines/budget.ts, asked by the
+ * not spent twice), and so is a cancelled run's spend (`task.cancelled`, keyed the same way). The day's spend decides admission (src/machines/budget.ts, asked by the
  * dispatcher before each dispatch); an issue past its cap has its result turned into a
  * `budget_exceeded` failure. The decisions are pure; this file only keeps the numbers.
  */
@@ -39,6 +39,9 @@ export interface BudgetStatus {
   admission: Admission;
   resumed: boolean;
 }
+
+/** One run as the ledger counts it: a result, or the spend of a cancelled run (`task.cancelled`). */
+export type SpentRun = Pick<TaskResult, 'taskId' | 'issue' | 'role' | 'attempt' | 'durationMs' | 'cost'>;
 
 /** What one result spent: its dollars and tokens as reported, its wall-clock always. */
 export function spendOf(result: Pick<TaskResult, 'durationMs' | 'cost'>): Spend {
@@ -86,25 +89,35 @@ export class BudgetLedger {
    * cap, a `budget_exceeded` failure.
    */
   async record(result: TaskResult): Promise<TaskResult> {
-    const spent = spendOf(result);
-    const id = `${result.taskId}:${result.attempt}`;
+    const issueSpend = await this.count(result);
+    const reached = result.code === undefined ? capReached(issueSpend, this.policy.issue) : undefined;
+    if (reached === undefined) return result;
+    this.logger.warn({ issue: result.issue, taskId: result.taskId, reached }, 'issue past its budget; failed with budget_exceeded');
+    return { ...result, status: 'failure', code: AgentErrorCodes.BudgetExceeded, reason: `${AgentErrorCodes.BudgetExceeded}: the issue's cap was reached (${reached})` };
+  }
+
+  /**
+   * Counts a run's spend into its budget day and its issue, once by task and attempt (a report
+   * redelivered, or a result and a cancel of the same run, is not spent twice); returns the
+   * issue's spend so far.
+   */
+  async count(run: SpentRun): Promise<Spend> {
+    const spent = spendOf(run);
+    const id = `${run.taskId}:${run.attempt}`;
     const day = this.#today();
     if (!day.counted.includes(id)) {
-      day.roles[result.role] = addSpend(day.roles[result.role] ?? emptySpend(), spent);
+      day.roles[run.role] = addSpend(day.roles[run.role] ?? emptySpend(), spent);
       day.counted.push(id);
       await this.#write(`${DAY_PREFIX}${day.day}`, day);
     }
-    const key = issueBudgetKey(result);
+    const key = issueBudgetKey(run);
     const issue = (await getJson<IssueRecord>(this.kv, `budget.${key}`)) ?? { spend: emptySpend(), counted: [] };
     if (!issue.counted.includes(id)) {
       issue.spend = addSpend(issue.spend, spent);
       issue.counted.push(id);
       await this.#write(`budget.${key}`, issue);
     }
-    const reached = result.code === undefined ? capReached(issue.spend, this.policy.issue) : undefined;
-    if (reached === undefined) return result;
-    this.logger.warn({ issue: result.issue, taskId: result.taskId, reached }, 'issue past its budget; failed with budget_exceeded');
-    return { ...result, status: 'failure', code: AgentErrorCodes.BudgetExceeded, reason: `${AgentErrorCodes.BudgetExceeded}: the issue's cap was reached (${reached})` };
+    return issue.spend;
   }
 
   /** What may be dispatched now (the dispatcher asks before each dispatch). */

@@ -12,17 +12,19 @@
  * settle after it clears goes on. An admission instead (the budget past a share of its daily cap,
  * src/machines/budget.ts) lets only some priorities and roles go; the others wait in the queue.
  *
- * The daily budget used up (an admission that pauses) also says so on the issues: each queued one
- * is held (`budget.hold`: the state label `budget_hold`), and with `budget.atLimit: stop` each
- * running one is stopped (`budget.stop`: its agent stopped, its task failed with
- * `budget_exceeded`, held queued); when dispatch resumes they are released (`budget.release`).
+ * The budget also says so on the issues it holds back: each queued one the admission does not let
+ * go (dispatch paused, its priority past the admitted one, its role's own daily cap used up) is
+ * held (`budget.hold`: the state label `budget_hold`), and when the daily budget is used up, with
+ * `budget.atLimit: stop`, each running one is stopped (`budget.stop`: its agent stopped, its task
+ * failed with `budget_exceeded`, held queued); once the admission lets them go they are released
+ * (`budget.release`: `pending` again).
  */
 import { describeError } from '../errors.ts';
 import { slaMsOf } from '../issues/routing.ts';
 import { sha256 } from '../issues/text.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { QueuedTask } from '../machines/scheduler.ts';
-import type { Admission } from '../machines/budget.ts';
+import { heldBack, restricts, type Admission } from '../machines/budget.ts';
 import type { StageResult } from '../agents/task.ts';
 import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
 import { BranchPlanner, type DependencyBranch, type PreparedBranch } from './branches.ts';
@@ -63,7 +65,8 @@ export class Dispatcher {
     if (reason !== undefined && this.#pausedFor === undefined) book.log.warn({ reason }, 'dispatch paused');
     if (reason === undefined && this.#pausedFor !== undefined) book.log.info('dispatch resumed');
     this.#pausedFor = reason;
-    await this.#followBudget(book, typeof gate === 'object' ? gate.paused : undefined);
+    // A full disk says nothing of the budget: what the budget holds stays held, and labelled so.
+    if (typeof gate !== 'string') await this.#followBudget(book, gate);
     if (reason !== undefined) return false;
     const taken = book.queue.take(book.now(), typeof gate === 'object' ? gate : undefined);
     if (taken.length === 0) return false;
@@ -116,25 +119,27 @@ export class Dispatcher {
   }
 
   /**
-   * Holds the queued issues (and stops the running ones, `atLimit: stop`) while the daily budget
-   * pauses dispatch; releases them once after it resumes. Each step is the lifecycle's, guarded
-   * there, so an issue is labelled once however often this runs.
+   * Holds the queued issues the admission holds back (and stops the running ones when the daily
+   * budget is used up, `atLimit: stop`); releases each once the admission lets it go. Each step is
+   * the lifecycle's, guarded there, so an issue is labelled once however often this runs.
    */
-  async #followBudget(book: Book, budgetPaused: string | undefined): Promise<void> {
-    if (budgetPaused === undefined && !this.#budgetHolds) return;
-    this.#budgetHolds = budgetPaused !== undefined;
-    const stop = budgetPaused !== undefined && book.config.budget.atLimit === 'stop';
+  async #followBudget(book: Book, admitted: Omit<Admission, 'share'> = {}): Promise<void> {
+    const restricted = restricts(admitted);
+    if (!restricted && !this.#budgetHolds) return;
+    this.#budgetHolds = restricted;
+    const stop = admitted.paused !== undefined && book.config.budget.atLimit === 'stop';
     const now = book.now();
     const stepped: IssueRecord[] = [];
     for (const record of book.records.values()) {
       const { value, context } = book.snapshot(record.number);
+      const held = value === 'queued' ? heldBack(admitted, context.priority, context.route[context.stageIndex]?.role ?? 'none') : undefined;
       const event =
-        value === 'queued' && budgetPaused !== undefined && context.budgetHeld !== true
-          ? { type: 'budget.hold' as const, reason: budgetPaused, now }
-          : value === 'queued' && budgetPaused === undefined && context.budgetHeld === true
+        held !== undefined && context.budgetHeld !== true
+          ? { type: 'budget.hold' as const, reason: held, now }
+          : value === 'queued' && held === undefined && context.budgetHeld === true
             ? { type: 'budget.release' as const, now }
             : value === 'running' && stop
-              ? { type: 'budget.stop' as const, reason: budgetPaused!, now }
+              ? { type: 'budget.stop' as const, reason: admitted.paused!, now }
               : undefined;
       if (event === undefined || !book.step(record, event)) continue;
       stepped.push(record);

@@ -152,8 +152,13 @@ export class WorkflowMetrics {
   taskResult(result: { role: string; stage: string; status: string; durationMs: number; cost?: { usd?: number; inputTokens?: number; outputTokens?: number } | undefined }): void {
     const role = this.#names.value(result.role);
     this.#taskDuration.observe({ role, stage: this.#names.value(result.stage), outcome: result.status }, result.durationMs / 1000);
-    this.#wallClock.inc({ role }, Math.max(0, result.durationMs) / 1000);
-    const cost = result.cost;
+    this.agentSpend(result.role, result.durationMs, result.cost);
+  }
+
+  /** What one agent run spent: a result's, or a cancelled run's (no result, the same spend). */
+  agentSpend(roleName: string, durationMs: number, cost: { usd?: number; inputTokens?: number; outputTokens?: number } | undefined): void {
+    const role = this.#names.value(roleName);
+    this.#wallClock.inc({ role }, Math.max(0, durationMs) / 1000);
     if (cost?.usd !== undefined) this.#costUsd.inc({ role }, cost.usd);
     if (cost?.inputTokens !== undefined) this.#tokens.inc({ role, direction: 'input' }, cost.inputTokens);
     if (cost?.outputTokens !== undefined) this.#tokens.inc({ role, direction: 'output' }, cost.outputTokens);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runTimeoutMs, taskOverBudget } from '../../src/agents/task-budget.ts';
 import { parseRunningCost } from '../../src/agents/task.ts';
-import { admission, budgetDay, emptySpend, mayDispatch, spendPerRole, type BudgetPolicy, type DaySpend, type Spend } from '../../src/machines/budget.ts';
+import { admission, budgetDay, emptySpend, heldBack, mayDispatch, restricts, spendPerRole, type BudgetPolicy, type DaySpend, type Spend } from '../../src/machines/budget.ts';
 import { TaskQueue, type QueuedTask } from '../../src/machines/scheduler.ts';
 
 const policy: BudgetPolicy = {
@@ -41,6 +41,16 @@ describe('admission control', () => {
     expect(admitted.closedRoles).toEqual(['review']);
     expect(mayDispatch(admitted, 0, 'review')).toBe(false);
     expect(mayDispatch(admitted, 0, 'codegen')).toBe(true);
+  });
+
+  it("says why a task is held back (its issue's budget_hold label), and whether anything is", () => {
+    expect(heldBack(admission(policy, day({ codegen: 70 })), 3, 'codegen')).toBe('past a share of the daily budget only P0–P2 are dispatched, not P3');
+    expect(heldBack(admission(policy, day({ codegen: 91 })), 1, 'codegen')).toBe('past a share of the daily budget only P0 is dispatched, not P1');
+    expect(heldBack(admission(policy, day({ review: 10 })), 0, 'review')).toBe('the daily budget of role review is used up');
+    expect(heldBack(admission(policy, day({ codegen: 100 })), 0, 'codegen')).toMatch(/^daily budget used up/);
+    expect(heldBack(admission(policy, day({ codegen: 70 })), 2, 'codegen')).toBeUndefined();
+    expect([day({ codegen: 69 }), day({ codegen: 70 }), day({ review: 10 }), day({ codegen: 100 })].map((spent) => restricts(admission(policy, spent)))).toEqual([false, true, true, true]);
+    expect(restricts(admission(policy, day({ codegen: 150 }), true))).toBe(false);
   });
 
   it('an operator who resumed lets everything go for the rest of the budget day', () => {

@@ -1,7 +1,8 @@
 /**
  * An orchestra for the budget tests (test/workflow/budget*.test.ts): embedded nats-server,
  * headless runners, local issues, the fixture agent test/workflow/fixtures/costly-agent.mjs, and
- * the helpers they share: wait for an issue's state, check one stays queued, ask as the operator.
+ * the helpers they share: wait for an issue's state, check one stays queued, ask as the operator,
+ * the lifecycle steps each issue took (the console's inspection records, in order).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +17,9 @@ import { issueFile, type IssueSpec } from './workflow-run.ts';
 
 export class BudgetOrchestra {
   orchestra: Orchestra | undefined;
+  /** Each lifecycle step of each issue (its event's type), in order, since the first start. */
+  readonly #steps = new Map<number, string[]>();
+  #unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly paths: { configPath: string; dataDir: string; issuesDir: string },
@@ -24,10 +28,22 @@ export class BudgetOrchestra {
 
   async start(): Promise<Orchestra> {
     this.orchestra = await startOrchestra(await loadConfig(this.paths.configPath), { logStream: false, ...this.options });
+    this.#unsubscribe = this.orchestra.resources.inspection.subscribe((record) => {
+      if (record.kind !== 'issue' || record.issue === undefined) return;
+      const steps = this.#steps.get(record.issue.number) ?? [];
+      steps.push(record.event);
+      this.#steps.set(record.issue.number, steps);
+    });
     return this.orchestra;
   }
 
+  /** The lifecycle events an issue has taken a step on, in order. */
+  steps(number: number): string[] {
+    return [...(this.#steps.get(number) ?? [])];
+  }
+
   async stop(): Promise<void> {
+    this.#unsubscribe?.();
     await this.orchestra?.stop();
     this.orchestra = undefined;
   }

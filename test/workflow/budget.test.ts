@@ -4,8 +4,9 @@
  * a task's wall-clock cap kills a sleeping agent and fails the task with budget_exceeded; a cost
  * that is not a number is ignored with a warning and the wall-clock still counted; the day's
  * spend survives a restart and shows in `status` and /metrics; past a share of the daily budget
- * P3 waits, then everything but P0; at 100 % dispatch pauses with an alert; `budget resume`
- * lets the waiting work go; an issue past its own cap fails with budget_exceeded.
+ * P3 waits, then everything but P0, each issue held back labelled `miyabi:budget-hold`; at 100 %
+ * dispatch pauses with an alert; `budget resume` lets the waiting work go, each held issue
+ * released once; an issue past its own cap fails with budget_exceeded.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -123,9 +124,12 @@ describe('budgets', { timeout: 120_000 }, () => {
     expect(text).toMatch(/^miyabi_agent_wall_clock_seconds_total\{role="codegen"\} /m);
   });
 
-  it('admission control: past the first share P3 waits while P2 goes; past the second only P0 goes', async () => {
+  it('admission control: past the first share P3 waits while P2 goes; past the second only P0 goes; the issues held back say so', async () => {
     await addIssue({ number: 4, labels: ['P3'] });
     await heldInQueue(4);
+    await workflow()!.flush();
+    expect(await labels(4)).toContain('miyabi:budget-hold');
+    expect(await labels(4)).not.toContain('miyabi:pending');
     await addIssue({ number: 5, labels: ['P2'], body: 'cost: {"usd": 2.5}' });
     await waitForState(5, 'done');
     await heldInQueue(4);
@@ -136,6 +140,9 @@ describe('budgets', { timeout: 120_000 }, () => {
     await waitForState(7, 'done');
     expect(state(4)).toBe('queued');
     expect(state(6)).toBe('queued');
+    // Still held, and labelled so, while the P0 went.
+    await workflow()!.flush();
+    for (const number of [4, 6]) expect(await labels(number)).toContain('miyabi:budget-hold');
   });
 
   it('at 100 % dispatch pauses, even for P0, and the health monitor alerts', async () => {
@@ -160,7 +167,11 @@ describe('budgets', { timeout: 120_000 }, () => {
     for (const number of [8, 6, 4]) await waitForState(number, 'done');
     expect(budget().resumed).toBe(true);
     await workflow()!.flush();
-    expect(await labels(8)).not.toContain('miyabi:budget-hold');
+    for (const number of [8, 6, 4]) expect(await labels(number)).not.toContain('miyabi:budget-hold');
+    // Held once (by its priority, then still when dispatch paused: no second label), released once
+    // (its label `pending` again) before it went.
+    const budgetSteps = (number: number) => run.steps(number).filter((event) => event.startsWith('budget.') || event === 'stage.dispatch');
+    for (const number of [8, 6, 4]) expect(budgetSteps(number)).toEqual(['budget.hold', 'budget.release', 'stage.dispatch']);
   });
 
   it('an issue whose spend reaches its cap fails with budget_exceeded, whatever its agent said', async () => {

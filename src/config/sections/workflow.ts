@@ -166,7 +166,7 @@ const stateLabels = z
       .string()
       .min(1)
       .default('miyabi:budget-hold')
-      .describe('Label while it waits because the daily budget is used up (docs/BUDGETS.md); pending again when dispatch resumes'),
+      .describe('Label while the budget holds it back: the daily budget used up, its priority past the admitted one or its role\'s daily cap used up (docs/BUDGETS.md); pending again when the budget lets it go'),
   })
   .strict()
   .prefault({})
