@@ -46,6 +46,8 @@ export interface ChaosResult {
   orchestratorRestarts: number;
   done: number;
   issues: number;
+  /** The plan's issues not done, with the state and reason they finished in: why a run fell short. */
+  unfinished: string[];
   lost: string[];
   duplicated: string[];
   leaked: string[];
@@ -119,6 +121,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       // The plan's issues only: the orchestra may file its own (a health issue) in the same tracker.
       done: rows.filter((row) => numbers.includes(row.issue) && row.state === 'done').length,
       issues: numbers.length,
+      unfinished: rows.filter((row) => numbers.includes(row.issue) && row.state !== 'done').map((row) => `#${row.issue}: ${row.state}${row.reason ? ` (${row.reason})` : ''}`),
       lost: lostIssues(numbers, rows),
       duplicated: [...duplicateRuns(markers), ...(tracker ? trackerDuplicates(tracker.fake, numbers) : await duplicateEffects(run.dataDir, run.repo, numbers))],
       leaked: await leaks({ runDir: run.runDir, dataDir: run.dataDir, repo: run.repo, socket: run.socket }),
@@ -148,6 +151,7 @@ export function describeResult(result: ChaosResult): string {
     const { throughput } = result.kpis;
     lines.push(`throughput ${throughput.finished} finished (${throughput.done} done, ${throughput.failed} failed); autonomy ${ratio(result.kpis.autonomy.ratio)}, success ${ratio(result.kpis.successRate.issues)}, utilization ${ratio(result.kpis.utilization.ratio)}`);
   } else lines.push('KPIs: not read (the orchestra did not answer `kpi`)');
+  for (const item of result.unfinished) lines.push(`not done: ${item}`);
   for (const [label, items] of [['lost', result.lost], ['duplicated', result.duplicated], ['leaked', result.leaked]] as const) for (const item of items) lines.push(`${label}: ${item}`);
   const injected = result.faults.filter((fault) => fault.target !== NO_TARGET).length;
   lines.push(`chaos: ${injected} faults, ${result.done}/${result.issues} done, ${result.lost.length} lost, ${result.duplicated.length} duplicated, ${result.leaked.length} leaked`);

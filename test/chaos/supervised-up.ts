@@ -59,7 +59,10 @@ export class SupervisedUp {
         workspace: { repo, taskFilesRetentionHours: 0 },
         health: { checkIntervalMs: 1000, reportHeartbeatMs: 1000 },
         bus: { ackWaitMs: 5000 },
-        workflow: { retry: { initialDelayMs: 200 } },
+        // Each fault may cost the stage it strikes an attempt (a killed runner or agent is a failed
+        // run); a budget above any CI-sized schedule's fault count keeps faults alone from failing
+        // an issue, so "every issue done" tests recovery, not how the seed spread its faults.
+        workflow: { retry: { initialDelayMs: 200, maxAttempts: 12 } },
         agents: { codegen: agent('codegen'), pr: agent('pr') },
         ...options.config,
       }),
