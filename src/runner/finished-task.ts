@@ -6,15 +6,22 @@
  * `kill -9` — publishes that result again (same message id: the stream keeps one) and acks,
  * without starting the agent: an agent run costs money and may have side effects.
  *
+ * The agent's own result file is the answer's first record: a runner killed between the agent's
+ * end and keeping the answer leaves it in `result.json`, and the next delivery takes it from there
+ * (`answerLeftByAgent`) rather than run the agent again. So that only an answer is taken, a run that
+ * ends in a `retry` (the agent's word, a timeout, a kill) has its result file removed
+ * (`discardResultFile`); a new attempt's start removes it too (src/agents/run-agent.ts).
+ *
  * Only answers are kept: a `retry` is meant to run again, and a cancelled run has no result.
  * Task ids are unique per dispatch (the workflow's retry, a new round, an answered question are
  * new ids), so a kept answer never stands in for a run the workflow asked for. The file goes with
  * the task directory (`removeIssueTaskFiles`).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { taskFilesOf } from '../agents/run-agent.ts';
-import { taskResultSchema, type TaskResult } from './task-message.ts';
+import { outcomeOf, type AgentOutcome } from '../agents/task.ts';
+import { taskResultSchema, type TaskMessage, type TaskResult } from './task-message.ts';
 
 function finishedFile(dataDir: string, taskId: string): string {
   return join(taskFilesOf(dataDir, taskId).dir, 'finished.json');
@@ -40,4 +47,37 @@ export async function finishedResult(dataDir: string, taskId: string): Promise<T
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The answer an agent wrote to its result file for a run whose runner died before keeping it:
+ * the outcome the file says (never a `retry`), with the attempt and worktree of that run (its
+ * task file) and how long it ran (task file written → result file written). Undefined when there
+ * is no whole, valid answer: a file cut short by a kill is no answer, and the task runs again.
+ */
+export async function answerLeftByAgent(dataDir: string, task: Pick<TaskMessage, 'taskId'>): Promise<{ outcome: AgentOutcome; attempt: number; worktree: string; durationMs: number } | undefined> {
+  const files = taskFilesOf(dataDir, task.taskId);
+  const [resultText, taskText, taskStat, resultStat] = await Promise.all([
+    readFile(files.resultFile, 'utf8').catch(() => undefined),
+    readFile(files.taskFile, 'utf8').catch(() => undefined),
+    stat(files.taskFile).catch(() => undefined),
+    stat(files.resultFile).catch(() => undefined),
+  ]);
+  if (resultText === undefined || taskText === undefined) return undefined;
+  let ran: { taskId?: unknown; attempt?: unknown; worktree?: unknown };
+  try {
+    ran = JSON.parse(taskText) as typeof ran;
+  } catch {
+    return undefined;
+  }
+  if (ran.taskId !== task.taskId || typeof ran.attempt !== 'number' || typeof ran.worktree !== 'string') return undefined;
+  const outcome = outcomeOf({ exitCode: undefined, signal: undefined, timedOut: false, resultFile: resultText });
+  if (outcome.status === 'retry' || outcome.code !== undefined) return undefined;
+  const durationMs = taskStat && resultStat ? Math.max(0, Math.round(resultStat.mtimeMs - taskStat.mtimeMs)) : 0;
+  return { outcome, attempt: ran.attempt, worktree: ran.worktree, durationMs };
+}
+
+/** Removes a run's result file when the run is not an answer (a `retry`), so no later delivery takes it for one. */
+export async function discardResultFile(dataDir: string, taskId: string): Promise<void> {
+  await rm(taskFilesOf(dataDir, taskId).resultFile, { force: true });
 }

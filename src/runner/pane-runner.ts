@@ -29,7 +29,7 @@ import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
-import { finishedResult, keepFinishedResult } from './finished-task.ts';
+import { answerLeftByAgent, discardResultFile, finishedResult, keepFinishedResult } from './finished-task.ts';
 import { watchRunningCost } from './running-cost.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
@@ -44,6 +44,7 @@ import {
   taskDurable,
   taskMessageSchema,
   type TaskCancelled,
+  type TaskMessage,
   type TaskRedelivered,
   type TaskResult,
 } from './task-message.ts';
@@ -57,6 +58,13 @@ const RESULT_PUBLISH_BACKOFF = { baseMs: 100, maxMs: 2_000 };
  * request is not failed by the reconnect), and the retry, deduplicated, costs nothing.
  */
 const RESULT_PUBLISH_TIMEOUT_MS = 1_000;
+
+/** What a run answered, as the result carries it. */
+type Answer = Pick<TaskResult, 'attempt' | 'status' | 'reason'> & Partial<Pick<TaskResult, 'code' | 'summary' | 'question' | 'outputs' | 'cost'>>;
+
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -186,18 +194,50 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   };
   const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
 
+  /** The task's result as published: redacted, in this runner's name. */
+  const resultOf = (task: TaskMessage, answer: Answer, run: { durationMs: number; worktree: string; logTail?: string[] }): TaskResult =>
+    redactDeep<TaskResult>(
+      {
+        taskId: task.taskId,
+        issue: task.issue.number,
+        role,
+        stage: task.stage,
+        agentId,
+        ...definedOnly(answer),
+        durationMs: run.durationMs,
+        worktree: run.worktree,
+        branch: task.branch,
+        ...(run.logTail && run.logTail.length > 0 ? { logTail: run.logTail } : {}),
+      },
+      redact,
+    );
+  /** The answer an agent left when its runner died before keeping it (./finished-task.ts), kept now. */
+  const adoptedAnswer = async (task: TaskMessage): Promise<TaskResult | undefined> => {
+    const left = await answerLeftByAgent(config.dataDir, task);
+    if (left === undefined) return undefined;
+    const { status, reason, summary, question, outputs, cost } = left.outcome;
+    const overBudget = taskOverBudget(config.budget.task, { usd: cost?.usd, timedOutAtCap: false });
+    const answer: Answer = { attempt: left.attempt, status, reason, summary, question, outputs, cost, ...(overBudget === undefined ? {} : { status: 'failure', reason: overBudget, code: AgentErrorCodes.BudgetExceeded }) };
+    const result = resultOf(task, answer, { durationMs: left.durationMs, worktree: left.worktree });
+    await keepFinishedResult(config.dataDir, result);
+    logger.warn({ taskId: task.taskId, attempt: left.attempt, status: result.status }, "the agent's answer was left in its result file by a runner that died; taken, not run again");
+    return result;
+  };
+
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
     payloadSchema: taskMessageSchema,
     handler: async (envelope, delivery) => {
       const task = envelope.payload;
       const attempt = task.attempt + delivery.deliveryCount - 1;
+      // Pulled as the runner was told to stop (a scale-down races a dispatch): given back untouched.
+      if (delivery.signal.aborted) return { retryInMs: 0 };
       if (await cancelled(task.taskId)) {
         print(`── #${task.issue.number} ${task.stage}: cancelled before it started`);
         logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
         return undefined;
       }
-      const answered = await finishedResult(config.dataDir, task.taskId);
+      const answered = (await finishedResult(config.dataDir, task.taskId)) ?? (await adoptedAnswer(task));
       if (answered) {
         // Its agent answered already; the ack was lost (./finished-task.ts). Not run again. Published
         // in this runner's name: only its own agent's results subject is open to it (docs/SECURITY.md);
@@ -241,7 +281,6 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       try {
         const worktree = await worktrees.ensure(`issue-${task.issue.number}`, task.branch);
         print(`── #${task.issue.number} ${task.stage} (attempt ${attempt}) in ${worktree.path}`);
-        paneLog.taskStart({ taskId: task.taskId, issue: task.issue.number, role, attempt });
         // The task's wall-clock cap, when lower than the role's timeout, is where the agent is stopped.
         const limit = runTimeoutMs(agent.taskTimeoutMs, config.budget.task);
         const run = await runAgent({
@@ -250,6 +289,9 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           dataDir: config.dataDir,
           signal: AbortSignal.any([delivery.signal, cancel.signal, overCost.signal]),
           onSpawn: (pid) => {
+            // The start marker says the agent program ran: a task given back before it spawned
+            // (the runner stopping, a refused command) was not a run of the agent.
+            paneLog.taskStart({ taskId: task.taskId, issue: task.issue.number, role, attempt });
             if (current) current.agentPid = pid;
             try {
               recordAgentGroup(config.dataDir, agentId, pid);
@@ -273,6 +315,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         if (overBudget !== undefined) Object.assign(run, { status: 'failure', code: AgentErrorCodes.BudgetExceeded, reason: overBudget });
         for (const warning of run.warnings ?? []) print(`── #${task.issue.number} ${task.stage}: result file: ${warning}`);
         if (run.warnings) logger.warn({ taskId: task.taskId, warnings: run.warnings }, 'result file cost ignored in part; wall-clock counted');
+        const result = resultOf(task, { attempt, status: run.status, reason: run.reason, summary: run.summary, question: run.question, outputs: run.outputs, cost, code: overBudget === undefined ? undefined : AgentErrorCodes.BudgetExceeded }, {
+          durationMs: Date.now() - started,
+          worktree: worktree.path,
+          logTail: tail,
+        });
+        // The answer is kept before anything else is done with it (./finished-task.ts): a runner
+        // killed from here on leaves it to the next delivery, which publishes it, not runs it again.
+        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepFinishedResult(config.dataDir, result));
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
@@ -285,31 +335,13 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           return undefined;
         }
         if (delivery.signal.aborted) {
-          // The runner is stopping: not a result. The task goes back for another runner.
-          logger.info({ taskId: task.taskId, attempt }, 'task cancelled by stop; returned to the queue');
+          // The runner is stopping. A run it stopped is no result: the task goes back for another
+          // runner. An agent that answered as the stop came has its answer kept: the next runner
+          // publishes it without running the agent again.
+          logger.info({ taskId: task.taskId, attempt, status: run.status }, result.status === 'retry' ? 'task cancelled by stop; returned to the queue' : 'task answered as the runner stopped; its answer kept for the next delivery');
           return { retryInMs: 0 };
         }
-        const result: TaskResult = redactDeep<TaskResult>({
-          taskId: task.taskId,
-          issue: task.issue.number,
-          role,
-          stage: task.stage,
-          attempt,
-          agentId,
-          status: run.status,
-          reason: run.reason,
-          ...(overBudget === undefined ? {} : { code: AgentErrorCodes.BudgetExceeded }),
-          ...(run.summary === undefined ? {} : { summary: run.summary }),
-          ...(run.question === undefined ? {} : { question: run.question }),
-          ...(run.outputs === undefined ? {} : { outputs: run.outputs }),
-          ...(cost === undefined ? {} : { cost }),
-          durationMs: Date.now() - started,
-          worktree: worktree.path,
-          branch: task.branch,
-          ...(tail.length > 0 ? { logTail: tail } : {}),
-        }, redact);
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await keepFinishedResult(config.dataDir, result);
         await publishResult(result, delivery.signal);
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };

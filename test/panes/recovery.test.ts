@@ -16,6 +16,7 @@ import { waitFor } from '../support/wait.ts';
 
 const example = (role: string) => ['node', `{packageRoot}/examples/agents/${role}.mjs`];
 const hangOnce = ['node', resolve(import.meta.dirname, 'fixtures/hang-once.mjs')];
+const answerThenHang = ['node', resolve(import.meta.dirname, 'fixtures/answer-then-hang.mjs')];
 // Roles of the tests' own have no shipped template: they borrow codegen's.
 const prompt = resolve(import.meta.dirname, '../../config/prompts/codegen.md');
 
@@ -30,6 +31,13 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     test.orchestra.root()!.childSupervisor('agents')!.childSupervisor(`pool.${role}`)!.childActor(id)!;
   const runnerPid = (role: string, id: string): number => (agentActor(role, id).getSnapshot() as { context: { pid: number } }).context.pid;
   const restarts = (role: string, id: string) => test.node(`root/agents/pool.${role}/${id}`)!.restarts;
+  /** Until the role's task consumer has nothing pending and nothing waiting for an ack. */
+  const consumerDrained = (role: string, what: string) =>
+    waitFor(async () => {
+      const streams = await test.orchestra.resources.bus!.streams();
+      const { pending, ackPending } = streams.find((stream) => stream.name === 'MIYABI_TASKS')!.consumers.find((c) => c.name === `agents-${role}`)!;
+      return pending === 0 && ackPending === 0;
+    }, { what });
 
   beforeAll(async () => {
     test = await startTestOrchestra({
@@ -40,12 +48,13 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
         // No sandbox: the test reads the agent's pid from outside, which a PID namespace would not give.
         slow: { command: hangOnce, min: 1, max: 1, taskTimeoutMs: 60_000, prompt, isolation: { sandbox: 'off' } },
         hang: { command: example('codegen'), min: 1, max: 1, taskTimeoutMs: 1_500, graceMs: 500, prompt },
+        answers: { command: answerThenHang, min: 1, max: 1, taskTimeoutMs: 60_000, prompt },
         ghost: { command: ['/nonexistent/agent-cli', '{taskFile}'], min: 1, max: 1, prompt },
       },
       // The replacements are the roles' spare runners.
       config: { panes: { spareRunners: true } },
     });
-    for (const role of ['codegen', 'review', 'slow', 'hang']) await waitAgentReady(test, role, `${role}-1`, 60_000);
+    for (const role of ['codegen', 'review', 'slow', 'hang', 'answers']) await waitAgentReady(test, role, `${role}-1`, 60_000);
   }, 120_000);
   afterAll(async () => {
     await test?.stop();
@@ -81,15 +90,25 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     // As after a kill -9 of nats-server, which forgets an ack it had not yet written down: the task comes again.
     const again: TaskMessage = { taskId, role: 'codegen', stage: 'codegen', attempt: 1, branch: 'miyabi/issue-38', previous: {}, issue: issue(38) };
     await test.orchestra.resources.bus!.publish(taskSubject('codegen'), TASK_DISPATCHED, again, { msgId: `${taskId}.again` });
-    const consumer = async () =>
-      (await test.orchestra.resources.bus!.streams()).find((stream) => stream.name === 'MIYABI_TASKS')!.consumers.find((c) => c.name === 'agents-codegen')!;
-    await waitFor(async () => {
-      const { pending, ackPending } = await consumer();
-      return pending === 0 && ackPending === 0;
-    }, { what: 'the second delivery acked' });
+    await consumerDrained('codegen', 'the second delivery acked');
     const markers = await readPaneMarkers(join(test.dataDir, 'logs', 'agents', 'codegen-1'));
     expect(markers.filter((marker) => marker.kind === 'start' && marker.taskId === taskId)).toHaveLength(1);
     expect(test.results.filter((result) => result.taskId === taskId).map((result) => result.attempt)).not.toContain(2);
+  });
+
+  it('takes the answer an agent left in its result file when its runner died before keeping it: published once, not run again', async () => {
+    const runner = runnerPid('answers', 'answers-1');
+    const taskId = await test.dispatch('answers', { issue: issue(39) });
+    const taskDir = join(test.dataDir, 'tasks', taskId);
+    await waitFor(() => readFile(join(taskDir, 'answered'), 'utf8'), { what: 'the agent answered' });
+    process.kill(runner, 'SIGKILL');
+    // The replacement takes the answer of attempt 1 from the result file; it does not start attempt 2.
+    const result = await test.result(taskId, { attempt: 1, timeoutMs: 20_000 });
+    expect(result).toMatchObject({ status: 'success', attempt: 1, summary: 'answered before its runner died', agentId: 'answers-1' });
+    expect(runnerPid('answers', 'answers-1')).not.toBe(runner);
+    expect((await readFile(join(taskDir, 'runs'), 'utf8')).trim().split('\n')).toEqual(['1']);
+    await consumerDrained('answers', 'the redelivery acked');
+    expect(test.results.filter((candidate) => candidate.taskId === taskId)).toHaveLength(1);
   });
 
   it('restarts a runner that stops sending heartbeats', async () => {
