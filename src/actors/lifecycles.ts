@@ -175,7 +175,15 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
           if (refusal !== undefined) {
             return void logger.warn({ issue: payload.issue, taskId: payload.taskId, role: payload.role, why: refusal }, 'task result not from the role of its task; ignored');
           }
-          if (isRedelivery(payload)) return type === TASK_REDELIVERED ? logRedelivery(engine!, payload) : undefined;
+          if (isRedelivery(payload)) {
+            if (type !== TASK_REDELIVERED) return;
+            logRedelivery(engine!, payload);
+            // The run before it left no answer but spent: counted once, like a result's.
+            if (payload.spent === undefined || budget.counted({ taskId: payload.taskId, attempt: payload.spent.attempt })) return;
+            const { attempt, durationMs, cost } = payload.spent;
+            resources.workflowMetrics.agentSpend(payload.role, durationMs, cost);
+            return void (await budget.count({ taskId: payload.taskId, issue: payload.issue, role: payload.role, attempt, durationMs, ...(cost === undefined ? {} : { cost }) }));
+          }
           if (!isResult(payload)) {
             if (type !== TASK_CANCELLED) throw new MalformedPayload(`a ${type} event without a result's status`);
             // A run the workflow cancelled answers nothing, but what it spent is counted (once, like a result's).

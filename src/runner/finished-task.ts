@@ -20,8 +20,8 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { taskFilesOf } from '../agents/run-agent.ts';
-import { outcomeOf, type AgentOutcome } from '../agents/task.ts';
-import { taskResultSchema, type TaskMessage, type TaskResult } from './task-message.ts';
+import { outcomeOf, parseRunningCost, type AgentOutcome } from '../agents/task.ts';
+import { taskResultSchema, type TaskMessage, type TaskRedelivered, type TaskResult } from './task-message.ts';
 
 function finishedFile(dataDir: string, taskId: string): string {
   return join(taskFilesOf(dataDir, taskId).dir, 'finished.json');
@@ -80,4 +80,29 @@ export async function answerLeftByAgent(dataDir: string, task: Pick<TaskMessage,
 /** Removes a run's result file when the run is not an answer (a `retry`), so no later delivery takes it for one. */
 export async function discardResultFile(dataDir: string, taskId: string): Promise<void> {
   await rm(taskFilesOf(dataDir, taskId).resultFile, { force: true });
+}
+
+/**
+ * What a run of this task that left no answer spent (its runner died or stopped mid-task), read
+ * before the next attempt's start rewrites its files: the attempt it ran as (its task file), the
+ * time from its start to `now`, and the cost it said so far. Undefined when no run began (the
+ * task file is of another task, or none).
+ */
+export async function spendLeftByRun(dataDir: string, taskId: string, now: number): Promise<TaskRedelivered['spent']> {
+  const files = taskFilesOf(dataDir, taskId);
+  const [taskText, taskStat, costText] = await Promise.all([
+    readFile(files.taskFile, 'utf8').catch(() => undefined),
+    stat(files.taskFile).catch(() => undefined),
+    readFile(files.costFile, 'utf8').catch(() => undefined),
+  ]);
+  if (taskText === undefined || taskStat === undefined) return undefined;
+  let ran: { taskId?: unknown; attempt?: unknown };
+  try {
+    ran = JSON.parse(taskText) as typeof ran;
+  } catch {
+    return undefined;
+  }
+  if (ran.taskId !== taskId || typeof ran.attempt !== 'number') return undefined;
+  const cost = costText === undefined ? undefined : parseRunningCost(costText)?.cost;
+  return { attempt: ran.attempt, durationMs: Math.max(0, Math.round(now - taskStat.mtimeMs)), ...(cost === undefined ? {} : { cost }) };
 }

@@ -29,7 +29,7 @@ import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
-import { answerLeftByAgent, discardResultFile, finishedResult, keepFinishedResult } from './finished-task.ts';
+import { answerLeftByAgent, discardResultFile, finishedResult, keepFinishedResult, spendLeftByRun } from './finished-task.ts';
 import { watchRunningCost } from './running-cost.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
@@ -179,7 +179,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
    * a result given up on would be a finished run done again. One result per attempt: a republish
    * (after a lost PubAck, a crash before the ack) is deduplicated by its message id.
    */
-  const publishUntilTaken = async (type: string, payload: TaskResult | TaskCancelled, msgId: string, stopping: AbortSignal): Promise<void> => {
+  const publishUntilTaken = async (type: string, payload: TaskResult | TaskCancelled | TaskRedelivered, msgId: string, stopping: AbortSignal): Promise<void> => {
     for (let failures = 0; ; failures++) {
       try {
         await bus.publish(resultSubject(role, agentId), type, payload, { msgId, timeoutMs: RESULT_PUBLISH_TIMEOUT_MS });
@@ -249,10 +249,13 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       }
       if (delivery.deliveryCount > 1) {
         // Whoever had it before sent no result (a retry's result is one): the orchestra would not know.
-        const report: TaskRedelivered = { taskId: task.taskId, issue: task.issue.number, role, stage: task.stage, attempt, deliveryCount: delivery.deliveryCount, agentId };
-        await bus
-          .publish(resultSubject(role, agentId), TASK_REDELIVERED, report, { msgId: `redelivered:${task.taskId}:${attempt}` })
-          .catch((error: unknown) => logger.warn({ taskId: task.taskId, err: describeError(error) }, 'could not report the redelivery; running it anyway'));
+        // What the run before spent, if one began, goes with it to the budget ledger: read now,
+        // before this attempt's start rewrites the task's files.
+        const spent = await spendLeftByRun(config.dataDir, task.taskId, Date.now());
+        const report: TaskRedelivered = { taskId: task.taskId, issue: task.issue.number, role, stage: task.stage, attempt, deliveryCount: delivery.deliveryCount, agentId, ...(spent ? { spent } : {}) };
+        await publishUntilTaken(TASK_REDELIVERED, report, `redelivered:${task.taskId}:${attempt}`, delivery.signal).catch((error: unknown) =>
+          logger.warn({ taskId: task.taskId, err: describeError(error) }, 'could not report the redelivery; running it anyway'),
+        );
       }
       const cancel = new AbortController();
       cancelCurrent = cancel;

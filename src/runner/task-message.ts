@@ -116,6 +116,13 @@ export const TASK_REDELIVERED = 'task.redelivered';
 export const taskRedeliveredSchema = taskResultSchema.pick({ taskId: true, issue: true, role: true, stage: true, attempt: true, agentId: true }).extend({
   /** JetStream's count of this message's deliveries: 2 or more. */
   deliveryCount: z.number().int().min(2),
+  /**
+   * What the run before it spent, when one began and left no answer (its runner killed or
+   * stopped mid-task): its wall-clock from its start to this redelivery (an upper bound: when
+   * its agent was stopped is not known) and the cost it reported so far ($MIYABI_COST_FILE).
+   * The budget ledger counts it once, by task and that run's attempt.
+   */
+  spent: z.object({ attempt: z.number().int(), durationMs: z.number().min(0), cost: costSchema.optional() }).optional(),
 });
 
 export type TaskRedelivered = z.infer<typeof taskRedeliveredSchema>;

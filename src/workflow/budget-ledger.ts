@@ -120,6 +120,11 @@ export class BudgetLedger {
     return issue.spend;
   }
 
+  /** Whether a run's spend is in today's count already (a retry's result came before its redelivery's report). */
+  counted(run: Pick<SpentRun, 'taskId' | 'attempt'>): boolean {
+    return this.#today().counted.includes(`${run.taskId}:${run.attempt}`);
+  }
+
   /** What may be dispatched now (the dispatcher asks before each dispatch). */
   admission(): Admission {
     const day = this.#today();

@@ -71,9 +71,12 @@ describe.each(['process', 'tmux'] as const)('recovery with the %s backend', { ti
     const result = await test.result(taskId, { attempt: 2, timeoutMs: 20_000 });
     expect(result).toMatchObject({ status: 'success', attempt: 2, agentId: 'slow-1' });
     // The runner that took it over said so at once, for the orchestra's log (the dead one never will).
-    expect(test.redeliveries.filter((report) => report.taskId === taskId)).toEqual([
-      { taskId, issue: 30, role: 'slow', stage: 'slow', attempt: 2, deliveryCount: 2, agentId: 'slow-1' },
+    // With what the dead run spent: its cost so far, and its wall-clock up to the redelivery.
+    const reports = test.redeliveries.filter((report) => report.taskId === taskId);
+    expect(reports).toEqual([
+      { taskId, issue: 30, role: 'slow', stage: 'slow', attempt: 2, deliveryCount: 2, agentId: 'slow-1', spent: { attempt: 1, durationMs: expect.any(Number), cost: { usd: 0.25, outputTokens: 10 } } },
     ]);
+    expect(reports[0]!.spent!.durationMs).toBeGreaterThan(0);
     expect(restarts('slow', 'slow-1')).toBe(before + 1);
     expect(runnerPid('slow', 'slow-1')).not.toBe(firstRunner);
     // the replacement was the role's spare runner, started ahead and taken over

@@ -6,7 +6,8 @@
  * spend survives a restart and shows in `status` and /metrics; past a share of the daily budget
  * P3 waits, then everything but P0, each issue held back labelled `miyabi:budget-hold`; at 100 %
  * dispatch pauses with an alert; `budget resume` lets the waiting work go, each held issue
- * released once; an issue past its own cap fails with budget_exceeded.
+ * released once; an issue past its own cap fails with budget_exceeded; a run whose runner is
+ * killed mid-task is counted all the same.
  */
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -180,5 +181,24 @@ describe('budgets', { timeout: 120_000 }, () => {
     const { context } = workflow()!.snapshot(9);
     expect(context.reason).toMatch(/budget_exceeded: the issue's cap was reached \(usd 7\.00 of 6\.50\)/);
     expect(context.history.filter((run) => run.stage === 'codegen')).toHaveLength(1);
+  });
+
+  it('a run whose runner is killed mid-task is counted: the cost it said so far, and its wall-clock', async () => {
+    const before = budget().roles.codegen!;
+    await addIssue({ number: 10, body: 'sleep once\nrunning cost: {"usd": 0.5, "inputTokens": 7}' });
+    const agentPid = await waitFor(async () => {
+      const [taskDir] = (await readdir(join(dataDir, 'tasks')).catch(() => [] as string[])).filter((name) => name.startsWith('issue-10.'));
+      return taskDir && (await readFile(join(dataDir, 'tasks', taskDir, 'agent.pid'), 'utf8').catch(() => undefined));
+    }, { what: "the first run's agent sleeping" });
+    const runnerPid = Number(await readFile(join(dataDir, 'runners', 'codegen-1.pid'), 'utf8'));
+    process.kill(runnerPid, 'SIGKILL');
+    await waitForState(10, 'done');
+    expect(processAlive(Number(agentPid))).toBe(false);
+    const after = budget().roles.codegen!;
+    // Two runs: the one killed with its runner (usd 0.5 so far) and the one that answered (no cost).
+    expect(after.tasks - before.tasks).toBe(2);
+    expect(after.usd - before.usd).toBeCloseTo(0.5);
+    expect(after.inputTokens - before.inputTokens).toBe(7);
+    expect(after.wallClockMs).toBeGreaterThan(before.wallClockMs);
   });
 });
