@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
+import { exampleAgentsConfig, runCli, startUp, tempDir, waitLogged } from '../support/cli.ts';
 import { localBacklog } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -38,6 +38,7 @@ describe('inspect on a running orchestra', { timeout: 120_000 }, () => {
     const config = await exampleAgentsConfig(dir, socket, { workflow: { defaultRoute: ['codegen'] } });
     const up = startUp(['--config', config]);
     try {
+      await waitLogged(join(dir.path, 'data'), 'issue done', 2, 90_000);
       await waitFor(async () => {
         const shown = await runCli(['issues', '--json', '--config', config]);
         const rows = shown.exitCode === 0 ? (JSON.parse(shown.stdout) as Array<{ state: string }>) : [];

@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
+import { exampleAgentsConfig, runCli, startUp, tempDir, waitLogged } from '../support/cli.ts';
 import { gitRepo } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -30,6 +30,7 @@ describe('issues and dag show on a running orchestra', { timeout: 90_000 }, () =
         const shown = await runCli(['issues', '--json', '--config', config]);
         return shown.exitCode === 0 ? (JSON.parse(shown.stdout) as Array<{ issue: number; state: string; route: string; reason?: string }>) : [];
       };
+      await waitLogged(join(dir.path, 'data'), 'issue done', 1, 60_000);
       await waitFor(async () => (await rows()).find((row) => row.issue === 1)?.state === 'done', { timeoutMs: 60_000, what: '#1 done' });
       const [first, second] = await rows();
       expect(first).toMatchObject({ issue: 1, route: 'codegen → pr → merge', state: 'done' });

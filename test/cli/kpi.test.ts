@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseSince } from '../../src/cli/commands/kpi.ts';
 import { CliExit } from '../../src/cli/output.ts';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
-import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
+import { exampleAgentsConfig, runCli, startUp, tempDir, waitLogged } from '../support/cli.ts';
 import { localBacklog } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -52,6 +52,7 @@ describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
         const rows = shown.exitCode === 0 ? (JSON.parse(shown.stdout) as Array<{ state: string }>) : [];
         return rows.length === 3 && rows.every((row) => row.state === 'done');
       };
+      await waitLogged(join(dir.path, 'data'), 'issue done', 3, 90_000);
       await waitFor(done, { timeoutMs: 90_000, what: 'three issues done' });
       const report = async () => {
         const shown = await runCli(['kpi', '--json', '--config', config]);
@@ -92,6 +93,7 @@ describe('kpi on a running orchestra', { timeout: 120_000 }, () => {
         const shown = await runCli(['kpi', '--json', '--config', config]);
         return shown.exitCode === 0 ? (JSON.parse(shown.stdout) as KpiReport) : undefined;
       };
+      await waitLogged(join(dir.path, 'data'), 'orchestra running', 2, 60_000);
       await waitFor(async () => (await report())?.autonomy.interventions.manual_restart === 1, { timeoutMs: 60_000, what: 'the restart in the KPIs' });
       const kpis = (await report())!;
       expect(kpis.autonomy.downMs).toBeGreaterThan(0);

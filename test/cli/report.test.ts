@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config/load.ts';
 import { LocalIssueSource } from '../../src/issues/local-source.ts';
 import type { Report } from '../../src/workflow/report.ts';
 import { lastCompletePeriod, periodOf } from '../../src/workflow/report-period.ts';
-import { exampleAgentsConfig, runCli, startUp, tempDir } from '../support/cli.ts';
+import { exampleAgentsConfig, runCli, startUp, tempDir, waitLogged } from '../support/cli.ts';
 import { localBacklog } from '../support/orchestra.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -94,6 +94,7 @@ describe('report on a running orchestra, and its schedule', { timeout: 300_000 }
         const rows = shown.exitCode === 0 ? (JSON.parse(shown.stdout) as Array<{ issue: number; state: string }>) : [];
         return rows.filter((row) => row.issue !== 9).length === 2 && rows.every((row) => row.issue === 9 || row.state === 'done');
       };
+      await waitLogged(loaded.config.dataDir, 'issue done', 2, 150_000);
       await waitFor(done, { timeoutMs: 150_000, what: 'two issues done' });
       const report = async () => {
         const shown = await runCli(['report', '--period', 'daily', '--format', 'json', '--config', config]);

@@ -1,8 +1,9 @@
 /** Runs the real CLI (bin/miyabi-orchestra) as a child process, the way an operator would. */
 import { execa, type ResultPromise } from 'execa';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { waitFor } from './wait.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const cliPath = join(repoRoot, 'bin/miyabi-orchestra');
@@ -14,6 +15,16 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
 /** Starts `up` in the background; the caller must stop it (SIGTERM) and await it. */
 export function startUp(args: string[], options: { cwd?: string } = {}): ResultPromise {
   return execa(cliPath, ['up', ...args], { cwd: options.cwd ?? repoRoot, reject: false, timeout: 120_000 });
+}
+
+/**
+ * Waits for `count` lines saying `msg` in the orchestra log under `dataDir`. A cheap gate before
+ * asking the CLI: polled back to back, each CLI call is a Node process start, a core's worth of
+ * them taken from the orchestra the test waits on.
+ */
+export async function waitLogged(dataDir: string, msg: string, count: number, timeoutMs: number): Promise<void> {
+  const logged = async () => (await readFile(join(dataDir, 'logs', 'orchestra.log'), 'utf8').catch(() => '')).split(`"msg":"${msg}"`).length - 1;
+  await waitFor(async () => (await logged()) >= count, { timeoutMs, intervalMs: 50, what: `${count} "${msg}" in the orchestra log` });
 }
 
 export interface TempDir {

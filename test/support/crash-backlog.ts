@@ -49,6 +49,9 @@ export async function backlogConfig(dir: TempDir, socket: string, name: string, 
     [
       `dataDir: ${dataDir}`,
       'http: { enabled: false }',
+      // A task the killed orchestrator left ack-pending comes back after the ack wait: 10 s rather
+      // than the default 30 s, still far above the runners' keep-alive (a third of it).
+      'bus: { ackWaitMs: 10000 }',
       `issues: { local: { dir: ${issues}, pollIntervalMs: 500 } }`,
       `panes: { backend: tmux, socket: ${socket} }`,
       'workflow: { retry: { initialDelayMs: 200 } }',

@@ -93,7 +93,10 @@ export async function branchHead(repo: string, issue: number): Promise<string> {
 export function waitingForBuild(test: TestOrchestra, issue: number, not?: string): Promise<string> {
   return waitFor(
     async () => {
-      if (stateOf(test, issue) !== 'merging') return undefined;
+      // Git is asked only once the reason names a head other than `not`: a `git rev-parse` every
+      // poll would take a core's worth of process starts away from the orchestra under test.
+      const reason = stateOf(test, issue) === 'merging' ? contextOf(test, issue).reason : undefined;
+      if (!reason?.startsWith('CI running on ') || (not !== undefined && reason.startsWith(`CI running on ${not.slice(0, 12)}`))) return undefined;
       const head = await branchHead(test.repo, issue);
       return head !== not && contextOf(test, issue).reason === `CI running on ${head.slice(0, 12)}: build` ? head : undefined;
     },

@@ -34,7 +34,7 @@ afterEach(async () => {
   fake = undefined;
 });
 
-const ISSUES = 12;
+const ISSUES = 6;
 const labelsPut = (path: string) => /^\/repos\/acme\/widgets\/issues\/\d+\/labels$/.test(path);
 const commentPosted = (path: string) => /^\/repos\/acme\/widgets\/issues\/\d+\/comments$/.test(path);
 const issueOf = (path: string) => Number(/\/issues\/(\d+)\//.exec(path)![1]);

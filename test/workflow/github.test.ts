@@ -222,6 +222,9 @@ describe('exactly once across kill -9', { timeout: 180_000 }, () => {
         http: { enabled: false },
         panes: { backend: 'process' },
         workspace: { repo },
+        // What the killed orchestra had taken and not acked comes back after the ack wait: short,
+        // so that the restart does not wait out the default 30 s before it settles.
+        bus: { ackWaitMs: 3_000 },
         agents,
         ...githubConfig(fake),
         // No merge stage: it would wait for the pull request, which waits behind the refused comments.
