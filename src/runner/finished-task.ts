@@ -11,7 +11,7 @@
  * new ids), so a kept answer never stands in for a run the workflow asked for. The file goes with
  * the task directory (`removeIssueTaskFiles`).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { taskFilesOf } from '../agents/run-agent.ts';
 import { taskResultSchema, type TaskResult } from './task-message.ts';
@@ -26,8 +26,14 @@ export async function keepFinishedResult(dataDir: string, result: TaskResult): P
   const file = finishedFile(dataDir, result.taskId);
   await mkdir(taskFilesOf(dataDir, result.taskId).dir, { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(result)}\n`);
-  await rename(temporary, file);
+  try {
+    await writeFile(temporary, `${JSON.stringify(result)}\n`);
+    await rename(temporary, file);
+  } catch (error) {
+    // A full disk leaves a partial file: not an answer, and not to be left behind.
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** The answer kept for the task, if its agent has answered; an unreadable file counts as none. */

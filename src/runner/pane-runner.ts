@@ -185,6 +185,24 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     }
   };
   const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
+  // The answer kept on disk before it is published (what stops a redelivery running it again), until
+  // the disk takes it: a full disk must not throw away work the agent has done (issue #15).
+  const keepUntilWritten = async (result: TaskResult, stopping: AbortSignal): Promise<void> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        await keepFinishedResult(config.dataDir, result);
+        if (failures > 0) logger.info({ taskId: result.taskId, failures }, 'task result kept after the disk had room again');
+        return;
+      } catch (error) {
+        if (stopping.aborted) throw error;
+        if (failures === 0) {
+          print(`── #${result.issue} ${result.stage}: result not kept on disk (${describeError(error)}); retrying until it can be`);
+          logger.warn({ taskId: result.taskId, err: describeError(error) }, 'task result not kept on disk; retrying until it can be');
+        }
+        await abortableDelay(backoffDelayMs(failures, RESULT_PUBLISH_BACKOFF), stopping);
+      }
+    }
+  };
 
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
@@ -309,7 +327,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           ...(tail.length > 0 ? { logTail: tail } : {}),
         }, redact);
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await keepFinishedResult(config.dataDir, result);
+        await keepUntilWritten(result, delivery.signal);
         await publishResult(result, delivery.signal);
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
