@@ -143,10 +143,14 @@ describe('a full disk under the data directory', () => {
     await up.stop();
 
     // Not a crash: `up` never exited (an unhandled error would have ended it), and no actor crashed.
+    // The faults a full disk may cause are the broker's: nats-server wedged by ENOSPC, restarted on
+    // purpose once there is room (`nats_stalled`), and the bus reconnecting to it. Not required (a
+    // nats-server that survived ENOSPC would need no restart); any other kind is a failure: an
+    // actor that crashed, a runner that died or was blamed for the broker's silence.
     expect(up.restarts).toBe(0);
     expect(kpiRun.exitCode).toBe(0);
     const { mttr } = JSON.parse(kpiRun.stdout) as { mttr: { byFault: Record<string, unknown> } };
-    expect(Object.keys(mttr.byFault).filter((fault) => fault !== 'nats_reconnect')).toEqual([]);
+    expect(Object.keys(mttr.byFault).filter((fault) => fault !== 'nats_reconnect' && fault !== 'nats_stalled')).toEqual([]);
     // Held: nothing dispatched between the pause and the resume.
     const resumed = seen('dispatch resumed', emptiedAt)!;
     expect(lines.filter((line) => line.msg === 'stage dispatched' && line.at > paused.at && line.at < resumed.at)).toEqual([]);
