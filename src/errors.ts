@@ -93,6 +93,8 @@ export const ErrorCodes = {
   NatsUnreachable: 'nats_unreachable',
   NatsServerMissing: 'nats_server_missing',
   NatsServerExited: 'nats_server_exited',
+  /** The embedded nats-server alive but its JetStream not answering (wedged by a full disk): restarted. */
+  NatsStalled: 'nats_stalled',
   /** A NATS identity (nkey seed) file missing, broken or readable by others (src/infra/nats/identities.ts). */
   NatsCredentialsInvalid: 'nats_credentials_invalid',
   MessageInvalid: 'message_invalid',

@@ -5,8 +5,9 @@
  * title. Restarting the actor restarts the runner: a fresh actor starts a fresh runner.
  */
 import type { Status } from '@nats-io/transport-node';
-import { fromCallback } from 'xstate';
+import { fromCallback, fromPromise } from 'xstate';
 import { describeError } from '../errors.ts';
+import { jetStreamAnswers, untilJetStreamAnswers } from '../infra/nats/jetstream-liveness.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import type { PaneHandle } from '../infra/panes/driver.ts';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine } from '../machines/agent-pane.ts';
@@ -49,8 +50,17 @@ export function agentPaneChild(resources: OrchestraResources, role: string, agen
     if (!ackSubject.startsWith(taskAckPrefix(role))) logger.warn({ ackSubject }, 'a heartbeat named an ack subject not of its role; not used');
     else if (resources.nc && !resources.nc.isClosed()) resources.nc.publish(ackSubject, '-NAK');
   };
+  // The broker asked before a silent runner is blamed: as long as one heartbeat interval (at least
+  // a second), since it answers in milliseconds when it serves.
+  const brokerTimeoutMs = Math.max(1_000, config.panes.heartbeatIntervalMs);
   const logic = agentPaneMachine.provide({
     actors: {
+      brokerAnswers: fromPromise(async () => {
+        const answers = await jetStreamAnswers(resources.nc, brokerTimeoutMs);
+        if (!answers) logger.warn('no heartbeat, but the broker does not answer either: waiting for it, not blaming the runner');
+        return answers;
+      }),
+      brokerBack: fromPromise(({ signal }) => untilJetStreamAnswers(() => resources.nc, { timeoutMs: brokerTimeoutMs, intervalMs: brokerTimeoutMs, signal })),
       runner: fromCallback<AgentPaneEvent, { agentId: string }>(({ sendBack }) => {
         let cancelled = false;
         let started: PaneHandle | undefined;

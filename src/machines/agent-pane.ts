@@ -8,6 +8,9 @@
  *   the heartbeat deadline is suspended from `bus.disconnected` to `bus.reconnected`, which
  *     starts a fresh one: a silence the orchestrator could not have heard (its own connection
  *     down, the broker restarting) is not the runner's
+ *   at the deadline the broker is asked first (`brokerAnswers`): a broker that does not answer
+ *     (connected but stalled: a full disk wedges nats-server) could not have carried the
+ *     heartbeats either, so the agent waits for it (`brokerBack`) and gets a fresh deadline
  *   unresponsive / overdue / runner exited → the actor fails, and its supervisor kills the runner
  *   (the invoked `runner` is stopped) and starts a fresh one: a crash, counted and backed off.
  *
@@ -15,7 +18,7 @@
  * heartbeat events, `show` renders the status (pane title), `terminateRunner` asks for a graceful
  * stop. The machine decides; it never touches a process, a socket or a clock of its own.
  */
-import { assign, enqueueActions, fromCallback, raise, setup } from 'xstate';
+import { assign, enqueueActions, fromCallback, fromPromise, raise, setup } from 'xstate';
 import { ErrorCodes, MiyabiError } from '../errors.ts';
 
 export interface AgentPaneInput {
@@ -78,6 +81,10 @@ export const agentPaneMachine = setup({
   actors: {
     runner: fromCallback<AgentPaneEvent, { agentId: string }>(() => () => {}),
     heartbeats: fromCallback<AgentPaneEvent, { agentId: string }>(() => () => {}),
+    /** Whether the broker answers now (its JetStream API): false when it could not have carried a heartbeat. */
+    brokerAnswers: fromPromise<boolean>(async () => true),
+    /** Resolves once the broker answers again. */
+    brokerBack: fromPromise<void>(async () => undefined),
   },
   actions: {
     show: (_, _status: AgentStatusLine) => {},
@@ -85,6 +92,12 @@ export const agentPaneMachine = setup({
     fail: ({ context }) => {
       throw new MiyabiError(ErrorCodes.AgentUnhealthy, `agent ${context.agentId}: ${context.failure}`);
     },
+    blameOverdue: assign({
+      failure: ({ context }) => `task ${context.taskId} still running past its ${context.taskTimeoutMs} ms timeout`,
+    }),
+    blameSilence: assign({
+      failure: ({ context }) => `unresponsive: no heartbeat for ${context.missedHeartbeats} × ${context.heartbeatIntervalMs} ms`,
+    }),
     recordHeartbeat: assign(({ context, event }) => {
       if (event.type !== 'agent.heartbeat') return {};
       const { heartbeat } = event;
@@ -96,6 +109,9 @@ export const agentPaneMachine = setup({
         issue: busy ? heartbeat.issue : undefined,
       };
     }),
+  },
+  guards: {
+    isCurrentTask: ({ context, event }) => event.type === 'task.overdue' && event.taskId === context.taskId,
   },
   delays: {
     heartbeatDeadline: ({ context }) => context.heartbeatIntervalMs * context.missedHeartbeats,
@@ -162,28 +178,40 @@ export const agentPaneMachine = setup({
         // Re-entering `ready` restarts its liveness deadline.
         'agent.heartbeat': { target: 'ready', reenter: true },
         'bus.reconnected': { target: 'ready', reenter: true, actions: assign({ busDown: false }) },
-        'task.overdue': {
-          guard: ({ context, event }) => event.taskId === context.taskId,
-          target: '#agent-pane.overdue',
-          actions: assign({
-            failure: ({ context }) => `task ${context.taskId} still running past its ${context.taskTimeoutMs} ms timeout`,
-          }),
-        },
+        'task.overdue': { guard: 'isCurrentTask', target: '#agent-pane.overdue', actions: 'blameOverdue' },
       },
       after: {
-        heartbeatDeadline: {
-          guard: ({ context }) => !context.busDown,
-          target: '#agent-pane.unresponsive',
-          actions: assign({
-            failure: ({ context }) =>
-              `unresponsive: no heartbeat for ${context.missedHeartbeats} × ${context.heartbeatIntervalMs} ms`,
-          }),
-        },
+        heartbeatDeadline: { guard: ({ context }) => !context.busDown, target: 'askingBroker' },
       },
       states: {
         deciding: { always: [{ guard: ({ context }) => context.taskId !== undefined, target: 'busy' }, { target: 'idle' }] },
         idle: { entry: { type: 'show', params: ({ context }) => statusLine(context, 'idle') } },
         busy: { entry: { type: 'show', params: ({ context }) => statusLine(context, 'busy') } },
+      },
+    },
+    // No heartbeat by the deadline: the runner's silence, or the broker's?
+    askingBroker: {
+      invoke: {
+        src: 'brokerAnswers',
+        onDone: [
+          { guard: ({ event }) => event.output === false, target: 'waitingForBroker' },
+          { target: '#agent-pane.unresponsive', actions: 'blameSilence' },
+        ],
+        onError: { target: '#agent-pane.unresponsive', actions: 'blameSilence' },
+      },
+      on: {
+        'agent.heartbeat': 'ready',
+        'bus.reconnected': { target: 'ready', actions: assign({ busDown: false }) },
+        'task.overdue': { guard: 'isCurrentTask', target: '#agent-pane.overdue', actions: 'blameOverdue' },
+      },
+    },
+    waitingForBroker: {
+      entry: { type: 'show', params: ({ context }) => statusLine(context, 'waiting for the broker') },
+      invoke: { src: 'brokerBack', onDone: 'ready', onError: 'ready' },
+      on: {
+        'agent.heartbeat': 'ready',
+        'bus.reconnected': { target: 'ready', actions: assign({ busDown: false }) },
+        'task.overdue': { guard: 'isCurrentTask', target: '#agent-pane.overdue', actions: 'blameOverdue' },
       },
     },
     stopping: {

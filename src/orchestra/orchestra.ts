@@ -176,6 +176,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
       configFile: natsAuth!.serverConfigFile!,
       probeSeed: natsAuth!.identities.get(ORCHESTRATOR)!.seed,
       logger: logger.child({ actorId: 'nats-server' }),
+      minFreeBytes: () => config.health.minFreeDiskBytes,
     };
     servers = [url];
   }

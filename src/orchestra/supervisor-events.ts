@@ -7,6 +7,9 @@
  *   an agent's actor crashed: its runner exited         the restarted agent's first heartbeat
  *     (pane_died), no heartbeat (heartbeat_lost),         (its state reaches `ready`)
  *     its task past the timeout (timeout)
+ *   the embedded nats-server alive but its JetStream    the server started again
+ *     not answering, restarted (nats_stalled; a full
+ *     disk wedges it: src/actors/nats-server.ts)
  *   any other actor crashed (actor_crash)               the actor started again
  *   the bus connection reconnecting (nats_reconnect)    connected again
  *   a task's agent stopped at the task's timeout by      that task running again (a busy heartbeat
@@ -17,7 +20,7 @@
  */
 import type { Logger } from 'pino';
 import type { FaultBook } from '../actors/resources.ts';
-import { describeError } from '../errors.ts';
+import { describeError, ErrorCodes, MiyabiError } from '../errors.ts';
 import type { Fault, OrchestraMetrics } from '../infra/observe/metrics.ts';
 import type { SupervisorEvent } from '../supervisor/index.ts';
 import type { FaultPayload, RecoveryPayload } from '../workflow/kpi-facts.ts';
@@ -54,6 +57,11 @@ export function agentFault(error: unknown): Fault {
   return 'actor_crash';
 }
 
+/** What made any other actor fail: a stalled broker restarted on purpose, or a crash. */
+function actorFault(error: unknown): Fault {
+  return error instanceof MiyabiError && error.code === ErrorCodes.NatsStalled ? 'nats_stalled' : 'actor_crash';
+}
+
 export function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, metrics: OrchestraMetrics, now: number, facts?: FaultFacts): void {
   const faultsOf = faultBook(metrics, facts);
   const fields = { actorId: 'child' in event ? event.child : event.supervisor, supervisor: event.supervisor };
@@ -69,7 +77,7 @@ export function observeSupervisorEvent(event: SupervisorEvent, logger: Logger, m
     case 'child.exited':
       if (event.exit.kind === 'crash' || event.exit.kind === 'killed') {
         metrics.actorState(event.child, 'stopped');
-        faultsOf.noticed(event.child, isAgent(event.supervisor) ? agentFault(event.exit.error) : 'actor_crash', now);
+        faultsOf.noticed(event.child, isAgent(event.supervisor) ? agentFault(event.exit.error) : actorFault(event.exit.error), now);
         logger.error({ ...fields, exit: event.exit.kind, err: describeError(event.exit.error) }, 'actor exited abnormally');
       } else {
         // Stopped on purpose (a pool scaling down, the tree stopping): its series go with it.

@@ -33,8 +33,14 @@ export async function keepFinishedResult(dataDir: string, result: TaskResult): P
   const file = finishedFile(dataDir, result.taskId);
   await mkdir(taskFilesOf(dataDir, result.taskId).dir, { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(result)}\n`);
-  await rename(temporary, file);
+  try {
+    await writeFile(temporary, `${JSON.stringify(result)}\n`);
+    await rename(temporary, file);
+  } catch (error) {
+    // A full disk leaves a partial file: not an answer, and not to be left behind.
+    await rm(temporary, { force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** The answer kept for the task, if its agent has answered; an unreadable file counts as none. */

@@ -25,11 +25,12 @@ import { Bus } from '../infra/bus/bus.ts';
 import { RECONNECT_WINDOW_MS } from '../infra/nats/connection.ts';
 import type { BusSubscription } from '../infra/bus/consumer.ts';
 import { PaneLog } from '../infra/panes/log.ts';
-import { noRedaction, redactDeep, type Redact } from '../infra/observe/redact.ts';
+import { noRedaction, type Redact } from '../infra/observe/redact.ts';
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
-import { answerLeftByAgent, discardResultFile, finishedResult, keepFinishedResult, spendLeftByRun } from './finished-task.ts';
+import { discardResultFile, finishedResult, spendLeftByRun } from './finished-task.ts';
+import { taskAnswers } from './task-answers.ts';
 import { watchRunningCost } from './running-cost.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
 import {
@@ -44,7 +45,6 @@ import {
   taskDurable,
   taskMessageSchema,
   type TaskCancelled,
-  type TaskMessage,
   type TaskRedelivered,
   type TaskResult,
 } from './task-message.ts';
@@ -58,13 +58,6 @@ const RESULT_PUBLISH_BACKOFF = { baseMs: 100, maxMs: 2_000 };
  * request is not failed by the reconnect), and the retry, deduplicated, costs nothing.
  */
 const RESULT_PUBLISH_TIMEOUT_MS = 1_000;
-
-/** What a run answered, as the result carries it. */
-type Answer = Pick<TaskResult, 'attempt' | 'status' | 'reason'> & Partial<Pick<TaskResult, 'code' | 'summary' | 'question' | 'outputs' | 'cost'>>;
-
-function definedOnly<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
-}
 
 export interface PaneRunnerOptions {
   agentId: string;
@@ -193,36 +186,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     }
   };
   const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
-
-  /** The task's result as published: redacted, in this runner's name. */
-  const resultOf = (task: TaskMessage, answer: Answer, run: { durationMs: number; worktree: string; logTail?: string[] }): TaskResult =>
-    redactDeep<TaskResult>(
-      {
-        taskId: task.taskId,
-        issue: task.issue.number,
-        role,
-        stage: task.stage,
-        agentId,
-        ...definedOnly(answer),
-        durationMs: run.durationMs,
-        worktree: run.worktree,
-        branch: task.branch,
-        ...(run.logTail && run.logTail.length > 0 ? { logTail: run.logTail } : {}),
-      },
-      redact,
-    );
-  /** The answer an agent left when its runner died before keeping it (./finished-task.ts), kept now. */
-  const adoptedAnswer = async (task: TaskMessage): Promise<TaskResult | undefined> => {
-    const left = await answerLeftByAgent(config.dataDir, task);
-    if (left === undefined) return undefined;
-    const { status, reason, summary, question, outputs, cost } = left.outcome;
-    const overBudget = taskOverBudget(config.budget.task, { usd: cost?.usd, timedOutAtCap: false });
-    const answer: Answer = { attempt: left.attempt, status, reason, summary, question, outputs, cost, ...(overBudget === undefined ? {} : { status: 'failure', reason: overBudget, code: AgentErrorCodes.BudgetExceeded }) };
-    const result = resultOf(task, answer, { durationMs: left.durationMs, worktree: left.worktree });
-    await keepFinishedResult(config.dataDir, result);
-    logger.warn({ taskId: task.taskId, attempt: left.attempt, status: result.status }, "the agent's answer was left in its result file by a runner that died; taken, not run again");
-    return result;
-  };
+  const { resultOf, adoptedAnswer, keep: keepUntilWritten } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, logger, print });
 
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
@@ -325,7 +289,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         });
         // The answer is kept before anything else is done with it (./finished-task.ts): a runner
         // killed from here on leaves it to the next delivery, which publishes it, not runs it again.
-        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepFinishedResult(config.dataDir, result));
+        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepUntilWritten(result, delivery.signal));
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {

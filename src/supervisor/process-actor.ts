@@ -27,9 +27,19 @@ export interface ProcessInput {
    * in the tree's order, not die first. It is still stopped if this process exits.
    */
   detached?: boolean;
+  /**
+   * Once ready, watches that the process still serves: when it resolves with an error (a server
+   * alive but wedged), the process is killed and the actor fails with that error, a crash its
+   * supervisor restarts like any other. `signal` aborts when the process ends or is stopped.
+   */
+  liveness?: (process: { pid: number }, signal: AbortSignal) => Promise<Error | undefined>;
 }
 
-/** Detached children, stopped when this process exits (execa's `cleanup` skips detached ones). */
+/**
+ * Detached children, killed when this process exits (execa's `cleanup` skips detached ones). Still
+ * here at exit means the orchestra is ending without having stopped them (an uncaught error, a
+ * second Ctrl-C): SIGKILL, since a wedged nats-server ignores SIGTERM and would be left behind.
+ */
 const detachedChildren = new Set<number>();
 let exitHookInstalled = false;
 function trackDetached(pid: number): void {
@@ -39,7 +49,7 @@ function trackDetached(pid: number): void {
   process.on('exit', () => {
     for (const child of detachedChildren) {
       try {
-        process.kill(child, 'SIGTERM');
+        process.kill(child, 'SIGKILL');
       } catch {
         // Already gone.
       }
@@ -54,6 +64,7 @@ export interface ProcessOutput {
 
 export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
   let stopping = false;
+  const ended = new AbortController();
   const piped = input.onOutput !== undefined;
   const child: ResultPromise = execa(input.command, [...(input.args ?? [])], {
     cwd: input.cwd,
@@ -81,7 +92,14 @@ export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
     const probe = input.readiness ? input.readiness({ pid }) : Promise.resolve();
     probe.then(
       () => {
-        if (!stopping) controls.setState('running', { ready: true, detail: { pid } });
+        if (stopping) return;
+        controls.setState('running', { ready: true, detail: { pid } });
+        const watched = input.liveness?.({ pid }, ended.signal).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+        void watched?.then((error) => {
+          if (error === undefined || stopping || ended.signal.aborted) return;
+          controls.fail(error);
+          child.kill('SIGKILL');
+        });
       },
       (error: unknown) => {
         controls.fail(error);
@@ -90,6 +108,7 @@ export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
     );
   });
   child.then((result) => {
+    ended.abort();
     if (child.pid !== undefined) detachedChildren.delete(child.pid);
     const output: ProcessOutput = { exitCode: result.exitCode, signal: result.signal };
     if (stopping || result.exitCode === 0) {
@@ -105,11 +124,13 @@ export const processLogic = fromRuntime<ProcessInput>((input, controls) => {
   return {
     shutdown: () => {
       stopping = true;
+      ended.abort();
       controls.setState('stopping');
       child.kill(input.stopSignal ?? 'SIGTERM');
     },
     kill: () => {
       stopping = true;
+      ended.abort();
       child.kill('SIGKILL');
     },
   };

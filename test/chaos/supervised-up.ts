@@ -21,6 +21,8 @@ export const NO_TARGET = 'no target at that moment';
 export class SupervisedUp {
   #up: ResultPromise | undefined;
   restarts = 0;
+  /** Each line `up` writes to its stdout (the journal's copy of its log), when asked for. */
+  onStdoutLine: ((line: string) => void) | undefined;
 
   private constructor(
     readonly runDir: string,
@@ -71,7 +73,12 @@ export class SupervisedUp {
   }
 
   start(): void {
-    this.#up = execa(cliPath, ['up', '--config', this.configPath], { cwd: repoRoot, env: this.env, reject: false, stdin: 'ignore', stdout: 'ignore' });
+    const onLine = this.onStdoutLine;
+    // The stdout copy of the log is what an operator still has when the data directory cannot be written.
+    const stdout = onLine === undefined ? 'ignore' : [function* (line: unknown) {
+      onLine(String(line));
+    }];
+    this.#up = execa(cliPath, ['up', '--config', this.configPath], { cwd: repoRoot, env: this.env, reject: false, stdin: 'ignore', stdout });
   }
 
   get pid(): number | undefined {
@@ -80,6 +87,13 @@ export class SupervisedUp {
 
   #exited(): boolean {
     return this.#up === undefined || this.#up.exitCode !== null || this.#up.signalCode !== null;
+  }
+
+  /** How `up` ended (its exit and the end of its stderr), or undefined while it runs. */
+  async ended(): Promise<string | undefined> {
+    if (!this.#exited()) return undefined;
+    const exited = await this.#up!;
+    return `up exited (code ${exited.exitCode}, signal ${exited.signal}): ${String(exited.stderr).slice(-3000)}`;
   }
 
   /** Starts `up` again if it exited; true when it did. An exit 2 (config or setup) throws with its stderr. */

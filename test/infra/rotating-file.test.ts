@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -49,6 +49,37 @@ describe('RotatingFile', () => {
     for (let n = 0; n < 50; n++) out.write(line(n));
     out.end();
     expect(await readdir(dir)).toEqual(['a.log']);
+  });
+});
+
+// A file on a full disk: /dev/full answers every write with ENOSPC (issue #15).
+describe('RotatingFile on a disk that is full', () => {
+  it('drops the lines it cannot write, says so once, and says how many when the file takes lines again', async () => {
+    const file = join(dir, 'orchestra.log');
+    await symlink('/dev/full', file);
+    const said: string[] = [];
+    const out = new RotatingFile({ file, maxBytes: 1_000_000, maxAgeMs: 86_400_000, maxFiles: 2, sayOutage: (message) => said.push(message) });
+    for (let n = 0; n < 3; n++) expect(out.write(line(n))).toBe(true);
+    expect(out.dropped).toBe(3);
+    expect(said).toEqual([`${file}: cannot write (ENOSPC); dropping its lines until it can`]);
+    // Room again (here: the file is an ordinary one again).
+    await rm(file);
+    out.write(line(3));
+    out.write(line(4));
+    out.end();
+    expect(said.at(-1)).toBe(`${file}: writing again; 3 line(s) dropped meanwhile`);
+    expect(said).toHaveLength(2);
+    expect(await readFile(file, 'utf8')).toBe(line(3) + line(4));
+  });
+
+  it('never throws into whoever logged: the stdout copy keeps every line', async () => {
+    const file = join(dir, 'orchestra.log');
+    await symlink('/dev/full', file);
+    const copy: string[] = [];
+    const logger = createLogger({ level: 'info', filePath: file, stdout: { write: (text: string) => void copy.push(text) }, rotation: { maxBytes: 2_048, maxAgeMs: 86_400_000, maxFiles: 2 } });
+    for (let n = 0; n < 5; n++) logger.error({ n }, 'a line the disk cannot take');
+    await flushLogger(logger);
+    expect(copy.map((text) => (JSON.parse(text) as { n: number }).n)).toEqual([0, 1, 2, 3, 4]);
   });
 });
 

@@ -1,6 +1,6 @@
 /** The agent watchdog decides from heartbeats and runner exits alone; time is simulated. */
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine, type Heartbeat } from '../../src/machines/agent-pane.ts';
 
 const input = {
@@ -14,8 +14,13 @@ const input = {
   spawnTimeoutMs: 5_000,
 };
 
+/** Lets the broker check (a promise) settle. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+/** `broker.answers`: what the broker check says; `broker.back()`: the broker answers again. */
 function harness() {
   const clock = new SimulatedClock();
+  const broker = { answers: true, asked: 0, back: () => {} };
   const shown: AgentStatusLine[] = [];
   const log: string[] = [];
   let sendBack!: (event: AgentPaneEvent) => void;
@@ -27,6 +32,11 @@ function harness() {
         return () => log.push('runner stopped');
       }),
       heartbeats: fromCallback(() => () => {}),
+      brokerAnswers: fromPromise(async () => {
+        broker.asked += 1;
+        return broker.answers;
+      }),
+      brokerBack: fromPromise(() => new Promise<void>((resolve) => (broker.back = resolve))),
     },
     actions: {
       show: (_, status) => shown.push(status),
@@ -39,7 +49,7 @@ function harness() {
   actor.start();
   const beat = (heartbeat: Partial<Heartbeat> = {}) =>
     actor.send({ type: 'agent.heartbeat', heartbeat: { agentId: 'codegen-1', state: 'idle', pid: 42, ...heartbeat } });
-  return { clock, shown, log, errors, actor, beat, exit: (code: number | null) => sendBack({ type: 'runner.exited', code, signal: null }) };
+  return { clock, broker, shown, log, errors, actor, beat, exit: (code: number | null) => sendBack({ type: 'runner.exited', code, signal: null }) };
 }
 
 describe('agent pane watchdog', () => {
@@ -58,7 +68,7 @@ describe('agent pane watchdog', () => {
     h.actor.stop();
   });
 
-  it('fails as unresponsive after the missed heartbeats, and stops its runner', () => {
+  it('fails as unresponsive after the missed heartbeats (the broker answering), and stops its runner', async () => {
     const h = harness();
     h.beat();
     for (let second = 0; second < 10; second += 1) {
@@ -69,6 +79,8 @@ describe('agent pane watchdog', () => {
     h.clock.increment(2_999);
     expect(h.errors).toEqual([]);
     h.clock.increment(1);
+    await settled();
+    expect(h.broker.asked).toBe(1);
     expect(h.log).toContain('runner stopped');
     h.clock.increment(0);
     expect(h.errors).toHaveLength(1);
@@ -77,7 +89,7 @@ describe('agent pane watchdog', () => {
     expect(h.log).toContain('runner stopped');
   });
 
-  it('does not count a silence while its own bus is down; the reconnect starts a fresh deadline', () => {
+  it('does not count a silence while its own bus is down; the reconnect starts a fresh deadline', async () => {
     const h = harness();
     h.beat();
     h.actor.send({ type: 'bus.disconnected' });
@@ -89,8 +101,45 @@ describe('agent pane watchdog', () => {
     expect(h.errors).toEqual([]);
     // Back on the bus and still silent: that silence is the runner's.
     h.clock.increment(1);
+    await settled();
     h.clock.increment(0);
     expect(String(h.errors[0])).toContain('unresponsive: no heartbeat for 3 × 1000 ms');
+  });
+
+  it('does not blame the runner for a silence while the broker does not answer (a stalled broker, issue #15); once it answers, a fresh deadline', async () => {
+    const h = harness();
+    h.beat();
+    h.broker.answers = false;
+    h.clock.increment(3_000);
+    await settled();
+    expect(h.broker.asked).toBe(1);
+    expect(h.actor.getSnapshot().value).toEqual({ alive: 'waitingForBroker' });
+    expect(h.shown.at(-1)!.state).toBe('waiting for the broker');
+    h.clock.increment(60_000);
+    expect(h.errors).toEqual([]);
+    // The broker serves again: the runner has its full deadline to be heard.
+    h.broker.answers = true;
+    h.broker.back();
+    await settled();
+    expect(h.actor.getSnapshot().value).toEqual({ alive: { ready: 'idle' } });
+    h.clock.increment(2_999);
+    expect(h.errors).toEqual([]);
+    h.clock.increment(1);
+    await settled();
+    h.clock.increment(0);
+    expect(String(h.errors[0])).toContain('unresponsive: no heartbeat for 3 × 1000 ms');
+  });
+
+  it('a heartbeat while it waits for the broker puts the agent back to ready', async () => {
+    const h = harness();
+    h.beat();
+    h.broker.answers = false;
+    h.clock.increment(3_000);
+    await settled();
+    h.beat({ state: 'busy', taskId: 't1', issue: 4 });
+    expect(h.actor.getSnapshot().value).toEqual({ alive: { ready: 'busy' } });
+    expect(h.errors).toEqual([]);
+    h.actor.stop();
   });
 
   it('fails a task overdue past timeout + grace even while heartbeats keep coming', () => {

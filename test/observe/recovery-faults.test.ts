@@ -87,7 +87,7 @@ describe('miyabi_recovery_seconds after real faults', { timeout: 120_000 }, () =
   });
 
   it('has a series for every fault from the start, at 0', async () => {
-    expect(await counts()).toEqual({ pane_died: 0, heartbeat_lost: 0, timeout: 0, nats_reconnect: 0, actor_crash: 0 });
+    expect(await counts()).toEqual({ pane_died: 0, heartbeat_lost: 0, timeout: 0, nats_reconnect: 0, nats_stalled: 0, actor_crash: 0 });
   });
 
   it('observes pane_died when the agent\'s tmux pane is killed, once the new runner is ready', async () => {
@@ -96,7 +96,7 @@ describe('miyabi_recovery_seconds after real faults', { timeout: 120_000 }, () =
     const pane = panes.stdout.split('\n').map((line) => line.split(' ')).find(([, panePid]) => Number(panePid) === pid)?.[0];
     expect(pane, `a pane of runner ${pid} in\n${panes.stdout}`).toBeDefined();
     await execa('tmux', ['-L', test.socket, 'kill-pane', '-t', pane!]);
-    expect(await recovered('pane_died', 1)).toEqual({ pane_died: 1, heartbeat_lost: 0, timeout: 0, nats_reconnect: 0, actor_crash: 0 });
+    expect(await recovered('pane_died', 1)).toEqual({ pane_died: 1, heartbeat_lost: 0, timeout: 0, nats_reconnect: 0, nats_stalled: 0, actor_crash: 0 });
     expect(runnerPid()).not.toBe(pid);
   });
 
@@ -104,14 +104,14 @@ describe('miyabi_recovery_seconds after real faults', { timeout: 120_000 }, () =
     await waitAgentReady(test, 'codegen', 'codegen-1');
     const silenced = runnerPid()!;
     process.kill(silenced, 'SIGUSR2');
-    expect(await recovered('heartbeat_lost', 1)).toEqual({ pane_died: 1, heartbeat_lost: 1, timeout: 0, nats_reconnect: 0, actor_crash: 0 });
+    expect(await recovered('heartbeat_lost', 1)).toEqual({ pane_died: 1, heartbeat_lost: 1, timeout: 0, nats_reconnect: 0, nats_stalled: 0, actor_crash: 0 });
     // Its supervisor killed the silent runner: the recovery is its replacement's.
     expect(processAlive(silenced)).toBe(false);
   });
 
   it('observes timeout when a task hangs past its role\'s timeout, once the task runs again', async () => {
     await writeFile(join(test.dir.path, 'issues', '1.md'), issueFile({ number: 1, labels: ['slow'] }));
-    expect(await recovered('timeout', 1)).toEqual({ pane_died: 1, heartbeat_lost: 1, timeout: 1, nats_reconnect: 0, actor_crash: 0 });
+    expect(await recovered('timeout', 1)).toEqual({ pane_died: 1, heartbeat_lost: 1, timeout: 1, nats_reconnect: 0, nats_stalled: 0, actor_crash: 0 });
     await waitForState(test, [1], 'done');
     // The same recovery on the bus, for `miyabi-orchestra kpi`: the task's.
     await waitFor(async () => (await kpisOf(test)).report.mttr.byFault.timeout?.count === 1, { what: 'the timeout\'s recovery on the bus' });
@@ -123,7 +123,7 @@ describe('miyabi_recovery_seconds after real faults', { timeout: 120_000 }, () =
     const core = test.orchestra.root()!.childSupervisor('core')!;
     await core.startChild(thrower);
     core.childActor('thrower')!.send({ type: 'test.throw' });
-    expect(await recovered('actor_crash', 1)).toEqual({ pane_died: 1, heartbeat_lost: 1, timeout: 1, nats_reconnect: 0, actor_crash: 1 });
+    expect(await recovered('actor_crash', 1)).toEqual({ pane_died: 1, heartbeat_lost: 1, timeout: 1, nats_reconnect: 0, nats_stalled: 0, actor_crash: 1 });
     await core.terminateChild('thrower');
   });
 
@@ -131,7 +131,7 @@ describe('miyabi_recovery_seconds after real faults', { timeout: 120_000 }, () =
     const pid = natsPid()!;
     process.kill(pid, 'SIGKILL');
     await recovered('nats_reconnect', 1);
-    expect(await recovered('actor_crash', 2)).toMatchObject({ nats_reconnect: 1, actor_crash: 2, timeout: 1 });
+    expect(await recovered('actor_crash', 2)).toMatchObject({ nats_reconnect: 1, nats_stalled: 0, actor_crash: 2, timeout: 1 });
     expect(natsPid()).not.toBe(pid);
   });
 });

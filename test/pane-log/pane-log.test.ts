@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -136,6 +136,24 @@ describe('PaneLog', () => {
     expect(all.slice(2, 3)).toEqual(['half']);
     expect(parseMarker(all[3]!)?.kind).toBe('end');
     expect(all[4]).toBe('tail without newline');
+  });
+
+  it('drops the lines a full disk cannot take, says so once, and goes on when there is room again (issue #15)', async () => {
+    const clock = manualClock('2025-03-01T10:00:00Z');
+    // /dev/full answers every write with ENOSPC.
+    await mkdir(path.join(dir, 'kaede-1'));
+    await symlink('/dev/full', path.join(dir, 'kaede-1', '2025-03-01.log'));
+    const said: string[] = [];
+    const log = open({ clock: clock.now, sayOutage: (message) => said.push(message) });
+    log.taskStart({ taskId: 't-1', issue: 3, role: 'codegen', attempt: 1 });
+    log.line('output\nthe disk cannot take');
+    expect(log.dropped).toBe(3);
+    expect(said).toEqual([`${path.join(dir, 'kaede-1')}: cannot write (ENOSPC); dropping its lines until it can`]);
+    await rm(path.join(dir, 'kaede-1', '2025-03-01.log'));
+    log.taskEnd({ taskId: 't-1', issue: 3, status: 'success', durationMs: 5 });
+    log.close();
+    expect(said.at(-1)).toBe(`${path.join(dir, 'kaede-1')}: writing again; 3 line(s) dropped meanwhile`);
+    expect(lines('2025-03-01.log').map((text) => parseMarker(text)?.kind)).toEqual(['end']);
   });
 
   it('refuses an agent id that is not a plain name', () => {

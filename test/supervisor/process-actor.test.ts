@@ -120,6 +120,27 @@ describe('process children', () => {
     await waitFor(() => pids.every((pid) => !alive(pid)), { what: 'processes gone' });
   });
 
+  it('kills a process that is alive but no longer serves (its liveness says so), as a crash its supervisor restarts', async () => {
+    let stalls = 1;
+    const pids: number[] = [];
+    const liveness = async ({ pid }: { pid: number }) => {
+      pids.push(pid);
+      return stalls-- > 0 ? new Error('alive but not serving') : new Promise<undefined>(() => {});
+    };
+    tree = await startTree({
+      id: 'live',
+      strategy: 'one_for_one',
+      children: [nodeChild('server', `process.on('SIGTERM', () => {}); console.log('ready'); ${LONG_RUNNING}`, {}, { ...readyOnLine(), liveness })],
+    });
+    const exit = await waitFor(() => tree!.events.find((e): e is Extract<SupervisorEvent, { type: 'child.exited' }> => e.type === 'child.exited'), { what: 'the stalled process ended' });
+    expect(exit.exit.kind).toBe('crash');
+    expect(String((exit.exit as { error: Error }).error.message)).toBe('alive but not serving');
+    await waitFor(() => tree!.events.some((e) => e.type === 'child.started' && e.restarts === 1) || undefined, { what: 'restarted' });
+    // Killed, not asked: a wedged server ignores SIGTERM.
+    await waitFor(() => !alive(pids[0]!) || undefined, { what: 'the stalled process gone' });
+    expect(pids).toHaveLength(2);
+  });
+
   it('fails the start of a command that does not exist, naming it', async () => {
     await expect(
       startTree({ id: 'missing', strategy: 'one_for_one', children: [{ id: 'ghost', logic: processLogic, input: { command: '/nonexistent/miyabi-ghost' } }] }),

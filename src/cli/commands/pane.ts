@@ -43,7 +43,7 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
   if (spareId) {
     // A spare has loaded, read the config and connected; it becomes an agent when claimed, and
     // connects again as that agent's slot (its own identity), leaving the spare's to the next spare.
-    const removeSparePid = await writeRunnerPid(config.dataDir, spareId);
+    const removeSparePid = await recordPid(config.dataDir, spareId, (reason) => print(`spare runner pid file not written: ${reason}`));
     print(`spare runner for ${role}: waiting to replace an agent`);
     const asSlot = async (claimedId: string): Promise<RunnerConnection> => {
       const slot = agentSlot(role, claimedId)!;
@@ -91,7 +91,7 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
     }
     stop = runner.stop;
   }
-  const removePid = await writeRunnerPid(config.dataDir, agentId!);
+  const removePid = await recordPid(config.dataDir, agentId!, (reason) => logger.warn({ err: reason }, 'runner pid file not written'));
   logger.info({ pid: process.pid, fromSpare: spareId }, 'runner started');
   const ended = await Promise.race([signalled, connectionLost]);
   logger.info({ reason: ended }, 'runner stopping');
@@ -103,6 +103,14 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
 }
 
 type RunnerConnection = Awaited<ReturnType<typeof connectRunner>>;
+
+/** The runner's pid file, for whoever looks for it later: a full disk refusing it is no reason not to serve. */
+function recordPid(dataDir: string, id: string, warn: (reason: string) => void): Promise<() => Promise<void>> {
+  return writeRunnerPid(dataDir, id).catch((error: unknown) => {
+    warn(describeError(error));
+    return async () => undefined;
+  });
+}
 
 /**
  * Announces the spare and resolves when the orchestra claims it for one of the role's agents,

@@ -17,7 +17,7 @@ export const OTHER_LABEL = 'other';
 export const ACTOR_STATES = ['running', 'stopped'] as const;
 
 /** What went wrong before a recovery (`miyabi_recovery_seconds{fault}`). */
-export const FAULTS = ['pane_died', 'heartbeat_lost', 'timeout', 'nats_reconnect', 'actor_crash'] as const;
+export const FAULTS = ['pane_died', 'heartbeat_lost', 'timeout', 'nats_reconnect', 'nats_stalled', 'actor_crash'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** A label's values, at most `max` distinct ones; beyond that, OTHER_LABEL. */

@@ -17,9 +17,12 @@
  *   keeps one, else when this process opened it).
  * - Writes are `writeSync` on a file opened for append; one process writes a file at a time (the
  *   orchestra its own, each runner its agent's).
+ * - A line the file cannot take (a full disk) is dropped, counted and said once, never thrown
+ *   into whoever logged (../os/lossy-append.ts).
  */
-import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { LossyAppend, type SayOutage } from '../os/lossy-append.ts';
 import { shiftRotatedFiles } from '../os/rotated-files.ts';
 
 export interface RotatingFileOptions {
@@ -32,6 +35,8 @@ export interface RotatingFileOptions {
   maxFiles: number;
   /** Epoch milliseconds. Default Date.now. */
   clock?: () => number;
+  /** Where a file that stops taking lines is said (and its recovery). Default: stderr. */
+  sayOutage?: SayOutage;
 }
 
 export class RotatingFile {
@@ -39,20 +44,29 @@ export class RotatingFile {
   private size = 0;
   private begunAt = 0;
   private readonly clock: () => number;
+  private readonly lossy: LossyAppend;
 
   constructor(private readonly options: RotatingFileOptions) {
     this.clock = options.clock ?? Date.now;
+    this.lossy = new LossyAppend(options.file, options.sayOutage);
+  }
+
+  /** Lines dropped because the file could not take them. */
+  get dropped(): number {
+    return this.lossy.dropped;
   }
 
   /** pino's destination contract: one serialized line (with its newline). */
   write(line: string): boolean {
     const bytes = Buffer.from(line);
-    if (this.fd === undefined) this.open();
-    const tooBig = this.size > 0 && this.size + bytes.length > this.options.maxBytes;
-    const tooOld = this.size > 0 && this.clock() - this.begunAt > this.options.maxAgeMs;
-    if (tooBig || tooOld) this.rotate();
-    writeSync(this.fd!, bytes);
-    this.size += bytes.length;
+    const ready = () => {
+      if (this.fd === undefined) this.open();
+      const tooBig = this.size > 0 && this.size + bytes.length > this.options.maxBytes;
+      const tooOld = this.size > 0 && this.clock() - this.begunAt > this.options.maxAgeMs;
+      if (tooBig || tooOld) this.rotate();
+      return this.fd!;
+    };
+    this.size += this.lossy.append(ready, bytes, () => this.end()) ?? 0;
     return true;
   }
 
@@ -61,8 +75,9 @@ export class RotatingFile {
 
   /** Closes the file; a later write opens it again (also what a SIGHUP reopen would do). */
   end(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    const fd = this.fd;
     this.fd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 
   private open(): void {

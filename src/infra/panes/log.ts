@@ -17,14 +17,16 @@
  * call returns, and nothing is lost at exit. Only a partial line (output without its newline
  * yet, given to `write`) waits in memory, until its newline, the next marker, `flush()` or
  * `close()`. `close()` releases the file; a later write opens it again. One writer per agent:
- * the size that decides rotation is counted in this process.
+ * the size that decides rotation is counted in this process. A line the file cannot take (a full
+ * disk) is dropped, counted and said once, never thrown into the runner (../os/lossy-append.ts).
  */
-import { closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { z } from 'zod';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
+import { LossyAppend, type SayOutage } from '../os/lossy-append.ts';
 import { shiftRotatedFiles } from '../os/rotated-files.ts';
 
 export interface PaneLogOptions {
@@ -38,6 +40,8 @@ export interface PaneLogOptions {
   maxFiles?: number;
   /** Epoch milliseconds. Default Date.now. */
   clock?: () => number;
+  /** Where a file that stops taking lines is said (and its recovery). Default: stderr. */
+  sayOutage?: SayOutage;
 }
 
 export const MARKER_PREFIX = '=== miyabi task ';
@@ -92,6 +96,7 @@ export class PaneLog {
   private fd: number | undefined;
   private day = '';
   private size = 0;
+  private readonly lossy: LossyAppend;
 
   constructor(options: PaneLogOptions) {
     if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(options.agentId)) {
@@ -102,6 +107,12 @@ export class PaneLog {
     this.maxBytes = options.maxBytes;
     this.maxFiles = Math.max(0, options.maxFiles ?? 5);
     this.clock = options.clock ?? Date.now;
+    this.lossy = new LossyAppend(this.agentDir, options.sayOutage);
+  }
+
+  /** Lines dropped because the file could not take them. */
+  get dropped(): number {
+    return this.lossy.dropped;
   }
 
   /** The file today's lines go to. */
@@ -139,9 +150,7 @@ export class PaneLog {
   /** Flushes and releases the file. */
   close(): void {
     this.flushPartial();
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    this.day = '';
+    this.release();
   }
 
   private marker(kind: 'start' | 'end', fields: TaskStart | TaskEnd): void {
@@ -157,16 +166,25 @@ export class PaneLog {
   }
 
   private append(line: string): void {
-    const day = utcDay(this.clock());
-    if (day !== this.day || this.fd === undefined) this.open(day);
     const bytes = Buffer.from(`${line}\n`);
-    if (this.size > 0 && this.size + bytes.length > this.maxBytes) this.rotate();
-    writeSync(this.fd!, bytes);
-    this.size += bytes.length;
+    const ready = () => {
+      const day = utcDay(this.clock());
+      if (day !== this.day || this.fd === undefined) this.open(day);
+      if (this.size > 0 && this.size + bytes.length > this.maxBytes) this.rotate();
+      return this.fd!;
+    };
+    this.size += this.lossy.append(ready, bytes, () => this.release()) ?? 0;
+  }
+
+  private release(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    this.day = '';
+    if (fd !== undefined) closeSync(fd);
   }
 
   private open(day: string): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    this.release();
     mkdirSync(this.agentDir, { recursive: true, mode: 0o700 });
     this.fd = openSync(this.fileOf(day), 'a', 0o600);
     this.day = day;
@@ -175,10 +193,10 @@ export class PaneLog {
 
   /** `.log` → `.log.1` → `.log.2` …; the one past maxFiles is dropped. */
   private rotate(): void {
-    closeSync(this.fd!);
-    this.fd = undefined;
-    shiftRotatedFiles(this.fileOf(this.day), this.maxFiles);
-    this.open(this.day);
+    const day = this.day;
+    this.release();
+    shiftRotatedFiles(this.fileOf(day), this.maxFiles);
+    this.open(day);
   }
 
   private fileOf(day: string): string {
