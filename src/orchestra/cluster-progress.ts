@@ -105,15 +105,17 @@ export async function markersUnder(root: string): Promise<TaskMarker[]> {
 }
 
 /**
- * Runs of the same task that both ended: a task run twice (a run killed with its node, never
- * ended, is not one; the run that finishes it is its only end). Keyed by task id and attempt.
+ * Runs of the same task (id and attempt) that both finished it: a task run twice. A run that never
+ * ended (killed with its node) or ended handing the task back (`retry`: stopped, killed by a
+ * signal, timed out, cancelled — the bus gives it to another runner by design, on one node as on
+ * several) did not finish it; the run that finishes it is its only finishing run.
  */
 export function runTwice(runs: readonly StageRun[]): StageRun[][] {
-  const ended = new Map<string, StageRun[]>();
+  const finished = new Map<string, StageRun[]>();
   for (const run of runs) {
-    if (run.status === undefined) continue;
+    if (run.status === undefined || run.status === 'retry') continue;
     const key = `${run.taskId}#${run.attempt}`;
-    ended.set(key, [...(ended.get(key) ?? []), run]);
+    finished.set(key, [...(finished.get(key) ?? []), run]);
   }
-  return [...ended.values()].filter((group) => group.length > 1);
+  return [...finished.values()].filter((group) => group.length > 1);
 }

@@ -4,8 +4,9 @@
  * backlog with dependencies (CI size 12; `npm run test:cluster-full` works 100), each stage an
  * example agent as a plain process:
  *
- * - every issue done, tasks run on more than one node, and no task ended twice (the runners'
- *   markers in every node's pane logs, read here on their own, not only as the command says),
+ * - every issue done, tasks run on more than one node, and no task finished twice (the runners'
+ *   markers in every node's pane logs, read here on their own, not only as the command says; a
+ *   run that ended handing its task back, `retry`, finished nothing),
  *   every tracker side effect once (no comment key twice, the done label once, one pull request);
  * - with `--kill-leader`, the leading node is killed with `kill -9` once half the backlog is done:
  *   a follower leads with a higher epoch, the backlog completes, and still nothing ran twice and
@@ -46,7 +47,7 @@ async function backlog(dir: TempDir): Promise<{ config: string; issues: string }
       issues: { local: { dir: issues, pollIntervalMs: 500 } },
       workflow: { routes: [], defaultRoute: ['codegen', 'pr', 'merge'], retry: { initialDelayMs: 200 }, ci: { command: [] } },
       agents: { codegen: agent('codegen'), pr: agent('pr') },
-      panes: { backend: 'process', heartbeatIntervalMs: 1_000, spareRunners: false, scaleIntervalMs: 500 },
+      panes: { backend: 'process', spareRunners: false, scaleIntervalMs: 500 },
     }),
   );
   return { config, issues };
