@@ -16,6 +16,7 @@ import { WebhookNotifier } from '../infra/observe/notifier.ts';
 import { onceLedger } from './once-ledger.ts';
 import { HealthIssueReporter } from './health-issues.ts';
 import type { OrchestraResources } from './resources.ts';
+import { behindFence } from './leader-fence.ts';
 
 /** Where the health monitor's reports go (docs/BUS.md). */
 export const HEALTH_SUBJECT = 'miyabi.events.health';
@@ -108,14 +109,15 @@ export function issueWatcherChild(resources: OrchestraResources): ChildSpec {
     config: resources.config,
     source,
     logger,
-    publish: async (subject, type, payload, msgId) => {
+    // Cluster mode: behind the fence of this leader's epoch (./leader-fence.ts).
+    publish: behindFence(resources.fence, async (subject: string, type: string, payload: unknown, msgId: string) => {
       // The bus of the moment: it is replaced when it reconnects.
       const bus = resources.bus;
       if (!bus) throw new Error('bus not connected');
       // What the workflow may act on without asking the tracker again (src/workflow/vouchers.ts).
       resources.issueVouchers.record(type, payload);
       await bus.publish(subject, type, payload, { msgId });
-    },
+    }),
     onIgnored: (reason) => resources.workflowMetrics.issueIgnored(reason),
     ledger: onceLedger(resources),
   });

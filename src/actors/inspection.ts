@@ -29,6 +29,7 @@ import type { LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import { describeActorState, type ChildInspector } from '../supervisor/index.ts';
 import type { LifecycleSnapshot } from '../workflow/engine.ts';
 import type { IssueRecord } from '../workflow/record.ts';
+import { replicasOf } from '../config/sections/cluster.ts';
 
 export interface InspectionRecord {
   kind: 'actor' | 'snapshot' | 'issue';
@@ -114,7 +115,7 @@ export class InspectionHub {
   async connect(nc: NatsConnection): Promise<void> {
     if (!this.enabled) return;
     const { history } = this.#config.console;
-    await ensureInspectionStream(await jetstreamManager(nc), { maxAgeMs: history.maxAgeMs, maxBytes: history.maxBytes, storage: this.#config.bus.storage, replicas: this.#config.cluster.replicas }, this.#logger);
+    await ensureInspectionStream(await jetstreamManager(nc), { maxAgeMs: history.maxAgeMs, maxBytes: history.maxBytes, storage: this.#config.bus.storage, replicas: replicasOf(this.#config) }, this.#logger);
     this.#connection = nc;
     this.publisher.attach((subject, data) => nc.publish(subject, data));
   }

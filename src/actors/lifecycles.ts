@@ -30,6 +30,7 @@ import { queuePort, type SchedulerActor } from './scheduler.ts';
 import { Workflow } from '../workflow/engine.ts';
 import { logRedelivery } from '../workflow/redeliveries.ts';
 import { WorkflowStore } from '../workflow/store.ts';
+import { behindFence, FencedWorkflowStore, fencedIssueSource } from './leader-fence.ts';
 import { BudgetLedger } from '../workflow/budget-ledger.ts';
 import { IssueGate, resultRefusal } from '../workflow/vouchers.ts';
 import { ISSUE_COMMAND, ISSUE_OBSERVED, ISSUE_RELEASED, ISSUE_SCOPE } from '../workflow/issue-events.ts';
@@ -77,7 +78,9 @@ export interface WorkflowSiblings {
 
 export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; siblings: WorkflowSiblings }>(({ resources, siblings }, controls) => {
   const logger = actorLogger(resources.logger, 'lifecycles');
-  const { bus, nc, issueSource: source } = resources;
+  // Cluster mode: every write behind the fence of the epoch this leader was elected with (./leader-fence.ts).
+  const { bus, nc, fence } = resources;
+  const source = resources.issueSource && fence ? fencedIssueSource(resources.issueSource, fence) : resources.issueSource;
   if (!bus || !nc) throw new Error('workflow started without the bus');
   if (!source) throw new Error('workflow started without an issue source');
   const { dag, scheduler } = siblings;
@@ -104,7 +107,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
     engine = new Workflow({
       config: resources.config,
       source,
-      store: new WorkflowStore(kv),
+      store: fence ? new FencedWorkflowStore(kv, fence) : new WorkflowStore(kv),
       logger,
       workspace: resources.workspace,
       baseBranch: resources.workspace.baseBranch,
@@ -112,13 +115,13 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
       dag: graphPort(dag),
       scheduler: queuePort(scheduler),
       ...(resources.extraDependencies ? { extraDependencies: resources.extraDependencies } : {}),
-      publish: async (subject, type, payload, msgId) => {
+      publish: behindFence(fence, async (subject: string, type: string, payload: unknown, msgId?: string) => {
         await bus.publish(subject, type, payload, { msgId });
-      },
-      cancel: async (taskId) => {
+      }),
+      cancel: behindFence(fence, async (taskId: string) => {
         await kv.put(cancelKey(taskId), JSON.stringify({ at: new Date().toISOString() }));
         nc.publish(CANCEL_SUBJECT, JSON.stringify({ taskId }));
-      },
+      }),
       ...(resources.pushBranch ? { pushBranch: resources.pushBranch } : {}),
       redact: resources.redact,
       onTransition: (record, previous, next, event) => resources.inspection.issueTransition(record, previous, next, event),

@@ -28,6 +28,7 @@ import { actorLogger } from '../infra/observe/logger.ts';
 import { WebhookNotifier, type WebhookKind } from '../infra/observe/notifier.ts';
 import type { Redact } from '../infra/observe/redact.ts';
 import type { OnceLedger } from '../issues/webhook.ts';
+import { fencedIssueSource } from './leader-fence.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import type { Report } from '../workflow/report.ts';
 import { lastCompletePeriod, REPORT_PERIODS, type ReportPeriod, type ReportPeriodKind } from '../workflow/report-period.ts';
@@ -184,7 +185,8 @@ export const reporterLogic = fromRuntime<{ resources: OrchestraResources }>(({ r
   const logger = actorLogger(resources.logger, 'reporter');
   const { config } = resources;
   const { reports, notify } = config;
-  const source = resources.issueSource;
+  // Cluster mode: the tracker's comment behind the fence of this leader's epoch (./leader-fence.ts).
+  const source = resources.issueSource && resources.fence ? fencedIssueSource(resources.issueSource, resources.fence) : resources.issueSource;
   const destinations: ReportDestinations = {
     ...(reports.issue !== undefined && source ? { tracker: { issue: reports.issue, comment: (number, key, body) => source.comment(number, key, body) } } : {}),
     webhooks: reports.webhooks ? notify.webhooks : [],

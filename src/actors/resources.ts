@@ -27,6 +27,8 @@ import type { WorkflowMetrics } from '../workflow/metrics.ts';
 import type { HealthReport } from '../machines/health-monitor.ts';
 import type { TaskSamples } from '../machines/health-anomaly.ts';
 import type { InspectionHub } from './inspection.ts';
+import type { LeaderLease } from '../cluster/leader-lease.ts';
+import type { Fence } from './leader-fence.ts';
 
 /** Runners started ahead, one per role, for a fresh agent to take over (./spare-runners.ts). */
 export interface Spares {
@@ -101,6 +103,11 @@ export interface OrchestraResources {
   readonly heartbeats: Map<string, number>;
   /** The health monitor's last report. */
   lastHealth?: HealthReport;
+  /** Cluster mode: this node's part in the leader lease, set by the leadership actor while it runs (docs/CLUSTER.md). */
+  lease?: LeaderLease;
+  /** Cluster mode, while this node leads: the epoch it was elected with, and the fence every leader-only write passes first. */
+  leaderEpoch?: number;
+  fence?: Fence;
   /** Set by the issue watcher while it runs. */
   watcher: IssueWatcher | undefined;
   /** The actors' inspection events: to the console's live clients and the history stream (./inspection.ts). */

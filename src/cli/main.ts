@@ -21,6 +21,7 @@ import { natsConfig } from './commands/nats-config.ts';
 import { pane } from './commands/pane.ts';
 import { restart } from './commands/restart.ts';
 import { budget } from './commands/budget.ts';
+import { clusterDown, clusterUp } from './commands/cluster.ts';
 import { status } from './commands/status.ts';
 import { stop } from './commands/stop.ts';
 import { up } from './commands/up.ts';
@@ -31,6 +32,12 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
   up [--config FILE] [--once]      run the orchestra in the foreground (SIGTERM/SIGINT stop it);
                                    --once: until the backlog settles, then print a summary
                                    (exit 0 all done, 1 any failed or blocked)
+  cluster up [--nodes N] [--backlog DIR] [--once] [--kill-leader] [--dir DIR] [--config FILE]
+                                   a local cluster: N nats-servers routed on loopback and N
+                                   orchestra nodes on one backlog (docs/CLUSTER.md); --once: work
+                                   it, print the node of each stage, exit 0 only when all done
+                                   and nothing ran twice; --kill-leader: kill -9 the leader midway
+  cluster down [--dir DIR]         stop the local cluster that cluster up runs in DIR
   status [--json] [--config FILE]  the running orchestra's supervisor tree
   stop [--config FILE]             stop the running orchestra gracefully
   restart AGENT [--config FILE]    restart one agent by hand (counted as a manual_restart)
@@ -88,6 +95,21 @@ export async function main(argv: string[]): Promise<number> {
     case 'up': {
       const { values } = parse(rest, { once: { type: 'boolean' } });
       return up(values);
+    }
+    case 'cluster': {
+      const [sub, ...args] = rest;
+      const { values } = parse(args, {
+        nodes: { type: 'string' },
+        backlog: { type: 'string' },
+        dir: { type: 'string' },
+        once: { type: 'boolean' },
+        'kill-leader': { type: 'boolean' },
+        'lease-ttl': { type: 'string' },
+        timeout: { type: 'string' },
+      });
+      if (sub === 'up') return clusterUp(values);
+      if (sub === 'down') return clusterDown(values);
+      throw new CliExit(ExitCode.invalid, `unknown cluster subcommand ${sub ?? '(none)'}\n\n${USAGE}`);
     }
     case 'status': {
       const { values } = parse(rest, { json: { type: 'boolean' } });

@@ -5,6 +5,7 @@
  * drift apart.
  */
 import type { OrchestraConfig } from './schema.ts';
+import { replicasOf } from './sections/cluster.ts';
 
 export interface ConfiguredTopology {
   storage: 'file' | 'memory';
@@ -15,5 +16,5 @@ export interface ConfiguredTopology {
 }
 
 export function busTopologyOf(config: Pick<OrchestraConfig, 'bus' | 'cluster'>): ConfiguredTopology {
-  return { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes, replicas: config.cluster.replicas };
+  return { storage: config.bus.storage, duplicateWindowMs: config.bus.duplicateWindowMs, maxBytes: config.bus.maxBytes, replicas: replicasOf(config) };
 }

@@ -5,7 +5,7 @@
  *
  * Resolved: dataDir, nats.embedded.binary (only when it holds a slash; a bare name is looked
  * up on PATH), nats.tls files, issues.local.dir and trackerDir, workflow.dependenciesFile,
- * workspace.repo, agents.*.prompt. Agent commands are argv
+ * workspace.repo and worktreesDir, agents.*.prompt. Agent commands are argv
  * arrays and are not touched: the agent runner gives them their working directory.
  */
 import { isAbsolute, join, resolve } from 'node:path';
@@ -35,7 +35,7 @@ export function resolveConfigPaths(config: OrchestraConfig, baseDir: string): Or
       local: { ...config.issues.local, dir: at(config.issues.local.dir), trackerDir: opt(config.issues.local.trackerDir) },
     },
     workflow: { ...config.workflow, dependenciesFile: opt(config.workflow.dependenciesFile) },
-    workspace: { ...config.workspace, repo: opt(config.workspace.repo) },
+    workspace: { ...config.workspace, repo: opt(config.workspace.repo), worktreesDir: opt(config.workspace.worktreesDir) },
     agents: Object.fromEntries(
       Object.entries(config.agents).map(([role, agent]) => [role, { ...agent, prompt: opt(agent.prompt) }]),
     ),
@@ -61,4 +61,9 @@ export function trackerDirOf(config: Pick<OrchestraConfig, 'dataDir' | 'issues'>
 /** The repository the agents work on: `workspace.repo`, or the scratch repository of the embedded demo. */
 export function repoDirOf(config: Pick<OrchestraConfig, 'dataDir' | 'workspace'>): string {
   return config.workspace.repo ?? join(config.dataDir, 'scratch-repo');
+}
+
+/** Where the issues' worktrees are made: `workspace.worktreesDir`, or `<dataDir>/worktrees`. */
+export function worktreesDirOf(config: Pick<OrchestraConfig, 'dataDir' | 'workspace'>): string {
+  return config.workspace.worktreesDir ?? join(config.dataDir, 'worktrees');
 }

@@ -33,7 +33,7 @@ export const configSchema = z
     dataDir: pathField('Directory of the run file, the logs and the embedded NATS store').default('.miyabi'),
     nats: natsSection,
     bus: busSection,
-    cluster: clusterSection,
+    cluster: clusterSection.optional(),
     http: httpSection,
     console: consoleSection,
     log: logSection,
@@ -51,7 +51,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (config.cluster.replicas > 1 && config.nats.urls.length === 0) {
+    if (config.cluster && config.cluster.replicas > 1 && config.nats.urls.length === 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['cluster', 'replicas'],

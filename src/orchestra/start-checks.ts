@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { repoDirOf } from '../config/paths.ts';
+import { repoDirOf, worktreesDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { ErrorCodes, MiyabiError, describeError } from '../errors.ts';
 import { flushLogger } from '../infra/observe/logger.ts';
@@ -52,7 +52,7 @@ export async function checkSandbox(config: OrchestraConfig, logger: Logger, refu
  * exist too.
  */
 export async function prepareWorkspace(config: OrchestraConfig, logger: Logger, refuse: Refuse): Promise<{ worktrees: WorktreeManager; workspace: WorkspaceGit }> {
-  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees'), logger });
+  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: worktreesDirOf(config), logger });
   try {
     if (config.workspace.repo === undefined) {
       const scratch = await ensureScratchRepository(repoDirOf(config));

@@ -18,7 +18,10 @@
  *   │   ├─ log-indexer     keeps the log index up to date (`logs index` every log.index.intervalMs)
  *   │   ├─ pool-scaler     grows and shrinks the pools
  *   │   ├─ reporter        daily and weekly reports, when reports.daily/weekly are set
- *   │   └─ health-monitor  periodic checks
+ *   │   ├─ health-monitor  periodic checks
+ *   │   └─ leadership      cluster mode only: the leader lease; while this node holds it, the
+ *   │                      issue watcher, the workflow and the reporter run in `leader`, a subtree
+ *   │                      of `core` it starts on `elected` and stops on `deposed`
  *   └─ agents (one_for_one)
  *       └─ pool.<role> (one_for_one, backoff) → <role>-1 … <role>-min (agent-pane: runner + watchdog)
  *
@@ -44,6 +47,7 @@ import { poolScalerChild } from '../actors/pool-scaler.ts';
 import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-server.ts';
 import { panesChild } from '../actors/panes.ts';
 import { reporterChild } from '../actors/reporter.ts';
+import { LEADER_SUBTREE, leadershipChild } from '../actors/leadership.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSettings, type SupervisorSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from '../actors/resources.ts';
 
@@ -68,7 +72,21 @@ export function buildTree(
     panesChild(resources),
   ];
   const withShutdown = (child: ChildSpec): ChildSpec => ({ shutdown: config.supervisor.shutdownTimeoutMs, ...child });
-  const reporter = reporterChild(resources);
+  // The work that must happen in one place: on a single node it is part of `core`; in cluster mode
+  // (a `cluster:` section) it is the `leader` subtree, started under `core` by the leadership actor
+  // while this node holds the lease (src/actors/leadership.ts, docs/CLUSTER.md).
+  const leaderOnly = (): ChildSpec[] => {
+    const reporter = reporterChild(resources);
+    return [withShutdown(issueWatcherChild(resources)), workflowChild(resources, settings), ...(reporter ? [withShutdown(reporter)] : [])];
+  };
+  const leaderSubtree = (): ChildSpec => ({
+    ...supervisorChild({ ...settings, id: LEADER_SUBTREE, strategy: 'one_for_one', children: leaderOnly() }),
+    // Stopped on purpose when deposed; after a crash past its intensity `core` starts it again while the lease is held.
+    restart: 'transient',
+    shutdown: config.supervisor.shutdownTimeoutMs + 10_000,
+  });
+  const single = config.cluster === undefined;
+  const [watcher, workflow, reporter] = single ? leaderOnly() : [];
   return {
     id: 'root',
     strategy: 'rest_for_one',
@@ -81,16 +99,18 @@ export function buildTree(
         ...settings,
         id: 'core',
         strategy: 'one_for_one',
-        // The health monitor last: its first check runs as it starts, and should find its
-        // siblings already running.
+        // The health monitor last of the node's own: its first check runs as it starts, and should
+        // find its siblings already running. The leadership after it: the leader subtree it starts
+        // comes after everything of the node's own, and is stopped before them.
         children: [
-          ...[issueWatcherChild(resources)].map(withShutdown),
-          workflowChild(resources, settings),
+          ...(watcher ? [watcher] : []),
+          ...(workflow ? [workflow] : []),
           workspaceChild(resources),
           logIndexerChild(resources),
           poolScalerChild(resources),
-          ...(reporter ? [withShutdown(reporter)] : []),
+          ...(reporter ? [reporter] : []),
           withShutdown(healthMonitorChild(resources)),
+          ...(single ? [] : [leadershipChild(resources, leaderSubtree)]),
         ],
       }),
       supervisorChild({

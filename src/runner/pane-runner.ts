@@ -16,7 +16,7 @@ import type { AgentCost } from '../agents/task.ts';
 import { AgentErrorCodes } from '../agents/errors.ts';
 import { runTimeoutMs, taskOverBudget } from '../agents/task-budget.ts';
 import { busTopologyOf } from '../config/bus-topology.ts';
-import { repoDirOf } from '../config/paths.ts';
+import { repoDirOf, worktreesDirOf } from '../config/paths.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
 import { backoffDelayMs } from '../backoff.ts';
 import { abortableDelay } from '../infra/backoff.ts';
@@ -100,7 +100,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     logger,
     topology: busTopologyOf(config),
   });
-  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: join(config.dataDir, 'worktrees') });
+  const worktrees = new WorktreeManager({ repoDir: repoDirOf(config), rootDir: worktreesDirOf(config) });
   const paneLog = new PaneLog({
     dir: join(config.dataDir, 'logs', 'agents'),
     agentId,

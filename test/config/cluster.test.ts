@@ -16,11 +16,14 @@ function problems(text: string): string[] {
 }
 
 describe('config cluster:', () => {
-  it('defaults to one replica, no node name and a 10 s lease', () => {
+  it('without the section: no cluster mode and one replica; `cluster: {}` is cluster mode with one replica and a 10 s lease', () => {
     const result = parseConfigText('', 'empty.yaml');
     if (!result.ok) throw new Error('the empty config was refused');
-    expect(result.config.cluster).toEqual({ replicas: 1, leaseTtlMs: 10_000 });
+    expect(result.config.cluster).toBeUndefined();
     expect(busTopologyOf(result.config).replicas).toBe(1);
+    const empty = parseConfigText('cluster: {}', 'cluster.yaml');
+    if (!empty.ok) throw new Error('cluster: {} was refused');
+    expect(empty.config.cluster).toEqual({ replicas: 1, leaseTtlMs: 10_000 });
   });
 
   it('keeps a cluster node with three replicas on a NATS cluster', () => {
@@ -31,7 +34,7 @@ describe('config cluster:', () => {
     if (!result.ok) throw new Error(result.problems.map(formatProblem).join('\n'));
     expect(result.config.cluster).toEqual({ node: 'host-a', replicas: 3, leaseTtlMs: 3_000 });
     expect(result.config.nats.urls).toHaveLength(3);
-    expect(leasePollMs(result.config.cluster.leaseTtlMs)).toBe(1_000);
+    expect(leasePollMs(result.config.cluster!.leaseTtlMs)).toBe(1_000);
     // The orchestrator's and every runner's bus make their streams and buckets with them.
     expect(busTopologyOf(result.config)).toMatchObject({ replicas: 3, storage: 'file' });
   });

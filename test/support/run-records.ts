@@ -2,24 +2,14 @@
  * What a run left on disk, read back by the tests that judge it afterwards (the broker-loss test,
  * the chaos suite, the soak, the growth test): the runners' task markers and a directory's size.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseMarker, type TaskMarker } from '../../src/infra/panes/log.ts';
+import type { TaskMarker } from '../../src/infra/panes/log.ts';
+import { markersUnder } from '../../src/orchestra/cluster-progress.ts';
 
 /** Every task start and end marker the runners wrote to their pane logs. */
-export async function taskMarkers(dataDir: string): Promise<TaskMarker[]> {
-  const root = join(dataDir, 'logs', 'agents');
-  const markers: TaskMarker[] = [];
-  for (const agentId of await readdir(root).catch(() => [] as string[])) {
-    for (const file of (await readdir(join(root, agentId)).catch(() => [] as string[])).sort()) {
-      const text = await readFile(join(root, agentId, file), 'utf8').catch(() => '');
-      for (const line of text.split('\n')) {
-        const marker = parseMarker(line);
-        if (marker) markers.push(marker);
-      }
-    }
-  }
-  return markers;
+export function taskMarkers(dataDir: string): Promise<TaskMarker[]> {
+  return markersUnder(join(dataDir, 'logs', 'agents'));
 }
 
 /** The bytes of the regular files under `dir`, all depths. */

@@ -1,7 +1,7 @@
 /**
  * Config section of scale-out (docs/CLUSTER.md): this node's name, the replica count of the
- * streams and KV buckets, and the leader lease. With the defaults (one replica) a single node
- * runs exactly as before; several replicas need a NATS cluster in `nats.urls` (checked by the
+ * streams and KV buckets, and the leader lease. Without the section a single node runs exactly as
+ * before; with it (cluster mode) the leader-only work runs under the lease; several replicas need a NATS cluster in `nats.urls` (checked by the
  * schema: the embedded nats-server is one server).
  */
 import { z } from 'zod';
@@ -28,8 +28,14 @@ export const clusterSection = z
     ),
   })
   .strict()
-  .prefault({})
-  .describe('Several orchestra nodes on one NATS JetStream cluster (docs/CLUSTER.md): replicas and the leader lease');
+  .describe(
+    'Several orchestra nodes on one NATS JetStream cluster (docs/CLUSTER.md): replicas and the leader lease. Present (even `cluster: {}`): cluster mode, the issue watcher, the workflow and the reports run only on the node holding the lease. Absent: a single node',
+  );
+
+/** The replicas of every stream and bucket: `cluster.replicas`, 1 without a cluster. */
+export function replicasOf(config: { cluster?: { replicas: number } | undefined }): number {
+  return config.cluster?.replicas ?? 1;
+}
 
 /** How often a node reads (and its holder renews) the lease: three polls to a TTL, so one lost renewal never costs the lease. */
 export function leasePollMs(leaseTtlMs: number): number {

@@ -54,6 +54,9 @@ export const workspaceSection = z
     repo: pathField(
       'The target git repository whose issues the agents work on; each issue gets a worktree of it. Unset: a scratch repository <dataDir>/scratch-repo, made at start (the embedded demo)',
     ).optional(),
+    worktreesDir: pathField(
+      'Where the issues\' worktrees are made. Unset: <dataDir>/worktrees. The nodes of a cluster on one host (or on one shared filesystem) give the same directory, with the same repo: an issue\'s stages then share its worktree whichever node runs them (docs/CLUSTER.md)',
+    ).optional(),
     branchPrefix: z
       .string()
       .min(1)
