@@ -14,6 +14,7 @@ export default defineConfig({
       'test/issues/trust-and-routing.test.ts',
       'test/machines/dag.test.ts',
       'test/machines/dag-corners.test.ts',
+      'test/machines/dag-order.test.ts',
       'test/machines/scheduler.test.ts',
       'test/machines/issue-lifecycle.test.ts',
       'test/machines/issue-lifecycle-merge.test.ts',

@@ -44,6 +44,16 @@ describe('blocked reasons after a state change (the reasons are cached)', () => 
   });
 });
 
+describe('what a completion readies', () => {
+  it('only the dependents that may start: not one closed already, nor an external one, nor one on a cycle', () => {
+    const graph = graphOf({ 1: [], 2: [1], 4: [1, 5], 5: [4], 6: [1] });
+    graph.setNode(3, [1], { external: true });
+    graph.setState(2, 'done');
+    graph.setState(5, 'done');
+    expect(graph.setState(1, 'done')).toEqual([6]);
+  });
+});
+
 describe('blocked: tangles and ties', () => {
   it('members of a component cut off from its cycle by a closed member are tangled in it, and block their dependents', () => {
     // One component: 1 ↔ 2 and 2 → 3 → 4 → 2. With #2 closed, #3 and #4 reach no pending member of the cycle.
@@ -130,6 +140,16 @@ describe('ids the graph does not know, and dependency lists', () => {
     expect(graph.isReady(14)).toBe(true);
   });
 
+  it('a placeholder nothing depends on after a replacement is dropped, and counts no dependent', () => {
+    const graph = graphOf({ 12: [40], 1: [], 2: [1] });
+    graph.setNode(12, []);
+    expect(graph.nodes()).toEqual([1, 2, 12]);
+    // #1 is no one's dependency any more: removing it drops it instead of keeping a placeholder.
+    graph.setNode(2, []);
+    graph.removeNode(1);
+    expect(graph.nodes()).toEqual([2, 12]);
+  });
+
   it('replacing the dependencies of an issue keeps the issues it used to depend on', () => {
     const graph = graphOf({ 1: [], 2: [1] });
     graph.setNode(2, []);
@@ -147,6 +167,9 @@ describe('snapshots', () => {
     ['a node without its dependencies', { version: 1, nodes: [{ ...node, dependsOn: undefined }] }],
     ['a node in no known state', { version: 1, nodes: [{ ...node, state: 'finished' }] }],
     ['another version', { version: 2, nodes: [node] }],
+    ['nothing', null],
+    ['a node that is nothing', { version: 1, nodes: [node, null] }],
+    ['one bad node among good ones', { version: 1, nodes: [node, { ...node, id: 2, state: 'finished' }] }],
   ])('refuses %s', (_, snapshot) => {
     expect(() => DependencyGraph.fromJSON(snapshot as unknown as DagSnapshot)).toThrow('not a dependency graph snapshot (version 1)');
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DependencyGraph, formatCycle, renderGraph, type DagSnapshot } from '../../src/machines/dag.ts';
-import { graphOf } from '../support/dag-graph.ts';
+import { cycleMembers, graphOf, seeded } from '../support/dag-graph.ts';
 
 describe('DependencyGraph: order and readiness', () => {
   it('orders dependencies first, ties by id, and readies the issues without open dependencies', () => {
@@ -162,11 +162,6 @@ describe('DependencyGraph: dependencies that can never complete', () => {
 });
 
 describe('DependencyGraph: against a naive model, on random graphs', () => {
-  function seeded(seed: number): () => number {
-    let state = seed;
-    return () => (state = (state * 16_807) % 2_147_483_647) / 2_147_483_647;
-  }
-
   it('cycles, topological order, dependents and the incremental ready set agree with brute force', () => {
     const states = ['pending', 'done', 'failed', 'pending', 'done'] as const;
     for (let seed = 1; seed <= 60; seed += 1) {
@@ -179,20 +174,8 @@ describe('DependencyGraph: against a naive model, on random graphs', () => {
       // Reverse order: dependencies appear as placeholders first, then become ours.
       for (const id of [...edges.keys()].reverse()) graph.setNode(id, edges.get(id)!);
 
-      const reaches = (from: number, to: number) => {
-        const seen = new Set<number>();
-        const stack = [...edges.get(from)!];
-        while (stack.length > 0) {
-          const next = stack.pop()!;
-          if (next === to) return true;
-          if (seen.has(next)) continue;
-          seen.add(next);
-          stack.push(...edges.get(next)!);
-        }
-        return false;
-      };
       const checkStructure = () => {
-        const onSomeCycle = [...edges.keys()].filter((id) => reaches(id, id));
+        const onSomeCycle = cycleMembers(edges);
         const cycles = graph.cycles();
         for (const cycle of cycles) {
           cycle.forEach((id, at) => expect(edges.get(id)).toContain(cycle[(at + 1) % cycle.length]));
@@ -200,15 +183,15 @@ describe('DependencyGraph: against a naive model, on random graphs', () => {
         }
         expect(new Set(cycles.flat()).size).toBe(cycles.flat().length);
         const order = graph.topologicalOrder();
-        expect([...order].sort((a, b) => a - b)).toEqual([...edges.keys()].filter((id) => !onSomeCycle.includes(id)));
+        expect([...order].sort((a, b) => a - b)).toEqual([...edges.keys()].filter((id) => !onSomeCycle.has(id)));
         const placed = new Set<number>();
         for (const id of order) {
-          for (const dependency of edges.get(id)!) if (!onSomeCycle.includes(dependency)) expect(placed.has(dependency)).toBe(true);
+          for (const dependency of edges.get(id)!) if (!onSomeCycle.has(dependency)) expect(placed.has(dependency)).toBe(true);
           placed.add(id);
         }
         for (const id of edges.keys()) {
           expect(graph.dependents(id)).toEqual([...edges.keys()].filter((each) => edges.get(each)!.includes(id)));
-          if (onSomeCycle.includes(id) && graph.state(id) === 'pending') expect(graph.blockedReason(id)).toBeDefined();
+          if (onSomeCycle.has(id) && graph.state(id) === 'pending') expect(graph.blockedReason(id)).toBeDefined();
         }
         return onSomeCycle;
       };
@@ -229,7 +212,7 @@ describe('DependencyGraph: against a naive model, on random graphs', () => {
         const expected = [...edges.keys()].filter(
           (each) =>
             graph.state(each) === 'pending' &&
-            !onSomeCycle.includes(each) &&
+            !onSomeCycle.has(each) &&
             edges.get(each)!.every((dependency) => graph.state(dependency) === 'done'),
         );
         expect(after).toEqual(expected);
