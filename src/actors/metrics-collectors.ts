@@ -17,13 +17,18 @@ import { taskDurable } from '../runner/task-message.ts';
 import { tasksInFlight } from './health-checks.ts';
 import type { OrchestraResources } from './resources.ts';
 
-/** The states of `miyabi_agents`: restarting is an agent its pool is starting again. */
-export const AGENT_STATES = ['spawning', 'idle', 'busy', 'unresponsive', 'overdue', 'failed', 'restarting'] as const;
+/**
+ * The states of `miyabi_agents`: restarting is an agent its pool is starting again;
+ * waiting_for_broker, one whose heartbeats stopped while the broker did not answer either (it is
+ * not blamed: src/machines/agent-pane.ts), from the moment the broker is asked.
+ */
+export const AGENT_STATES = ['spawning', 'idle', 'busy', 'waiting_for_broker', 'unresponsive', 'overdue', 'failed', 'restarting'] as const;
 
 /** An agent's state as `miyabi_agents` counts it, from its node in the tree. */
 export function agentState(node: TreeNode): (typeof AGENT_STATES)[number] | undefined {
   if (node.status === 'stopping') return undefined;
   if (node.status !== 'running') return 'restarting';
+  if (node.state.includes('askingBroker') || node.state.includes('waitingForBroker')) return 'waiting_for_broker';
   for (const state of ['idle', 'busy', 'spawning', 'unresponsive', 'overdue'] as const) if (node.state.includes(state)) return state;
   return 'failed';
 }

@@ -1,4 +1,6 @@
 /** The agent watchdog decides from heartbeats and runner exits alone; time is simulated. */
+import { agentState } from '../../src/actors/metrics-collectors.ts';
+import { describeActorState } from '../../src/supervisor/tree.ts';
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { agentPaneMachine, type AgentPaneEvent, type AgentStatusLine, type Heartbeat } from '../../src/machines/agent-pane.ts';
@@ -115,6 +117,9 @@ describe('agent pane watchdog', () => {
     expect(h.broker.asked).toBe(1);
     expect(h.actor.getSnapshot().value).toEqual({ alive: 'waitingForBroker' });
     expect(h.shown.at(-1)!.state).toBe('waiting for the broker');
+    // Counted as such by miyabi_agents, not as failed.
+    const node = { id: 'codegen-1', type: 'worker', status: 'running', state: describeActorState(h.actor.getSnapshot()), restarts: 0, uptimeMs: 0 } as const;
+    expect(agentState(node)).toBe('waiting_for_broker');
     h.clock.increment(60_000);
     expect(h.errors).toEqual([]);
     // The broker serves again: the runner has its full deadline to be heard.

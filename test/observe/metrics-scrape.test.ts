@@ -79,7 +79,7 @@ describe('metrics scraped from a running orchestra', { timeout: 120_000 }, () =>
     expect(series.get('miyabi_queue_depth{role="codegen"}')).toBe(0);
     expect(series.get('miyabi_tasks_in_flight{role="codegen"}')).toBe(0);
     expect(series.get('miyabi_agents{role="codegen",state="idle"}')).toBe(1);
-    for (const state of ['busy', 'spawning', 'unresponsive', 'overdue', 'failed', 'restarting']) {
+    for (const state of ['busy', 'spawning', 'waiting_for_broker', 'unresponsive', 'overdue', 'failed', 'restarting']) {
       expect(series.get(`miyabi_agents{role="codegen",state="${state}"}`), state).toBe(0);
     }
     expect(series.get('miyabi_agent_resident_memory_bytes{role="codegen",agent="codegen-1"}')).toBeGreaterThan(1_000_000);

@@ -18,6 +18,8 @@ import { waitFor } from '../support/wait.ts';
 
 const ISSUES = Number(process.env.MIYABI_VOLUME_ISSUES ?? 80);
 const FDS = Number(process.env.MIYABI_VOLUME_FDS ?? 80);
+/** Room for the run: about a second per issue on a loaded 2-core machine, never under 10 minutes. */
+const RUN_TIMEOUT_MS = Math.max(600_000, ISSUES * 2_000);
 
 let dir: TempDir | undefined;
 afterEach(async () => {
@@ -50,7 +52,7 @@ describe(`${ISSUES} local issues under ulimit -n ${FDS}`, () => {
       }),
     );
     // The limit set by the shell the CLI then becomes (exec), as systemd's LimitNOFILE would.
-    const up = execa('sh', ['-c', `ulimit -n ${FDS} && exec "$0" up --once --config "$1"`, cliPath, config], { cwd: repoRoot, reject: false, timeout: 600_000 });
+    const up = execa('sh', ['-c', `ulimit -n ${FDS} && exec "$0" up --once --config "$1"`, cliPath, config], { cwd: repoRoot, reject: false, timeout: RUN_TIMEOUT_MS });
     const logFile = join(dataDir, 'logs', 'orchestra.log');
     // Once the orchestra logs, the shell is the orchestrator: its limit is the one it works under.
     const limits = await waitFor(async () => ((await readFile(logFile, 'utf8').catch(() => '')) ? readFile(`/proc/${up.pid}/limits`, 'utf8') : undefined), {
@@ -65,5 +67,5 @@ describe(`${ISSUES} local issues under ulimit -n ${FDS}`, () => {
     expect(run.exitCode, output.slice(-3000)).toBe(0);
     const done = new Set(log.split('\n').filter((line) => line.includes('"msg":"issue done"')).map((line) => (JSON.parse(line) as { issue: number }).issue));
     expect(done.size).toBe(ISSUES);
-  }, 660_000);
+  }, RUN_TIMEOUT_MS + 60_000);
 });
