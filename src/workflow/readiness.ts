@@ -58,10 +58,12 @@ export function rebuildNode(book: Book, record: IssueRecord, snapshot: Lifecycle
   if (snapshot.value === 'running') book.queue.markRunning(queuedTaskOf(book.config, record, snapshot));
 }
 
-/** A finished issue's summary read back at start: its node in the graph. */
+/** A finished issue's summary read back at start: its node in the graph, as the saved graph (`dag`) most often has it already. */
 export function rebuildFinished(book: Book, finished: FinishedIssue, dependsOn: readonly number[]): void {
-  book.dag.setNode(finished.number, dependsOn);
-  book.dag.setState(finished.number, finished.node[book.config.workflow.dependencies.mode]);
+  const { graph } = book.dag;
+  const state = finished.node[book.config.workflow.dependencies.mode];
+  if (graph.state(finished.number) === undefined || graph.dependencies(finished.number).join() !== dependsOn.join()) book.dag.setNode(finished.number, dependsOn);
+  if (graph.state(finished.number) !== state) book.dag.setState(finished.number, state);
 }
 
 /** What readiness needs besides the book: the tracker, and how to look for a role's agent program. */

@@ -25,6 +25,8 @@ import { forEachConcurrently } from './book.ts';
 import { finishedIssueOf, type FinishedIssue } from './finished.ts';
 import type { IssueRecord } from './record.ts';
 
+/** Records read at once: all of them at once would outlast the requests' timeout on a loaded host. */
+const READS = 256;
 /** Summaries written at once at start, for finished records read whole. */
 const SUMMARY_WRITES = 64;
 const encoder = new TextEncoder();
@@ -167,8 +169,12 @@ export class WorkflowStore {
   }
 
   async #records(numbers: readonly number[]): Promise<IssueRecord[]> {
-    const records = await Promise.all(numbers.map((number) => this.#get<IssueRecord>(`issue.${number}`)));
-    return records.filter((record): record is IssueRecord => record !== undefined).sort((a, b) => a.number - b.number);
+    const records: IssueRecord[] = [];
+    await forEachConcurrently(numbers, READS, async (number) => {
+      const record = await this.#get<IssueRecord>(`issue.${number}`);
+      if (record) records.push(record);
+    });
+    return records.sort((a, b) => a.number - b.number);
   }
 
   /** Every summary, latest values only, by one watcher (not a get each): called when there is at least one. */
