@@ -32,7 +32,7 @@ const ISSUES = 1_000;
 const BATCH = 256;
 
 /** A tracker that accepts every write and remembers nothing: the bench measures the orchestra's path. */
-const noopTracker: IssueSource = {
+export const noopTracker: IssueSource = {
   kind: 'local',
   listOpen: async () => ({ issues: [] }),
   get: async () => undefined,

@@ -17,6 +17,7 @@ import { benchLogs } from './logs.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchParse } from './parse.ts';
+import { benchRestart } from './restart.ts';
 import { benchSupervisor } from './supervisor.ts';
 import { benchUtilization } from './utilization.ts';
 import type { BenchRow } from './types.ts';
@@ -33,6 +34,8 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['handoff', benchHandoff],
   ['utilization', benchUtilization],
   ['parse', benchParse],
+  // A restart on 1,000 and 10,000 finished issues (issue #18): a minute or two.
+  ['restart', benchRestart],
   // Writes and indexes 256 MiB of logs (MIYABI_BENCH_LOG_MB=1024 for the full gigabyte): minutes.
   ['logs', benchLogs],
   // The old code beside the current, DAG and dispatch (issue #17): minutes, so last.

@@ -125,7 +125,7 @@ function dag(resources: OrchestraResources): Answer {
   if (!workflow) return { status: 503, body: { error: 'workflow_not_running', message: 'the workflow is not running (starting, or restarting): try again' } };
   const states = workflow.states();
   const label = (id: number) => {
-    const title = workflow.records.get(id)?.issue.title;
+    const title = workflow.records.get(id)?.issue.title ?? workflow.finished.get(id)?.row.title;
     const state = states.get(id) ?? workflow.dag.graph.state(id) ?? 'unknown';
     return title === undefined ? state : `${title} (${state})`;
   };
@@ -135,6 +135,9 @@ function dag(resources: OrchestraResources): Answer {
 /** The issue's state now, from the workflow: what the page shows beside (or instead of) its history. */
 function liveState(resources: OrchestraResources, number: number): { state: string; context: unknown } | undefined {
   const workflow = resources.workflow;
+  const finished = workflow?.finished.get(number);
+  // Finished before the last restart: its summary is what the workflow holds (the history has the rest).
+  if (finished) return { state: finished.state, context: JSON.parse(resources.redact(JSON.stringify(finished))) };
   if (!workflow?.records.has(number)) return undefined;
   const snapshot = workflow.snapshot(number);
   return { state: String(snapshot.value), context: JSON.parse(resources.redact(JSON.stringify(snapshot.context))) };

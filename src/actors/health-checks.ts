@@ -139,7 +139,7 @@ export function tasksInFlight(resources: OrchestraResources, now: number): TaskO
   const engine = resources.workflow;
   if (!engine) return [];
   const { agents, panes, bus } = resources.config;
-  return [...engine.states().keys()].flatMap((issue) => {
+  return [...engine.records.keys()].flatMap((issue) => {
     const snapshot = engine.snapshot(issue);
     const { context } = snapshot;
     const role = context.route[context.stageIndex]?.role;

@@ -172,7 +172,7 @@ export const lifecyclesLogic = fromRuntime<{ resources: OrchestraResources; sibl
         ...options.results,
         payloadSchema: taskEventSchema,
         handler: async ({ type, payload }, delivery) => {
-          const snapshot = engine!.states().has(payload.issue) ? engine!.snapshot(payload.issue) : undefined;
+          const snapshot = engine!.records.has(payload.issue) ? engine!.snapshot(payload.issue) : undefined;
           const current = snapshot && { taskId: snapshot.context.taskId, role: snapshot.context.route[snapshot.context.stageIndex]?.role };
           const refusal = resultRefusal(delivery.subject, payload, current);
           if (refusal !== undefined) {

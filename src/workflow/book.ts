@@ -9,6 +9,7 @@ import type { SnapshotFrom } from 'xstate';
 import type { OrchestraConfig } from '../config/schema.ts';
 import type { issueLifecycleMachine, LifecycleEvent } from '../machines/issue-lifecycle.ts';
 import type { Background } from './background.ts';
+import { resultsDigest, type FinishedIssue } from './finished.ts';
 import type { GraphPort, QueuePort } from './ports.ts';
 import type { IssueRecord } from './record.ts';
 
@@ -20,7 +21,12 @@ export interface Book {
   readonly dag: GraphPort;
   readonly queue: QueuePort;
   readonly background: Background;
+  /** The issues loaded whole: the open ones, and finished ones acted on in this run. */
   readonly records: ReadonlyMap<number, IssueRecord>;
+  /** The other finished issues, summed up (./finished.ts). */
+  readonly finished: ReadonlyMap<number, FinishedIssue>;
+  /** A finished issue's whole record, read back to act on it again (then in `records`); in a step only. */
+  load(number: number): Promise<IssueRecord | undefined>;
   now(): number;
   snapshot(number: number): LifecycleSnapshot;
   /** Steps the lifecycle in memory; true when something changed (then commit it). */
@@ -32,6 +38,30 @@ export interface Book {
   /** Dependencies and the queue, until nothing changes. */
   settle(): Promise<void>;
   closed(): boolean;
+}
+
+/** What another issue's dependents and dependencies read of it, whole or summed up. */
+export interface IssueFacts {
+  state: string;
+  reason: string | undefined;
+  /** Its merge commit, by the merge stage or outside it. */
+  merged: string | undefined;
+  pullRequest: number | undefined;
+  /** sha256 of its stage results (./finished.ts): a dependent's stage key. */
+  resultsDigest(): string;
+}
+
+/** Undefined: not one of the orchestra's issues (outside its scope). */
+export function issueFacts(book: Book, number: number): IssueFacts | undefined {
+  const record = book.records.get(number);
+  if (record) {
+    const { value, context } = book.snapshot(number);
+    const merged = context.merged?.sha ?? record.mergedOutside;
+    return { state: String(value), reason: context.reason, merged, pullRequest: record.pullRequest?.number, resultsDigest: () => resultsDigest(context.results) };
+  }
+  const finished = book.finished.get(number);
+  if (!finished) return undefined;
+  return { state: finished.state, reason: finished.reason, merged: finished.merged, pullRequest: finished.pullRequest?.number, resultsDigest: () => finished.resultsDigest };
 }
 
 /** Runs `work` over `items`, at most `limit` at a time. */

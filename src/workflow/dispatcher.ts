@@ -26,7 +26,7 @@ import type { OrchestraConfig } from '../config/schema.ts';
 import type { QueuedTask } from '../machines/scheduler.ts';
 import { heldBack, restricts, type Admission } from '../machines/budget.ts';
 import type { StageResult } from '../agents/task.ts';
-import { forEachConcurrently, type Book, type LifecycleSnapshot } from './book.ts';
+import { forEachConcurrently, issueFacts, type Book, type LifecycleSnapshot } from './book.ts';
 import { BranchPlanner, type DependencyBranch, type PreparedBranch } from './branches.ts';
 import type { EffectContext } from './effects.ts';
 import type { WorkspacePort } from './ports.ts';
@@ -172,14 +172,12 @@ export class Dispatcher {
   #prepare(book: Book, record: IssueRecord): Promise<PreparedBranch> {
     const { context } = book.snapshot(record.number);
     const { workflow, workspace } = book.config;
-    const dependencies: DependencyBranch[] = book.dag.graph
-      .dependencies(record.number)
-      .filter((dependency) => book.records.has(dependency))
-      .map((dependency) => {
-        const other = book.records.get(dependency)!;
-        const merged = book.snapshot(dependency).context.merged?.sha ?? other.mergedOutside;
-        return { number: dependency, branch: `${workspace.branchPrefix}${dependency}`, merged: merged !== undefined, ...(merged ? { mergeCommit: merged } : {}) };
-      });
+    const dependencies: DependencyBranch[] = book.dag.graph.dependencies(record.number).flatMap((dependency) => {
+      const facts = issueFacts(book, dependency);
+      if (!facts) return [];
+      const { merged } = facts;
+      return [{ number: dependency, branch: `${workspace.branchPrefix}${dependency}`, merged: merged !== undefined, ...(merged ? { mergeCommit: merged } : {}) }];
+    });
     return this.#branches!.prepare({
       branch: `${workspace.branchPrefix}${record.number}`,
       mode: workflow.dependencies.mode,
@@ -199,10 +197,7 @@ export function stageKey(book: Book, record: IssueRecord, stage: string): string
   const others = Object.entries(results)
     .filter(([name]) => name !== stage)
     .sort(([a], [b]) => a.localeCompare(b));
-  const dependencies = book.dag.graph.dependencies(record.number).map((dependency) => {
-    const known = book.records.has(dependency);
-    return `${dependency}:${known ? sha256(JSON.stringify(book.snapshot(dependency).context.results)) : 'external'}`;
-  });
+  const dependencies = book.dag.graph.dependencies(record.number).map((dependency) => `${dependency}:${issueFacts(book, dependency)?.resultsDigest() ?? 'external'}`);
   return `${record.number}.${stage}.${sha256(record.contentHash, JSON.stringify(others), ...dependencies).slice(0, 32)}`;
 }
 
@@ -214,13 +209,10 @@ export function effectContextOf(book: Book, record: IssueRecord, logTail: (taskI
     logTail,
     dependentPulls: () =>
       book.dag.graph.dependents(record.number).flatMap((issue) => {
-        const pullRequest = book.records.get(issue)?.pullRequest?.number;
+        const pullRequest = issueFacts(book, issue)?.pullRequest;
         return pullRequest === undefined ? [] : [{ issue, pullRequest }];
       }),
-    merged: (issue) => {
-      const other = book.records.get(issue);
-      return other !== undefined && (book.snapshot(issue).context.merged !== undefined || other.mergedOutside !== undefined);
-    },
+    merged: (issue) => issueFacts(book, issue)?.merged !== undefined,
   };
 }
 

@@ -28,9 +28,10 @@ import { MergeStage } from './merge-stage.ts';
 import { MergeRunner } from './merges.ts';
 import type { WorkflowMetrics } from './metrics.ts';
 import type { GraphPort, QueuePort, WorkspacePort } from './ports.ts';
-import { followLifecycle, Readiness, rebuildNode, type ReadinessOptions } from './readiness.ts';
+import { followLifecycle, Readiness, rebuildFinished, rebuildNode, type ReadinessOptions } from './readiness.ts';
 import { Outbox } from './outbox.ts';
 import type { IssueRecord, ObservedIssue } from './record.ts';
+import { seenUnchanged, type FinishedIssue } from './finished.ts';
 import { summaryRow, type SummaryRow } from './summary.ts';
 import { failedWrites, isSettled, newRecord, relabelEvent, resultEvent } from './intake.ts';
 import { WorkflowKpis, type KpiMetrics } from './kpis.ts';
@@ -75,7 +76,10 @@ export class Workflow implements Book {
   readonly dag: GraphPort;
   readonly queue: QueuePort;
   readonly background = new Background();
+  /** The issues loaded whole: every open one, and the finished ones this run acted on. */
   readonly records = new Map<number, IssueRecord>();
+  /** The finished issues of earlier runs, summed up (./finished.ts); loaded whole when acted on again (`load`). */
+  readonly finished = new Map<number, FinishedIssue>();
   readonly now: () => number;
   readonly #options: WorkflowOptions;
   readonly #snapshots = new Map<number, LifecycleSnapshot>();
@@ -102,17 +106,23 @@ export class Workflow implements Book {
     this.#kpis = new WorkflowKpis(this.config, options.metrics);
   }
 
-  /** Loads the records of an earlier run, replays their outboxes, and schedules. */
+  /** Loads the records of an earlier run (the finished ones' summaries: ./finished.ts), replays their outboxes, and schedules. */
   start(): Promise<void> {
     return this.serially(async () => {
-      this.dag.load(await this.#options.store.dag());
-      for (const record of await this.#options.store.records()) {
+      const { store } = this.#options;
+      this.dag.load(await store.dag());
+      const { records, finished } = await store.load();
+      for (const summary of finished) {
+        this.finished.set(summary.number, summary);
+        rebuildFinished(this, summary, this.#dependenciesOf(summary));
+      }
+      for (const record of records) {
         const snapshot = issueLifecycleMachine.resolveState(record.snapshot as never);
         this.records.set(record.number, record);
         this.#snapshots.set(record.number, snapshot);
         rebuildNode(this, record, snapshot, this.#dependenciesOf(record));
       }
-      if (this.records.size > 0) this.log.info({ issues: this.records.size }, 'workflow state restored');
+      if (this.records.size + this.finished.size > 0) this.log.info({ issues: this.records.size, finished: this.finished.size }, 'workflow state restored');
       await this.#outbox.replay([...this.records.values()], REPLAY_CONCURRENCY);
       await this.settle();
     });
@@ -122,7 +132,10 @@ export class Workflow implements Book {
   observe(observed: ObservedIssue): Promise<void> {
     return this.serially(async () => {
       const { number } = observed.issue;
-      const existing = this.records.get(number);
+      // Finished, open on the tracker and seen again as it was (every restart shows it once more): nothing to read.
+      const finished = this.finished.get(number);
+      if (finished && seenUnchanged(finished, observed)) return await this.settle();
+      const existing = this.records.get(number) ?? (await this.load(number));
       const snapshot = this.#snapshots.get(number);
       if (!existing || !snapshot || snapshot.value === 'released') {
         await this.#create(observed, snapshot ? snapshot.context.generation + 1 : 1, existing);
@@ -157,7 +170,9 @@ export class Workflow implements Book {
   /** The issue was closed, lost its trigger label or is no longer trusted. */
   release(number: number, reason: string): Promise<void> {
     return this.serially(async () => {
-      const record = this.records.get(number);
+      const finished = this.finished.get(number);
+      if (finished && (finished.state === 'released' || finished.closed)) return;
+      const record = this.records.get(number) ?? (await this.load(number));
       const snapshot = this.#snapshots.get(number);
       if (!record || !snapshot || snapshot.value === 'released') return;
       if (snapshot.value === 'done' || snapshot.value === 'failed') {
@@ -179,6 +194,8 @@ export class Workflow implements Book {
   result(result: TaskResult): Promise<void> {
     return this.serially(async () => {
       const record = this.records.get(result.issue);
+      // Late news of a task of an issue finished before the restart: its lifecycle would ignore it too.
+      if (!record && this.finished.has(result.issue)) return void this.log.debug({ issue: result.issue, taskId: result.taskId }, 'result for a finished issue; ignored');
       if (!record) return void this.log.warn({ issue: result.issue, taskId: result.taskId }, 'result for an issue the workflow does not know; ignored');
       // Before the step: the failure comment it may ask for quotes them.
       if (result.logTail) this.#outbox.keepLogTail(result.taskId, result.logTail);
@@ -245,31 +262,44 @@ export class Workflow implements Book {
     return failedWrites(this);
   }
 
-  /** Each issue's lifecycle state (cheaper than `summary()`). */
+  /** Each issue's lifecycle state, finished ones' too (cheaper than `summary()`). */
   states(): Map<number, string> {
-    return new Map([...this.#snapshots].map(([number, snapshot]) => [number, String(snapshot.value)]));
+    const states = new Map([...this.finished.values()].map((finished) => [finished.number, finished.state as string]));
+    for (const [number, snapshot] of this.#snapshots) states.set(number, String(snapshot.value));
+    return states;
   }
 
   summary(): SummaryRow[] {
-    return [...this.records.values()]
-      .sort((a, b) => a.number - b.number)
-      .map((record) => summaryRow(record, this.#snapshots.get(record.number)!, (id) => this.dag.graph.isExternal(id)));
+    const rows = [...this.records.values()].map((record) => summaryRow(record, this.#snapshots.get(record.number)!, (id) => this.dag.graph.isExternal(id)));
+    return [...rows, ...[...this.finished.values()].map((finished) => finished.row)].sort((a, b) => a.issue - b.issue);
   }
 
+  /** The lifecycle of an issue loaded whole (`records`); a finished one's summary is in `finished`. */
   snapshot(number: number): LifecycleSnapshot {
     return this.#snapshots.get(number)!;
+  }
+
+  /** A finished issue's whole record, read back from the KV bucket to act on it again; undefined when it is not one. Call it in a step. */
+  async load(number: number): Promise<IssueRecord | undefined> {
+    if (!this.finished.has(number)) return this.records.get(number);
+    const record = await this.#options.store.record(number);
+    if (!record) return undefined;
+    this.finished.delete(number);
+    this.records.set(number, record);
+    this.#snapshots.set(number, issueLifecycleMachine.resolveState(record.snapshot as never));
+    return record;
   }
 
   closed(): boolean {
     return this.#steps.closed;
   }
 
-  /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
   /** Stops what may run for long (a CI command), first, so that a stop waits on nothing of it. */
   interrupt(): void {
     this.#merges.stop();
   }
 
+  /** Waits for the steps queued so far (and a tracker write in flight, a few seconds at most); later events are dropped. */
   async close(): Promise<void> {
     this.interrupt();
     await this.#steps.close();
@@ -337,9 +367,9 @@ export class Workflow implements Book {
     if (failure) throw failure.error;
   }
 
-  #dependenciesOf(record: IssueRecord): number[] {
-    const extra = this.#options.extraDependencies?.get(record.number) ?? [];
-    return [...new Set([...record.dependsOn, ...extra])].sort((a, b) => a - b);
+  #dependenciesOf(issue: Pick<IssueRecord, 'number' | 'dependsOn'>): number[] {
+    const extra = this.#options.extraDependencies?.get(issue.number) ?? [];
+    return [...new Set([...issue.dependsOn, ...extra])].sort((a, b) => a - b);
   }
 
   async settle(): Promise<void> {

@@ -9,7 +9,7 @@
 import { describeError } from '../errors.ts';
 import type { IssueSource } from '../issues/source.ts';
 import type { LifecycleEvent } from '../machines/issue-lifecycle.ts';
-import type { Book } from './book.ts';
+import { issueFacts, type Book } from './book.ts';
 import type { MergeDependency, MergeStage } from './merge-stage.ts';
 import type { IssueRecord } from './record.ts';
 import type { WorkflowMetrics } from './metrics.ts';
@@ -153,13 +153,11 @@ export class MergeRunner {
 
 /** For the stacked merge: each dependency of ours, merged or not, or stuck for good. */
 function dependenciesOf(book: Book, record: IssueRecord): MergeDependency[] {
-  return book.dag.graph
-    .dependencies(record.number)
-    .filter((dependency) => book.records.has(dependency))
-    .map((dependency) => {
-      const snapshot = book.snapshot(dependency);
-      const state = String(snapshot.value);
-      const stuck = state === 'failed' || state === 'released' || state === 'blocked' ? `${state}${snapshot.context.reason ? `: ${snapshot.context.reason}` : ''}` : undefined;
-      return { number: dependency, merged: snapshot.context.merged !== undefined || book.records.get(dependency)!.mergedOutside !== undefined, stuck };
-    });
+  return book.dag.graph.dependencies(record.number).flatMap((dependency) => {
+    const facts = issueFacts(book, dependency);
+    if (!facts) return [];
+    const { state, reason } = facts;
+    const stuck = state === 'failed' || state === 'released' || state === 'blocked' ? `${state}${reason ? `: ${reason}` : ''}` : undefined;
+    return [{ number: dependency, merged: facts.merged !== undefined, stuck }];
+  });
 }

@@ -30,7 +30,7 @@ export function firstObeyed(record: IssueRecord, id: string | undefined): boolea
  */
 export function obeyOnce(book: Book, number: number, id: string | undefined, run: (record: IssueRecord, state: string) => Promise<boolean>): Promise<boolean> {
   return book.serially(async () => {
-    const record = book.records.get(number);
+    const record = book.records.get(number) ?? (await book.load(number));
     if (record === undefined) return false;
     if (!firstObeyed(record, id)) {
       book.log.info({ issue: number, command: id }, 'command already obeyed; not again');

@@ -25,29 +25,14 @@ import type { NodeState } from '../machines/dag.ts';
 import type { LifecycleEvent, RouteStage } from '../machines/issue-lifecycle.ts';
 import type { Book, LifecycleSnapshot } from './book.ts';
 import { queueEntryMoved, queueIdOf, queuedTaskOf } from './dispatcher.ts';
+import { awaitsOutsideMerge, type FinishedIssue } from './finished.ts';
+import { nodeStateOf } from './node-state.ts';
 import type { IssueRecord } from './record.ts';
 
 /** External dependencies are looked up on the tracker at most this often. */
 const EXTERNAL_REFRESH_MS = 10_000;
 /** A role's agent program is looked for at most this often. */
 const PROGRAM_CHECK_MS = 5_000;
-const PAST_PR = new Set(['merging', 'merge_blocked', 'done']);
-
-export function nodeStateOf(record: IssueRecord, snapshot: LifecycleSnapshot, mode: 'merged' | 'stacked'): NodeState {
-  const { context } = snapshot;
-  switch (snapshot.value) {
-    case 'failed':
-      return 'failed';
-    case 'released':
-      return 'cancelled';
-  }
-  if (context.merged || record.mergedOutside) return 'done';
-  if (mode === 'stacked') return PAST_PR.has(String(snapshot.value)) || context.results.pr?.status === 'success' ? 'done' : 'pending';
-  // merged: done without a merge stage; satisfied once its pull request is merged, or when it has
-  // none. Asked by its route, not by the record: the pull request is opened just after the step
-  // that ends the pr stage, and a dependent freed in between would start without its work.
-  return snapshot.value === 'done' && record.pullRequest === undefined && !context.route.some((stage) => stage.stage === 'pr') ? 'done' : 'pending';
-}
 
 /**
  * The graph and the queue after a step of the lifecycle. Each change goes to the `dag` or
@@ -71,6 +56,14 @@ export function rebuildNode(book: Book, record: IssueRecord, snapshot: Lifecycle
   book.dag.setState(record.number, nodeStateOf(record, snapshot, book.config.workflow.dependencies.mode));
   if (snapshot.value === 'queued') book.queue.enqueue(queuedTaskOf(book.config, record, snapshot));
   if (snapshot.value === 'running') book.queue.markRunning(queuedTaskOf(book.config, record, snapshot));
+}
+
+/** A finished issue's summary read back at start: its node in the graph, as the saved graph (`dag`) most often has it already. */
+export function rebuildFinished(book: Book, finished: FinishedIssue, dependsOn: readonly number[]): void {
+  const { graph } = book.dag;
+  const state = finished.node[book.config.workflow.dependencies.mode];
+  if (graph.state(finished.number) === undefined || graph.dependencies(finished.number).join() !== dependsOn.join()) book.dag.setNode(finished.number, dependsOn);
+  if (graph.state(finished.number) !== state) book.dag.setState(finished.number, state);
 }
 
 /** What readiness needs besides the book: the tracker, and how to look for a role's agent program. */
@@ -172,26 +165,31 @@ export class Readiness {
         ),
       );
     }
+    // Done issues whose pull request is open, loaded or summed up: a finished one is read whole once it merged.
     const { mode } = book.config.workflow.dependencies;
-    for (const record of book.records.values()) {
-      const pull = record.pullRequest;
-      if (!pull || record.mergedOutside || book.snapshot(record.number).value !== 'done') continue;
-      if (graph.dependents(record.number).length === 0 || !this.#due(record.number, now)) continue;
+    const open = [
+      ...[...book.records.values()].filter((record) => !record.mergedOutside && book.snapshot(record.number).value === 'done').map((record) => [record.number, record.pullRequest?.number] as const),
+      ...[...book.finished.values()].filter(awaitsOutsideMerge).map((finished) => [finished.number, finished.pullRequest?.number] as const),
+    ];
+    for (const [number, pull] of open) {
+      if (pull === undefined || graph.dependents(number).length === 0 || !this.#due(number, now)) continue;
       book.background.track(
-        this.source.pullRequest(pull.number).then(
+        this.source.pullRequest(pull).then(
           (state) =>
             book.serially(async () => {
-              if (!state?.merged || record.mergedOutside) return;
+              if (!state?.merged) return;
+              const record = await book.load(number);
+              if (!record || record.mergedOutside) return;
               record.mergedOutside = state.mergeCommitSha ?? state.headSha;
-              book.log.info({ issue: record.number, pullRequest: pull.number, sha: record.mergedOutside }, 'pull request merged on the tracker');
+              book.log.info({ issue: number, pullRequest: pull, sha: record.mergedOutside }, 'pull request merged on the tracker');
               if (mode === 'stacked') {
-                record.outbox.push({ type: 'retargetStacked', params: { generation: book.snapshot(record.number).context.generation }, at: book.now() });
+                record.outbox.push({ type: 'retargetStacked', params: { generation: book.snapshot(number).context.generation }, at: book.now() });
               }
               await book.commit([record]);
-              book.dag.setState(record.number, 'done');
+              book.dag.setState(number, 'done');
               await book.settle();
             }),
-          (error: unknown) => book.log.warn({ issue: record.number, err: describeError(error) }, 'could not look up a pull request; retried later'),
+          (error: unknown) => book.log.warn({ issue: number, err: describeError(error) }, 'could not look up a pull request; retried later'),
         ),
       );
     }

@@ -118,10 +118,8 @@ export function snapshotOf(test: TestOrchestra, number: number): LifecycleSnapsh
   return test.orchestra.resources.workflow?.snapshot(number);
 }
 
-export const stateOf = (test: TestOrchestra, number: number): string | undefined => {
-  const snapshot = snapshotOf(test, number);
-  return snapshot === undefined ? undefined : String(snapshot.value);
-};
+/** Finished issues of an earlier run are summed up, without a snapshot: their state is in `states()`. */
+export const stateOf = (test: TestOrchestra, number: number): string | undefined => test.orchestra.resources.workflow?.states().get(number);
 
 /** States an issue leaves only on news from outside (an edit, a retry): waiting on, they will not change. */
 const SETTLED = new Set(['done', 'failed', 'blocked', 'released']);
