@@ -57,7 +57,9 @@ describe('the leader fence', () => {
       setExclusiveLabel: async () => void writes.push('label'),
     } as unknown as IssueSource;
     const tracker = fencedIssueSource(source, fence);
-    await expect(store.putRecord({ number: 1 } as IssueRecord)).rejects.toBe(lost);
+    // An open issue's record (its state not finished): one put of `issue.1` once the fence lets it.
+    const record = { number: 1, snapshot: { value: 'running', context: {} }, outbox: [] } as unknown as IssueRecord;
+    await expect(store.putRecord(record)).rejects.toBe(lost);
     await expect(store.markEffect('comment.1')).rejects.toBe(lost);
     await expect(tracker.comment(1, 'k', 'body')).rejects.toBe(lost);
     await expect(tracker.setExclusiveLabel(1, [], 'x')).rejects.toBe(lost);
@@ -66,7 +68,7 @@ describe('the leader fence', () => {
     await expect(tracker.listOpen()).resolves.toEqual({ issues: [] });
     expect(await store.effect('comment.1')).toBeUndefined();
     refused = false;
-    await store.putRecord({ number: 1 } as IssueRecord);
+    await store.putRecord(record);
     await tracker.comment(1, 'k', 'body');
     expect(puts).toEqual(['issue.1']);
     expect(writes).toEqual(['comment']);

@@ -88,10 +88,12 @@ describe('leader-only work on a cluster of three nodes', () => {
     const epoch = old!.resources.leaderEpoch!;
     const fence = old!.resources.fence!;
     await fence(); // a leader's write passes
-    // What a replacement does to a leader paused past its TTL: the lease rewritten by another node.
+    // What a replacement does to a leader paused past its TTL: the lease rewritten by another node,
+    // held for three TTLs (an intruder whose lease expired at once could be taken back by this very
+    // node at its next poll, before its leader-only work was seen stopped).
     const js = jetstream(old!.resources.nc!);
     const bucket = old!.resources.bus!.topology.leaseBucket;
-    await js.publish(`$KV.${bucket}.leader`, JSON.stringify({ holder: 'intruder', epoch: epoch + 1, expiresAt: Date.now() }));
+    await js.publish(`$KV.${bucket}.leader`, JSON.stringify({ holder: 'intruder', epoch: epoch + 1, expiresAt: Date.now() + 3 * TTL_MS }));
     await expect(fence()).rejects.toMatchObject({ code: ErrorCodes.LeaseLost });
     await waitFor(() => !runsLeaderWork(old!), { timeoutMs: 10_000, what: 'the deposed node stopping its leader-only work' });
     await waitFor(() => leaders().length === 1, { timeoutMs: 20_000, what: 'a node leading after the lease expired' });
