@@ -17,6 +17,7 @@ import { benchLogs } from './logs.ts';
 import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchParse } from './parse.ts';
+import { benchScale } from './scale.ts';
 import { benchSupervisor } from './supervisor.ts';
 import { benchUtilization } from './utilization.ts';
 import type { BenchRow } from './types.ts';
@@ -32,6 +33,8 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['inspection', benchInspection],
   ['handoff', benchHandoff],
   ['utilization', benchUtilization],
+  // 50 runners, then 20 in tmux: minutes.
+  ['scale', benchScale],
   ['parse', benchParse],
   // Writes and indexes 256 MiB of logs (MIYABI_BENCH_LOG_MB=1024 for the full gigabyte): minutes.
   ['logs', benchLogs],
