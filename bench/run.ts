@@ -18,6 +18,7 @@ import { benchOrchestra } from './orchestra.ts';
 import { benchPanes } from './panes.ts';
 import { benchParse } from './parse.ts';
 import { benchRestart } from './restart.ts';
+import { benchScale } from './scale.ts';
 import { benchSupervisor } from './supervisor.ts';
 import { benchUtilization } from './utilization.ts';
 import type { BenchRow } from './types.ts';
@@ -33,6 +34,8 @@ const suites: Array<[string, () => Promise<BenchRow[]>]> = [
   ['inspection', benchInspection],
   ['handoff', benchHandoff],
   ['utilization', benchUtilization],
+  // 50 runners, then 20 in tmux: minutes.
+  ['scale', benchScale],
   ['parse', benchParse],
   // A restart on 1,000 and 10,000 finished issues (issue #18): a minute or two.
   ['restart', benchRestart],

@@ -10,6 +10,14 @@ import { packageRoot } from '../package-root.ts';
 import { agentSlot, runnerIdentity, type RunnerSlot } from '../runner/task-message.ts';
 import type { OrchestraResources } from './resources.ts';
 
+/**
+ * Node's flags for every runner. A young generation of at most 1 MiB a half: reading and
+ * validating the config at start allocates enough that V8 grows it to 16 MiB and never gives it
+ * back, 14 MiB of a runner's resident memory for the rest of its life (measured: 90 → 75 MiB,
+ * bench `orchestra`). A runner allocates little once started (heartbeats, an agent's output a
+ * line at a time), so the extra scavenges cost it nothing to notice.
+ */
+export const RUNNER_NODE_FLAGS = ['--max-semi-space-size=1'];
 
 export function runnerArgv(resources: OrchestraResources, agentId: string, role: string): string[] {
   const config = resources.configPath === undefined ? [] : ['--config', resources.configPath];
@@ -17,7 +25,7 @@ export function runnerArgv(resources: OrchestraResources, agentId: string, role:
   const root = packageRoot();
   const tsx = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
   const entry = resources.runnerBundle ? [resources.runnerBundle] : ['--import', tsx, join(root, 'src', 'cli', 'main.ts')];
-  return [process.execPath, ...entry, 'pane', '--agent', agentId, '--role', role, ...config];
+  return [process.execPath, ...RUNNER_NODE_FLAGS, ...entry, 'pane', '--agent', agentId, '--role', role, ...config];
 }
 
 /** A spare runner of `role`: started ahead, it becomes an agent when claimed. */

@@ -160,7 +160,8 @@ describe('up, status, SIGTERM', { timeout: 120_000 }, () => {
       expect(ours.find((entry) => entry.pid === up.pid)?.argv[1]).toMatch(/dist\/miyabi-orchestra\.mjs$/);
       const runners = ours.filter((entry) => entry.argv.includes('pane'));
       expect(runners.length).toBeGreaterThanOrEqual(2);
-      for (const runner of runners) expect(runner.argv[1]).toMatch(/dist\/miyabi-runner\.mjs$/);
+      // Node's flags (RUNNER_NODE_FLAGS) come before the bundle.
+      for (const runner of runners) expect(runner.argv.slice(1).find((arg) => !arg.startsWith('--'))).toMatch(/dist\/miyabi-runner\.mjs$/);
       for (const entry of ours) expect(entry.argv.join(' ')).not.toMatch(/esbuild|tsx/);
 
       const human = await runCli(['status', '--config', config]);
