@@ -24,6 +24,8 @@ describe('RotatingFile', () => {
     const names = (await readdir(join(dir, 'logs'))).sort();
     expect(names).toEqual(['orchestra.log', 'orchestra.log.1', 'orchestra.log.2', 'orchestra.log.3']);
     for (const name of names) expect((await stat(join(dir, 'logs', name))).size).toBeLessThanOrEqual(1_000);
+    // Each rotated file filled up to its size, not rotated after every line.
+    for (const name of names.slice(1)) expect((await stat(join(dir, 'logs', name))).size).toBeGreaterThan(1_000 - 2 * line(0).length);
     // The newest lines are in the current file, the ones just before in .1: nothing in between lost.
     const current = (await readFile(file, 'utf8')).trim().split('\n').map((text) => JSON.parse(text) as { n: number });
     const previous = (await readFile(`${file}.1`, 'utf8')).trim().split('\n').map((text) => JSON.parse(text) as { n: number });

@@ -66,7 +66,9 @@ export class RotatingFile {
       if (tooBig || tooOld) this.rotate();
       return this.fd!;
     };
-    this.size += this.lossy.append(ready, bytes, () => this.end()) ?? 0;
+    // Not `this.size += …`: that reads the size before a rotation inside \`append\` resets it.
+    const written = this.lossy.append(ready, bytes, () => this.end()) ?? 0;
+    this.size += written;
     return true;
   }
 

@@ -173,7 +173,9 @@ export class PaneLog {
       if (this.size > 0 && this.size + bytes.length > this.maxBytes) this.rotate();
       return this.fd!;
     };
-    this.size += this.lossy.append(ready, bytes, () => this.release()) ?? 0;
+    // Not `this.size += …`: that reads the size before a rotation inside \`append\` resets it.
+    const written = this.lossy.append(ready, bytes, () => this.release()) ?? 0;
+    this.size += written;
   }
 
   private release(): void {
