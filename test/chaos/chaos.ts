@@ -5,12 +5,13 @@
  * (test/chaos/invariants.ts) and reads the orchestra's own KPIs. `npm run chaos` runs it at full
  * size; test/chaos/chaos.test.ts at CI size.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KpiReport } from '../../src/workflow/kpi-report.ts';
 import { taskMarkers } from '../support/run-records.ts';
 import { duplicateEffects, duplicateRuns, leaks, lostIssues, type IssueOutcome } from './invariants.ts';
-import { describePlan, FAULT_KINDS, issueFile, planChaos, TRACKER_FAULT_KINDS, type PlannedFault, type TrackerFaultKind } from './plan.ts';
+import { fillWithBallast, freeBytes, mountTmpfs, removeBallast, unmountTmpfs } from './full-disk.ts';
+import { describePlan, DISK_FAULT_KINDS, FAULT_KINDS, issueFile, planChaos, TRACKER_FAULT_KINDS, type PlannedFault, type TrackerFaultKind } from './plan.ts';
 import { NO_TARGET, SupervisedUp } from './supervised-up.ts';
 import { fileIssues, injectTrackerFault, startChaosTracker, trackerDuplicates, type ChaosTracker } from './tracker.ts';
 
@@ -30,7 +31,23 @@ export interface ChaosOptions {
   log?: (line: string) => void;
   /** Keep the run's directory (to look at its logs). */
   keep?: boolean;
+  /**
+   * The data directory on a tmpfs of its own (needs root or CAP_SYS_ADMIN), and `full_disk` in the
+   * schedule: a ballast takes every page of it for `FULL_DISK_HOLD_MS`, then goes.
+   */
+  fullDisk?: boolean;
 }
+
+const MIB = 1024 * 1024;
+/** The data directory's own disk with `fullDisk`: room for a CI-sized run and more, far from a real one. */
+const DISK_BYTES = 192 * MIB;
+/** How long a full disk lasts: agents at work meet it, dispatch holds, the broker may wedge. */
+export const FULL_DISK_HOLD_MS = 8_000;
+/** What a full disk needs of the config: a floor under which dispatch holds, and streams that fit the small disk (nats-server reserves them against its free space). */
+const FULL_DISK_CONFIG = {
+  health: { checkIntervalMs: 1000, reportHeartbeatMs: 1000, minFreeDiskBytes: 16 * MIB },
+  bus: { ackWaitMs: 5000, maxBytes: { tasks: 8 * MIB, events: 16 * MIB, dlq: MIB, state: 8 * MIB, once: MIB } },
+};
 
 export interface InjectedFault extends PlannedFault {
   at: number;
@@ -61,12 +78,19 @@ const FINAL = new Set(['done', 'failed', 'blocked']);
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const log = options.log ?? (() => undefined);
   const tracker: ChaosTracker | undefined = options.tracker === 'github' ? await startChaosTracker() : undefined;
-  const plan = planChaos({ ...options, kinds: tracker ? [...FAULT_KINDS, ...TRACKER_FAULT_KINDS] : FAULT_KINDS });
-  log(`chaos plan ${describePlan(plan)}${tracker ? ' (on the fake GitHub)' : ''}`);
-  const run = await SupervisedUp.create({ name: 'chaos', backend: options.backend ?? 'tmux', config: tracker?.config, env: tracker?.env }).catch(async (error: unknown) => {
+  const kinds = [...FAULT_KINDS, ...(tracker ? TRACKER_FAULT_KINDS : []), ...(options.fullDisk ? DISK_FAULT_KINDS : [])];
+  const plan = planChaos({ ...options, kinds });
+  log(`chaos plan ${describePlan(plan)}${tracker ? ' (on the fake GitHub)' : ''}${options.fullDisk ? ` (the data directory on a ${DISK_BYTES / MIB} MiB disk of its own)` : ''}`);
+  const config = { ...tracker?.config, ...(options.fullDisk ? FULL_DISK_CONFIG : {}) };
+  const run = await SupervisedUp.create({ name: 'chaos', backend: options.backend ?? 'tmux', config, env: tracker?.env }).catch(async (error: unknown) => {
     await tracker?.close();
     throw error;
   });
+  const disk = options.fullDisk ? await mountDataDisk(run).catch(async (error: unknown) => {
+    await run.dispose(false);
+    await tracker?.close();
+    throw error;
+  }) : undefined;
   if (tracker) {
     await tracker.connect(run.repo);
     fileIssues(tracker.fake, plan.issues);
@@ -90,17 +114,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     while (Date.now() < deadline && !finished) {
       // The orchestrator died (a fault, or on its own): systemd starts it again.
       if (await run.keepRunning()) log(`chaos: orchestrator exited; restarted (${run.restarts})`);
+      if (disk && (await disk.emptyIfDue())) log('chaos: full disk over: ballast removed');
       const fault = plan.faults[next];
       if (fault && (await run.dispatchedStages()) >= fault.afterStages) {
         next += 1;
         const target = isTrackerFault(fault.kind)
           ? injectTrackerFault(tracker!.fake, fault.kind)
-          : await run.inject(fault.kind, Math.min(deadline, Date.now() + 15_000));
+          : fault.kind === 'full_disk'
+            ? await disk!.fill()
+            : await run.inject(fault.kind, Math.min(deadline, Date.now() + 15_000));
         injected.push({ ...fault, at: Date.now(), target, workAgainMs: undefined });
         log(`chaos: ${fault.kind} after ${fault.afterStages} stages: ${target}`);
         continue;
       }
-      finished = next >= plan.faults.length && (await settled());
+      finished = next >= plan.faults.length && !disk?.full() && (await settled());
       if (!finished) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     await settled().catch(() => false);
@@ -130,9 +157,41 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       runDir: run.runDir,
     };
   } finally {
-    await run.dispose(options.keep ?? false);
+    if (disk) {
+      // Stopped before the unmount (nothing may hold the file system); the directory removed after it.
+      await run.dispose(true);
+      await disk.unmount();
+      if (!options.keep) await rm(run.runDir, { recursive: true, force: true });
+    } else await run.dispose(options.keep ?? false);
     await tracker?.close();
   }
+}
+
+/** The data directory on a tmpfs of its own, and the full disk fault on it. */
+async function mountDataDisk(run: SupervisedUp) {
+  await mkdir(run.dataDir);
+  await mountTmpfs(run.dataDir, DISK_BYTES);
+  const ballast = join(run.dataDir, 'ballast');
+  let emptyAt: number | undefined;
+  return {
+    full: () => emptyAt !== undefined,
+    async fill(): Promise<string> {
+      const bytes = await fillWithBallast(ballast);
+      emptyAt = Date.now() + FULL_DISK_HOLD_MS;
+      return `data directory: ${Math.round(bytes / MIB)} MiB of ballast, ${await freeBytes(run.dataDir)} bytes left, for ${FULL_DISK_HOLD_MS / 1000} s`;
+    },
+    /** Removes the ballast once its time is up; true when it did. */
+    async emptyIfDue(): Promise<boolean> {
+      if (emptyAt === undefined || Date.now() < emptyAt) return false;
+      await removeBallast(ballast);
+      emptyAt = undefined;
+      return true;
+    },
+    async unmount(): Promise<void> {
+      await removeBallast(ballast);
+      await unmountTmpfs(run.dataDir);
+    },
+  };
 }
 
 const isTrackerFault = (kind: string): kind is TrackerFaultKind => (TRACKER_FAULT_KINDS as readonly string[]).includes(kind);

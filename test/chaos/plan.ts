@@ -10,7 +10,13 @@ export type ProcessFaultKind = (typeof FAULT_KINDS)[number];
 /** The tracker's faults, when the tracker is the fake GitHub (test/chaos/tracker.ts says what each does). */
 export const TRACKER_FAULT_KINDS = ['tracker_5xx', 'tracker_secondary_limit', 'tracker_drop', 'tracker_slow'] as const;
 export type TrackerFaultKind = (typeof TRACKER_FAULT_KINDS)[number];
-export type FaultKind = ProcessFaultKind | TrackerFaultKind;
+/**
+ * A full disk for the data directory (`--full-disk`: the data directory on a tmpfs of its own,
+ * test/chaos/full-disk.ts): a ballast takes every page, and is removed a while later.
+ */
+export const DISK_FAULT_KINDS = ['full_disk'] as const;
+export type DiskFaultKind = (typeof DISK_FAULT_KINDS)[number];
+export type FaultKind = ProcessFaultKind | TrackerFaultKind | DiskFaultKind;
 
 export interface PlannedIssue {
   number: number;

@@ -1,7 +1,8 @@
 /**
- * `npm run chaos -- [--issues N] [--faults N] [--seed S] [--duration T] [--backend tmux|process] [--tracker local|github] [--keep]`:
+ * `npm run chaos -- [--issues N] [--faults N] [--seed S] [--duration T] [--backend tmux|process] [--tracker local|github] [--full-disk] [--keep]`:
  * a chaos run at the size asked for (default: 40 issues, 20 faults, 15 minutes at most, local
- * issues; `--tracker github`: on the fake GitHub, its faults in the schedule too), its
+ * issues; `--tracker github`: on the fake GitHub, its faults in the schedule too; `--full-disk`:
+ * the data directory on a tmpfs of its own, needing root, and a full disk in the schedule too), its
  * plan printed first so a failure can be replayed with the same seed. Exit 1 when anything was
  * lost, duplicated or leaked.
  */
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'tmux' },
     tracker: { type: 'string', default: 'local' },
     keep: { type: 'boolean', default: false },
+    'full-disk': { type: 'boolean', default: false },
   },
 });
 
@@ -43,6 +45,7 @@ const result = await runChaos({
   backend: values.backend,
   tracker: values.tracker,
   keep: values.keep,
+  fullDisk: values['full-disk'],
   log: (line) => console.log(line),
 });
 console.log(describeResult(result));
