@@ -63,24 +63,34 @@ export async function finishedResult(dataDir: string, taskId: string): Promise<T
  */
 export async function answerLeftByAgent(dataDir: string, task: Pick<TaskMessage, 'taskId'>): Promise<{ outcome: AgentOutcome; attempt: number; worktree: string; durationMs: number } | undefined> {
   const files = taskFilesOf(dataDir, task.taskId);
-  const [resultText, taskText, taskStat, resultStat] = await Promise.all([
+  const [run, resultText, resultStat] = await Promise.all([
+    runOf(dataDir, task.taskId),
     readFile(files.resultFile, 'utf8').catch(() => undefined),
-    readFile(files.taskFile, 'utf8').catch(() => undefined),
-    stat(files.taskFile).catch(() => undefined),
     stat(files.resultFile).catch(() => undefined),
   ]);
-  if (resultText === undefined || taskText === undefined) return undefined;
+  if (run === undefined || run.worktree === undefined || resultText === undefined) return undefined;
+  const outcome = outcomeOf({ exitCode: undefined, signal: undefined, timedOut: false, resultFile: resultText });
+  if (outcome.status === 'retry' || outcome.code !== undefined) return undefined;
+  const durationMs = resultStat ? Math.max(0, Math.round(resultStat.mtimeMs - run.startedAt)) : 0;
+  return { outcome, attempt: run.attempt, worktree: run.worktree, durationMs };
+}
+
+/**
+ * The run of this task its task file tells of: the attempt it ran as, its worktree, and when it
+ * began (the file's write); undefined when there is none, or it is of another task.
+ */
+async function runOf(dataDir: string, taskId: string): Promise<{ attempt: number; worktree: string | undefined; startedAt: number } | undefined> {
+  const { taskFile } = taskFilesOf(dataDir, taskId);
+  const [text, written] = await Promise.all([readFile(taskFile, 'utf8').catch(() => undefined), stat(taskFile).catch(() => undefined)]);
+  if (text === undefined || written === undefined) return undefined;
   let ran: { taskId?: unknown; attempt?: unknown; worktree?: unknown };
   try {
-    ran = JSON.parse(taskText) as typeof ran;
+    ran = JSON.parse(text) as typeof ran;
   } catch {
     return undefined;
   }
-  if (ran.taskId !== task.taskId || typeof ran.attempt !== 'number' || typeof ran.worktree !== 'string') return undefined;
-  const outcome = outcomeOf({ exitCode: undefined, signal: undefined, timedOut: false, resultFile: resultText });
-  if (outcome.status === 'retry' || outcome.code !== undefined) return undefined;
-  const durationMs = taskStat && resultStat ? Math.max(0, Math.round(resultStat.mtimeMs - taskStat.mtimeMs)) : 0;
-  return { outcome, attempt: ran.attempt, worktree: ran.worktree, durationMs };
+  if (ran.taskId !== taskId || typeof ran.attempt !== 'number') return undefined;
+  return { attempt: ran.attempt, worktree: typeof ran.worktree === 'string' ? ran.worktree : undefined, startedAt: written.mtimeMs };
 }
 
 /** Removes a run's result file when the run is not an answer (a `retry`), so no later delivery takes it for one. */
@@ -95,20 +105,8 @@ export async function discardResultFile(dataDir: string, taskId: string): Promis
  * task file is of another task, or none).
  */
 export async function spendLeftByRun(dataDir: string, taskId: string, now: number): Promise<TaskRedelivered['spent']> {
-  const files = taskFilesOf(dataDir, taskId);
-  const [taskText, taskStat, costText] = await Promise.all([
-    readFile(files.taskFile, 'utf8').catch(() => undefined),
-    stat(files.taskFile).catch(() => undefined),
-    readFile(files.costFile, 'utf8').catch(() => undefined),
-  ]);
-  if (taskText === undefined || taskStat === undefined) return undefined;
-  let ran: { taskId?: unknown; attempt?: unknown };
-  try {
-    ran = JSON.parse(taskText) as typeof ran;
-  } catch {
-    return undefined;
-  }
-  if (ran.taskId !== taskId || typeof ran.attempt !== 'number') return undefined;
+  const [run, costText] = await Promise.all([runOf(dataDir, taskId), readFile(taskFilesOf(dataDir, taskId).costFile, 'utf8').catch(() => undefined)]);
+  if (run === undefined) return undefined;
   const cost = costText === undefined ? undefined : parseRunningCost(costText)?.cost;
-  return { attempt: ran.attempt, durationMs: Math.max(0, Math.round(now - taskStat.mtimeMs)), ...(cost === undefined ? {} : { cost }) };
+  return { attempt: run.attempt, durationMs: Math.max(0, Math.round(now - run.startedAt)), ...(cost === undefined ? {} : { cost }) };
 }
