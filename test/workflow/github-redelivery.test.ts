@@ -150,6 +150,10 @@ describe('once per delivery, for good', { timeout: 90_000 }, () => {
     expect(fake.commentCount(issue.number)).toBe(comments);
     const log = await orchestraLog(data);
     expect(log.filter((line) => line.msg === 'webhook delivery seen before: not handled again')).toEqual([]);
-    expect(log.filter((line) => line.msg === 'command already obeyed; not again').map((line) => line.command)).toEqual([`command:${issue.number}:${retry.id}`]);
+    // At least once, not exactly: the bus delivers at least once, and a command handed to the
+    // workflow again (an ack later than its wait on a loaded machine) is refused the same way.
+    const refused = log.filter((line) => line.msg === 'command already obeyed; not again').map((line) => line.command);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(refused)).toEqual(new Set([`command:${issue.number}:${retry.id}`]));
   });
 });
