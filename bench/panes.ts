@@ -201,8 +201,8 @@ export async function benchPanes(): Promise<BenchRow[]> {
     // As a runner starts: with a runner's identity (the bus is locked), on a subject runners may publish.
     const natsUrl = orchestra.resources.natsServers[0]!;
     const floorSubject = spareReadySubject(ROLE, `bench-floor-${process.pid}`);
-    const runnerSeed = orchestra.resources.natsIdentities!.get(runnerIdentity(ROLE, 'spare'))!.file;
-    const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject, runnerSeed, inboxPrefixOf(runnerIdentity(ROLE, 'spare'))];
+    const runnerSeed = orchestra.resources.natsIdentities!.get(runnerIdentity(ROLE, 'spare', undefined))!.file;
+    const floorArgv = [process.execPath, fixture('nats-publish.mjs'), natsUrl, floorSubject, runnerSeed, inboxPrefixOf(runnerIdentity(ROLE, 'spare', undefined))];
     await floorServer.ensureSession('floor', { cwd: test.dir.path });
     let floorPane = '';
     await floorRound(nc, floorSubject, async () => {

@@ -3,7 +3,8 @@
  * `stop` asks the orchestra to stop gracefully, `restart` restarts one agent (a fresh actor and
  * runner, through its pool: counted as its restart) for an operator who found it wedged — a
  * person stepping in, so `miyabi_human_interventions_total{kind="manual_restart"}` counts it;
- * `budget.resume` lifts the daily budget's hold until the next budget day (docs/BUDGETS.md). Core NATS (not JetStream): a request to a
+ * `budget.resume` lifts the daily budget's hold until the next budget day (docs/BUDGETS.md). On a
+ * cluster every node hears a restart; only the node the agent id names answers it. Core NATS (not JetStream): a request to a
  * stopped orchestra should fail fast with "no responders", not wait in a stream.
  *
  * Fault injection, for chaos and crash tests only: when the orchestra was started with
@@ -12,6 +13,7 @@
  * abnormal exit and handles by its strategy). Without the variable nobody answers the subject.
  */
 import type { Subscription } from '@nats-io/transport-node';
+import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
@@ -68,6 +70,8 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
       callback: (error, message) => {
         if (error) return logger.warn({ err: describeError(error) }, 'restart subscription error');
         void restartAgent(resources, message.data).then((reply) => {
+          // Another node's agent: that node answers (every node hears the request, the CLI reads the first answer).
+          if (reply === undefined) return;
           if (reply.ok) logger.info({ agent: reply.agent }, 'agent restarted by hand over NATS');
           else logger.warn({ problem: reply.error }, 'manual restart refused');
           message.respond(encode(reply));
@@ -105,8 +109,11 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
   };
 });
 
-/** Restarts the agent a `{ "agent": id }` request names, through its pool; counted as a manual restart. */
-async function restartAgent(resources: OrchestraResources, data: Uint8Array): Promise<RestartReply> {
+/**
+ * Restarts the agent a `{ "agent": id }` request names, through its pool; counted as a manual
+ * restart. Undefined (no answer) for an agent id of another node of the cluster.
+ */
+async function restartAgent(resources: OrchestraResources, data: Uint8Array): Promise<RestartReply | undefined> {
   let agent: unknown;
   try {
     agent = (JSON.parse(new TextDecoder().decode(data)) as { agent?: unknown }).agent;
@@ -116,7 +123,7 @@ async function restartAgent(resources: OrchestraResources, data: Uint8Array): Pr
   if (typeof agent !== 'string' || agent === '') return { ok: false, error: 'expected { "agent": "<id>" }' };
   const agents = resources.root()?.childSupervisor('agents');
   const pool = agents?.childIds().find((id) => agents.childSupervisor(id)?.childIds().includes(agent));
-  if (pool === undefined) return { ok: false, error: `no agent ${agent}` };
+  if (pool === undefined) return ofAnotherNode(resources.config, agent) ? undefined : { ok: false, error: `no agent ${agent}` };
   try {
     await agents!.childSupervisor(pool)!.restartChild(agent);
   } catch (error) {
@@ -124,6 +131,16 @@ async function restartAgent(resources: OrchestraResources, data: Uint8Array): Pr
   }
   resources.workflowMetrics.humanIntervention('manual_restart');
   return { ok: true, agent, role: pool.replace(/^pool\./, '') };
+}
+
+/**
+ * Whether `agentId` is the id of an agent on a cluster node other than this one:
+ * `<node>-<role>-<n>` (src/runner/task-message.ts) of a role of the config, another node's name.
+ */
+function ofAnotherNode(config: OrchestraResources['config'], agentId: string): boolean {
+  const node = clusterNodeOf(config);
+  if (node === undefined || agentId.startsWith(`${node}-`)) return false;
+  return Object.keys(config.agents).some((role) => new RegExp(`^[A-Za-z0-9_-]+-${role}-[1-9][0-9]*$`).test(agentId));
 }
 
 /** Kills the actor at `path` (`core/workflow/dag`, from under the root); false when there is none. */

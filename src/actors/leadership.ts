@@ -10,7 +10,7 @@
  * shutdown stops the subtree first (it was started after this actor, so `core` stops it first),
  * then the lease's polls, then hands the lease over at once (`release`) instead of after its TTL.
  */
-import { hostname } from 'node:os';
+import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { kvLeaseStore, LeaderLease } from '../cluster/leader-lease.ts';
@@ -70,7 +70,7 @@ export const leadershipLogic = fromRuntime<LeadershipInput>(({ resources, leader
   void (async () => {
     const store = kvLeaseStore(nc, await bus.lease(), { bucket: bus.topology.leaseBucket });
     if (stopping) return;
-    lease = new LeaderLease({ store, node: cluster.node ?? hostName(), ttlMs: cluster.leaseTtlMs, logger: resources.logger });
+    lease = new LeaderLease({ store, node: clusterNodeOf({ cluster })!, ttlMs: cluster.leaseTtlMs, logger: resources.logger });
     resources.lease = lease;
     lease.onChange((change) => {
       if (change.kind === 'elected') startLeading(change.epoch);
@@ -102,11 +102,6 @@ export const leadershipLogic = fromRuntime<LeadershipInput>(({ resources, leader
     },
   };
 });
-
-/** The lease names its holder: the host's name when the config gives none (`cluster.node`). */
-function hostName(): string {
-  return hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node';
-}
 
 export function leadershipChild(resources: OrchestraResources, leaderSubtree: () => ChildSpec): ChildSpec<typeof leadershipLogic> {
   return { id: 'leadership', logic: leadershipLogic, input: { resources, leaderSubtree }, restart: 'permanent', shutdown: 15_000 };

@@ -6,11 +6,12 @@
  * supervisor; a normal scale-down is `terminateChild`, which the health check does not count as
  * a problem.
  */
+import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { scaleStep } from '../machines/pool-scaler.ts';
 import { durableFor } from '../runner/pane-runner.ts';
-import { taskSubject } from '../runner/task-message.ts';
+import { agentIdOf, taskSubject } from '../runner/task-message.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { agentInstanceChild } from './agent-pool.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -41,9 +42,10 @@ export const poolScalerLogic = fromRuntime<{ resources: OrchestraResources }>(({
         const step = scaleStep({ min: agent.min, max: agent.max, ...backlog, instances });
         if (step.kind === 'start') {
           const taken = new Set(pool.childIds());
+          const node = clusterNodeOf(config);
           let index = 1;
-          while (taken.has(`${role}-${index}`)) index += 1;
-          logger.info({ role, agent: `${role}-${index}`, pending: backlog.pending, ackPending: backlog.ackPending }, 'tasks waiting: starting an agent');
+          while (taken.has(agentIdOf(role, index, node))) index += 1;
+          logger.info({ role, agent: agentIdOf(role, index, node), pending: backlog.pending, ackPending: backlog.ackPending }, 'tasks waiting: starting an agent');
           await pool.startChild(agentInstanceChild(resources, role, index));
         } else if (step.kind === 'stop') {
           logger.info({ role, agent: step.id }, 'pool idle: stopping an agent');

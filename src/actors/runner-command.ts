@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { envFieldNames } from '../config/secrets.ts';
 import { packageRoot } from '../package-root.ts';
 import { agentSlot, runnerIdentity, type RunnerSlot } from '../runner/task-message.ts';
@@ -52,15 +53,16 @@ export function runnerBaseEnv(resources: Pick<OrchestraResources, 'config' | 'na
 
 /**
  * What a runner is told on top of the base environment: where NATS is, who it is. Paths and ids
- * only. Its NATS identity is its slot's: agent `<role>-<n>`'s, or the role's spare's (`slot`).
+ * only. Its NATS identity is its slot's: agent `<role>-<n>`'s (`<node>-<role>-<n>`'s on a cluster), or
+ * the role's spare's (`slot`).
  */
-export function runnerEnv(resources: OrchestraResources, agentId: string, role: string, slot: RunnerSlot | undefined = agentSlot(role, agentId)): Record<string, string> {
+export function runnerEnv(resources: OrchestraResources, agentId: string, role: string, slot: RunnerSlot | undefined = agentSlot(role, agentId, clusterNodeOf(resources.config))): Record<string, string> {
   const env = runnerBaseEnv(resources);
   env.MIYABI_NATS_URL = resources.natsServers.join(',');
   env.MIYABI_AGENT_ID = agentId;
   env.MIYABI_ROLE = role;
   // An agent id outside the role's slots has no identity: the server refuses its runner.
-  const identity = slot === undefined ? undefined : resources.natsIdentities?.get(runnerIdentity(role, slot));
+  const identity = slot === undefined ? undefined : resources.natsIdentities?.get(runnerIdentity(role, slot, clusterNodeOf(resources.config)));
   if (identity) env.MIYABI_NATS_NKEY_FILE = identity.file;
   return env;
 }

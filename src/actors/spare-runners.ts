@@ -4,12 +4,16 @@
  * the spare (NATS request/reply) instead of starting a process from nothing, and a new spare is
  * started behind it. Starting a runner is most of the time to replace a dead agent; a claim
  * takes a few milliseconds. If no spare is ready, the agent starts its own runner as before.
+ * On a cluster a spare's id starts with its node's name, so a claim reaches this node's spare
+ * only (every node's spares listen on the one bus).
  */
 import type { Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import type { PaneDriver, PaneHandle } from '../infra/panes/driver.ts';
 import { spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
+import { spareIdOf } from '../runner/task-message.ts';
 import type { OrchestraResources, Spares } from './resources.ts';
 import { runnerEnv, spareArgv } from './runner-command.ts';
 
@@ -74,7 +78,7 @@ export class SpareRunners implements Spares {
     if (this.closed || this.spares.has(role) || this.starting.has(role)) return;
     this.starting.add(role);
     this.counter += 1;
-    const id = `spare-${role}-${this.counter}`;
+    const id = spareIdOf(role, this.counter, clusterNodeOf(this.resources.config));
     this.driver
       .start({ id, title: `spare · ${role}`, argv: spareArgv(this.resources, id, role), env: runnerEnv(this.resources, id, role, 'spare'), cwd: process.cwd() })
       .then(

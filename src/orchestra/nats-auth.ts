@@ -13,6 +13,9 @@
  * One identity per slot of a role's pool (agents `<role>-1`..`<role>-<max>`, and the spare), so
  * each runner is its own user on the server: named in its connection info, speaking for its own
  * agent only. A claimed spare connects again as the slot it was claimed for (src/cli/commands/pane.ts).
+ * On a cluster the node's name is in every runner identity and agent id (`runner-<node>-<role>-<n>`
+ * speaks for `<node>-<role>-<n>`): the nodes sharing a server have distinct users, and a runner of
+ * one node cannot heartbeat or answer for the same slot of another.
  *
  * Denied to all but the orchestrator, whatever else they are allowed: `miyabi.tasks.>`,
  * `miyabi.events.issue.>`, `$KV.>` (KV writes), `miyabi.control.stop|fault|cancel` (the
@@ -29,12 +32,13 @@ import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONTROL_SUBJECTS } from '../actors/control-subjects.ts';
 import type { OrchestraConfig } from '../config/schema.ts';
+import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { DEFAULT_BUS_TOPOLOGY, deadLetterSubject, streamSubject } from '../infra/bus/topology.ts';
 import { ensurePrivateDir, inboxPrefixOf, loadIdentities, type NatsIdentity } from '../infra/nats/identities.ts';
 import { accountsBlock, authorizationBlock, type NkeyUser, type UserPermissions } from '../infra/nats/server-config.ts';
 import { secretsDir } from './installation.ts';
 import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../runner/heartbeat.ts';
-import { CANCEL_SUBJECT, resultSubject, runnerIdentity, runnerSlots, taskAckPrefix, taskDurable, taskSubject, type RunnerSlot } from '../runner/task-message.ts';
+import { agentIdOf, CANCEL_SUBJECT, resultSubject, runnerIdentity, runnerSlots, taskAckPrefix, taskDurable, taskSubject, type RunnerSlot } from '../runner/task-message.ts';
 
 export { runnerIdentity } from '../runner/task-message.ts';
 
@@ -51,16 +55,23 @@ export function usesIdentities(config: Pick<OrchestraConfig, 'nats'>): boolean {
   return config.nats.urls.length === 0 || config.nats.auth.identities;
 }
 
-/** Every runner identity of `config`: one per slot of each role's pool (src/runner/task-message.ts). */
-export function runnerIdentities(config: Pick<OrchestraConfig, 'agents'>): Map<string, { role: string; slot: RunnerSlot }> {
-  const runners = new Map<string, { role: string; slot: RunnerSlot }>();
+/** What the identities and their permissions depend on: the roles, and on a cluster this node's name. */
+type RunnersConfig = Pick<OrchestraConfig, 'agents' | 'cluster'>;
+
+/**
+ * Every runner identity of `config`: one per slot of each role's pool (src/runner/task-message.ts),
+ * named with this node's name on a cluster, so the nodes sharing a server have distinct users.
+ */
+export function runnerIdentities(config: RunnersConfig): Map<string, { role: string; slot: RunnerSlot; node: string | undefined }> {
+  const node = clusterNodeOf(config);
+  const runners = new Map<string, { role: string; slot: RunnerSlot; node: string | undefined }>();
   for (const [role, agent] of Object.entries(config.agents)) {
-    for (const slot of runnerSlots(agent.max)) runners.set(runnerIdentity(role, slot), { role, slot });
+    for (const slot of runnerSlots(agent.max)) runners.set(runnerIdentity(role, slot, node), { role, slot, node });
   }
   return runners;
 }
 
-export function identityNames(config: Pick<OrchestraConfig, 'agents'>): string[] {
+export function identityNames(config: RunnersConfig): string[] {
   return [ORCHESTRATOR, OPERATOR, ...runnerIdentities(config).keys()];
 }
 
@@ -84,8 +95,9 @@ export function orchestratorPermissions(): UserPermissions {
   };
 }
 
-export function runnerPermissions(role: string, slot: RunnerSlot): UserPermissions {
-  const inbox = `${inboxPrefixOf(runnerIdentity(role, slot))}.>`;
+/** The permissions of the runner in `slot` of `role`'s pool on `node` (undefined: a single node). */
+export function runnerPermissions(role: string, slot: RunnerSlot, node: string | undefined): UserPermissions {
+  const inbox = `${inboxPrefixOf(runnerIdentity(role, slot, node))}.>`;
   if (slot === 'spare') {
     // A spare only waits to be claimed; it serves as the slot it is claimed for, as that slot.
     return {
@@ -96,7 +108,7 @@ export function runnerPermissions(role: string, slot: RunnerSlot): UserPermissio
   }
   const tasks = topology.streams.tasks;
   const durable = taskDurable(role);
-  const agentId = `${role}-${slot}`;
+  const agentId = agentIdOf(role, slot, node);
   return {
     publish: {
       allow: [
@@ -135,7 +147,7 @@ export function operatorPermissions(): UserPermissions {
 }
 
 /** The server's users: every identity's public key with its permissions. */
-export function natsUsers(identities: ReadonlyMap<string, NatsIdentity>, config: Pick<OrchestraConfig, 'agents'>): NkeyUser[] {
+export function natsUsers(identities: ReadonlyMap<string, NatsIdentity>, config: RunnersConfig): NkeyUser[] {
   const runners = runnerIdentities(config);
   return [...identities.values()].map((identity) => {
     const runner = runners.get(identity.name);
@@ -145,7 +157,7 @@ export function natsUsers(identities: ReadonlyMap<string, NatsIdentity>, config:
         : identity.name === OPERATOR
           ? operatorPermissions()
           : runner
-            ? runnerPermissions(runner.role, runner.slot)
+            ? runnerPermissions(runner.role, runner.slot, runner.node)
             : undefined;
     // A name of neither kind would be a user allowed everything: none is made.
     if (!permissions) throw new Error(`no permissions for the NATS identity ${identity.name}`);
@@ -183,13 +195,14 @@ export async function prepareNatsAuth(
 
 /**
  * Deletes the runner seeds no runner of this config uses: the per-role `runner-<role>.nk` of
- * before per-slot identities, the slots above a lowered `max`, the roles gone. The server does not
+ * before per-slot identities, the slots above a lowered `max`, the roles gone, a single node's
+ * once it runs as a node of a cluster (or a cluster node's under another name). The server does not
  * know them any more; a seed nobody uses is only one more to leak. The orchestrator's and the
  * operator's are never touched, nor anything that is not a runner's seed.
  */
 async function removeStaleRunnerSeeds(dir: string, identities: ReadonlyMap<string, NatsIdentity>, onRepair?: (file: string, what: string) => void): Promise<void> {
   for (const name of await readdir(dir)) {
-    const identity = /^(runner-[a-z0-9-]+)\.nk$/.exec(name)?.[1];
+    const identity = /^(runner-[A-Za-z0-9_-]+)\.nk$/.exec(name)?.[1];
     if (identity === undefined || identities.has(identity)) continue;
     await rm(join(dir, name), { force: true });
     onRepair?.(join(dir, name), 'removed: no runner of this config uses this identity');
@@ -197,6 +210,6 @@ async function removeStaleRunnerSeeds(dir: string, identities: ReadonlyMap<strin
 }
 
 /** What `nats-config` prints: the users in an account of their own, for an external server. */
-export function externalServerConfig(identities: ReadonlyMap<string, NatsIdentity>, config: Pick<OrchestraConfig, 'agents'>, account: string): string {
+export function externalServerConfig(identities: ReadonlyMap<string, NatsIdentity>, config: RunnersConfig, account: string): string {
   return accountsBlock(account, natsUsers(identities, config));
 }

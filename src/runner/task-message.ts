@@ -20,11 +20,32 @@ export function resultSubject(role: string, agentId: string): string {
 export type RunnerSlot = number | 'spare';
 
 /**
- * `runner-<role>-<slot>`: the NATS identity of the runner in one slot of the role's pool
- * (src/orchestra/nats-auth.ts): every runner has its own, so the server tells them apart.
+ * Agent, spare and runner ids are unique across a cluster: each subject about one agent
+ * (heartbeats, errors, results, spare claims) and each runner's NATS user is named by its id, and
+ * the nodes of a cluster share one bus. On a cluster (`node`, the node's `cluster.node`) every id
+ * starts with the node's name; a single node's ids (`node` undefined) carry none.
  */
-export function runnerIdentity(role: string, slot: RunnerSlot): string {
-  return `runner-${role}-${slot}`;
+function onNode(node: string | undefined, id: string): string {
+  return node === undefined ? id : `${node}-${id}`;
+}
+
+/** Agent `n` of `role`: `<role>-<n>` (`codegen-1`) on a single node, `<node>-<role>-<n>` (`node1-codegen-1`) on a cluster. */
+export function agentIdOf(role: string, index: number, node: string | undefined): string {
+  return onNode(node, `${role}-${index}`);
+}
+
+/** The `count`th spare runner of `role`: `spare-<role>-<count>`, `<node>-spare-<role>-<count>` on a cluster. */
+export function spareIdOf(role: string, count: number, node: string | undefined): string {
+  return onNode(node, `spare-${role}-${count}`);
+}
+
+/**
+ * `runner-<role>-<slot>` (`runner-<node>-<role>-<slot>` on a cluster): the NATS identity of the
+ * runner in one slot of the role's pool (src/orchestra/nats-auth.ts): every runner has its own, so
+ * the server tells them apart, the runners of every node included.
+ */
+export function runnerIdentity(role: string, slot: RunnerSlot, node: string | undefined): string {
+  return `runner-${onNode(node, `${role}-${slot}`)}`;
 }
 
 /** The slots of a role with `max` agents: 1..max and the spare. */
@@ -32,10 +53,11 @@ export function runnerSlots(max: number): RunnerSlot[] {
   return [...Array.from({ length: max }, (_, index) => index + 1), 'spare'];
 }
 
-/** The agent slot `agentId` is of `role` (`<role>-<n>`), or undefined when it is none of the role's. */
-export function agentSlot(role: string, agentId: string): number | undefined {
-  if (!agentId.startsWith(`${role}-`)) return undefined;
-  const digits = agentId.slice(role.length + 1);
+/** The agent slot `agentId` is of `role` on `node` (`agentIdOf(role, n, node)`), or undefined when it is none of theirs. */
+export function agentSlot(role: string, agentId: string, node: string | undefined): number | undefined {
+  const prefix = onNode(node, `${role}-`);
+  if (!agentId.startsWith(prefix)) return undefined;
+  const digits = agentId.slice(prefix.length);
   return /^[1-9][0-9]*$/.test(digits) ? Number(digits) : undefined;
 }
 

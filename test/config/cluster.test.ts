@@ -44,7 +44,7 @@ describe('config cluster:', () => {
       'cluster.replicas: 3 replicas need a NATS cluster in nats.urls: the embedded nats-server is one server and holds one replica (line 1)',
     ]);
     expect(problems(['nats: { urls: [nats://a:4222] }', 'cluster: { node: "a b", replicas: 6, leaseTtlMs: 50, leader: x }'].join('\n'))).toEqual([
-      'cluster.node: expected letters, digits, "-" or "_" (at most 64): the name is part of KV values and log lines (line 2)',
+      'cluster.node: expected letters, digits, "-" or "_" (at most 64): the node name is part of its agents\' ids, which are NATS subject tokens, file names and KV key parts (line 2)',
       'cluster.replicas: expected a number <= 5, received 6 (line 2)',
       'cluster.leaseTtlMs: expected a number >= 300, received 50 (line 2)',
       'cluster.leader: unknown key (line 2)',

@@ -6,6 +6,7 @@
 import { basename, dirname, join } from 'node:path';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
 import { knownSecretValues, resolveSecrets } from '../../config/secrets.ts';
+import { clusterNodeOf } from '../../config/sections/cluster.ts';
 import { logRotationOf } from '../../config/paths.ts';
 import { describeError } from '../../errors.ts';
 import { inboxPrefixOf, readIdentity, type NatsIdentity } from '../../infra/nats/identities.ts';
@@ -45,12 +46,15 @@ export async function pane(flags: { config?: string; agent?: string; role?: stri
     // connects again as that agent's slot (its own identity), leaving the spare's to the next spare.
     const removeSparePid = await recordPid(config.dataDir, spareId, (reason) => print(`spare runner pid file not written: ${reason}`));
     print(`spare runner for ${role}: waiting to replace an agent`);
+    const node = clusterNodeOf(config);
+    // Only an agent of this role on this node: a claim naming another node's agent is refused.
+    const slotOf = (claimedId: string) => agentSlot(role, claimedId, node);
     const asSlot = async (claimedId: string): Promise<RunnerConnection> => {
-      const slot = agentSlot(role, claimedId)!;
+      const slot = slotOf(claimedId)!;
       if (nkeyFile === undefined) return { identity, nc };
-      return connectRunner(loaded, servers, role, join(dirname(nkeyFile), `${runnerIdentity(role, slot)}.nk`), claimedId);
+      return connectRunner(loaded, servers, role, join(dirname(nkeyFile), `${runnerIdentity(role, slot, node)}.nk`), claimedId);
     };
-    const claimed = await Promise.race([waitForClaim(nc, role, spareId, asSlot), signalled, lost(nc)]);
+    const claimed = await Promise.race([waitForClaim(nc, role, spareId, slotOf, asSlot), signalled, lost(nc)]);
     await removeSparePid();
     if (typeof claimed === 'string') {
       if (!nc.isClosed()) await nc.close();
@@ -120,6 +124,7 @@ function waitForClaim(
   nc: RunnerConnection['nc'],
   role: string,
   spareId: string,
+  slotOf: (agentId: string) => number | undefined,
   asSlot: (agentId: string) => Promise<RunnerConnection>,
 ): Promise<{ agentId: string; connection: RunnerConnection }> {
   return new Promise((resolve) => {
@@ -128,7 +133,7 @@ function waitForClaim(
       callback: (error, message) => {
         if (error || claiming) return;
         const agentId = jsonField(message, 'agentId');
-        if (typeof agentId !== 'string' || agentSlot(role, agentId) === undefined) {
+        if (typeof agentId !== 'string' || slotOf(agentId) === undefined) {
           message.respond(JSON.stringify({ ok: false }));
           return;
         }
@@ -177,7 +182,7 @@ async function connectRunner(loaded: Awaited<ReturnType<typeof loadConfigOrExit>
 }
 
 /**
- * The runner's NATS identity from its slot's seed file (`runner-<role>-<slot>.nk`, named by the
+ * The runner's NATS identity from its slot's seed file (`runner-[<node>-]<role>-<slot>.nk`, named by the
  * orchestra); a file that cannot serve ends the runner, saying why.
  */
 async function readRunnerIdentity(file: string): Promise<{ identity: NatsIdentity; inboxPrefix: string }> {

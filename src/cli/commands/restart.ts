@@ -8,7 +8,7 @@ import { CliExit, ExitCode } from '../output.ts';
 import { requestControl } from './status.ts';
 
 export async function restart(agent: string | undefined, flags: { config?: string }): Promise<number> {
-  if (agent === undefined) throw new CliExit(ExitCode.invalid, 'usage: miyabi-orchestra restart <agent> (an agent id, like codegen-1: see `status`)');
+  if (agent === undefined) throw new CliExit(ExitCode.invalid, 'usage: miyabi-orchestra restart <agent> (an agent id, like codegen-1, or node1-codegen-1 on a cluster: see `status`)');
   // The pool stops the agent within its shutdown time before it starts again.
   const reply = await requestControl<RestartReply>(flags, CONTROL_SUBJECTS.restart, 60_000, { agent });
   if (!reply.ok) throw new CliExit(ExitCode.failure, reply.error);

@@ -4,16 +4,24 @@
  * before; with it (cluster mode) the leader-only work runs under the lease; several replicas need a NATS cluster in `nats.urls` (checked by the
  * schema: the embedded nats-server is one server).
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { millis } from '../fields.ts';
+
+/**
+ * What a node name may be: it becomes part of every agent and spare id of the node
+ * (`<node>-<role>-<n>`, src/runner/task-message.ts), so a token of NATS subjects, a file name, a
+ * tmux pane title, a metrics label value and a part of KV keys, besides the lease's holder.
+ */
+const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const clusterSection = z
   .object({
     node: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, "-" or "_" (at most 64): the name is part of KV values and log lines')
+      .regex(NODE_NAME, 'expected letters, digits, "-" or "_" (at most 64): the node name is part of its agents\' ids, which are NATS subject tokens, file names and KV key parts')
       .optional()
-      .describe('This node\'s name in the cluster, unique among the nodes (the lease names its holder by it). Unset: the host name'),
+      .describe('This node\'s name in the cluster, unique among the nodes (the lease names its holder by it, and it prefixes this node\'s agent ids: `<node>-codegen-1`). Unset: the host name, its other characters made "-"'),
     replicas: z
       .number()
       .int()
@@ -40,4 +48,13 @@ export function replicasOf(config: { cluster?: { replicas: number } | undefined 
 /** How often a node reads (and its holder renews) the lease: three polls to a TTL, so one lost renewal never costs the lease. */
 export function leasePollMs(leaseTtlMs: number): number {
   return Math.max(100, Math.floor(leaseTtlMs / 3));
+}
+
+/**
+ * This node's name in cluster mode: `cluster.node`, else the host's name made a valid node name;
+ * undefined for a single node (no `cluster:` section), whose agent ids carry no node.
+ */
+export function clusterNodeOf(config: { cluster?: { node?: string | undefined } | undefined }): string | undefined {
+  if (!config.cluster) return undefined;
+  return config.cluster.node ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node');
 }
