@@ -13,7 +13,7 @@ import { findFreePort, spawnNatsServer, type NatsServerProcess } from '../../src
 import { accountsBlock } from '../../src/infra/nats/server-config.ts';
 import { externalServerConfig, identityNames, natsUsers, ORCHESTRATOR, prepareNatsAuth } from '../../src/orchestra/nats-auth.ts';
 import { heartbeatSubject, runnerErrorSubject } from '../../src/runner/heartbeat.ts';
-import { resultSubject } from '../../src/runner/task-message.ts';
+import { agentIdOf, agentSlot, resultSubject, spareIdOf } from '../../src/runner/task-message.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
 import { watchViolations } from '../support/secure-nats.ts';
 
@@ -70,6 +70,15 @@ describe('runner identities on a cluster', () => {
     expect(printed).toContain(JSON.stringify(heartbeatSubject('codegen', 'a-codegen-1')));
     expect(printed).not.toContain(JSON.stringify(heartbeatSubject('codegen', 'codegen-1')));
     expect(nodes.get('a')!.identities.get('runner-a-codegen-1')!.publicKey).not.toBe(nodes.get('b')!.identities.get('runner-b-codegen-1')!.publicKey);
+  });
+
+  it("reads an agent's slot only from its own node's ids: a spare refuses a claim for another node's agent", () => {
+    expect([agentIdOf('codegen', 2, 'a'), spareIdOf('codegen', 3, 'a'), agentIdOf('codegen', 2, undefined), spareIdOf('codegen', 3, undefined)]).toEqual(['a-codegen-2', 'a-spare-codegen-3', 'codegen-2', 'spare-codegen-3']);
+    expect(agentSlot('codegen', 'a-codegen-2', 'a')).toBe(2);
+    expect(agentSlot('codegen', 'codegen-2', undefined)).toBe(2);
+    for (const [id, node] of [['b-codegen-2', 'a'], ['codegen-2', 'a'], ['a-codegen-2', undefined], ['a-review-1', 'a'], ['a-codegen-0', 'a']] as const) {
+      expect(agentSlot('codegen', id, node), `${id} on ${node}`).toBeUndefined();
+    }
   });
 
   it("lets a node's runner speak for its own node's agent and refuses it the same slot of the other node", async () => {

@@ -32,7 +32,7 @@ export async function natsConfig(flags: { config?: string; account?: string }): 
       `# Their seeds are in ${dir} (mode 0600): the orchestra, its runners and its CLI read them there.`,
       '# Include this in the server config, then set `nats.auth.identities: true` in miyabi.yaml.',
       '# One runner user per slot of each role (agents.<role>.max, and a spare): after changing a max, run this again and reload the server.',
-      ...(config.cluster ? ['# On a cluster each node has users of its own (runner-<node>-<role>-<slot>): include every node\'s block, in one account.'] : []),
+      ...(config.cluster ? ['# On a cluster each node has users of its own (runner-<node>-<role>-<slot>): merge every node\'s users into one account block.'] : []),
       externalServerConfig(prepared.identities, config, account),
     ].join('\n'),
   );
