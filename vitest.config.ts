@@ -10,6 +10,7 @@ const LONG_SUITES = [
   'test/workflow/fd-limit-volume.test.ts',
   'test/cluster/leader-lease.test.ts',
   'test/cluster/nats-cluster.test.ts',
+  'test/cluster/agent-ids.test.ts',
   'test/cluster/cluster-up.test.ts',
 ];
 
