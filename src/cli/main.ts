@@ -81,12 +81,18 @@ Without --config the embedded default (config/miyabi.yaml of the package) is use
 
 const common = { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } as const;
 
+/** `--help` after a command: the usage, and nothing of the command done (`up --help` must not start anything). */
+class HelpAsked extends Error {}
+
 function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(args: string[], options: T) {
+  let parsed;
   try {
-    return parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true });
   } catch (error) {
     throw new CliExit(ExitCode.invalid, `${describeError(error)}\n\n${USAGE}`);
   }
+  if ((parsed.values as { help?: boolean }).help === true) throw new HelpAsked();
+  return parsed;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -223,6 +229,10 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof HelpAsked) {
+      process.stdout.write(USAGE);
+      process.exit(ExitCode.ok);
+    }
     if (error instanceof CliExit) {
       if (error.message) process.stderr.write(`${error.message}\n`);
       process.exit(error.exitCode);
