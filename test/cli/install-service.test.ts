@@ -66,7 +66,7 @@ describe('install-service', { timeout: 120_000 }, () => {
     expect(unit).toContain('ReadWritePaths=/var/lib/miyabi\n');
   });
 
-  it('refuses an invalid existing config with exit 2, and makes a repository outside the data writable', async () => {
+  it('refuses an invalid existing config with exit 2, and makes a repository and worktrees outside the data writable', async () => {
     const bad = await dir.file('bad.yaml', 'dataDir: /etc/miyabi/.miyabi\n');
     const refused = await runCli(['install-service', '--print', '--config', bad]);
     expect(refused.exitCode).toBe(2);
@@ -74,6 +74,10 @@ describe('install-service', { timeout: 120_000 }, () => {
     const good = await dir.file('good.yaml', `dataDir: /var/lib/miyabi\nworkspace:\n  repo: /srv/target\n`);
     const printed = await runCli(['install-service', '--print', '--config', good]);
     expect(printed.stdout).toContain('ReadWritePaths=/var/lib/miyabi /srv/target\n');
+    // A cluster's nodes on a shared filesystem (docs/CLUSTER.md): the worktrees there too.
+    const shared = await dir.file('shared.yaml', `dataDir: /var/lib/miyabi\nworkspace:\n  repo: /srv/miyabi/repo\n  worktreesDir: /srv/miyabi/worktrees\n`);
+    const sharedUnit = await runCli(['install-service', '--print', '--config', shared]);
+    expect(sharedUnit.stdout).toContain('ReadWritePaths=/var/lib/miyabi /srv/miyabi/repo /srv/miyabi/worktrees\n');
   });
 
   // useradd needs root; CI runs as root, as the data-directory tests do.

@@ -4,7 +4,8 @@
  * /etc/systemd/system/miyabi-orchestra.service, a starter config at PATH when there is none
  * (its data in /var/lib/miyabi), creates the system user when asked, and prints the next
  * commands. `--print` only prints the unit. An existing config is checked first: an invalid
- * one exits 2, and a `dataDir` or `workspace.repo` outside /var/lib/miyabi is made writable.
+ * one exits 2, and a `dataDir`, `workspace.repo` or `workspace.worktreesDir` outside /var/lib/miyabi is
+ * made writable.
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
@@ -37,7 +38,7 @@ export async function installService(flags: InstallServiceFlags): Promise<number
   const extraWritable: string[] = [];
   if (existsSync(config)) {
     const loaded = await loadConfigOrExit(config);
-    for (const dir of [loaded.config.dataDir, loaded.config.workspace.repo]) {
+    for (const dir of [loaded.config.dataDir, loaded.config.workspace.repo, loaded.config.workspace.worktreesDir]) {
       if (dir !== undefined && !inside(dir, SERVICE_DATA_DIR)) extraWritable.push(dir);
     }
   }
