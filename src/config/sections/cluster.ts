@@ -4,6 +4,7 @@
  * before; with it (cluster mode) the leader-only work runs under the lease; several replicas need a NATS cluster in `nats.urls` (checked by the
  * schema: the embedded nats-server is one server).
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { millis } from '../fields.ts';
 
@@ -40,4 +41,9 @@ export function replicasOf(config: { cluster?: { replicas: number } | undefined 
 /** How often a node reads (and its holder renews) the lease: three polls to a TTL, so one lost renewal never costs the lease. */
 export function leasePollMs(leaseTtlMs: number): number {
   return Math.max(100, Math.floor(leaseTtlMs / 3));
+}
+
+/** This node's name in the cluster: `cluster.node`, else the host's name (letters, digits, "-", "_"). */
+export function nodeNameOf(cluster: { node?: string | undefined }): string {
+  return cluster.node ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node');
 }
