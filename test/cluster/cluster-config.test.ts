@@ -102,7 +102,10 @@ describe('a cluster refusing bad members', { timeout: 120_000 }, () => {
   it('refuses at start a node of another cluster (another tracker) sharing the bucket', async () => {
     const other = await loadConfig(await configFile('other', { issues: { local: { dir: join(dir.path, 'other-issues') } } }));
     const failure: unknown = await startOrchestra(other, { logStream: false }).then(
-      () => expect.fail('a node of another cluster started'),
+      async (node: Orchestra) => {
+        await node.stop('test over');
+        expect.fail('a node of another cluster started');
+      },
       (error: unknown) => error,
     );
     // The start fails with the membership's error as its cause.
