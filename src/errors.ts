@@ -120,6 +120,8 @@ export const ErrorCodes = {
   LeaseLost: 'lease_lost',
   /** A write fenced by the leader lease, held back: the lease could not be confirmed (no answer from its bucket). */
   LeaseUnconfirmed: 'lease_unconfirmed',
+  /** The cluster's members bucket belongs to another cluster (it works another tracker): refused at start (src/actors/membership.ts). */
+  ClusterMismatch: 'cluster_mismatch',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

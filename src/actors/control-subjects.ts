@@ -4,6 +4,7 @@
  * code.
  */
 import type { TreeNode } from '../supervisor/tree.ts';
+import type { NodeRole, Refusal } from '../cluster/members.ts';
 import type { BudgetStatus } from '../workflow/budget-ledger.ts';
 
 export const CONTROL_SUBJECTS = {
@@ -30,4 +31,15 @@ export interface StatusReply {
   tree: TreeNode;
   /** The budget day's spend and what it admits; absent while the workflow is not running. */
   budget?: BudgetStatus;
+  /** Cluster mode: which node answered, and its part in the cluster (docs/CLUSTER.md "Status of every node"). */
+  cluster?: NodeStatus;
+}
+
+export interface NodeStatus {
+  node: string;
+  role: NodeRole;
+  /** While leading: the epoch it was elected with, and when (ISO). */
+  epoch?: number;
+  leaderSince?: string;
+  refusal?: Refusal;
 }

@@ -17,7 +17,8 @@ import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
-import { CONTROL_SUBJECTS, type BudgetReply, type RestartReply, type StatusReply } from './control-subjects.ts';
+import { nodeNameOf } from '../config/sections/cluster.ts';
+import { CONTROL_SUBJECTS, type BudgetReply, type NodeStatus, type RestartReply, type StatusReply } from './control-subjects.ts';
 import type { OrchestraResources } from './resources.ts';
 
 export { CONTROL_SUBJECTS, type RestartReply, type StatusReply } from './control-subjects.ts';
@@ -32,6 +33,18 @@ export function statusReply(resources: OrchestraResources): StatusReply {
     httpUrl: resources.httpUrl,
     tree: resources.inspect(),
     ...(resources.budget ? { budget: resources.budget.status() } : {}),
+    ...(resources.config.cluster ? { cluster: nodeStatus(resources, resources.config.cluster) } : {}),
+  };
+}
+
+function nodeStatus(resources: OrchestraResources, cluster: { node?: string | undefined }): NodeStatus {
+  const { clusterRefusal: refusal, leaderEpoch: epoch, leaderSince } = resources;
+  return {
+    node: nodeNameOf(cluster),
+    role: refusal ? 'refused' : epoch !== undefined ? 'leader' : 'follower',
+    ...(epoch !== undefined ? { epoch } : {}),
+    ...(leaderSince !== undefined ? { leaderSince: new Date(leaderSince).toISOString() } : {}),
+    ...(refusal ? { refusal } : {}),
   };
 }
 

@@ -10,10 +10,10 @@
  * shutdown stops the subtree first (it was started after this actor, so `core` stops it first),
  * then the lease's polls, then hands the lease over at once (`release`) instead of after its TTL.
  */
-import { clusterNodeOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { kvLeaseStore, LeaderLease } from '../cluster/leader-lease.ts';
+import { nodeNameOf } from '../config/sections/cluster.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
 import { FenceGate } from './leader-fence.ts';
 import type { OrchestraResources } from './resources.ts';
@@ -49,6 +49,7 @@ export const leadershipLogic = fromRuntime<LeadershipInput>(({ resources, leader
       const epoch = leadingEpoch;
       leadingEpoch = undefined;
       resources.leaderEpoch = undefined;
+      resources.leaderSince = undefined;
       const supervisor = core();
       if (supervisor?.childIds().includes(LEADER_SUBTREE)) await supervisor.terminateChild(LEADER_SUBTREE);
       logger.info({ epoch, why }, 'leader-only work stopped');
@@ -62,6 +63,7 @@ export const leadershipLogic = fromRuntime<LeadershipInput>(({ resources, leader
       const gate = new FenceGate(() => current.fence(epoch));
       resources.fence = gate.confirm;
       resources.leaderEpoch = epoch;
+      resources.leaderSince = Date.now();
       leadingEpoch = epoch;
       logger.info({ epoch }, 'elected: starting the leader-only work');
       await core()?.startChild(leaderSubtree());
@@ -70,7 +72,14 @@ export const leadershipLogic = fromRuntime<LeadershipInput>(({ resources, leader
   void (async () => {
     const store = kvLeaseStore(nc, await bus.lease(), { bucket: bus.topology.leaseBucket });
     if (stopping) return;
-    lease = new LeaderLease({ store, node: clusterNodeOf({ cluster })!, ttlMs: cluster.leaseTtlMs, logger: resources.logger });
+    lease = new LeaderLease({
+      store,
+      node: nodeNameOf(cluster),
+      ttlMs: cluster.leaseTtlMs,
+      logger: resources.logger,
+      // A node the leader refused (its config differs) follows and never takes the lease: docs/CLUSTER.md "Members".
+      mayTake: () => resources.clusterRefusal === undefined,
+    });
     resources.lease = lease;
     lease.onChange((change) => {
       if (change.kind === 'elected') startLeading(change.epoch);
@@ -88,6 +97,7 @@ export const leadershipLogic = fromRuntime<LeadershipInput>(({ resources, leader
     await changes;
     leadingEpoch = undefined;
     resources.leaderEpoch = undefined;
+    resources.leaderSince = undefined;
     const current = lease;
     if (!current) return;
     await current.stop();

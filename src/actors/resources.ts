@@ -28,6 +28,7 @@ import type { HealthReport } from '../machines/health-monitor.ts';
 import type { TaskSamples } from '../machines/health-anomaly.ts';
 import type { InspectionHub } from './inspection.ts';
 import type { LeaderLease } from '../cluster/leader-lease.ts';
+import type { Refusal } from '../cluster/members.ts';
 import type { Fence } from './leader-fence.ts';
 
 /** Runners started ahead, one per role, for a fresh agent to take over (./spare-runners.ts). */
@@ -108,6 +109,10 @@ export interface OrchestraResources {
   /** Cluster mode, while this node leads: the epoch it was elected with, and the fence every leader-only write passes first. */
   leaderEpoch?: number;
   fence?: Fence;
+  /** Cluster mode, while this node leads: when it was elected (ms), for `status`. */
+  leaderSince?: number;
+  /** Cluster mode: set by the membership actor while the leader refuses this node (its config differs): it takes no tasks and does not stand for the lease. */
+  clusterRefusal?: Refusal;
   /** Set by the issue watcher while it runs. */
   watcher: IssueWatcher | undefined;
   /** The actors' inspection events: to the console's live clients and the history stream (./inspection.ts). */

@@ -38,7 +38,7 @@ const USAGE = `usage: miyabi-orchestra <command> [options]
                                    it, print the node of each stage, exit 0 only when all done
                                    and nothing ran twice; --kill-leader: kill -9 the leader midway
   cluster down [--dir DIR]         stop the local cluster that cluster up runs in DIR
-  status [--json] [--config FILE]  the running orchestra's supervisor tree
+  status [--json] [--config FILE]  the running orchestra's supervisor tree (cluster mode: every node's)
   stop [--config FILE]             stop the running orchestra gracefully
   restart AGENT [--config FILE]    restart one agent by hand (counted as a manual_restart)
   budget [status|resume] [--json]  the budget day's spend; resume: lift the daily budget's hold until the next budget day

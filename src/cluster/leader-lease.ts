@@ -112,6 +112,8 @@ export interface LeaderLeaseOptions {
   /** Wall-clock ms; the expiry in the lease is on this clock. */
   now?: () => number;
   logger?: Logger;
+  /** Whether this node may take the lease now (default: always); when not, it follows. A leader keeps renewing whatever this says. */
+  mayTake?: () => boolean;
 }
 
 export class LeaderLease {
@@ -120,6 +122,7 @@ export class LeaderLease {
   readonly #pollMs: number;
   readonly #now: () => number;
   readonly #log: Logger;
+  readonly #mayTake: () => boolean;
   readonly #listeners = new Set<(change: LeaseChange) => void>();
   #state: LeaseState = FOLLOWER;
   /** Polls and fences, one at a time. */
@@ -133,6 +136,7 @@ export class LeaderLease {
     this.#candidate = { node: options.node, ttlMs: options.ttlMs };
     this.#pollMs = options.pollMs ?? leasePollMs(options.ttlMs);
     this.#now = options.now ?? Date.now;
+    this.#mayTake = options.mayTake ?? (() => true);
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'leader-lease', node: options.node });
   }
 
@@ -197,6 +201,8 @@ export class LeaderLease {
         }
         const now = this.#now();
         const decision = decideLease(this.#state, view, this.#candidate, now);
+        // A take (an update by a node not leading) by a node that may not take: it stays a follower.
+        if (decision.kind === 'update' && this.#state.role !== 'leader' && !this.#mayTake()) break;
         const outcome = decision.kind === 'follow' ? undefined : await this.#store.write(decision);
         if (outcome?.kind === 'failed') this.#log.warn({ err: outcome.reason }, 'leader lease write without an answer');
         this.#apply(leaseAfter(this.#state, decision, outcome, now));

@@ -4,6 +4,7 @@
  * repository in start-checks.ts), starts the tree, writes the run file, and stops it all in
  * reverse order on request. Signals are the CLI's business: this module only offers `stop()`.
  */
+import { nodeNameOf } from '../config/sections/cluster.ts';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -131,6 +132,8 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   }
   for (const message of dependencyFile.ignored) logger.info({ file: config.workflow.dependenciesFile }, message);
   const metrics = new OrchestraMetrics();
+  // In cluster mode every series names its node, so the nodes' /metrics can be scraped into one Prometheus.
+  if (config.cluster) metrics.registry.setDefaultLabels({ node: nodeNameOf(config.cluster) });
   // KPI facts go on the bus of the moment (`resources` is there by the time anything happens).
   const publishFact = kpiFactPublisher(() => resources.bus, logger);
   const workflowMetrics = new WorkflowMetrics(metrics.registry, {
@@ -231,7 +234,7 @@ export async function startOrchestra(loaded: LoadedConfig, options: StartOptions
   const { priority } = config.workflow;
   workflowMetrics.known(roles, Math.max(priority.slaMs.length, priority.default + 1, ...Object.values(priority.labels).map((level) => level + 1)), agentStages(config));
   for (const role of roles) metrics.busSubjectKnown(taskSubject(role));
-  metrics.buildInfo({ version: packageVersion(), node: process.version, natsMode: binary ? 'embedded' : 'external' });
+  metrics.buildInfo({ version: packageVersion(), nodejs: process.version, natsMode: binary ? 'embedded' : 'external' });
 
   const runFile: RunFile = {
     pid: process.pid,

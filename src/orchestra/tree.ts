@@ -8,6 +8,9 @@
  *   ├─ bus             NATS connection + JetStream streams + KV
  *   ├─ control         status / stop over NATS request-reply
  *   ├─ panes           the tmux session (or headless process driver) agent runners live in
+ *   ├─ membership      cluster mode only: joins the cluster (refused at start if the bucket is
+ *   │                  another cluster's), writes this node's heartbeat, and while the leader
+ *   │                  refuses this node's config keeps it off the lease and its pools stopped
  *   ├─ core (one_for_one)
  *   │   ├─ issue-watcher   reads the tracker, gates trust, publishes issue events
  *   │   ├─ workflow (one_for_all)   src/actors/workflow.ts
@@ -48,6 +51,7 @@ import { embeddedNatsChild, type EmbeddedNatsOptions } from '../actors/nats-serv
 import { panesChild } from '../actors/panes.ts';
 import { reporterChild } from '../actors/reporter.ts';
 import { LEADER_SUBTREE, leadershipChild } from '../actors/leadership.ts';
+import { membershipChild } from '../actors/membership.ts';
 import { supervisorChild, type ChildSpec, type SupervisorListener, type SupervisorSettings, type SupervisorSpec } from '../supervisor/index.ts';
 import type { OrchestraResources } from '../actors/resources.ts';
 
@@ -86,6 +90,15 @@ export function buildTree(
     shutdown: config.supervisor.shutdownTimeoutMs + 10_000,
   });
   const single = config.cluster === undefined;
+  const pools = (): ChildSpec[] => Object.entries(config.agents).map(([role, agent]) => agentPoolChild(resources, role, agent, settings));
+  const agentsChild = (): ChildSpec => {
+    const spec = supervisorChild({ ...settings, id: 'agents', strategy: 'one_for_one', children: [] });
+    // Read as the supervisor starts (and restarts): a node the cluster's leader refuses starts no
+    // pool at all, not one that could take a task before the refusal stops it (membership, started
+    // before, knows by then).
+    Object.defineProperty(spec.input, 'children', { enumerable: true, get: () => (resources.clusterRefusal ? [] : pools()) });
+    return spec;
+  };
   const [watcher, workflow, reporter] = single ? leaderOnly() : [];
   return {
     id: 'root',
@@ -95,6 +108,9 @@ export function buildTree(
     inspect: resources.inspection.inspector,
     children: [
       ...infra,
+      // Before `core` and `agents`: a node of another cluster is refused before it stands for the
+      // lease, and a refused node starts neither (src/actors/membership.ts).
+      ...(single ? [] : [membershipChild(resources, pools)]),
       supervisorChild({
         ...settings,
         id: 'core',
@@ -113,12 +129,7 @@ export function buildTree(
           ...(single ? [] : [leadershipChild(resources, leaderSubtree)]),
         ],
       }),
-      supervisorChild({
-        ...settings,
-        id: 'agents',
-        strategy: 'one_for_one',
-        children: Object.entries(config.agents).map(([role, agent]) => agentPoolChild(resources, role, agent, settings)),
-      }),
+      agentsChild(),
     ],
   };
 }

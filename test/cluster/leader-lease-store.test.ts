@@ -25,8 +25,8 @@ class MemoryStore implements LeaseStore {
   }
 }
 
-function lease(store: LeaseStore, node: string, clock: { now: number }) {
-  const lease = new LeaderLease({ store, node, ttlMs: 1_000, now: () => clock.now });
+function lease(store: LeaseStore, node: string, clock: { now: number }, mayTake?: () => boolean) {
+  const lease = new LeaderLease({ store, node, ttlMs: 1_000, now: () => clock.now, ...(mayTake ? { mayTake } : {}) });
   const changes: LeaseChange[] = [];
   lease.onChange((change) => changes.push(change));
   return { lease, changes };
@@ -43,6 +43,23 @@ describe('LeaderLease over a store of the test', () => {
     await a.lease.poll();
     expect(a.changes).toEqual([{ kind: 'elected', epoch: 2 }, { kind: 'renewed', epoch: 2 }]);
     expect(store.record).toEqual({ holder: 'a', epoch: 2, expiresAt: 1_300 });
+  });
+
+  it('does not take a vacant or expired lease while it may not (a node the leader refused), and takes it once it may', async () => {
+    const store = new MemoryStore();
+    const clock = { now: 0 };
+    let may = false;
+    const b = lease(store, 'b', clock, () => may);
+    expect(await b.lease.poll()).toEqual({ role: 'follower' });
+    expect(store.record).toBeUndefined();
+    const a = lease(store, 'a', clock);
+    await a.lease.poll();
+    clock.now = 5_000; // a's lease long expired
+    expect(await b.lease.poll()).toEqual({ role: 'follower' });
+    expect(store.record?.holder).toBe('a');
+    may = true;
+    expect((await b.lease.poll()).role).toBe('leader');
+    expect(b.changes).toEqual([{ kind: 'elected', epoch: 3 }]);
   });
 
   it('keeps leading through an unreadable store until its own expiry, then steps down', async () => {

@@ -14,9 +14,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
 import { ErrorCodes } from '../../src/errors.ts';
 import { startOrchestra, type Orchestra } from '../../src/orchestra/orchestra.ts';
@@ -24,7 +21,7 @@ import { buildTree } from '../../src/orchestra/tree.ts';
 import { flattenTree } from '../../src/supervisor/index.ts';
 import { tempDir, type TempDir } from '../support/cli.ts';
 import { startNatsCluster, type TestNatsCluster } from '../support/nats-cluster.ts';
-import { gitRepo } from '../support/orchestra.ts';
+import { clusterNodeConfig, prepareClusterDir } from '../support/cluster-node.ts';
 import { waitFor } from '../support/wait.ts';
 
 const TTL_MS = 1_500;
@@ -35,24 +32,7 @@ describe('leader-only work on a cluster of three nodes', () => {
   const nodes: Orchestra[] = [];
 
   const configFor = async (name: string, extra: Record<string, unknown> = {}) =>
-    loadConfig(
-      await dir.file(
-        `${name}.yaml`,
-        stringify({
-          dataDir: join(dir.path, name),
-          http: { enabled: false },
-          nats: { urls: cluster.urls },
-          bus: { storage: 'memory' },
-          cluster: { node: name, replicas: 3, leaseTtlMs: TTL_MS },
-          issues: { local: { dir: join(dir.path, 'issues'), trackerDir: join(dir.path, 'tracker'), pollIntervalMs: 500 } },
-          agents: { codegen: { command: ['true'], min: 0, max: 1 } },
-          workflow: { routes: [], defaultRoute: ['codegen'] },
-          workspace: { repo: join(dir.path, 'repo') },
-          panes: { backend: 'process', spareRunners: false },
-          ...extra,
-        }),
-      ),
-    );
+    loadConfig(await dir.file(`${name}.yaml`, clusterNodeConfig(dir.path, cluster.urls, name, TTL_MS, extra)));
   const paths = (node: Orchestra) => flattenTree(node.inspect()).map((entry) => entry.path);
   const runsLeaderWork = (node: Orchestra) => paths(node).some((path) => path.endsWith('core/leader/workflow/lifecycles'));
   const leaders = () => nodes.filter((node) => node.resources.lease?.isLeader() && runsLeaderWork(node));
@@ -60,9 +40,7 @@ describe('leader-only work on a cluster of three nodes', () => {
   beforeAll(async () => {
     cluster = await startNatsCluster();
     dir = await tempDir('miyabi-leader-work-');
-    await mkdir(join(dir.path, 'issues'));
-    await mkdir(join(dir.path, 'repo'));
-    await gitRepo(join(dir.path, 'repo'));
+    await prepareClusterDir(dir.path);
     for (const name of ['a', 'b', 'c']) nodes.push(await startOrchestra(await configFor(name), { logStream: false }));
   }, 60_000);
 

@@ -96,11 +96,11 @@ describe('OrchestraMetrics', () => {
 
   it('names the NATS server\'s version in miyabi_build_info once connected, and keeps it when the build is told again', async () => {
     const metrics = new OrchestraMetrics({ defaultMetrics: false });
-    metrics.buildInfo({ version: '1.2.3', node: 'v20.0.0', natsMode: 'embedded' });
-    expect(await series(metrics, 'miyabi_build_info')).toEqual(['miyabi_build_info{version="1.2.3",node="v20.0.0",nats_server="unknown",nats_mode="embedded"} 1']);
+    metrics.buildInfo({ version: '1.2.3', nodejs: 'v20.0.0', natsMode: 'embedded' });
+    expect(await series(metrics, 'miyabi_build_info')).toEqual(['miyabi_build_info{version="1.2.3",nodejs="v20.0.0",nats_server="unknown",nats_mode="embedded"} 1']);
     metrics.natsServerVersion('2.10.24');
-    metrics.buildInfo({ version: '1.2.3', node: 'v20.0.0', natsMode: 'embedded' });
-    expect(await series(metrics, 'miyabi_build_info')).toEqual(['miyabi_build_info{version="1.2.3",node="v20.0.0",nats_server="2.10.24",nats_mode="embedded"} 1']);
+    metrics.buildInfo({ version: '1.2.3', nodejs: 'v20.0.0', natsMode: 'embedded' });
+    expect(await series(metrics, 'miyabi_build_info')).toEqual(['miyabi_build_info{version="1.2.3",nodejs="v20.0.0",nats_server="2.10.24",nats_mode="embedded"} 1']);
   });
 
   it('bounds the distinct values of a label', async () => {

@@ -1,6 +1,7 @@
 /** `status [--json]`: ask the running orchestra for its supervisor tree. */
 import { describeError } from '../../errors.ts';
 import { CONTROL_SUBJECTS, type StatusReply } from '../../actors/control-subjects.ts';
+import { clusterStatus } from './cluster-status.ts';
 import { connectCli, liveRunFile, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode, countActors, formatBudget, formatDuration, renderTree } from '../output.ts';
 
@@ -19,6 +20,8 @@ export async function requestControl<T>(flags: { config?: string }, subject: str
 }
 
 export async function status(flags: { config?: string; json?: boolean }): Promise<number> {
+  const loaded = await loadConfigOrExit(flags.config);
+  if (loaded.config.cluster) return clusterStatus(loaded, flags);
   const reply = await requestControl<StatusReply>(flags, CONTROL_SUBJECTS.status);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(reply, null, 2)}\n`);

@@ -50,11 +50,12 @@ export function leasePollMs(leaseTtlMs: number): number {
   return Math.max(100, Math.floor(leaseTtlMs / 3));
 }
 
-/**
- * This node's name in cluster mode: `cluster.node`, else the host's name made a valid node name;
- * undefined for a single node (no `cluster:` section), whose agent ids carry no node.
- */
+/** This node's name in the cluster: `cluster.node`, else the host's name (letters, digits, "-", "_"). */
+export function nodeNameOf(cluster: { node?: string | undefined }): string {
+  return cluster.node ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node');
+}
+
+/** This node's name in cluster mode; undefined for a single node (no `cluster:` section), whose agent ids carry no node. */
 export function clusterNodeOf(config: { cluster?: { node?: string | undefined } | undefined }): string | undefined {
-  if (!config.cluster) return undefined;
-  return config.cluster.node ?? (hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'node');
+  return config.cluster ? nodeNameOf(config.cluster) : undefined;
 }

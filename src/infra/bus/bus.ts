@@ -32,6 +32,7 @@ import {
   ensureConsumer,
   ensureKv,
   ensureLeaseKv,
+  ensureNodesKv,
   ensureOnceKv,
   ensureStream,
   resolveTopology,
@@ -100,6 +101,7 @@ export class Bus {
   readonly #kv: () => Promise<KV>;
   readonly #once: () => Promise<KV>;
   readonly #lease: () => Promise<KV>;
+  readonly #nodes: () => Promise<KV>;
   #closed = false;
 
   constructor(nc: NatsConnection, options: BusOptions) {
@@ -121,6 +123,7 @@ export class Bus {
     this.#kv = keptUntilFailed(async () => ensureKv(nc, await this.#manager(), this.topology, this.#log));
     this.#once = keptUntilFailed(async () => ensureOnceKv(nc, await this.#manager(), this.topology, this.#log));
     this.#lease = keptUntilFailed(async () => ensureLeaseKv(nc, await this.#manager(), this.topology, this.#log));
+    this.#nodes = keptUntilFailed(async () => ensureNodesKv(nc, await this.#manager(), this.topology, this.#log));
   }
 
   /** Creates the streams and the KV bucket, or checks and updates them; safe to run at every start. */
@@ -231,6 +234,11 @@ export class Bus {
   /** The bucket of a cluster's leader lease (created if missing; never by ensureTopology: a single node has none). */
   lease(): Promise<KV> {
     return this.#lease();
+  }
+
+  /** The bucket of a cluster's members: its identity, each node's heartbeat (created if missing; cluster mode only). */
+  nodes(): Promise<KV> {
+    return this.#nodes();
   }
 
   /** Streams with their counts and consumers, for `bus streams`. */

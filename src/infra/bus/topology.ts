@@ -11,6 +11,8 @@
  * |                |                   | delivery, a comment command), kept `onceMaxAgeMs` |
  * | KV miyabi-cluster | (`$KV.miyabi-cluster.>`) | the leader lease of a cluster; made only by   |
  * |                |                   | a node that takes part in one (docs/CLUSTER.md)    |
+ * | KV miyabi-nodes | (`$KV.miyabi-nodes.>`) | a cluster's identity and each node's heartbeat |
+ * |                |                   | and config; cluster mode only (docs/CLUSTER.md)    |
  *
  * Limits retention (messages stay until `maxAgeMs`, so an operator can read what was done),
  * file storage unless told otherwise, and a duplicate window on every stream (Nats-Msg-Id dedupe).
@@ -55,12 +57,14 @@ export interface BusTopology {
   onceMaxAgeMs: number;
   /** The leader lease of a cluster (src/cluster/leader-lease.ts): one key, one entry kept. */
   leaseBucket: string;
+  /** A cluster's members (src/cluster/members.ts): its identity (`cluster`), each node's heartbeat (`node.<name>`), the leader's config (`config`). */
+  nodesBucket: string;
   storage: 'file' | 'memory';
   duplicateWindowMs: number;
   /** Per stream; 0 keeps messages forever. */
   maxAgeMs: { tasks: number; events: number; dlq: number };
-  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's); -1 is unlimited. */
-  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number };
+  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's, `nodes`: the members'); -1 is unlimited. */
+  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number; nodes: number };
   /** Of every stream and KV bucket. */
   replicas: number;
 }
@@ -81,14 +85,15 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   onceBucket: 'miyabi-once',
   onceMaxAgeMs: 7 * DAY_MS,
   leaseBucket: 'miyabi-cluster',
+  nodesBucket: 'miyabi-nodes',
   storage: 'file',
   duplicateWindowMs: 120_000,
   maxAgeMs: { tasks: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS },
-  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB },
+  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB, nodes: 8 * MIB },
   replicas: 1,
 };
 
-const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1 };
+const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1, nodes: -1 };
 
 export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
   return {
@@ -96,6 +101,7 @@ export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
     // A topology of its own (a test's) gets a ledger of its own beside its state bucket.
     onceBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.onceBucket : `${options.kvBucket}-once`,
     leaseBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.leaseBucket : `${options.kvBucket}-cluster`,
+    nodesBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.nodesBucket : `${options.kvBucket}-nodes`,
     ...options,
     streams: { ...DEFAULT_BUS_TOPOLOGY.streams, ...options.streams },
     maxAgeMs: { ...DEFAULT_BUS_TOPOLOGY.maxAgeMs, ...options.maxAgeMs },
@@ -317,6 +323,15 @@ export async function ensureOnceKv(nc: NatsConnection, jsm: JetStreamManager, to
  */
 export async function ensureLeaseKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
   return ensureBucket(nc, jsm, topology, { bucket: topology.leaseBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.lease, direct: false }, logger);
+}
+
+/**
+ * Creates (or opens) the bucket of a cluster's members: one entry kept per key (a heartbeat
+ * overwrites the last); no direct gets, as the lease's: a replica behind the stream leader would
+ * not yet have a node's first heartbeat, and `status` would not know the node.
+ */
+export async function ensureNodesKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
+  return ensureBucket(nc, jsm, topology, { bucket: topology.nodesBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.nodes, direct: false }, logger);
 }
 
 async function ensureBucket(

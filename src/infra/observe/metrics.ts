@@ -52,7 +52,7 @@ export class OrchestraMetrics {
   /** Per actor: a fault seen and not yet recovered from (src/orchestra/supervisor-events.ts). */
   readonly #faults = new Map<string, { fault: string; at: number }>();
   /** `miyabi_build_info`'s labels, once known. */
-  #build: { version: string; node: string; natsMode: 'embedded' | 'external' } | undefined;
+  #build: { version: string; nodejs: string; natsMode: 'embedded' | 'external' } | undefined;
   #natsServer = 'unknown';
   /** Per child: its supervisor, for the restart counter's series. */
   readonly #supervisorOf = new Map<string, string>();
@@ -142,7 +142,7 @@ export class OrchestraMetrics {
     new Gauge({
       name: 'miyabi_build_info',
       help: 'Always 1: the orchestra\'s version, the Node.js version, the nats-server\'s version (from the connection\'s server info; "unknown" before the first connection) and whether that server is the embedded one or external',
-      labelNames: ['version', 'node', 'nats_server', 'nats_mode'],
+      labelNames: ['version', 'nodejs', 'nats_server', 'nats_mode'],
       registers,
     });
     for (const fault of FAULTS) this.#recovery.zero({ fault });
@@ -151,7 +151,7 @@ export class OrchestraMetrics {
   }
 
   /** The build's facts, as `miyabi_build_info`'s labels (the server's version comes with its connection: natsServerVersion). */
-  buildInfo(info: { version: string; node: string; natsMode: 'embedded' | 'external' }): void {
+  buildInfo(info: { version: string; nodejs: string; natsMode: 'embedded' | 'external' }): void {
     this.#build = info;
     this.#setBuildInfo();
   }
@@ -164,9 +164,9 @@ export class OrchestraMetrics {
 
   #setBuildInfo(): void {
     if (!this.#build) return;
-    const gauge = this.registry.getSingleMetric('miyabi_build_info') as Gauge<'version' | 'node' | 'nats_server' | 'nats_mode'>;
+    const gauge = this.registry.getSingleMetric('miyabi_build_info') as Gauge<'version' | 'nodejs' | 'nats_server' | 'nats_mode'>;
     gauge.reset();
-    gauge.set({ version: this.#build.version, node: this.#build.node, nats_server: this.#natsServer, nats_mode: this.#build.natsMode }, 1);
+    gauge.set({ version: this.#build.version, nodejs: this.#build.nodejs, nats_server: this.#natsServer, nats_mode: this.#build.natsMode }, 1);
   }
 
   notification(kind: string, outcome: 'sent' | 'failed'): void {
