@@ -89,7 +89,7 @@ describe('status of a cluster of three nodes', { timeout: 120_000 }, () => {
     expect(text.exitCode, text.stderr).toBe(0);
     expect(text.stdout).toContain(`cluster of 3 nodes, 3 answered; ${leader.node} leads, epoch ${status.lease!.epoch}`);
     expect(text.stdout).toMatch(new RegExp(`^${leader.node}: leader, epoch ${status.lease!.epoch} for \\S+, pid \\d+`, 'm'));
-    expect(text.stdout).toMatch(/^a: (leader|follower).*, \d+ actors, agents: codegen-1 \(/m);
+    expect(text.stdout).toMatch(/^a: (leader|follower).*, \d+ actors, agents: a-codegen-1 \(/m);
     expect(text.stdout).toMatch(/^c: (leader|follower).*, \d+ actors, agents: none$/m);
     for (const name of ['a', 'b', 'c']) expect(text.stdout).toContain(`── ${name} ──`);
   });
