@@ -11,6 +11,8 @@ const LONG_SUITES = [
   'test/cluster/leader-lease.test.ts',
   'test/cluster/nats-cluster.test.ts',
   'test/cluster/agent-ids.test.ts',
+  'test/cluster/cluster-status.test.ts',
+  'test/cluster/cluster-config.test.ts',
   'test/cluster/cluster-up.test.ts',
 ];
 
