@@ -4,7 +4,9 @@
  * runner, through its pool: counted as its restart) for an operator who found it wedged — a
  * person stepping in, so `miyabi_human_interventions_total{kind="manual_restart"}` counts it;
  * `budget.resume` lifts the daily budget's hold until the next budget day (docs/BUDGETS.md). On a
- * cluster every node hears a restart; only the node the agent id names answers it. Core NATS (not JetStream): a request to a
+ * cluster every node hears every request: a restart is answered only by the node the agent id
+ * names, a stop only by the node it names (`{ "node" }`, which `stop` sends from its config; a stop
+ * naming no node stops every node that hears it). Core NATS (not JetStream): a request to a
  * stopped orchestra should fail fast with "no responders", not wait in a stream.
  *
  * Fault injection, for chaos and crash tests only: when the orchestra was started with
@@ -13,11 +15,10 @@
  * abnormal exit and handles by its strategy). Without the variable nobody answers the subject.
  */
 import type { Subscription } from '@nats-io/transport-node';
-import { clusterNodeOf } from '../config/sections/cluster.ts';
+import { clusterNodeOf, nodeNameOf } from '../config/sections/cluster.ts';
 import { describeError } from '../errors.ts';
 import { actorLogger } from '../infra/observe/logger.ts';
 import { fromRuntime, type ChildSpec } from '../supervisor/index.ts';
-import { nodeNameOf } from '../config/sections/cluster.ts';
 import { CONTROL_SUBJECTS, type BudgetReply, type NodeStatus, type RestartReply, type StatusReply } from './control-subjects.ts';
 import type { OrchestraResources } from './resources.ts';
 
@@ -63,6 +64,8 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
     nc.subscribe(CONTROL_SUBJECTS.stop, {
       callback: (error, message) => {
         if (error) return logger.warn({ err: describeError(error) }, 'stop subscription error');
+        const node = stopAddressee(message.data);
+        if (node !== undefined && node !== clusterNodeOf(resources.config)) return; // another node's stop: it answers
         logger.info('stop requested over NATS');
         message.respond(encode({ ok: true, pid: process.pid }));
         resources.requestStop('stop requested');
@@ -126,6 +129,16 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
  * Restarts the agent a `{ "agent": id }` request names, through its pool; counted as a manual
  * restart. Undefined (no answer) for an agent id of another node of the cluster.
  */
+/** The node a stop names (`{ "node": "<name>" }`), or undefined: an empty or other body stops whoever hears it. */
+function stopAddressee(data: Uint8Array): string | undefined {
+  try {
+    const node = (JSON.parse(new TextDecoder().decode(data)) as { node?: unknown } | null)?.node;
+    return typeof node === 'string' ? node : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function restartAgent(resources: OrchestraResources, data: Uint8Array): Promise<RestartReply | undefined> {
   let agent: unknown;
   try {

@@ -103,6 +103,32 @@ describe('status of a cluster of three nodes', { timeout: 120_000 }, () => {
     expect(body).toMatch(/^miyabi_build_info\{[^}]*nodejs="v\d+[^}]*node="a"/m);
   });
 
+  it('stop given a node\'s config stops that node alone', async () => {
+    const config = await configFile('d', { agents: { codegen: { command: ['true'], min: 0, max: 1 } } });
+    const d = startUp(['--config', config]);
+    try {
+      await waitFor(async () => (await statusJson()).nodes.find((entry) => entry.node === 'd')?.state === 'answered', {
+        timeoutMs: 60_000,
+        what: 'node d answering',
+      });
+      const stopped = await runCli(['stop', '--config', config]);
+      expect(stopped.stderr).toBe(''); // answered over NATS, not by the SIGTERM fallback
+      expect(stopped.exitCode).toBe(0);
+      expect((await d).exitCode).toBe(0);
+      // Every node heard the request; the others go on.
+      const status = await statusJson();
+      expect(status.nodes.map((entry) => [entry.node, entry.state])).toEqual([
+        ['a', 'answered'],
+        ['b', 'answered'],
+        ['c', 'answered'],
+        ['d', 'stopped'],
+      ]);
+    } finally {
+      if (d.exitCode === null) d.kill('SIGKILL');
+      await d;
+    }
+  });
+
   it('shows a node killed with kill -9 as missing, and one stopped cleanly as stopped', async () => {
     processNode!.kill('SIGKILL');
     await processNode;
@@ -114,9 +140,10 @@ describe('status of a cluster of three nodes', { timeout: 120_000 }, () => {
       ['a', 'answered'],
       ['b', 'stopped'],
       ['c', 'missing'],
+      ['d', 'stopped'],
     ]);
     const text = await runCli(['status', '--config', join(dir.path, 'a.yaml')]);
-    expect(text.stdout).toContain('cluster of 3 nodes, 1 answered');
+    expect(text.stdout).toContain('cluster of 4 nodes, 1 answered');
     expect(text.stdout).toMatch(/^c: MISSING, no answer; last heartbeat \S+ ago \(pid \d+, was (leader|follower)\)$/m);
     expect(text.stdout).toMatch(/^b: stopped \S+ ago$/m);
   });

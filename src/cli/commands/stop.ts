@@ -1,5 +1,6 @@
 /** `stop`: ask the running orchestra to stop gracefully, and wait until its process is gone. */
 import { CONTROL_SUBJECTS } from '../../actors/control-subjects.ts';
+import { clusterNodeOf } from '../../config/sections/cluster.ts';
 import { processAlive } from '../../infra/os/process.ts';
 import { liveRunFile, loadConfigOrExit } from '../connect.ts';
 import { CliExit, ExitCode } from '../output.ts';
@@ -9,7 +10,9 @@ export async function stop(flags: { config?: string; timeout?: string }): Promis
   const loaded = await loadConfigOrExit(flags.config);
   const { pid } = await liveRunFile(loaded);
   try {
-    await requestControl(flags, CONTROL_SUBJECTS.stop);
+    // On a cluster every node hears the request: it names this config's node, which alone stops.
+    const node = clusterNodeOf(loaded.config);
+    await requestControl(flags, CONTROL_SUBJECTS.stop, 5_000, node === undefined ? undefined : { node });
   } catch (error) {
     // The bus may be the broken part: a signal asks for the same graceful stop.
     process.stderr.write(`${(error as Error).message}; sending SIGTERM to pid ${pid}\n`);
