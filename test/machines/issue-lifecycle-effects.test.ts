@@ -181,6 +181,7 @@ describe('issue lifecycle: results', () => {
     run.dispatch(2);
     run.answer('changes_requested', 3, { reason: 'no tests' });
     expect(run.of('comment').at(-1)).toEqual({ kind: 'changes_requested', key: 'issue-7.g1.changes-requested.r1', reason: 'no tests', stage: 'review' });
+    expect(run.snapshot.context.history.at(-1)).toMatchObject({ stage: 'review', status: 'changes_requested', reason: 'no tests', finishedAt: 3 });
     expect(run.snapshot.context).toMatchObject({ round: 1, stageIndex: 0, attempt: 1, taskId: undefined, retryAt: undefined });
     expect(labels(run).at(-1)).toBe('pending');
     run.dispatch(4);
@@ -189,6 +190,24 @@ describe('issue lifecycle: results', () => {
     run.answer('changes_requested', 7, { reason: 'still no tests' });
     expect(run.snapshot.context.reason).toBe('changes still requested after 1 review round(s) (workflow.maxReviewRounds 1): still no tests');
     expect(run.snapshot.context.taskId).toBeUndefined();
+  });
+
+  it('hands a cached result to the next stage as its previous result', () => {
+    const run = driveLifecycle(input());
+    run.send({ type: 'deps.ready' });
+    run.send({ type: 'stage.cached', result: { status: 'success', summary: 'from cache' }, now: 1 });
+    run.dispatch(2);
+    expect(run.of('dispatchTask').at(-1)).toMatchObject({ stage: 'review', previous: { codegen: { status: 'success', summary: 'from cache' } } });
+  });
+
+  it('reports a failure as finished with its reason, and starts again from failed when reset', () => {
+    const run = driveLifecycle(input({ maxAttempts: 1 }));
+    run.send({ type: 'deps.ready' });
+    run.dispatch(1);
+    run.answer('failure', 2);
+    expect(run.of('finished')).toEqual([{ outcome: 'failed', reason: 'codegen failed after 1 attempt(s): failure' }]);
+    run.send({ type: 'issue.reset', reason: 'retry', route: input().route, priority: 1, now: 3 });
+    expect(run.snapshot).toMatchObject({ value: 'discovered', context: { generation: 2, finishedAt: undefined } });
   });
 
   it('starts a new generation when reset, its finish forgotten', () => {

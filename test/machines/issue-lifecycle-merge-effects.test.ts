@@ -69,6 +69,7 @@ describe('the merge stage, recorded', () => {
     expect(run.snapshot.context.reason).toBe('merge conflict with main in a.ts, b.ts');
     expect(run.snapshot.context.history.at(-1)).toMatchObject({ stage: 'merge', reason: 'merge conflict in a.ts, b.ts', startedAt: 20, finishedAt: 30 });
     expect(run.of('comment').at(-1)).toEqual({ kind: 'conflict', key: 'issue-5.g1.conflict.r1', reason: 'merge conflict with main in a.ts, b.ts', stage: 'merge' });
+    expect(run.of('setStateLabel').at(-1)).toEqual({ label: 'pending' });
     const none = toMerging();
     none.send({ type: 'merge.conflict', conflict: conflict([]), now: 30 });
     expect(none.snapshot.context.reason).toBe('merge conflict with main in the branch');
@@ -86,6 +87,11 @@ describe('the merge stage, recorded', () => {
     run.answer('success', 32);
     run.send({ type: 'branch.conflict', conflict: conflict(['a.ts']), now: 40 });
     expect(run.snapshot.context.history.at(-1)).toMatchObject({ stage: 'review', status: 'failure', startedAt: 40, finishedAt: 40 });
+    // The second round of two conflicting files is one too many: the files named, comma-separated.
+    run.dispatch(41);
+    run.answer('success', 42);
+    run.send({ type: 'branch.conflict', conflict: conflict(['a.ts', 'b.ts']), now: 50 });
+    expect(run.snapshot.context.reason).toBe('merge conflict with main in a.ts, b.ts still there after 2 round(s) (workflow.maxConflictRounds 2)');
   });
 
   it('comments each new refusal of the tracker under its own key, and merges or fails from merge_blocked', () => {
