@@ -18,6 +18,8 @@ export default defineConfig({
       'test/machines/scheduler.test.ts',
       'test/machines/issue-lifecycle.test.ts',
       'test/machines/issue-lifecycle-merge.test.ts',
+      'test/machines/issue-lifecycle-effects.test.ts',
+      'test/machines/issue-lifecycle-merge-effects.test.ts',
       'test/infra/redact.test.ts',
       'test/infra/logger.test.ts',
     ],

@@ -103,7 +103,6 @@ export const lifecycleSetup = setup({
   guards: {
     budgetHeld: ({ context }) => context.budgetHeld === true,
     notBudgetHeld: ({ context }) => context.budgetHeld !== true,
-    isCurrentTask: ({ context, event }) => (event as ResultEvent).outcome.taskId === context.taskId,
     succeeded: ({ event }) => (event as ResultEvent).outcome.status === 'success',
     changesRequested: ({ event }) => (event as ResultEvent).outcome.status === 'changes_requested',
     needsInput: ({ event }) => (event as ResultEvent).outcome.status === 'needs_input',
@@ -116,7 +115,6 @@ export const lifecycleSetup = setup({
     retryDue: ({ context, event }) => (event as { now: number }).now >= (context.retryAt ?? 0),
     isLastStage: ({ context }) => context.stageIndex === context.route.length - 1,
     nextIsOrchestraStage: ({ context }) => isOrchestraStage(context.route[context.stageIndex + 1]?.stage ?? ''),
-    atOrchestraStage: ({ context }) => isOrchestraStage(stageOf(context).stage),
   },
 });
 

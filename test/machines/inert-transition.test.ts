@@ -6,22 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { initialTransition, transition } from 'xstate';
 import { inertTransition } from '../../src/machines/inert-transition.ts';
-import { issueLifecycleMachine, type LifecycleEvent, type LifecycleInput } from '../../src/machines/issue-lifecycle.ts';
+import { issueLifecycleMachine, type LifecycleEvent } from '../../src/machines/issue-lifecycle.ts';
+import { lifecycleInput } from '../support/lifecycle-drive.ts';
 
-const input: LifecycleInput = {
-  number: 7,
-  route: [
-    { stage: 'codegen', role: 'codegen' },
-    { stage: 'review', role: 'review' },
-  ],
-  priority: 1,
-  discoveredAt: 0,
-  maxAttempts: 2,
-  maxReviewRounds: 1,
-  retryInitialDelayMs: 1_000,
-  retryMaxDelayMs: 10_000,
-  stageStates: { codegen: 'implementing', review: 'reviewing' },
-};
+// Two stages, two attempts each.
+const input = lifecycleInput({ route: lifecycleInput().route.slice(0, 2), maxAttempts: 2 });
 
 const plain = (actions: Array<{ type: string; params?: unknown }>) => actions.map(({ type, params }) => ({ type, params }));
 

@@ -3,55 +3,30 @@
  * event and an agent's question do, the rounds they count, and the effects they ask for.
  */
 import { describe, expect, it } from 'vitest';
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import type { ConflictReport } from '../../src/agents/task.ts';
-import { issueLifecycleMachine, type LifecycleEvent, type LifecycleInput } from '../../src/machines/issue-lifecycle.ts';
+import { driveLifecycle, mergeLifecycleInput } from '../support/lifecycle-drive.ts';
 
-type Snapshot = SnapshotFrom<typeof issueLifecycleMachine>;
-
-const input = (overrides: Partial<LifecycleInput> = {}): LifecycleInput => ({
-  number: 5,
-  route: [
-    { stage: 'codegen', role: 'codegen' },
-    { stage: 'review', role: 'review' },
-    { stage: 'pr', role: 'pr' },
-    { stage: 'merge', role: 'orchestra' },
-  ],
-  priority: 1,
-  discoveredAt: 0,
-  maxAttempts: 3,
-  maxReviewRounds: 1,
-  maxCiRounds: 1,
-  maxConflictRounds: 1,
-  retryInitialDelayMs: 1_000,
-  retryMaxDelayMs: 10_000,
-  stageStates: { codegen: 'implementing', review: 'reviewing', pr: 'reviewing' },
-  ...overrides,
-});
-
+const input = mergeLifecycleInput;
 function drive(machineInput = input()) {
-  const effects: Array<{ type: string; params: unknown }> = [];
-  let [snapshot, actions] = initialTransition(issueLifecycleMachine, machineInput);
-  const keep = () => {
-    for (const action of actions) if (!action.type.startsWith('xstate.')) effects.push({ type: action.type, params: action.params });
-  };
-  keep();
-  const send = (event: LifecycleEvent): Snapshot => {
-    [snapshot, actions] = transition(issueLifecycleMachine, snapshot, event);
-    keep();
-    return snapshot;
-  };
+  const lifecycle = driveLifecycle(machineInput);
   /** Dispatches the current stage and answers it with `status`. */
   const run = (status: 'success' | 'needs_input' = 'success', extra = {}) => {
-    send({ type: 'stage.dispatch', now: 1 });
-    send({ type: 'stage.result', outcome: { taskId: snapshot.context.taskId!, status, reason: status, attempt: 1, ...extra }, now: 2 });
+    lifecycle.dispatch(1);
+    lifecycle.answer(status, 2, { attempt: 1, ...extra });
   };
   const toMerging = () => {
-    send({ type: 'deps.ready' });
+    lifecycle.send({ type: 'deps.ready' });
     for (let stage = 0; stage < 3; stage += 1) run();
   };
-  const of = (type: string) => effects.filter((effect) => effect.type === type).map((effect) => effect.params as Record<string, unknown>);
-  return { get snapshot() { return snapshot; }, send, run, toMerging, of };
+  return {
+    get snapshot() {
+      return lifecycle.snapshot;
+    },
+    send: lifecycle.send,
+    run,
+    toMerging,
+    of: lifecycle.of,
+  };
 }
 
 const conflict: ConflictReport = {

@@ -1,53 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { initialTransition, transition, type SnapshotFrom } from 'xstate';
+import { transition } from 'xstate';
 import { BUDGET_EXCEEDED } from '../../src/machines/budget.ts';
-import {
-  issueLifecycleMachine,
-  stageRetryDelayMs,
-  type LifecycleEvent,
-  type LifecycleInput,
-} from '../../src/machines/issue-lifecycle.ts';
+import { issueLifecycleMachine, stageRetryDelayMs } from '../../src/machines/issue-lifecycle.ts';
+import { driveLifecycle, lifecycleInput } from '../support/lifecycle-drive.ts';
 
-type Snapshot = SnapshotFrom<typeof issueLifecycleMachine>;
-
-const input = (overrides: Partial<LifecycleInput> = {}): LifecycleInput => ({
-  number: 7,
-  route: [
-    { stage: 'codegen', role: 'codegen' },
-    { stage: 'review', role: 'review' },
-    { stage: 'pr', role: 'pr' },
-  ],
-  priority: 1,
-  discoveredAt: 0,
-  maxAttempts: 3,
-  maxReviewRounds: 1,
-  retryInitialDelayMs: 1_000,
-  retryMaxDelayMs: 10_000,
-  stageStates: { codegen: 'implementing', review: 'reviewing', pr: 'reviewing' },
-  ...overrides,
-});
-
-/** Steps the machine purely and keeps every effect it asked for. */
-function drive(machineInput = input()) {
-  const effects: Array<{ type: string; params: unknown }> = [];
-  const keep = (actions: Array<{ type: string; params?: unknown }>) => {
-    for (const action of actions) if (!action.type.startsWith('xstate.')) effects.push({ type: action.type, params: action.params });
-  };
-  let [snapshot, actions] = initialTransition(issueLifecycleMachine, machineInput);
-  keep(actions);
-  const send = (event: LifecycleEvent): Snapshot => {
-    [snapshot, actions] = transition(issueLifecycleMachine, snapshot, event);
-    keep(actions);
-    return snapshot;
-  };
-  const dispatch = (now: number) => {
-    send({ type: 'stage.dispatch', now });
-    return snapshot.context.taskId!;
-  };
-  const answer = (status: 'success' | 'failure' | 'retry' | 'changes_requested', now: number, extra = {}) =>
-    send({ type: 'stage.result', outcome: { taskId: snapshot.context.taskId!, status, reason: status, attempt: snapshot.context.attempt, ...extra }, now });
-  return { get snapshot() { return snapshot; }, effects, send, dispatch, answer, of: (type: string) => effects.filter((e) => e.type === type).map((e) => e.params) };
-}
+const input = lifecycleInput;
+const drive = (machineInput = input()) => driveLifecycle(machineInput);
 
 describe('issue lifecycle', () => {
   it('walks its route stage by stage to done, labelling and commenting once each', () => {
