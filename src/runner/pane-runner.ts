@@ -29,7 +29,8 @@ import { noRedaction, type Redact } from '../infra/observe/redact.ts';
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
-import { discardResultFile, finishedResult, spendLeftByRun } from './finished-task.ts';
+import { discardResultFile, spendLeftByRun } from './finished-task.ts';
+import { keptAnswers } from './kept-answers.ts';
 import { taskAnswers } from './task-answers.ts';
 import { watchRunningCost } from './running-cost.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
@@ -186,7 +187,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     }
   };
   const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
-  const { resultOf, adoptedAnswer, keep: keepUntilWritten } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, logger, print });
+  const answers = keptAnswers(nc, bus.topology, role);
+  const { resultOf, answeredBefore, keep: keepUntilWritten } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, answers, logger, print });
 
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
@@ -201,9 +203,11 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
         return undefined;
       }
-      const answered = (await finishedResult(config.dataDir, task.taskId)) ?? (await adoptedAnswer(task));
+      // Asked before anything runs; a bucket that does not answer throws, and the task comes again.
+      const answered = await answeredBefore(task);
       if (answered) {
-        // Its agent answered already; the ack was lost (./finished-task.ts). Not run again. Published
+        // Its agent answered already, on this node or another; the ack was lost (./finished-task.ts,
+        // ./kept-answers.ts). Not run again. Published
         // in this runner's name: only its own agent's results subject is open to it (docs/SECURITY.md);
         // the message id is the answer's, so one that did get through before is dropped as a duplicate.
         print(`── #${task.issue.number} ${task.stage}: answered before (${answered.status}); not run again`);
@@ -287,9 +291,14 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           worktree: worktree.path,
           logTail: tail,
         });
-        // The answer is kept before anything else is done with it (./finished-task.ts): a runner
-        // killed from here on leaves it to the next delivery, which publishes it, not runs it again.
-        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepUntilWritten(result, delivery.signal));
+        // The answer is kept before anything else is done with it (./task-answers.ts): a runner
+        // killed from here on leaves it to the next delivery, on any node once the bucket has it,
+        // which publishes it, not runs it again. What is published is what stays kept.
+        let answer = result;
+        if (!cancel.signal.aborted) {
+          if (result.status === 'retry') await discardResultFile(config.dataDir, task.taskId);
+          else answer = await keepUntilWritten(result, delivery.signal);
+        }
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
@@ -309,7 +318,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           return { retryInMs: 0 };
         }
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await publishResult(result, delivery.signal);
+        await publishResult(answer === result ? result : { ...answer, agentId }, delivery.signal);
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;

@@ -30,6 +30,7 @@ import {
   consumerConfig,
   deadLetterSubject,
   ensureConsumer,
+  ensureAnswersKv,
   ensureKv,
   ensureLeaseKv,
   ensureOnceKv,
@@ -100,6 +101,7 @@ export class Bus {
   readonly #kv: () => Promise<KV>;
   readonly #once: () => Promise<KV>;
   readonly #lease: () => Promise<KV>;
+  readonly #answers: () => Promise<KV>;
   #closed = false;
 
   constructor(nc: NatsConnection, options: BusOptions) {
@@ -121,6 +123,7 @@ export class Bus {
     this.#kv = keptUntilFailed(async () => ensureKv(nc, await this.#manager(), this.topology, this.#log));
     this.#once = keptUntilFailed(async () => ensureOnceKv(nc, await this.#manager(), this.topology, this.#log));
     this.#lease = keptUntilFailed(async () => ensureLeaseKv(nc, await this.#manager(), this.topology, this.#log));
+    this.#answers = keptUntilFailed(async () => ensureAnswersKv(nc, await this.#manager(), this.topology, this.#log));
   }
 
   /** Creates the streams and the KV bucket, or checks and updates them; safe to run at every start. */
@@ -129,6 +132,8 @@ export class Bus {
     for (const wanted of streamConfigs(this.topology)) await ensureStream(jsm, wanted, this.#log);
     await this.kv();
     await this.once();
+    // The runners read and write it but may not create it (src/orchestra/nats-auth.ts).
+    await this.#answers();
   }
 
   /** `miyabi.dlq.<subject>`: where dead messages from `subject` go. */

@@ -11,6 +11,9 @@
  * |                |                   | delivery, a comment command), kept `onceMaxAgeMs` |
  * | KV miyabi-cluster | (`$KV.miyabi-cluster.>`) | the leader lease of a cluster; made only by   |
  * |                |                   | a node that takes part in one (docs/CLUSTER.md)    |
+ * | KV miyabi-answers | (`$KV.miyabi-answers.>`) | each task's kept answer, for every node's      |
+ * |                |                   | runners (src/runner/kept-answers.ts); kept as long |
+ * |                |                   | as the tasks stream keeps a task                   |
  *
  * Limits retention (messages stay until `maxAgeMs`, so an operator can read what was done),
  * file storage unless told otherwise, and a duplicate window on every stream (Nats-Msg-Id dedupe).
@@ -55,12 +58,14 @@ export interface BusTopology {
   onceMaxAgeMs: number;
   /** The leader lease of a cluster (src/cluster/leader-lease.ts): one key, one entry kept. */
   leaseBucket: string;
+  /** Each task's kept answer (src/runner/kept-answers.ts): one entry per task, aged out with the tasks stream's max age. */
+  answersBucket: string;
   storage: 'file' | 'memory';
   duplicateWindowMs: number;
   /** Per stream; 0 keeps messages forever. */
   maxAgeMs: { tasks: number; events: number; dlq: number };
-  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's); -1 is unlimited. */
-  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number };
+  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's, `answers`: the kept answers'); -1 is unlimited. */
+  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number; answers: number };
   /** Of every stream and KV bucket. */
   replicas: number;
 }
@@ -81,14 +86,15 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   onceBucket: 'miyabi-once',
   onceMaxAgeMs: 7 * DAY_MS,
   leaseBucket: 'miyabi-cluster',
+  answersBucket: 'miyabi-answers',
   storage: 'file',
   duplicateWindowMs: 120_000,
   maxAgeMs: { tasks: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS },
-  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB },
+  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB, answers: 64 * MIB },
   replicas: 1,
 };
 
-const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1 };
+const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1, answers: -1 };
 
 export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
   return {
@@ -96,6 +102,7 @@ export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
     // A topology of its own (a test's) gets a ledger of its own beside its state bucket.
     onceBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.onceBucket : `${options.kvBucket}-once`,
     leaseBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.leaseBucket : `${options.kvBucket}-cluster`,
+    answersBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.answersBucket : `${options.kvBucket}-answers`,
     ...options,
     streams: { ...DEFAULT_BUS_TOPOLOGY.streams, ...options.streams },
     maxAgeMs: { ...DEFAULT_BUS_TOPOLOGY.maxAgeMs, ...options.maxAgeMs },
@@ -319,11 +326,33 @@ export async function ensureLeaseKv(nc: NatsConnection, jsm: JetStreamManager, t
   return ensureBucket(nc, jsm, topology, { bucket: topology.leaseBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.lease, direct: false }, logger);
 }
 
+/**
+ * Creates (or opens) the bucket of kept answers (src/runner/kept-answers.ts): one entry per task,
+ * written once, kept as long as the tasks stream keeps a task (its max age, 7 days by default:
+ * a task still in the stream may still be delivered again, by a server that lost an ack or after
+ * an outage, far past the ack wait × deliveries of a redelivery). Read from the stream leader
+ * only (no direct get), like the lease: a replica behind it must not make an answered task look
+ * unanswered. When full the oldest answers go (discard old): a task that old is long acked, and a
+ * refused answer would stall its runner.
+ */
+export async function ensureAnswersKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
+  return ensureBucket(nc, jsm, topology, { bucket: topology.answersBucket, history: 1, maxAgeMs: topology.maxAgeMs.tasks, maxBytes: topology.maxBytes.answers, direct: false, discardOld: true }, logger);
+}
+
 async function ensureBucket(
   nc: NatsConnection,
   jsm: JetStreamManager,
   topology: BusTopology,
-  wanted: { bucket: string; history: number; maxAgeMs: number; maxBytes: number; /** Default: the client's choice (direct gets on). */ direct?: boolean },
+  wanted: {
+    bucket: string;
+    history: number;
+    maxAgeMs: number;
+    maxBytes: number;
+    /** Default: the client's choice (direct gets on). */
+    direct?: boolean;
+    /** Drop the oldest entries when full rather than refuse a write (the client's default). */
+    discardOld?: boolean;
+  },
   logger?: Logger,
 ): Promise<KV> {
   const what = `KV bucket ${wanted.bucket}`;
@@ -340,13 +369,14 @@ async function ensureBucket(
     const config = status.streamInfo.config;
     const wantedStorage = topology.storage === 'memory' ? StorageType.Memory : StorageType.File;
     if (config.storage !== wantedStorage) throw conflictError(what, [`storage ${config.storage} (wanted ${wantedStorage})`]);
-    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number; num_replicas?: number; allow_direct?: boolean } = {};
+    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number; num_replicas?: number; allow_direct?: boolean; discard?: DiscardPolicy } = {};
     if (config.duplicate_window !== nanos(topology.duplicateWindowMs)) updates.duplicate_window = nanos(topology.duplicateWindowMs);
     if (config.max_age !== nanos(wanted.maxAgeMs)) updates.max_age = nanos(wanted.maxAgeMs);
     if (config.max_bytes !== wanted.maxBytes) updates.max_bytes = wanted.maxBytes;
     // A bucket made before the node joined a cluster (one replica) gets the cluster's count.
     if (config.num_replicas !== topology.replicas) updates.num_replicas = topology.replicas;
     if (wanted.direct !== undefined && (config.allow_direct ?? false) !== wanted.direct) updates.allow_direct = wanted.direct;
+    if (wanted.discardOld && config.discard !== DiscardPolicy.Old) updates.discard = DiscardPolicy.Old;
     if (Object.keys(updates).length > 0) {
       await jsm.streams.update(config.name, updates);
       logger?.info({ bucket: wanted.bucket, stream: config.name, updated: Object.keys(updates) }, 'bus KV bucket updated');
