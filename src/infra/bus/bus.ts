@@ -30,16 +30,13 @@ import {
   consumerConfig,
   deadLetterSubject,
   ensureConsumer,
-  ensureAnswersKv,
-  ensureKv,
-  ensureLeaseKv,
-  ensureOnceKv,
   ensureStream,
   resolveTopology,
   streamConfigs,
   type BusTopology,
   type BusTopologyOptions,
 } from './topology.ts';
+import { ensureAnswersKv, ensureKv, ensureLeaseKv, ensureOnceKv } from './buckets.ts';
 import { DEAD_LETTER_TYPE, type DeadLetter } from './dead-letter.ts';
 import { createEnvelope, encodeEnvelope, type Envelope } from './envelope.ts';
 import { SequenceTracker } from './sequence-tracker.ts';
