@@ -251,6 +251,9 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       });
       try {
         const worktree = await worktrees.ensure(`issue-${task.issue.number}`, task.branch);
+        // The issue's stages run one at a time, and the run before this one was stopped (its
+        // process group killed) before its task came back: a lock in the worktree is a dead git's.
+        if (await worktrees.releaseIndexLock(worktree.name)) print(`── #${task.issue.number}: removed the index lock a stopped run left in ${worktree.path}`);
         print(`── #${task.issue.number} ${task.stage} (attempt ${attempt}) in ${worktree.path}`);
         // The task's wall-clock cap, when lower than the role's timeout, is where the agent is stopped.
         const limit = runTimeoutMs(agent.taskTimeoutMs, config.budget.task);
