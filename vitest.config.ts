@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // The long suites' extra runs: `npm run test:long` (the soak at CI size, chaos on a random
-    // seed, a local cluster of three nodes worked end to end). The default suite keeps chaos on
+    // The long suites' extra runs: `npm run test:long` and `npm run test:ci-long` (the soak at CI
+    // size, chaos on a random seed and with a full disk, a local cluster of three nodes worked end
+    // to end). The default suite keeps chaos on
     // its fixed seed, the cluster's in-process tests, and every unit test of them.
     exclude: ['**/node_modules/**', ...(process.env.MIYABI_LONG === '1' ? [] : ['test/soak/soak.test.ts', 'test/chaos/chaos-random.test.ts', 'test/chaos/chaos-full-disk.test.ts', 'test/cluster/cluster-up.test.ts'])],
     setupFiles: ['test/support/setup.ts'],
