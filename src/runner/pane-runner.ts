@@ -188,7 +188,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
   };
   const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
   const answers = keptAnswers(nc, bus.topology, role);
-  const { resultOf, answeredBefore, keep: keepUntilWritten } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, answers, logger, print });
+  const { resultOf, answeredBefore, keepOnDisk, keepInBucket } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, answers, logger, print });
 
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
@@ -294,14 +294,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           worktree: worktree.path,
           logTail: tail,
         });
-        // The answer is kept before anything else is done with it (./task-answers.ts): a runner
-        // killed from here on leaves it to the next delivery, on any node once the bucket has it,
-        // which publishes it, not runs it again. What is published is what stays kept.
-        let answer = result;
-        if (!cancel.signal.aborted) {
-          if (result.status === 'retry') await discardResultFile(config.dataDir, task.taskId);
-          else answer = await keepUntilWritten(result, delivery.signal);
-        }
+        // The answer is kept on disk before anything else is done with it (./task-answers.ts): a
+        // runner killed from here on leaves it to this node's next delivery, which publishes it,
+        // not runs it again; once in the bucket (below), to any node's.
+        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepOnDisk(result, delivery.signal));
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
@@ -313,6 +309,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           );
           return undefined;
         }
+        // What is published is what stays kept: the first answer of the task.
+        const answer = result.status === 'retry' ? result : await keepInBucket(result, delivery.signal);
         if (delivery.signal.aborted) {
           // The runner is stopping. A run it stopped is no result: the task goes back for another
           // runner. An agent that answered as the stop came has its answer kept: the next runner

@@ -105,14 +105,12 @@ export function taskAnswers({ dataDir, taskBudget, role, agentId, redact, answer
   };
 
   /**
-   * Keeps the answer on this node's disk, then in the bucket, each until it takes it: a full disk
-   * or a lost broker must not throw away work the agent has done (issue #15). Resolves with the
-   * answer that stays: the first kept for the task (another run's, should two ever answer it).
+   * Keeps the answer on this node's disk, then (`keepInBucket`) in the bucket, each until it takes
+   * it: a full disk or a lost broker must not throw away work the agent has done (issue #15).
    */
-  const keep = async (result: TaskResult, stopping: AbortSignal): Promise<TaskResult> => {
-    await untilTaken(() => keepFinishedResult(dataDir, result), result, 'on disk', stopping);
-    return untilTaken(() => answers.keep(result), result, 'in the bucket', stopping);
-  };
+  const keepOnDisk = (result: TaskResult, stopping: AbortSignal): Promise<void> => untilTaken(() => keepFinishedResult(dataDir, result), result, 'on disk', stopping);
+  /** Resolves with the answer that stays: the first kept for the task (another run's, should two ever answer it). */
+  const keepInBucket = (result: TaskResult, stopping: AbortSignal): Promise<TaskResult> => untilTaken(() => answers.keep(result), result, 'in the bucket', stopping);
 
-  return { resultOf, answeredBefore, keep };
+  return { resultOf, answeredBefore, keepOnDisk, keepInBucket };
 }
