@@ -126,11 +126,29 @@ export class Bus {
   /** Creates the streams and the KV bucket, or checks and updates them; safe to run at every start. */
   async ensureTopology(): Promise<void> {
     const jsm = await this.#manager();
-    for (const wanted of streamConfigs(this.topology)) await ensureStream(jsm, wanted, this.#log);
-    await this.kv();
-    await this.once();
+    for (const wanted of streamConfigs(this.topology)) await this.#untilAnswered(() => ensureStream(jsm, wanted, this.#log));
+    await this.#untilAnswered(() => this.kv());
+    await this.#untilAnswered(() => this.once());
     // The runners read and write it but may not create it (src/orchestra/nats-auth.ts).
-    await this.#answers();
+    await this.#untilAnswered(() => this.#answers());
+  }
+
+  /**
+   * Ensuring is idempotent, so a request that timed out is asked again, up to four times: a fresh
+   * NATS cluster whose nodes all start at once (`cluster up`) may take longer than one request's
+   * timeout to make a replicated stream while it makes the others' (seen: a node of three failed
+   * its start on `cannot ensure stream MIYABI_DLQ: timeout`). Anything else fails at once.
+   */
+  async #untilAnswered<T>(ensure: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await ensure();
+      } catch (error) {
+        const timedOut = error instanceof MiyabiError && error.code === ErrorCodes.NatsUnreachable && /timeout/i.test(error.message);
+        if (!timedOut || attempt >= 4 || this.#closed) throw error;
+        this.#log.warn({ attempt, err: describeError(error) }, 'bus topology not answered in time; asking again');
+      }
+    }
   }
 
   /** `miyabi.dlq.<subject>`: where dead messages from `subject` go. */
