@@ -7,7 +7,7 @@
  * | ----------------- | -------------------------------------------------------------- | ---------- |
  * | `orchestrator`    | anything (tasks, issue events, KV, JetStream API) but `miyabi.control.{stop,restart,budget.resume,fault}` | anything |
  * | `operator`        | `miyabi.control.{status,stop,restart,budget.resume,fault}`, the read side of the JetStream API | `miyabi.>`, `_INBOX.>` |
- * | `runner-<role>-<n>` | its own agent's (`<role>-<n>`) results, heartbeats and errors, its role's dead letters; pulls and acks on its role's durable `agents-<role>`; reads `cancel.*` of the KV bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its own inbox `_INBOX.runner-<role>-<n>.>` |
+ * | `runner-<role>-<n>` | its own agent's (`<role>-<n>`) results, heartbeats and errors, its role's dead letters; pulls and acks on its role's durable `agents-<role>`; reads `cancel.*` of the KV bucket; writes its role's kept answers (`<role>.*` of `miyabi-answers`) and reads that bucket; the conductor also asks `miyabi.control.status` | `miyabi.control.cancel`, its own inbox `_INBOX.runner-<role>-<n>.>` |
  * | `runner-<role>-spare` | its role's spares' ready | its role's spare claims, its own inbox |
  *
  * One identity per slot of a role's pool (agents `<role>-1`..`<role>-<max>`, and the spare), so
@@ -18,9 +18,12 @@
  * one node cannot heartbeat or answer for the same slot of another.
  *
  * Denied to all but the orchestrator, whatever else they are allowed: `miyabi.tasks.>`,
- * `miyabi.events.issue.>`, `$KV.>` (KV writes), `miyabi.control.stop|fault|cancel` (the
- * operator may stop). A runner cannot read another role's tasks, the KV bucket (but the cancel
- * marks), the replies to other clients, nor stop the orchestra.
+ * `miyabi.events.issue.>`, `$KV.>` (KV writes: a runner's own role's kept answers are the one
+ * exception), `miyabi.control.stop|fault|cancel` (the operator may stop). A runner cannot read
+ * another role's tasks, the KV bucket (but the cancel marks), the replies to other clients, nor
+ * stop the orchestra. It can read any role's kept answers: a read of the stream's leader names
+ * its key in the request's body, which no permission sees (src/runner/kept-answers.ts says why
+ * the leader's); the answers are results, which the runners publish redacted.
  *
  * The embedded server gets these users in its config (`<dataDir>/secrets/nats/server.conf`,
  * written at each start from the public keys; missing or loose seeds are repaired). An external
@@ -77,6 +80,7 @@ export function identityNames(config: RunnersConfig): string[] {
 
 const topology = DEFAULT_BUS_TOPOLOGY;
 const kvStream = `KV_${topology.kvBucket}`;
+const answersStream = `KV_${topology.answersBucket}`;
 
 /** What only the orchestrator may publish. */
 function orchestratorOnly(): string[] {
@@ -93,6 +97,15 @@ export function orchestratorPermissions(): UserPermissions {
     publish: { allow: ['>'], deny: [CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume, CONTROL_SUBJECTS.fault] },
     subscribe: { allow: ['>'] },
   };
+}
+
+/**
+ * The KV writes denied to a runner: every bucket's but the kept answers'. Its allow list names its
+ * own role's answers only, so no other role's are open to it either; a deny of them would need
+ * the other roles' names.
+ */
+function kvWritesDeniedToRunners(): string[] {
+  return [topology.kvBucket, topology.onceBucket, topology.leaseBucket, topology.nodesBucket].map((bucket) => `$KV.${bucket}.>`);
 }
 
 /** The permissions of the runner in `slot` of `role`'s pool on `node` (undefined: a single node). */
@@ -120,13 +133,17 @@ export function runnerPermissions(role: string, slot: RunnerSlot, node: string |
         deadLetterSubject(topology, taskSubject(role)),
         // Read-only, and only the cancel marks: a task cancelled while it waited is dropped.
         `$JS.API.DIRECT.GET.${kvStream}.$KV.${topology.kvBucket}.cancel.>`,
+        // Its role's kept answers: written (each key once: src/runner/kept-answers.ts), read from the stream's leader.
+        `$KV.${topology.answersBucket}.${role}.>`,
+        `$JS.API.STREAM.MSG.GET.${answersStream}`,
         // Its own agent only: the agent id is a token of the subject.
         heartbeatSubject(role, agentId),
         runnerErrorSubject(role, agentId),
         // The Conductor's pane shows the tree.
         ...(role === 'conductor' ? [CONTROL_SUBJECTS.status] : []),
       ],
-      deny: [...orchestratorOnly(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume],
+      // `$KV.>` but its own role's answers: a deny would win over that allow.
+      deny: [...orchestratorOnly().filter((subject) => subject !== '$KV.>'), ...kvWritesDeniedToRunners(), CONTROL_SUBJECTS.stop, CONTROL_SUBJECTS.restart, CONTROL_SUBJECTS.budgetResume],
     },
     subscribe: { allow: [inbox, CANCEL_SUBJECT] },
     allowResponses: true,

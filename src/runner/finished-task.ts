@@ -12,6 +12,11 @@
  * ends in a `retry` (the agent's word, a timeout, a kill) has its result file removed
  * (`discardResultFile`); a new attempt's start removes it too (src/agents/run-agent.ts).
  *
+ * This file is the node's own record; the bucket of kept answers (./kept-answers.ts), written right
+ * after it, is every node's: in a cluster the next delivery may come to another node. The file
+ * still serves a runner killed between the two: the next delivery on this node finds it (or the
+ * agent's result file) and puts it in the bucket before it publishes it.
+ *
  * Only answers are kept: a `retry` is meant to run again, and a cancelled run has no result.
  * Task ids are unique per dispatch (the workflow's retry, a new round, an answered question are
  * new ids), so a kept answer never stands in for a run the workflow asked for. The file goes with

@@ -29,7 +29,8 @@ import { noRedaction, type Redact } from '../infra/observe/redact.ts';
 import { WorktreeManager } from '../infra/git/worktrees.ts';
 import { checkAgentProgram } from '../agents/command-check.ts';
 import { heartbeatSubject, jsonField, type HeartbeatMessage } from './heartbeat.ts';
-import { discardResultFile, finishedResult, spendLeftByRun } from './finished-task.ts';
+import { discardResultFile, spendLeftByRun } from './finished-task.ts';
+import { keptAnswers } from './kept-answers.ts';
 import { taskAnswers } from './task-answers.ts';
 import { watchRunningCost } from './running-cost.ts';
 import { clearAgentGroup, recordAgentGroup } from './pid-file.ts';
@@ -186,7 +187,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
     }
   };
   const publishResult = (result: TaskResult, stopping: AbortSignal) => publishUntilTaken(TASK_RESULT, result, `result:${result.taskId}:${result.attempt}`, stopping);
-  const { resultOf, adoptedAnswer, keep: keepUntilWritten } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, logger, print });
+  const answers = keptAnswers(nc, bus.topology, role);
+  const { resultOf, answeredBefore, keepOnDisk, keepInBucket } = taskAnswers({ dataDir: config.dataDir, taskBudget: config.budget.task, role, agentId, redact, answers, logger, print });
 
   const subscription: BusSubscription = await bus.consume({
     ...taskConsumer(role, config.bus),
@@ -201,9 +203,11 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
         logger.info({ taskId: task.taskId }, 'task cancelled before it started; dropped');
         return undefined;
       }
-      const answered = (await finishedResult(config.dataDir, task.taskId)) ?? (await adoptedAnswer(task));
+      // Asked before anything runs; a bucket that does not answer throws, and the task comes again.
+      const answered = await answeredBefore(task);
       if (answered) {
-        // Its agent answered already; the ack was lost (./finished-task.ts). Not run again. Published
+        // Its agent answered already, on this node or another; the ack was lost (./finished-task.ts,
+        // ./kept-answers.ts). Not run again. Published
         // in this runner's name: only its own agent's results subject is open to it (docs/SECURITY.md);
         // the message id is the answer's, so one that did get through before is dropped as a duplicate.
         print(`── #${task.issue.number} ${task.stage}: answered before (${answered.status}); not run again`);
@@ -247,6 +251,9 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
       });
       try {
         const worktree = await worktrees.ensure(`issue-${task.issue.number}`, task.branch);
+        // The issue's stages run one at a time, and the run before this one was stopped (its
+        // process group killed) before its task came back: a lock in the worktree is a dead git's.
+        if (await worktrees.releaseIndexLock(worktree.name)) print(`── #${task.issue.number}: removed the index lock a stopped run left in ${worktree.path}`);
         print(`── #${task.issue.number} ${task.stage} (attempt ${attempt}) in ${worktree.path}`);
         // The task's wall-clock cap, when lower than the role's timeout, is where the agent is stopped.
         const limit = runTimeoutMs(agent.taskTimeoutMs, config.budget.task);
@@ -287,9 +294,10 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           worktree: worktree.path,
           logTail: tail,
         });
-        // The answer is kept before anything else is done with it (./finished-task.ts): a runner
-        // killed from here on leaves it to the next delivery, which publishes it, not runs it again.
-        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepUntilWritten(result, delivery.signal));
+        // The answer is kept on disk before anything else is done with it (./task-answers.ts): a
+        // runner killed from here on leaves it to this node's next delivery, which publishes it,
+        // not runs it again; once in the bucket (below), to any node's.
+        if (!cancel.signal.aborted) await (result.status === 'retry' ? discardResultFile(config.dataDir, task.taskId) : keepOnDisk(result, delivery.signal));
         paneLog.taskEnd({ taskId: task.taskId, issue: task.issue.number, status: run.status, durationMs: run.durationMs });
         print(`── #${task.issue.number} ${task.stage}: ${run.status} (${redact(run.reason)})`);
         if (cancel.signal.aborted) {
@@ -301,6 +309,8 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           );
           return undefined;
         }
+        // What is published is what stays kept: the first answer of the task.
+        const answer = result.status === 'retry' ? result : await keepInBucket(result, delivery.signal);
         if (delivery.signal.aborted) {
           // The runner is stopping. A run it stopped is no result: the task goes back for another
           // runner. An agent that answered as the stop came has its answer kept: the next runner
@@ -309,7 +319,7 @@ export async function startPaneRunner(options: PaneRunnerOptions): Promise<PaneR
           return { retryInMs: 0 };
         }
         // One result per attempt: a republish after a crash between publish and ack is deduplicated.
-        await publishResult(result, delivery.signal);
+        await publishResult(answer === result ? result : { ...answer, agentId }, delivery.signal);
         logger.info({ taskId: task.taskId, issue: task.issue.number, attempt, status: run.status }, 'task finished');
         if (run.status === 'retry') return { retryInMs: backoffDelayMs(attempt - 1, AGENT_RETRY_BACKOFF) };
         return undefined;

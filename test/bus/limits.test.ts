@@ -10,7 +10,7 @@ describe('bus size limits', () => {
   const file = busTestFile('limits-test');
 
   it('gives every stream and KV bucket max_bytes and max_age, with its discard policy', async () => {
-    const topology = { ...uniqueTopology('file'), maxBytes: { tasks: 300_000, events: 200_000, dlq: 100_000, state: 90_000, once: 80_000 } };
+    const topology = { ...uniqueTopology('file'), maxBytes: { tasks: 300_000, events: 200_000, dlq: 100_000, state: 90_000, once: 80_000, answers: 70_000 } };
     const bus = new Bus(file.nc, { sender: 'limits-test', topology });
     await bus.ensureTopology();
     const jsm = await jetstreamManager(file.nc);
@@ -20,6 +20,8 @@ describe('bus size limits', () => {
     expect(await config(topology.streams.dlq)).toMatchObject({ max_bytes: 100_000, discard: 'old', max_age: 30 * 86_400e9 });
     expect((await (await bus.kv()).status()).streamInfo.config).toMatchObject({ max_bytes: 90_000 });
     expect((await (await bus.once()).status()).streamInfo.config).toMatchObject({ max_bytes: 80_000 });
+    // The kept answers drop their oldest: a refused answer would hold its runner.
+    expect(await config(`KV_${bus.topology.answersBucket}`)).toMatchObject({ max_bytes: 70_000, discard: 'old', max_age: 7 * 86_400e9 });
     // A changed limit is applied in place at the next start.
     const again = new Bus(file.nc, { sender: 'limits-test', topology: { ...topology, maxBytes: { ...topology.maxBytes, tasks: 400_000, state: 95_000 } } });
     await again.ensureTopology();

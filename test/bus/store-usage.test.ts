@@ -31,7 +31,7 @@ describe('Bus.storeUsage', () => {
     const refused = new Bus(nc, { sender: 'store-test', topology: uniqueTopology('file') });
     // The default size limits reserve more than this account has: refused, saying what to change.
     await expect(refused.ensureTopology()).rejects.toThrow(/insufficient storage.*lower bus\.maxBytes/);
-    const topology = { ...uniqueTopology('file'), maxBytes: { tasks: -1, events: -1, dlq: -1, state: -1, once: -1 } }; // unlimited: no reservation
+    const topology = { ...uniqueTopology('file'), maxBytes: { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, answers: -1 } }; // unlimited: no reservation
     const bus = new Bus(nc, { sender: 'store-test', topology });
     await bus.ensureTopology();
     const before = await bus.storeUsage();

@@ -46,7 +46,7 @@ export const FULL_DISK_HOLD_MS = 8_000;
 /** What a full disk needs of the config: a floor under which dispatch holds, and streams that fit the small disk (nats-server reserves them against its free space). */
 const FULL_DISK_CONFIG = {
   health: { checkIntervalMs: 1000, reportHeartbeatMs: 1000, minFreeDiskBytes: 16 * MIB },
-  bus: { ackWaitMs: 5000, maxBytes: { tasks: 8 * MIB, events: 16 * MIB, dlq: MIB, state: 8 * MIB, once: MIB } },
+  bus: { ackWaitMs: 5000, maxBytes: { tasks: 8 * MIB, events: 16 * MIB, dlq: MIB, state: 8 * MIB, once: MIB, answers: MIB } },
 };
 
 export interface InjectedFault extends PlannedFault {

@@ -64,7 +64,7 @@ describe('a full disk under the data directory', () => {
       config: {
         health: { checkIntervalMs: 500, reportHeartbeatMs: 1000, minFreeDiskBytes: MIN_FREE_BYTES },
         // The streams' reservations fit a 64 MiB disk (nats-server reserves them against 75 % of its free space).
-        bus: { ackWaitMs: 5000, maxBytes: { tasks: 4 * MIB, events: 4 * MIB, dlq: MIB, state: 4 * MIB, once: MIB } },
+        bus: { ackWaitMs: 5000, maxBytes: { tasks: 4 * MIB, events: 4 * MIB, dlq: MIB, state: 4 * MIB, once: MIB, answers: MIB } },
         notify: { webhooks: [{ kind: 'json', urlEnv: 'MIYABI_FULL_DISK_HOOK' }], maxPerCheck: 20, retries: 0 },
       },
     });

@@ -1,7 +1,7 @@
 /**
  * On a NATS cluster of three, the bus makes every stream and KV bucket with the configured
  * replica count (`cluster.replicas`, three here): the tasks, events and dead-letter streams, the
- * state bucket, the once ledger and the lease's bucket; and a bucket made earlier with one
+ * state bucket, the once ledger, the lease's bucket and the kept answers'; and a bucket made earlier with one
  * replica (a node that ran alone before it joined) is raised to three when ensured again.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -30,7 +30,7 @@ describe('streams and KV buckets on a cluster', () => {
     await bus.ensureTopology();
     await bus.lease();
     const jsm = await jetstreamManager(nc);
-    const names = [...Object.values(topology.streams), `KV_${topology.kvBucket}`, `KV_${topology.kvBucket}-once`, `KV_${topology.kvBucket}-cluster`];
+    const names = [...Object.values(topology.streams), `KV_${topology.kvBucket}`, `KV_${topology.kvBucket}-once`, `KV_${topology.kvBucket}-cluster`, `KV_${topology.kvBucket}-answers`];
     for (const name of names) {
       expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
       // Just made, a stream may still be electing its leader: its peers are listed once it has.
@@ -41,6 +41,8 @@ describe('streams and KV buckets on a cluster', () => {
     }
     // The lease is read from its stream's leader only: a replica behind it would answer a stale lease.
     expect((await jsm.streams.info(`KV_${topology.kvBucket}-cluster`)).config.allow_direct).toBe(false);
+    // So are the kept answers: a replica behind would call an answered task unanswered.
+    expect((await jsm.streams.info(`KV_${topology.kvBucket}-answers`)).config.allow_direct).toBe(false);
   });
 
   it('raise a bucket of one replica to the configured count', async () => {

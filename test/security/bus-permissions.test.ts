@@ -12,7 +12,8 @@ import { CONTROL_SUBJECTS } from '../../src/actors/control-subjects.ts';
 import { DEFAULT_BUS_TOPOLOGY } from '../../src/infra/bus/topology.ts';
 import { externalServerConfig } from '../../src/orchestra/nats-auth.ts';
 import { heartbeatSubject, runnerErrorSubject, spareClaimSubject, spareReadySubject } from '../../src/runner/heartbeat.ts';
-import { cancelKey, resultSubject, taskDurable } from '../../src/runner/task-message.ts';
+import { keptAnswers } from '../../src/runner/kept-answers.ts';
+import { cancelKey, resultSubject, taskDurable, type TaskResult } from '../../src/runner/task-message.ts';
 import { startSecureNats, type Client, type SecureNats } from '../support/secure-nats.ts';
 
 let nats: SecureNats;
@@ -94,6 +95,21 @@ describe('a runner identity', () => {
     await runner.refused('Publish', `$KV.${DEFAULT_BUS_TOPOLOGY.kvBucket}.issue.1`);
     const { bus } = await nats.orchestratorBus();
     expect((await (await bus.kv()).get('issue.1'))?.json()).toEqual({ number: 1, private: 'the workflow state' });
+  });
+
+  it("keeps its own role's answers and reads them back, the first kept staying; cannot write another role's, nor the ledger or the lease", async () => {
+    await nats.orchestratorBus(); // the answers' bucket is the orchestrator's to make
+    const answer: TaskResult = { taskId: 't-answered', issue: 1, role: 'codegen', stage: 'codegen', attempt: 1, agentId: 'codegen-1', status: 'success', reason: 'done', durationMs: 1, worktree: '/w', branch: 'miyabi/issue-1' };
+    const mine = keptAnswers(runner.nc, DEFAULT_BUS_TOPOLOGY, 'codegen');
+    expect(await mine.kept('t-answered')).toBeUndefined();
+    expect(await mine.keep(answer)).toEqual(answer);
+    expect(await mine.kept('t-answered')).toEqual(answer);
+    expect(await mine.keep({ ...answer, attempt: 2, summary: 'a second run' })).toEqual(answer);
+    const reviews = keptAnswers(runner.nc, DEFAULT_BUS_TOPOLOGY, 'review');
+    await expect(reviews.keep({ ...answer, role: 'review' })).rejects.toThrow(/Permissions Violation/);
+    for (const bucket of [DEFAULT_BUS_TOPOLOGY.onceBucket, DEFAULT_BUS_TOPOLOGY.leaseBucket]) {
+      await expect(jetstream(runner.nc).publish(`$KV.${bucket}.leader`, '{}', { timeout: 2_000 })).rejects.toThrow(/Permissions Violation/);
+    }
   });
 
   it("pulls its own role's tasks, never another role's, and cannot make or change a consumer", async () => {

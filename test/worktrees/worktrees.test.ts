@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,19 @@ describe('WorktreeManager', () => {
     expect(second).toEqual({ ...first, created: false });
     expect((await git(['rev-parse', 'HEAD'], second.path)).trim()).toBe(head);
     expect(await readFile(path.join(second.path, 'feature.txt'), 'utf8')).toBe('codegen was here\n');
+  });
+
+  it("releases the index lock a git killed mid-write left in a worktree, so git works there again", async () => {
+    const { manager } = await fixture();
+    const worktree = await manager.ensure('issue-7', 'miyabi/issue-7');
+    const lock = (await git(['rev-parse', '--git-path', 'index.lock'], worktree.path)).trim();
+    await writeFile(path.resolve(worktree.path, lock), '');
+    await writeFile(path.join(worktree.path, 'a.txt'), 'a\n');
+    // As an agent's own git meets it: refused, and no retry would help.
+    expect((await execa('git', ['add', 'a.txt'], { cwd: worktree.path, reject: false })).stderr).toMatch(/index\.lock': File exists/);
+    expect(await manager.releaseIndexLock('issue-7')).toBe(true);
+    await git(['add', 'a.txt'], worktree.path);
+    expect(await manager.releaseIndexLock('issue-7')).toBe(false);
   });
 
   it('makes a worktree again whose directory vanished, on its branch, though a vanished one of another name held the branch', async () => {

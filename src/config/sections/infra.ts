@@ -109,6 +109,7 @@ export const busSection = z
         dlq: streamBytes('The dead-letter stream; when full its oldest dead letters are dropped', 64),
         state: streamBytes('The KV bucket of the workflow\'s records; when full a write is refused (docs/BUS.md "Limits")', 128),
         once: streamBytes('The KV ledger of what happened once (webhook deliveries, comment commands)', 32),
+        answers: streamBytes("The KV bucket of each task's kept answer, which stops any node's runner from running an answered task again; when full its oldest answers are dropped", 64),
       })
       .strict()
       .prefault({})

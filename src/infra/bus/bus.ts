@@ -30,16 +30,13 @@ import {
   consumerConfig,
   deadLetterSubject,
   ensureConsumer,
-  ensureKv,
-  ensureLeaseKv,
-  ensureNodesKv,
-  ensureOnceKv,
   ensureStream,
   resolveTopology,
   streamConfigs,
   type BusTopology,
   type BusTopologyOptions,
 } from './topology.ts';
+import { ensureAnswersKv, ensureKv, ensureLeaseKv, ensureNodesKv, ensureOnceKv } from './buckets.ts';
 import { DEAD_LETTER_TYPE, type DeadLetter } from './dead-letter.ts';
 import { createEnvelope, encodeEnvelope, type Envelope } from './envelope.ts';
 import { SequenceTracker } from './sequence-tracker.ts';
@@ -102,6 +99,7 @@ export class Bus {
   readonly #once: () => Promise<KV>;
   readonly #lease: () => Promise<KV>;
   readonly #nodes: () => Promise<KV>;
+  readonly #answers: () => Promise<KV>;
   #closed = false;
 
   constructor(nc: NatsConnection, options: BusOptions) {
@@ -124,14 +122,35 @@ export class Bus {
     this.#once = keptUntilFailed(async () => ensureOnceKv(nc, await this.#manager(), this.topology, this.#log));
     this.#lease = keptUntilFailed(async () => ensureLeaseKv(nc, await this.#manager(), this.topology, this.#log));
     this.#nodes = keptUntilFailed(async () => ensureNodesKv(nc, await this.#manager(), this.topology, this.#log));
+    this.#answers = keptUntilFailed(async () => ensureAnswersKv(nc, await this.#manager(), this.topology, this.#log));
   }
 
   /** Creates the streams and the KV bucket, or checks and updates them; safe to run at every start. */
   async ensureTopology(): Promise<void> {
     const jsm = await this.#manager();
-    for (const wanted of streamConfigs(this.topology)) await ensureStream(jsm, wanted, this.#log);
-    await this.kv();
-    await this.once();
+    for (const wanted of streamConfigs(this.topology)) await this.#untilAnswered(() => ensureStream(jsm, wanted, this.#log));
+    await this.#untilAnswered(() => this.kv());
+    await this.#untilAnswered(() => this.once());
+    // The runners read and write it but may not create it (src/orchestra/nats-auth.ts).
+    await this.#untilAnswered(() => this.#answers());
+  }
+
+  /**
+   * Ensuring is idempotent, so a request that timed out is asked again, up to four times: a fresh
+   * NATS cluster whose nodes all start at once (`cluster up`) may take longer than one request's
+   * timeout to make a replicated stream while it makes the others' (seen: a node of three failed
+   * its start on `cannot ensure stream MIYABI_DLQ: timeout`). Anything else fails at once.
+   */
+  async #untilAnswered<T>(ensure: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await ensure();
+      } catch (error) {
+        const timedOut = error instanceof MiyabiError && error.code === ErrorCodes.NatsUnreachable && /timeout/i.test(error.message);
+        if (!timedOut || attempt >= 4 || this.#closed) throw error;
+        this.#log.warn({ attempt, err: describeError(error) }, 'bus topology not answered in time; asking again');
+      }
+    }
   }
 
   /** `miyabi.dlq.<subject>`: where dead messages from `subject` go. */

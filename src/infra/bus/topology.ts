@@ -13,6 +13,9 @@
  * |                |                   | a node that takes part in one (docs/CLUSTER.md)    |
  * | KV miyabi-nodes | (`$KV.miyabi-nodes.>`) | a cluster's identity and each node's heartbeat |
  * |                |                   | and config; cluster mode only (docs/CLUSTER.md)    |
+ * | KV miyabi-answers | (`$KV.miyabi-answers.>`) | each task's kept answer, for every node's      |
+ * |                |                   | runners (src/runner/kept-answers.ts); kept as long |
+ * |                |                   | as the tasks stream keeps a task                   |
  *
  * Limits retention (messages stay until `maxAgeMs`, so an operator can read what was done),
  * file storage unless told otherwise, and a duplicate window on every stream (Nats-Msg-Id dedupe).
@@ -41,8 +44,6 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { describeError, ErrorCodes, MiyabiError } from '../../errors.ts';
 
@@ -59,12 +60,14 @@ export interface BusTopology {
   leaseBucket: string;
   /** A cluster's members (src/cluster/members.ts): its identity (`cluster`), each node's heartbeat (`node.<name>`), the leader's config (`config`). */
   nodesBucket: string;
+  /** Each task's kept answer (src/runner/kept-answers.ts): one entry per task, aged out with the tasks stream's max age. */
+  answersBucket: string;
   storage: 'file' | 'memory';
   duplicateWindowMs: number;
   /** Per stream; 0 keeps messages forever. */
   maxAgeMs: { tasks: number; events: number; dlq: number };
-  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's, `nodes`: the members'); -1 is unlimited. */
-  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number; nodes: number };
+  /** Per stream and bucket (`state`: the KV bucket, `once`: the ledger, `lease`: the lease's, `answers`: the kept answers', `nodes`: the members'); -1 is unlimited. */
+  maxBytes: { tasks: number; events: number; dlq: number; state: number; once: number; lease: number; answers: number; nodes: number };
   /** Of every stream and KV bucket. */
   replicas: number;
 }
@@ -85,15 +88,16 @@ export const DEFAULT_BUS_TOPOLOGY: BusTopology = {
   onceBucket: 'miyabi-once',
   onceMaxAgeMs: 7 * DAY_MS,
   leaseBucket: 'miyabi-cluster',
+  answersBucket: 'miyabi-answers',
   nodesBucket: 'miyabi-nodes',
   storage: 'file',
   duplicateWindowMs: 120_000,
   maxAgeMs: { tasks: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS },
-  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB, nodes: 8 * MIB },
+  maxBytes: { tasks: 256 * MIB, events: 256 * MIB, dlq: 64 * MIB, state: 128 * MIB, once: 32 * MIB, lease: MIB, answers: 64 * MIB, nodes: 8 * MIB },
   replicas: 1,
 };
 
-const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1, nodes: -1 };
+const UNLIMITED_BYTES: BusTopology['maxBytes'] = { tasks: -1, events: -1, dlq: -1, state: -1, once: -1, lease: -1, answers: -1, nodes: -1 };
 
 export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
   return {
@@ -102,6 +106,7 @@ export function resolveTopology(options: BusTopologyOptions = {}): BusTopology {
     onceBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.onceBucket : `${options.kvBucket}-once`,
     leaseBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.leaseBucket : `${options.kvBucket}-cluster`,
     nodesBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.nodesBucket : `${options.kvBucket}-nodes`,
+    answersBucket: options.kvBucket === undefined ? DEFAULT_BUS_TOPOLOGY.answersBucket : `${options.kvBucket}-answers`,
     ...options,
     streams: { ...DEFAULT_BUS_TOPOLOGY.streams, ...options.streams },
     maxAgeMs: { ...DEFAULT_BUS_TOPOLOGY.maxAgeMs, ...options.maxAgeMs },
@@ -123,7 +128,7 @@ export function deadLetterSubject(topology: BusTopology, subject: string): strin
   return `${topology.prefix}.dlq.${subject}`;
 }
 
-const nanos = (ms: number): number => Math.round(ms * 1_000_000);
+export const nanos = (ms: number): number => Math.round(ms * 1_000_000);
 
 export type WantedStream = Pick<
   StreamConfig,
@@ -219,12 +224,12 @@ export function consumerDrift(wanted: WantedConsumer, actual: Partial<ConsumerCo
 
 const STREAM_NAME_IN_USE = 10058;
 
-function isNotFound(error: unknown): boolean {
+export function isNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 10059 || error.code === 10014);
 }
 
 /** A JetStream API refusal becomes a conflict; anything else (timeouts, no JetStream) says so. */
-function topologyError(what: string, error: unknown): MiyabiError {
+export function topologyError(what: string, error: unknown): MiyabiError {
   if (error instanceof MiyabiError) return error;
   const refused = error instanceof JetStreamApiError;
   const detail = describeError(error);
@@ -241,7 +246,7 @@ function topologyError(what: string, error: unknown): MiyabiError {
   );
 }
 
-function conflictError(what: string, conflicts: string[]): MiyabiError {
+export function conflictError(what: string, conflicts: string[]): MiyabiError {
   return new MiyabiError(
     ErrorCodes.BusTopologyConflict,
     `${what} exists with ${conflicts.join(', ')}; change the config back, or delete it (nats stream rm / nats consumer rm) to recreate it`,
@@ -300,75 +305,6 @@ export async function ensureConsumer(
     const updated = await jsm.consumers.update(stream, wanted.durable_name, drift.updates);
     logger?.info({ stream, durable: wanted.durable_name, updated: Object.keys(drift.updates) }, 'bus consumer updated');
     return updated;
-  } catch (error) {
-    throw topologyError(`cannot ensure ${what}`, error);
-  }
-}
-
-/** Creates (or opens) the KV bucket and gives its stream the topology's duplicate window. */
-export async function ensureKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.kvBucket, history: 5, maxAgeMs: 0, maxBytes: topology.maxBytes.state }, logger);
-}
-
-/** Creates (or opens) the ledger of what happened once: one entry per key, each kept `onceMaxAgeMs`. */
-export async function ensureOnceKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.onceBucket, history: 1, maxAgeMs: topology.onceMaxAgeMs, maxBytes: topology.maxBytes.once }, logger);
-}
-
-/**
- * Creates (or opens) the bucket of the leader lease: the latest entry of each key is all that
- * counts, and reads are answered by the stream's leader alone (no direct get: with replicas, a
- * direct get may be answered by a replica behind the leader, and a lease read stale makes its
- * holder's renewal fail and depose it for nothing).
- */
-export async function ensureLeaseKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.leaseBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.lease, direct: false }, logger);
-}
-
-/**
- * Creates (or opens) the bucket of a cluster's members: one entry kept per key (a heartbeat
- * overwrites the last); no direct gets, as the lease's: a replica behind the stream leader would
- * not yet have a node's first heartbeat, and `status` would not know the node.
- */
-export async function ensureNodesKv(nc: NatsConnection, jsm: JetStreamManager, topology: BusTopology, logger?: Logger): Promise<KV> {
-  return ensureBucket(nc, jsm, topology, { bucket: topology.nodesBucket, history: 1, maxAgeMs: 0, maxBytes: topology.maxBytes.nodes, direct: false }, logger);
-}
-
-async function ensureBucket(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  topology: BusTopology,
-  wanted: { bucket: string; history: number; maxAgeMs: number; maxBytes: number; /** Default: the client's choice (direct gets on). */ direct?: boolean },
-  logger?: Logger,
-): Promise<KV> {
-  const what = `KV bucket ${wanted.bucket}`;
-  try {
-    const kv = await new Kvm(nc).create(wanted.bucket, {
-      storage: topology.storage === 'memory' ? StorageType.Memory : StorageType.File,
-      replicas: topology.replicas,
-      history: wanted.history,
-      max_bytes: wanted.maxBytes,
-      ...(wanted.maxAgeMs > 0 ? { ttl: wanted.maxAgeMs } : {}),
-      ...(wanted.direct === undefined ? {} : { allow_direct: wanted.direct }),
-    });
-    const status = await kv.status();
-    const config = status.streamInfo.config;
-    const wantedStorage = topology.storage === 'memory' ? StorageType.Memory : StorageType.File;
-    if (config.storage !== wantedStorage) throw conflictError(what, [`storage ${config.storage} (wanted ${wantedStorage})`]);
-    const updates: { duplicate_window?: number; max_age?: number; max_bytes?: number; num_replicas?: number; allow_direct?: boolean } = {};
-    if (config.duplicate_window !== nanos(topology.duplicateWindowMs)) updates.duplicate_window = nanos(topology.duplicateWindowMs);
-    if (config.max_age !== nanos(wanted.maxAgeMs)) updates.max_age = nanos(wanted.maxAgeMs);
-    if (config.max_bytes !== wanted.maxBytes) updates.max_bytes = wanted.maxBytes;
-    // A bucket made before the node joined a cluster (one replica) gets the cluster's count.
-    if (config.num_replicas !== topology.replicas) updates.num_replicas = topology.replicas;
-    if (wanted.direct !== undefined && (config.allow_direct ?? false) !== wanted.direct) updates.allow_direct = wanted.direct;
-    if (Object.keys(updates).length > 0) {
-      await jsm.streams.update(config.name, updates);
-      logger?.info({ bucket: wanted.bucket, stream: config.name, updated: Object.keys(updates) }, 'bus KV bucket updated');
-      // The handle chose direct gets or not when it opened the bucket: open it again to read as now configured.
-      if (updates.allow_direct !== undefined) return await new Kvm(nc).open(wanted.bucket);
-    }
-    return kv;
   } catch (error) {
     throw topologyError(`cannot ensure ${what}`, error);
   }

@@ -10,6 +10,9 @@
  *   two worktrees never share a branch).
  * - `remove(name)` removes the worktree (`git worktree remove --force --force`: uncommitted
  *   changes are lost, commits stay on the branch unless `deleteBranch`), and prunes.
+ * - `releaseIndexLock(name)` removes the worktree's `index.lock`, which a git killed mid-write (an
+ *   agent stopped in a `git add`) leaves behind and every later git there then refuses. Only for a
+ *   caller that knows no git of its own runs there: git cannot tell a stale lock from a held one.
  * - `list()` is only ours: the repository's worktrees directly under `rootDir`.
  * - `reconcile(keep)` removes each of ours not in `keep` (stale ones of a previous run), the
  *   directories under `rootDir` git no longer knows (an interrupted add), and prunes; it returns
@@ -21,7 +24,7 @@
  * `GIT_TERMINAL_PROMPT=0` (a credential prompt fails instead of hanging) and without inherited
  * GIT_DIR-style variables; lock files held by another git are retried.
  */
-import { mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { ErrorCodes, MiyabiError } from '../../errors.ts';
@@ -197,6 +200,22 @@ export class WorktreeManager {
       if (entry || leftover) this.options.logger?.info({ worktree: name, path: worktreePath }, 'worktree removed');
       return entry !== undefined || leftover;
     });
+  }
+
+  /** Removes the index lock of worktree `name` (see the contract above); true if there was one. */
+  async releaseIndexLock(name: string): Promise<boolean> {
+    const { root } = await this.init();
+    checkName(name);
+    const worktreePath = path.join(root, name);
+    // `<worktree>/.git` names the worktree's own git directory, where its index and lock are.
+    const pointer = await readFile(path.join(worktreePath, '.git'), 'utf8').catch(() => undefined);
+    const gitDir = /^gitdir: (.+)$/m.exec(pointer ?? '')?.[1]?.trim();
+    if (gitDir === undefined) return false;
+    const lock = path.join(path.resolve(worktreePath, gitDir), 'index.lock');
+    if (!(await stat(lock).then(() => true, () => false))) return false;
+    await rm(lock, { force: true });
+    this.options.logger?.warn({ worktree: name, lock }, 'index lock left by a git that was stopped: removed');
+    return true;
   }
 
   /** Our worktrees: those of the repository directly under rootDir. */
