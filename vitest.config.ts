@@ -13,6 +13,7 @@ const LONG_SUITES = [
   'test/cluster/agent-ids.test.ts',
   'test/cluster/cluster-status.test.ts',
   'test/cluster/cluster-config.test.ts',
+  'test/cluster/answers-across-nodes.test.ts',
   'test/cluster/cluster-up.test.ts',
 ];
 
