@@ -61,6 +61,8 @@ export interface ChaosResult {
   plan: string;
   faults: InjectedFault[];
   orchestratorRestarts: number;
+  /** How each restarted exit ended (its code, signal and the end of its stderr). */
+  orchestratorExits: string[];
   done: number;
   issues: number;
   /** The plan's issues not done, with the state and reason they finished in: why a run fell short. */
@@ -145,6 +147,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       plan: describePlan(plan),
       faults: injected,
       orchestratorRestarts: run.restarts,
+      orchestratorExits: run.exits,
       // The plan's issues only: the orchestra may file its own (a health issue) in the same tracker.
       done: rows.filter((row) => numbers.includes(row.issue) && row.state === 'done').length,
       issues: numbers.length,

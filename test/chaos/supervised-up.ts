@@ -21,6 +21,8 @@ export const NO_TARGET = 'no target at that moment';
 export class SupervisedUp {
   #up: ResultPromise | undefined;
   restarts = 0;
+  /** How each exit that `keepRunning` restarted ended: a restart the schedule did not cause says why here. */
+  readonly exits: string[] = [];
   /** Each line `up` writes to its stdout (the journal's copy of its log), when asked for. */
   onStdoutLine: ((line: string) => void) | undefined;
 
@@ -102,6 +104,7 @@ export class SupervisedUp {
     const exited = await this.#up!;
     if (exited.exitCode === 2) throw new Error(`up refused to start: ${String(exited.stderr).slice(-2000)}`);
     this.restarts += 1;
+    this.exits.push(`exit ${this.restarts}: code ${exited.exitCode}, signal ${exited.signal}: ${String(exited.stderr).slice(-1500)}`);
     this.start();
     return true;
   }
