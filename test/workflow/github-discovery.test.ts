@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { readProcStat } from '../../src/infra/os/process.ts';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GitHubIssueSource } from '../../src/issues/github-source.ts';
 import { repoRoot, tempDir, type TempDir } from '../support/cli.ts';
@@ -192,11 +193,12 @@ describe('no issue missed on GitHub', { timeout: 60_000 }, () => {
   });
 });
 
+/** Running: a process killed but not yet reaped by its parent (a zombie, on a loaded machine) has stopped. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  return readProcStat(pid)?.state !== 'Z';
 }
