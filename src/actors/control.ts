@@ -125,10 +125,6 @@ export const controlLogic = fromRuntime<{ resources: OrchestraResources }>(({ re
   };
 });
 
-/**
- * Restarts the agent a `{ "agent": id }` request names, through its pool; counted as a manual
- * restart. Undefined (no answer) for an agent id of another node of the cluster.
- */
 /** The node a stop names (`{ "node": "<name>" }`), or undefined: an empty or other body stops whoever hears it. */
 function stopAddressee(data: Uint8Array): string | undefined {
   try {
@@ -139,6 +135,10 @@ function stopAddressee(data: Uint8Array): string | undefined {
   }
 }
 
+/**
+ * Restarts the agent a `{ "agent": id }` request names, through its pool; counted as a manual
+ * restart. Undefined (no answer) for an agent id of another node of the cluster.
+ */
 async function restartAgent(resources: OrchestraResources, data: Uint8Array): Promise<RestartReply | undefined> {
   let agent: unknown;
   try {
